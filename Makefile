@@ -1,0 +1,42 @@
+# tracewatch: every target installs what it needs first, so a fresh clone needs only Python 3.11+ and make.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+RUN := $(UV) run --frozen --no-sync
+
+export PREFECT_HOME ?= $(CURDIR)/.tracewatch/prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_LOGGING_EXTRA_LOGGERS := tracewatch
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export GX_ANALYTICS_ENABLED := False
+
+.PHONY: install demo test unit lint typecheck bench clean
+
+install: .venv/.installed
+
+.venv/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen
+	@touch $@
+
+demo: install
+	$(RUN) python -m flows.demo
+
+lint: install
+	$(RUN) ruff check src flows tests bench
+	$(RUN) ruff format --check src flows tests bench
+
+typecheck: install
+	$(RUN) mypy
+
+test: lint typecheck
+	$(RUN) pytest
+
+unit: install
+	$(RUN) pytest tests/unit
+
+bench: install
+	$(RUN) python -m bench.run
+
+clean:
+	rm -rf .tracewatch .pytest_cache .mypy_cache .ruff_cache

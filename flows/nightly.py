@@ -1,0 +1,96 @@
+"""The nightly Prefect flow and its backfill: ingest -> validate -> monitoring reports.
+
+Thin by design: every task body is one call into the `tracewatch` library.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from tracewatch.errors import ConfigError
+from tracewatch.ingest import IngestResult, ingest_new_traces
+from tracewatch.monitoring import build_monitoring_reports
+from tracewatch.reports import PublishedPartition
+from tracewatch.reports.summary import ingest_table, night_summary_markdown
+from tracewatch.settings import Settings
+from tracewatch.store import Store, open_store
+from tracewatch.validation.docs import publish_data_docs
+
+
+def yesterday_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+
+
+def _nightly_run_name() -> str:
+    day = flow_run.parameters.get("day") or yesterday_utc()
+    return f"nightly-{day}"
+
+
+def _backfill_run_name() -> str:
+    params = flow_run.parameters
+    return f"backfill-{params['start']}..{params['end']}"
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def connect_store() -> Store:
+    store = open_store(Settings())
+    store.check()
+    return store
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult:
+    return ingest_new_traces(store, up_to=day, reprocess=(day,) if reprocess else ())
+
+
+@task(cache_policy=NO_CACHE)
+def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
+    return publish_data_docs(store, day, run_id=run_id)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def monitoring_reports(store: Store, day: dt.date, run_id: str) -> list[PublishedPartition]:
+    return build_monitoring_reports(store, day, run_id=run_id)
+
+
+@flow(name="nightly", flow_run_name=_nightly_run_name, log_prints=True)
+def nightly(day: dt.date | None = None, reprocess: bool = False) -> list[PublishedPartition]:
+    """Ingest new traces up to `day` (default: yesterday, UTC), validate them and publish monitoring reports.
+
+    Dates that received late files are re-reported too. `reprocess` forgets what was ingested for `day`
+    and ingests it again from the source files.
+    """
+    day = day or yesterday_utc()
+    store = connect_store()
+    result = ingest(store, day, reprocess)
+    published: list[PublishedPartition] = []
+    for touched in sorted({*result.dates_touched, day}):
+        data_docs(store, touched, result.run_id)
+        published += monitoring_reports(store, touched, result.run_id)
+    create_markdown_artifact(
+        key="nightly-summary", markdown=night_summary_markdown(day, result, published), description=f"Night {day}"
+    )
+    if result.files:
+        create_table_artifact(key="nightly-ingest", table=ingest_table(result), description=f"Files ingested {day}")
+    return published
+
+
+@flow(name="backfill", flow_run_name=_backfill_run_name, log_prints=True)
+def backfill(start: dt.date, end: dt.date, reprocess: bool = False) -> list[PublishedPartition]:
+    """Run the nightly pipeline for every date from `start` to `end` (inclusive), oldest first.
+
+    Idempotent: a rerun of a date replaces its report partitions; `reprocess` re-ingests each date.
+    """
+    if end < start:
+        raise ConfigError(f"backfill end={end} is before start={start}; expected start <= end")
+    published: list[PublishedPartition] = []
+    day = start
+    while day <= end:
+        published += nightly(day=day, reprocess=reprocess)
+        day += dt.timedelta(days=1)
+    return published

@@ -1,0 +1,43 @@
+"""Build and publish the monitoring tables of one date from the ingest ledger, accepted traces and quarantine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from tracewatch.ingest import load_ledger, scan_accepted
+from tracewatch.ingest.quarantine import read_records
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, trace_metrics
+from tracewatch.reports import PublishedPartition, publish_partition
+from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY
+from tracewatch.store import Store
+from tracewatch.traces.schema import GROUP_KEYS
+
+
+def build_monitoring_reports(store: Store, day: dt.date, *, run_id: str) -> list[PublishedPartition]:
+    """Publish `trace_metrics_daily`, `trace_metrics_hourly` and `ingest_daily` for `day`.
+
+    A date with no traces still gets its partitions: explicit empty ones.
+    """
+    ledger = load_ledger(store)
+    traces = scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger)
+    rejected = read_records(store, day, ["scope", "start_time", *GROUP_KEYS]).filter(pl.col("scope") == "row")
+    daily = trace_metrics(traces, rejected, hourly=False)
+    hourly = trace_metrics(traces, rejected, hourly=True)
+    entries = ledger.for_date(day)
+    accounting = entries.select(
+        pl.len().cast(pl.Int64).alias("files"),
+        (pl.col("status") == "rejected").sum().cast(pl.Int64).alias("files_rejected"),
+        pl.col("rows_read").sum().alias("rows_read"),
+        pl.col("rows_accepted").sum().alias("rows_accepted"),
+        pl.col("rows_quarantined").sum().alias("rows_quarantined"),
+        pl.col("rows_read").is_null().sum().cast(pl.Int64).alias("files_unreadable"),
+    )
+    if entries.height == 0:
+        accounting = accounting.clear()
+    return [
+        publish_partition(store, TRACE_METRICS_DAILY, day, daily, run_id=run_id),
+        publish_partition(store, TRACE_METRICS_HOURLY, day, hourly, run_id=run_id),
+        publish_partition(store, INGEST_DAILY, day, accounting, run_id=run_id),
+    ]

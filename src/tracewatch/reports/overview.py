@@ -1,0 +1,53 @@
+"""A plain-text overview of published monitoring reports, for the command line and the demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from tracewatch.reports.writer import REPORTS_PREFIX, partition_key
+from tracewatch.store import Store
+
+
+def daily_overview(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """One row per date: traffic, errors, quarantine, latency p90 (mean over groups) and output tokens."""
+    rows = []
+    day = start
+    while day <= end:
+        key = partition_key("trace_metrics_daily", day)
+        if store.exists(key):
+            frame = store.read_parquet(key)
+            rows.append(
+                {
+                    "date": day,
+                    "traces": int(frame.get_column("trace_count").sum()),
+                    "errors": int(frame.get_column("error_count").sum()),
+                    "quarantined": int(frame.get_column("quarantined_count").sum()),
+                    "latency_p90_ms": _weighted(frame, "latency_ms_p90"),
+                    "output_tokens_mean": _weighted(frame, "output_tokens_mean"),
+                    "models": frame.get_column("model").drop_nulls().n_unique(),
+                }
+            )
+        day += dt.timedelta(days=1)
+    return pl.DataFrame(rows)
+
+
+def overview_text(store: Store, start: dt.date, end: dt.date) -> str:
+    frame = daily_overview(store, start, end)
+    with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        table = str(frame)
+    return (
+        f"{table}\n"
+        f"Reports: {store.uri(REPORTS_PREFIX)}/<table>/date=YYYY-MM-DD/part-0.parquet "
+        "(tables: trace_metrics_daily, trace_metrics_hourly, ingest_daily)\n"
+        f"Quarantine: {store.uri('warehouse/quarantine')}   Data Docs: {store.uri('warehouse/data_docs')}\n"
+    )
+
+
+def _weighted(frame: pl.DataFrame, column: str) -> float | None:
+    data = frame.drop_nulls(column).filter(pl.col("trace_count") > 0)
+    if data.height == 0:
+        return None
+    value = (data.get_column(column) * data.get_column("trace_count")).sum() / data.get_column("trace_count").sum()
+    return round(float(value), 1)

@@ -1,0 +1,34 @@
+"""Settings read once at the edge (CLI, flow) from the environment and passed down; secrets stay masked."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_STORE = "file://./.tracewatch/store"
+
+
+class Settings(BaseSettings):
+    """Where tracewatch keeps its data and how to reach it.
+
+    `store` is the one root URL (`file:///abs/dir` or `s3://bucket/prefix`), read from `TRACEWATCH_STORE`.
+    S3 credentials and endpoint come from the usual AWS variables so existing deployments work unchanged.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TRACEWATCH_", extra="ignore", validate_by_name=True)
+
+    store: str = Field(default=DEFAULT_STORE, description="Root URL of the object store.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TRACEWATCH_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        description="S3-compatible endpoint (leave unset for AWS).",
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TRACEWATCH_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TRACEWATCH_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+    )
+    aws_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("TRACEWATCH_AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION")
+    )

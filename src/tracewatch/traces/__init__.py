@@ -1,0 +1,1 @@
+"""Production traces: the canonical schema, readers and the demo trace generator."""

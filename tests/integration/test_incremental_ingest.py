@@ -1,0 +1,61 @@
+"""The ledger is a watermark: nothing is read twice, late files are picked up, reprocessing is explicit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+
+from tracewatch.ingest import ingest_new_traces, load_ledger, scan_accepted
+from tracewatch.store import Store
+
+D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
+
+
+def write(store: Store, day: dt.date, name: str, frame: pl.DataFrame) -> None:
+    store.write_parquet(f"traces/date={day.isoformat()}/{name}.parquet", frame)
+
+
+def test_second_run_reads_nothing_new(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 10))
+    first = ingest_new_traces(store, up_to=D1)
+    second = ingest_new_traces(store, up_to=D1)
+    assert first.rows_read == 10 and first.dates_touched == [D1]
+    assert second.files == [] and second.dates_touched == []
+
+
+def test_up_to_leaves_later_dates_for_later_nights(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 5))
+    write(store, D2, "a", make_traces(D2.isoformat(), 7))
+    assert ingest_new_traces(store, up_to=D1).dates_touched == [D1]
+    assert ingest_new_traces(store, up_to=D2).dates_touched == [D2]
+
+
+def test_late_file_in_an_old_partition_is_picked_up(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
+    write(store, D2, "a", make_traces(D2.isoformat(), 5, prefix="a"))
+    ingest_new_traces(store, up_to=D2)
+    write(store, D1, "late", make_traces(D1.isoformat(), 3, prefix="late"))
+    result = ingest_new_traces(store, up_to=D2)
+    assert result.dates_touched == [D1] and result.rows_accepted == 3
+    assert scan_accepted(store, D1, ("trace_id",)).height == 8
+
+
+def test_reprocess_is_explicit_and_does_not_duplicate(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 6))
+    ingest_new_traces(store, up_to=D1)
+    again = ingest_new_traces(store, up_to=D1, reprocess=(D1,))
+    assert again.rows_accepted == 6 and again.rows_quarantined == 0
+    ledger = load_ledger(store).for_date(D1)
+    assert ledger.height == 1
+    assert scan_accepted(store, D1, ("trace_id",)).height == 6
+
+
+def test_rewritten_file_is_ingested_again(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 4))
+    ingest_new_traces(store, up_to=D1)
+    write(store, D1, "a", make_traces(D1.isoformat(), 9, prefix="v2"))
+    result = ingest_new_traces(store, up_to=D1)
+    assert result.rows_read == 9
+    assert scan_accepted(store, D1, ("trace_id",)).height == 9
