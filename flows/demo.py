@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tracewatch.devservices.s3server import start_s3_server, stop_s3_server

@@ -14,12 +14,12 @@ from prefect.runtime import flow_run
 
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
+from tracewatch.ingest.data_docs import publish_data_docs
 from tracewatch.monitoring import build_monitoring_reports
 from tracewatch.reports import PublishedPartition
 from tracewatch.reports.summary import ingest_table, night_summary_markdown
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
-from tracewatch.validation.docs import publish_data_docs
 
 
 def yesterday_utc() -> dt.date:
@@ -36,8 +36,9 @@ def _backfill_run_name() -> str:
     return f"backfill-{params['start']}..{params['end']}"
 
 
-@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+@task(cache_policy=NO_CACHE)
 def connect_store() -> Store:
+    """Fail the run at once, naming the setting, when the store is misconfigured (no retries: it won't heal)."""
     store = open_store(Settings())
     store.check()
     return store
@@ -73,10 +74,14 @@ def nightly(day: dt.date | None = None, reprocess: bool = False) -> list[Publish
         data_docs(store, touched, result.run_id)
         published += monitoring_reports(store, touched, result.run_id)
     create_markdown_artifact(
-        key="nightly-summary", markdown=night_summary_markdown(day, result, published), description=f"Night {day}"
+        key="nightly-summary",
+        markdown=night_summary_markdown(day, result, published),
+        description=f"Night {day}",
     )
     if result.files:
-        create_table_artifact(key="nightly-ingest", table=ingest_table(result), description=f"Files ingested {day}")
+        create_table_artifact(
+            key="nightly-ingest", table=ingest_table(result), description=f"Files ingested {day}"
+        )
     return published
 
 

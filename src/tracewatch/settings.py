@@ -20,15 +20,19 @@ class Settings(BaseSettings):
     store: str = Field(default=DEFAULT_STORE, description="Root URL of the object store.")
     s3_endpoint_url: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("TRACEWATCH_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
+        validation_alias=AliasChoices(
+            "TRACEWATCH_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"
+        ),
         description="S3-compatible endpoint (leave unset for AWS).",
     )
     aws_access_key_id: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TRACEWATCH_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID")
     )
     aws_secret_access_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("TRACEWATCH_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")
+        default=None,
+        validation_alias=AliasChoices("TRACEWATCH_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
     )
     aws_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("TRACEWATCH_AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION")
+        default="us-east-1",
+        validation_alias=AliasChoices("TRACEWATCH_AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION"),
     )

@@ -142,7 +142,7 @@ class Store:
 
     # ---- listing -----------------------------------------------------------------------------------------
 
-    def list(self, prefix: str, suffix: str = "") -> list[ObjectInfo]:
+    def list_objects(self, prefix: str, suffix: str = "") -> list[ObjectInfo]:
         """Objects under a prefix (recursively), sorted by key; an absent prefix lists nothing."""
         base = self.path(prefix).rstrip("/")
         try:

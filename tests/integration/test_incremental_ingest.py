@@ -25,14 +25,18 @@ def test_second_run_reads_nothing_new(store: Store, make_traces: Callable[..., p
     assert second.files == [] and second.dates_touched == []
 
 
-def test_up_to_leaves_later_dates_for_later_nights(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+def test_up_to_leaves_later_dates_for_later_nights(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
     write(store, D1, "a", make_traces(D1.isoformat(), 5))
     write(store, D2, "a", make_traces(D2.isoformat(), 7))
     assert ingest_new_traces(store, up_to=D1).dates_touched == [D1]
     assert ingest_new_traces(store, up_to=D2).dates_touched == [D2]
 
 
-def test_late_file_in_an_old_partition_is_picked_up(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+def test_late_file_in_an_old_partition_is_picked_up(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
     write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
     write(store, D2, "a", make_traces(D2.isoformat(), 5, prefix="a"))
     ingest_new_traces(store, up_to=D2)
@@ -42,7 +46,9 @@ def test_late_file_in_an_old_partition_is_picked_up(store: Store, make_traces: C
     assert scan_accepted(store, D1, ("trace_id",)).height == 8
 
 
-def test_reprocess_is_explicit_and_does_not_duplicate(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+def test_reprocess_is_explicit_and_does_not_duplicate(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
     write(store, D1, "a", make_traces(D1.isoformat(), 6))
     ingest_new_traces(store, up_to=D1)
     again = ingest_new_traces(store, up_to=D1, reprocess=(D1,))

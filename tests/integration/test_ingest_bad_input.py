@@ -33,7 +33,9 @@ def invalid_utf8_table(good: pl.DataFrame) -> pa.Table:
     texts = [t.encode() for t in good.get_column("output_text").to_list()]
     texts[1] = b"caf\xc3 broken \xff"
     offsets = np.cumsum([0, *map(len, texts)]).astype("int64")
-    column = pa.Array.from_buffers(pa.large_string(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(texts))])
+    column = pa.Array.from_buffers(
+        pa.large_string(), len(texts), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(texts))]
+    )
     index = table.schema.get_field_index("output_text")
     return table.set_column(index, pa.field("output_text", pa.large_string()), column)
 
@@ -46,7 +48,9 @@ def planted(store: Store, make_traces: Callable[..., pl.DataFrame]) -> dict[str,
     store.write_bytes(f"{PART}/0-good.parquet", parquet_bytes(good))
     store.write_bytes(f"{PART}/truncated.parquet", parquet_bytes(good)[:300])
     store.write_bytes(f"{PART}/random.parquet", np.random.default_rng(1).bytes(5000))
-    store.write_bytes(f"{PART}/no-latency.parquet", parquet_bytes(make_traces(day, 4, prefix="nolat").drop("latency_ms")))
+    store.write_bytes(
+        f"{PART}/no-latency.parquet", parquet_bytes(make_traces(day, 4, prefix="nolat").drop("latency_ms"))
+    )
     wrong_types = make_traces(day, 5, prefix="types").with_columns(
         pl.Series("input_tokens", ["12", "abc", "7", "8", "9"]), pl.col("latency_ms").cast(pl.Int32)
     )
@@ -57,12 +61,17 @@ def planted(store: Store, make_traces: Callable[..., pl.DataFrame]) -> dict[str,
         pl.Series("output_tokens", [1, 2, 3, 4, 5, -6, 7, 8]),
         pl.Series(
             "start_time",
-            [dt.datetime(2026, 11, 1, 5, tzinfo=dt.UTC)] * 6 + [dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC)] * 2,
+            [dt.datetime(2026, 11, 1, 5, tzinfo=dt.UTC)] * 6
+            + [dt.datetime(2026, 10, 31, 23, tzinfo=dt.UTC)] * 2,
         ),
     )
     store.write_bytes(f"{PART}/bad-rows.parquet", parquet_bytes(bad_rows))
-    store.write_bytes(f"{PART}/bad-utf8.parquet", parquet_bytes(invalid_utf8_table(make_traces(day, 3, prefix="utf"))))
-    huge = make_traces(day, 2, prefix="huge").with_columns(pl.Series("output_text", ["x" * 10_000_000, "fine"]))
+    store.write_bytes(
+        f"{PART}/bad-utf8.parquet", parquet_bytes(invalid_utf8_table(make_traces(day, 3, prefix="utf")))
+    )
+    huge = make_traces(day, 2, prefix="huge").with_columns(
+        pl.Series("output_text", ["x" * 10_000_000, "fine"])
+    )
     store.write_bytes(f"{PART}/huge.parquet", parquet_bytes(huge))
     return {"good": 20, "no-latency": 4, "wrong-types": 5, "bad-rows": 8, "bad-utf8": 3, "huge": 2}
 
@@ -91,9 +100,13 @@ def test_every_bad_input_is_quarantined_with_a_reason(store: Store, planted: dic
     assert any("output_text" in r for r in reasons["huge-2026-11-01-0"])
     assert any("latency_ms" in r for r in reasons["bad-4"])
     assert any("output_tokens" in r for r in reasons["bad-5"])
-    assert any("start_time" in r for r in reasons["bad-6"]) and any("start_time" in r for r in reasons["bad-7"])
+    assert any("start_time" in r for r in reasons["bad-6"]) and any(
+        "start_time" in r for r in reasons["bad-7"]
+    )
     assert any("trace_id" in r for r in reasons[None])
-    assert any("duplicate" in r for r in reasons["good-2026-11-01-3"])  # already accepted from 0-good.parquet, read first
+    assert any(
+        "duplicate" in r for r in reasons["good-2026-11-01-3"]
+    )  # already accepted from 0-good.parquet, read first
     assert len([r for t, r in reasons.items() if t == "dup"]) == 1  # the second "dup" only
     assert all(r for r in reasons.values())
 
@@ -122,7 +135,7 @@ def test_row_counts_add_up_in_the_reports(store: Store, planted: dict[str, int])
 
 def test_unreadable_files_are_kept_byte_for_byte(store: Store, planted: dict[str, int]) -> None:
     ingest_new_traces(store, up_to=DAY)
-    copies = [o.key for o in store.list(f"warehouse/quarantine/date={DAY}/files")]
+    copies = [o.key for o in store.list_objects(f"warehouse/quarantine/date={DAY}/files")]
     assert len(copies) == 3
     original = store.read_bytes(f"{PART}/random.parquet")
     assert any(store.read_bytes(k) == original for k in copies)

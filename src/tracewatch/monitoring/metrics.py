@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from tracewatch.reports.tables import FEEDBACK_STATS
 from tracewatch.traces.schema import GROUP_KEYS
 
 METRIC_INPUT_COLUMNS: tuple[str, ...] = (
@@ -20,7 +21,6 @@ METRIC_INPUT_COLUMNS: tuple[str, ...] = (
 )
 """The only trace columns monitoring reads, so scans skip the (large) text columns."""
 
-from tracewatch.reports.tables import FEEDBACK_STATS
 
 
 def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bool) -> pl.DataFrame:

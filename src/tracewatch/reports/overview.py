@@ -49,5 +49,6 @@ def _weighted(frame: pl.DataFrame, column: str) -> float | None:
     data = frame.drop_nulls(column).filter(pl.col("trace_count") > 0)
     if data.height == 0:
         return None
-    value = (data.get_column(column) * data.get_column("trace_count")).sum() / data.get_column("trace_count").sum()
+    weights = data.get_column("trace_count").cast(pl.Float64)
+    value = data.select((pl.col(column) * weights).sum() / weights.sum()).item()
     return round(float(value), 1)

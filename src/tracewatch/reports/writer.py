@@ -76,5 +76,7 @@ def read_manifest(store: Store, table: str, day: dt.date) -> PublishedPartition 
 def _conform(table: ReportTable, frame: pl.DataFrame) -> pl.DataFrame:
     missing = [c for c in table.schema if c not in frame.columns]
     if missing:
-        raise DataContractError(f"report {table.name} is missing column(s) {missing}; it needs {list(table.schema)}")
+        raise DataContractError(
+            f"report {table.name} is missing column(s) {missing}; it needs {list(table.schema)}"
+        )
     return frame.select(list(table.schema)).cast(table.schema)  # type: ignore[arg-type]

@@ -46,7 +46,9 @@ class RejectedFile:
     rows: int | None
 
 
-def read_trace_file(store: Store, key: str, columns: tuple[str, ...] | None = None) -> TraceFile | RejectedFile:
+def read_trace_file(
+    store: Store, key: str, columns: tuple[str, ...] | None = None
+) -> TraceFile | RejectedFile:
     """Read `key` as canonical traces (all columns, or just `columns`), or say why it cannot be used."""
     wanted = columns or tuple(TRACE_SCHEMA)
     try:
@@ -110,7 +112,9 @@ def _drop_invalid_utf8(table: pa.Table, columns: list[str], problems: dict[int, 
             except UnicodeDecodeError:
                 problems.setdefault(row_nr, []).append(f"{name} is not valid UTF-8 text")
                 cleaned.append(None)
-        table = table.set_column(table.schema.get_field_index(name), name, pa.array(cleaned, pa.large_string()))
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.array(cleaned, pa.large_string())
+        )
     return table
 
 
@@ -133,7 +137,9 @@ def _conform(frame: pl.DataFrame, wanted: tuple[str, ...], problems: dict[int, l
             converted = converted.set(lost, None)  # type: ignore[arg-type]
         for row_nr in lost.arg_true().to_list():
             value = repr(source[row_nr])[:80]
-            problems.setdefault(row_nr, []).append(f"{name}={value} is not a valid {target} ({source.dtype} given)")
+            problems.setdefault(row_nr, []).append(
+                f"{name}={value} is not a valid {target} ({source.dtype} given)"
+            )
         out.append(pl.lit(converted).alias(name))
     return frame.select(out)
 

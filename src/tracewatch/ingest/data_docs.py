@@ -1,0 +1,56 @@
+"""Run real Great Expectations on a bounded sample of a day and publish its Data Docs and result to the store.
+
+Every row was already checked by the polars compile of the suite during ingest; this step gives people GX's
+own view (Data Docs) of the day, with the quarantined rows in it so the failures show, and cross-checks that
+GX agrees with the row checks on that sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import polars as pl
+
+from tracewatch.ingest import quarantine
+from tracewatch.ingest.run import TRACE_SUITE, scan_accepted
+from tracewatch.paths import shipped_data
+from tracewatch.store import Store
+from tracewatch.validation import load_suite, run_suite, sample_for_gx
+
+log = logging.getLogger(__name__)
+
+DOCS_PREFIX = "warehouse/data_docs"
+RESULTS_PREFIX = "warehouse/validation"
+SAMPLE_ROWS = 5_000
+
+
+def publish_data_docs(
+    store: Store, day: dt.date, *, run_id: str, sample_rows: int = SAMPLE_ROWS
+) -> str | None:
+    """Validate a sample of `day` (quarantined rows first) with GX; return the Data Docs index URL, if any."""
+    suite = load_suite(shipped_data(TRACE_SUITE))
+    columns = suite.columns
+    rejected = quarantine.read_records(store, day, ["scope", *columns]).filter(pl.col("scope") == "row")
+    accepted = scan_accepted(store, day, columns)
+    frame = pl.concat([rejected.select(columns), accepted.select(columns)])
+    if frame.height == 0:
+        log.info("no rows for %s: no Data Docs", day)
+        return None
+    sample = sample_for_gx(
+        frame, range(rejected.height), max_rows=sample_rows, seed=0, unique_columns=("trace_id",)
+    )
+    prefix = f"{DOCS_PREFIX}/date={day.isoformat()}"
+    with tempfile.TemporaryDirectory(prefix="tracewatch-docs-") as tmp:
+        result = run_suite(sample, suite, day=day, docs_dir=Path(tmp))
+        store.delete(prefix)
+        for path in sorted(Path(tmp).rglob("*")):
+            if path.is_file():
+                store.write_bytes(f"{prefix}/{path.relative_to(tmp).as_posix()}", path.read_bytes())
+        index = result.docs_index.relative_to(tmp).as_posix() if result.docs_index else None
+    summary = asdict(result) | {"docs_index": index, "run_id": run_id, "date": day.isoformat()}
+    store.write_json(f"{RESULTS_PREFIX}/date={day.isoformat()}/gx_result.json", summary)
+    return store.uri(f"{prefix}/{index}") if index else None

@@ -1,0 +1,328 @@
+"""Evaluate an expectation suite on every row of a day with polars, fast enough to run on whole days.
+
+Great Expectations through pandas needs ~15 s and ~800 MB for 1M rows; the same rules as polars expressions
+take about a second. The rules are compiled from the GX suite file, so there is one definition, and the
+per-expectation semantics follow GX's pandas engine (checked by a differential test against real GX):
+
+- a null fails only `expect_column_values_to_not_be_null`; every other expectation ignores nulls, as GX
+  does. Like pandas, a float NaN counts as null.
+- `expect_column_values_to_be_between` / `..._value_lengths_to_be_between`: inclusive bounds unless
+  `strict_min` / `strict_max`; lengths are in characters (code points), as Python's `len`.
+- `mostly` only changes whether GX calls the *expectation* a success; a row that breaks a rule is
+  reported either way, because quarantine is decided row by row.
+
+One deliberate deviation: for `expect_column_values_to_be_unique` GX flags *every* occurrence of a
+duplicated value (pandas `duplicated(keep=False)`); here the first occurrence in frame order is kept and
+only the later ones fail, so quarantining the failures leaves exactly one row per key. GX's unexpected
+count is therefore ours plus the number of distinct duplicated values.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from tracewatch.errors import DataContractError
+from tracewatch.validation.suite import Expectation, Suite, day_parameters
+
+logger = logging.getLogger(__name__)
+
+ROW_NR = "row_nr"
+EXPECTATION_IDS = "expectation_ids"
+REASONS = "reasons"
+RESULT_SCHEMA: dict[str, pl.DataType] = {
+    ROW_NR: pl.Int64(),
+    EXPECTATION_IDS: pl.List(pl.String()),
+    REASONS: pl.List(pl.String()),
+}
+"""`failing_rows` output: one row per failing input row, in frame order; the two lists are parallel."""
+
+_PREFIX = "__tw_"
+_ROW = f"{_PREFIX}row"
+_MAX_VALUE_CHARS = 80  # offending values are quoted in reasons; keep a huge text out of them
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One compiled expectation: `fails` is a non-null boolean per row; `detail` (String) says why, and is
+    only evaluated on failing rows, so formatting costs nothing on a clean day."""
+
+    expectation: Expectation
+    fails: pl.Expr
+    detail: pl.Expr
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A bound ready for comparison with a column (`value`: a literal or expression) and as text."""
+
+    value: Any
+    text: str
+
+
+def failing_rows(
+    frame: pl.DataFrame,
+    suite: Suite,
+    *,
+    day: date,
+    parameters: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Every row of `frame` that breaks at least one expectation, with the ids and reasons, in frame order.
+
+    `row_nr` is the 0-based position in `frame`. `day` supplies the `day_start`/`day_end` suite parameters;
+    `parameters` can add or override others. Raises `DataContractError` if a column the suite reads is
+    missing or has a type the expectation cannot apply to.
+    """
+    params: dict[str, Any] = {**day_parameters(day), **(parameters or {})}
+    _check_columns(frame, suite)
+    schema = frame.schema
+    rules = [_compile(e, schema[e.column], params) for e in suite.expectations]
+    flags = [f"{_PREFIX}f{i}" for i in range(len(rules))]
+
+    flagged = (
+        frame.lazy()
+        .select(suite.columns)
+        .with_row_index(_ROW)
+        .with_columns(rule.fails.alias(flag) for rule, flag in zip(rules, flags, strict=True))
+        .filter(pl.any_horizontal(flags))
+        .collect()
+    )
+    if flagged.height == 0:
+        return pl.DataFrame(schema=RESULT_SCHEMA)
+    flagged = _attach_first_seen(frame, flagged, rules, flags)
+    # Long form (one row per failure, in suite order) then group: much faster than concat_list of N columns.
+    flagged_lazy = flagged.lazy()
+    per_rule = [
+        flagged_lazy.filter(pl.col(flag)).select(
+            pl.col(_ROW).cast(pl.Int64).alias(ROW_NR),
+            pl.lit(rule.expectation.id).alias(EXPECTATION_IDS),
+            _reason(rule).alias(REASONS),
+        )
+        for rule, flag in zip(rules, flags, strict=True)
+    ]
+    result = (
+        pl.concat(per_rule)
+        .group_by(ROW_NR, maintain_order=False)
+        .agg(EXPECTATION_IDS, REASONS)
+        .sort(ROW_NR)
+        .collect()
+    )
+    logger.debug("suite %s: %d of %d rows fail", suite.name, result.height, frame.height)
+    return result
+
+
+def unexpected_counts(failing: pl.DataFrame, suite: Suite) -> dict[str, int]:
+    """Expectation id -> number of failing rows, from `failing_rows` output (0 for clean expectations)."""
+    counts = dict.fromkeys((e.id for e in suite.expectations), 0)
+    if failing.height:
+        exploded = failing.select(pl.col(EXPECTATION_IDS).explode()).drop_nulls()
+        for eid, n in exploded.group_by(EXPECTATION_IDS).len().iter_rows():
+            counts[eid] = n
+    return counts
+
+
+def _check_columns(frame: pl.DataFrame, suite: Suite) -> None:
+    missing = [c for c in suite.columns if c not in frame.schema]
+    if missing:
+        needed_by = sorted({e.id for e in suite.expectations if e.column in missing})
+        raise DataContractError(
+            f"suite {suite.name!r} needs columns {missing} that the frame lacks (used by {needed_by})"
+        )
+
+
+def _reason(rule: _Rule) -> pl.Expr:
+    e = rule.expectation
+    return pl.concat_str([pl.lit(f"{e.description}: "), rule.detail, pl.lit(f" [{e.id}]")])
+
+
+# --- compiling one expectation -------------------------------------------------------------------------
+
+
+def _compile(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    return _COMPILERS[e.type](e, dtype, params)
+
+
+def _is_missing(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Null as pandas sees it: polars null, and NaN in float columns (pandas cannot tell them apart)."""
+    return col.is_null() | col.is_nan() if dtype.is_float() else col.is_null()
+
+
+def _not_null(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    col = pl.col(e.column)
+    return _Rule(e, _is_missing(col, dtype), pl.lit(f"{e.column} is null"))
+
+
+def _unique(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    col = pl.col(e.column)
+    fails = ~_is_missing(col, dtype) & ~col.is_first_distinct()
+    # The first-seen row number is joined in by _attach_first_seen, under this rule's own column name.
+    detail = pl.concat_str(
+        [
+            pl.lit(f"duplicate {e.column} "),
+            _quoted(col, dtype),
+            pl.lit(", first seen at row "),
+            pl.col(_first_seen_column(e)).cast(pl.String),
+        ]
+    )
+    return _Rule(e, fails, detail)
+
+
+def _between(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    col = pl.col(e.column)
+    lo = _coerce_bound(e, "min_value", e.resolved("min_value", params), dtype)
+    hi = _coerce_bound(e, "max_value", e.resolved("max_value", params), dtype)
+    return _range_rule(
+        e, col, dtype, lo, hi, value=pl.concat_str([pl.lit(f"{e.column}="), _quoted(col, dtype)])
+    )
+
+
+def _lengths(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    if dtype != pl.String:
+        raise DataContractError(f"{e.id}: {e.type} needs a string column, but {e.column} is {dtype}")
+    lengths = pl.col(e.column).str.len_chars()
+    lo, hi = (_length_bound(e.resolved(name, params)) for name in ("min_value", "max_value"))
+    value = pl.concat_str([pl.lit(f"{e.column} length "), lengths.cast(pl.String)])
+    return _range_rule(e, lengths, dtype, lo, hi, value=value, missing_of=pl.col(e.column))
+
+
+def _length_bound(bound: Any) -> _Bound | None:
+    return None if bound is None else _Bound(bound, str(bound))
+
+
+def _range_rule(
+    e: Expectation,
+    measured: pl.Expr,
+    dtype: pl.DataType,
+    lo: _Bound | None,
+    hi: _Bound | None,
+    *,
+    value: pl.Expr,
+    missing_of: pl.Expr | None = None,
+) -> _Rule:
+    strict_min, strict_max = bool(e.kwargs.get("strict_min", False)), bool(e.kwargs.get("strict_max", False))
+    false = pl.lit(False)
+    below = false if lo is None else (measured <= lo.value if strict_min else measured < lo.value)
+    above = false if hi is None else (measured >= hi.value if strict_max else measured > hi.value)
+    present = ~_is_missing(pl.col(e.column) if missing_of is None else missing_of, dtype)
+    fails = (present & (below | above)).fill_null(False)
+    below_text = (
+        f" is {'at or below the exclusive' if strict_min else 'below the'} minimum {lo.text if lo else ''}"
+    )
+    above_text = (
+        f" is {'at or above the exclusive' if strict_max else 'above the'} maximum {hi.text if hi else ''}"
+    )
+    detail = pl.concat_str([value, pl.when(below).then(pl.lit(below_text)).otherwise(pl.lit(above_text))])
+    return _Rule(e, fails, detail)
+
+
+def _in_set(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    col = pl.col(e.column)
+    values = [v for v in (e.resolved("value_set", params) or ()) if v is not None]
+    if dtype == pl.String:
+        # pandas `isin` compares with ==, so a non-string member simply never matches a string cell.
+        members: pl.Expr = pl.lit(pl.Series([v for v in values if isinstance(v, str)], dtype=pl.String))
+        inside = col.is_in(members.implode())
+    elif dtype.is_numeric():
+        numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        inside = col.cast(pl.Float64).is_in(pl.lit(pl.Series(numbers, dtype=pl.Float64)).implode())
+    else:
+        try:
+            typed = pl.Series(values, dtype=dtype, strict=True)
+        except (TypeError, pl.exceptions.PolarsError) as exc:
+            msg = f"{e.id}: value_set {values!r} does not fit column {e.column} ({dtype})"
+            raise DataContractError(msg) from exc
+        inside = col.is_in(pl.lit(typed).implode())
+    fails = (~_is_missing(col, dtype) & ~inside).fill_null(False)
+    not_in = pl.lit(f" is not in {list(values)!r}")
+    detail = pl.concat_str([pl.lit(f"{e.column}="), _quoted(col, dtype), not_in])
+    return _Rule(e, fails, detail)
+
+
+_COMPILERS: dict[str, Callable[[Expectation, pl.DataType, Mapping[str, Any]], _Rule]] = {
+    "expect_column_values_to_not_be_null": _not_null,
+    "expect_column_values_to_be_unique": _unique,
+    "expect_column_values_to_be_between": _between,
+    "expect_column_values_to_be_in_set": _in_set,
+    "expect_column_value_lengths_to_be_between": _lengths,
+}
+
+
+def _coerce_bound(e: Expectation, name: str, bound: Any, dtype: pl.DataType) -> _Bound | None:
+    """Make a bound comparable with the column, or say why it is not (GX would raise per expectation)."""
+    if bound is None:
+        return None
+    if dtype.is_temporal():
+        if isinstance(bound, str):
+            try:  # GX parses string bounds of datetime columns (dateutil); ISO 8601 is what we document
+                bound = datetime.fromisoformat(bound)
+            except ValueError as exc:
+                raise DataContractError(f"{e.id}: {name} {bound!r} is not an ISO 8601 datetime") from exc
+        if isinstance(dtype, pl.Datetime) and isinstance(bound, datetime):
+            if (dtype.time_zone is None) != (bound.tzinfo is None):
+                raise DataContractError(
+                    f"{e.id}: cannot compare {e.column} ({dtype}) with {name} {bound.isoformat()}: "
+                    "one is time-zone aware and the other is not"
+                )
+            return _Bound(pl.lit(bound, dtype=dtype), bound.isoformat())
+        if isinstance(bound, date):
+            return _Bound(pl.lit(bound), bound.isoformat())
+    elif dtype.is_numeric():
+        if isinstance(bound, int | float) and not isinstance(bound, bool):
+            return _Bound(bound, str(bound))
+    elif dtype == pl.String and isinstance(bound, str):
+        return _Bound(pl.lit(bound), repr(bound))
+    raise DataContractError(
+        f"{e.id}: {name} {bound!r} cannot be compared with column {e.column} of type {dtype}"
+    )
+
+
+def _quoted(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The offending value as text: strings quoted and cut short, datetimes in ISO form."""
+    if dtype == pl.String:
+        short = (
+            pl.when(col.str.len_chars() > _MAX_VALUE_CHARS)
+            .then(pl.concat_str([col.str.slice(0, _MAX_VALUE_CHARS), pl.lit("...")]))
+            .otherwise(col)
+        )
+        return pl.concat_str([pl.lit("'"), short, pl.lit("'")])
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z" if dtype.time_zone else "%Y-%m-%dT%H:%M:%S%.f")
+    return col.cast(pl.String)
+
+
+# --- uniqueness: where was the value first seen ----------------------------------------------------------
+
+
+def _first_seen_column(e: Expectation) -> str:
+    return f"{_PREFIX}first_{e.id}"
+
+
+def _attach_first_seen(
+    frame: pl.DataFrame, flagged: pl.DataFrame, rules: list[_Rule], flags: list[str]
+) -> pl.DataFrame:
+    """Add, per uniqueness rule, the row number where each duplicated value first occurs.
+
+    Done after filtering: only the (few) duplicated values are looked up in the whole frame, which is far
+    cheaper than a window over every row.
+    """
+    for rule, flag in zip(rules, flags, strict=True):
+        e = rule.expectation
+        if e.type != "expect_column_values_to_be_unique":
+            continue
+        dup_values = flagged.filter(pl.col(flag)).get_column(e.column).unique()
+        firsts = (
+            frame.lazy()
+            .select(e.column)
+            .with_row_index(_first_seen_column(e))
+            .filter(pl.col(e.column).is_in(pl.lit(dup_values).implode()))
+            .group_by(e.column)
+            .agg(pl.col(_first_seen_column(e)).min())
+            .collect()
+        )
+        flagged = flagged.join(firsts, on=e.column, how="left", maintain_order="left")
+    return flagged

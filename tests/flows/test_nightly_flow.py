@@ -1,0 +1,52 @@
+"""The nightly and backfill flows under a real Prefect server, on the real local S3 server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import polars as pl
+import pytest
+from flows.nightly import backfill, nightly
+
+from tracewatch.errors import StoreError
+from tracewatch.reports.writer import partition_key
+from tracewatch.store import Store
+
+D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+
+
+def test_nightly_publishes_reports_for_the_date(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    store_env.write_parquet(f"traces/date={D1}/a.parquet", make_traces(D1.isoformat(), 15))
+    published = nightly(day=D1)
+    assert {(p.table, p.date) for p in published} >= {("trace_metrics_daily", "2026-11-01")}
+    daily = store_env.read_parquet(partition_key("trace_metrics_daily", D1))
+    assert daily.get_column("trace_count").sum() == 15
+    assert store_env.list_objects(f"warehouse/data_docs/date={D1}")  # Data Docs were published
+
+
+def test_backfill_is_idempotent(store_env: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    for day in (D1, D2, D3):
+        store_env.write_parquet(f"traces/date={day}/a.parquet", make_traces(day.isoformat(), 8))
+    backfill(start=D1, end=D3)
+    first = {day: store_env.read_parquet(partition_key("trace_metrics_hourly", day)) for day in (D1, D2, D3)}
+    backfill(start=D1, end=D3, reprocess=True)
+    for day in (D1, D2, D3):
+        again = store_env.read_parquet(partition_key("trace_metrics_hourly", day))
+        assert again.drop("run_id").equals(first[day].drop("run_id"))
+
+
+def test_wrong_credentials_stop_the_run_naming_the_setting(
+    store_env: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(StoreError, match="AWS_SECRET_ACCESS_KEY"):
+        nightly(day=D1)
+
+
+def test_wrong_store_url_stops_the_run_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACEWATCH_STORE", "ftp://example/traces")
+    with pytest.raises(Exception, match="TRACEWATCH_STORE"):
+        nightly(day=D1)

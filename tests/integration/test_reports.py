@@ -1,0 +1,83 @@
+"""Report partitions: one atomic object each, replaced on rerun, manifest beside it, explicit when empty,
+and readable by DuckDB straight from the S3 server the way a BI tool reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import pathlib
+from collections.abc import Callable
+
+import duckdb
+import duckdb_extension_httpfs
+import polars as pl
+import pytest
+
+from tracewatch.devservices.s3server import S3Server
+from tracewatch.ingest import ingest_new_traces
+from tracewatch.monitoring import build_monitoring_reports
+from tracewatch.reports import publish_partition, read_manifest
+from tracewatch.reports.tables import TRACE_METRICS_DAILY
+from tracewatch.reports.writer import partition_key
+from tracewatch.store import Store
+
+DAY = dt.date(2026, 11, 3)
+
+
+def test_rerun_replaces_the_partition(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:
+    store.write_parquet(f"traces/date={DAY}/a.parquet", make_traces(DAY.isoformat(), 12))
+    ingest_new_traces(store, up_to=DAY)
+    build_monitoring_reports(store, DAY, run_id="first")
+    first = store.read_parquet(partition_key("trace_metrics_daily", DAY))
+    build_monitoring_reports(store, DAY, run_id="second")
+    objects = store.list_objects(f"reports/trace_metrics_daily/date={DAY}")
+    second = store.read_parquet(partition_key("trace_metrics_daily", DAY))
+    assert [o.key for o in objects] == [partition_key("trace_metrics_daily", DAY)]
+    assert first.drop("run_id").equals(second.drop("run_id"))
+    assert second.get_column("run_id").unique().to_list() == ["second"]
+    manifest = read_manifest(store, "trace_metrics_daily", DAY)
+    assert manifest is not None and manifest.run_id == "second" and manifest.schema_version == 1
+
+
+def test_empty_window_writes_an_explicit_empty_partition(store: Store) -> None:
+    published = build_monitoring_reports(store, DAY, run_id="empty-night")
+    assert {p.status for p in published} == {"empty"}
+    frame = store.read_parquet(partition_key("trace_metrics_daily", DAY))
+    assert frame.height == 0 and "latency_ms_p99" in frame.columns
+    manifest = read_manifest(store, "ingest_daily", DAY)
+    assert manifest is not None and manifest.status == "empty" and manifest.row_count == 0
+
+
+def test_a_frame_missing_columns_is_refused(store: Store) -> None:
+    from tracewatch.errors import DataContractError
+
+    with pytest.raises(DataContractError, match="missing column"):
+        publish_partition(store, TRACE_METRICS_DAILY, DAY, pl.DataFrame({"project": ["p"]}), run_id="r")
+
+
+def test_duckdb_reads_the_report_tables_from_s3(
+    s3_server: S3Server, s3_store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    for offset in range(2):
+        day = DAY + dt.timedelta(days=offset)
+        s3_store.write_parquet(f"traces/date={day}/a.parquet", make_traces(day.isoformat(), 10 + offset))
+        ingest_new_traces(s3_store, up_to=day)
+        build_monitoring_reports(s3_store, day, run_id="r")
+    extension = next(pathlib.Path(duckdb_extension_httpfs.__file__).parent.rglob("httpfs.duckdb_extension"))
+    con = duckdb.connect()
+    con.sql(f"LOAD '{extension}'")
+    endpoint = s3_server.endpoint_url.removeprefix("http://")
+    con.sql(
+        f"CREATE SECRET tw (TYPE s3, KEY_ID '{s3_server.access_key_id}', SECRET '{s3_server.secret_access_key}', "
+        f"ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')"
+    )
+    url = s3_store.uri("reports/trace_metrics_daily/*/*.parquet")
+    rows = con.sql(
+        f"SELECT date, sum(trace_count) AS traces, max(latency_ms_p99) AS p99 "
+        f"FROM read_parquet('{url}', hive_partitioning = true) GROUP BY date ORDER BY date"
+    ).fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(DAY, 10), (DAY + dt.timedelta(days=1), 11)]
+    feedback = con.sql(
+        f"SELECT f.name, sum(f.count) FROM read_parquet('{url}', hive_partitioning = true), "
+        "UNNEST(feedback) AS t(f) GROUP BY f.name"
+    ).fetchall()
+    assert feedback == [("thumbs", 21)]
