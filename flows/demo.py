@@ -41,6 +41,9 @@ def embedded_store() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Prefect's temporary local server can take a while to start on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--traces-per-day", type=int, default=2000)
@@ -64,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             drift=DriftSpec(from_day=args.drift_from_day),
         )
-        print(f"wrote demo traces for {start}..{end} to {store.url}: {summary}")
+        print(
+            f"wrote {sum(summary.rows_per_day.values())} demo traces for {start}..{end} to {store.url} "
+            f"(planted: {len(summary.planted_rows)} malformed rows, {len(summary.planted_files)} unreadable file)"
+        )
         backfill(start=start, end=end)
         print(overview_text(store, start, end))
     print(f"demo finished in {time.monotonic() - started:.0f} s")

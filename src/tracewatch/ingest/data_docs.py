@@ -35,7 +35,7 @@ def publish_data_docs(
     suite = load_suite(shipped_data(TRACE_SUITE))
     columns = suite.columns
     rejected = quarantine.read_records(store, day, ["scope", *columns]).filter(pl.col("scope") == "row")
-    accepted = scan_accepted(store, day, columns)
+    accepted = scan_accepted(store, day, columns, max_rows_per_file=sample_rows)
     frame = pl.concat([rejected.select(columns), accepted.select(columns)])
     if frame.height == 0:
         log.info("no rows for %s: no Data Docs", day)

@@ -103,10 +103,12 @@ def scan_accepted(
     columns: tuple[str, ...],
     ledger: Ledger | None = None,
     exclude: frozenset[str] = frozenset(),
+    max_rows_per_file: int | None = None,
 ) -> pl.DataFrame:
     """The accepted traces of a date (only `columns`), read from their source files minus quarantined rows.
 
     Files in `exclude` are left out (the ingest step uses it for files it is about to read again).
+    `max_rows_per_file` keeps a deterministic sample of each file, so a sample of a huge day stays small.
     """
     ledger = ledger or load_ledger(store)
     entries = ledger.for_date(day).filter(
@@ -120,7 +122,10 @@ def scan_accepted(
             log.warning("%s was ingested but cannot be read now: %s", key, read.reason)
             continue
         drop = rejected_rows.filter(pl.col("source_key") == key).select(pl.col("row_nr").alias(ROW_NR))
-        frames.append(read.frame.join(drop, on=ROW_NR, how="anti").drop(ROW_NR))
+        kept = read.frame.join(drop, on=ROW_NR, how="anti")
+        if max_rows_per_file is not None and kept.height > max_rows_per_file:
+            kept = kept.sample(n=max_rows_per_file, seed=0).sort(ROW_NR)
+        frames.append(kept.drop(ROW_NR))
     if not frames:
         return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
     return pl.concat(frames)

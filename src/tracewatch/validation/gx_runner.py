@@ -73,11 +73,12 @@ def sample_for_gx(
 ) -> pl.DataFrame:
     """A bounded, deterministic slice of a day that still shows its failures to GX.
 
-    Takes the failing rows (at most `max_failing`, default half of `max_rows`, sampled with `seed` if
-    there are more), then fills up to `max_rows` with a seeded sample of the other rows. For each column in
-    `unique_columns` the first occurrence of every sampled duplicate is kept too, so GX sees the duplicate
-    pair and not a lone, apparently unique, value. Rows keep their order in `frame`, which keeps "first
-    occurrence" meaning the same in the sample.
+    Takes the failing rows (at most `max_failing`, default half of `max_rows`, a seeded sample if there are
+    more), then fills up to `max_rows` with a seeded sample of passing rows (and, if those run out, of the
+    failing rows left over). For each column in `unique_columns` the first occurrence of every sampled
+    duplicate is added too, so GX sees the duplicate pair and not a lone, apparently unique value; these
+    can take the sample past `max_rows` by at most `max_failing` rows per column. Rows keep their order in
+    `frame`, so "first occurrence" means the same in the sample as in the day.
     """
     if max_rows <= 0:
         raise ConfigError(f"max_rows must be positive, got {max_rows}")
@@ -86,20 +87,20 @@ def sample_for_gx(
     rng = np.random.default_rng(seed)
     failing = np.unique(np.asarray(list(failing_row_nrs), dtype=np.int64))
     failing = failing[(failing >= 0) & (failing < height)]
-    if failing.size > cap:
-        failing = np.sort(rng.choice(failing, size=cap, replace=False))
-    chosen = set(failing.tolist())
-    chosen |= _first_occurrences(frame, failing, unique_columns)
-    room = max_rows - len(chosen)
-    if room > 0:
-        passing_mask = np.ones(height, dtype=bool)
-        passing_mask[np.fromiter(chosen, dtype=np.int64, count=len(chosen))] = False
-        passing = np.flatnonzero(passing_mask)
-        if passing.size > room:
-            passing = rng.choice(passing, size=room, replace=False)
-        chosen |= set(passing.tolist())
-    rows = np.sort(np.fromiter(chosen, dtype=np.int64, count=len(chosen)))
-    return frame[rows] if rows.size else frame.clear()
+    picked = failing if failing.size <= cap else np.sort(rng.choice(failing, size=cap, replace=False))
+    keep = np.zeros(height, dtype=bool)
+    keep[picked] = True
+    keep[_first_occurrences(frame, picked, unique_columns)] = True
+    is_failing = np.zeros(height, dtype=bool)
+    is_failing[failing] = True
+    room = max_rows - int(keep.sum())
+    for pool in (np.flatnonzero(~is_failing & ~keep), np.flatnonzero(is_failing & ~keep)):
+        if room <= 0:
+            break
+        taken = pool if pool.size <= room else rng.choice(pool, size=room, replace=False)
+        keep[taken] = True
+        room -= taken.size
+    return frame.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def run_suite(
@@ -161,20 +162,20 @@ def run_suite(
 def _import_gx() -> Any:
     # GX 1.24 has no analytics client, but older/newer releases read this; never phone home.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx  # noqa: PLC0415  (seconds to import; only when GX actually runs)
+    import great_expectations as gx  # here, not at the top: seconds to import, needed only when GX runs
 
     return gx
 
 
 def _run_id(day: date) -> Any:
-    from great_expectations.core.run_identifier import RunIdentifier  # noqa: PLC0415
+    from great_expectations.core.run_identifier import RunIdentifier
 
     return RunIdentifier(run_name=day.isoformat(), run_time=datetime.now(UTC))
 
 
 def _ephemeral_context(gx: Any, docs_dir: Path | None) -> Any:
     """An in-memory context; its only on-disk output is the Data Docs site, and only into `docs_dir`."""
-    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+    from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
         ProgressBarsConfig,
@@ -251,12 +252,12 @@ def _build_docs(context: Any) -> Path:
     return index
 
 
-def _first_occurrences(frame: pl.DataFrame, rows: np.ndarray[Any, Any], columns: Sequence[str]) -> set[int]:
-    """Row numbers of the first occurrence of each value found in `rows` of each column."""
-    found: set[int] = set()
-    if rows.size == 0:
-        return found
-    for column in columns:
+def _first_occurrences(
+    frame: pl.DataFrame, rows: np.ndarray[Any, Any], columns: Sequence[str]
+) -> np.ndarray[Any, Any]:
+    """Row numbers of the first occurrence of each value that `rows` hold in each of `columns`."""
+    found: list[np.ndarray[Any, Any]] = [np.zeros(0, dtype=np.int64)]
+    for column in columns if rows.size else ():
         if column not in frame.schema:
             raise ConfigError(f"unique column {column!r} is not in the frame")
         values = frame.get_column(column).gather(rows).drop_nulls().unique()
@@ -269,5 +270,5 @@ def _first_occurrences(frame: pl.DataFrame, rows: np.ndarray[Any, Any], columns:
             .agg(pl.col("__tw_row").min())
             .collect()
         )
-        found |= set(firsts.get_column("__tw_row").to_list())
-    return found
+        found.append(firsts.get_column("__tw_row").cast(pl.Int64).to_numpy())
+    return np.concatenate(found)

@@ -253,7 +253,8 @@ _COMPILERS: dict[str, Callable[[Expectation, pl.DataType, Mapping[str, Any]], _R
 
 
 def _coerce_bound(e: Expectation, name: str, bound: Any, dtype: pl.DataType) -> _Bound | None:
-    """Make a bound comparable with the column, or say why it is not (GX would raise per expectation)."""
+    """Make a bound comparable with the column, or say why it is not. GX 1.24 accepts numbers, dates and
+    datetimes (ISO strings are parsed) as bounds, so string columns cannot be range-checked there either."""
     if bound is None:
         return None
     if dtype.is_temporal():
@@ -271,11 +272,8 @@ def _coerce_bound(e: Expectation, name: str, bound: Any, dtype: pl.DataType) -> 
             return _Bound(pl.lit(bound, dtype=dtype), bound.isoformat())
         if isinstance(bound, date):
             return _Bound(pl.lit(bound), bound.isoformat())
-    elif dtype.is_numeric():
-        if isinstance(bound, int | float) and not isinstance(bound, bool):
-            return _Bound(bound, str(bound))
-    elif dtype == pl.String and isinstance(bound, str):
-        return _Bound(pl.lit(bound), repr(bound))
+    elif dtype.is_numeric() and isinstance(bound, int | float) and not isinstance(bound, bool):
+        return _Bound(bound, str(bound))
     raise DataContractError(
         f"{e.id}: {name} {bound!r} cannot be compared with column {e.column} of type {dtype}"
     )

@@ -236,10 +236,15 @@ def _check_kwargs(etype: str, kwargs: Mapping[str, Any], where: str) -> None:
         lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
         if lo is None and hi is None:
             raise ConfigError(f"{where}: at least one of min_value and max_value is required")
-        if etype == "expect_column_value_lengths_to_be_between":
-            for key, bound in (("min_value", lo), ("max_value", hi)):
-                if bound is not None and not _is_parameter(bound) and not _is_number(bound):
-                    raise ConfigError(f"{where}: {key} must be a number, got {bound!r}")
+        for key, bound in (("min_value", lo), ("max_value", hi)):
+            if bound is None or _is_parameter(bound) or _is_number(bound):
+                continue
+            # GX 1.24 types these bounds as number | date | datetime, so a string must be an ISO datetime.
+            if etype == "expect_column_value_lengths_to_be_between" or not _is_iso_datetime(bound):
+                allowed = (
+                    "a number" if etype.endswith("lengths_to_be_between") else "a number or ISO 8601 datetime"
+                )
+                raise ConfigError(f"{where}: {key} must be {allowed}, got {bound!r}")
         if isinstance(lo, int | float) and isinstance(hi, int | float) and lo > hi:
             raise ConfigError(f"{where}: min_value {lo} is greater than max_value {hi}")
     if etype == "expect_column_values_to_be_in_set":
@@ -250,6 +255,16 @@ def _check_kwargs(etype: str, kwargs: Mapping[str, Any], where: str) -> None:
 
 def _is_parameter(value: Any) -> bool:
     return isinstance(value, Mapping) and PARAMETER_KEY in value
+
+
+def _is_iso_datetime(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_number(value: Any) -> bool:

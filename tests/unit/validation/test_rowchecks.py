@@ -339,3 +339,20 @@ def test_failing_rows_do_not_depend_on_row_order_except_which_duplicate_is_first
     occurrences = Counter(row["trace_id"] for row in rows if row["trace_id"] is not None)
     expected = Counter({tid: n - 1 for tid, n in occurrences.items() if n > 1})
     assert flagged_ids[0] == flagged_ids[1] == expected
+
+
+def test_nan_is_null_as_pandas_sees_it() -> None:
+    """GX cannot tell NaN from null (pandas), so NaN fails not-null and is skipped by range checks, even
+    an upper bound that polars alone would say NaN exceeds."""
+    suite = _suite(
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "latency_ms"}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "latency_ms", "max_value": 10}},
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "latency_ms"}},
+    )
+    frame = traces({"latency_ms": math.nan}, {"latency_ms": math.nan}, {"latency_ms": 11.0})
+    out = failing_rows(frame, suite, day=DAY)
+    assert {r: ids for r, ids in out.select("row_nr", "expectation_ids").iter_rows()} == {
+        0: ["e0"],
+        1: ["e0"],
+        2: ["e1"],
+    }

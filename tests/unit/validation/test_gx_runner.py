@@ -1,0 +1,218 @@
+"""Real Great Expectations on a sample: the sample, the differential check against rowchecks, Data Docs.
+
+GX takes seconds to import, so the GX runs happen once per module in fixtures and the tests read them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+from validation_frames import DAY, planted_day, traces
+
+from tracewatch.errors import ConfigError
+from tracewatch.validation.gx_runner import GxRunResult, run_suite, sample_for_gx
+from tracewatch.validation.rowchecks import failing_rows, unexpected_counts
+from tracewatch.validation.suite import Suite, load_suite
+
+# --- sample_for_gx (no GX needed) -----------------------------------------------------------------------
+
+
+def _numbered(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"i": range(n), "trace_id": [f"t{i % 700}" for i in range(n)]})
+
+
+def test_sample_keeps_every_failing_row_fills_up_with_others_and_keeps_frame_order() -> None:
+    frame = _numbered(5000)
+    failing = [4999, 3, 17, 17, 2500, -1, 5000]  # duplicates and out-of-range numbers are ignored
+    sample = sample_for_gx(frame, failing, max_rows=100, seed=1)
+    rows = sample["i"].to_list()
+    assert sample.height == 100
+    assert {3, 17, 2500, 4999} <= set(rows)
+    assert rows == sorted(rows)
+    assert sample.columns == frame.columns
+
+
+def test_sample_is_deterministic_per_seed() -> None:
+    frame = _numbered(5000)
+    first = sample_for_gx(frame, pl.Series([1, 2, 3]), max_rows=50, seed=7)
+    assert first.equals(sample_for_gx(frame, pl.Series([1, 2, 3]), max_rows=50, seed=7))
+    assert not first.equals(sample_for_gx(frame, pl.Series([1, 2, 3]), max_rows=50, seed=8))
+
+
+def test_sample_caps_failing_rows_so_passing_rows_stay_visible() -> None:
+    frame = _numbered(5000)
+    failing = list(range(0, 5000, 2))
+    sample = sample_for_gx(frame, failing, max_rows=100)
+    kept = sample["i"].to_list()
+    assert len(kept) == 100
+    assert sum(1 for i in kept if i % 2 == 0) == 50
+    capped = sample_for_gx(frame, failing, max_rows=100, max_failing=10)
+    assert sum(1 for i in capped["i"].to_list() if i % 2 == 0) <= 10 + 45  # the rest come from all rows
+    assert len(set(capped["i"].to_list()) & set(failing)) >= 10
+
+
+def test_sample_brings_the_first_occurrence_of_sampled_duplicates() -> None:
+    frame = _numbered(5000)  # t5 first appears at row 5; row 1405 repeats it
+    sample = sample_for_gx(frame, [1405], max_rows=1, max_failing=1, unique_columns=["trace_id"])
+    assert sample["i"].to_list() == [5, 1405]
+    assert sample_for_gx(frame, [1405], max_rows=1, max_failing=1)["i"].to_list() == [1405]
+
+
+def test_small_frames_are_taken_whole_and_bad_sizes_refused() -> None:
+    frame = _numbered(30)
+    assert sample_for_gx(frame, [], max_rows=100).equals(frame)
+    assert sample_for_gx(frame.clear(), [], max_rows=100).height == 0
+    with pytest.raises(ConfigError, match="max_rows"):
+        sample_for_gx(frame, [], max_rows=0)
+
+
+def test_run_suite_refuses_a_frame_without_the_suite_columns(trace_suite: Suite) -> None:
+    with pytest.raises(ConfigError, match="latency_ms"):
+        run_suite(traces({}).drop("latency_ms"), trace_suite, day=DAY)
+
+
+def test_importing_the_package_does_not_import_great_expectations() -> None:
+    code = "import sys, tracewatch.validation; print('great_expectations' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- real GX, run once per module -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlantedRun:
+    sample: pl.DataFrame
+    ours: dict[str, int]
+    gx: GxRunResult
+    docs_dir: Path
+    cwd_after: list[str]
+
+
+@pytest.fixture(scope="module")
+def planted_run(trace_suite: Suite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedRun]:
+    """One day with planted violations: rowchecks on the whole day, then the GX sample with Data Docs,
+    run from an empty working directory to catch any file GX would leave behind."""
+    day_frame = planted_day(3000, seed=7)
+    failing = failing_rows(day_frame, trace_suite, day=DAY)
+    sample = sample_for_gx(day_frame, failing["row_nr"], max_rows=2000, unique_columns=["trace_id"])
+    ours = unexpected_counts(failing_rows(sample, trace_suite, day=DAY), trace_suite)
+    workdir = tmp_path_factory.mktemp("cwd")
+    docs_dir = tmp_path_factory.mktemp("site") / "docs"
+    previous = Path.cwd()
+    os.chdir(workdir)
+    try:
+        result = run_suite(sample, trace_suite, day=DAY, docs_dir=docs_dir)
+    finally:
+        os.chdir(previous)
+    yield PlantedRun(sample, ours, result, docs_dir, sorted(os.listdir(workdir)))
+
+
+def test_gx_counts_equal_rowchecks_counts_except_the_documented_uniqueness_rule(
+    planted_run: PlantedRun, trace_suite: Suite
+) -> None:
+    gx = planted_run.gx.by_id()
+    assert list(gx) == [e.id for e in trace_suite.expectations]
+    assert all(r.exception is None for r in gx.values())
+    assert all(r.element_count == planted_run.sample.height for r in gx.values())
+    # every rule was actually exercised, or equality would prove little
+    assert all(n > 0 for n in planted_run.ours.values()), planted_run.ours
+    for eid, ours in planted_run.ours.items():
+        if eid == "trace_id_unique":
+            continue
+        assert gx[eid].unexpected_count == ours, eid
+    # GX flags every copy of a duplicated value; rowchecks keeps the first copy of each
+    ids = planted_run.sample.get_column("trace_id").drop_nulls()
+    duplicated_values = ids.value_counts().filter(pl.col("count") > 1).height
+    assert duplicated_values > 0
+    assert gx["trace_id_unique"].unexpected_count == planted_run.ours["trace_id_unique"] + duplicated_values
+    assert planted_run.gx.success is False
+    assert all(not r.success for r in gx.values())
+
+
+def test_gx_results_are_plain_python_values(planted_run: PlantedRun) -> None:
+    gx = planted_run.gx.by_id()
+    late = gx["start_time_in_day"].partial_unexpected_list
+    assert late and all(isinstance(t, dt.datetime) and t.utcoffset() == dt.timedelta(0) for t in late)
+    assert all(isinstance(v, float) and v < 0 for v in gx["latency_ms_non_negative"].partial_unexpected_list)
+    assert set(gx["trace_id_not_null"].partial_unexpected_list) == {None}
+    assert gx["cost_usd_non_negative"].missing_count > 0  # nulls and NaN are missing, not unexpected
+
+
+def test_data_docs_site_is_built_where_asked(planted_run: PlantedRun) -> None:
+    index = planted_run.gx.docs_index
+    assert index == planted_run.docs_dir / "index.html"
+    assert "traces" in index.read_text(encoding="utf-8")
+    pages = list((planted_run.docs_dir / "validations" / "traces" / DAY.isoformat()).rglob("*.html"))
+    assert len(pages) == 1
+    assert "latency_ms" in pages[0].read_text(encoding="utf-8")
+
+
+def test_gx_leaves_nothing_in_the_working_directory(planted_run: PlantedRun) -> None:
+    assert planted_run.cwd_after == []
+
+
+def test_gx_agrees_on_edge_semantics_of_a_custom_suite() -> None:
+    """NaN as null, strict and upper bounds, numeric sets, string bounds from parameters, min lengths."""
+
+    def expectation(i: int, etype: str, **kwargs: object) -> dict[str, object]:
+        return {"type": etype, "kwargs": kwargs, "meta": {"id": f"e{i}", "description": f"rule {i}"}}
+
+    suite = load_suite(
+        {
+            "name": "edge",
+            "expectations": [
+                expectation(0, "expect_column_values_to_not_be_null", column="latency_ms"),
+                expectation(1, "expect_column_values_to_be_between", column="latency_ms", max_value=10),
+                expectation(
+                    2, "expect_column_values_to_be_between", column="cost_usd", min_value=0, strict_min=True
+                ),
+                expectation(3, "expect_column_values_to_be_in_set", column="input_tokens", value_set=[1, 2]),
+                expectation(
+                    4, "expect_column_values_to_be_between", column="route", max_value={"$PARAMETER": "last"}
+                ),
+                expectation(5, "expect_column_value_lengths_to_be_between", column="model", min_value=2),
+                expectation(6, "expect_column_values_to_be_unique", column="project"),
+            ],
+        }
+    )
+    frame = traces(
+        {
+            "latency_ms": math.nan,
+            "cost_usd": 0.0,
+            "input_tokens": 1,
+            "route": "a",
+            "model": "ab",
+            "project": "x",
+        },
+        {"latency_ms": 11.0, "cost_usd": None, "input_tokens": 3, "route": "c", "model": "a", "project": "x"},
+        {
+            "latency_ms": None,
+            "cost_usd": 0.5,
+            "input_tokens": None,
+            "route": "b",
+            "model": None,
+            "project": "x",
+        },
+        {
+            "latency_ms": 10.0,
+            "cost_usd": math.nan,
+            "input_tokens": 2,
+            "route": None,
+            "model": "é",
+            "project": None,
+        },
+    )
+    ours = unexpected_counts(failing_rows(frame, suite, day=DAY, parameters={"last": "b"}), suite)
+    gx = run_suite(frame, suite, day=DAY, parameters={"last": "b"}).by_id()
+    assert {eid: r.unexpected_count for eid, r in gx.items()} == ours | {"e6": ours["e6"] + 1}
+    assert ours == {"e0": 2, "e1": 1, "e2": 1, "e3": 1, "e4": 1, "e5": 2, "e6": 2}
