@@ -61,6 +61,28 @@ class GxRunResult:
         """Results keyed by the expectation's stable id."""
         return {r.id: r for r in self.expectations}
 
+    def to_json_dict(self) -> dict[str, Any]:
+        """This result as JSON-ready data (datetimes in ISO form, paths as text), for storing next to the docs."""
+        return {
+            "success": self.success,
+            "row_count": self.row_count,
+            "docs_index": None if self.docs_index is None else str(self.docs_index),
+            "expectations": [
+                {
+                    "type": r.type,
+                    "column": r.column,
+                    "id": r.id,
+                    "success": r.success,
+                    "element_count": r.element_count,
+                    "unexpected_count": r.unexpected_count,
+                    "missing_count": r.missing_count,
+                    "partial_unexpected_list": [_json_value(v) for v in r.partial_unexpected_list],
+                    "exception": r.exception,
+                }
+                for r in self.expectations
+            ],
+        }
+
 
 def sample_for_gx(
     frame: pl.DataFrame,
@@ -243,6 +265,14 @@ def _plain(value: Any) -> Any:
         converted: datetime = value.to_pydatetime()
         return converted
     return value
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
 
 
 def _build_docs(context: Any) -> Path:

@@ -6,8 +6,10 @@ GX takes seconds to import, so the GX runs happen once per module in fixtures an
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from validation_frames import DAY, planted_day, traces
+from validation_frames import DAY, DAY_START, US, planted_day, traces
 
 from tracewatch.errors import ConfigError
 from tracewatch.validation.gx_runner import GxRunResult, run_suite, sample_for_gx
@@ -98,6 +100,10 @@ class PlantedRun:
     cwd_after: list[str]
 
 
+def _no_network(*args: object, **kwargs: object) -> None:
+    raise AssertionError(f"network access attempted: {args!r}")
+
+
 @pytest.fixture(scope="module")
 def planted_run(trace_suite: Suite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlantedRun]:
     """One day with planted violations: rowchecks on the whole day, then the GX sample with Data Docs,
@@ -111,7 +117,10 @@ def planted_run(trace_suite: Suite, tmp_path_factory: pytest.TempPathFactory) ->
     previous = Path.cwd()
     os.chdir(workdir)
     try:
-        result = run_suite(sample, trace_suite, day=DAY, docs_dir=docs_dir)
+        with pytest.MonkeyPatch.context() as mp:  # GX may not phone home (analytics, version checks)
+            mp.setattr(socket.socket, "connect", _no_network)
+            mp.setattr(socket, "getaddrinfo", _no_network)
+            result = run_suite(sample, trace_suite, day=DAY, docs_dir=docs_dir)
     finally:
         os.chdir(previous)
     yield PlantedRun(sample, ours, result, docs_dir, sorted(os.listdir(workdir)))
@@ -141,6 +150,9 @@ def test_gx_counts_equal_rowchecks_counts_except_the_documented_uniqueness_rule(
 
 def test_gx_results_are_plain_python_values(planted_run: PlantedRun) -> None:
     gx = planted_run.gx.by_id()
+    as_json = json.loads(json.dumps(planted_run.gx.to_json_dict()))
+    assert as_json["expectations"][3]["id"] == "start_time_in_day"
+    assert as_json["expectations"][3]["partial_unexpected_list"][0].endswith("+00:00")
     late = gx["start_time_in_day"].partial_unexpected_list
     assert late and all(isinstance(t, dt.datetime) and t.utcoffset() == dt.timedelta(0) for t in late)
     assert all(isinstance(v, float) and v < 0 for v in gx["latency_ms_non_negative"].partial_unexpected_list)
@@ -178,41 +190,28 @@ def test_gx_agrees_on_edge_semantics_of_a_custom_suite() -> None:
                 ),
                 expectation(3, "expect_column_values_to_be_in_set", column="input_tokens", value_set=[1, 2]),
                 expectation(
-                    4, "expect_column_values_to_be_between", column="route", max_value={"$PARAMETER": "last"}
+                    4,
+                    "expect_column_values_to_be_between",
+                    column="start_time",
+                    min_value={"$PARAMETER": "since"},
+                    max_value="2026-11-01T12:00:00+00:00",
                 ),
                 expectation(5, "expect_column_value_lengths_to_be_between", column="model", min_value=2),
                 expectation(6, "expect_column_values_to_be_unique", column="project"),
             ],
         }
     )
-    frame = traces(
-        {
-            "latency_ms": math.nan,
-            "cost_usd": 0.0,
-            "input_tokens": 1,
-            "route": "a",
-            "model": "ab",
-            "project": "x",
-        },
-        {"latency_ms": 11.0, "cost_usd": None, "input_tokens": 3, "route": "c", "model": "a", "project": "x"},
-        {
-            "latency_ms": None,
-            "cost_usd": 0.5,
-            "input_tokens": None,
-            "route": "b",
-            "model": None,
-            "project": "x",
-        },
-        {
-            "latency_ms": 10.0,
-            "cost_usd": math.nan,
-            "input_tokens": 2,
-            "route": None,
-            "model": "é",
-            "project": None,
-        },
-    )
-    ours = unexpected_counts(failing_rows(frame, suite, day=DAY, parameters={"last": "b"}), suite)
-    gx = run_suite(frame, suite, day=DAY, parameters={"last": "b"}).by_id()
+    noon = DAY_START + dt.timedelta(hours=12)
+    columns = ("latency_ms", "cost_usd", "input_tokens", "start_time", "model", "project")
+    table = [
+        (math.nan, 0.0, 1, noon, "ab", "x"),
+        (11.0, None, 3, noon + US, "a", "x"),
+        (None, 0.5, None, DAY_START, None, "x"),
+        (10.0, math.nan, 2, None, "é", None),
+    ]
+    frame = traces(*(dict(zip(columns, row, strict=True)) for row in table))
+    params = {"since": DAY_START + US}
+    ours = unexpected_counts(failing_rows(frame, suite, day=DAY, parameters=params), suite)
+    gx = run_suite(frame, suite, day=DAY, parameters=params).by_id()
     assert {eid: r.unexpected_count for eid, r in gx.items()} == ours | {"e6": ours["e6"] + 1}
-    assert ours == {"e0": 2, "e1": 1, "e2": 1, "e3": 1, "e4": 1, "e5": 2, "e6": 2}
+    assert ours == {"e0": 2, "e1": 1, "e2": 1, "e3": 1, "e4": 2, "e5": 2, "e6": 2}

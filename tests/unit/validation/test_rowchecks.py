@@ -192,15 +192,20 @@ def test_strict_bounds_numeric_sets_min_lengths_and_extra_parameters() -> None:
         {"type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "model", "min_value": 2}},
         {
             "type": "expect_column_values_to_be_between",
-            "kwargs": {"column": "route", "max_value": {"$PARAMETER": "last_route"}},
+            "kwargs": {
+                "column": "start_time",
+                "min_value": {"$PARAMETER": "since"},
+                "max_value": "2026-11-01T12:00:00+00:00",
+            },
         },
     )
+    noon = DAY_START + dt.timedelta(hours=12)
     frame = traces(
-        {"latency_ms": 0.0, "input_tokens": 1, "model": "ab", "route": "b"},
-        {"latency_ms": 10.0, "input_tokens": 2, "model": "a", "route": "c"},
-        {"latency_ms": 10.5, "input_tokens": 3, "model": "abc", "route": "a"},
+        {"latency_ms": 0.0, "input_tokens": 1, "model": "ab", "start_time": noon},
+        {"latency_ms": 10.0, "input_tokens": 2, "model": "a", "start_time": noon + US},
+        {"latency_ms": 10.5, "input_tokens": 3, "model": "abc", "start_time": DAY_START},
     )
-    out = failing_rows(frame, suite, day=DAY, parameters={"last_route": "b"})
+    out = failing_rows(frame, suite, day=DAY, parameters={"since": DAY_START})
     assert {r: ids for r, ids in out.select("row_nr", "expectation_ids").iter_rows()} == {
         0: ["e0"],
         1: ["e2", "e3"],
@@ -210,8 +215,11 @@ def test_strict_bounds_numeric_sets_min_lengths_and_extra_parameters() -> None:
     assert "rule 0: latency_ms=0.0 is at or below the exclusive minimum 0 [e0]" in reasons
     assert "rule 0: latency_ms=10.5 is above the maximum 10 [e0]" in reasons
     assert "rule 2: model length 1 is below the minimum 2 [e2]" in reasons
-    assert "rule 3: route='c' is above the maximum 'b' [e3]" in reasons
-    with pytest.raises(ConfigError, match="'last_route', which was not supplied"):
+    assert (
+        "rule 3: start_time=2026-11-01T12:00:00.000001+00:00 is above the maximum 2026-11-01T12:00:00+00:00 [e3]"
+        in reasons
+    )
+    with pytest.raises(ConfigError, match="'since', which was not supplied"):
         failing_rows(frame, suite, day=DAY)
 
 
