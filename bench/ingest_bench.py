@@ -306,12 +306,20 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set (and any child's), in MB; Linux reports kilobytes."""
-    kib = max(
-        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    """This process's peak resident set (or any child's), in MB.
+
+    Not `ru_maxrss` of RUSAGE_SELF: Linux keeps it across fork + exec, so a child would report the parent's
+    peak (the parent held the whole generated day). VmHWM belongs to this process's own address space.
+    """
+    scale = 1024 if sys.platform == "darwin" else 1  # ru_maxrss is in bytes on macOS, KiB on Linux
+    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // scale
+    status = Path("/proc/self/status")
+    if not status.exists():  # not Linux: the best there is
+        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale, children_kib) / 1024
+    own_kib = next(
+        int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:")
     )
-    return kib / 1024
+    return max(own_kib, children_kib) / 1024
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,7 +100,9 @@ def write_records(store: Store, day: dt.date, source_key: str, records: pl.DataF
 
 def read_records(store: Store, day: dt.date, columns: list[str] | None = None) -> pl.DataFrame:
     """All quarantine records of a date (an empty frame when there are none)."""
-    keys = [o.key for o in store.list_objects(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")]
+    keys = [
+        o.key for o in store.list_objects(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")
+    ]
     keys = [k for k in keys if "/files/" not in k]
     if not keys:
         frame = pl.DataFrame(schema=RECORD_SCHEMA)

@@ -163,7 +163,7 @@ def _ingest_date(
 ) -> list[LedgerEntry]:
     again = frozenset(o.key for o in objects)
     earlier = scan_accepted(store, day, ("trace_id",), ledger, exclude=again)
-    seen_ids = set(earlier.get_column("trace_id").drop_nulls().to_list())
+    seen_ids = _SeenIds(earlier.get_column("trace_id").drop_nulls())
     entries = []
     for obj in objects:
         at = utc_now()
@@ -215,7 +215,7 @@ def _ingest_file(
     obj: ObjectInfo,
     read: TraceFile,
     suite: Suite,
-    seen_ids: set[str],
+    seen_ids: _SeenIds,
     run_id: str,
     at: dt.datetime,
 ) -> FileOutcome:
@@ -226,12 +226,29 @@ def _ingest_file(
     )
     quarantine.write_records(store, day, obj.key, records)
     accepted_ids = read.frame.join(reasons, on=ROW_NR, how="anti").get_column("trace_id")
-    seen_ids.update(accepted_ids.to_list())
+    seen_ids.add(accepted_ids)
     status = "accepted" if rejected.height == 0 else "partial"
     return FileOutcome(obj.key, day, status, read.rows, read.rows - rejected.height, rejected.height)
 
 
-def _row_reasons(read: TraceFile, suite: Suite, day: dt.date, seen_ids: set[str]) -> pl.DataFrame:
+class _SeenIds:
+    """Trace ids already accepted for a date, kept as polars columns (a Python set of a million ids is slow)."""
+
+    def __init__(self, ids: pl.Series) -> None:
+        self._parts = [ids] if ids.len() else []
+
+    def add(self, ids: pl.Series) -> None:
+        if ids.len():
+            self._parts.append(ids.drop_nulls())
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
+
+    def contains(self) -> pl.Expr:
+        return pl.col("trace_id").is_in(pl.concat(self._parts).implode())
+
+
+def _row_reasons(read: TraceFile, suite: Suite, day: dt.date, seen_ids: _SeenIds) -> pl.DataFrame:
     """One row per rejected row: `_row_nr` and every reason it was rejected for."""
     parts = [failing_rows(read.frame, suite, day=day).select(pl.col("row_nr").alias(ROW_NR), "reasons")]
     if read.row_problems:
@@ -242,9 +259,7 @@ def _row_reasons(read: TraceFile, suite: Suite, day: dt.date, seen_ids: set[str]
             )
         )
     if seen_ids:
-        earlier = read.frame.filter(
-            pl.col("trace_id").is_in(pl.Series(list(seen_ids), dtype=pl.String).implode())
-        )
+        earlier = read.frame.filter(seen_ids.contains())
         parts.append(
             earlier.select(
                 ROW_NR,

@@ -51,38 +51,46 @@ def read_trace_file(
 ) -> TraceFile | RejectedFile:
     """Read `key` as canonical traces (all columns, or just `columns`), or say why it cannot be used."""
     wanted = columns or tuple(TRACE_SCHEMA)
+    problems: dict[int, list[str]] = {}
     try:
-        raw, file_columns = _read_arrow(store, key, columns)
-    except Exception as exc:  # pyarrow raises several types for corrupt input; all mean "unreadable"
+        frame, file_columns = _read_frame(store, key, columns, problems)
+    except Exception as exc:  # readers raise several types for corrupt input; all mean "unreadable"
         return RejectedFile(key, f"unreadable Parquet file: {_short(exc)}", rows=None)
     missing = [c for c in REQUIRED_COLUMNS if c not in file_columns]
     if missing:
         return RejectedFile(
             key,
             f"missing required column(s) {', '.join(missing)}; a trace file needs {', '.join(REQUIRED_COLUMNS)}",
-            rows=raw.num_rows,
+            rows=frame.height,
         )
-    problems: dict[int, list[str]] = {}
-    raw = _drop_invalid_utf8(raw, [c for c in wanted if c in raw.column_names], problems)
-    frame = pl.from_arrow(raw.select([c for c in wanted if c in raw.column_names]))
-    assert isinstance(frame, pl.DataFrame)
     frame = _conform(frame, wanted, problems)
     frame = frame.with_row_index(ROW_NR).with_columns(pl.col(ROW_NR).cast(pl.Int64))
     return TraceFile(key=key, frame=frame, row_problems=problems)
 
 
-def _read_arrow(store: Store, key: str, columns: tuple[str, ...] | None) -> tuple[pa.Table, list[str]]:
-    """The table (all columns, or just `columns`) and the names of every column the file has."""
+def _read_frame(
+    store: Store, key: str, columns: tuple[str, ...] | None, problems: dict[int, list[str]]
+) -> tuple[pl.DataFrame, list[str]]:
+    """The file as a frame (all columns, or just `columns`) and the names of every column the file has."""
     if columns is None:
         # A whole file: one GET, parsed locally, the same code path for file:// and s3://.
-        table = pq.read_table(io.BytesIO(store.read_bytes(key)))
-        return table, table.column_names
-    # A few columns: ranged reads of just their column chunks.
-    with store.fs.open(store.path(key), "rb") as handle:
-        parquet = pq.ParquetFile(handle)
-        names = parquet.schema_arrow.names
-        table = parquet.read(columns=[c for c in columns if c in names])
-    return table, names
+        data = store.read_bytes(key)
+        try:
+            frame = pl.read_parquet(io.BytesIO(data))  # the fast path; it refuses invalid UTF-8 outright
+            return frame, frame.columns
+        except pl.exceptions.PolarsError:
+            table = pq.read_table(io.BytesIO(data))  # slower, but tells which values are broken
+        names = table.column_names
+    else:
+        # A few columns: ranged reads of just their column chunks.
+        with store.fs.open(store.path(key), "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            names = parquet.schema_arrow.names
+            table = parquet.read(columns=[c for c in columns if c in names])
+    table = _drop_invalid_utf8(table, table.column_names, problems)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame, names
 
 
 def _short(exc: Exception) -> str:

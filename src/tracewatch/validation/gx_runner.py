@@ -21,13 +21,13 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 import polars as pl
 
-from tracewatch.errors import ConfigError
+from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.validation.suite import Suite, day_parameters, load_suite
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE_ROWS = 20_000
-_LARGE_FRAME_ROWS = 200_000  # GX through pandas needs ~15 s and ~800 MB per million rows
+_LARGE_FRAME_ROWS = 200_000  # GX through pandas: ~3-5 s and ~350 MB per million rows (polars: ~0.15 s)
 _SITE_NAME = "local_site"
 
 
@@ -146,7 +146,7 @@ def run_suite(
         )
     missing = [c for c in suite.columns if c not in frame.schema]
     if missing:
-        raise ConfigError(f"suite {suite.name!r} reads columns {missing} that the frame does not have")
+        raise DataContractError(f"suite {suite.name!r} reads columns {missing} that the frame does not have")
     data = frame.select(suite.columns).to_pandas()
     expectation_parameters: dict[str, Any] = {**day_parameters(day), **(parameters or {})}
 

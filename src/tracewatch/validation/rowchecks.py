@@ -1,8 +1,9 @@
 """Evaluate an expectation suite on every row of a day with polars, fast enough to run on whole days.
 
-Great Expectations through pandas needs ~15 s and ~800 MB for 1M rows; the same rules as polars expressions
-take about a second. The rules are compiled from the GX suite file, so there is one definition, and the
-per-expectation semantics follow GX's pandas engine (checked by a differential test against real GX):
+Great Expectations goes through pandas: ~3-5 s and ~350 MB extra for 1M rows, and only counts plus a few
+examples per expectation. The same rules as polars expressions take ~0.15 s and give every row's reasons.
+They are compiled from the GX suite file, so there is one definition, and the per-expectation semantics
+follow GX's pandas engine (checked by a differential test against real GX):
 
 - a null fails only `expect_column_values_to_not_be_null`; every other expectation ignores nulls, as GX
   does. Like pandas, a float NaN counts as null.
@@ -14,7 +15,8 @@ per-expectation semantics follow GX's pandas engine (checked by a differential t
 One deliberate deviation: for `expect_column_values_to_be_unique` GX flags *every* occurrence of a
 duplicated value (pandas `duplicated(keep=False)`); here the first occurrence in frame order is kept and
 only the later ones fail, so quarantining the failures leaves exactly one row per key. GX's unexpected
-count is therefore ours plus the number of distinct duplicated values.
+count is therefore ours plus the number of distinct duplicated values. (Candidates are found by hash for
+speed and then confirmed by value, so a hash collision never fails a row.)
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ def failing_rows(
     )
     if flagged.height == 0:
         return pl.DataFrame(schema=RESULT_SCHEMA)
-    flagged = _attach_first_seen(frame, flagged, rules, flags)
+    flagged = _confirm_duplicates(frame, flagged, rules, flags)
+    if flagged.height == 0:
+        return pl.DataFrame(schema=RESULT_SCHEMA)
     # Long form (one row per failure, in suite order) then group: much faster than concat_list of N columns.
     flagged_lazy = flagged.lazy()
     per_rule = [
@@ -159,8 +163,9 @@ def _not_null(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> 
 
 def _unique(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
     col = pl.col(e.column)
-    fails = ~_is_missing(col, dtype) & ~col.is_first_distinct()
-    # The first-seen row number is joined in by _attach_first_seen, under this rule's own column name.
+    # Candidates only: a repeated *hash* (2x faster than exact on 1M strings). Every true duplicate is a
+    # candidate; _confirm_duplicates drops hash collisions and joins in the first-seen row number.
+    fails = ~_is_missing(col, dtype) & ~_value_hash(col).is_first_distinct()
     detail = pl.concat_str(
         [
             pl.lit(f"duplicate {e.column} "),
@@ -293,34 +298,43 @@ def _quoted(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return col.cast(pl.String)
 
 
-# --- uniqueness: where was the value first seen ----------------------------------------------------------
+# --- uniqueness: confirm candidates, find where a value was first seen -----------------------------------
 
 
 def _first_seen_column(e: Expectation) -> str:
     return f"{_PREFIX}first_{e.id}"
 
 
-def _attach_first_seen(
+def _value_hash(col: pl.Expr) -> pl.Expr:
+    return col.hash(seed=0)
+
+
+def _confirm_duplicates(
     frame: pl.DataFrame, flagged: pl.DataFrame, rules: list[_Rule], flags: list[str]
 ) -> pl.DataFrame:
-    """Add, per uniqueness rule, the row number where each duplicated value first occurs.
+    """Turn uniqueness candidates into exact verdicts and add where each duplicated value first occurs.
 
-    Done after filtering: only the (few) duplicated values are looked up in the whole frame, which is far
-    cheaper than a window over every row.
+    Only rows sharing a hash with a candidate are read again from the whole frame, and compared by value,
+    so a hash collision can never fail a row. Rows left with no failure are dropped.
     """
+    schema = frame.schema
     for rule, flag in zip(rules, flags, strict=True):
         e = rule.expectation
         if e.type != "expect_column_values_to_be_unique":
             continue
-        dup_values = flagged.filter(pl.col(flag)).get_column(e.column).unique()
-        firsts = (
+        col, first = pl.col(e.column), _first_seen_column(e)
+        present = ~_is_missing(col, schema[e.column])
+        hashes = flagged.filter(pl.col(flag)).select(_value_hash(col)).to_series()
+        same_hash = (
             frame.lazy()
             .select(e.column)
-            .with_row_index(_first_seen_column(e))
-            .filter(pl.col(e.column).is_in(pl.lit(dup_values).implode()))
-            .group_by(e.column)
-            .agg(pl.col(_first_seen_column(e)).min())
+            .with_row_index(_ROW)
+            .filter(_value_hash(col).is_in(hashes.implode()) & present)
             .collect()
         )
-        flagged = flagged.join(firsts, on=e.column, how="left", maintain_order="left")
-    return flagged
+        duplicates = same_hash.filter(~col.is_first_distinct()).get_column(_ROW)
+        firsts = same_hash.group_by(e.column).agg(pl.col(_ROW).min().alias(first))
+        flagged = flagged.with_columns(pl.col(flag) & pl.col(_ROW).is_in(duplicates.implode())).join(
+            firsts, on=e.column, how="left", maintain_order="left"
+        )
+    return flagged.filter(pl.any_horizontal(flags))

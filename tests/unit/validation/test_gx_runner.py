@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from validation_frames import DAY, DAY_START, US, planted_day, traces
 
-from tracewatch.errors import ConfigError
+from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.validation.gx_runner import GxRunResult, run_suite, sample_for_gx
 from tracewatch.validation.rowchecks import failing_rows, unexpected_counts
 from tracewatch.validation.suite import Suite, load_suite
@@ -78,7 +78,7 @@ def test_small_frames_are_taken_whole_and_bad_sizes_refused() -> None:
 
 
 def test_run_suite_refuses_a_frame_without_the_suite_columns(trace_suite: Suite) -> None:
-    with pytest.raises(ConfigError, match="latency_ms"):
+    with pytest.raises(DataContractError, match="latency_ms"):
         run_suite(traces({}).drop("latency_ms"), trace_suite, day=DAY)
 
 

@@ -15,6 +15,7 @@ from validation_frames import DAY, DAY_END, DAY_START, MAX_TEXT, US, traces
 
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.validation import rowchecks
 from tracewatch.validation.rowchecks import RESULT_SCHEMA, failing_rows, unexpected_counts
 from tracewatch.validation.suite import Suite, load_suite
 
@@ -293,6 +294,21 @@ def test_matches_a_row_by_row_reference(trace_suite: Suite, rows: list[dict[str,
     got = {r: ids for r, ids in out.select("row_nr", "expectation_ids").iter_rows()}
     assert got == reference(rows)
     assert out["reasons"].list.len().to_list() == out["expectation_ids"].list.len().to_list()
+
+
+def _colliding_hash(col: pl.Expr) -> pl.Expr:
+    """Every non-null value hashes alike: the worst case for the candidate step of the uniqueness check."""
+    return col.is_null().cast(pl.UInt64)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=any_rows)
+def test_hash_collisions_never_fail_a_row(trace_suite: Suite, rows: list[dict[str, Any]]) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rowchecks, "_value_hash", _colliding_hash)
+        out = failing_rows(_frame(rows), trace_suite, day=DAY)
+    got = {r: ids for r, ids in out.select("row_nr", "expectation_ids").iter_rows()}
+    assert got == reference(rows)
 
 
 _valid_values: dict[str, st.SearchStrategy[Any]] = {
