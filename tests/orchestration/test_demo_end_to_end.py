@@ -7,8 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from flows.demo import main
+
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.reports.writer import partition_key, read_manifest
 from tracewatch.store import Store

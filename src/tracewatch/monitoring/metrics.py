@@ -22,7 +22,6 @@ METRIC_INPUT_COLUMNS: tuple[str, ...] = (
 """The only trace columns monitoring reads, so scans skip the (large) text columns."""
 
 
-
 def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bool) -> pl.DataFrame:
     """Metrics per (hour,) project, route and model.
 

@@ -88,9 +88,9 @@ def _read_frame(
             names = parquet.schema_arrow.names
             table = parquet.read(columns=[c for c in columns if c in names])
     table = _drop_invalid_utf8(table, table.column_names, problems)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame, names
+    converted = pl.from_arrow(table)
+    assert isinstance(converted, pl.DataFrame)
+    return converted, names
 
 
 def _short(exc: Exception) -> str:
