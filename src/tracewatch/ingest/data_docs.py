@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import polars as pl
@@ -51,6 +50,6 @@ def publish_data_docs(
             if path.is_file():
                 store.write_bytes(f"{prefix}/{path.relative_to(tmp).as_posix()}", path.read_bytes())
         index = result.docs_index.relative_to(tmp).as_posix() if result.docs_index else None
-    summary = asdict(result) | {"docs_index": index, "run_id": run_id, "date": day.isoformat()}
+    summary = result.to_json_dict() | {"docs_index": index, "run_id": run_id, "date": day.isoformat()}
     store.write_json(f"{RESULTS_PREFIX}/date={day.isoformat()}/gx_result.json", summary)
     return store.uri(f"{prefix}/{index}") if index else None
