@@ -19,6 +19,7 @@ install: .venv/.installed
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
+	@mkdir -p "$(PREFECT_HOME)"
 	@touch $@
 
 demo: install
