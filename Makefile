@@ -15,11 +15,11 @@ export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 .PHONY: install demo test unit lint typecheck bench clean
 
 install: .venv/.installed
+	@mkdir -p "$(PREFECT_HOME)"
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen
-	@mkdir -p "$(PREFECT_HOME)"
 	@touch $@
 
 demo: install
