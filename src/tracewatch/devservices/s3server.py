@@ -99,7 +99,7 @@ def start_s3_server(
     log_path = data_dir / "weed.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [a for a in args if a],
+            args,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,

@@ -15,10 +15,9 @@ from pathlib import Path
 import polars as pl
 
 from tracewatch.ingest import quarantine
-from tracewatch.ingest.run import TRACE_SUITE, scan_accepted
-from tracewatch.paths import shipped_data
+from tracewatch.ingest.run import scan_accepted
 from tracewatch.store import Store
-from tracewatch.validation import load_suite, run_suite, sample_for_gx
+from tracewatch.validation import load_suite, run_suite, sample_for_gx, trace_suite_path
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def publish_data_docs(
     store: Store, day: dt.date, *, run_id: str, sample_rows: int = SAMPLE_ROWS
 ) -> str | None:
     """Validate a sample of `day` (quarantined rows first) with GX; return the Data Docs index URL, if any."""
-    suite = load_suite(shipped_data(TRACE_SUITE))
+    suite = load_suite(trace_suite_path())
     columns = suite.columns
     rejected = quarantine.read_records(store, day, ["scope", *columns]).filter(pl.col("scope") == "row")
     accepted = scan_accepted(store, day, columns, max_rows_per_file=sample_rows)

@@ -14,18 +14,16 @@ import polars as pl
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
-from tracewatch.paths import shipped_data
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
 from tracewatch.traces.schema import TRACE_SCHEMA
 from tracewatch.validation.rowchecks import failing_rows
-from tracewatch.validation.suite import Suite, load_suite
+from tracewatch.validation.suite import Suite, load_suite, trace_suite_path
 
 log = logging.getLogger(__name__)
 
 TRACES_PREFIX = "traces"
-TRACE_SUITE = "expectations/traces.json"
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ def ingest_new_traces(
 
     Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
     """
-    suite = suite or load_suite(shipped_data(TRACE_SUITE))
+    suite = suite or load_suite(trace_suite_path())
     run_id = run_id or new_run_id("ingest")
     ledger = load_ledger(store)
     if reprocess:
