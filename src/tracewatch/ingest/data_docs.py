@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from tracewatch.ingest import quarantine
-from tracewatch.ingest.run import scan_accepted
+from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.store import Store
 from tracewatch.validation import load_suite, run_suite, sample_for_gx, trace_suite_path
 

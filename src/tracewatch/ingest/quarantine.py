@@ -98,12 +98,15 @@ def write_records(store: Store, day: dt.date, source_key: str, records: pl.DataF
         store.delete(key)
 
 
+def record_keys(store: Store, day: dt.date) -> set[str]:
+    """The keys of a date's quarantine record objects (not the raw copies of rejected files)."""
+    listed = store.list_objects(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")
+    return {o.key for o in listed if "/files/" not in o.key}
+
+
 def read_records(store: Store, day: dt.date, columns: list[str] | None = None) -> pl.DataFrame:
     """All quarantine records of a date (an empty frame when there are none)."""
-    keys = [
-        o.key for o in store.list_objects(f"{QUARANTINE_PREFIX}/date={day.isoformat()}", suffix=".parquet")
-    ]
-    keys = [k for k in keys if "/files/" not in k]
+    keys = sorted(record_keys(store, day))
     if not keys:
         frame = pl.DataFrame(schema=RECORD_SCHEMA)
         return frame.select(columns) if columns else frame

@@ -29,7 +29,8 @@ def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bo
     `start_time` and the group keys (nulls allowed), counted per group so the two add up to what arrived.
     """
     keys = [*(["hour"] if hourly else []), *GROUP_KEYS]
-    with_hour = _add_hour(traces, hourly)
+    # Grouping on dictionary codes is several times faster than hashing three strings per row.
+    with_hour = _add_hour(traces, hourly).with_columns(pl.col(GROUP_KEYS).cast(pl.Categorical))
     core = with_hour.group_by(keys).agg(
         pl.len().cast(pl.Int64).alias("trace_count"),
         (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
@@ -43,7 +44,8 @@ def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bo
         pl.col("latency_ms").quantile(0.90, "linear").alias("latency_ms_p90"),
         pl.col("latency_ms").quantile(0.99, "linear").alias("latency_ms_p99"),
     )
-    feedback = _feedback_stats(with_hour, keys)
+    core = core.with_columns(pl.col(GROUP_KEYS).cast(pl.String))
+    feedback = _feedback_stats(with_hour, keys).with_columns(pl.col(GROUP_KEYS).cast(pl.String))
     rejected = (
         _add_hour(quarantined, hourly).group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
     )

@@ -15,13 +15,19 @@ from tracewatch.store import Store
 from tracewatch.traces.schema import GROUP_KEYS
 
 
-def build_monitoring_reports(store: Store, day: dt.date, *, run_id: str) -> list[PublishedPartition]:
+def build_monitoring_reports(
+    store: Store, day: dt.date, *, run_id: str, accepted: pl.DataFrame | None = None
+) -> list[PublishedPartition]:
     """Publish `trace_metrics_daily`, `trace_metrics_hourly` and `ingest_daily` for `day`.
 
-    A date with no traces still gets its partitions: explicit empty ones.
+    `accepted` are the date's accepted traces (`METRIC_INPUT_COLUMNS`) when the caller has them already,
+    as ingest does for the files it just read; otherwise they are read from the store. A date with no
+    traces still gets its partitions: explicit empty ones.
     """
     ledger = load_ledger(store)
-    traces = scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger)
+    if accepted is None:
+        accepted = scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger)
+    traces = accepted.select(METRIC_INPUT_COLUMNS)
     rejected = read_records(store, day, ["scope", "start_time", *GROUP_KEYS]).filter(pl.col("scope") == "row")
     daily = trace_metrics(traces, rejected, hourly=False)
     hourly = trace_metrics(traces, rejected, hourly=True)

@@ -49,7 +49,12 @@ class RejectedFile:
 def read_trace_file(
     store: Store, key: str, columns: tuple[str, ...] | None = None
 ) -> TraceFile | RejectedFile:
-    """Read `key` as canonical traces (all columns, or just `columns`), or say why it cannot be used."""
+    """Read `key` as canonical traces (all columns, or just `columns`), or say why it cannot be used.
+
+    With `columns`, any other column whose stored type is not the canonical one is read too, so a value that
+    does not convert is a row problem whichever columns the caller asked for. Columns not read are not
+    checked for invalid UTF-8; the step that reads them (e.g. dataset sampling) reads them through here.
+    """
     wanted = columns or tuple(TRACE_SCHEMA)
     problems: dict[int, list[str]] = {}
     try:
@@ -63,7 +68,8 @@ def read_trace_file(
             f"missing required column(s) {', '.join(missing)}; a trace file needs {', '.join(REQUIRED_COLUMNS)}",
             rows=frame.height,
         )
-    frame = _conform(frame, wanted, problems)
+    mistyped = tuple(c for c in frame.columns if c in TRACE_SCHEMA and c not in wanted)
+    frame = _conform(frame, (*wanted, *mistyped), problems).select(wanted)
     frame = frame.with_row_index(ROW_NR).with_columns(pl.col(ROW_NR).cast(pl.Int64))
     return TraceFile(key=key, frame=frame, row_problems=problems)
 
@@ -71,7 +77,11 @@ def read_trace_file(
 def _read_frame(
     store: Store, key: str, columns: tuple[str, ...] | None, problems: dict[int, list[str]]
 ) -> tuple[pl.DataFrame, list[str]]:
-    """The file as a frame (all columns, or just `columns`) and the names of every column the file has."""
+    """The file as a frame (all columns, or `columns` plus mistyped ones) and the names of all its columns."""
+    if columns is not None:
+        fast = _read_columns_natively(store, key, columns)
+        if fast is not None:
+            return fast
     if columns is None:
         # A whole file: one GET, parsed locally, the same code path for file:// and s3://.
         data = store.read_bytes(key)
@@ -82,15 +92,36 @@ def _read_frame(
             table = pq.read_table(io.BytesIO(data))  # slower, but tells which values are broken
         names = table.column_names
     else:
-        # A few columns: ranged reads of just their column chunks.
+        # The slow but thorough way for the files polars refuses: ranged reads of just the column chunks.
         with store.fs.open(store.path(key), "rb") as handle:
             parquet = pq.ParquetFile(handle)
             names = parquet.schema_arrow.names
-            table = parquet.read(columns=[c for c in columns if c in names])
+            stored = pl.from_arrow(parquet.schema_arrow.empty_table())
+            assert isinstance(stored, pl.DataFrame)
+            table = parquet.read(columns=_columns_to_read(columns, dict(stored.schema)))
     table = _drop_invalid_utf8(table, table.column_names, problems)
     converted = pl.from_arrow(table)
     assert isinstance(converted, pl.DataFrame)
     return converted, names
+
+
+def _read_columns_natively(
+    store: Store, key: str, columns: tuple[str, ...]
+) -> tuple[pl.DataFrame, list[str]] | None:
+    """Polars' own multi-threaded reader for a column subset, or None when the file needs the slow path."""
+    source = pl.scan_parquet(store.uri(key), storage_options=store.storage_options() or None)
+    try:
+        schema = source.collect_schema()
+        frame = source.select(_columns_to_read(columns, dict(schema))).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return None  # corrupt bytes or invalid UTF-8: the pyarrow path says which
+    return frame, list(schema)
+
+
+def _columns_to_read(columns: tuple[str, ...], stored: dict[str, object]) -> list[str]:
+    """`columns` that the file has, plus every canonical column it stores with another type."""
+    mistyped = [c for c, t in TRACE_SCHEMA.items() if c in stored and c not in columns and stored[c] != t]
+    return [c for c in (*columns, *mistyped) if c in stored]
 
 
 def _short(exc: Exception) -> str:

@@ -1,0 +1,241 @@
+"""Check the new files of one date: row checks per file, duplicates across files, quarantine records.
+
+Files are checked one at a time (only the columns the suite reads, plus any the caller keeps), holding on to
+just the trace ids of rows that passed; duplicates across files and against earlier ingests are then found
+in one pass over those ids, so the cost stays linear in the number of rows whatever the number of files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import polars as pl
+
+from tracewatch.ingest import quarantine
+from tracewatch.ingest.accepted import scan_accepted
+from tracewatch.ingest.ledger import Ledger
+from tracewatch.runs import utc_now
+from tracewatch.store import ObjectInfo, Store
+from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
+from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.validation.rowchecks import failing_rows
+from tracewatch.validation.suite import Suite
+
+log = logging.getLogger(__name__)
+
+DUPLICATE_REASON = "duplicate trace_id: already ingested from an earlier file of this date"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one source file."""
+
+    key: str
+    date: dt.date
+    status: str
+    rows_read: int | None
+    rows_accepted: int
+    rows_quarantined: int
+    reason: str | None = None
+    version: str = ""
+    size: int = 0
+    checked_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class CheckedDate:
+    """The outcome of every new file of a date, and (if asked for) the accepted rows' kept columns."""
+
+    files: list[FileOutcome]
+    accepted: pl.DataFrame | None
+
+
+def check_date(
+    store: Store,
+    ledger: Ledger,
+    day: dt.date,
+    objects: list[ObjectInfo],
+    suite: Suite,
+    *,
+    run_id: str,
+    keep: tuple[str, ...] = (),
+) -> CheckedDate:
+    """Check the new files of `day`, write their quarantine records, and say what became of each.
+
+    `keep` names columns of the accepted rows to hand back, read in the same pass as the checks, so the
+    next step (the monitoring reports) need not read the files again.
+    """
+    columns = tuple(dict.fromkeys((*suite.columns, *keep)))
+    checked: list[_CheckedFile | FileOutcome] = []
+    for obj in objects:
+        at = utc_now()
+        read = read_trace_file(store, obj.key, columns)
+        if isinstance(read, RejectedFile):
+            checked.append(_reject_file(store, day, obj, read, run_id, at))
+        else:
+            checked.append(_check_file(obj, read, suite, day, at, keep))
+    readable = [c for c in checked if isinstance(c, _CheckedFile)]
+    _flag_duplicates(store, ledger, day, readable)
+    stale = quarantine.record_keys(store, day)
+    outcomes = [
+        c if isinstance(c, FileOutcome) else _settle_file(store, day, c, suite, run_id, stale)
+        for c in checked
+    ]
+    accepted = None
+    if keep:
+        kept = [c.kept.join(c.reasons, on=ROW_NR, how="anti").drop(ROW_NR) for c in readable]
+        accepted = pl.concat(kept) if kept else pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in keep})
+    return CheckedDate(files=outcomes, accepted=accepted)
+
+
+@dataclass
+class _CheckedFile:
+    """A readable file after the row checks: the reasons per rejected row and the ids of the rows that passed."""
+
+    obj: ObjectInfo
+    at: dt.datetime
+    rows: int
+    reasons: pl.DataFrame
+    passed_ids: pl.DataFrame
+    kept: pl.DataFrame
+
+
+def _check_file(
+    obj: ObjectInfo, read: TraceFile, suite: Suite, day: dt.date, at: dt.datetime, keep: tuple[str, ...]
+) -> _CheckedFile:
+    reasons = _row_reasons(read, suite, day)
+    passed = read.frame.select(ROW_NR, "trace_id", *(c for c in keep if c != "trace_id"))
+    passed = passed.join(reasons, on=ROW_NR, how="anti")
+    return _CheckedFile(
+        obj=obj,
+        at=at,
+        rows=read.rows,
+        reasons=reasons,
+        passed_ids=passed.select(ROW_NR, "trace_id"),
+        kept=passed.select(ROW_NR, *keep),
+    )
+
+
+def _flag_duplicates(store: Store, ledger: Ledger, day: dt.date, files: list[_CheckedFile]) -> None:
+    """Reject a row whose trace id was accepted earlier: from an earlier ingest, or an earlier file now."""
+    if not files:
+        return
+    again = frozenset(f.obj.key for f in files)
+    earlier = scan_accepted(store, day, ("trace_id",), ledger, exclude=again)
+    candidates = pl.concat(
+        [
+            earlier.select(pl.lit(-1).alias("file"), pl.lit(-1, pl.Int64).alias(ROW_NR), "trace_id"),
+            *(f.passed_ids.select(pl.lit(i).alias("file"), ROW_NR, "trace_id") for i, f in enumerate(files)),
+        ]
+    )
+    duplicates = _repeated_later(candidates).filter(pl.col("file") >= 0)
+    for (index,), rows in duplicates.group_by("file"):
+        checked = files[int(index)]  # type: ignore[call-overload]
+        flagged = rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON)))
+        checked.reasons = _merge_reasons([checked.reasons, flagged])
+
+
+def _repeated_later(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose trace id occurs on an earlier row: suspects by 64-bit hash, confirmed by value.
+
+    Hashing first is several times faster than exact distinctness on a million strings; the suspects keep
+    their order, so the exact check among them is still "seen on an earlier row".
+    """
+    hashes = frame.get_column("trace_id").hash()
+    repeated = hashes.filter(~hashes.is_first_distinct())
+    if repeated.len() == 0:
+        return frame.clear()
+    suspects = frame.filter(hashes.is_in(repeated.implode()))
+    return suspects.filter(~pl.col("trace_id").is_first_distinct())
+
+
+def _settle_file(
+    store: Store, day: dt.date, checked: _CheckedFile, suite: Suite, run_id: str, stale: set[str]
+) -> FileOutcome:
+    """Write the file's quarantine record (whole rows, all columns) and say what became of it.
+
+    `stale` are the date's existing record objects: a clean file deletes its old record only if it has one.
+    """
+    obj, rejected_count = checked.obj, checked.reasons.height
+    if rejected_count:
+        rejected = _whole_rows(store, obj.key, suite).join(checked.reasons, on=ROW_NR, how="inner")
+        records = quarantine.row_records(
+            rejected, day=day, source_key=obj.key, source_version=obj.version, run_id=run_id, at=checked.at
+        )
+        quarantine.write_records(store, day, obj.key, records)
+    elif quarantine.quarantine_key(day, obj.key) in stale:
+        store.delete(quarantine.quarantine_key(day, obj.key))
+    return FileOutcome(
+        key=obj.key,
+        date=day,
+        status="accepted" if rejected_count == 0 else "partial",
+        rows_read=checked.rows,
+        rows_accepted=checked.rows - rejected_count,
+        rows_quarantined=rejected_count,
+        version=obj.version,
+        size=obj.size,
+        checked_at=checked.at,
+    )
+
+
+def _whole_rows(store: Store, key: str, suite: Suite) -> pl.DataFrame:
+    """Every column of a file, for its quarantine record; the checked columns if the rest cannot be read."""
+    read = read_trace_file(store, key)
+    if isinstance(read, TraceFile):
+        return read.frame
+    log.warning("%s: only the checked columns go to quarantine: %s", key, read.reason)
+    narrow = read_trace_file(store, key, suite.columns)
+    assert isinstance(narrow, TraceFile), "the file was readable a moment ago"
+    return narrow.frame.with_columns(
+        pl.lit(None, dtype=t).alias(c) for c, t in TRACE_SCHEMA.items() if c not in narrow.frame.columns
+    )
+
+
+def _reject_file(
+    store: Store, day: dt.date, obj: ObjectInfo, read: RejectedFile, run_id: str, at: dt.datetime
+) -> FileOutcome:
+    log.warning("quarantining whole file %s: %s", obj.key, read.reason)
+    store.write_bytes(quarantine.raw_copy_key(day, obj.key), store.read_bytes(obj.key))
+    record = quarantine.file_record(
+        day=day,
+        source_key=obj.key,
+        source_version=obj.version,
+        reason=read.reason,
+        rows=read.rows,
+        run_id=run_id,
+        at=at,
+    )
+    quarantine.write_records(store, day, obj.key, record)
+    return FileOutcome(
+        key=obj.key,
+        date=day,
+        status="rejected",
+        rows_read=read.rows,
+        rows_accepted=0,
+        rows_quarantined=read.rows or 0,
+        reason=read.reason,
+        version=obj.version,
+        size=obj.size,
+        checked_at=at,
+    )
+
+
+def _row_reasons(read: TraceFile, suite: Suite, day: dt.date) -> pl.DataFrame:
+    """One row per rejected row: `_row_nr` and every reason it was rejected for."""
+    parts = [failing_rows(read.frame, suite, day=day).select(pl.col("row_nr").alias(ROW_NR), "reasons")]
+    if read.row_problems:
+        parts.append(
+            pl.DataFrame(
+                {ROW_NR: list(read.row_problems), "reasons": list(read.row_problems.values())},
+                schema={ROW_NR: pl.Int64, "reasons": pl.List(pl.String)},
+            )
+        )
+    return _merge_reasons(parts)
+
+
+def _merge_reasons(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Reason lists of the same rows from several checks, combined into one list per row."""
+    combined = pl.concat([p.cast({ROW_NR: pl.Int64}) for p in parts])
+    return combined.explode("reasons").group_by(ROW_NR).agg(pl.col("reasons").drop_nulls()).sort(ROW_NR)
