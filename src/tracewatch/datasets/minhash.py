@@ -1,0 +1,368 @@
+"""Stable 64-bit string hashing, MinHash signatures over word shingles, and LSH candidate pairs.
+
+Everything here must give the same numbers on every machine, Python and polars version, because sampling picks
+and stored signatures are compared across nights. So nothing uses `hash()` or polars `.hash()`: strings are
+hashed by a fixed algorithm over their UTF-8 bytes in numpy, 8 bytes at a time (a splitmix/murmur-style mix),
+fast enough for a million ids per second on one core.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from tracewatch.errors import ConfigError, DataContractError
+
+log = logging.getLogger(__name__)
+
+U64 = NDArray[np.uint64]
+
+_M1: Final = np.uint64(0xFF51AFD7ED558CCD)
+_M2: Final = np.uint64(0xC4CEB9FE1A85EC53)
+_P1: Final = np.uint64(0x9E3779B97F4A7C15)
+_P2: Final = np.uint64(0xC2B2AE3D27D4EB4F)
+_ALL_ONES: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
+EMPTY: Final = _ALL_ONES
+"""Every slot of the signature of a text without words; such texts are never anybody's near-duplicate."""
+
+_CHUNK_ELEMENTS: Final = 1 << 22
+"""Shingles hashed per block (32 MiB of uint64 per working array), to bound memory."""
+_PAIR_CHUNK: Final = 1 << 16
+
+
+# ---- stable hashing -------------------------------------------------------------------------------------------
+
+
+def fmix64(values: U64) -> U64:
+    """MurmurHash3's 64-bit finaliser: a bijection with full avalanche. Returns a new array."""
+    with np.errstate(over="ignore"):
+        h = values ^ (values >> np.uint64(33))
+        h *= _M1
+        h ^= h >> np.uint64(33)
+        h *= _M2
+        h ^= h >> np.uint64(33)
+    return h
+
+
+def key64(*parts: object) -> int:
+    """A 64-bit key from any printable parts (seed, strategy name); blake2b so it never changes."""
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def rekey(hashes: U64, key: int) -> U64:
+    """An independent-looking hash stream for `key` from precomputed hashes (cheaper than rehashing strings)."""
+    return fmix64(hashes ^ np.uint64(key))
+
+
+def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
+    """A 64-bit hash of each string's UTF-8 bytes, identical on every platform and library version.
+
+    Nulls hash like the empty string with a different length tag, so they never collide with it. The cost is
+    one pass per 8 bytes of the longest string, over the strings still that long.
+    """
+    if values.is_empty():
+        return np.zeros(0, dtype=np.uint64)
+    offsets, data = _string_buffers(values)
+    lengths = np.diff(offsets)
+    starts = offsets[:-1]
+    nulls = values.is_null().to_numpy()
+    state = np.full(len(lengths), fmix64(np.array([key], dtype=np.uint64) ^ _P2)[0], dtype=np.uint64)
+    longest = int(lengths.max()) if len(lengths) else 0
+    for at in range(0, longest, 8):
+        remaining = lengths - at
+        active = None if int(remaining.min()) >= 8 else np.flatnonzero(remaining > 0)
+        chunk = _read_words(data, starts + at if active is None else starts[active] + at)
+        if active is not None:
+            chunk &= _low_bytes_mask(remaining[active])
+        mixed = _absorb(state if active is None else state[active], chunk)
+        if active is None:
+            state = mixed
+        else:
+            state[active] = mixed
+    state ^= lengths.astype(np.uint64) ^ (nulls.astype(np.uint64) << np.uint64(63))
+    return fmix64(state)
+
+
+def unit_interval(hashes: U64) -> NDArray[np.float64]:
+    """Map hashes to floats strictly inside (0, 1) using their top 53 bits."""
+    return ((hashes >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _string_buffers(values: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+    if values.dtype != pl.String:
+        raise DataContractError(
+            f"expected a String column to hash, got {values.name!r} of type {values.dtype}"
+        )
+    array = values.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    _, offset_buffer, data_buffer = array.buffers()
+    assert offset_buffer is not None
+    offsets = np.frombuffer(offset_buffer, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    raw = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    # 8 zero bytes of padding let every 8-byte read start at any string start.
+    data = np.zeros(int(offsets[-1] - offsets[0]) + 8, dtype=np.uint8)
+    data[: len(data) - 8] = raw[offsets[0] : offsets[-1]]
+    return offsets - offsets[0], data
+
+
+def _read_words(data: NDArray[np.uint8], positions: NDArray[np.int64]) -> U64:
+    """Little-endian uint64 starting at each byte position (an unaligned strided view, then a gather)."""
+    words = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
+    return words[positions].astype(np.uint64, copy=False)
+
+
+def _low_bytes_mask(remaining: NDArray[np.int64]) -> U64:
+    keep = np.minimum(remaining, 8).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        shifted = (np.uint64(1) << (keep * np.uint64(8)) % np.uint64(64)) - np.uint64(1)
+    return np.where(keep >= 8, _ALL_ONES, shifted)
+
+
+def _absorb(state: U64, chunk: U64) -> U64:
+    with np.errstate(over="ignore"):
+        chunk = chunk * _P1
+        chunk = (chunk << np.uint64(31)) | (chunk >> np.uint64(33))
+        chunk *= _P2
+        state = state ^ chunk
+        state = (state << np.uint64(27)) | (state >> np.uint64(37))
+        return state * np.uint64(5) + np.uint64(0x52DCE729)
+
+
+# ---- MinHash signatures ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinHashScheme:
+    """How signatures are built. Signatures from different schemes cannot be compared, so store `name` with them.
+
+    Texts are lower-cased and split into word tokens (`\\w+`); shingles are runs of `shingle_size` consecutive
+    words (a text shorter than that is one shingle). Two word shingles keep a one-word edit of a 25-word text
+    above Jaccard 0.8, while unrelated texts that share a few words stay far below.
+    """
+
+    num_perm: int = 128
+    shingle_size: int = 2
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.num_perm <= 1024:
+            raise ConfigError(f"minhash num_perm={self.num_perm} must be between 8 and 1024")
+        if not 1 <= self.shingle_size <= 8:
+            raise ConfigError(f"minhash shingle_size={self.shingle_size} must be between 1 and 8")
+
+    @property
+    def name(self) -> str:
+        """A label for stored signatures, e.g. `minhash-v1-p128-k2-s1`."""
+        return f"minhash-v1-p{self.num_perm}-k{self.shingle_size}-s{self.seed}"
+
+    @property
+    def dtype(self) -> pl.DataType:
+        """The polars type of a stored signature column."""
+        return pl.Array(pl.UInt64, self.num_perm)
+
+    def _permutations(self) -> tuple[U64, U64]:
+        rng = np.random.default_rng(np.random.SeedSequence(key64("minhash", self.seed)))
+        xor = rng.integers(0, 2**64, size=self.num_perm, dtype=np.uint64, endpoint=False)
+        odd = rng.integers(0, 2**64, size=self.num_perm, dtype=np.uint64, endpoint=False) | np.uint64(1)
+        return xor, odd
+
+
+MINHASH = MinHashScheme()
+"""The default scheme: 128 permutations over word bigrams."""
+
+
+def signatures(texts: pl.Series, scheme: MinHashScheme = MINHASH) -> U64:
+    """MinHash signatures, one row of `scheme.num_perm` uint64 per text; texts without words get all `EMPTY`."""
+    words = texts.cast(pl.String).str.to_lowercase().str.extract_all(r"\w+")
+    counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+    word_hashes = stable_hash64(words.explode().drop_nulls())
+    shingles, per_text = _shingles(word_hashes, counts, scheme.shingle_size)
+    out = np.full((len(texts), scheme.num_perm), EMPTY, dtype=np.uint64)
+    has_words = np.flatnonzero(per_text > 0)
+    if len(has_words):
+        out[has_words] = _min_over_texts(shingles, per_text[has_words], scheme)
+    return out
+
+
+def with_signatures(
+    frame: pl.DataFrame, text: str | pl.Expr, *, scheme: MinHashScheme = MINHASH, name: str = "minhash"
+) -> pl.DataFrame:
+    """`frame` plus a signature column (`Array(UInt64, num_perm)`), to be stored next to the items it describes."""
+    texts = frame.select(pl.col(text) if isinstance(text, str) else text).to_series()
+    return frame.with_columns(signature_series(signatures(texts, scheme), scheme, name=name))
+
+
+def signature_series(matrix: U64, scheme: MinHashScheme = MINHASH, *, name: str = "minhash") -> pl.Series:
+    """A signature matrix as a polars column of the stored type."""
+    return pl.Series(name, matrix, dtype=scheme.dtype)
+
+
+def signature_matrix(column: pl.Series, scheme: MinHashScheme = MINHASH) -> U64:
+    """A stored signature column (Array or List of UInt64) as an (n, num_perm) matrix, checked against `scheme`."""
+    if column.null_count():
+        raise DataContractError(f"signature column {column.name!r} has {column.null_count()} null rows")
+    if isinstance(column.dtype, pl.List):
+        widths = column.list.len().unique().to_list()
+        if widths and widths != [scheme.num_perm]:
+            raise DataContractError(
+                f"signature column {column.name!r} has widths {sorted(widths)}; {scheme.name} needs "
+                f"{scheme.num_perm}"
+            )
+        column = column.cast(scheme.dtype)
+    if column.dtype != scheme.dtype:
+        raise DataContractError(
+            f"signature column {column.name!r} has type {column.dtype}; {scheme.name} needs {scheme.dtype}"
+        )
+    if column.is_empty():
+        return np.zeros((0, scheme.num_perm), dtype=np.uint64)
+    return np.ascontiguousarray(column.to_numpy(), dtype=np.uint64)
+
+
+def _shingles(word_hashes: U64, counts: NDArray[np.int64], size: int) -> tuple[U64, NDArray[np.int64]]:
+    """Hash of every run of `size` consecutive words inside each text (the whole text when it is shorter)."""
+    per_text = np.where(counts > 0, np.maximum(counts - size + 1, 1), 0)
+    first_word = np.cumsum(counts) - counts
+    owner = np.repeat(np.arange(len(counts)), per_text)
+    position = np.arange(int(per_text.sum())) - np.repeat(np.cumsum(per_text) - per_text, per_text)
+    start = first_word[owner] + position
+    end = first_word[owner] + counts[owner]
+    hashes = np.full(len(start), _P1, dtype=np.uint64)
+    for offset in range(size):
+        inside = start + offset < end
+        word = word_hashes[np.minimum(start + offset, max(len(word_hashes) - 1, 0))]
+        with np.errstate(over="ignore"):
+            step = fmix64(hashes * _P2 + word)
+        hashes = np.where(inside, step, hashes)
+    return hashes, per_text
+
+
+def _min_over_texts(shingles: U64, per_text: NDArray[np.int64], scheme: MinHashScheme) -> U64:
+    """Per text and permutation, the minimum permuted shingle hash.
+
+    One permutation at a time over a block of texts keeps the working set in cache (4x faster than one
+    (shingles x permutations) matrix); blocks bound memory for large datasets.
+    """
+    xor, odd = scheme._permutations()
+    ends = np.cumsum(per_text)
+    starts = ends - per_text
+    out = np.empty((scheme.num_perm, len(per_text)), dtype=np.uint64)
+    first = 0
+    while first < len(per_text):
+        last = max(int(np.searchsorted(ends, starts[first] + _CHUNK_ELEMENTS, side="right")), first + 1)
+        block = shingles[starts[first] : ends[last - 1]]
+        block_starts = starts[first:last] - starts[first]
+        permuted = np.empty_like(block)
+        shifted = np.empty_like(block)
+        for slot in range(scheme.num_perm):
+            np.bitwise_xor(block, xor[slot], out=permuted)
+            np.multiply(permuted, odd[slot], out=permuted)
+            np.right_shift(permuted, np.uint64(29), out=shifted)
+            np.bitwise_xor(permuted, shifted, out=permuted)
+            out[slot, first:last] = np.minimum.reduceat(permuted, block_starts)
+        first = last
+    return np.ascontiguousarray(out.T)
+
+
+# ---- similarity and LSH ---------------------------------------------------------------------------------------
+
+
+def estimate_jaccard(left: U64, right: U64) -> NDArray[np.float64]:
+    """Row-wise Jaccard estimate: the share of slots where two signatures agree (0 when either is empty)."""
+    agree = (left == right).mean(axis=1)
+    empty = (left == EMPTY).all(axis=1) | (right == EMPTY).all(axis=1)
+    return np.where(empty, 0.0, agree)
+
+
+def lsh_bands(threshold: float, num_perm: int, *, recall: float = 0.9) -> tuple[int, int]:
+    """(bands, rows per band) for banded LSH at a Jaccard `threshold`.
+
+    The most rows per band (the fewest false candidates to verify) such that a pair exactly at the threshold
+    still becomes a candidate with probability >= `recall`; more similar pairs do so even more often.
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ConfigError(f"similarity threshold={threshold} must be in (0, 1]")
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if 1.0 - (1.0 - threshold**rows) ** bands >= recall:
+            best = (bands, rows)
+    return best
+
+
+class SignatureIndex:
+    """Signatures of a reference set (the dataset) with their LSH band tables, built once per band layout.
+
+    Querying a 100k-item dataset several times a night (novelty, then near duplicates, over resampling rounds)
+    would otherwise rebuild the same tables every time.
+    """
+
+    def __init__(self, matrix: U64) -> None:
+        self.matrix = matrix
+        self._tables: dict[tuple[int, int], pl.DataFrame] = {}
+
+    def __len__(self) -> int:
+        return len(self.matrix)
+
+    def band_table(self, bands: int, rows: int) -> pl.DataFrame:
+        """Columns `reference` (row number) and `band_key`, one row per non-empty signature and band."""
+        if (bands, rows) not in self._tables:
+            self._tables[bands, rows] = _band_keys(self.matrix, bands, rows, "reference")
+        return self._tables[bands, rows]
+
+
+def similar_pairs(query: U64, reference: U64 | SignatureIndex | None, threshold: float) -> pl.DataFrame:
+    """Pairs whose estimated Jaccard is >= `threshold`: columns `query`, `reference` (row numbers), `jaccard`.
+
+    With `reference=None` the pairs are within `query` (query < reference). LSH banding proposes the candidates
+    and the full signatures confirm them, so the cost grows with the candidate pairs, not with the product of
+    the two sizes. Empty signatures never pair.
+    """
+    bands, rows = lsh_bands(threshold, query.shape[1])
+    index = SignatureIndex(query) if reference is None else _as_index(reference)
+    query_keys = _band_keys(query, bands, rows, "query")
+    candidates = query_keys.join(index.band_table(bands, rows), on="band_key", how="inner").select(
+        "query", "reference"
+    )
+    if reference is None:
+        candidates = candidates.filter(pl.col("query") < pl.col("reference"))
+    candidates = candidates.unique().sort("query", "reference")
+    q = candidates["query"].to_numpy()
+    r = candidates["reference"].to_numpy()
+    jaccard = np.empty(len(q), dtype=np.float64)
+    for at in range(0, len(q), _PAIR_CHUNK):
+        part = slice(at, at + _PAIR_CHUNK)
+        jaccard[part] = (query[q[part]] == index.matrix[r[part]]).mean(axis=1)
+    return candidates.with_columns(jaccard=pl.Series(jaccard)).filter(pl.col("jaccard") >= threshold)
+
+
+def _as_index(reference: U64 | SignatureIndex) -> SignatureIndex:
+    return reference if isinstance(reference, SignatureIndex) else SignatureIndex(reference)
+
+
+def _band_keys(matrix: U64, bands: int, rows: int, name: str) -> pl.DataFrame:
+    """One row per (non-empty signature, band): the row number and a hash of that band's slots.
+
+    A random linear combination is enough: a collision only adds a candidate that verification rejects.
+    """
+    # A real minimum equal to the all-ones sentinel has probability 2^-64, so slot 0 tells empty signatures.
+    keep = np.flatnonzero(matrix[:, 0] != EMPTY)
+    banded = (matrix if len(keep) == len(matrix) else matrix[keep])[:, : bands * rows].reshape(
+        -1, bands, rows
+    )
+    weights = fmix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
+    keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _P1, (len(keep), bands)).copy()
+    with np.errstate(over="ignore"):
+        for slot in range(rows):
+            keys += banded[:, :, slot] * weights[slot]
+    return pl.DataFrame(
+        {
+            name: pl.Series(np.repeat(keep, bands), dtype=pl.Int64),
+            "band_key": pl.Series(keys.reshape(-1), dtype=pl.UInt64),
+        }
+    )

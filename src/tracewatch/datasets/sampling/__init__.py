@@ -1,0 +1,32 @@
+"""Sampling new dataset items from traces: composable, hash-deterministic strategies under a nightly budget.
+
+`SamplingSpec.from_dict` builds a spec from YAML/Prefect parameters; `sample` runs it over a frame of traces;
+`select_new_traces` adds de-duplication against the existing dataset. See docs/datasets-sampling.md.
+"""
+
+from tracewatch.datasets.sampling._pool import STRATUM
+from tracewatch.datasets.sampling.engine import STRATEGY, sample
+from tracewatch.datasets.sampling.failure import FailureSeeking
+from tracewatch.datasets.sampling.novelty import Novelty
+from tracewatch.datasets.sampling.pipeline import CANDIDATES, NOT_PICKED, PICKED, Selection, select_new_traces
+from tracewatch.datasets.sampling.spec import STRATEGIES, DedupSpec, SamplingSpec
+from tracewatch.datasets.sampling.stratified import Stratified
+from tracewatch.datasets.sampling.uniform import Uniform
+
+__all__ = [
+    "CANDIDATES",
+    "NOT_PICKED",
+    "PICKED",
+    "STRATEGIES",
+    "STRATEGY",
+    "STRATUM",
+    "DedupSpec",
+    "FailureSeeking",
+    "Novelty",
+    "SamplingSpec",
+    "Selection",
+    "Stratified",
+    "Uniform",
+    "sample",
+    "select_new_traces",
+]

@@ -1,0 +1,193 @@
+"""What every strategy shares: the candidate pool, per-strategy hash streams and deterministic "smallest k" picks.
+
+A strategy turns each candidate into a key (smaller = picked first) that depends only on (seed, strategy name,
+trace id) and the row's own columns, then takes the rows with the smallest keys. Ties are broken by the trace
+id, so neither row order nor how the input was split into files can change a pick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, TypeVar, cast
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from tracewatch.datasets.minhash import MinHashScheme, SignatureIndex, key64, rekey, unit_interval
+from tracewatch.errors import ConfigError
+
+T = TypeVar("T")
+
+ROW = "_row"
+POS = "_pos"
+HASH = "_hash"
+KEY = "_key"
+GROUP = "_group"
+QUOTA = "_quota"
+STRATUM = "stratum"
+PICK_SCHEMA: dict[str, pl.DataType] = {POS: pl.UInt32(), STRATUM: pl.String()}
+"""What `Strategy.pick` returns: positions in `Pool.frame` and a stratum label, best pick first."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pool:
+    """Every candidate (`frame`: `POS`, `ROW`, `HASH`, the id and the strategies' key columns), which of them
+    are still `available` (by `POS`), and the full input (`source`, by `ROW`) for what only a shortlist needs.
+
+    Strategies compute keys over `frame` and never copy it: taking picks away flips `available` instead.
+    """
+
+    frame: pl.DataFrame
+    available: NDArray[np.bool_]
+    source: pl.DataFrame
+    id_column: str
+    seed: int
+    distinct_on: str | None
+    existing_signatures: SignatureIndex | None
+    scheme: MinHashScheme
+    memo: dict[str, object]
+
+    def remember(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()` once per candidate set: per-row keys do not change when candidates are taken away."""
+        if name not in self.memo:
+            self.memo[name] = compute()
+        return cast("T", self.memo[name])
+
+    def unit(self, stream: str) -> pl.Expr:
+        """Uniform (0, 1) draws for `stream`, one per row; a function of (seed, stream, trace id) only."""
+        values = unit_interval(rekey(self.frame[HASH].to_numpy(), key64(self.seed, stream)))
+        return pl.lit(pl.Series(KEY, values))
+
+    def keyed(self, name: str, key: Callable[[], pl.Expr]) -> pl.DataFrame:
+        """`POS`, the id and `KEY` of the available candidates, computed once per `name`.
+
+        With `distinct_on`, only the best-keyed row of each value competes (rows without a value compete on
+        their own), so no content is picked twice. Availability always changes for whole values (see
+        `Sampler`), so the best row of a value never changes and is remembered too.
+        """
+        distinct = [self.distinct_on] if self.distinct_on else []
+
+        def compute() -> pl.DataFrame:
+            frame = self.frame.select(POS, self.id_column, *distinct, key().alias(KEY))
+            if self.distinct_on is None:
+                return frame
+            best = pl.col(KEY) == pl.col(KEY).min().over(self.distinct_on)
+            return frame.filter(pl.col(self.distinct_on).is_null() | best)
+
+        competing = self.remember(f"{name}/keyed", compute)
+        return competing.filter(pl.Series(self.available[competing[POS].to_numpy()]))
+
+    def at(self, positions: pl.Series, *columns: str) -> pl.DataFrame:
+        """`columns` of the candidates at `positions`, in that order."""
+        return take_rows(self.frame.select(columns), positions)
+
+    def fetch(self, column: str, positions: pl.Series) -> pl.Series:
+        """An input column that is not in `frame` (e.g. long text), for the candidates at `positions`."""
+        rows = self.frame[ROW].gather(positions)
+        return take_rows(self.source.select(column), rows).to_series()
+
+    def smallest(self, keyed: pl.DataFrame, quota: int) -> pl.DataFrame:
+        """The `quota` rows of `keyed` with the smallest finite `KEY`, in key order (ties: smaller id first)."""
+        eligible = keyed.filter(pl.col(KEY).is_finite())
+        if quota <= 0 or eligible.is_empty():
+            return eligible.clear()
+        cutoff = eligible[KEY].bottom_k(quota).max()
+        near = eligible.filter(pl.col(KEY) <= cutoff).sort(KEY, self.id_column)
+        return self._distinct(near).head(quota)
+
+    def smallest_per_group(
+        self, keyed: pl.DataFrame, group: NDArray[np.int64], quotas: NDArray[np.int64]
+    ) -> pl.DataFrame:
+        """Per group g (`group` is aligned with `keyed`), the `quotas[g]` rows with the smallest `KEY`, grouped
+        and in key order, with a `GROUP` column. `quotas[g]` must not exceed the group's size.
+
+        numpy finds each group's boundary key; only rows at or below it (the picks plus exact ties) are sorted
+        with the id as tie-breaker, which is far cheaper than ranking a million rows per group in polars.
+        """
+        keys = keyed[KEY].to_numpy()
+        # By group, then key: a stable (radix) sort of small group ids after a key sort; np.lexsort is 10x
+        # slower. Equal keys may land in any order, which cannot change a boundary value.
+        by_key = np.argsort(keys)
+        narrow = group.astype(np.uint16) if len(quotas) <= np.iinfo(np.uint16).max else group
+        order = by_key[np.argsort(narrow[by_key], kind="stable")]
+        starts = np.searchsorted(group[order], np.arange(len(quotas)))
+        wanted = quotas > 0
+        boundary = np.full(len(quotas), -np.inf)
+        boundary[wanted] = keys[order[starts[wanted] + quotas[wanted] - 1]]
+        inside = keys <= boundary[group]
+        short = keyed.filter(pl.Series(inside)).with_columns(
+            pl.Series(GROUP, group[inside]), pl.Series(QUOTA, quotas[group[inside]])
+        )
+        ordered = self._distinct(short.sort(GROUP, KEY, self.id_column))
+        return ordered.filter(pl.int_range(pl.len()).over(GROUP) < pl.col(QUOTA)).drop(QUOTA)
+
+    def _distinct(self, ordered: pl.DataFrame) -> pl.DataFrame:
+        # Two rows of one content can only both survive `keyed` on an exact key tie; keep the first.
+        if self.distinct_on is None:
+            return ordered
+        keep = pl.col(self.distinct_on).is_null() | pl.col(self.distinct_on).is_first_distinct()
+        return ordered.filter(keep)
+
+
+def take_rows(frame: pl.DataFrame, rows: pl.Series) -> pl.DataFrame:
+    """Rows `rows` of `frame` in that order. A boolean filter then a small gather: gathering straight from a
+    multi-chunk frame first copies all of it (20x slower for a million traces)."""
+    positions = rows.to_numpy().astype(np.int64)
+    mask = np.zeros(frame.height, dtype=bool)
+    mask[positions] = True
+    ascending = np.flatnonzero(mask)
+    return frame.filter(pl.Series(mask)).rechunk()[np.searchsorted(ascending, positions)]
+
+
+def picks(frame: pl.DataFrame, stratum: pl.Expr | str | pl.Series) -> pl.DataFrame:
+    """A strategy's result in `PICK_SCHEMA`."""
+    label = pl.lit(stratum) if isinstance(stratum, str | pl.Series) else stratum
+    return frame.select(pl.col(POS), label.cast(pl.String).alias(STRATUM))
+
+
+class Strategy(Protocol):
+    """One way of choosing dataset items; frozen, built from a dict by `SamplingSpec.from_dict`."""
+
+    kind: ClassVar[str]
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def share(self) -> float: ...
+
+    def columns(self) -> tuple[str, ...]:
+        """Every input column the strategy reads (checked before sampling)."""
+        ...
+
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns it reads on every candidate row (the rest are fetched for a shortlist only)."""
+        ...
+
+    def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
+        """At most `quota` rows of `pool`, in `PICK_SCHEMA`, best first."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class StrategyBase:
+    """The fields every strategy has. `name` (default: the kind) keys its hash stream and labels its picks;
+    `share` is its relative slice of the nightly budget."""
+
+    kind: ClassVar[str] = ""
+    name: str = ""
+    share: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.kind)
+        if not self.share > 0:
+            raise ConfigError(f"strategy {self.name!r}: share={self.share} must be > 0")
+
+    def key_columns(self) -> tuple[str, ...]:
+        return ()
+
+    def columns(self) -> tuple[str, ...]:
+        return self.key_columns()

@@ -1,0 +1,180 @@
+"""Run a sampling spec over a frame of traces: hash ids once, run the strategies in order, return the picks."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from tracewatch.datasets.dedup import require_columns
+from tracewatch.datasets.minhash import (
+    MINHASH,
+    U64,
+    MinHashScheme,
+    SignatureIndex,
+    signature_matrix,
+    stable_hash64,
+)
+from tracewatch.datasets.sampling._pool import HASH, PICK_SCHEMA, POS, ROW, STRATUM, Pool, take_rows
+from tracewatch.datasets.sampling.spec import SamplingSpec
+from tracewatch.errors import DataContractError
+
+log = logging.getLogger(__name__)
+
+STRATEGY = "strategy"
+CHOSEN_SCHEMA: dict[str, pl.DataType] = {ROW: pl.UInt32(), STRATEGY: pl.String(), STRATUM: pl.String()}
+
+
+def sample(
+    traces: pl.DataFrame,
+    spec: SamplingSpec,
+    *,
+    existing_signatures: pl.Series | U64 | SignatureIndex | None = None,
+    distinct_on: str | None = None,
+    id_column: str = "trace_id",
+    scheme: MinHashScheme = MINHASH,
+) -> pl.DataFrame:
+    """The picked rows of `traces` plus `strategy` and `stratum`, at most `spec.budget` of them, each trace once.
+
+    The picks depend only on the seed, the strategy names and the set of candidate rows (ids and the columns the
+    strategies read), never on row order or on how the input was split. `distinct_on` (e.g. `content_hash`)
+    makes every pick a different value of that column. `existing_signatures` (the dataset's stored MinHash
+    column) is what the novelty strategy compares against.
+    """
+    candidates = prepare(traces, spec, distinct_on=distinct_on, id_column=id_column)
+    sampler = Sampler(
+        candidates,
+        traces,
+        spec,
+        existing_signatures=existing_signatures,
+        distinct_on=distinct_on,
+        id_column=id_column,
+        scheme=scheme,
+    )
+    return materialise(traces, sampler.choose())
+
+
+def prepare(
+    traces: pl.DataFrame, spec: SamplingSpec, *, distinct_on: str | None, id_column: str
+) -> pl.DataFrame:
+    """The columns the strategies read plus the row number and the stable id hash, computed once per night."""
+    distinct = (distinct_on,) if distinct_on else ()
+    require_columns((id_column, *spec.columns(), *distinct), traces.columns, "sampling")
+    needed = tuple(dict.fromkeys((id_column, *spec.key_columns(), *distinct)))
+    ids = traces[id_column]
+    if ids.dtype != pl.String:
+        raise DataContractError(f"id column {id_column!r} must be String, got {ids.dtype}")
+    hashes = stable_hash64(ids)
+    # One contiguous chunk: strategies gather picked rows from it, which is slow across many chunks.
+    frame = (
+        traces.select(needed)
+        .rechunk()
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), pl.Series(HASH, hashes, dtype=pl.UInt64)
+        )
+    )
+    _check_ids(frame, id_column)
+    return frame
+
+
+class Sampler:
+    """One night's candidates (from `prepare`, possibly filtered) and the strategies' per-row keys, memoised.
+
+    `choose` can be called again with a few more candidates excluded (the near-duplicate refill) and only the
+    selection is redone; the result is the same as sampling the remaining candidates from scratch.
+    """
+
+    def __init__(
+        self,
+        candidates: pl.DataFrame,
+        traces: pl.DataFrame,
+        spec: SamplingSpec,
+        *,
+        existing_signatures: pl.Series | U64 | SignatureIndex | None,
+        distinct_on: str | None,
+        id_column: str,
+        scheme: MinHashScheme,
+    ) -> None:
+        self.frame = candidates.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(POS))
+        self.traces = traces
+        self.spec = spec
+        self.existing = _index(existing_signatures, scheme)
+        self.distinct_on = distinct_on
+        self.id_column = id_column
+        self.scheme = scheme
+        self.memo: dict[str, object] = {}
+
+    def choose(self, excluded: NDArray[np.bool_] | None = None) -> pl.DataFrame:
+        """Row numbers (into `traces`), strategy and stratum of the picks (`CHOSEN_SCHEMA`), strategy by
+        strategy; `excluded` (aligned with the candidates) takes candidates out, with `distinct_on` together
+        with every candidate sharing their value."""
+        available = np.ones(self.frame.height, dtype=bool)
+        if excluded is not None:
+            self._take_away(available, pl.Series(np.flatnonzero(excluded), dtype=pl.UInt32))
+        results: list[pl.DataFrame] = []
+        carry = 0
+        for strategy, share in zip(self.spec.strategies, self.spec.quotas(), strict=True):
+            quota = share + carry
+            pool = Pool(
+                frame=self.frame,
+                available=available,
+                source=self.traces,
+                id_column=self.id_column,
+                seed=self.spec.seed,
+                distinct_on=self.distinct_on,
+                existing_signatures=self.existing,
+                scheme=self.scheme,
+                memo=self.memo,
+            )
+            picked = (
+                strategy.pick(pool, quota)
+                if quota > 0 and available.any()
+                else pl.DataFrame(schema=PICK_SCHEMA)
+            )
+            if picked.height > quota:
+                raise AssertionError(
+                    f"strategy {strategy.name!r} picked {picked.height} rows for a quota of {quota}"
+                )
+            carry = quota - picked.height
+            self._take_away(available, picked[POS])
+            log.info("sampling: %s picked %d of quota %d", strategy.name, picked.height, quota)
+            rows = self.frame[ROW].gather(picked[POS])
+            results.append(picked.select(rows.alias(ROW), pl.lit(strategy.name).alias(STRATEGY), STRATUM))
+        return pl.concat(results) if results else pl.DataFrame(schema=CHOSEN_SCHEMA)
+
+    def _take_away(self, available: NDArray[np.bool_], positions: pl.Series) -> None:
+        """Mark the picked rows and, with `distinct_on`, every row sharing a picked value as unavailable."""
+        available[positions.to_numpy()] = False
+        if self.distinct_on is not None and positions.len():
+            column = self.frame[self.distinct_on]
+            values = column.gather(positions).drop_nulls()
+            available &= ~column.is_in(values.implode()).fill_null(False).to_numpy()
+
+
+def materialise(traces: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
+    """The full input rows of `chosen`, in pick order, with `strategy` and `stratum` appended."""
+    return take_rows(traces, chosen[ROW]).with_columns(chosen[STRATEGY], chosen[STRATUM])
+
+
+def _index(
+    signatures: pl.Series | U64 | SignatureIndex | None, scheme: MinHashScheme
+) -> SignatureIndex | None:
+    if signatures is None or isinstance(signatures, SignatureIndex):
+        return signatures
+    matrix = signature_matrix(signatures, scheme) if isinstance(signatures, pl.Series) else signatures
+    return SignatureIndex(matrix)
+
+
+def _check_ids(frame: pl.DataFrame, id_column: str) -> None:
+    nulls = frame[id_column].null_count()
+    if nulls:
+        raise DataContractError(f"{nulls} row(s) have a null {id_column!r}; sampling needs an id per row")
+    if frame[HASH].n_unique() < frame.height:
+        repeated = frame.filter(pl.col(id_column).is_duplicated())[id_column].unique().sort()
+        if repeated.len():
+            raise DataContractError(
+                f"{repeated.len()} {id_column} value(s) occur more than once, e.g. {repeated.head(3).to_list()}; "
+                "de-duplicate (validation quarantines repeated ids) before sampling"
+            )

@@ -1,0 +1,97 @@
+"""Failure-seeking sampling: over-sample errors and low-scored traces, still hash-deterministic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import ClassVar
+
+import polars as pl
+
+from tracewatch.datasets.sampling._pool import POS, Pool, StrategyBase, picks
+from tracewatch.errors import ConfigError
+
+STATUS = "status"
+FEEDBACK = "feedback"
+ERROR_STATUS = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureSeeking(StrategyBase):
+    """Weighted sampling without replacement (Efraimidis-Spirakis) with the uniform draw taken from the hash.
+
+    A trace's weight is the largest weight among the signals it shows: `error_weight` for `status == "error"`,
+    `low_feedback_weight` for a feedback score at or below its threshold in `low_feedback` (score name ->
+    threshold), `low_score_weight` for a column at or below its threshold in `low_scores` (e.g. a judge score
+    column -> threshold); `base_weight` otherwise (0 picks failures only). The key -ln(u)/weight is an
+    exponential race, so a weight-10 trace is picked about as often as ten weight-1 traces together.
+    """
+
+    kind: ClassVar[str] = "failure"
+    error_weight: float = 10.0
+    low_feedback: Mapping[str, float] = field(default_factory=dict)
+    low_feedback_weight: float = 5.0
+    low_scores: Mapping[str, float] = field(default_factory=dict)
+    low_score_weight: float = 5.0
+    base_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "low_feedback", MappingProxyType(dict(sorted(self.low_feedback.items()))))
+        object.__setattr__(self, "low_scores", MappingProxyType(dict(sorted(self.low_scores.items()))))
+        weights = {
+            "error_weight": self.error_weight,
+            "low_feedback_weight": self.low_feedback_weight,
+            "low_score_weight": self.low_score_weight,
+            "base_weight": self.base_weight,
+        }
+        negative = [f"{k}={v}" for k, v in weights.items() if v < 0]
+        if negative:
+            raise ConfigError(f"strategy {self.name!r}: weights must be >= 0, got {', '.join(negative)}")
+
+    def key_columns(self) -> tuple[str, ...]:
+        return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *self.low_scores)
+
+    def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
+        chosen = pool.smallest(
+            pool.keyed(self.name, lambda: -pool.unit(self.name).log() / self._weight()), quota
+        )
+        labels = pool.at(chosen[POS], *self.key_columns()).select(self._label()).to_series()
+        return picks(chosen, labels)
+
+    def _weight(self) -> pl.Expr:
+        return pl.max_horizontal(
+            pl.lit(self.base_weight),
+            pl.when(self._is_error()).then(self.error_weight).otherwise(0.0),
+            pl.when(self._has_low_feedback(self.low_feedback)).then(self.low_feedback_weight).otherwise(0.0),
+            pl.when(self._has_low_score(self.low_scores)).then(self.low_score_weight).otherwise(0.0),
+        )
+
+    def _label(self) -> pl.Expr:
+        """`failure=error+feedback:thumbs+score:judge`, or `failure=none`: which signals a pick shows."""
+        signals = [("error", self._is_error())]
+        signals += [(f"feedback:{n}", self._has_low_feedback({n: t})) for n, t in self.low_feedback.items()]
+        signals += [(f"score:{c}", self._has_low_score({c: t})) for c, t in self.low_scores.items()]
+        reasons = pl.concat_str(
+            [pl.when(hit).then(pl.lit(label)) for label, hit in signals], separator="+", ignore_nulls=True
+        )
+        return pl.concat_str([pl.lit("failure="), reasons.replace("", "none").fill_null("none")])
+
+    @staticmethod
+    def _is_error() -> pl.Expr:
+        return (pl.col(STATUS) == ERROR_STATUS).fill_null(False)
+
+    @staticmethod
+    def _has_low_feedback(thresholds: Mapping[str, float]) -> pl.Expr:
+        """Any feedback entry whose value is at or below the threshold for its name (one pass for all names)."""
+        if not thresholds:
+            return pl.lit(False)
+        entry = pl.element().struct
+        limit = entry.field("name").replace_strict(dict(thresholds), default=None, return_dtype=pl.Float64)
+        return pl.col(FEEDBACK).list.eval(entry.field("value") <= limit).list.any().fill_null(False)
+
+    @staticmethod
+    def _has_low_score(thresholds: Mapping[str, float]) -> pl.Expr:
+        hits = [(pl.col(column) <= threshold).fill_null(False) for column, threshold in thresholds.items()]
+        return pl.any_horizontal(hits) if hits else pl.lit(False)

@@ -1,0 +1,81 @@
+"""Stratified sampling: a minimum per stratum so rare routes, models or tags are represented, the rest proportional."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from tracewatch.datasets.sampling._allocate import allocate_strata
+from tracewatch.datasets.sampling._pool import GROUP, POS, STRATUM, Pool, StrategyBase, picks
+from tracewatch.errors import ConfigError
+
+LIST_SEPARATOR = "|"
+_AT = "_at"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stratified(StrategyBase):
+    """Group candidates by the values of `by` and sample each group in hash-draw order.
+
+    Each stratum first gets `min_per_stratum` picks (all of its rows when it has fewer); what is left of the
+    budget goes to strata in proportion to their remaining rows. A list column (tags) counts as one value: its
+    sorted elements joined by `|`, so a trace lands in exactly one stratum.
+    """
+
+    kind: ClassVar[str] = "stratified"
+    by: tuple[str, ...]
+    min_per_stratum: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.by:
+            raise ConfigError(f"strategy {self.name!r}: `by` needs at least one column")
+        if self.min_per_stratum < 0:
+            raise ConfigError(f"strategy {self.name!r}: min_per_stratum={self.min_per_stratum} must be >= 0")
+
+    def key_columns(self) -> tuple[str, ...]:
+        return self.by
+
+    def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
+        keyed = pool.keyed(self.name, lambda: pool.unit(self.name))
+        ids, labels = pool.remember(f"{self.name}/strata", lambda: stratum_ids(pool.frame, self.by))
+        group = ids[keyed[POS].to_numpy()]
+        sizes = np.bincount(group, minlength=len(labels))
+        quotas = np.array(allocate_strata(sizes.tolist(), quota, self.min_per_stratum), dtype=np.int64)
+        chosen = pool.smallest_per_group(keyed, group, quotas)
+        return picks(chosen, labels.gather(chosen[GROUP]))
+
+
+def stratum_ids(frame: pl.DataFrame, by: tuple[str, ...]) -> tuple[NDArray[np.int64], pl.Series]:
+    """Per row, the index of its stratum in the sorted labels, and the labels (e.g.
+    `route=qa,model=gpt-4o-mini,tags=film|followup`).
+
+    Labels are built once per distinct combination (group, label, scatter back), which is much cheaper than
+    building a string per row when a list column is involved.
+    """
+    label = pl.concat_str([_label_part(c, frame.schema[c]) for c in by], separator=",").alias(STRATUM)
+    grouped = frame.select(by).with_row_index(_AT).group_by(list(by)).agg(_AT).with_columns(label)
+    grouped = grouped.with_columns((pl.col(STRATUM).rank("dense").cast(pl.Int64) - 1).alias(GROUP))
+    flat = grouped.select(GROUP, _AT).explode(_AT)
+    ids = np.zeros(frame.height, dtype=np.int64)
+    ids[flat[_AT].to_numpy()] = flat[GROUP].to_numpy()
+    return ids, grouped[STRATUM].unique().sort()
+
+
+def _label_part(column: str, dtype: pl.DataType) -> pl.Expr:
+    value = pl.col(column)
+    inner = dtype.inner if isinstance(dtype, pl.List | pl.Array) else None
+    if (dtype.is_nested() and inner is None) or (inner is not None and inner.is_nested()):
+        raise ConfigError(
+            f"cannot stratify by {column!r} of type {dtype}: use scalar or list-of-scalar columns"
+        )
+    if inner is not None:
+        elements = value.cast(pl.List(inner)).list.eval(pl.element().cast(pl.String))
+        text = elements.list.sort().list.join(LIST_SEPARATOR)
+    else:
+        text = value.cast(pl.String)
+    return pl.concat_str([pl.lit(f"{column}="), text.fill_null("null")])

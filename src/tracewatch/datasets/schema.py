@@ -1,0 +1,54 @@
+"""The dataset item: one evaluation example, drawn from a production trace or curated by hand.
+
+Items are immutable once written to a dataset version. `item_id` is stable across reruns (it derives from the
+source trace id, or from the content for curated items), and `content_hash` is the normalised-content key that
+exact de-duplication uses.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tracewatch.traces.schema import CONTEXT_PASSAGE, FEEDBACK, MESSAGE
+
+ITEM_SCHEMA_VERSION = 1
+
+EXPECTED_SOURCES: tuple[str, ...] = ("silver", "curated", "reviewed")
+"""Where an expected output came from: a positively rated trace output, a curated file, or human review."""
+
+ITEM_SCHEMA: dict[str, pl.DataType] = {
+    "item_id": pl.String(),
+    "content_hash": pl.String(),
+    "input_text": pl.String(),
+    "input_messages": pl.List(MESSAGE),
+    "expected_output": pl.String(),
+    "expected_source": pl.String(),
+    "retrieved_context": pl.List(CONTEXT_PASSAGE),
+    "project": pl.String(),
+    "route": pl.String(),
+    "model": pl.String(),
+    "tags": pl.List(pl.String()),
+    "feedback": pl.List(FEEDBACK),
+    "metadata": pl.String(),
+    "source_trace_id": pl.String(),
+    "source_date": pl.Date(),
+    "strategy": pl.String(),
+    "stratum": pl.String(),
+    "redactions": pl.Int64(),
+}
+"""Column -> type of a dataset item.
+
+- `item_id`: `itm_` + 16 hex digits; sha256 of the source trace id, or of `content_hash` for curated items.
+- `content_hash`: sha256 hex of the redacted, normalised input (text and messages); exact bytes in
+  `datasets.items`.
+- `expected_output` / `expected_source`: the reference answer and where it came from (null when none yet).
+- `project` .. `metadata`: copied from the source trace (metadata stays a JSON object as text).
+- `source_trace_id` / `source_date`: the trace the item came from (null for curated items).
+- `strategy` / `stratum`: the sampling strategy that picked the item and its stratum label (e.g. `route=qa`).
+- `redactions`: how many PII values were replaced by placeholders in this item (see docs/datasets-pii.md).
+"""
+
+
+def empty_items() -> pl.DataFrame:
+    """A zero-row frame with the item schema."""
+    return pl.DataFrame(schema=ITEM_SCHEMA)
