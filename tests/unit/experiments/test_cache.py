@@ -1,0 +1,155 @@
+"""The response cache: stable keys that ignore the endpoint, the trial rule, and round trips through a real
+local-folder store with the in-memory layer in front."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+from dataclasses import replace
+
+import pytest
+
+from tracewatch.experiments.cache import (
+    ResponseCache,
+    cache_key,
+    cache_object_key,
+    is_deterministic,
+    request_key,
+)
+from tracewatch.experiments.types import CallParams, Completion
+from tracewatch.store import Store
+
+MESSAGES = [{"role": "user", "content": "What is 2+2?"}]
+CALL = CallParams(model="openai/gpt-4o-mini", params={"temperature": 0.0, "seed": 7})
+ANSWER = Completion(
+    text="4",
+    input_tokens=12,
+    output_tokens=1,
+    cost_usd=0.0000024,
+    latency_ms=123.4,
+    model="openai/gpt-4o-mini",
+    raw_finish_reason="stop",
+)
+
+
+def test_the_request_key_is_the_sha256_of_model_messages_and_params_and_is_pinned() -> None:
+    payload = {"messages": MESSAGES, "model": "openai/gpt-4o-mini", "params": {"seed": 7, "temperature": 0.0}}
+    independent = hashlib.sha256(
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    assert request_key(MESSAGES, CALL) == independent
+    assert request_key(MESSAGES, CALL) == "b9784e123e0ec38b75be699110b8ec6a94b9fd26f33e4bb69fb666c4b96bb239"
+
+
+def test_the_endpoint_key_timeout_and_pricing_do_not_change_the_key() -> None:
+    elsewhere = replace(
+        CALL,
+        api_base="http://127.0.0.1:9/v1",
+        api_key_env="OTHER",
+        timeout_s=3,
+        cost_per_1k_input=1.0,
+        cost_per_1k_output=1.0,
+    )
+    assert request_key(MESSAGES, elsewhere) == request_key(MESSAGES, CALL)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        replace(CALL, model="openai/gpt-4o"),
+        replace(CALL, params={"temperature": 0.0, "seed": 8}),
+        replace(CALL, params={"temperature": 0.0, "seed": 7, "max_tokens": 10}),
+    ],
+)
+def test_model_and_params_change_the_key(other: CallParams) -> None:
+    assert request_key(MESSAGES, other) != request_key(MESSAGES, CALL)
+
+
+def test_messages_change_the_key() -> None:
+    assert request_key([{"role": "user", "content": "What is 2+3?"}], CALL) != request_key(MESSAGES, CALL)
+
+
+def test_deterministic_calls_share_one_entry_across_trials() -> None:
+    assert is_deterministic(CALL)
+    assert {cache_key(MESSAGES, CALL, trial) for trial in range(5)} == {request_key(MESSAGES, CALL)}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"temperature": 0.7, "seed": 7}, {"temperature": 0.0}, {"seed": 7}, {}],
+    ids=["warm", "no-seed", "default-temperature", "nothing-fixed"],
+)
+def test_random_calls_get_one_entry_per_trial(params: dict[str, float]) -> None:
+    call = replace(CALL, params=params)
+    assert not is_deterministic(call)
+    keys = [cache_key(MESSAGES, call, trial) for trial in range(4)]
+    assert len(set(keys)) == 4
+    assert keys[0] == request_key(
+        MESSAGES, call
+    )  # trial 0 is shared with any caller sending the same request
+
+
+def test_a_completion_round_trips_through_a_folder_store(file_store: Store) -> None:
+    key = cache_key(MESSAGES, CALL)
+    asyncio.run(ResponseCache(file_store).put(key, ANSWER))
+
+    assert cache_object_key(key) == f"warehouse/cache/{key[:2]}/{key}.json"
+    stored = file_store.read_json(cache_object_key(key))
+    assert stored["key"] == key and stored["created_at"].endswith("+00:00")
+
+    fresh = ResponseCache(file_store)  # a new process: nothing in memory
+    hit = asyncio.run(fresh.get(key))
+    assert hit == replace(ANSWER, cached=True)
+
+
+def test_a_miss_is_none(file_store: Store) -> None:
+    assert asyncio.run(ResponseCache(file_store).get("0" * 64)) is None
+
+
+def test_an_unreadable_entry_is_a_miss(file_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    key = "ab" + "c" * 62
+    file_store.write_bytes(cache_object_key(key), b'{"format": 1, "key": "ab')
+    assert asyncio.run(ResponseCache(file_store).get(key)) is None
+    assert "ignoring unreadable cache entry" in caplog.text
+
+
+def test_an_entry_stored_under_another_key_is_a_miss(file_store: Store) -> None:
+    key, other = "ab" + "c" * 62, "ab" + "d" * 62
+    asyncio.run(ResponseCache(file_store).put(other, ANSWER))
+    file_store.write_bytes(cache_object_key(key), file_store.read_bytes(cache_object_key(other)))
+    assert asyncio.run(ResponseCache(file_store).get(key)) is None
+
+
+def test_the_memory_layer_answers_without_the_store(file_store: Store) -> None:
+    cache = ResponseCache(file_store)
+    key = cache_key(MESSAGES, CALL)
+    asyncio.run(cache.put(key, ANSWER))
+    file_store.delete("warehouse/cache")
+    assert asyncio.run(cache.get(key)) == replace(ANSWER, cached=True)
+    assert asyncio.run(ResponseCache(file_store).get(key)) is None
+
+
+def test_the_memory_layer_is_bounded(file_store: Store) -> None:
+    cache = ResponseCache(file_store, memory_entries=2)
+    keys = [f"{i:02d}" + "e" * 62 for i in range(3)]
+    for key in keys:
+        asyncio.run(cache.put(key, ANSWER))
+    file_store.delete("warehouse/cache")
+    assert [asyncio.run(cache.get(k)) is not None for k in keys] == [False, True, True]
+
+
+def test_store_reads_happen_off_the_event_loop_thread(file_store: Store) -> None:
+    key = cache_key(MESSAGES, CALL)
+    asyncio.run(ResponseCache(file_store).put(key, ANSWER))
+    threads: list[threading.Thread] = []
+    original = file_store.read_bytes
+
+    def spy(name: str) -> bytes:
+        threads.append(threading.current_thread())
+        return original(name)
+
+    file_store.read_bytes = spy  # type: ignore[method-assign]
+    assert asyncio.run(ResponseCache(file_store).get(key)) is not None
+    assert threads and threads[0] is not threading.main_thread()
