@@ -24,6 +24,8 @@ import polars as pl
 
 from tracewatch.errors import ConfigError
 from tracewatch.store import Store
+from tracewatch.traces._pii_plant import PlantedPII
+from tracewatch.traces._pii_plant import plant_pii as _plant_pii
 from tracewatch.traces._synth import Effects, generate
 from tracewatch.traces.schema import empty_traces
 
@@ -113,6 +115,8 @@ class DemoSummary:
     planted_files: tuple[PlantedFile, ...]
     seed: int
     drift: DriftSpec | None
+    planted_pii: tuple[PlantedPII, ...] = ()
+    """PII planted in good rows (see `generate_day`); none of it may reach a dataset."""
 
     @property
     def good_rows(self) -> int:
@@ -138,19 +142,30 @@ class DemoSummary:
 
 
 def generate_day(
-    day: dt.date, *, seed: int, traces: int, day_index: int, drift: DriftSpec | None
+    day: dt.date,
+    *,
+    seed: int,
+    traces: int,
+    day_index: int,
+    drift: DriftSpec | None,
+    plant_pii: bool = True,
 ) -> pl.DataFrame:
     """One day of traces in the canonical schema, sorted by start time.
 
     The same (seed, day, traces, day_index, drift) always gives the same frame; `day_index` (1-based) only
-    decides whether `drift` is active, so undrifted days are draws from one stationary process.
+    decides whether `drift` is active, so undrifted days are draws from one stationary process. With
+    `plant_pii`, a few traces (`_pii_plant.PII_TRACES_PER_DAY`) carry planted PII, see `planted_pii_of_day`.
     """
-    _require(seed >= 0, f"seed={seed} must be >= 0")
-    _require(traces >= 0, f"traces={traces} must be >= 0")
-    _require(day_index >= 1, f"day_index={day_index} must be a 1-based day index (>= 1)")
-    if traces == 0:
-        return empty_traces()
-    return generate(day, seed=seed, traces=traces, effects=_effects(drift, day_index))
+    return _generate_day(
+        day, seed=seed, traces=traces, day_index=day_index, drift=drift, plant_pii=plant_pii
+    )[0]
+
+
+def planted_pii_of_day(
+    day: dt.date, *, seed: int, traces: int, day_index: int, drift: DriftSpec | None
+) -> tuple[PlantedPII, ...]:
+    """The PII `generate_day` plants with these arguments: trace ids, kinds and the raw values."""
+    return _generate_day(day, seed=seed, traces=traces, day_index=day_index, drift=drift, plant_pii=True)[1]
 
 
 def write_demo_traces(
@@ -163,12 +178,14 @@ def write_demo_traces(
     drift: DriftSpec | None = DEFAULT_DRIFT,
     plant_bad_input: bool = True,
     files_per_day: int = 1,
+    plant_pii: bool = True,
 ) -> DemoSummary:
     """Write `days` days of demo traces from `start` as `traces/date=YYYY-MM-DD/part-NNNN.parquet`.
 
     With `plant_bad_input`, days `BAD_ROW_DAYS` also get `part-bad.parquet` (one malformed row per `DEFECTS`
-    entry, canonical schema) and day `CORRUPT_FILE_DAY` gets `part-corrupt.parquet` (random bytes). Keys are
-    overwritten, so a rerun with the same arguments writes the same objects.
+    entry, canonical schema) and day `CORRUPT_FILE_DAY` gets `part-corrupt.parquet` (random bytes). With
+    `plant_pii`, good rows carry planted PII, listed in `DemoSummary.planted_pii`. Keys are overwritten, so
+    a rerun with the same arguments writes the same objects.
     """
     _require(days >= 1, f"days={days} must be >= 1")
     _require(traces_per_day >= 1, f"traces_per_day={traces_per_day} must be >= 1")
@@ -181,8 +198,12 @@ def write_demo_traces(
     trace_keys: list[str] = []
     planted_rows: list[PlantedRow] = []
     planted_files: list[PlantedFile] = []
+    planted_pii: list[PlantedPII] = []
     for index, day in enumerate(dates, 1):
-        frame = generate_day(day, seed=seed, traces=traces_per_day, day_index=index, drift=drift)
+        frame, pii = _generate_day(
+            day, seed=seed, traces=traces_per_day, day_index=index, drift=drift, plant_pii=plant_pii
+        )
+        planted_pii.extend(pii)
         keys = _write_parts(store, day, frame, files_per_day)
         trace_keys.extend(keys)
         rows[day] = frame.height
@@ -200,10 +221,23 @@ def write_demo_traces(
         planted_files=tuple(planted_files),
         seed=seed,
         drift=drift,
+        planted_pii=tuple(planted_pii),
     )
 
 
 # ---- internals ---------------------------------------------------------------------------------------------
+
+
+def _generate_day(
+    day: dt.date, *, seed: int, traces: int, day_index: int, drift: DriftSpec | None, plant_pii: bool
+) -> tuple[pl.DataFrame, tuple[PlantedPII, ...]]:
+    _require(seed >= 0, f"seed={seed} must be >= 0")
+    _require(traces >= 0, f"traces={traces} must be >= 0")
+    _require(day_index >= 1, f"day_index={day_index} must be a 1-based day index (>= 1)")
+    if traces == 0:
+        return empty_traces(), ()
+    frame = generate(day, seed=seed, traces=traces, effects=_effects(drift, day_index))
+    return _plant_pii(frame, seed=seed, day=day) if plant_pii else (frame, ())
 
 
 def _effects(drift: DriftSpec | None, day_index: int) -> Effects:

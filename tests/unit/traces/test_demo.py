@@ -16,6 +16,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.store import Store
 from tracewatch.traces import _profile
 from tracewatch.traces._corpus import ROUTES, TOPICS, load_corpus, topic_of
+from tracewatch.traces._pii_plant import PII_TRACES_PER_DAY, PlantedPII
 from tracewatch.traces.demo import (
     BAD_ROW_DAYS,
     CORPUS_ATTRIBUTION,
@@ -24,6 +25,7 @@ from tracewatch.traces.demo import (
     DemoSummary,
     DriftSpec,
     generate_day,
+    planted_pii_of_day,
     write_demo_traces,
 )
 from tracewatch.traces.schema import STATUS_VALUES, TRACE_SCHEMA
@@ -382,3 +384,97 @@ def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict[str, int])
         write_demo_traces(Store("file://" + str(tmp_path)), start=DAY, **args)
     with pytest.raises(ConfigError, match="from_day"):
         DriftSpec(from_day=0)
+
+
+# ---- planted PII -------------------------------------------------------------------------------------------
+
+
+def luhn_valid(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()]
+    total = sum(
+        d if i % 2 == 0 else (2 * d - 9 if 2 * d > 9 else 2 * d) for i, d in enumerate(reversed(digits))
+    )
+    return total % 10 == 0
+
+
+def planted_text(frame: pl.DataFrame, trace_id: str, column: str) -> str:
+    """The text of one column of one trace, nested values included."""
+    value = frame.filter(trace_id=trace_id)[column].to_list()[0]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def test_pii_is_planted_in_a_few_traces_per_day_where_the_summary_says() -> None:
+    frame = make(2, 2_000)
+    planted = planted_pii_of_day(day(2), seed=7, traces=2_000, day_index=2, drift=None)
+    trace_ids = {p.trace_id for p in planted}
+    assert len(trace_ids) == PII_TRACES_PER_DAY
+    assert {p.kind for p in planted} == {"email", "phone", "credit_card", "ip_address", "secret"}
+    assert {p.column for p in planted} == {"input_text", "input_messages", "retrieved_context", "metadata"}
+    assert all(p.day == day(2) for p in planted)
+    for p in planted:
+        assert p.value in planted_text(frame, p.trace_id, p.column), p
+    assert all(luhn_valid(p.value) for p in planted if p.kind == "credit_card")
+    assert any(p.value.startswith("sk-") for p in planted if p.kind == "secret")
+    # The rest of the day carries none of it.
+    others = json.dumps(frame.filter(~pl.col("trace_id").is_in(list(trace_ids))).to_dicts(), default=str)
+    assert [p.value for p in planted if p.value in others] == []
+
+
+def test_planted_traces_stay_consistent_and_look_like_failures() -> None:
+    frame = make(4, 2_000)
+    planted_ids = {
+        p.trace_id for p in planted_pii_of_day(day(4), seed=7, traces=2_000, day_index=4, drift=None)
+    }
+    rows = frame.filter(pl.col("trace_id").is_in(list(planted_ids)))
+    last = rows["input_messages"].list.last().struct.field("content")
+    assert (last == rows["input_text"]).all()
+    for record in rows.iter_rows(named=True):
+        expected = [] if record["status"] == "error" else [("thumbs", 0.0), ("rating", 1.0)]
+        assert [(f["name"], f["value"]) for f in record["feedback"]] == expected
+        json.loads(record["metadata"])
+    unplanted = generate_day(day(4), seed=7, traces=2_000, day_index=4, drift=None, plant_pii=False)
+    before = unplanted.filter(pl.col("trace_id").is_in(list(planted_ids)))
+    assert (rows["input_tokens"] > before["input_tokens"]).all()
+    # Only the planted rows differ, and the day keeps its order and identities.
+    assert frame["trace_id"].equals(unplanted["trace_id"])
+    assert frame.filter(~pl.col("trace_id").is_in(list(planted_ids))).equals(
+        unplanted.filter(~pl.col("trace_id").is_in(list(planted_ids)))
+    )
+
+
+def test_planted_pii_is_deterministic_per_seed_and_day() -> None:
+    def planted(index: int, seed: int = 7) -> tuple[PlantedPII, ...]:
+        return planted_pii_of_day(day(index), seed=seed, traces=500, day_index=index, drift=None)
+
+    assert planted(1) == planted(1)
+    values = {p.value for p in planted(1)}
+    assert values.isdisjoint({p.value for p in planted(2)})
+    assert values.isdisjoint({p.value for p in planted(1, seed=8)})
+
+
+def test_a_small_day_plants_in_every_trace_it_has() -> None:
+    planted = planted_pii_of_day(day(1), seed=7, traces=3, day_index=1, drift=None)
+    assert {p.trace_id for p in planted} == set(make(1, 3)["trace_id"])
+    assert planted_pii_of_day(day(1), seed=7, traces=0, day_index=1, drift=None) == ()
+
+
+def test_the_written_summary_lists_the_planted_pii(written: tuple[Store, DemoSummary]) -> None:
+    store, summary = written
+    assert len({p.trace_id for p in summary.planted_pii}) == 8 * PII_TRACES_PER_DAY
+    assert {p.day for p in summary.planted_pii} == set(summary.days)
+    first_day = [p for p in summary.planted_pii if p.day == day(1)]
+    assert first_day == list(
+        planted_pii_of_day(day(1), seed=3, traces=300, day_index=1, drift=DriftSpec(from_day=10))
+    )
+    good = pl.concat([store.read_parquet(key) for key in summary.trace_keys if "date=2026-11-01" in key])
+    assert all(p.value in planted_text(good, p.trace_id, p.column) for p in first_day)
+    json.dumps(summary.as_dict())
+
+
+def test_without_pii_planting_the_summary_lists_none(tmp_path: Path) -> None:
+    store = Store("file://" + str(tmp_path))
+    summary = write_demo_traces(store, start=DAY, days=1, traces_per_day=20, plant_pii=False, drift=None)
+    assert summary.planted_pii == ()
+    written = store.read_parquet(summary.trace_keys[0])
+    assert written.equals(generate_day(DAY, seed=7, traces=20, day_index=1, drift=None, plant_pii=False))
+    assert not written.equals(make(1, 20))

@@ -1,0 +1,333 @@
+"""Dataset items from accepted traces: normalised content hash, stable ids, silver expected outputs.
+
+An item must be recognisable across nights and reruns: `item_id` derives from the source trace id, and
+`content_hash` from the normalised input, so the same question asked twice (with different casing, spacing
+or PII) is one candidate for de-duplication. Both are computed from the *redacted* content: no hash of a
+PII value is ever stored.
+
+The content hash is the sha256 hex digest of these UTF-8 bytes::
+
+    normalise_text(input_text or "") + "".join("\\n" + normalise_text(content or "") for each message)
+
+where messages are `input_messages` in order (every role; a null list counts as no message). Normalised text
+never contains a newline, so the framing is unambiguous.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import polars as pl
+
+from tracewatch.datasets.pii import RedactionConfig, map_distinct, redact_frame
+from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.errors import ConfigError, DataContractError
+
+log = logging.getLogger(__name__)
+
+ITEM_ID_PREFIX = "itm_"
+NO_USABLE_INPUT = "no usable input"
+"""The skip reason for traces `usable_input` rejects."""
+
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+"""The Unicode White_Space characters: spelled out so Python and polars agree on what whitespace is."""
+
+_WHITESPACE_RUN = f"[{WHITESPACE}]+"
+_NOT_SPACE = WHITESPACE.replace(" ", "")
+_NEEDS_COLLAPSE = f"[{_NOT_SPACE}]|  |^ | $"
+_COLLAPSIBLE = f"[{_NOT_SPACE}][{WHITESPACE}]*| [{WHITESPACE}]+"
+"""Whitespace runs other than a single space: the only ones collapsing changes, so the only ones matched."""
+REDACTED_COLUMNS: tuple[str, ...] = (
+    "input_text",
+    "input_messages",
+    "retrieved_context",
+    "expected_output",
+    "tags",
+    "metadata",
+)
+"""Item columns that can carry user content, and so are redacted before an item exists."""
+
+_TRACE_COLUMNS: tuple[str, ...] = (
+    "trace_id",
+    "start_time",
+    "project",
+    "route",
+    "model",
+    "input_text",
+    "input_messages",
+    "output_text",
+    "status",
+    "tags",
+    "metadata",
+    "retrieved_context",
+    "feedback",
+)
+
+
+# ---- normalisation and hashes ------------------------------------------------------------------------------
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, casefold, whitespace runs to one space, stripped: what makes two inputs "the same question"."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _whitespace_re().sub(" ", folded).strip(WHITESPACE)
+
+
+def normalise_text_expr(text: pl.Expr | str) -> pl.Expr:
+    """`normalise_text` as a polars expression (nulls stay null); see `normalise_series`."""
+    expr = pl.col(text) if isinstance(text, str) else text
+    return expr.map_batches(normalise_series, return_dtype=pl.String, is_elementwise=True)
+
+
+def normalise_series(values: pl.Series) -> pl.Series:
+    """`normalise_text` of every value, vectorised.
+
+    ASCII text only needs lowercasing, so the costly steps run on the rows that need them: NFKC and case
+    folding on rows with non-ASCII characters, whitespace collapsing on rows with a run, a tab or a newline.
+    polars lowercases rather than casefolds, so the characters whose case fold differs from their lowercase
+    (ß -> ss, final ς -> σ, ...) are mapped afterwards. This agrees with `normalise_text` on every character
+    assigned in Python's Unicode database; polars may know newer characters that Python leaves alone.
+    """
+    return map_distinct(values, lambda v: _normalise_rows(v).to_frame()).to_series().alias(values.name)
+
+
+def content_hash(input_text: str | None, message_contents: Sequence[str | None]) -> str:
+    """The content hash of one input (see the module docstring for the exact bytes)."""
+    payload = normalise_text(input_text or "") + "".join(
+        "\n" + normalise_text(content or "") for content in message_contents
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def content_hash_expr(input_text: str = "input_text", input_messages: str = "input_messages") -> pl.Expr:
+    """`content_hash` of every row, vectorised: polars normalises, hashlib hashes (polars' own `hash` is
+    not stable across versions, and this key is stored)."""
+    text = normalise_text_expr(input_text).fill_null("")
+    contents = (
+        pl.col(input_messages)
+        .list.eval(
+            pl.concat_str(
+                pl.lit("\n"), normalise_text_expr(pl.element().struct.field("content")).fill_null("")
+            )
+        )
+        .list.join("")
+        .fill_null("")
+    )
+    return pl.concat_str(text, contents).map_batches(_sha256_hex, return_dtype=pl.String, is_elementwise=True)
+
+
+def item_id(source_trace_id: str | None, content_hash: str) -> str:
+    """`itm_` + 16 hex of sha256(source trace id), or of the content hash for a curated item."""
+    return _id_of(content_hash if source_trace_id is None else source_trace_id)
+
+
+def item_id_expr(source_trace_id: str = "source_trace_id", content_hash: str = "content_hash") -> pl.Expr:
+    """`item_id` of every row, vectorised."""
+    return pl.coalesce(source_trace_id, content_hash).map_batches(
+        _item_ids, return_dtype=pl.String, is_elementwise=True
+    )
+
+
+# ---- which traces become items -----------------------------------------------------------------------------
+
+
+def usable_input_expr() -> pl.Expr:
+    """True where a trace has an input to replay: non-blank `input_text`, or a non-blank message that is not
+    the system prompt (a system prompt alone asks nothing). False rows should be skipped as
+    `NO_USABLE_INPUT`."""
+    text = pl.col("input_text").str.strip_chars().str.len_chars().fill_null(0) > 0
+    message = pl.element().struct
+    spoken = (
+        pl.col("input_messages")
+        .list.eval(
+            (message.field("content").str.strip_chars().str.len_chars().fill_null(0) > 0)
+            & (message.field("role").fill_null("") != "system")
+        )
+        .list.any()
+        .fill_null(False)
+    )
+    return text | spoken
+
+
+def usable_input(traces: pl.DataFrame) -> pl.Series:
+    """`usable_input_expr` evaluated on `traces`: one Boolean per trace, never null."""
+    return traces.select(usable_input_expr().alias("usable_input")).to_series()
+
+
+@dataclass(frozen=True)
+class SilverRule:
+    """When a trace's own output is good enough to serve as its expected output ("silver" reference).
+
+    `thresholds` maps feedback names to the minimum value that counts as positive. A trace qualifies when it
+    has at least one of the named feedback entries and *every* named entry it has meets its threshold, so a
+    thumbs-up with a 2-star rating does not qualify. The default matches what the demo app collects: thumbs
+    (0/1) and a 1-5 star rating.
+    """
+
+    thresholds: tuple[tuple[str, float], ...] = (("thumbs", 0.5), ("rating", 4.0))
+
+    def __post_init__(self) -> None:
+        names = [name for name, _ in self.thresholds]
+        if not names:
+            raise ConfigError(
+                "SilverRule.thresholds is empty; name at least one feedback, e.g. ('thumbs', 0.5)"
+            )
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(
+                f"SilverRule.thresholds must name distinct non-empty feedback names, got {names}"
+            )
+        bad = [(n, v) for n, v in self.thresholds if not isinstance(v, int | float) or not math.isfinite(v)]
+        if bad:
+            raise ConfigError(f"SilverRule.thresholds must be finite numbers, got {bad}")
+
+    def expr(self, feedback: str = "feedback") -> pl.Expr:
+        """True where the feedback list qualifies; never null."""
+        entry = pl.element().struct
+        name, value = entry.field("name"), entry.field("value")
+        named = name.is_in([n for n, _ in self.thresholds])
+        meets = pl.lit(False)
+        for wanted, threshold in self.thresholds:
+            meets = pl.when(name == wanted).then(value.fill_null(-math.inf) >= threshold).otherwise(meets)
+        column = pl.col(feedback)
+        return (column.list.eval(named).list.any() & column.list.eval(~named | meets).list.all()).fill_null(
+            False
+        )
+
+
+DEFAULT_SILVER_RULE = SilverRule()
+DEFAULT_REDACTION = RedactionConfig()
+
+
+def items_from_traces(
+    traces: pl.DataFrame,
+    *,
+    strategy: str,
+    stratum: pl.Series | None = None,
+    silver_feedback: SilverRule = DEFAULT_SILVER_RULE,
+    redaction: RedactionConfig = DEFAULT_REDACTION,
+) -> pl.DataFrame:
+    """Dataset items (`ITEM_SCHEMA`, one per trace, in order) from traces in the trace schema.
+
+    Content columns are PII-redacted first (`redactions` counts the values replaced per item), then hashed.
+    `expected_output` is the trace's output when the trace succeeded, its output is not blank and its
+    feedback satisfies `silver_feedback`; `expected_source` is then "silver". `stratum` labels each row
+    (same length as `traces`). Traces without usable input must be filtered out by the caller first
+    (`usable_input`), so that the skip is counted where the sample is drawn.
+    """
+    _check_input(traces, stratum)
+    silver = (
+        silver_feedback.expr()
+        & (pl.col("status") == "ok")
+        & (pl.col("output_text").str.strip_chars().str.len_chars().fill_null(0) > 0)
+    )
+    draft = traces.select(
+        "input_text",
+        "input_messages",
+        "retrieved_context",
+        "project",
+        "route",
+        "model",
+        "tags",
+        "feedback",
+        "metadata",
+        expected_output=pl.when(silver).then(pl.col("output_text")),
+        source_trace_id=pl.col("trace_id"),
+        source_date=pl.col("start_time").dt.convert_time_zone("UTC").dt.date(),
+        strategy=pl.lit(strategy, pl.String),
+        stratum=pl.lit(None, pl.String) if stratum is None else pl.lit(stratum.cast(pl.String)),
+    )
+    redacted, per_kind, per_row = redact_frame(draft, REDACTED_COLUMNS, redaction)
+    items = redacted.with_columns(
+        expected_source=pl.when(pl.col("expected_output").is_not_null()).then(pl.lit("silver")),
+        content_hash=content_hash_expr(),
+        redactions=per_row,
+    ).with_columns(item_id=item_id_expr())
+    log.info(
+        "built %d item(s) with strategy %r: %d silver, PII redacted %s",
+        items.height,
+        strategy,
+        items["expected_output"].is_not_null().sum(),
+        per_kind,
+    )
+    return items.select(list(ITEM_SCHEMA)).cast(pl.Schema(ITEM_SCHEMA))
+
+
+# ---- internals ---------------------------------------------------------------------------------------------
+
+
+def _check_input(traces: pl.DataFrame, stratum: pl.Series | None) -> None:
+    missing = [c for c in _TRACE_COLUMNS if c not in traces.columns]
+    if missing:
+        raise DataContractError(f"items_from_traces: trace columns missing: {missing}")
+    if stratum is not None and stratum.len() != traces.height:
+        raise DataContractError(
+            f"items_from_traces: stratum has {stratum.len()} labels for {traces.height} traces"
+        )
+    unusable = traces.height - int(usable_input(traces).sum())
+    if unusable:
+        raise DataContractError(
+            f"items_from_traces: {unusable} trace(s) have no usable input; skip them first with "
+            f"usable_input() and count them as {NO_USABLE_INPUT!r}"
+        )
+
+
+def _normalise_rows(values: pl.Series) -> pl.Series:
+    out = values.str.to_lowercase()
+    unicode_rows = values.str.contains(r"[^\x00-\x7F]").fill_null(False).arg_true()
+    if unicode_rows.len():
+        old, new = _casefold_extras()
+        folded = (
+            values.gather(unicode_rows).str.normalize("NFKC").str.to_lowercase().str.replace_many(old, new)
+        )
+        out = out.scatter(unicode_rows, folded)
+    spaced_rows = out.str.contains(_NEEDS_COLLAPSE).fill_null(False).arg_true()
+    if spaced_rows.len():
+        collapsed = out.gather(spaced_rows).str.replace_all(_COLLAPSIBLE, " ").str.strip_chars(WHITESPACE)
+        out = out.scatter(spaced_rows, collapsed)
+    return out
+
+
+def _sha256_hex(values: pl.Series) -> pl.Series:
+    def digests(distinct: pl.Series) -> pl.DataFrame:
+        sha256 = hashlib.sha256
+        utf8 = distinct.cast(pl.Binary).to_list()  # polars strings are UTF-8: no per-value encode
+        hexes = [None if v is None else sha256(v).hexdigest() for v in utf8]
+        return pl.DataFrame({"digest": hexes}, schema={"digest": pl.String})
+
+    return map_distinct(values, digests).to_series().alias(values.name)
+
+
+def _item_ids(keys: pl.Series) -> pl.Series:
+    return pl.Series(
+        keys.name,
+        [None if key is None else _id_of(key) for key in keys.to_list()],
+        dtype=pl.String,
+    )
+
+
+def _id_of(key: str) -> str:
+    return ITEM_ID_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _whitespace_re() -> re.Pattern[str]:
+    return re.compile(_WHITESPACE_RUN)
+
+
+@lru_cache(maxsize=1)
+def _casefold_extras() -> tuple[list[str], list[str]]:
+    """Characters that are their own lowercase but fold to something else. All of them are in the Basic
+    Multilingual Plane (a unit test checks the whole range)."""
+    pairs = [(c, c.casefold()) for c in map(chr, range(0x10000)) if c.lower() == c and c.casefold() != c]
+    return [old for old, _ in pairs], [new for _, new in pairs]

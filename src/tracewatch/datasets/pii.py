@@ -1,0 +1,585 @@
+"""PII redaction, applied to trace content before anything is stored in a dataset.
+
+Datasets outlive the traces they come from and are copied into experiments, caches and reports, so a value
+that must not leave production is replaced here by a typed placeholder (`<EMAIL>`, `<PHONE>`, ...). Nothing
+of the original is kept: no partial masking and no hash of the value, because a hash of a phone number or
+card number is easy to reverse by enumeration.
+
+Detection is rule based and vectorised. One polars regex scan (the union of all rules) finds the rows that
+could hold PII, which are few in real traffic; only those rows are rewritten. Rules that need no check are
+polars `replace_all`s; rules that need one (Luhn for cards, digit counts and context for phones, address
+parsing for IPv6, entropy for `key=value` secrets) run Python's `re` on the candidate rows. Columns whose
+values repeat (system prompts, passages) are redacted once per distinct value. Redaction runs to a fixed
+point, so redacting a redacted text changes nothing, and the counts per kind are exact: one per placeholder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from tracewatch.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+KINDS: tuple[str, ...] = ("email", "phone", "credit_card", "ip_address", "secret")
+"""Every PII kind that can be redacted."""
+
+PLACEHOLDERS: dict[str, str] = {kind: f"<{kind.upper()}>" for kind in KINDS}
+"""Kind -> the placeholder that replaces a detected value."""
+
+JSON_COLUMNS: tuple[str, ...] = ("metadata",)
+"""String columns holding JSON text: redacted value by value so the text stays valid JSON."""
+
+_MAX_PASSES = 4
+_Span = tuple[int, int]
+_Check = Callable[[re.Match[str]], _Span | None]
+"""Where in a match the placeholder goes (start, end), or None to leave the match alone."""
+_DEDUPLICATE_FROM = 20_000
+_SAMPLE = 10_000
+_CountArray = npt.NDArray[np.int64]
+_Counts = dict[str, _CountArray]
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    """Which PII kinds to redact; all of them by default. An empty tuple switches redaction off."""
+
+    kinds: tuple[str, ...] = KINDS
+
+    def __post_init__(self) -> None:
+        if isinstance(self.kinds, str):
+            raise ConfigError(
+                f"RedactionConfig.kinds must be a tuple of kind names, not the string {self.kinds!r}; "
+                f"allowed kinds: {', '.join(KINDS)}"
+            )
+        kinds = tuple(self.kinds)
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if unknown:
+            raise ConfigError(
+                f"unknown PII kind(s) {', '.join(map(repr, unknown))} in RedactionConfig.kinds; "
+                f"allowed kinds: {', '.join(KINDS)}"
+            )
+        object.__setattr__(self, "kinds", kinds)
+
+
+# ---- rules -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One detector. `pattern` must be valid for both polars (Rust regex) and Python `re`.
+
+    A `keep` group, if present, is a prefix kept in the output (`api_key=<SECRET>`); the rest of the match is
+    replaced. A rule with a `check` only redacts where the check says, in the matches it accepts.
+    """
+
+    kind: str
+    pattern: str
+    check: _Check | None = None
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regex", re.compile(self.pattern))
+
+    @property
+    def placeholder(self) -> str:
+        return PLACEHOLDERS[self.kind]
+
+    @property
+    def template(self) -> str:
+        """The polars replacement string."""
+        keep = "${keep}" if "keep" in self.regex.groupindex else ""
+        return keep + self.placeholder
+
+    @property
+    def loose(self) -> str:
+        """The pattern without word-boundary assertions and without named groups.
+
+        It matches wherever `pattern` does (and more), so using it to pick candidate rows in polars cannot
+        miss a row that Python's `re` would redact, whatever the two engines think a word character is.
+        """
+        plain = re.sub(r"\(\?P<\w+>", "(?:", self.pattern)
+        return plain.replace(r"\b", "").replace(r"\B", "")
+
+    def substitute(self, text: str) -> tuple[str, int]:
+        """Python-side replacement of the accepted matches, with their number."""
+        replaced = 0
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal replaced
+            span = _value_span(match) if self.check is None else self.check(match)
+            text = match.group(0)
+            if span is None:
+                return text
+            replaced += 1
+            return text[: span[0]] + self.placeholder + text[span[1] :]
+
+        return self.regex.sub(replace, text), replaced
+
+
+def _value_span(match: re.Match[str]) -> _Span:
+    """The part of a match a placeholder replaces: the `value` group, or all after `keep`, or everything."""
+    groups = match.re.groupindex
+    if "value" in groups:
+        return match.start("value") - match.start(), match.end("value") - match.start()
+    start = match.end("keep") - match.start() if "keep" in groups else 0
+    return start, match.end() - match.start()
+
+
+def _accept_if(predicate: Callable[[re.Match[str]], bool]) -> _Check:
+    def check(match: re.Match[str]) -> _Span | None:
+        return _value_span(match) if predicate(match) else None
+
+    return check
+
+
+def _decimal_digits(text: str) -> list[int]:
+    return [int(ch) for ch in text if ch.isdecimal()]
+
+
+def _card_span(match: re.Match[str]) -> _Span | None:
+    """The longest run of whole digit groups in the match that is a card number, if any.
+
+    A card followed or preceded by another number (`5 4111 1111 1111 1111`, `... 1111 2025`) makes one long
+    candidate that fails the check as a whole; its groups still hold the card.
+    """
+    text = match.group(0)
+    groups = [group.span() for group in re.finditer(r"\d+", text)]
+    best: _Span | None = None
+    for i, (start, _) in enumerate(groups):
+        for _, end in groups[i:]:
+            digits = _decimal_digits(text[start:end])
+            longer = best is None or end - start > best[1] - best[0]
+            if longer and 13 <= len(digits) <= 19 and _is_card_number(digits):
+                best = (start, end)
+    return best
+
+
+def _is_card_number(digits: list[int]) -> bool:
+    """Luhn-valid, and starting the way cards of the big networks do (1, 3-6, or Mastercard's 2221-2720).
+
+    The Luhn check digit rules out 90% of other long digit runs; the prefix rule halves what is left, so
+    numeric ids in metadata are rarely mistaken for cards.
+    """
+    first, first_four = digits[0], int("".join(map(str, digits[:4])))
+    if first in (0, 7, 8, 9) or (first == 2 and not 2221 <= first_four <= 2720):
+        return False
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if position % 2 else digit
+        total += doubled - 9 if doubled > 9 else doubled
+    return total % 10 == 0
+
+
+def _phone_plausible(match: re.Match[str]) -> bool:
+    """A phone has 7-15 digits (E.164 caps at 15). A national-format match next to another group of 3+
+    digits is one part of a longer grouped number (`0123 4567 8901 2345`), not a phone."""
+    text = match.group(0)
+    digits = len(_decimal_digits(text))
+    if text[0] in "+＋":
+        return 8 <= digits <= 15
+    before = match.string[max(0, match.start() - 5) : match.start()]
+    after = match.string[match.end() : match.end() + 5]
+    joined = re.search(rf"\d{{3}}{_SEP}?$", before) or re.match(rf"{_SEP}?\d{{3}}", after)
+    return 7 <= digits <= 15 and joined is None
+
+
+def _ipv6_valid(match: re.Match[str]) -> bool:
+    """Hex words joined by colons are common in code (`add::beef`); a real address parses and has a digit."""
+    text = match.group(0)
+    if not any(ch.isdigit() for ch in text):
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _high_entropy(match: re.Match[str]) -> bool:
+    """`token=...` is a secret when the value looks random: letters and digits, >= 3 bits per character."""
+    value = match.group("value")
+    if not (any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)):
+        return False
+    counts = Counter(value).values()
+    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return bits >= 3.0
+
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_HEX = r"[0-9A-Fa-f]{1,4}"
+_DOMAIN = r"(?:[\w\-]+\.)+[^\W\d_]{2,}"
+_SEP = r"[ .\-－]"  # ASCII and full-width separators: CJK users often type full-width digits
+
+_RULES: tuple[_Rule, ...] = (
+    # Secrets first: a key can contain digit runs that other rules would half-redact.
+    _Rule(
+        "secret",
+        r"\b(?:sk-[A-Za-z0-9_\-]{20,}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}\b"
+        r"|gh[pousr]_[A-Za-z0-9]{36,}|xox[abprs]-[A-Za-z0-9\-]{10,}|AIza[0-9A-Za-z_\-]{35}"
+        r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
+    ),
+    _Rule("secret", r"(?P<keep>\b(?i:bearer)\s+)[A-Za-z0-9_\-.~+/]{16,}=*"),
+    _Rule(
+        "secret",
+        r"(?P<keep>\b(?i:(?:[a-z0-9]+[_\-])*(?:apikey|key|token|secret|password|passwd)s?)"
+        r"[\"']?\s*[:=]\s*[\"']?)(?P<value>[A-Za-z0-9_\-./+=]{16,})",
+        _accept_if(_high_entropy),
+    ),
+    _Rule("email", rf"[\w.%+\-]+[@＠]{_DOMAIN}"),
+    _Rule("ip_address", rf"\b{_OCTET}(?:\.{_OCTET}){{3}}\b"),
+    _Rule(
+        "ip_address",
+        rf"(?:\b(?:{_HEX}:){{7}}{_HEX}\b|\b(?:{_HEX}:){{1,6}}(?::{_HEX}){{1,6}}\b"
+        rf"|\b(?:{_HEX}:){{1,7}}:\B|\B::(?:{_HEX}:){{0,6}}{_HEX}\b)",
+        _accept_if(_ipv6_valid),
+    ),
+    # Cards before phones: a 16-digit card must not be half-read as a phone number.
+    _Rule("credit_card", r"\b\d(?:[ \-]?\d){12,18}\b", _card_span),
+    _Rule(
+        "phone",
+        rf"(?:\B[+＋]\d{{1,3}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}?\d{{1,5}}){{1,6}}\b"  # +44 20 7946 0958
+        rf"|\B\(\d{{3}}\){_SEP}?\d{{3}}{_SEP}\d{{4}}\b"  # (415) 555-0101
+        rf"|\b\d{{3}}[.\-－]\d{{3}}[.\-－]\d{{4}}\b"  # 415-555-0101
+        r"|\b[0０][1-9１-９](?:[ .]\d{2}){4}\b"  # 01 23 45 67 89
+        rf"|\b[0０]\d{{1,4}}{_SEP}\d{{3,4}}{_SEP}?\d{{3,4}}\b)",  # 020 7946 0958, 090-1234-5678
+        _accept_if(_phone_plausible),
+    ),
+)
+"""In application order; every kind's rules are applied to the output of the rules before them."""
+
+
+def _rules(config: RedactionConfig) -> tuple[_Rule, ...]:
+    return tuple(rule for rule in _RULES if rule.kind in config.kinds)
+
+
+# ---- public API --------------------------------------------------------------------------------------------
+
+
+def redact_text(text: str, config: RedactionConfig | None = None) -> tuple[str, Counter[str]]:
+    """Redact one value; returns the text and how many values of each kind were replaced.
+
+    Runs the same vectorised code as `redact_frame`, so a value is redacted identically either way.
+    """
+    rules = _rules(config or RedactionConfig())
+    redacted, counts = _redact_strings(pl.Series([text], dtype=pl.String), rules)
+    found = Counter({kind: int(n[0]) for kind, n in counts.items() if n[0]})
+    return str(redacted[0]), found
+
+
+def redact_frame(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    config: RedactionConfig | None = None,
+    *,
+    json_columns: Iterable[str] = JSON_COLUMNS,
+) -> tuple[pl.DataFrame, dict[str, int], pl.Series]:
+    """Redact PII in `columns` of `frame`; other columns are returned untouched.
+
+    Supported column types: String; String columns named in `json_columns` (JSON text, redacted value by
+    value and re-serialised only where something changed); List(String); List(Struct) such as messages
+    and retrieved context, whose String fields are all redacted. Returns the frame, the number of values
+    replaced per enabled kind, and the number replaced per row (Int64 `redactions`).
+    """
+    rules = _rules(config or RedactionConfig())
+    json_names = set(json_columns)
+    totals = {kind: 0 for kind in KINDS if kind in _kinds(rules)}
+    per_row = np.zeros(frame.height, dtype=np.int64)
+    replaced: list[pl.Series] = []
+    for name in columns:
+        if name not in frame.columns:
+            raise ConfigError(f"cannot redact column {name!r}: not in the frame (columns: {frame.columns})")
+        series, counts = _redact_column(frame[name], rules, as_json=name in json_names)
+        replaced.append(series)
+        for kind, n in counts.items():
+            totals[kind] += int(n.sum())
+            per_row += n
+    if sum(totals.values()):
+        log.info(
+            "redacted %d PII value(s) in %d row(s): %s", sum(totals.values()), (per_row > 0).sum(), totals
+        )
+    out = frame.with_columns(replaced) if replaced else frame
+    return out, totals, pl.Series("redactions", per_row, dtype=pl.Int64)
+
+
+# ---- columns -----------------------------------------------------------------------------------------------
+
+
+def _redact_column(series: pl.Series, rules: Sequence[_Rule], *, as_json: bool) -> tuple[pl.Series, _Counts]:
+    dtype = series.dtype
+    if dtype == pl.String:
+        return _redact_json(series, rules) if as_json else _redact_strings(series, rules)
+    if isinstance(dtype, pl.List) and (
+        dtype.inner == pl.String
+        or (isinstance(dtype.inner, pl.Struct) and any(f.dtype == pl.String for f in dtype.inner.fields))
+    ):
+        return _redact_lists(series, rules)
+    raise ConfigError(
+        f"cannot redact column {series.name!r} of type {dtype}; supported: String, List(String), "
+        "List(Struct) with String fields"
+    )
+
+
+def _redact_lists(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    """Redact the strings inside a list column: redact the flat values, then map old to new values in place.
+
+    Values are redacted as one flat column, so the cost is that of a String column of all elements; the
+    list column is only rebuilt (one `list.eval`) when something was redacted.
+    """
+    counts = _zeros(rules, series.len())
+    inner = series.dtype.inner if isinstance(series.dtype, pl.List) else None
+    owner = np.repeat(np.arange(series.len()), series.list.len().fill_null(0).to_numpy())
+    flat = series.explode(empty_as_null=False, keep_nulls=False)
+    if isinstance(inner, pl.Struct):
+        columns = {f.name: flat.struct.field(f.name) for f in inner.fields if f.dtype == pl.String}
+    else:
+        columns = {"": flat}
+    replacements: dict[str, tuple[pl.Series, pl.Series]] = {}
+    for name, values in columns.items():
+        redacted, value_counts = _redact_strings(values, rules)
+        changed = pl.Series(_total(value_counts, len(values)) > 0)
+        if not changed.any():
+            continue
+        for kind, n in value_counts.items():
+            counts[kind] += np.bincount(owner, weights=n, minlength=series.len()).astype(np.int64)
+        mapping = pl.DataFrame({"old": values.filter(changed), "new": redacted.filter(changed)}).unique("old")
+        replacements[name] = (mapping["old"], mapping["new"])
+    if not replacements:
+        return series, counts
+    element = pl.element()
+    if isinstance(inner, pl.Struct):
+        expr = element.struct.with_fields(
+            [
+                element.struct.field(name).replace(old, new).alias(name)
+                for name, (old, new) in replacements.items()
+            ]
+        )
+    else:
+        old, new = replacements[""]
+        expr = element.replace(old, new)
+    out = series.to_frame().select(pl.col(series.name).list.eval(expr)).to_series()
+    return out, counts
+
+
+def _redact_json(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    return _deduplicated(series, rules, _redact_json_rows)
+
+
+def _redact_json_rows(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    """Redact JSON text value by value (keys too), so escapes cannot hide a value and the text stays JSON.
+
+    Only rows where some rule could match, or with an escape, are decoded; rows that do not change keep
+    their exact text. A row that is not valid JSON is redacted as plain text.
+    """
+    counts = _zeros(rules, series.len())
+    candidates = series.str.contains(_union(tuple(rules))) | series.str.contains("\\", literal=True)
+    rows = candidates.fill_null(False).arg_true()
+    if rows.len() == 0:
+        return series, counts
+    documents = [_parse_json(text) for text in series.gather(rows).to_list()]
+    leaves: list[str] = []
+    owners: list[int] = []
+    for position, document in enumerate(documents):
+        found = list(_json_leaves(document))
+        leaves.extend(found)
+        owners.extend([position] * len(found))
+    redacted, leaf_counts = _redact_strings(pl.Series(leaves, dtype=pl.String), rules)
+    row_numbers = rows.to_numpy()
+    changed = np.zeros(len(documents), dtype=np.int64)
+    for kind, n in leaf_counts.items():
+        per_document = np.bincount(owners, weights=n, minlength=len(documents)).astype(np.int64)
+        counts[kind][row_numbers] += per_document
+        changed += per_document
+    if not changed.any():
+        return series, counts
+    new_leaves = iter(redacted.to_list())
+    texts = [_json_rebuild(document, new_leaves) for document in documents]
+    keep = np.flatnonzero(changed)
+    out = series.clone().scatter(row_numbers[keep], pl.Series([texts[i] for i in keep], dtype=pl.String))
+    return out, counts
+
+
+class _PlainText(str):
+    """A metadata value that is not valid JSON: redacted as one plain string."""
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _PlainText(text)
+
+
+def _json_leaves(value: Any) -> Iterator[str]:
+    """Every string and integer in a decoded JSON document, keys included, in a fixed order."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield str(value)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_leaves(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _json_leaves(item)
+
+
+def _json_rebuild(document: Any, leaves: Iterator[str]) -> str:
+    if isinstance(document, _PlainText):
+        return next(leaves)
+    return json.dumps(_json_replace(document, leaves), ensure_ascii=False)
+
+
+def _json_replace(value: Any, leaves: Iterator[str]) -> Any:
+    """The document with its leaves taken from `leaves`, in `_json_leaves` order."""
+    if isinstance(value, str):
+        return next(leaves)
+    if isinstance(value, int) and not isinstance(value, bool):
+        new = next(leaves)
+        return value if new == str(value) else new
+    if isinstance(value, list):
+        return [_json_replace(item, leaves) for item in value]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for item in value.values():
+            key = next(leaves)
+            # Two keys redacted to the same placeholder must not overwrite each other.
+            unique, n = key, 1
+            while unique in out:
+                n += 1
+                unique = f"{key}_{n}"
+            out[unique] = _json_replace(item, leaves)
+        return out
+    return value
+
+
+# ---- strings -----------------------------------------------------------------------------------------------
+
+
+def _redact_strings(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    return _deduplicated(series, rules, _redact_rows)
+
+
+def _deduplicated(
+    series: pl.Series,
+    rules: Sequence[_Rule],
+    redact: Callable[[pl.Series, Sequence[_Rule]], tuple[pl.Series, _Counts]],
+) -> tuple[pl.Series, _Counts]:
+    """`redact`, once per distinct value when values repeat a lot (see `map_distinct`)."""
+    if not rules or series.len() == 0:
+        return series, _zeros(rules, series.len())
+
+    def as_frame(values: pl.Series) -> pl.DataFrame:
+        redacted, counts = redact(values, rules)
+        return pl.DataFrame([redacted.alias("value"), *(pl.Series(kind, n) for kind, n in counts.items())])
+
+    frame = map_distinct(series, as_frame)
+    counts = {kind: frame[kind].fill_null(0).to_numpy().astype(np.int64) for kind in _kinds(rules)}
+    return frame["value"].alias(series.name), counts
+
+
+def map_distinct(series: pl.Series, function: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """`function(series)`, computed once per distinct value when a large column repeats a lot.
+
+    `function` must map each value on its own and return one row per value it is given. System prompts,
+    retrieved passages and popular questions repeat heavily, which makes this many times cheaper; on a
+    column of distinct values the only cost is a look at a sample of 10,000 values.
+    """
+    if series.len() < _DEDUPLICATE_FROM:
+        return function(series)
+    sample = series.gather(np.linspace(0, series.len() - 1, _SAMPLE).astype(np.int64))
+    if sample.n_unique() > _SAMPLE // 2:
+        return function(series)
+    values = series.unique()
+    mapped = function(values).with_columns(values.alias("__key"))
+    return (
+        series.to_frame("__key")
+        .join(mapped, on="__key", how="left", nulls_equal=True, maintain_order="left")
+        .drop("__key")
+    )
+
+
+def _redact_rows(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    """Apply `rules` to the rows where any of them could match, until nothing changes.
+
+    One regex scan (the union of every rule's loose pattern) picks the candidate rows, so a column without
+    PII costs one pass over it. Passes repeat on rows that changed: a replacement can, rarely, expose a new
+    match next to it, and stopping at a fixed point is what makes redaction idempotent.
+    """
+    counts = _zeros(rules, series.len())
+    candidates = series.str.contains(_union(tuple(rules))).fill_null(False)
+    pending = candidates.arg_true().to_numpy().astype(np.int64)
+    current = series.clone()
+    for _ in range(_MAX_PASSES):
+        if not len(pending):
+            break
+        part, pass_counts = _one_pass(current.gather(pending), rules)
+        current = current.scatter(pending, part)
+        for kind, n in pass_counts.items():
+            counts[kind][pending] += n
+        pending = pending[_total(pass_counts, len(pending)) > 0]
+    if len(pending):
+        log.warning("PII redaction did not settle after %d passes on %d value(s)", _MAX_PASSES, len(pending))
+    return current, counts
+
+
+def _total(counts: _Counts, n: int) -> _CountArray:
+    """Values replaced per row, all kinds together."""
+    total = np.zeros(n, dtype=np.int64)
+    for found in counts.values():
+        total += found
+    return total
+
+
+def _zeros(rules: Sequence[_Rule], n: int) -> _Counts:
+    return {kind: np.zeros(n, dtype=np.int64) for kind in _kinds(rules)}
+
+
+def _kinds(rules: Sequence[_Rule]) -> list[str]:
+    return list(dict.fromkeys(rule.kind for rule in rules))
+
+
+@lru_cache(maxsize=64)
+def _union(rules: tuple[_Rule, ...]) -> str:
+    return "|".join(f"(?:{rule.loose})" for rule in rules)
+
+
+def _one_pass(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+    counts = _zeros(rules, series.len())
+    for rule in rules:
+        series, found = _apply(series, rule)
+        counts[rule.kind] += found
+    return series, counts
+
+
+def _apply(series: pl.Series, rule: _Rule) -> tuple[pl.Series, _CountArray]:
+    """One rule over a column: polars finds the rows, and only those rows are rewritten."""
+    found = np.zeros(len(series), dtype=np.int64)
+    if rule.check is None:
+        matches = series.str.count_matches(rule.pattern).fill_null(0)
+        rows = (matches > 0).arg_true()
+        if rows.len():
+            new = series.gather(rows).str.replace_all(rule.pattern, rule.template)
+            series = series.scatter(rows, new)
+            found = matches.to_numpy().astype(np.int64)
+        return series, found
+    rows = series.str.contains(rule.loose).fill_null(False).arg_true()
+    if rows.len():
+        results = [rule.substitute(text) for text in series.gather(rows).to_list()]
+        series = series.scatter(rows, pl.Series([text for text, _ in results], dtype=pl.String))
+        found[rows.to_numpy()] = [n for _, n in results]
+    return series, found
