@@ -212,17 +212,33 @@ DEFAULT_REDACTION = RedactionConfig()
 def items_from_traces(
     traces: pl.DataFrame,
     *,
-    strategy: str,
+    strategy: str | pl.Series,
     stratum: pl.Series | None = None,
     silver_feedback: SilverRule = DEFAULT_SILVER_RULE,
     redaction: RedactionConfig = DEFAULT_REDACTION,
 ) -> pl.DataFrame:
+    """`items_with_redactions` without the per-kind redaction counts."""
+    items, _ = items_with_redactions(
+        traces, strategy=strategy, stratum=stratum, silver_feedback=silver_feedback, redaction=redaction
+    )
+    return items
+
+
+def items_with_redactions(
+    traces: pl.DataFrame,
+    *,
+    strategy: str | pl.Series,
+    stratum: pl.Series | None = None,
+    silver_feedback: SilverRule = DEFAULT_SILVER_RULE,
+    redaction: RedactionConfig = DEFAULT_REDACTION,
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """Dataset items (`ITEM_SCHEMA`, one per trace, in order) from traces in the trace schema.
 
     Content columns are PII-redacted first (`redactions` counts the values replaced per item), then hashed.
     `expected_output` is the trace's output when the trace succeeded, its output is not blank and its
     feedback satisfies `silver_feedback`; `expected_source` is then "silver". `stratum` labels each row
-    (same length as `traces`). Traces without usable input must be filtered out by the caller first
+    (same length as `traces`), and so may `strategy`. Also returns the PII values replaced per kind.
+    Traces without usable input must be filtered out by the caller first
     (`usable_input`), so that the skip is counted where the sample is drawn.
     """
     _check_input(traces, stratum)
@@ -244,7 +260,9 @@ def items_from_traces(
         expected_output=pl.when(silver).then(pl.col("output_text")),
         source_trace_id=pl.col("trace_id"),
         source_date=pl.col("start_time").dt.convert_time_zone("UTC").dt.date(),
-        strategy=pl.lit(strategy, pl.String),
+        strategy=pl.lit(strategy, pl.String)
+        if isinstance(strategy, str)
+        else pl.lit(strategy.cast(pl.String)),
         stratum=pl.lit(None, pl.String) if stratum is None else pl.lit(stratum.cast(pl.String)),
     )
     redacted, per_kind, per_row = redact_frame(draft, REDACTED_COLUMNS, redaction)
@@ -254,13 +272,12 @@ def items_from_traces(
         redactions=per_row,
     ).with_columns(item_id=item_id_expr())
     log.info(
-        "built %d item(s) with strategy %r: %d silver, PII redacted %s",
+        "built %d item(s): %d silver, PII redacted %s",
         items.height,
-        strategy,
         items["expected_output"].is_not_null().sum(),
         per_kind,
     )
-    return items.select(list(ITEM_SCHEMA)).cast(pl.Schema(ITEM_SCHEMA))
+    return items.select(list(ITEM_SCHEMA)).cast(pl.Schema(ITEM_SCHEMA)), per_kind
 
 
 # ---- internals ---------------------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+"""Build the next dataset version from a window of accepted traces: candidates -> picks -> redacted items.
+
+The nightly flow and the hand-started "build a dataset" flow both come here. Every candidate trace is
+accounted for in the version's counts: skipped (no usable input, filtered out), a duplicate (exact or near),
+picked, or not picked. A rerun of the same window and spec finds the version it made and adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from tracewatch.datasets.items import (
+    NO_USABLE_INPUT,
+    SilverRule,
+    content_hash_expr,
+    items_with_redactions,
+    usable_input,
+)
+from tracewatch.datasets.pii import RedactionConfig, redact_frame
+from tracewatch.datasets.sampling import SamplingSpec, Selection, select_new_traces
+from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.datasets.versions import (
+    VersionManifest,
+    check_dataset_name,
+    find_version,
+    latest_version,
+    make_source_key,
+    read_version,
+)
+from tracewatch.datasets.versions import append_version as write_version
+from tracewatch.errors import ConfigError
+from tracewatch.ingest import scan_accepted
+from tracewatch.store import Store
+from tracewatch.traces.schema import TRACE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "trace_id",
+    "start_time",
+    "project",
+    "route",
+    "model",
+    "status",
+    "error_type",
+    "tags",
+    "feedback",
+    "input_text",
+    "input_messages",
+    "output_text",
+)
+"""What every candidate trace is read with; the heavy columns items also need are read for the picks only."""
+
+PICK_ONLY_COLUMNS: tuple[str, ...] = ("retrieved_context", "metadata")
+FILTERED_OUT = "filtered out"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How a dataset grows: its name, the sampling spec, PII redaction and the silver-reference rule."""
+
+    name: str
+    sampling: SamplingSpec
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    silver: SilverRule = field(default_factory=SilverRule)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetSpec:
+        """`{name, sampling: {...}, redaction: {kinds: [...]}, silver: {thumbs: 0.5, ...}}` (YAML / flow form)."""
+        allowed = {"name", "sampling", "redaction", "silver"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"dataset spec: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+        if "name" not in data or "sampling" not in data:
+            raise ConfigError("dataset spec needs `name` and `sampling`")
+        redaction = data.get("redaction") or {}
+        silver = data.get("silver")
+        return cls(
+            name=check_dataset_name(str(data["name"])),
+            sampling=SamplingSpec.from_dict(data["sampling"], columns=TRACE_SCHEMA),
+            redaction=RedactionConfig(kinds=tuple(redaction.get("kinds", RedactionConfig().kinds))),
+            silver=SilverRule(tuple((str(k), float(v)) for k, v in silver.items()))
+            if silver
+            else SilverRule(),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sampling": self.sampling.to_dict(),
+            "redaction": {"kinds": list(self.redaction.kinds)},
+            "silver": dict(self.silver.thresholds),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetBuild:
+    """What one build did: the version written (or found, on a rerun), the new items and the accounting."""
+
+    dataset: str
+    window: tuple[dt.date, dt.date]
+    manifest: VersionManifest | None
+    created: bool
+    counts: dict[str, int]
+    redactions: dict[str, int]
+    items: pl.DataFrame
+    message: str
+
+
+def build_dataset_version(
+    store: Store,
+    spec: DatasetSpec,
+    *,
+    start: dt.date,
+    end: dt.date,
+    run_id: str,
+    filters: Mapping[str, Sequence[Any]] | None = None,
+) -> DatasetBuild:
+    """Sample new items from the accepted traces of `start`..`end` into a new version of `spec.name`."""
+    if end < start:
+        raise ConfigError(f"dataset window end={end} is before start={start}; expected start <= end")
+    window = (start, end)
+    spec_dict = spec.to_dict() | {"filters": {k: list(v) for k, v in (filters or {}).items()}}
+    source_key = make_source_key(window, spec_dict)
+    done = find_version(store, spec.name, source_key=source_key)
+    if done is not None:
+        items = read_version(store, spec.name, done.version).filter(
+            pl.col("added_in_version") == done.version
+        )
+        message = (
+            f"dataset {spec.name!r} version {done.version} already holds this window and spec; nothing added"
+        )
+        return DatasetBuild(
+            spec.name,
+            window,
+            done,
+            False,
+            dict(done.counts.get("candidates", {})),
+            dict(done.counts.get("redactions", {})),
+            items.select(list(ITEM_SCHEMA)),
+            message,
+        )
+
+    traces = _read_window(store, start, end, spec.sampling.columns())
+    counts: dict[str, int] = {"traces": traces.height}
+    traces = _apply_filters(traces, filters or {}, counts)
+    usable = usable_input(traces)
+    counts[NO_USABLE_INPUT] = int((~usable).sum())
+    traces = traces.filter(usable)
+    if traces.height == 0:
+        message = f"no usable traces in {start}..{end} for dataset {spec.name!r}: no version created"
+        log.info(message)
+        return DatasetBuild(spec.name, window, None, False, counts, {}, _no_items(), message)
+
+    selection = _select(store, spec, traces)
+    counts |= {f"candidates: {k}": v for k, v in selection.counts.items()}
+    items, redactions = _items(store, spec, selection.picked, start, end)
+    manifest = write_version(
+        store,
+        spec.name,
+        items,
+        kind="sample",
+        run_id=run_id,
+        spec=spec_dict,
+        seed=spec.sampling.seed,
+        window=window,
+        counts={"candidates": counts, "redactions": redactions},
+        source_key=source_key,
+    )
+    if manifest is None:
+        message = f"no new items for dataset {spec.name!r} from {start}..{end}: no version created"
+    else:
+        message = f"dataset {spec.name!r} version {manifest.version}: {manifest.added_count} new item(s)"
+    log.info(message)
+    return DatasetBuild(spec.name, window, manifest, manifest is not None, counts, redactions, items, message)
+
+
+def _read_window(store: Store, start: dt.date, end: dt.date, extra: Sequence[str]) -> pl.DataFrame:
+    columns = tuple(dict.fromkeys((*CANDIDATE_COLUMNS, *extra)))
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return pl.concat([scan_accepted(store, day, columns) for day in days])
+
+
+def _apply_filters(
+    traces: pl.DataFrame, filters: Mapping[str, Sequence[Any]], counts: dict[str, int]
+) -> pl.DataFrame:
+    unknown = sorted(set(filters) - set(traces.columns))
+    if unknown:
+        raise ConfigError(
+            f"dataset filters: unknown column(s) {unknown}; available: {sorted(traces.columns)}"
+        )
+    kept = traces
+    for column, allowed in filters.items():
+        kept = kept.filter(pl.col(column).is_in(list(allowed)))
+    counts[FILTERED_OUT] = traces.height - kept.height
+    return kept
+
+
+def _select(store: Store, spec: DatasetSpec, traces: pl.DataFrame) -> Selection:
+    """Picks among `traces`, compared with the dataset's items on the *redacted* input (as items store it)."""
+    redacted, _, _ = redact_frame(
+        traces.select("trace_id", "input_text", "input_messages"),
+        ["input_text", "input_messages"],
+        spec.redaction,
+    )
+    keys = redacted.select("trace_id", "input_text", content_hash=content_hash_expr())
+    candidates = traces.drop("input_text", "input_messages").join(
+        keys, on="trace_id", how="left", maintain_order="left"
+    )
+    latest = latest_version(store, spec.name)
+    existing = read_version(store, spec.name, latest) if latest is not None else _no_items()
+    return select_new_traces(candidates, existing, spec.sampling)
+
+
+def _items(
+    store: Store, spec: DatasetSpec, picked: pl.DataFrame, start: dt.date, end: dt.date
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Items for the picked traces: their full rows, redacted, with the strategy and stratum that chose them."""
+    if picked.height == 0:
+        return _no_items(), {}
+    ids = picked.select("trace_id", "strategy", "stratum")
+    full = _read_window(store, start, end, PICK_ONLY_COLUMNS).join(ids, on="trace_id", how="inner")
+    ordered = ids.select("trace_id").join(full, on="trace_id", how="left", maintain_order="left")
+    return items_with_redactions(
+        ordered,
+        strategy=ordered["strategy"],
+        stratum=ordered["stratum"],
+        silver_feedback=spec.silver,
+        redaction=spec.redaction,
+    )
+
+
+def _no_items() -> pl.DataFrame:
+    return pl.DataFrame(schema=ITEM_SCHEMA)

@@ -1,0 +1,150 @@
+"""Building dataset versions from ingested demo traces, on the real stores: picks, reruns, PII, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tracewatch.datasets.build import DatasetSpec, build_dataset_version
+from tracewatch.datasets.versions import list_versions, read_version
+from tracewatch.errors import ConfigError
+from tracewatch.ingest import ingest_new_traces, scan_accepted
+from tracewatch.store import Store
+from tracewatch.traces.demo import DemoSummary, write_demo_traces
+
+START = dt.date(2026, 3, 1)
+SPEC: dict[str, Any] = {
+    "name": "support-qa",
+    "sampling": {
+        "budget": 40,
+        "seed": 11,
+        "strategies": [
+            {"kind": "failure", "share": 0.5, "low_feedback": {"thumbs": 0.5}},
+            {"kind": "stratified", "share": 0.5, "by": ["route", "model"], "min_per_stratum": 2},
+        ],
+    },
+}
+
+
+@pytest.fixture
+def demo(file_store: Store) -> DemoSummary:
+    summary = write_demo_traces(file_store, start=START, days=2, traces_per_day=300, drift=None)
+    ingest_new_traces(file_store, up_to=START + dt.timedelta(days=1))
+    return summary
+
+
+def _all_text(items: pl.DataFrame) -> str:
+    return "\n".join(str(row) for row in items.iter_rows())
+
+
+def test_a_night_makes_a_version_of_new_deduplicated_items(file_store: Store, demo: DemoSummary) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    build = build_dataset_version(file_store, spec, start=START, end=START, run_id="r1")
+
+    assert build.created and build.manifest is not None and build.manifest.version == 1
+    items = read_version(file_store, "support-qa", 1)
+    assert 0 < items.height <= 40
+    assert items["content_hash"].n_unique() == items.height
+    assert set(items["strategy"].unique()) == {"failure", "stratified"}
+    assert items["source_date"].unique().to_list() == [START]
+    counts = build.counts
+    accounted = sum(
+        v for k, v in counts.items() if k.startswith("candidates: ") and k != "candidates: candidates"
+    )
+    assert accounted == counts["candidates: candidates"]
+    assert (
+        counts["traces"]
+        == counts["candidates: candidates"] + counts["no usable input"] + counts["filtered out"]
+    )
+
+
+def test_a_rerun_of_the_night_adds_nothing_and_returns_the_same_items(
+    file_store: Store, demo: DemoSummary
+) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    first = build_dataset_version(file_store, spec, start=START, end=START, run_id="r1")
+    again = build_dataset_version(file_store, spec, start=START, end=START, run_id="r2")
+
+    assert not again.created
+    assert again.manifest is not None and first.manifest is not None
+    assert again.manifest.version == first.manifest.version
+    assert sorted(again.items["item_id"]) == sorted(first.items["item_id"])
+    assert len(list_versions(file_store, "support-qa")) == 1
+
+
+def test_the_next_night_adds_a_version_without_repeating_items(file_store: Store, demo: DemoSummary) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    build_dataset_version(file_store, spec, start=START, end=START, run_id="r1")
+    second = build_dataset_version(
+        file_store, spec, start=START + dt.timedelta(days=1), end=START + dt.timedelta(days=1), run_id="r2"
+    )
+
+    assert second.manifest is not None and second.manifest.version == 2
+    items = read_version(file_store, "support-qa", 2)
+    assert items["item_id"].n_unique() == items.height
+    assert items["content_hash"].n_unique() == items.height
+
+
+def test_planted_pii_never_reaches_a_dataset(file_store: Store, demo: DemoSummary) -> None:
+    assert demo.planted_pii, "the demo plants PII; without it this test proves nothing"
+    spec = DatasetSpec.from_dict(SPEC | {"sampling": SPEC["sampling"] | {"budget": 600}})
+    build = build_dataset_version(
+        file_store, spec, start=START, end=START + dt.timedelta(days=1), run_id="r1"
+    )
+
+    items = read_version(file_store, "support-qa")
+    picked_planted = set(items["source_trace_id"]) & {p.trace_id for p in demo.planted_pii}
+    assert picked_planted, "the failure-seeking strategy should pick the planted (thumbs-down) traces"
+    text = _all_text(items)
+    leaked = [p for p in demo.planted_pii if p.value in text]
+    assert leaked == []
+    assert sum(build.redactions.values()) > 0
+    assert "<EMAIL>" in text
+
+
+def test_an_empty_window_creates_no_version_and_says_so(file_store: Store, demo: DemoSummary) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    empty_day = START + dt.timedelta(days=30)
+    build = build_dataset_version(file_store, spec, start=empty_day, end=empty_day, run_id="r1")
+
+    assert not build.created and build.manifest is None
+    assert "no version created" in build.message
+    assert list_versions(file_store, "support-qa") == []
+
+
+def test_bad_specs_and_filters_name_what_is_allowed(file_store: Store, demo: DemoSummary) -> None:
+    bad_strategy = SPEC | {"sampling": SPEC["sampling"] | {"strategies": [{"kind": "random"}]}}
+    with pytest.raises(ConfigError, match="allowed: failure, novelty, stratified, uniform"):
+        DatasetSpec.from_dict(bad_strategy)
+    bad_column = SPEC | {
+        "sampling": SPEC["sampling"] | {"strategies": [{"kind": "stratified", "by": ["region"]}]}
+    }
+    with pytest.raises(ConfigError, match="region"):
+        DatasetSpec.from_dict(bad_column)
+    with pytest.raises(ConfigError, match="unknown column"):
+        build_dataset_version(
+            file_store,
+            DatasetSpec.from_dict(SPEC),
+            start=START,
+            end=START,
+            run_id="r1",
+            filters={"region": ["eu"]},
+        )
+
+
+def test_filters_keep_only_the_named_values(file_store: Store, demo: DemoSummary) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    chosen = _routes(file_store)[0]
+    build = build_dataset_version(
+        file_store, spec, start=START, end=START, run_id="r1", filters={"route": [chosen]}
+    )
+
+    assert build.counts["filtered out"] > 0
+    assert set(build.items["route"].unique()) == {chosen}
+
+
+def _routes(store: Store) -> list[str]:
+    return sorted(scan_accepted(store, START, ("route",))["route"].unique().to_list())
