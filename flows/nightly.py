@@ -6,6 +6,7 @@ Thin by design: every task body is one call into the `tracewatch` library.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 from prefect import flow, task
@@ -13,6 +14,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from tracewatch.datasets.build import DatasetBuild, load_dataset_spec
+from tracewatch.datasets.report import sample_night
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
 from tracewatch.ingest.data_docs import publish_data_docs
@@ -64,12 +67,23 @@ def monitoring_reports(
     return build_monitoring_reports(store, day, run_id=run_id, accepted=accepted)
 
 
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+def sample_dataset(
+    store: Store, day: dt.date, run_id: str, spec: dict[str, Any] | None
+) -> tuple[DatasetBuild, list[PublishedPartition]]:
+    return sample_night(store, load_dataset_spec(spec), day, run_id=run_id)
+
+
 @flow(name="nightly", flow_run_name=_nightly_run_name, log_prints=True)
-def nightly(day: dt.date | None = None, reprocess: bool = False) -> list[PublishedPartition]:
-    """Ingest new traces up to `day` (default: yesterday, UTC), validate them and publish monitoring reports.
+def nightly(
+    day: dt.date | None = None, reprocess: bool = False, dataset: dict[str, Any] | None = None
+) -> list[PublishedPartition]:
+    """Ingest new traces up to `day` (default: yesterday, UTC), validate them, publish monitoring reports and
+    sample the night's new dataset items.
 
     Dates that received late files are re-reported too. `reprocess` forgets what was ingested for `day`
-    and ingests it again from the source files.
+    and ingests it again from the source files. `dataset` overrides the shipped dataset spec
+    (`data/datasets/nightly.yaml`), in the same form.
     """
     day = day or yesterday_utc()
     store = connect_store()
@@ -78,12 +92,14 @@ def nightly(day: dt.date | None = None, reprocess: bool = False) -> list[Publish
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
         published += monitoring_reports(store, touched, result.run_id, result.accepted.pop(touched, None))
+    build, dataset_reports = sample_dataset(store, day, result.run_id, dataset)
+    published += dataset_reports
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
     for touched in touched_dates:
         data_docs(store, touched, result.run_id)
     create_markdown_artifact(
         key="nightly-summary",
-        markdown=night_summary_markdown(day, result, published),
+        markdown=night_summary_markdown(day, result, published) + f"\n\n**Dataset:** {build.message}\n",
         description=f"Night {day}",
     )
     if result.files:

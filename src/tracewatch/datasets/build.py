@@ -11,9 +11,11 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 
 from tracewatch.datasets.items import (
     NO_USABLE_INPUT,
@@ -36,6 +38,7 @@ from tracewatch.datasets.versions import (
 from tracewatch.datasets.versions import append_version as write_version
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import scan_accepted
+from tracewatch.paths import shipped_data
 from tracewatch.store import Store
 from tracewatch.traces.schema import TRACE_SCHEMA
 
@@ -59,6 +62,7 @@ CANDIDATE_COLUMNS: tuple[str, ...] = (
 
 PICK_ONLY_COLUMNS: tuple[str, ...] = ("retrieved_context", "metadata")
 FILTERED_OUT = "filtered out"
+NIGHTLY_SPEC = "datasets/nightly.yaml"
 
 
 @dataclass(frozen=True)
@@ -238,3 +242,17 @@ def _items(
 
 def _no_items() -> pl.DataFrame:
     return pl.DataFrame(schema=ITEM_SCHEMA)
+
+
+def load_dataset_spec(source: str | Mapping[str, Any] | None = None) -> DatasetSpec:
+    """A dataset spec from a mapping (flow parameters), a YAML path, or the shipped nightly spec (None)."""
+    if isinstance(source, Mapping):
+        return DatasetSpec.from_dict(source)
+    path = Path(source) if source else shipped_data(NIGHTLY_SPEC)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read dataset spec {path}: {exc}; expected a YAML mapping") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"dataset spec {path} is not a YAML mapping")
+    return DatasetSpec.from_dict(data)

@@ -73,6 +73,54 @@ INGEST_DAILY = ReportTable(
     description="Row accounting per day: every row read is accepted or quarantined; unreadable files counted.",
 )
 
+DATASET_VERSIONS = ReportTable(
+    name="dataset_versions",
+    version=1,
+    schema={
+        "dataset": pl.String(),
+        "version": pl.Int64(),
+        "parent_version": pl.Int64(),
+        "kind": pl.String(),
+        "created": pl.Boolean(),
+        "item_count": pl.Int64(),
+        "added_count": pl.Int64(),
+        "window_start": pl.Date(),
+        "window_end": pl.Date(),
+        "spec_fingerprint": pl.String(),
+        "seed": pl.Int64(),
+        "candidates": pl.Int64(),
+        "no_usable_input": pl.Int64(),
+        "duplicates_exact": pl.Int64(),
+        "duplicates_near": pl.Int64(),
+        "redactions": pl.Int64(),
+        "created_at": pl.Datetime("us", "UTC"),
+        "run_id": pl.String(),
+    },
+    description="One row per dataset version a night made (or found, on a rerun), with its candidate accounting.",
+)
+
+DATASET_ITEMS = ReportTable(
+    name="dataset_items",
+    version=1,
+    schema={
+        "dataset": pl.String(),
+        "version": pl.Int64(),
+        "item_id": pl.String(),
+        "source_trace_id": pl.String(),
+        "source_date": pl.Date(),
+        "strategy": pl.String(),
+        "stratum": pl.String(),
+        "project": pl.String(),
+        "route": pl.String(),
+        "model": pl.String(),
+        "expected_source": pl.String(),
+        "redactions": pl.Int64(),
+        "run_id": pl.String(),
+    },
+    description="The items a night sampled into a dataset, with the strategy and stratum that picked each.",
+)
+
 REPORT_TABLES: dict[str, ReportTable] = {
-    t.name: t for t in (TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, INGEST_DAILY)
+    t.name: t
+    for t in (TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, INGEST_DAILY, DATASET_VERSIONS, DATASET_ITEMS)
 }

@@ -1,0 +1,65 @@
+"""Publish a dataset build as BI tables: `dataset_versions` and `dataset_items`, partitioned by the night."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from tracewatch.datasets.build import DatasetBuild, DatasetSpec, build_dataset_version
+from tracewatch.reports import PublishedPartition, publish_partition
+from tracewatch.reports.tables import DATASET_ITEMS, DATASET_VERSIONS
+from tracewatch.store import Store
+
+
+def publish_dataset_reports(
+    store: Store, build: DatasetBuild, day: dt.date, *, run_id: str
+) -> list[PublishedPartition]:
+    """Replace the night's partitions of both tables; a night without a version writes explicit empty ones."""
+    return [
+        publish_partition(store, DATASET_VERSIONS, day, _version_rows(build), run_id=run_id),
+        publish_partition(store, DATASET_ITEMS, day, _item_rows(build), run_id=run_id),
+    ]
+
+
+def _version_rows(build: DatasetBuild) -> pl.DataFrame:
+    m = build.manifest
+    if m is None:
+        return pl.DataFrame(schema={c: t for c, t in DATASET_VERSIONS.schema.items() if c != "run_id"})
+    counts = build.counts
+    row = {
+        "dataset": m.dataset,
+        "version": m.version,
+        "parent_version": m.parent_version,
+        "kind": m.kind,
+        "created": build.created,
+        "item_count": m.item_count,
+        "added_count": m.added_count,
+        "window_start": m.window_start,
+        "window_end": m.window_end,
+        "spec_fingerprint": m.spec_fingerprint,
+        "seed": m.seed,
+        "candidates": counts.get("candidates: candidates"),
+        "no_usable_input": counts.get("no usable input"),
+        "duplicates_exact": counts.get("candidates: duplicate: exact"),
+        "duplicates_near": sum(v for k, v in counts.items() if k.startswith("candidates: duplicate: near")),
+        "redactions": sum(build.redactions.values()),
+        "created_at": m.created_at,
+    }
+    return pl.DataFrame([row], schema={c: t for c, t in DATASET_VERSIONS.schema.items() if c != "run_id"})
+
+
+def _item_rows(build: DatasetBuild) -> pl.DataFrame:
+    version = build.manifest.version if build.manifest else None
+    columns = [c for c in DATASET_ITEMS.schema if c not in ("dataset", "version", "run_id")]
+    return build.items.select(columns).with_columns(
+        dataset=pl.lit(build.dataset), version=pl.lit(version, dtype=pl.Int64)
+    )
+
+
+def sample_night(
+    store: Store, spec: DatasetSpec, day: dt.date, *, run_id: str
+) -> tuple[DatasetBuild, list[PublishedPartition]]:
+    """The nightly dataset step: sample `day`'s accepted traces into the next version, then report it."""
+    build = build_dataset_version(store, spec, start=day, end=day, run_id=run_id)
+    return build, publish_dataset_reports(store, build, day, run_id=run_id)
