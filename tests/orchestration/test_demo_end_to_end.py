@@ -9,9 +9,11 @@ import polars as pl
 import pytest
 from flows.demo import main
 
+from tracewatch.datasets.versions import list_versions, read_version
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.reports.writer import partition_key, read_manifest
 from tracewatch.store import Store
+from tracewatch.traces.demo import DriftSpec, planted_pii_of_day
 
 
 def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
@@ -38,4 +40,20 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
     )
     models = daily.group_by("date").agg(pl.col("model").n_unique()).sort("date").get_column("model").to_list()
     assert models[:9] == [3] * 9 and models[9:] == [4] * 5  # the new model version arrives on day 10
-    assert "traces" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "traces" in out and "production-samples: 14 version(s)" in out
+
+    # One dataset version per night, no item twice, and none of the planted PII in any of them.
+    versions = list_versions(store, "production-samples")
+    assert [v.window_start for v in versions] == days
+    items = read_version(store, "production-samples")
+    assert items["item_id"].n_unique() == items.height == versions[-1].item_count
+    assert items["content_hash"].n_unique() == items.height
+    planted = [
+        p
+        for i, d in enumerate(days, start=1)
+        for p in planted_pii_of_day(d, seed=7, traces=300, day_index=i, drift=DriftSpec(from_day=10))
+    ]
+    assert planted and set(items["source_trace_id"]) & {p.trace_id for p in planted}
+    text = "\n".join(str(row) for row in items.iter_rows())
+    assert [p.value for p in planted if p.value in text] == []

@@ -6,6 +6,8 @@ import datetime as dt
 
 import polars as pl
 
+from tracewatch.datasets.versions import DATASETS_PREFIX, list_datasets, list_versions
+from tracewatch.reports.tables import REPORT_TABLES
 from tracewatch.reports.writer import REPORTS_PREFIX, partition_key
 from tracewatch.store import Store
 
@@ -39,10 +41,20 @@ def overview_text(store: Store, start: dt.date, end: dt.date) -> str:
         table = str(frame)
     return (
         f"{table}\n"
+        f"{_datasets_line(store)}\n"
         f"Reports: {store.uri(REPORTS_PREFIX)}/<table>/date=YYYY-MM-DD/part-0.parquet "
-        "(tables: trace_metrics_daily, trace_metrics_hourly, ingest_daily)\n"
-        f"Quarantine: {store.uri('warehouse/quarantine')}   Data Docs: {store.uri('warehouse/data_docs')}\n"
+        f"(tables: {', '.join(REPORT_TABLES)})\n"
+        f"Quarantine: {store.uri('warehouse/quarantine')}   Data Docs: {store.uri('warehouse/data_docs')}   "
+        f"Datasets: {store.uri(DATASETS_PREFIX)}\n"
     )
+
+
+def _datasets_line(store: Store) -> str:
+    parts = []
+    for name in list_datasets(store):
+        versions = list_versions(store, name)
+        parts.append(f"{name}: {len(versions)} version(s), {versions[-1].item_count} items in the latest")
+    return "Datasets: " + ("; ".join(parts) if parts else "none yet")
 
 
 def _weighted(frame: pl.DataFrame, column: str) -> float | None:
