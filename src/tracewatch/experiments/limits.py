@@ -1,0 +1,149 @@
+"""Which limits a call passes through: one throttle (adaptive concurrency + optional RPM/TPM buckets) per
+provider, or per model where a model has limits of its own.
+
+A call's provider is its `api_base` when it has one (two deployments behind different URLs are limited
+apart), else the litellm prefix of its model (`anthropic/claude-...` -> `anthropic`), else the model name.
+Settings are looked up by exact model string first, then by provider, then the default applies. A task
+config (Python code instead of a model) is limited under the key `task:<module:function>`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from tracewatch.experiments.buckets import TokenBucket
+from tracewatch.experiments.concurrency import AdaptiveLimiter, Outcome
+from tracewatch.experiments.types import CallParams, Message
+
+CHARS_PER_TOKEN = 4
+"""A rough prompt-size estimate, used only to pace a tokens-per-minute budget before the real count is in."""
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Limits of one provider (or model). See `concurrency.AdaptiveLimiter` for the adaptive part."""
+
+    max_concurrency: int = 64
+    min_concurrency: int = 1
+    initial_concurrency: int | None = None
+    decrease_factor: float = 0.9
+    increase_per_success: float = 1.0
+    max_pause_s: float = 60.0
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+
+
+def provider_key(call: CallParams) -> str:
+    """The provider a call goes to, for limiting purposes."""
+    if call.api_base:
+        return call.api_base.rstrip("/")
+    prefix, slash, _ = call.model.partition("/")
+    return prefix if slash else call.model
+
+
+def estimate_tokens(messages: Sequence[Message], max_output_tokens: int | None, mean_output: float) -> int:
+    """Prompt tokens from characters, plus the output cap or, without one, the output seen so far."""
+    prompt = sum(len(m.get("content") or "") for m in messages) // CHARS_PER_TOKEN
+    return prompt + int(max_output_tokens if max_output_tokens is not None else mean_output)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A call's claim on its throttle, handed back at release."""
+
+    started: float
+    estimated_tokens: int
+
+
+@dataclass
+class Throttle:
+    """What one provider's calls pass through: buckets first (pacing), then a concurrency slot."""
+
+    key: str
+    limiter: AdaptiveLimiter
+    requests: TokenBucket | None = None
+    tokens: TokenBucket | None = None
+    _output_tokens: float = field(default=0.0, repr=False)
+    _outputs: int = field(default=0, repr=False)
+
+    @property
+    def mean_output_tokens(self) -> float:
+        return self._output_tokens / self._outputs if self._outputs else 0.0
+
+    async def acquire(self, messages: Sequence[Message], call: CallParams | None) -> Ticket:
+        estimated = 0
+        if self.requests is not None:
+            await self.requests.take(1)
+        if self.tokens is not None:
+            params = call.params if call is not None else {}
+            cap = params.get("max_tokens") or params.get("max_completion_tokens")
+            estimated = estimate_tokens(messages, cap, self.mean_output_tokens)
+            await self.tokens.take(estimated)
+        return Ticket(await self.limiter.acquire(), estimated)
+
+    def release(
+        self,
+        ticket: Ticket,
+        outcome: Outcome,
+        *,
+        retry_after_s: float | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+    ) -> None:
+        self.limiter.release(ticket.started, outcome, retry_after_s)
+        if output_tokens is not None:
+            self._output_tokens += output_tokens
+            self._outputs += 1
+        if self.tokens is not None and outcome == "ok":
+            used = (input_tokens or 0) + (output_tokens or 0)
+            self.tokens.charge(used - ticket.estimated_tokens)
+
+
+class ProviderLimits:
+    """The throttles of a process (or of one run): created on first use, shared by every call to the same
+    provider. Pass one instance to every chunk that should share limits."""
+
+    def __init__(
+        self, default: LimitSettings | None = None, overrides: Mapping[str, LimitSettings] | None = None
+    ) -> None:
+        self.default = default or LimitSettings()
+        self.overrides = dict(overrides or {})
+        self._throttles: dict[str, Throttle] = {}
+        self._lock = threading.Lock()
+
+    def for_call(self, call: CallParams) -> Throttle:
+        return self.for_key(call.model if call.model in self.overrides else provider_key(call))
+
+    def for_key(self, key: str) -> Throttle:
+        """The throttle named `key` (a provider, a model, or `task:<ref>` for a task config)."""
+        with self._lock:
+            throttle = self._throttles.get(key)
+            if throttle is None:
+                throttle = self._throttles[key] = self._build(key, self.overrides.get(key, self.default))
+            return throttle
+
+    def throttles(self) -> dict[str, Throttle]:
+        with self._lock:
+            return dict(self._throttles)
+
+    @staticmethod
+    def _build(key: str, settings: LimitSettings) -> Throttle:
+        limiter = AdaptiveLimiter(
+            settings.max_concurrency,
+            min_concurrency=settings.min_concurrency,
+            initial_concurrency=settings.initial_concurrency,
+            decrease_factor=settings.decrease_factor,
+            increase_per_success=settings.increase_per_success,
+            max_pause_s=settings.max_pause_s,
+            name=key,
+        )
+        rpm = settings.requests_per_minute
+        tpm = settings.tokens_per_minute
+        return Throttle(
+            key=key,
+            limiter=limiter,
+            requests=TokenBucket(rpm) if rpm else None,
+            tokens=TokenBucket(tpm) if tpm else None,
+        )

@@ -1,0 +1,360 @@
+"""Run an experiment: every item of a dataset version through every config, `trials` times, every answer
+recorded as one row.
+
+The coarse unit is a chunk: one config and a slice of the items (`plan_chunks`). `run_chunk` runs one chunk
+on the caller's event loop (an orchestrator wraps one task around it), `run_experiment` plans the chunks and
+runs them concurrently on one loop, sharing the provider limits and the cost budget. Inside a chunk, a
+bounded pool of workers takes the (item, trial) pairs one by one; each pair ends as `ok`, `error` (with the
+reason) or `skipped_budget` (with the reason), and its row goes into a buffer flushed as Parquet parts. A rerun
+with the same experiment id skips the keys that already have an `ok` row (`mode="resume"`), or reruns only
+the errors (`mode="retry_failed"`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
+
+import polars as pl
+
+from tracewatch.errors import ConfigError
+from tracewatch.experiments.budget import CostBudget
+from tracewatch.experiments.cache import ResponseCache, cache_key
+from tracewatch.experiments.calls import CallContext, CallResult, Invoke, answer
+from tracewatch.experiments.config import ExperimentConfig, ItemFieldError
+from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment, start_experiment
+from tracewatch.experiments.limits import ProviderLimits
+from tracewatch.experiments.parts import PartWriter
+from tracewatch.experiments.plan import ChunkPlan, check_configs, plan_chunks, prepare_items
+from tracewatch.experiments.progress import Progress, ProgressCallback, ProgressSnapshot, console_progress
+from tracewatch.experiments.records import ExperimentRecord
+from tracewatch.experiments.resume import ResumeState, RunMode, load_resume_state
+from tracewatch.experiments.retry import RetryPolicy, Sleep
+from tracewatch.experiments.types import CallParams, Message, ModelClient
+from tracewatch.runs import new_run_id, utc_now
+from tracewatch.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How a run is cut up and paced. Provider limits live in `Runtime.limits`."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    chunk_size: int = 100
+    parallel_chunks: int = 8
+    workers_per_chunk: int | None = None
+    """Default: twice the provider's max concurrency, so retries waiting out a backoff leave no slot idle."""
+    flush_every: int = 200
+    flush_interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 1 or self.parallel_chunks < 1 or self.flush_every < 1:
+            raise ConfigError("chunk_size, parallel_chunks and flush_every must be >= 1")
+        if self.workers_per_chunk is not None and self.workers_per_chunk < 1:
+            raise ConfigError("workers_per_chunk must be >= 1 (or None for the default)")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The live objects a run uses; share one between chunks to share limits, budget and cache."""
+
+    client: ModelClient
+    cache: ResponseCache | None = None
+    limits: ProviderLimits = field(default_factory=ProviderLimits)
+    budget: CostBudget | None = None
+    progress: ProgressCallback | None = None
+    """None: `run_experiment` draws a bar on a terminal and logs a line every 10% otherwise
+    (`progress.console_progress`); `run_chunk` logs one line when the chunk ends."""
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Sleep = asyncio.sleep
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What one chunk did: rows written per status, keys it skipped as already done, calls made."""
+
+    config_name: str
+    config_fingerprint: str
+    chunk: str
+    counts: dict[str, int]
+    already_done: int
+    attempts: int
+    cached: int
+    rows_written: int
+    parts: tuple[str, ...]
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """A finished run: the updated record (counts over every run of the experiment) and this run's chunks."""
+
+    run_id: str
+    record: ExperimentRecord
+    chunks: tuple[ChunkResult, ...]
+    progress: ProgressSnapshot
+
+
+# ---- running -----------------------------------------------------------------------------------------------
+
+
+_Unit = tuple[Mapping[str, Any], int]
+"""An item (as a dict) and a trial number."""
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every chunk of one run shares."""
+
+    store: Store
+    spec: ExperimentSpec
+    run_id: str
+    runtime: Runtime
+    settings: RunnerSettings
+    progress: Progress
+
+
+async def run_chunk(
+    store: Store,
+    spec: ExperimentSpec,
+    config: ExperimentConfig,
+    items: pl.DataFrame,
+    *,
+    run_id: str,
+    runtime: Runtime,
+    settings: RunnerSettings | None = None,
+    mode: RunMode = "resume",
+    chunk: str = "c00000",
+    state: ResumeState | None = None,
+) -> ChunkResult:
+    """Run one config over `items` (a slice of the dataset version) and flush its rows.
+
+    `state` is what earlier runs left (read from the store when not given). With a cost cap in `spec` and no
+    budget in `runtime`, the chunk gets a budget of its own, opened with everything the experiment has spent.
+    """
+    settings = settings or RunnerSettings()
+    fingerprint = config.fingerprint()
+    rows = items.to_dicts()
+    if state is None:
+        ids = [row["item_id"] for row in rows]
+        state = await asyncio.to_thread(load_resume_state, store, spec.experiment_id, fingerprint, ids)
+    if runtime.budget is None and spec.budget_usd is not None:
+        spent = (await asyncio.to_thread(load_resume_state, store, spec.experiment_id)).spent_usd
+        runtime = replace(runtime, budget=CostBudget(spec.budget_usd, spent_usd=spent))
+    units, done = _units(rows, fingerprint, spec.trials, state, mode)
+    # An orchestrator runs hundreds of chunks: by default each logs one line when it ends, not a bar.
+    progress = Progress(len(units), runtime.progress, label=f"{spec.experiment_id}/{config.name}/{chunk}")
+    result = await _run_units(
+        _Run(store, spec, run_id, runtime, settings, progress), config, units, done, chunk
+    )
+    log.info("%s (%d already done)", progress.close().summary(), done)
+    return result
+
+
+async def run_experiment(
+    store: Store,
+    spec: ExperimentSpec,
+    configs: Sequence[ExperimentConfig],
+    items: pl.DataFrame,
+    *,
+    runtime: Runtime,
+    settings: RunnerSettings | None = None,
+    run_id: str | None = None,
+    mode: RunMode = "resume",
+) -> ExperimentResult:
+    """Plan the chunks, run them concurrently on this loop, and finish the experiment record."""
+    settings = settings or RunnerSettings()
+    check_configs(configs)
+    run_id = run_id or new_run_id("exp")
+    items = prepare_items(items)
+    await asyncio.to_thread(start_experiment, store, spec, configs, run_id=run_id, item_count=items.height)
+    state = await asyncio.to_thread(load_resume_state, store, spec.experiment_id)
+    if runtime.budget is None and spec.budget_usd is not None:
+        runtime = replace(runtime, budget=CostBudget(spec.budget_usd, spent_usd=state.spent_usd))
+    rows = items.to_dicts()
+    plans = plan_chunks(len(configs), len(rows), settings.chunk_size)
+    fingerprints = [c.fingerprint() for c in configs]
+    planned = [
+        _units(rows[p.start : p.stop], fingerprints[p.config_index], spec.trials, state, mode) for p in plans
+    ]
+    progress = Progress(
+        sum(len(units) for units, _ in planned),
+        runtime.progress or console_progress(),
+        label=spec.experiment_id,
+    )
+    run = _Run(store, spec, run_id, runtime, settings, progress)
+    gate = asyncio.Semaphore(settings.parallel_chunks)
+
+    async def one(plan: ChunkPlan, units: list[_Unit], done: int) -> ChunkResult:
+        async with gate:
+            return await _run_units(run, configs[plan.config_index], units, done, plan.label)
+
+    # Chunks start in the order their tasks are made: slice by slice across the configs, so that configs on
+    # different providers run side by side instead of one provider after the other.
+    order = sorted(range(len(plans)), key=lambda i: (plans[i].start, plans[i].config_index))
+    async with _failing_fast() as group:
+        started = {i: group.create_task(one(plans[i], *planned[i])) for i in order}
+    tasks = [started[i] for i in range(len(plans))]
+    snapshot = progress.close()
+    record = await asyncio.to_thread(finish_experiment, store, spec.experiment_id)
+    return ExperimentResult(run_id, record, tuple(t.result() for t in tasks), snapshot)
+
+
+def _units(
+    rows: Sequence[Mapping[str, Any]], fingerprint: str, trials: int, state: ResumeState, mode: RunMode
+) -> tuple[list[_Unit], int]:
+    """The (item, trial) pairs this run must do, and how many it skips because an earlier run did them."""
+    units = [
+        (row, trial)
+        for row in rows
+        for trial in range(trials)
+        if state.should_run((fingerprint, row["item_id"], trial), mode)
+    ]
+    return units, len(rows) * trials - len(units)
+
+
+async def _run_units(
+    run: _Run, config: ExperimentConfig, units: list[_Unit], already_done: int, chunk: str
+) -> ChunkResult:
+    """Answer `units` of one config with a bounded pool of workers, writing rows as they finish."""
+    runtime, settings = run.runtime, run.settings
+    started = time.perf_counter()
+    fingerprint = config.fingerprint()
+    call = config.call_params() if config.task is None else None
+    throttle = (
+        runtime.limits.for_call(call) if call is not None else runtime.limits.for_key(f"task:{config.task}")
+    )
+    context = CallContext(
+        throttle=throttle,
+        retry=settings.retry,
+        rng=runtime.rng,
+        budget_key=fingerprint,
+        timeout_s=config.timeout_s,
+        call=call,
+        cache=runtime.cache if call is not None else None,  # a task is user code: its output is not cached
+        budget=runtime.budget,
+        sleep=runtime.sleep,
+    )
+    writer = PartWriter(
+        run.store,
+        run.spec.experiment_id,
+        fingerprint,
+        chunk=chunk,
+        flush_every=settings.flush_every,
+        flush_interval_s=settings.flush_interval_s,
+    )
+    base = {
+        "run_id": run.run_id,
+        "experiment_id": run.spec.experiment_id,
+        "config_name": config.name,
+        "config_fingerprint": fingerprint,
+        "dataset": run.spec.dataset,
+        "dataset_version": run.spec.dataset_version,
+    }
+    counts: Counter[str] = Counter()
+    totals = {"attempts": 0, "cached": 0}
+    queue = iter(units)
+
+    async def worker() -> None:
+        for item, trial in queue:
+            begun = utc_now()
+            try:
+                invoke, messages, key = _request(config, runtime.client, call, context.cache, item, trial)
+            except ItemFieldError as missing:  # the item cannot fill the template: its failure, not the run's
+                result = CallResult("error", None, str(missing), attempts=0)
+            else:
+                result = await answer(context, invoke, messages, key)
+            writer.add(_row(base, item, trial, result, begun))
+            counts[result.status] += 1
+            totals["attempts"] += result.attempts
+            totals["cached"] += result.cached
+            run.progress.record(result.status, result.cached)
+
+    workers = min(len(units), settings.workers_per_chunk or 2 * throttle.limiter.max_concurrency)
+    try:
+        async with _failing_fast() as group:
+            for _ in range(workers):
+                group.create_task(worker())
+    finally:
+        await writer.close()  # even a failing or cancelled chunk keeps what it finished
+    result = ChunkResult(
+        config_name=config.name,
+        config_fingerprint=fingerprint,
+        chunk=chunk,
+        counts={status: counts[status] for status in ("ok", "error", "skipped_budget")},
+        already_done=already_done,
+        attempts=totals["attempts"],
+        cached=totals["cached"],
+        rows_written=writer.rows_written,
+        parts=tuple(writer.parts),
+        elapsed_s=round(time.perf_counter() - started, 3),
+    )
+    log.debug("chunk %s of %s: %s", chunk, config.name, result.counts)
+    return result
+
+
+@asynccontextmanager
+async def _failing_fast() -> AsyncIterator[asyncio.TaskGroup]:
+    """A task group that stops all its tasks at the first failure and raises that failure itself (a bug, a
+    store error), not an ExceptionGroup the caller would have to unpack."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        first: BaseException = failed
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+
+
+def _request(
+    config: ExperimentConfig,
+    client: ModelClient,
+    call: CallParams | None,
+    cache: ResponseCache | None,
+    item: Mapping[str, Any],
+    trial: int,
+) -> tuple[Invoke, Sequence[Message], str | None]:
+    """What one (item, trial) sends: the attempt to make, its messages and its cache key."""
+    if call is None:
+        return partial(config.run_task, item), (), None
+    messages = config.render(item)
+    key = cache_key(messages, call, trial) if cache is not None else None
+    return partial(client.complete, messages, call), messages, key
+
+
+def _row(
+    base: Mapping[str, Any], item: Mapping[str, Any], trial: int, result: CallResult, started: dt.datetime
+) -> dict[str, Any]:
+    """One experiment item row (see `records.EXPERIMENT_ITEM_SCHEMA`), as a plain dict: no polars per item."""
+    completion = result.completion
+    return {
+        **base,
+        "item_id": item["item_id"],
+        "trial": trial,
+        "input": item.get("input_text"),
+        "expected": item.get("expected_output"),
+        "output": completion.text if completion else None,
+        "input_tokens": completion.input_tokens if completion else None,
+        "output_tokens": completion.output_tokens if completion else None,
+        "cost_usd": completion.cost_usd if completion else None,
+        "latency_ms": completion.latency_ms if completion else None,
+        "cached": result.cached,
+        "status": result.status,
+        "error": result.error,
+        "attempts": result.attempts,
+        "source_trace_id": item.get("source_trace_id"),
+        "started_at": started,
+        "finished_at": utc_now(),
+    }

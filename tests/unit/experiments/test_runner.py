@@ -1,0 +1,554 @@
+"""The experiment runner with a scripted fake client on a local folder store: every outcome recorded, trials,
+the cache, resume and retry-failed, the cost cap, progress, the experiment record, and the chunk API."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.experiments.cache import CACHE_PREFIX, ResponseCache
+from tracewatch.experiments.config import ExperimentConfig
+from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment, start_experiment
+from tracewatch.experiments.limits import LimitSettings, ProviderLimits
+from tracewatch.experiments.progress import ProgressSnapshot
+from tracewatch.experiments.records import (
+    EXPERIMENT_ITEM_SCHEMA,
+    STATUSES,
+    read_record,
+    record_key,
+)
+from tracewatch.experiments.resume import item_parts, read_experiment_items
+from tracewatch.experiments.retry import RetryPolicy
+from tracewatch.experiments.runner import (
+    ExperimentResult,
+    RunnerSettings,
+    Runtime,
+    plan_chunks,
+    prepare_items,
+    run_chunk,
+    run_experiment,
+)
+from tracewatch.experiments.types import CallParams, Completion, Message, ModelError
+from tracewatch.store import Store
+
+FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.005)
+SETTINGS = RunnerSettings(retry=FAST, chunk_size=7, flush_every=4)
+COST = 0.01
+
+Behaviour = str | ModelError | BaseException
+"""Per attempt: "ok", "empty", "hang", or an exception to raise."""
+
+
+class FakeClient:
+    """Answers by script: the behaviours of an item's successive attempts are looked up by the first word of
+    its prompt (the last behaviour repeats); unscripted prompts are answered at once."""
+
+    def __init__(self, script: Mapping[str, Sequence[Behaviour]] | None = None) -> None:
+        self.script = dict(script or {})
+        self.calls: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak = 0
+        self.endpoints: Counter[str | None] = Counter()
+        self.endpoints_together = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    async def complete(self, messages: Sequence[Message], call: CallParams) -> Completion:
+        prompt = messages[-1]["content"]
+        self.calls[prompt] += 1
+        steps = self.script.get(prompt.split()[0], ["ok"])
+        step = steps[min(self.calls[prompt], len(steps)) - 1]
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        self.endpoints[call.api_base] += 1
+        self.endpoints_together = max(self.endpoints_together, len(+self.endpoints))
+        try:
+            await asyncio.sleep(0.001)
+            if isinstance(step, BaseException):
+                raise step
+            if step == "hang":
+                await asyncio.sleep(3600)
+            text = "" if step == "empty" else f"answer to {prompt} (t={call.params.get('temperature')})"
+            return Completion(text, len(prompt.split()), 3, COST, 1.5, call.model)
+        finally:
+            self.in_flight -= 1
+            self.endpoints[call.api_base] -= 1
+
+
+def shout(item: dict[str, Any]) -> str:
+    """A task config's callable (referenced by module path below)."""
+    return str(item["input_text"]).upper()
+
+
+def make_items(*prompts: str | None) -> pl.DataFrame:
+    rows = [
+        {
+            "item_id": f"itm_{i:03d}",
+            "input_text": prompt,
+            "input_messages": [],
+            "expected_output": f"expected {i}",
+            "source_trace_id": f"trace-{i}",
+            "source_date": dt.date(2026, 11, 1),
+            "tags": [],
+            "feedback": [],
+            "retrieved_context": [],
+        }
+        for i, prompt in enumerate(prompts)
+    ]
+    return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+
+
+def plain_items(n: int, word: str = "q") -> pl.DataFrame:
+    return make_items(*(f"{word}{i} what is {i}?" for i in range(n)))
+
+
+def config(name: str = "a", temperature: float = 0.0, **fields: Any) -> ExperimentConfig:
+    fields.setdefault("model", "openai/fake-model")
+    return ExperimentConfig(name=name, params={"temperature": temperature}, **fields)
+
+
+def spec(experiment_id: str = "exp-1", trials: int = 1, budget_usd: float | None = None) -> ExperimentSpec:
+    return ExperimentSpec(experiment_id, "qa-golden", 3, trials=trials, budget_usd=budget_usd)
+
+
+def run(
+    store: Store,
+    items: pl.DataFrame,
+    client: FakeClient,
+    *,
+    configs: Sequence[ExperimentConfig] | None = None,
+    experiment: ExperimentSpec | None = None,
+    settings: RunnerSettings = SETTINGS,
+    **runtime: Any,
+) -> ExperimentResult:
+    runtime.setdefault("progress", lambda snapshot: None)
+    runtime.setdefault("rng", random.Random(0))
+    return asyncio.run(
+        run_experiment(
+            store,
+            experiment or spec(),
+            configs or [config()],
+            items,
+            runtime=Runtime(client=client, **runtime),
+            settings=settings,
+        )
+    )
+
+
+def cache_entries(store: Store) -> list[str]:
+    return [o.key for o in store.list_objects(CACHE_PREFIX)]
+
+
+def by_item(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    return {row["item_id"]: row for row in frame.iter_rows(named=True)}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"file://{tmp_path / 'store'}")
+
+
+# ---- every item accounted for ------------------------------------------------------------------------------
+
+
+def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(store: Store) -> None:
+    script: dict[str, list[Behaviour]] = {
+        "bad": [ModelError("HTTP 400: unknown parameter", transient=False, status=400)],
+        "flaky": [ModelError("HTTP 503: overloaded", transient=True, status=503), "ok"],
+        "down": [ModelError("HTTP 503: overloaded", transient=True, status=503)],
+        "limited": [ModelError("rate limited", transient=True, status=429, retry_after_s=0.01), "ok"],
+        "blank": ["empty"],
+        "slow": ["hang", "ok"],
+        "stuck": ["hang"],
+    }
+    items = make_items(
+        "fine one",
+        "bad two",
+        "flaky three",
+        "down four",
+        "limited five",
+        "blank six",
+        "slow seven",
+        "stuck eight",
+        None,
+        "fine ten",
+    )
+    configs = [config("a", timeout_s=0.2), config("b", 0.7, timeout_s=0.2)]
+    result = run(store, items, FakeClient(script), configs=configs, experiment=spec(trials=2))
+
+    rows = read_experiment_items(store, "exp-1")
+    assert rows.height == 10 * 2 * 2
+    assert rows.select("config_fingerprint", "item_id", "trial").n_unique() == rows.height
+    assert rows.schema == pl.Schema(EXPERIMENT_ITEM_SCHEMA)
+    assert set(rows.get_column("status")) <= set(STATUSES)
+    first = by_item(rows.filter((pl.col("config_name") == "a") & (pl.col("trial") == 0)))
+    expected = {
+        "itm_000": ("ok", 1, None),
+        "itm_001": ("error", 1, "HTTP 400: HTTP 400: unknown parameter (terminal)"),
+        "itm_002": ("ok", 2, None),
+        "itm_003": ("error", 3, "HTTP 503: HTTP 503: overloaded (transient)"),
+        "itm_004": ("ok", 2, None),
+        "itm_005": ("error", 1, "empty output (finish_reason=None) (terminal)"),
+        "itm_006": ("ok", 2, None),
+        "itm_007": ("error", 3, "timed out after 0.2 s (transient)"),
+        "itm_008": ("error", 0, "item itm_008 has no value for template field {input}"),
+        "itm_009": ("ok", 1, None),
+    }
+    assert {k: (r["status"], r["attempts"], r["error"]) for k, r in first.items()} == expected
+    ok = first["itm_000"]
+    assert ok["output"] == "answer to fine one (t=0.0)" and ok["input"] == "fine one"
+    assert (ok["expected"], ok["source_trace_id"], ok["dataset"], ok["dataset_version"]) == (
+        "expected 0",
+        "trace-0",
+        "qa-golden",
+        3,
+    )
+    assert (ok["input_tokens"], ok["output_tokens"], ok["cost_usd"], ok["cached"]) == (2, 3, COST, False)
+    assert ok["started_at"] <= ok["finished_at"] and ok["run_id"] == result.run_id
+
+    counts = result.record.counts
+    assert counts == {"ok": 20, "error": 20, "skipped_budget": 0, "missing": 0}
+    assert sum(counts.values()) == result.record.expected_rows == 40
+    assert result.progress.done == result.progress.total == 40
+    assert all(sum(c.values()) == 20 for c in result.record.counts_by_config.values())
+
+
+def test_a_bug_stops_the_run_and_keeps_the_rows_already_finished(store: Store) -> None:
+    items = make_items(*(f"q{i} fine" for i in range(12)), "boom now", *(f"r{i} fine" for i in range(12)))
+    client = FakeClient({"boom": [KeyError("a bug in the client")]})
+    with pytest.raises(KeyError, match="a bug in the client"):
+        run(store, items, client, settings=RunnerSettings(retry=FAST, chunk_size=100, workers_per_chunk=1))
+    kept = read_experiment_items(store, "exp-1")
+    assert kept.height == 12 and set(kept.get_column("status")) == {"ok"}
+
+
+# ---- trials and the cache ----------------------------------------------------------------------------------
+
+
+def test_each_trial_is_its_own_row_and_its_own_cache_entry(store: Store) -> None:
+    client = FakeClient()
+    random_sampling = config(temperature=0.7)
+    run(
+        store,
+        plain_items(5),
+        client,
+        configs=[random_sampling],
+        experiment=spec(trials=3),
+        cache=ResponseCache(store),
+    )
+    rows = read_experiment_items(store, "exp-1")
+    assert rows.height == 15
+    assert sorted(Counter(rows.get_column("trial")).items()) == [(0, 5), (1, 5), (2, 5)]
+    assert client.total == 15 and len(cache_entries(store)) == 15
+
+
+def test_a_warm_cache_answers_without_a_single_call(store: Store) -> None:
+    first = FakeClient()
+    run(store, plain_items(20), first, experiment=spec("cold", trials=2), cache=ResponseCache(store))
+    second = FakeClient()
+    fresh = ResponseCache(store)  # nothing in memory: every answer is read back from the store
+    result = run(store, plain_items(20), second, experiment=spec("warm", trials=2), cache=fresh)
+    assert second.total == 0
+    warm = read_experiment_items(store, "warm")
+    assert warm.height == 40 and warm.get_column("cached").all()
+    assert set(warm.get_column("attempts")) == {0}
+    cold = read_experiment_items(store, "cold")
+    assert warm.get_column("output").to_list() == cold.get_column("output").to_list()
+    assert result.record.counts["ok"] == 40 and result.progress.cached == 40
+
+
+def test_a_task_config_runs_its_callable_and_is_not_cached(store: Store) -> None:
+    task = ExperimentConfig(name="shout", task="tests.unit.experiments.test_runner:shout")
+    run(store, plain_items(3), FakeClient(), configs=[task], cache=ResponseCache(store))
+    rows = read_experiment_items(store, "exp-1")
+    assert rows.get_column("output").to_list() == ["Q0 WHAT IS 0?", "Q1 WHAT IS 1?", "Q2 WHAT IS 2?"]
+    assert rows.get_column("status").to_list() == ["ok"] * 3 and cache_entries(store) == []
+
+
+# ---- resume and retry-failed -------------------------------------------------------------------------------
+
+
+def test_a_rerun_after_a_crash_calls_only_what_has_no_ok_row(store: Store) -> None:
+    items = plain_items(30)
+    crashing = FakeClient({"q20": [RuntimeError("process died")]})
+    settings = RunnerSettings(retry=FAST, chunk_size=100, flush_every=5, workers_per_chunk=1)
+    with pytest.raises(RuntimeError):
+        run(store, items, crashing, settings=settings)
+    done = set(read_experiment_items(store, "exp-1").get_column("item_id"))
+    assert len(done) == 20
+
+    healthy = FakeClient()
+    result = run(store, items, healthy, settings=settings)
+    called = {prompt.split()[0] for prompt in healthy.calls}
+    assert called == {f"q{i}" for i in range(20, 30)}
+    assert max(healthy.calls.values()) == 1
+    rows = read_experiment_items(store, "exp-1")
+    assert rows.height == 30 and set(rows.get_column("status")) == {"ok"}
+    assert result.record.counts == {"ok": 30, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert len(result.record.run_ids) == 2
+
+
+def test_retry_failed_reruns_only_the_errors_and_the_latest_row_wins(store: Store) -> None:
+    items = make_items("good one", "bad two", "good three", "bad four")
+    bad = ModelError("HTTP 400: nope", transient=False, status=400)
+    run(store, items, FakeClient({"bad": [bad]}))
+    assert read_experiment_items(store, "exp-1").get_column("status").to_list() == [
+        "ok",
+        "error",
+        "ok",
+        "error",
+    ]
+
+    healthy = FakeClient()
+    asyncio.run(
+        run_experiment(
+            store,
+            spec(),
+            [config()],
+            items,
+            mode="retry_failed",
+            settings=SETTINGS,
+            runtime=Runtime(client=healthy, progress=lambda s: None),
+        )
+    )
+    assert sorted(healthy.calls) == ["bad four", "bad two"]
+    latest = read_experiment_items(store, "exp-1")
+    assert latest.get_column("status").to_list() == ["ok"] * 4
+    stored = store.scan_parquet(item_parts(store, "exp-1")).collect()
+    assert stored.height == 6  # both rows of a retried item are kept; readers see only the newer
+
+
+def test_retry_failed_leaves_skipped_items_to_a_plain_resume(store: Store) -> None:
+    items = plain_items(6)
+    run(store, items, FakeClient(), experiment=spec(budget_usd=0.0))
+    assert set(read_experiment_items(store, "exp-1").get_column("status")) == {"skipped_budget"}
+    untouched = FakeClient()
+    asyncio.run(
+        run_experiment(
+            store,
+            spec(budget_usd=1.0),
+            [config()],
+            items,
+            mode="retry_failed",
+            settings=SETTINGS,
+            runtime=Runtime(client=untouched, progress=lambda s: None),
+        )
+    )
+    assert untouched.total == 0
+    resumed = run(store, items, FakeClient(), experiment=spec(budget_usd=1.0))
+    assert resumed.record.counts["ok"] == 6
+
+
+# ---- the cost cap ------------------------------------------------------------------------------------------
+
+
+def test_the_cost_cap_stops_new_calls_and_skips_the_rest_with_a_reason(store: Store) -> None:
+    client = FakeClient()
+    limits = ProviderLimits(LimitSettings(max_concurrency=4))
+    result = run(store, plain_items(40), client, experiment=spec(budget_usd=0.055), limits=limits)
+    rows = read_experiment_items(store, "exp-1")
+    statuses = Counter(rows.get_column("status"))
+    # one probe call, then four in flight at a projected 0.01 each: 0.05 <= 0.055, a sixth would pass it
+    assert statuses == {"ok": 5, "skipped_budget": 35}
+    assert client.total == 5
+    skipped = rows.filter(pl.col("status") == "skipped_budget")
+    assert skipped.get_column("error").str.contains("cost cap 0.0550 USD reached").all()
+    assert skipped.get_column("output").is_null().all() and set(skipped.get_column("attempts")) == {0}
+    assert rows.get_column("cost_usd").sum() <= 0.055
+    assert result.record.spent_usd == pytest.approx(0.05)
+    assert sum(result.record.counts.values()) == 40
+
+
+def test_what_earlier_runs_spent_counts_against_the_cap(store: Store) -> None:
+    run(store, plain_items(3), FakeClient(), experiment=spec(budget_usd=1.0))
+    more = FakeClient()
+    run(store, plain_items(10), more, experiment=spec(budget_usd=0.035))
+    # 0.03 already spent: the probe (0.04) is allowed, the next one is not
+    assert more.total == 1
+    assert Counter(read_experiment_items(store, "exp-1").get_column("status")) == {
+        "ok": 4,
+        "skipped_budget": 6,
+    }
+
+
+def test_cache_hits_are_free_when_the_budget_is_closed(store: Store) -> None:
+    cache = ResponseCache(store)
+    run(store, plain_items(3), FakeClient(), experiment=spec("warmup"), cache=cache)
+    client = FakeClient()
+    run(store, plain_items(8), client, experiment=spec(budget_usd=0.0), cache=cache)
+    statuses = by_item(read_experiment_items(store, "exp-1"))
+    assert [statuses[f"itm_{i:03d}"]["status"] for i in range(8)] == ["ok"] * 3 + ["skipped_budget"] * 5
+    assert client.total == 0
+
+
+# ---- limits, progress, flushing ----------------------------------------------------------------------------
+
+
+def test_chunks_running_together_share_the_provider_limit(store: Store) -> None:
+    client = FakeClient()
+    settings = RunnerSettings(retry=FAST, chunk_size=10, parallel_chunks=4)
+    run(store, plain_items(60), client, settings=settings, limits=ProviderLimits(LimitSettings(3)))
+    assert client.total == 60 and client.peak == 3
+
+
+def test_configs_on_different_providers_run_side_by_side(store: Store) -> None:
+    configs = [config("a", api_base="http://one.test/v1"), config("b", 0.5, api_base="http://two.test/v1")]
+    client = FakeClient()
+    settings = RunnerSettings(retry=FAST, chunk_size=5, parallel_chunks=2)
+    run(
+        store,
+        plain_items(20),
+        client,
+        configs=configs,
+        settings=settings,
+        limits=ProviderLimits(LimitSettings(2)),
+    )
+    assert client.total == 40 and client.endpoints_together == 2
+
+
+def test_rate_limits_are_retried_after_the_servers_pause(store: Store) -> None:
+    limited = ModelError("rate limited", transient=True, status=429, retry_after_s=0.05)
+    client = FakeClient({"q0": [limited, "ok"], "q1": [limited, "ok"]})
+    limits = ProviderLimits(LimitSettings(8, decrease_factor=0.5))
+    run(store, plain_items(10), client, limits=limits)
+    rows = by_item(read_experiment_items(store, "exp-1"))
+    assert rows["itm_000"]["status"] == "ok" and rows["itm_000"]["attempts"] == 2
+    (throttle,) = limits.throttles().values()
+    stats = throttle.limiter.stats()
+    assert stats.cuts >= 1 and stats.pauses >= 1
+
+
+def test_progress_reports_reach_the_callback(store: Store) -> None:
+    seen: list[ProgressSnapshot] = []
+    run(
+        store,
+        make_items("q fine", "bad x", "q2 fine"),
+        FakeClient({"bad": [ModelError("no", transient=False)]}),
+        progress=seen.append,
+    )
+    final = seen[-1]
+    assert final.finished and (final.done, final.total, final.ok, final.error) == (3, 3, 2, 1)
+
+
+def test_rows_are_flushed_in_batches_not_one_write_per_item(store: Store) -> None:
+    settings = RunnerSettings(retry=FAST, chunk_size=100, flush_every=10, flush_interval_s=3600)
+    result = run(store, plain_items(35), FakeClient(), settings=settings)
+    parts = item_parts(store, "exp-1")
+    # every 10 rows, unless the previous write is still going: then the next part takes the rows that waited
+    assert 2 <= len(parts) <= 4 and result.chunks[0].rows_written == 35
+    assert store.scan_parquet(parts).collect().height == 35
+    fingerprint = config().fingerprint()
+    assert all(p.startswith(f"warehouse/experiments/exp-1/items/config={fingerprint}/part-") for p in parts)
+
+
+# ---- the record and the chunk API --------------------------------------------------------------------------
+
+
+def test_the_record_holds_every_config_in_full_and_every_run(store: Store) -> None:
+    configs = [config("a", baseline=True, system_prompt="Be brief."), config("b", 0.7, prompt="Q: {input}")]
+    first = run(store, plain_items(4), FakeClient(), configs=configs, experiment=spec(budget_usd=5.0))
+    second = run(store, plain_items(4), FakeClient(), configs=configs, experiment=spec(budget_usd=5.0))
+    record = read_record(store, "exp-1")
+    assert record is not None and store.exists(record_key("exp-1"))
+    assert [c.config for c in record.configs] == [c.describe() for c in configs]
+    assert record.configs[1].config["prompt"] == "Q: {input}" and record.configs[0].config["baseline"] is True
+    assert (record.dataset, record.dataset_version, record.trials, record.budget_usd) == (
+        "qa-golden",
+        3,
+        1,
+        5.0,
+    )
+    assert record.run_ids == (first.run_id, second.run_id)
+    assert record.created_at <= record.updated_at and record.finished_at is not None
+    assert record.counts == {"ok": 8, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert record.spent_usd == pytest.approx(8 * COST)
+
+
+def test_a_rerun_may_not_change_the_dataset_version(store: Store) -> None:
+    run(store, plain_items(2), FakeClient())
+    with pytest.raises(ConfigError, match="cannot change"):
+        run(store, plain_items(2), FakeClient(), experiment=ExperimentSpec("exp-1", "qa-golden", 4))
+
+
+def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> None:
+    items = prepare_items(plain_items(10))
+    configs = [config("a"), config("b", 0.5)]
+    experiment = spec("by-chunk", trials=2)
+    start_experiment(store, experiment, configs, run_id="run-1", item_count=items.height)
+    plans = plan_chunks(len(configs), items.height, chunk_size=4)
+    assert [(p.config_index, p.start, p.stop) for p in plans] == [
+        (0, 0, 4),
+        (0, 4, 8),
+        (0, 8, 10),
+        (1, 0, 4),
+        (1, 4, 8),
+        (1, 8, 10),
+    ]
+    runtime = Runtime(client=FakeClient(), progress=lambda s: None)
+    for plan in plans:
+        chunk = asyncio.run(
+            run_chunk(
+                store,
+                experiment,
+                configs[plan.config_index],
+                plan.items(items),
+                run_id="run-1",
+                runtime=runtime,
+                settings=SETTINGS,
+                chunk=plan.label,
+            )
+        )
+        assert sum(chunk.counts.values()) == (plan.stop - plan.start) * 2
+    record = finish_experiment(store, "by-chunk")
+    assert record.counts == {"ok": 40, "error": 0, "skipped_budget": 0, "missing": 0}
+    again = asyncio.run(
+        run_chunk(store, experiment, configs[0], plans[0].items(items), run_id="run-2", runtime=runtime)
+    )
+    assert again.already_done == 8 and again.rows_written == 0
+
+
+def test_missing_keys_are_counted_until_a_run_writes_them(store: Store) -> None:
+    experiment = spec("partial")
+    items = prepare_items(plain_items(5))
+    start_experiment(store, experiment, [config()], run_id="run-1", item_count=5)
+    runtime = Runtime(client=FakeClient(), progress=lambda s: None)
+    asyncio.run(run_chunk(store, experiment, config(), items.head(2), run_id="run-1", runtime=runtime))
+    assert finish_experiment(store, "partial").counts == {
+        "ok": 2,
+        "error": 0,
+        "skipped_budget": 0,
+        "missing": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda: make_items("a", "b").with_columns(pl.lit("same").alias("item_id")), DataContractError),
+        (lambda: plain_items(2).drop("input_text"), DataContractError),
+    ],
+)
+def test_items_that_cannot_be_run_are_refused(
+    store: Store, make: Callable[[], pl.DataFrame], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        run(store, make(), FakeClient())
+
+
+def test_configs_must_differ(store: Store) -> None:
+    with pytest.raises(ConfigError, match="distinct fingerprints"):
+        run(store, plain_items(2), FakeClient(), configs=[config("a"), config("b")])
+    with pytest.raises(ConfigError, match="distinct names"):
+        run(store, plain_items(2), FakeClient(), configs=[config("a"), config("a", 0.5)])
