@@ -18,41 +18,33 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import logging
-import os
-import platform
-import resource
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from bench.common import (
+    VERDICT,
+    local_s3_store,
+    machine_info,
+    median_phase,
+    spawn,
+    timed,
+    timing,
+    write_result,
+)
 from tracewatch.traces.schema import GROUP_KEYS
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 DAY = dt.date(2026, 11, 1)
 FILES = 10
-BUCKET = "tracewatch"
 MAX_RATIO = 3.0
 MAX_PEAK_RSS_MB = 2048.0
 KINDS = ("baseline", "tracewatch")
-CHILD_TIMEOUT_S = 1800
-QUIET_ENV = {
-    "GX_ANALYTICS_ENABLED": "False",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-}
 
 # The same per-group metrics as tracewatch.monitoring.metrics.trace_metrics (minus feedback), written out
 # here so the baseline is what a person would type into polars, not a call into our code.
@@ -85,72 +77,37 @@ PHASE_LABELS: tuple[tuple[str, str], ...] = (
 
 def run_benchmark(*, rows: int, repeats: int, work_dir: Path) -> dict[str, Any]:
     """Start an S3 server, write `rows` traces for one day, run both sides `repeats` times; the summary."""
-    from pydantic import SecretStr
-
-    from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
-    from tracewatch.settings import Settings
-    from tracewatch.store import Store
     from tracewatch.traces.demo import write_demo_traces
 
-    work_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ingest-", dir=work_dir) as tmp:
-        server = start_s3_server(Path(tmp) / "seaweedfs", buckets=(BUCKET,))
-        try:
-            env = server.environment(BUCKET, f"bench-{uuid.uuid4().hex[:12]}")
-            settings = Settings(
-                store=env["TRACEWATCH_STORE"],
-                s3_endpoint_url=server.endpoint_url,
-                aws_access_key_id=SecretStr(server.access_key_id),
-                aws_secret_access_key=SecretStr(server.secret_access_key),
-            )
-            store = Store.from_settings(settings)
-            started = time.perf_counter()
-            demo = write_demo_traces(
-                store,
-                start=DAY,
-                days=1,
-                traces_per_day=rows,
-                files_per_day=FILES,
-                plant_bad_input=False,
-                drift=None,
-            )
-            setup_s = time.perf_counter() - started
-            log.info("wrote %d traces in %d files in %.1f s", rows, len(demo.trace_keys), setup_s)
-            child_env = {**os.environ, **env, **QUIET_ENV}
-            runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
-            for repetition in range(1, repeats + 1):
-                for kind in KINDS:
-                    run = _spawn(kind, list(demo.trace_keys), child_env, Path(tmp))
-                    _check_rows(kind, run, rows)
-                    runs[kind].append(run)
-                    log.info(
-                        "repetition %d/%d %-10s %6.2f s  peak RSS %5.0f MB",
-                        repetition,
-                        repeats,
-                        kind,
-                        run["phases"]["total"],
-                        run["peak_rss_mb"],
-                    )
-        finally:
-            stop_s3_server(server)
+    with local_s3_store(work_dir, "ingest") as local:
+        started = time.perf_counter()
+        demo = write_demo_traces(
+            local.store,
+            start=DAY,
+            days=1,
+            traces_per_day=rows,
+            files_per_day=FILES,
+            plant_bad_input=False,
+            drift=None,
+        )
+        setup_s = time.perf_counter() - started
+        log.info("wrote %d traces in %d files in %.1f s", rows, len(demo.trace_keys), setup_s)
+        runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+        for repetition in range(1, repeats + 1):
+            for kind in KINDS:
+                args = ["--day", DAY.isoformat(), *demo.trace_keys]
+                run = spawn("bench.ingest_bench", kind, args, local.child_env, local.tmp)
+                _check_rows(kind, run, rows)
+                runs[kind].append(run)
+                log.info(
+                    "repetition %d/%d %-10s %6.2f s  peak RSS %5.0f MB",
+                    repetition,
+                    repeats,
+                    kind,
+                    run["phases"]["total"],
+                    run["peak_rss_mb"],
+                )
     return summarise(runs, rows=rows, repeats=repeats, setup_s=setup_s)
-
-
-def _spawn(kind: str, keys: list[str], env: dict[str, str], tmp: Path) -> dict[str, Any]:
-    result_path = tmp / f"result-{uuid.uuid4().hex}.json"
-    args = [sys.executable, "-m", "bench.ingest_bench", kind, "--day", DAY.isoformat()]
-    args += ["--result", str(result_path), *keys]
-    started = time.perf_counter()
-    done = subprocess.run(
-        args, check=False, env=env, cwd=REPO, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
-    )
-    process_s = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"the {kind} run failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
-    run: dict[str, Any] = json.loads(result_path.read_text())
-    result_path.unlink()
-    run["process_s"] = round(process_s, 3)  # including interpreter start-up and imports
-    return run
 
 
 def _check_rows(kind: str, run: dict[str, Any], rows: int) -> None:
@@ -168,7 +125,7 @@ def summarise(
     """Medians per phase, the ratio of the medians, the worst peak RSS and the verdicts."""
 
     def median(kind: str, phase: str) -> float:
-        return float(statistics.median(r["phases"][phase] for r in runs[kind]))
+        return median_phase(runs[kind], phase)
 
     ours = runs["tracewatch"]
     ratio = median("tracewatch", "total") / median("baseline", "total")
@@ -196,31 +153,6 @@ def summarise(
     }
 
 
-def machine_info() -> dict[str, Any]:
-    import pyarrow
-
-    return {
-        "nproc": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)),
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "pyarrow": pyarrow.__version__,
-        "platform": platform.platform(),
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "git": _git_revision(),
-    }
-
-
-def _git_revision() -> str:
-    """The commit measured, with `-dirty` when src/ has uncommitted changes."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], check=False, cwd=REPO, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    return git("rev-parse", "--short", "HEAD") + ("-dirty" if git("status", "--porcelain", "src") else "")
-
-
 def to_markdown(summary: dict[str, Any]) -> str:
     """The README table: medians, the ratio, peak RSS and the verdicts."""
     med, rss, ok = summary["medians_s"], summary["peak_rss_mb"], summary["passed"]
@@ -237,7 +169,6 @@ def to_markdown(summary: dict[str, Any]) -> str:
         ),
     ]
     m = summary["machine"]
-    verdict = {True: "pass", False: "**FAIL**"}
     lines += [
         "",
         f"{summary['rows']:,} traces of one day in {summary['files']} Parquet files on the local S3 server "
@@ -246,30 +177,13 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"{m['nproc']} CPUs, Python {m['python']}, polars {m['polars']}, pyarrow {m['pyarrow']}, "
         f"{m['date'][:10]}, commit {m['git']}.",
         "",
-        f"- wall time <= {MAX_RATIO:.0f}x baseline: {summary['ratio']:.2f}x, {verdict[ok['ratio']]}",
-        f"- peak RSS <= {MAX_PEAK_RSS_MB:.0f} MB: {rss['tracewatch']:.0f} MB, {verdict[ok['peak_rss']]}",
+        f"- wall time <= {MAX_RATIO:.0f}x baseline: {summary['ratio']:.2f}x, {VERDICT[ok['ratio']]}",
+        f"- peak RSS <= {MAX_PEAK_RSS_MB:.0f} MB: {rss['tracewatch']:.0f} MB, {VERDICT[ok['peak_rss']]}",
     ]
     return "\n".join(lines) + "\n"
 
 
 # ---- the child: one repetition of one side -----------------------------------------------------------------
-
-
-@contextmanager
-def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
-    started = time.perf_counter()
-    try:
-        yield
-    finally:
-        phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-
-
-def _timing(function: Callable[..., Any], phases: dict[str, float], name: str) -> Callable[..., Any]:
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        with _timed(phases, name):
-            return function(*args, **kwargs)
-
-    return timed
 
 
 def run_baseline(keys: list[str]) -> tuple[dict[str, float], dict[str, int]]:
@@ -279,7 +193,7 @@ def run_baseline(keys: list[str]) -> tuple[dict[str, float], dict[str, int]]:
 
     store = Store.from_settings(Settings())
     phases: dict[str, float] = {}
-    with _timed(phases, "total"):
+    with timed(phases, "total"):
         metrics = (
             pl.scan_parquet([store.uri(k) for k in keys], storage_options=store.storage_options())
             .group_by(GROUP_KEYS)
@@ -303,20 +217,20 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
     store = Store.from_settings(Settings())
     phases: dict[str, float] = {"rowchecks": 0.0}
     # Patch the name checks.py calls, so the row checks are timed where ingest really uses them.
-    ingest_checks.failing_rows = _timing(ingest_checks.failing_rows, phases, "rowchecks")  # type: ignore[attr-defined]
+    ingest_checks.failing_rows = timing(ingest_checks.failing_rows, phases, "rowchecks")  # type: ignore[attr-defined]
     run_id = new_run_id("bench")
-    with _timed(phases, "total"):
-        with _timed(phases, "ingest"):
+    with timed(phases, "total"):
+        with timed(phases, "ingest"):
             result = ingest_run.ingest_new_traces(
                 store, up_to=day, reprocess=(day,), run_id=run_id, keep=METRIC_INPUT_COLUMNS
             )
-        with _timed(phases, "monitoring"):
+        with timed(phases, "monitoring"):
             build_monitoring_reports(store, day, run_id=run_id, accepted=result.accepted.get(day))
     phases["validation"] = phases["rowchecks"]
     # Off the critical path: the nightly flow publishes the reports first and renders Data Docs afterwards.
-    with _timed(phases, "data_docs"):
+    with timed(phases, "data_docs"):
         # run_suite imports GX lazily; importing it here first only splits that cost out of the phase.
-        with _timed(phases, "gx_import"):
+        with timed(phases, "gx_import"):
             import great_expectations  # noqa: F401
         publish_data_docs(store, day, run_id=run_id)
     counts = {
@@ -326,23 +240,6 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
         "files": len(result.files),
     }
     return phases, counts
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (or any child's), in MB.
-
-    Not `ru_maxrss` of RUSAGE_SELF: Linux keeps it across fork + exec, so a child would report the parent's
-    peak (the parent held the whole generated day). VmHWM belongs to this process's own address space.
-    """
-    scale = 1024 if sys.platform == "darwin" else 1  # ru_maxrss is in bytes on macOS, KiB on Linux
-    children_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // scale
-    status = Path("/proc/self/status")
-    if not status.exists():  # not Linux: the best there is
-        return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // scale, children_kib) / 1024
-    own_kib = next(
-        int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmHWM:")
-    )
-    return max(own_kib, children_kib) / 1024
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -356,13 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         phases, counts = run_baseline(args.keys)
     else:
         phases, counts = run_tracewatch(args.day)
-    result = {
-        "kind": args.kind,
-        "phases": {name: round(seconds, 4) for name, seconds in phases.items()},
-        "counts": counts,
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-    }
-    args.result.write_text(json.dumps(result))
+    write_result(args.result, args.kind, phases, counts)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Run the benchmarks and publish their results: `python -m bench.run [--repeats N] [--rows N]` (`make bench`).
+"""Run the benchmarks and publish their results: `python -m bench.run [--only NAME ...] [--repeats N] [--rows N]`
+(`make bench` runs them all).
 
-Writes bench/results/ingest.json (every raw timing, the medians, ratio, peak RSS and the machine) and
-bench/results/ingest.md (the table), and puts the table between the bench markers of README.md.
+Each benchmark writes bench/results/<name>.json (every raw timing, the medians, ratio, peak RSS and the machine)
+and bench/results/<name>.md (its table), and puts the table between its markers in README.md. A new benchmark is
+one more `Benchmark` in `BENCHMARKS`: a module with `run_benchmark` and `to_markdown`, and a marker pair.
 """
 
 from __future__ import annotations
@@ -11,50 +13,93 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bench.ingest_bench import REPO, run_benchmark, to_markdown
+from bench import datasets_bench, ingest_bench
+from bench.common import REPO
 
 RESULTS = REPO / "bench" / "results"
 WORK = REPO / "bench" / "work"  # git-ignored: the S3 server's data while a run lasts
 README = REPO / "README.md"
-START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 log = logging.getLogger("bench")
 
 
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark: `run(args, work_dir)` returns its summary, `to_markdown` its README table, which goes
+    between `markers` (default `<!-- bench:<name>:start -->` ... `<!-- bench:<name>:end -->`)."""
+
+    name: str
+    run: Callable[[argparse.Namespace, Path], dict[str, Any]]
+    to_markdown: Callable[[dict[str, Any]], str]
+    markers: tuple[str, str] | None = None
+
+    @property
+    def start_end(self) -> tuple[str, str]:
+        return self.markers or (f"<!-- bench:{self.name}:start -->", f"<!-- bench:{self.name}:end -->")
+
+
+BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark(
+        "ingest",
+        lambda args, work: ingest_bench.run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=work),
+        ingest_bench.to_markdown,
+        markers=("<!-- bench:start -->", "<!-- bench:end -->"),  # the first benchmark's, kept as they were
+    ),
+    Benchmark(
+        "datasets",
+        lambda args, work: datasets_bench.run_benchmark(
+            rows=args.rows, items=args.items, repeats=args.repeats, work_dir=work
+        ),
+        datasets_bench.to_markdown,
+    ),
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    names = [b.name for b in BENCHMARKS]
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=names, default=names, help="benchmarks to run (all)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per side; medians are reported")
     parser.add_argument("--rows", type=int, default=1_000_000, help="traces in the day (10 files)")
+    parser.add_argument("--items", type=int, default=100_000, help="items in the dataset (datasets bench)")
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.rows < 10:
-        parser.error("--repeats must be >= 1 and --rows >= 10")
+    if args.repeats < 1 or args.rows < 10 or args.items < 1:
+        parser.error("--repeats and --items must be >= 1 and --rows >= 10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
+    for benchmark in BENCHMARKS:
+        if benchmark.name in args.only:
+            run(benchmark, args)
 
+
+def run(benchmark: Benchmark, args: argparse.Namespace) -> None:
+    """Run one benchmark and publish its results."""
     started = time.perf_counter()
-    summary = run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=WORK)
+    summary = benchmark.run(args, WORK)
     summary["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    table = to_markdown(summary)
-
+    table = benchmark.to_markdown(summary)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (RESULTS / "ingest.md").write_text(table)
-    update_readme(README, table)
+    (RESULTS / f"{benchmark.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"{benchmark.name}.md").write_text(table)
+    update_readme(README, table, *benchmark.start_end, fallback=f"bench/results/{benchmark.name}.md")
     print(table)
-    log.info("done in %.0f s; results in %s", summary["bench_wall_s"], RESULTS.relative_to(REPO))
+    log.info(
+        "%s done in %.0f s; results in %s", benchmark.name, summary["bench_wall_s"], RESULTS.relative_to(REPO)
+    )
 
 
-def update_readme(readme: Path, table: str) -> None:
-    """Replace what lies between the bench markers; touch nothing else, and say so if they are missing."""
+def update_readme(readme: Path, table: str, start: str, end: str, *, fallback: str) -> None:
+    """Replace what lies between `start` and `end`; touch nothing else, and say so if they are missing."""
     text = readme.read_text()
-    pattern = re.compile(rf"{re.escape(START)}.*?{re.escape(END)}", re.DOTALL)
+    pattern = re.compile(rf"{re.escape(start)}.*?{re.escape(end)}", re.DOTALL)
     if not pattern.search(text):
-        print(
-            f"note: {readme.name} has no {START} ... {END} markers; the table is in bench/results/ingest.md"
-        )
+        print(f"note: {readme.name} has no {start} ... {end} markers; the table is in {fallback}")
         return
-    readme.write_text(pattern.sub(lambda _: f"{START}\n{table}{END}", text, count=1))
+    readme.write_text(pattern.sub(lambda _: f"{start}\n{table}{end}", text, count=1))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import polars as pl
 import pytest
 
-from tracewatch.datasets.build import DatasetSpec, build_dataset_version
-from tracewatch.datasets.versions import list_versions, read_version
+from tracewatch.datasets.build import (
+    DatasetSpec,
+    build_dataset_version,
+    read_candidates,
+    select_candidates,
+)
+from tracewatch.datasets.candidates import candidate_inputs
+from tracewatch.datasets.items import ITEM_SOURCE_COLUMNS, items_from_traces
+from tracewatch.datasets.versions import append_version, list_versions, read_version
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import ingest_new_traces, scan_accepted
 from tracewatch.store import Store
@@ -144,6 +152,57 @@ def test_filters_keep_only_the_named_values(file_store: Store, demo: DemoSummary
 
     assert build.counts["filtered out"] > 0
     assert set(build.items["route"].unique()) == {chosen}
+
+
+def test_deduplicating_on_the_64_bit_key_or_the_sha256_picks_the_same_traces(
+    file_store: Store, demo: DemoSummary
+) -> None:
+    by_key = DatasetSpec.from_dict(SPEC)
+    by_hash = DatasetSpec.from_dict(
+        SPEC | {"sampling": SPEC["sampling"] | {"dedup": {"hash_column": "content_hash"}}}
+    )
+    assert by_key.sampling.dedup.hash_column == "dedup_key"
+    build_dataset_version(file_store, by_key, start=START, end=START, run_id="r1")
+    # The same night again: the contents just added are exact duplicates of the dataset now.
+    traces, _ = read_candidates(file_store, by_key, START, START, {})
+    inputs = candidate_inputs(traces, by_key.redaction)
+    keyed = select_candidates(file_store, by_key, traces, inputs)
+    hashed = select_candidates(file_store, by_hash, traces, inputs)
+
+    assert keyed.counts == hashed.counts and keyed.counts["duplicate: exact"] > 0
+    assert keyed.picked["trace_id"].to_list() == hashed.picked["trace_id"].to_list()
+    assert keyed.dropped.sort("trace_id").equals(hashed.dropped.sort("trace_id"))
+
+
+def test_an_item_that_only_shares_the_64_bit_key_drops_nothing(
+    file_store: Store, demo: DemoSummary, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = DatasetSpec.from_dict(SPEC | {"sampling": SPEC["sampling"] | {"dedup": {"near_threshold": None}}})
+    traces, _ = read_candidates(file_store, spec, START, START, {})
+    inputs = candidate_inputs(traces, spec.redaction)
+    keys = traces.select("trace_id").with_columns(inputs.dedup_key)
+    victim_key = keys.get_column("dedup_key")[0]
+    full = scan_accepted(file_store, START, ITEM_SOURCE_COLUMNS)
+    other = full.join(keys.filter(pl.col("dedup_key") != victim_key).head(1), on="trace_id", how="semi")
+    forged = items_from_traces(other, strategy="forged").with_columns(
+        pl.lit(victim_key, dtype=pl.UInt64).alias("dedup_key")  # a 64-bit collision with other content
+    )
+    append_version(file_store, spec.name, forged, kind="seed", run_id="forge")
+
+    with caplog.at_level(logging.WARNING):
+        selection = select_candidates(file_store, spec, traces, inputs)
+
+    victims = set(keys.filter(pl.col("dedup_key") == victim_key).get_column("trace_id"))
+    in_dataset = selection.dropped.filter(pl.col("duplicate_in") == "dataset")
+    assert victims and not victims & set(in_dataset.get_column("trace_id"))
+    assert in_dataset.is_empty()
+    assert "share a dedup_key with a dataset item but not its content_hash" in caplog.text
+
+
+def test_a_build_deduplicates_on_the_key_or_the_sha256_only() -> None:
+    bad = SPEC | {"sampling": SPEC["sampling"] | {"dedup": {"hash_column": "trace_id"}}}
+    with pytest.raises(ConfigError, match=r"hash_column='trace_id'.*\['dedup_key', 'content_hash'\]"):
+        DatasetSpec.from_dict(bad)
 
 
 def _routes(store: Store) -> list[str]:

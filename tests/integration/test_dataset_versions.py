@@ -4,6 +4,7 @@ immutability, empty nights, reruns, seeding from files and the human review roun
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import logging
@@ -14,8 +15,9 @@ import polars as pl
 import pytest
 
 from tracewatch.datasets import versions
+from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.review import ANSWER, REVIEWER, export_for_review, import_reviews
-from tracewatch.datasets.schema import ITEM_SCHEMA, empty_items
+from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION, empty_items
 from tracewatch.datasets.seed import seed_dataset
 from tracewatch.datasets.versions import (
     VersionExistsError,
@@ -65,7 +67,8 @@ def items(*keys: str, **overrides: Any) -> pl.DataFrame:
         }
         for key in keys
     ]
-    return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+    frame = pl.DataFrame(rows, schema=ITEM_SCHEMA)
+    return frame.with_columns(dedup_keys(frame))
 
 
 def sample(store: Store, *keys: str, run_id: str = "run-1", **kwargs: Any) -> versions.VersionManifest | None:
@@ -77,6 +80,33 @@ def ids(frame: pl.DataFrame) -> list[str]:
 
 
 # ---- versions --------------------------------------------------------------------------------------------
+
+
+def test_a_version_written_before_dedup_key_existed_reads_with_it_and_grows(store: Store) -> None:
+    manifest = sample(store, "a", "b")
+    assert manifest is not None
+    # Rewrite version 1 as item schema 1 wrote it: no dedup_key column.
+    buffer = io.BytesIO()
+    read_version(store, NAME, 1).drop("dedup_key").write_parquet(buffer)
+    store.write_bytes(manifest.items_key, buffer.getvalue())
+    store.write_json(
+        manifest_key(NAME, 1),
+        manifest.to_json()
+        | {"items_sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "item_schema_version": 1},
+    )
+
+    old = read_version(store, NAME, 1)
+    assert old.columns == list(versions.STORED_SCHEMA)
+    assert old.get_column("dedup_key").to_list() == items("a", "b").get_column("dedup_key").to_list()
+    picked = read_version(store, NAME, 1, columns=["dedup_key", "item_id"])
+    assert picked.columns == ["dedup_key", "item_id"] and picked.equals(old.select("dedup_key", "item_id"))
+    assert read_version(store, NAME, 1, columns=["item_id"]).height == 2
+    with pytest.raises(ConfigError, match=r"unknown column\(s\) \['minhash'\]"):
+        read_version(store, NAME, 1, columns=["item_id", "minhash"])
+
+    grown = sample(store, "c", run_id="run-2")
+    assert grown is not None and grown.item_schema_version == ITEM_SCHEMA_VERSION
+    assert read_version(store, NAME).select(list(ITEM_SCHEMA)).equals(items("a", "b", "c"))
 
 
 def test_append_read_list_and_diff_round_trip(store: Store) -> None:
@@ -101,7 +131,11 @@ def test_append_read_list_and_diff_round_trip(store: Store) -> None:
     assert raw["window_start"] == raw["window_end"] == "2026-11-01"
     assert raw["spec"] == SPEC and raw["seed"] == 7 and raw["kind"] == "sample"
     assert raw["counts"] == {"redactions": {"email": 1}, "skipped": {"near_duplicate": 3}}
-    assert raw["item_schema_version"] == 1 and raw["source_key"] == key and raw["run_id"] == "run-1"
+    assert (
+        raw["item_schema_version"] == ITEM_SCHEMA_VERSION
+        and raw["source_key"] == key
+        and raw["run_id"] == "run-1"
+    )
     assert dt.datetime.fromisoformat(raw["created_at"]).utcoffset() == dt.timedelta(0)
 
     latest = read_version(store, NAME)

@@ -10,24 +10,30 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import yaml
 
+from tracewatch.datasets.candidates import CandidateInputs, candidate_inputs, content_hash_check
+from tracewatch.datasets.dedup import ExactCheck
 from tracewatch.datasets.items import (
+    DEDUP_KEY,
+    ITEM_SOURCE_COLUMNS,
     NO_USABLE_INPUT,
     SilverRule,
-    content_hash_expr,
     items_with_redactions,
-    usable_input,
 )
-from tracewatch.datasets.pii import RedactionConfig, redact_frame
-from tracewatch.datasets.sampling import SamplingSpec, Selection, select_new_traces
+from tracewatch.datasets.minhash import SignatureIndex
+from tracewatch.datasets.pii import RedactionConfig
+from tracewatch.datasets.sampling import SamplingSpec, Selection, reference_for, select_new_traces
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import (
+    STORED_SCHEMA,
     VersionManifest,
     check_dataset_name,
     find_version,
@@ -44,23 +50,14 @@ from tracewatch.traces.schema import TRACE_SCHEMA
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "start_time",
-    "project",
-    "route",
-    "model",
-    "status",
-    "error_type",
-    "tags",
-    "feedback",
-    "input_text",
-    "input_messages",
-    "output_text",
-)
-"""What every candidate trace is read with; the heavy columns items also need are read for the picks only."""
+CANDIDATE_COLUMNS: tuple[str, ...] = ("trace_id", "input_text", "input_messages")
+"""What every candidate trace is read with, besides the columns the strategies and filters read: a million
+traces are read for the picks' sake, so the rest of a trace (outputs, passages, metadata) is read for the
+picks only."""
 
-PICK_ONLY_COLUMNS: tuple[str, ...] = ("retrieved_context", "metadata")
+CONTENT_HASH = "content_hash"
+HASH_COLUMNS: tuple[str, ...] = (DEDUP_KEY, CONTENT_HASH)
+"""What a build can de-duplicate on: the 64-bit key (matches confirmed by sha256) or the sha256 itself."""
 FILTERED_OUT = "filtered out"
 NIGHTLY_SPEC = "datasets/nightly.yaml"
 
@@ -73,6 +70,13 @@ class DatasetSpec:
     sampling: SamplingSpec
     redaction: RedactionConfig = field(default_factory=RedactionConfig)
     silver: SilverRule = field(default_factory=SilverRule)
+
+    def __post_init__(self) -> None:
+        if self.sampling.dedup.hash_column not in HASH_COLUMNS:
+            raise ConfigError(
+                f"sampling.dedup.hash_column={self.sampling.dedup.hash_column!r}: a dataset build "
+                f"de-duplicates on one of {list(HASH_COLUMNS)}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetSpec:
@@ -151,20 +155,23 @@ def build_dataset_version(
             message,
         )
 
-    traces = _read_window(store, start, end, spec.sampling.columns())
-    counts: dict[str, int] = {"traces": traces.height}
-    traces = _apply_filters(traces, filters or {}, counts)
-    usable = usable_input(traces)
-    counts[NO_USABLE_INPUT] = int((~usable).sum())
-    traces = traces.filter(usable)
-    if traces.height == 0:
-        message = f"no usable traces in {start}..{end} for dataset {spec.name!r}: no version created"
-        log.info(message)
-        return DatasetBuild(spec.name, window, None, False, counts, {}, _no_items(), message)
-
-    selection = _select(store, spec, traces)
+    # The latest version is read and MinHash-signed (numpy, one core) while the candidates are read and keyed.
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-reference")
+    try:
+        reference = background.submit(latest_items, store, spec)
+        traces, counts = read_candidates(store, spec, start, end, filters or {})
+        inputs = candidate_inputs(traces, spec.redaction)
+        traces = traces.drop("input_messages")  # `inputs` holds what selection needs of them; free the memory
+        counts[NO_USABLE_INPUT] = int((~inputs.usable).sum())
+        if counts[NO_USABLE_INPUT] == traces.height:
+            message = f"no usable traces in {start}..{end} for dataset {spec.name!r}: no version created"
+            log.info(message)
+            return DatasetBuild(spec.name, window, None, False, counts, {}, _no_items(), message)
+        selection = select_candidates(store, spec, traces, inputs, reference)
+    finally:
+        background.shutdown(wait=False, cancel_futures=True)
     counts |= {f"candidates: {k}": v for k, v in selection.counts.items()}
-    items, redactions = _items(store, spec, selection.picked, start, end)
+    items, redactions = items_for_picks(store, spec, selection.picked, start, end)
     manifest = write_version(
         store,
         spec.name,
@@ -185,20 +192,73 @@ def build_dataset_version(
     return DatasetBuild(spec.name, window, manifest, manifest is not None, counts, redactions, items, message)
 
 
-def _read_window(store: Store, start: dt.date, end: dt.date, extra: Sequence[str]) -> pl.DataFrame:
-    columns = tuple(dict.fromkeys((*CANDIDATE_COLUMNS, *extra)))
+def read_candidates(
+    store: Store, spec: DatasetSpec, start: dt.date, end: dt.date, filters: Mapping[str, Sequence[Any]]
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The accepted traces of `start`..`end` that pass `filters`, with the columns selection reads
+    (`CANDIDATE_COLUMNS`, the strategies' and the filters' columns), and the counts `traces` and
+    `filtered out`."""
+    unknown = sorted(set(filters) - set(TRACE_SCHEMA))
+    if unknown:
+        raise ConfigError(f"dataset filters: unknown column(s) {unknown}; available: {sorted(TRACE_SCHEMA)}")
+    traces = _read_window(store, start, end, (*CANDIDATE_COLUMNS, *spec.sampling.columns(), *filters))
+    counts = {"traces": traces.height}
+    return _apply_filters(traces, filters, counts), counts
+
+
+@dataclass(frozen=True)
+class LatestItems:
+    """What selection compares candidates with: the latest version's items (the columns it reads) and their
+    MinHash index (None when the spec needs none)."""
+
+    items: pl.DataFrame
+    index: SignatureIndex | None
+
+
+def latest_items(store: Store, spec: DatasetSpec) -> LatestItems:
+    """The latest version of `spec.name` (no items when there is none yet), read and indexed for selection."""
+    text = spec.sampling.dedup.text
+    latest = latest_version(store, spec.name)
+    wanted = [c for c in dict.fromkeys(("item_id", DEDUP_KEY, CONTENT_HASH, text)) if c in STORED_SCHEMA]
+    items = read_version(store, spec.name, latest, columns=wanted) if latest is not None else _no_items()
+    return LatestItems(items, reference_for(items, spec.sampling))
+
+
+def select_candidates(
+    store: Store,
+    spec: DatasetSpec,
+    traces: pl.DataFrame,
+    inputs: CandidateInputs,
+    reference: LatestItems | Future[LatestItems] | None = None,
+) -> Selection:
+    """Picks among the usable `traces`, compared with the latest version's items on the *redacted* input (as
+    items store it): on `dedup_key` with its matches confirmed by sha256, or on `content_hash` (a sha256 per
+    candidate: exact too, but slower). `inputs` are those of `traces`; their `input_messages` are not read.
+    `reference` is `latest_items(store, spec)`, read here unless given (or still being read in the background)."""
+    dedup = spec.sampling.dedup
+    candidates = traces.drop("input_messages", strict=False).with_columns(inputs.input_text, inputs.dedup_key)
+    check: ExactCheck | None = None
+    if dedup.hash_column == CONTENT_HASH:
+        all_rows = np.arange(traces.height, dtype=np.int64)
+        candidates = candidates.with_columns(inputs.parts.content_hashes(all_rows))
+    else:
+        check = content_hash_check(traces.get_column("trace_id"), inputs.parts)
+    if isinstance(reference, Future):
+        reference = reference.result()
+    reference = reference or latest_items(store, spec)
+    return select_new_traces(
+        candidates.filter(inputs.usable), reference.items, spec.sampling, check=check, index=reference.index
+    )
+
+
+def _read_window(store: Store, start: dt.date, end: dt.date, columns: Sequence[str]) -> pl.DataFrame:
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
-    return pl.concat([scan_accepted(store, day, columns) for day in days])
+    return pl.concat([scan_accepted(store, day, tuple(dict.fromkeys(columns))) for day in days])
 
 
 def _apply_filters(
     traces: pl.DataFrame, filters: Mapping[str, Sequence[Any]], counts: dict[str, int]
 ) -> pl.DataFrame:
-    unknown = sorted(set(filters) - set(traces.columns))
-    if unknown:
-        raise ConfigError(
-            f"dataset filters: unknown column(s) {unknown}; available: {sorted(traces.columns)}"
-        )
     kept = traces
     for column, allowed in filters.items():
         kept = kept.filter(pl.col(column).is_in(list(allowed)))
@@ -206,30 +266,14 @@ def _apply_filters(
     return kept
 
 
-def _select(store: Store, spec: DatasetSpec, traces: pl.DataFrame) -> Selection:
-    """Picks among `traces`, compared with the dataset's items on the *redacted* input (as items store it)."""
-    redacted, _, _ = redact_frame(
-        traces.select("trace_id", "input_text", "input_messages"),
-        ["input_text", "input_messages"],
-        spec.redaction,
-    )
-    keys = redacted.select("trace_id", "input_text", content_hash=content_hash_expr())
-    candidates = traces.drop("input_text", "input_messages").join(
-        keys, on="trace_id", how="left", maintain_order="left"
-    )
-    latest = latest_version(store, spec.name)
-    existing = read_version(store, spec.name, latest) if latest is not None else _no_items()
-    return select_new_traces(candidates, existing, spec.sampling)
-
-
-def _items(
+def items_for_picks(
     store: Store, spec: DatasetSpec, picked: pl.DataFrame, start: dt.date, end: dt.date
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Items for the picked traces: their full rows, redacted, with the strategy and stratum that chose them."""
     if picked.height == 0:
         return _no_items(), {}
     ids = picked.select("trace_id", "strategy", "stratum")
-    full = _read_window(store, start, end, PICK_ONLY_COLUMNS).join(ids, on="trace_id", how="inner")
+    full = _read_window(store, start, end, ITEM_SOURCE_COLUMNS).join(ids, on="trace_id", how="inner")
     ordered = ids.select("trace_id").join(full, on="trace_id", how="left", maintain_order="left")
     return items_with_redactions(
         ordered,

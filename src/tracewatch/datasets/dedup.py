@@ -1,17 +1,18 @@
 """De-duplication of new candidates against the existing dataset and within the batch: exact, then near.
 
-Exact duplicates share a normalised content hash (the caller's column, e.g. `content_hash`); the dataset check
-is a polars anti-join, so it stays cheap for a million candidates. Near duplicates have a MinHash Jaccard
-estimate >= a threshold; that check runs only on the few candidates left, against the dataset's stored
-signatures. Every dropped candidate comes back with its reason and what it duplicates, so a run can account for
-each one. Within a batch the candidate with the smallest id is kept, which makes the result independent of row
-order.
+Exact duplicates share a normalised content key (the caller's column, e.g. the 64-bit `dedup_key`); the dataset
+check is a polars anti-join, so it stays cheap for a million candidates. A key shorter than a cryptographic hash
+can collide, so an `ExactCheck` confirms the matches with the items' exact identity (`content_hash`), computed for
+one candidate per matched key only. Near duplicates have a MinHash Jaccard estimate >= a threshold; that check
+runs only on the few candidates left, against the dataset's stored signatures. Every dropped candidate comes
+back with its reason and what it duplicates, so a run can account for each one. Within a batch the candidate
+with the smallest id is kept, which makes the result independent of row order.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,19 @@ def dropped_schema(id_column: str) -> dict[str, pl.DataType]:
 
 
 @dataclass(frozen=True)
+class ExactCheck:
+    """Confirms matches on a lossy key against the dataset: `column` of the existing items holds the exact
+    identity (e.g. the sha256 `content_hash`) and `of` gives the same value for candidates, by id.
+
+    Only one candidate per matched key is checked, so the key must not collide *within* the candidates
+    (`datasets.candidates` ensures that); a key that matches an item with a different identity is no match.
+    """
+
+    column: str
+    of: Callable[[pl.Series], pl.Series]
+
+
+@dataclass(frozen=True)
 class DedupResult:
     """`kept` candidates (input columns, plus the signature column after a near check), `dropped` ones with
     reasons (`dropped_schema`), and `counts` per reason (every reason checked is present, zero included)."""
@@ -80,6 +94,7 @@ def deduplicate(
     existing_id_column: str = "item_id",
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
+    check: ExactCheck | None = None,
 ) -> DedupResult:
     """Exact then (unless `near_threshold` is None) near de-duplication, against `existing` and within the batch."""
     result = exact_duplicates(
@@ -88,6 +103,7 @@ def deduplicate(
         hash_column=hash_column,
         id_column=id_column,
         existing_id_column=existing_id_column,
+        check=check,
     )
     if near_threshold is None:
         return result
@@ -113,21 +129,19 @@ def exact_duplicates(
     id_column: str = "trace_id",
     existing_id_column: str = "item_id",
     within: bool = True,
+    check: ExactCheck | None = None,
 ) -> DedupResult:
     """Drop candidates whose `hash_column` is in `existing` (anti-join) and, with `within`, repeats in the batch.
 
-    Null hashes never match anything.
+    Null hashes never match anything. With `check`, a match counts only where the identities agree too.
     """
     require_columns((hash_column, id_column), candidates.columns, "candidates")
-    require_columns((hash_column, existing_id_column), existing.columns, "existing items")
-    known = (
-        existing.lazy()
-        .select(hash_column, existing_id_column)
-        .drop_nulls(hash_column)
-        .group_by(hash_column)
-        .agg(pl.col(existing_id_column).min().alias("duplicate_of"))
-        .collect()
+    require_columns(
+        (hash_column, existing_id_column, *((check.column,) if check else ())),
+        existing.columns,
+        "existing items",
     )
+    known = _known_keys(candidates, existing, hash_column, existing_id_column, id_column, check)
     kept = candidates.join(known, on=hash_column, how="anti")
     in_dataset = candidates.select(id_column, hash_column).join(known, on=hash_column, how="inner")
     dropped = [dropped_rows(in_dataset, id_column, EXACT, IN_DATASET)]
@@ -139,6 +153,46 @@ def exact_duplicates(
         dropped.append(dropped_rows(in_batch.filter("_repeat"), id_column, EXACT, IN_BATCH))
     out = pl.concat(dropped)
     return DedupResult(kept, out, {EXACT: out.height})
+
+
+def _known_keys(
+    candidates: pl.DataFrame,
+    existing: pl.DataFrame,
+    hash_column: str,
+    existing_id_column: str,
+    id_column: str,
+    check: ExactCheck | None,
+) -> pl.DataFrame:
+    """`hash_column` -> `duplicate_of` (the smallest matching item id) for the keys candidates match."""
+    items = existing.lazy().drop_nulls(hash_column)
+    if check is None:
+        return (
+            items.group_by(hash_column).agg(pl.col(existing_id_column).min().alias("duplicate_of")).collect()
+        )
+    matched = (
+        candidates.lazy()
+        .select(id_column, hash_column)
+        .join(items.select(hash_column), on=hash_column, how="semi")
+        .group_by(hash_column)
+        .agg(pl.col(id_column).min())
+        .collect()
+    )
+    exact = matched.with_columns(check.of(matched.get_column(id_column)).alias("_exact"))
+    known = (
+        items.select(hash_column, check.column, existing_id_column)
+        .join(exact.lazy(), left_on=[hash_column, check.column], right_on=[hash_column, "_exact"])
+        .group_by(hash_column)
+        .agg(pl.col(existing_id_column).min().alias("duplicate_of"))
+        .collect()
+    )
+    if known.height < exact.height:
+        log.warning(
+            "%d candidate content(s) share a %s with a dataset item but not its %s (a key collision): kept",
+            exact.height - known.height,
+            hash_column,
+            check.column,
+        )
+    return known
 
 
 def near_duplicates(
@@ -158,8 +212,8 @@ def near_duplicates(
     The dataset's signatures come from its `signature_column` (compute and store them with
     `minhash.with_signatures`); without that column they are computed from `text`, which costs a full MinHash
     pass over the dataset. `index` (built from those signatures, rows aligned with `existing`) saves rebuilding
-    the LSH tables when the same dataset is checked repeatedly. `kept` carries the candidates' own signatures in
-    `signature_column`, to be stored.
+    the LSH tables, and the pairs of texts already asked about, when the same dataset is checked repeatedly.
+    `kept` carries the candidates' own signatures in `signature_column`, to be stored.
     """
     require_columns((id_column,), candidates.columns, "candidates")
     reason = near_reason(threshold)

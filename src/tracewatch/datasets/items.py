@@ -11,6 +11,18 @@ The content hash is the sha256 hex digest of these UTF-8 bytes::
 
 where messages are `input_messages` in order (every role; a null list counts as no message). Normalised text
 never contains a newline, so the framing is unambiguous.
+
+The dedup key is the cheap exact-duplicate key of the same content: a UInt64 computed from the same normalised
+parts (the text, then each message content, null as empty) with `minhash.stable_hash64` (key 0) as `h`::
+
+    state = fmix64(h(text) ^ 0x5DEECE66D1CE4E5B)
+    for j, m in enumerate(message contents, start=1):  state += fmix64(h(m) + j * 0x9E3779B97F4A7C15)
+    dedup_key = fmix64(state ^ number_of_messages)                                 (all mod 2**64)
+
+Each part is hashed on its own and the position salts each message's term, so a night's candidates hash each
+distinct text and message once, however many traces repeat it, and sum the terms without a loop over rows.
+64 bits can collide, so a match on the key is confirmed before anything is dropped (see `dedup.ExactCheck` and
+`datasets.candidates`).
 """
 
 from __future__ import annotations
@@ -24,9 +36,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
-from tracewatch.datasets.pii import RedactionConfig, map_distinct, redact_frame
+from tracewatch.datasets.distinct import map_distinct
+from tracewatch.datasets.minhash import U64, fmix64, stable_hash64
+from tracewatch.datasets.pii import RedactionConfig, redact_frame
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
 
@@ -58,7 +74,12 @@ REDACTED_COLUMNS: tuple[str, ...] = (
 )
 """Item columns that can carry user content, and so are redacted before an item exists."""
 
-_TRACE_COLUMNS: tuple[str, ...] = (
+DEDUP_KEY = "dedup_key"
+SYSTEM_ROLE = "system"
+_KEY_SALT = np.uint64(0x5DEECE66D1CE4E5B)
+_KEY_STEP = np.uint64(0x9E3779B97F4A7C15)
+
+ITEM_SOURCE_COLUMNS: tuple[str, ...] = (
     "trace_id",
     "start_time",
     "project",
@@ -73,6 +94,7 @@ _TRACE_COLUMNS: tuple[str, ...] = (
     "retrieved_context",
     "feedback",
 )
+"""The trace columns an item is built from."""
 
 
 # ---- normalisation and hashes ------------------------------------------------------------------------------
@@ -124,7 +146,60 @@ def content_hash_expr(input_text: str = "input_text", input_messages: str = "inp
         .list.join("")
         .fill_null("")
     )
-    return pl.concat_str(text, contents).map_batches(_sha256_hex, return_dtype=pl.String, is_elementwise=True)
+    return pl.concat_str(text, contents).map_batches(sha256_hex, return_dtype=pl.String, is_elementwise=True)
+
+
+def sha256_hex(values: pl.Series) -> pl.Series:
+    """The sha256 hex digest of each value's UTF-8 bytes (null stays null), once per distinct value."""
+
+    def digests(distinct: pl.Series) -> pl.DataFrame:
+        sha256 = hashlib.sha256
+        utf8 = distinct.cast(pl.Binary).to_list()  # polars strings are UTF-8: no per-value encode
+        hexes = [None if v is None else sha256(v).hexdigest() for v in utf8]
+        return pl.DataFrame({"digest": hexes}, schema={"digest": pl.String})
+
+    return map_distinct(values, digests).to_series().alias(values.name)
+
+
+def dedup_key(input_text: str | None, message_contents: Sequence[str | None]) -> int:
+    """The dedup key of one input (see the module docstring for the definition)."""
+    parts = pl.Series([normalise_text(p or "") for p in (input_text, *message_contents)], dtype=pl.String)
+    hashes = stable_hash64(parts)
+    counts = np.array([len(message_contents)], dtype=np.int64)
+    return int(combine_part_hashes(hashes[:1], hashes[1:], counts)[0])
+
+
+def dedup_keys(
+    frame: pl.DataFrame, input_text: str = "input_text", input_messages: str = "input_messages"
+) -> pl.Series:
+    """`dedup_key` of every row (UInt64, never null), vectorised: each distinct part is hashed once."""
+    messages = frame.get_column(input_messages)
+    counts = messages.list.len().fill_null(0).to_numpy().astype(np.int64)
+    contents = flat_contents(messages)
+    keys = combine_part_hashes(part_hashes(frame.get_column(input_text)), part_hashes(contents), counts)
+    return pl.Series(DEDUP_KEY, keys, dtype=pl.UInt64)
+
+
+def flat_contents(messages: pl.Series) -> pl.Series:
+    """The contents of every message, flat: row i of `messages` adds `list.len()` of them (a null list none)."""
+    return messages.explode(empty_as_null=False, keep_nulls=False).struct.field("content")
+
+
+def part_hashes(values: pl.Series) -> U64:
+    """`stable_hash64` of each value normalised (null as empty): the per-part hashes of the dedup key."""
+    return np.asarray(map_distinct(values, _normalised_hashes).to_series().to_numpy(), dtype=np.uint64)
+
+
+def combine_part_hashes(text: U64, messages: U64, counts: NDArray[np.int64]) -> U64:
+    """Dedup keys from the hashes of each row's text (`text`, one per row) and of its messages (`messages`,
+    flat, `counts[i]` of them for row i, rows in order)."""
+    ends = np.cumsum(counts)
+    position = np.arange(1, len(messages) + 1) - np.repeat(ends - counts, counts)
+    with np.errstate(over="ignore"):
+        terms = fmix64(messages + position.astype(np.uint64) * _KEY_STEP)
+        running = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(terms, dtype=np.uint64)])
+        state = fmix64(text ^ _KEY_SALT) + running[ends] - running[ends - counts]
+    return fmix64(state ^ counts.astype(np.uint64))
 
 
 def item_id(source_trace_id: str | None, content_hash: str) -> str:
@@ -142,22 +217,28 @@ def item_id_expr(source_trace_id: str = "source_trace_id", content_hash: str = "
 # ---- which traces become items -----------------------------------------------------------------------------
 
 
+def has_text(text: pl.Expr) -> pl.Expr:
+    """True where `text` is not null and not all whitespace."""
+    return text.str.strip_chars().str.len_chars().fill_null(0) > 0
+
+
+def spoken_role(role: pl.Expr) -> pl.Expr:
+    """True for a message role that can ask something: any but the system prompt (a null role included)."""
+    return role.fill_null("") != SYSTEM_ROLE
+
+
 def usable_input_expr() -> pl.Expr:
     """True where a trace has an input to replay: non-blank `input_text`, or a non-blank message that is not
     the system prompt (a system prompt alone asks nothing). False rows should be skipped as
     `NO_USABLE_INPUT`."""
-    text = pl.col("input_text").str.strip_chars().str.len_chars().fill_null(0) > 0
     message = pl.element().struct
     spoken = (
         pl.col("input_messages")
-        .list.eval(
-            (message.field("content").str.strip_chars().str.len_chars().fill_null(0) > 0)
-            & (message.field("role").fill_null("") != "system")
-        )
+        .list.eval(has_text(message.field("content")) & spoken_role(message.field("role")))
         .list.any()
         .fill_null(False)
     )
-    return text | spoken
+    return has_text(pl.col("input_text")) | spoken
 
 
 def usable_input(traces: pl.DataFrame) -> pl.Series:
@@ -242,11 +323,7 @@ def items_with_redactions(
     (`usable_input`), so that the skip is counted where the sample is drawn.
     """
     _check_input(traces, stratum)
-    silver = (
-        silver_feedback.expr()
-        & (pl.col("status") == "ok")
-        & (pl.col("output_text").str.strip_chars().str.len_chars().fill_null(0) > 0)
-    )
+    silver = silver_feedback.expr() & (pl.col("status") == "ok") & has_text(pl.col("output_text"))
     draft = traces.select(
         "input_text",
         "input_messages",
@@ -269,6 +346,7 @@ def items_with_redactions(
     items = redacted.with_columns(
         expected_source=pl.when(pl.col("expected_output").is_not_null()).then(pl.lit("silver")),
         content_hash=content_hash_expr(),
+        dedup_key=dedup_keys(redacted),
         redactions=per_row,
     ).with_columns(item_id=item_id_expr())
     log.info(
@@ -284,7 +362,7 @@ def items_with_redactions(
 
 
 def _check_input(traces: pl.DataFrame, stratum: pl.Series | None) -> None:
-    missing = [c for c in _TRACE_COLUMNS if c not in traces.columns]
+    missing = [c for c in ITEM_SOURCE_COLUMNS if c not in traces.columns]
     if missing:
         raise DataContractError(f"items_from_traces: trace columns missing: {missing}")
     if stratum is not None and stratum.len() != traces.height:
@@ -315,14 +393,9 @@ def _normalise_rows(values: pl.Series) -> pl.Series:
     return out
 
 
-def _sha256_hex(values: pl.Series) -> pl.Series:
-    def digests(distinct: pl.Series) -> pl.DataFrame:
-        sha256 = hashlib.sha256
-        utf8 = distinct.cast(pl.Binary).to_list()  # polars strings are UTF-8: no per-value encode
-        hexes = [None if v is None else sha256(v).hexdigest() for v in utf8]
-        return pl.DataFrame({"digest": hexes}, schema={"digest": pl.String})
-
-    return map_distinct(values, digests).to_series().alias(values.name)
+def _normalised_hashes(values: pl.Series) -> pl.DataFrame:
+    normalised = normalise_series(values.fill_null(""))
+    return pl.DataFrame({"hash": stable_hash64(normalised)}, schema={"hash": pl.UInt64})
 
 
 def _item_ids(keys: pl.Series) -> pl.Series:

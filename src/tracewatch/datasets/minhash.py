@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from tracewatch.datasets.distinct import Distinct
 from tracewatch.errors import ConfigError, DataContractError
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ _ALL_ONES: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
 EMPTY: Final = _ALL_ONES
 """Every slot of the signature of a text without words; such texts are never anybody's near-duplicate."""
 
-_CHUNK_ELEMENTS: Final = 1 << 22
-"""Shingles hashed per block (32 MiB of uint64 per working array), to bound memory."""
+_CHUNK_ELEMENTS: Final = 1 << 15
+"""Shingles per block of `_min_over_texts` (256 KiB of uint64 per working array: in the CPU cache)."""
 _PAIR_CHUNK: Final = 1 << 16
+_PAIRS_SCHEMA: Final = {"query": pl.Int64(), "reference": pl.Int64(), "jaccard": pl.Float64()}
 
 
 # ---- stable hashing -------------------------------------------------------------------------------------------
@@ -179,15 +181,23 @@ MINHASH = MinHashScheme()
 
 def signatures(texts: pl.Series, scheme: MinHashScheme = MINHASH) -> U64:
     """MinHash signatures, one row of `scheme.num_perm` uint64 per text; texts without words get all `EMPTY`."""
-    words = texts.cast(pl.String).str.to_lowercase().str.extract_all(r"\w+")
-    counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
-    word_hashes = stable_hash64(words.explode().drop_nulls())
-    shingles, per_text = _shingles(word_hashes, counts, scheme.shingle_size)
-    out = np.full((len(texts), scheme.num_perm), EMPTY, dtype=np.uint64)
+    shingles, per_text = _text_shingles(texts, scheme)
     has_words = np.flatnonzero(per_text > 0)
+    if len(has_words) == len(per_text):
+        return _min_over_texts(shingles, per_text, scheme)
+    out = np.full((len(texts), scheme.num_perm), EMPTY, dtype=np.uint64)
     if len(has_words):
         out[has_words] = _min_over_texts(shingles, per_text[has_words], scheme)
     return out
+
+
+def _text_shingles(texts: pl.Series, scheme: MinHashScheme) -> tuple[U64, NDArray[np.int64]]:
+    """The shingle hashes of every text (flat) and how many each text has (0 for a text without words)."""
+    words = texts.cast(pl.String).str.to_lowercase().str.extract_all(r"\w+")
+    counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
+    distinct = Distinct.of(words.explode().drop_nulls())  # a language has far fewer words than a corpus
+    word_hashes = distinct.rows(stable_hash64(distinct.values))
+    return _shingles(word_hashes, counts, scheme.shingle_size)
 
 
 def with_signatures(
@@ -243,15 +253,16 @@ def _shingles(word_hashes: U64, counts: NDArray[np.int64], size: int) -> tuple[U
 
 
 def _min_over_texts(shingles: U64, per_text: NDArray[np.int64], scheme: MinHashScheme) -> U64:
-    """Per text and permutation, the minimum permuted shingle hash.
+    """Per text (each with at least one shingle) and permutation, the minimum permuted shingle hash.
 
-    One permutation at a time over a block of texts keeps the working set in cache (4x faster than one
-    (shingles x permutations) matrix); blocks bound memory for large datasets.
+    One permutation at a time over a block of texts whose shingles fit in the CPU cache: twice as fast as
+    blocks of a few million shingles, and 4x faster than one (shingles x permutations) matrix.
     """
     xor, odd = scheme._permutations()
     ends = np.cumsum(per_text)
     starts = ends - per_text
-    out = np.empty((scheme.num_perm, len(per_text)), dtype=np.uint64)
+    out = np.empty((len(per_text), scheme.num_perm), dtype=np.uint64)
+    slots = np.empty((scheme.num_perm, 0), dtype=np.uint64)
     first = 0
     while first < len(per_text):
         last = max(int(np.searchsorted(ends, starts[first] + _CHUNK_ELEMENTS, side="right")), first + 1)
@@ -259,14 +270,22 @@ def _min_over_texts(shingles: U64, per_text: NDArray[np.int64], scheme: MinHashS
         block_starts = starts[first:last] - starts[first]
         permuted = np.empty_like(block)
         shifted = np.empty_like(block)
+        if slots.shape[1] != last - first:
+            slots = np.empty((scheme.num_perm, last - first), dtype=np.uint64)
         for slot in range(scheme.num_perm):
-            np.bitwise_xor(block, xor[slot], out=permuted)
-            np.multiply(permuted, odd[slot], out=permuted)
-            np.right_shift(permuted, np.uint64(29), out=shifted)
-            np.bitwise_xor(permuted, shifted, out=permuted)
-            out[slot, first:last] = np.minimum.reduceat(permuted, block_starts)
+            _permute(block, xor[slot], odd[slot], permuted, shifted)
+            slots[slot] = np.minimum.reduceat(permuted, block_starts)
+        out[first:last] = slots.T
         first = last
-    return np.ascontiguousarray(out.T)
+    return out
+
+
+def _permute(values: U64, xor: np.uint64, odd: np.uint64, out: U64, scratch: U64) -> None:
+    """One permutation of 64-bit values (a bijection: xor, multiply by an odd number, xor-shift) into `out`."""
+    np.bitwise_xor(values, xor, out=out)
+    np.multiply(out, odd, out=out)
+    np.right_shift(out, np.uint64(29), out=scratch)
+    np.bitwise_xor(out, scratch, out=out)
 
 
 # ---- similarity and LSH ---------------------------------------------------------------------------------------
@@ -296,15 +315,17 @@ def lsh_bands(threshold: float, num_perm: int, *, recall: float = 0.9) -> tuple[
 
 
 class SignatureIndex:
-    """Signatures of a reference set (the dataset) with their LSH band tables, built once per band layout.
+    """Signatures of a reference set (the dataset) with their LSH band tables, built once per band layout, and
+    the pairs found for each query signature so far.
 
     Querying a 100k-item dataset several times a night (novelty, then near duplicates, over resampling rounds)
-    would otherwise rebuild the same tables every time.
+    would otherwise rebuild the same tables, and re-verify the same texts' candidates, every time.
     """
 
     def __init__(self, matrix: U64) -> None:
         self.matrix = matrix
         self._tables: dict[tuple[int, int], pl.DataFrame] = {}
+        self._pairs: dict[tuple[float, bytes], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
 
     def __len__(self) -> int:
         return len(self.matrix)
@@ -315,21 +336,49 @@ class SignatureIndex:
             self._tables[bands, rows] = _band_keys(self.matrix, bands, rows, "reference")
         return self._tables[bands, rows]
 
+    def pairs(self, query: U64, threshold: float) -> pl.DataFrame:
+        """`similar_pairs(query, self, threshold)`; a signature's pairs are found once and remembered."""
+        keys = [(threshold, row.tobytes()) for row in query]
+        new = np.array([i for i, key in enumerate(keys) if key not in self._pairs], dtype=np.int64)
+        if len(new):
+            found = _banded_pairs(query[new], self, threshold, within=False)
+            rows = found.get_column("query").to_numpy()
+            references = found.get_column("reference").to_numpy()
+            jaccard = found.get_column("jaccard").to_numpy()
+            bounds = np.searchsorted(rows, np.arange(len(new) + 1))
+            for at, i in enumerate(new):
+                part = slice(bounds[at], bounds[at + 1])
+                self._pairs.setdefault(keys[i], (references[part], jaccard[part]))
+        known = [self._pairs[key] for key in keys]
+        return pl.DataFrame(
+            {
+                "query": np.repeat(np.arange(len(keys), dtype=np.int64), [len(r) for r, _ in known]),
+                "reference": np.concatenate([np.zeros(0, dtype=np.int64), *(r for r, _ in known)]),
+                "jaccard": np.concatenate([np.zeros(0), *(j for _, j in known)]),
+            },
+            schema=_PAIRS_SCHEMA,
+        )
+
 
 def similar_pairs(query: U64, reference: U64 | SignatureIndex | None, threshold: float) -> pl.DataFrame:
     """Pairs whose estimated Jaccard is >= `threshold`: columns `query`, `reference` (row numbers), `jaccard`.
 
     With `reference=None` the pairs are within `query` (query < reference). LSH banding proposes the candidates
     and the full signatures confirm them, so the cost grows with the candidate pairs, not with the product of
-    the two sizes. Empty signatures never pair.
+    the two sizes. Empty signatures never pair. Sorted by query, then reference.
     """
+    if reference is None:
+        return _banded_pairs(query, SignatureIndex(query), threshold, within=True)
+    return _as_index(reference).pairs(query, threshold)
+
+
+def _banded_pairs(query: U64, index: SignatureIndex, threshold: float, *, within: bool) -> pl.DataFrame:
     bands, rows = lsh_bands(threshold, query.shape[1])
-    index = SignatureIndex(query) if reference is None else _as_index(reference)
     query_keys = _band_keys(query, bands, rows, "query")
     candidates = query_keys.join(index.band_table(bands, rows), on="band_key", how="inner").select(
         "query", "reference"
     )
-    if reference is None:
+    if within:
         candidates = candidates.filter(pl.col("query") < pl.col("reference"))
     candidates = candidates.unique().sort("query", "reference")
     q = candidates["query"].to_numpy()
@@ -338,7 +387,8 @@ def similar_pairs(query: U64, reference: U64 | SignatureIndex | None, threshold:
     for at in range(0, len(q), _PAIR_CHUNK):
         part = slice(at, at + _PAIR_CHUNK)
         jaccard[part] = (query[q[part]] == index.matrix[r[part]]).mean(axis=1)
-    return candidates.with_columns(jaccard=pl.Series(jaccard)).filter(pl.col("jaccard") >= threshold)
+    found = candidates.with_columns(jaccard=pl.Series(jaccard)).filter(pl.col("jaccard") >= threshold)
+    return found.cast(_PAIRS_SCHEMA)  # type: ignore[arg-type]
 
 
 def _as_index(reference: U64 | SignatureIndex) -> SignatureIndex:

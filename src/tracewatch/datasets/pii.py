@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from tracewatch.datasets.distinct import map_distinct
 from tracewatch.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,6 @@ _MAX_PASSES = 4
 _Span = tuple[int, int]
 _Check = Callable[[re.Match[str]], _Span | None]
 """Where in a match the placeholder goes (start, end), or None to leave the match alone."""
-_DEDUPLICATE_FROM = 20_000
-_SAMPLE = 10_000
 _CountArray = npt.NDArray[np.int64]
 _Counts = dict[str, _CountArray]
 
@@ -490,27 +489,6 @@ def _deduplicated(
     frame = map_distinct(series, as_frame)
     counts = {kind: frame[kind].fill_null(0).to_numpy().astype(np.int64) for kind in _kinds(rules)}
     return frame["value"].alias(series.name), counts
-
-
-def map_distinct(series: pl.Series, function: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
-    """`function(series)`, computed once per distinct value when a large column repeats a lot.
-
-    `function` must map each value on its own and return one row per value it is given. System prompts,
-    retrieved passages and popular questions repeat heavily, which makes this many times cheaper; on a
-    column of distinct values the only cost is a look at a sample of 10,000 values.
-    """
-    if series.len() < _DEDUPLICATE_FROM:
-        return function(series)
-    sample = series.gather(np.linspace(0, series.len() - 1, _SAMPLE).astype(np.int64))
-    if sample.n_unique() > _SAMPLE // 2:
-        return function(series)
-    values = series.unique()
-    mapped = function(values).with_columns(values.alias("__key"))
-    return (
-        series.to_frame("__key")
-        .join(mapped, on="__key", how="left", nulls_equal=True, maintain_order="left")
-        .drop("__key")
-    )
 
 
 def _redact_rows(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:

@@ -1,8 +1,9 @@
 """The dataset item: one evaluation example, drawn from a production trace or curated by hand.
 
 Items are immutable once written to a dataset version. `item_id` is stable across reruns (it derives from the
-source trace id, or from the content for curated items), and `content_hash` is the normalised-content key that
-exact de-duplication uses.
+source trace id, or from the content for curated items). `content_hash` (sha256) and `dedup_key` (64 bits) both
+identify the normalised content: exact de-duplication joins a night's candidates on the cheap `dedup_key` and
+confirms the few matches with `content_hash`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import polars as pl
 
 from tracewatch.traces.schema import CONTEXT_PASSAGE, FEEDBACK, MESSAGE
 
-ITEM_SCHEMA_VERSION = 1
+ITEM_SCHEMA_VERSION = 2
+"""2 added `dedup_key`; `versions.read_version` computes it for items written at version 1."""
 
 EXPECTED_SOURCES: tuple[str, ...] = ("silver", "curated", "reviewed")
 """Where an expected output came from: a positively rated trace output, a curated file, or human review."""
@@ -19,6 +21,7 @@ EXPECTED_SOURCES: tuple[str, ...] = ("silver", "curated", "reviewed")
 ITEM_SCHEMA: dict[str, pl.DataType] = {
     "item_id": pl.String(),
     "content_hash": pl.String(),
+    "dedup_key": pl.UInt64(),
     "input_text": pl.String(),
     "input_messages": pl.List(MESSAGE),
     "expected_output": pl.String(),
@@ -41,6 +44,8 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 - `item_id`: `itm_` + 16 hex digits; sha256 of the source trace id, or of `content_hash` for curated items.
 - `content_hash`: sha256 hex of the redacted, normalised input (text and messages); exact bytes in
   `datasets.items`.
+- `dedup_key`: a 64-bit hash of the same normalised content (definition in `datasets.items`), so that exact
+  de-duplication of a million candidates is an integer join; a match on it is confirmed with `content_hash`.
 - `expected_output` / `expected_source`: the reference answer and where it came from (null when none yet).
 - `project` .. `metadata`: copied from the source trace (metadata stays a JSON object as text).
 - `source_trace_id` / `source_date`: the trace the item came from (null for curated items).

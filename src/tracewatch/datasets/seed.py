@@ -14,7 +14,6 @@ import hashlib
 import io
 import json
 import logging
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from tracewatch.datasets.items import content_hash, dedup_key, item_id
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import VersionManifest, append_version, check_dataset_name
 from tracewatch.errors import ConfigError, DataContractError
@@ -311,10 +311,11 @@ def _item(record: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, An
         expected = None
     used = set(mapping.values())
     extras = {k: v for k, v in record.items() if k not in used and v is not None}
-    content_hash = _content_hash(text)
+    digest = content_hash(text, [text])
     return {
-        "item_id": _curated_item_id(content_hash),
-        "content_hash": content_hash,
+        "item_id": item_id(None, digest),
+        "content_hash": digest,
+        "dedup_key": dedup_key(text, [text]),
         "input_text": text,
         "input_messages": [{"role": "user", "content": text}],
         "expected_output": expected,
@@ -398,18 +399,3 @@ def _metadata(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     raise _BadValueError("bad_metadata", f"metadata must be a JSON object, not {value!r:.80}")
-
-
-def _content_hash(text: str) -> str:
-    """sha256 of the normalised input (NFKC, case-folded, whitespace collapsed), the exact-duplicate key.
-
-    A stand-in for `datasets.items.content_hash`, which the integrator swaps in here when it lands, together
-    with `_curated_item_id` below (`items.item_id`); this is their only call site.
-    """
-    normalised = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-    return hashlib.sha256(normalised.encode()).hexdigest()
-
-
-def _curated_item_id(content_hash: str) -> str:
-    """`itm_` + 16 hex of sha256(content_hash): the item id of a curated item (see `_content_hash`)."""
-    return "itm_" + hashlib.sha256(content_hash.encode()).hexdigest()[:16]

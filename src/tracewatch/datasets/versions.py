@@ -20,13 +20,14 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import polars as pl
 from polars.datatypes import DataTypeClass
 
+from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
 from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION
 from tracewatch.errors import ConfigError, DataContractError, TracewatchError
 from tracewatch.runs import utc_now
@@ -214,8 +215,14 @@ def find_version(store: Store, name: str, *, source_key: str) -> VersionManifest
     return None
 
 
-def read_version(store: Store, name: str, version: int | None = None) -> pl.DataFrame:
-    """All items of `version` (default: the latest), in STORED_SCHEMA, checked against the manifest's sha256."""
+def read_version(
+    store: Store, name: str, version: int | None = None, *, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """All items of `version` (default: the latest), in STORED_SCHEMA, checked against the manifest's sha256.
+
+    `columns` decodes only those (the nightly selection needs four of them). Items written before
+    `dedup_key` existed (item schema 1) get it computed from their stored, already redacted input.
+    """
     manifest = read_manifest(store, name, version)
     data = store.read_bytes(manifest.items_key)
     if hashlib.sha256(data).hexdigest() != manifest.items_sha256:
@@ -223,7 +230,17 @@ def read_version(store: Store, name: str, version: int | None = None) -> pl.Data
             f"{manifest.items_key} does not match the sha256 in its manifest; it was changed after the version "
             "was written (a concurrent writer or a manual edit). Restore it or delete this version folder."
         )
-    return pl.read_parquet(io.BytesIO(data))
+    wanted = list(STORED_SCHEMA) if columns is None else list(columns)
+    unknown = [c for c in wanted if c not in STORED_SCHEMA]
+    if unknown:
+        raise ConfigError(f"read_version: unknown column(s) {unknown}; stored columns: {list(STORED_SCHEMA)}")
+    upgrade = DEDUP_KEY in wanted and DEDUP_KEY not in pl.read_parquet_schema(io.BytesIO(data))
+    inputs = ("input_text", "input_messages") if upgrade else ()
+    decoded = [c for c in dict.fromkeys((*wanted, *inputs)) if c != DEDUP_KEY or not upgrade]
+    frame = pl.read_parquet(io.BytesIO(data), columns=decoded)
+    if upgrade:
+        frame = frame.with_columns(dedup_keys(frame))
+    return frame.select(wanted)
 
 
 def diff_versions(store: Store, name: str, a: int, b: int) -> VersionDiff:
@@ -253,9 +270,11 @@ def check_items(frame: pl.DataFrame, *, what: str = "items") -> pl.DataFrame:
 
     All-null columns (polars type Null, e.g. `[None]` or `[[]]`) and narrower integers are cast; any other type
     must match exactly, so a lossy cast can never change an item. Version bookkeeping columns are accepted and dropped.
+    `dedup_key` derives from the input, so it is computed where it is absent or null.
     """
     problems = []
-    missing = [c for c in ITEM_SCHEMA if c not in frame.columns]
+    derive = DEDUP_KEY not in frame.columns
+    missing = [c for c in ITEM_SCHEMA if c not in frame.columns and c != DEDUP_KEY]
     extra = [c for c in frame.columns if c not in STORED_SCHEMA]
     mistyped = [
         f"{c} is {frame.schema[c]} (expected {want})"
@@ -272,7 +291,11 @@ def check_items(frame: pl.DataFrame, *, what: str = "items") -> pl.DataFrame:
         raise DataContractError(
             f"{what} break the dataset item schema (datasets.schema.ITEM_SCHEMA): " + ", ".join(problems)
         )
+    if derive:
+        frame = frame.with_columns(pl.lit(None, pl.UInt64).alias(DEDUP_KEY))
     conformed = frame.select(list(ITEM_SCHEMA)).cast(ITEM_SCHEMA)  # type: ignore[arg-type]
+    if conformed.get_column(DEDUP_KEY).has_nulls():
+        conformed = conformed.with_columns(pl.col(DEDUP_KEY).fill_null(dedup_keys(conformed)))
     for column in ("item_id", "content_hash"):
         nulls = conformed.get_column(column).null_count()
         if nulls:

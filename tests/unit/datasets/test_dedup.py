@@ -13,6 +13,7 @@ from tracewatch.datasets.dedup import (
     EXACT,
     IN_BATCH,
     IN_DATASET,
+    ExactCheck,
     deduplicate,
     dropped_schema,
     exact_duplicates,
@@ -100,6 +101,36 @@ def test_exact_dedup_accounts_for_every_candidate_whatever_the_order(
     shuffled = candidates.sample(fraction=1.0, shuffle=True, seed=seed)
     again = exact_duplicates(shuffled, existing)
     assert sorted(again.kept["trace_id"]) == sorted(result.kept["trace_id"])
+
+
+def test_a_lossy_key_match_counts_only_when_the_exact_identity_agrees(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Key 2 is shared by two items (a collision inside the dataset) and by t2, whose content is itm_c's.
+    # Key 3 collides: t4's content is none of the dataset's, so t4 must stay a candidate.
+    existing = pl.DataFrame(
+        {"item_id": ["itm_a", "itm_b", "itm_c", "itm_d"], "key": [1, 2, 2, 3], "content_hash": list("ABCD")}
+    )
+    identity = {"t1": "A", "t2": "C", "t3": "A", "t4": "X", "t5": "Y"}
+    candidates = pl.DataFrame({"trace_id": list(identity), "key": [1, 2, 1, 3, 4]})
+    asked: list[list[str]] = []
+
+    def of(ids: pl.Series) -> pl.Series:
+        asked.append(ids.to_list())
+        return ids.replace_strict(identity, return_dtype=pl.String)
+
+    with caplog.at_level(logging.WARNING):
+        result = exact_duplicates(
+            candidates, existing, hash_column="key", check=ExactCheck("content_hash", of), within=False
+        )
+    assert sorted(result.kept["trace_id"]) == ["t4", "t5"]
+    assert dict(result.dropped.select("trace_id", "duplicate_of").iter_rows()) == {
+        "t1": "itm_a",
+        "t3": "itm_a",
+        "t2": "itm_c",
+    }
+    assert sorted(asked[0]) == ["t1", "t2", "t4"]  # one candidate per matched key, none for the others
+    assert "1 candidate content(s) share a key with a dataset item but not its content_hash" in caplog.text
 
 
 def test_unknown_hash_column_is_a_config_error_listing_columns() -> None:

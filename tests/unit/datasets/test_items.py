@@ -20,6 +20,8 @@ from tracewatch.datasets.items import (
     SilverRule,
     content_hash,
     content_hash_expr,
+    dedup_key,
+    dedup_keys,
     item_id,
     item_id_expr,
     items_from_traces,
@@ -28,6 +30,7 @@ from tracewatch.datasets.items import (
     normalise_text_expr,
     usable_input,
 )
+from tracewatch.datasets.minhash import stable_hash64
 from tracewatch.datasets.pii import RedactionConfig
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
@@ -132,6 +135,93 @@ def test_vectorised_content_hash_matches_the_python_one() -> None:
     assert frame.select(content_hash_expr()).to_series().to_list() == expected
     assert expected[2] == expected[3]  # a null message list is no message
     assert len(set(expected)) == 4
+
+
+MASK = 2**64 - 1
+PINNED_KEY = 13501964970944139886
+
+
+def _fmix(h: int) -> int:
+    h ^= h >> 33
+    h = h * 0xFF51AFD7ED558CCD & MASK
+    h ^= h >> 33
+    h = h * 0xC4CEB9FE1A85EC53 & MASK
+    return h ^ (h >> 33)
+
+
+def reference_dedup_key(text: str | None, contents: list[str | None]) -> int:
+    """The documented definition in plain Python integers (part hashes from `stable_hash64`, tested on its own)."""
+    parts = pl.Series([normalise_text(p or "") for p in (text, *contents)], dtype=pl.String)
+    text_hash, *message_hashes = (int(h) for h in stable_hash64(parts))
+    state = _fmix(text_hash ^ 0x5DEECE66D1CE4E5B)
+    for position, message_hash in enumerate(message_hashes, start=1):
+        state = (state + _fmix((message_hash + position * 0x9E3779B97F4A7C15) & MASK)) & MASK
+    return _fmix(state ^ len(contents))
+
+
+KEY_CASES: list[tuple[str | None, list[str | None]]] = [
+    ("  Hello\tWORLD ", ["HELLO   world", None]),
+    ("What is Straße?", []),
+    (None, ["Be brief.", " Hi ", "ＡＢＣ"]),
+    ("", [""]),
+    ("a", ["b", "c", "d", "e", "f"]),
+]
+
+
+@pytest.mark.parametrize(("text", "contents"), KEY_CASES)
+def test_dedup_key_follows_its_documented_definition(text: str | None, contents: list[str | None]) -> None:
+    assert dedup_key(text, contents) == reference_dedup_key(text, contents)
+
+
+def test_dedup_key_is_pinned() -> None:
+    assert dedup_key("  Hello\tWORLD ", ["HELLO   world", None]) == PINNED_KEY
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(["", " What is X? ", "what is x?", "Straße", "ﬁnal"]),
+            st.none()
+            | st.lists(st.none() | st.sampled_from(["", "Be brief.", "what is x?", "Hi"]), max_size=4),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_vectorised_dedup_keys_match_the_scalar_one(
+    rows: list[tuple[str | None, list[str | None] | None]],
+) -> None:
+    frame = pl.DataFrame(
+        {
+            "input_text": [text for text, _ in rows],
+            "input_messages": [
+                None if contents is None else [{"role": "user", "content": c} for c in contents]
+                for _, contents in rows
+            ],
+        },
+        schema={"input_text": pl.String, "input_messages": pl.List(MESSAGE)},
+    )
+    expected = [dedup_key(text, contents or []) for text, contents in rows]
+    assert dedup_keys(frame).to_list() == expected
+
+
+def test_dedup_keys_agree_with_content_hashes_on_what_is_the_same_input() -> None:
+    inputs: list[tuple[str | None, list[str | None]]] = [
+        ("What is X?", ["Be brief.", "What is X?"]),
+        ("  what IS x? ", ["be BRIEF.", "what is   x?"]),  # the same once normalised
+        ("What is X?", ["What is X?", "Be brief."]),  # messages in another order
+        ("What is X?", ["Be brief.", "What is X?", ""]),  # one more (empty) message
+        ("What is X?\nBe brief.", ["What is X?"]),  # the text moved between parts
+        (None, []),
+        ("", []),  # null text and no messages are empty text
+    ]
+    keys = [dedup_key(text, contents) for text, contents in inputs]
+    hashes = [content_hash(text, contents) for text, contents in inputs]
+    same_key = {(i, j) for i in range(len(keys)) for j in range(len(keys)) if keys[i] == keys[j]}
+    same_hash = {(i, j) for i in range(len(keys)) for j in range(len(keys)) if hashes[i] == hashes[j]}
+    assert same_key == same_hash
+    assert (0, 1) in same_key and (5, 6) in same_key and len(set(keys)) == 5
 
 
 def test_item_ids_derive_from_the_trace_or_for_curated_items_from_the_content() -> None:
@@ -309,6 +399,8 @@ def test_pii_is_redacted_before_hashing_and_counted() -> None:
     unredacted = items_from_traces(rows, strategy="s", redaction=RedactionConfig(kinds=()))
     assert unredacted["input_text"].to_list() == [alice, bob]
     assert unredacted["content_hash"][0] != unredacted["content_hash"][1]
+    assert items["dedup_key"][0] == items["dedup_key"][1] != unredacted["dedup_key"][0]
+    assert items["dedup_key"].to_list() == dedup_keys(items).to_list()
 
 
 # ---- usable input ------------------------------------------------------------------------------------------

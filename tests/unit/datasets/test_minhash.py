@@ -13,6 +13,7 @@ from tracewatch.datasets.minhash import (
     EMPTY,
     MINHASH,
     MinHashScheme,
+    SignatureIndex,
     estimate_jaccard,
     lsh_bands,
     signature_matrix,
@@ -225,6 +226,20 @@ def test_pairs_against_a_reference_report_row_numbers_of_both_sides() -> None:
     query = signatures(pl.Series(["nothing alike at all", changed]))
     pairs = similar_pairs(query, reference, 0.8)
     assert pairs.select("query", "reference").rows() == [(1, 1)]
+
+
+def test_an_index_remembers_pairs_and_answers_like_a_fresh_one() -> None:
+    rng = np.random.default_rng(5)
+    bases = [_random_text(rng, 30) for _ in range(40)]
+    edits = [[*words[:-3], "one", "two", "three"] for words in bases]  # Jaccard ~0.8 to their base
+    reference = signatures(pl.Series([" ".join(w) for w in bases]))
+    query = signatures(pl.Series([" ".join(w) for w in [*edits[:25], *bases[30:]]]))
+    index = SignatureIndex(reference)
+    for threshold in (0.5, 0.8, 0.5):
+        for rows in (slice(0, 20), slice(10, 35), slice(0, 35)):  # partly remembered, then all
+            fresh = similar_pairs(query[rows], reference, threshold)
+            assert similar_pairs(query[rows], index, threshold).equals(fresh)
+    assert similar_pairs(query, index, 0.5).height > similar_pairs(query, index, 0.8).height > 0
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9, 0.95])

@@ -500,7 +500,9 @@ def test_selection_replaces_near_duplicate_picks_from_the_candidates() -> None:
     existing = with_signatures(
         pl.DataFrame({"item_id": ["itm_0"], "content_hash": ["x"], "input_text": [base]}), "input_text"
     )
-    spec = SamplingSpec.from_dict({"budget": 20, "strategies": [{"kind": "uniform"}]})
+    spec = SamplingSpec.from_dict(
+        {"budget": 20, "strategies": [{"kind": "uniform"}], "dedup": {"hash_column": "content_hash"}}
+    )
     selection = select_new_traces(traces, existing, spec, max_rounds=10)
     assert selection.picked.height == 20
     assert set(selection.picked["input_text"]) <= set(fresh)

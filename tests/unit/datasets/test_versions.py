@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracewatch.datasets.items import content_hash, dedup_key, dedup_keys, item_id
 from tracewatch.datasets.review import ANSWER, REVIEWER, review_changes, review_sheet
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.seed import LoadedFile, RejectedRow, load_file, seed_items
@@ -120,6 +121,16 @@ def test_all_null_columns_and_narrow_integers_are_cast_losslessly() -> None:
     assert conformed.row(0, named=True)["redactions"] == 0
 
 
+def test_dedup_key_is_computed_where_it_is_absent_or_null_and_kept_where_given() -> None:
+    frame = items(item("a"), item("b"))
+    expected = dedup_keys(frame).to_list()
+    assert expected == [dedup_key("question a?", ["question a?"]), dedup_key("question b?", ["question b?"])]
+    assert check_items(frame.drop("dedup_key"))["dedup_key"].to_list() == expected
+    assert check_items(frame)["dedup_key"].to_list() == expected  # `items` leaves the column null
+    given = frame.with_columns(dedup_key=pl.Series([7, None], dtype=pl.UInt64))
+    assert check_items(given)["dedup_key"].to_list() == [7, expected[1]]
+
+
 def test_a_nested_type_mismatch_is_refused() -> None:
     frame = items(item("a")).with_columns(pl.col("tags").cast(pl.List(pl.Categorical)))
     with pytest.raises(DataContractError, match=r"tags is List\(Categorical"):
@@ -217,6 +228,16 @@ def test_seed_columns_map_to_item_fields_and_the_rest_to_metadata() -> None:
     assert json.loads(row["metadata"]) == {"owner": "ann", "difficulty": "set-by-metadata"}
     assert row["route"] == "qa/single-fact" and row["strategy"] == "seed"
     assert row["source_trace_id"] is None and row["item_id"].startswith("itm_") and len(row["item_id"]) == 20
+
+
+def test_seeded_items_are_keyed_like_sampled_ones() -> None:
+    text = "  What is the CAPITAL of France? "
+    row = seed_items(loaded({"input": text})).items.row(0, named=True)
+    digest = content_hash(text, [text])  # the text, and the one user message that asks it
+    assert row["content_hash"] == digest
+    assert row["item_id"] == item_id(None, digest)
+    assert row["dedup_key"] == dedup_key(text, [text])
+    assert dedup_keys(check_items(seed_items(loaded({"input": text})).items)).to_list() == [row["dedup_key"]]
 
 
 def test_seed_values_from_jsonl_or_parquet_may_be_native_lists_and_objects() -> None:

@@ -8,7 +8,14 @@ from tracewatch.datasets.sampling._pool import STRATUM
 from tracewatch.datasets.sampling.engine import STRATEGY, sample
 from tracewatch.datasets.sampling.failure import FailureSeeking
 from tracewatch.datasets.sampling.novelty import Novelty
-from tracewatch.datasets.sampling.pipeline import CANDIDATES, NOT_PICKED, PICKED, Selection, select_new_traces
+from tracewatch.datasets.sampling.pipeline import (
+    CANDIDATES,
+    NOT_PICKED,
+    PICKED,
+    Selection,
+    reference_for,
+    select_new_traces,
+)
 from tracewatch.datasets.sampling.spec import STRATEGIES, DedupSpec, SamplingSpec
 from tracewatch.datasets.sampling.stratified import Stratified
 from tracewatch.datasets.sampling.uniform import Uniform
@@ -27,6 +34,7 @@ __all__ = [
     "Selection",
     "Stratified",
     "Uniform",
+    "reference_for",
     "sample",
     "select_new_traces",
 ]

@@ -1,9 +1,10 @@
 """The nightly selection: new traces -> de-duplicated picks, with every candidate accounted for.
 
-Order matters for cost: the exact check against the dataset is one anti-join over all candidates; sampling
-picks at most one trace per content hash; MinHash then runs only on the picks. A pick that turns out to be a
-near duplicate is removed from the candidates and the sampling is rerun (at most `max_rounds` times), so the
-budget is still filled and the result is still a function of the candidate set alone.
+Order matters for cost: the exact check against the dataset is one anti-join over all candidates (on a 64-bit
+key, its matches confirmed once per key); sampling picks at most one trace per content key; MinHash then runs
+only on the picks. A pick that turns out to be a near duplicate is removed from the candidates and the sampling
+is rerun (at most `max_rounds` times), so the budget is still filled and the result is still a function of the
+candidate set alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tracewatch.datasets.dedup import (
     EXACT,
     IN_BATCH,
     SIGNATURE_COLUMN,
+    ExactCheck,
     dropped_rows,
     exact_duplicates,
     near_duplicates,
@@ -59,12 +61,16 @@ def select_new_traces(
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
     max_rounds: int = 3,
+    check: ExactCheck | None = None,
+    index: SignatureIndex | None = None,
 ) -> Selection:
     """Pick up to `spec.budget` traces that are new to `existing` (the dataset's items) and to each other.
 
-    `traces` needs `spec.dedup.hash_column` (normalised content hash, as the items have it) and, for near
-    de-duplication or novelty, the text column; `existing` needs the hash column, `existing_id_column` and
-    ideally stored signatures in `signature_column`.
+    `traces` needs `spec.dedup.hash_column` (the normalised content key, as the items have it; equal values must
+    mean equal content among `traces`) and, for near de-duplication or novelty, the text column; `existing`
+    needs the hash column, `existing_id_column` and ideally stored signatures in `signature_column`. `check`
+    confirms key matches against the dataset when the key is lossy (see `dedup.ExactCheck`). `index` is
+    `reference_for(existing, spec)` when the caller built it already (e.g. while reading the candidates).
     """
     if max_rounds < 1:
         raise ConfigError(f"max_rounds={max_rounds} must be >= 1")
@@ -78,8 +84,10 @@ def select_new_traces(
         id_column=id_column,
         existing_id_column=existing_id_column,
         within=False,
+        check=check,
     )
-    index = _reference_index(existing, spec, signature_column, scheme)
+    if index is None:
+        index = reference_for(existing, spec, signature_column=signature_column, scheme=scheme)
     sampler = Sampler(
         exact.kept,
         traces,
@@ -122,8 +130,12 @@ def select_new_traces(
     return Selection(picked, dropped, _counts(traces.height, picked.height, dropped, dedup.near_threshold))
 
 
-def _reference_index(
-    existing: pl.DataFrame, spec: SamplingSpec, signature_column: str, scheme: MinHashScheme
+def reference_for(
+    existing: pl.DataFrame,
+    spec: SamplingSpec,
+    *,
+    signature_column: str = SIGNATURE_COLUMN,
+    scheme: MinHashScheme = MINHASH,
 ) -> SignatureIndex | None:
     """The dataset's signatures, indexed once for novelty and every near-duplicate round; None if unused."""
     needs = spec.dedup.near_threshold is not None or any(isinstance(s, Novelty) for s in spec.strategies)

@@ -32,9 +32,13 @@ _SHARE_SCALE = 10**6
 
 @dataclass(frozen=True, kw_only=True)
 class DedupSpec:
-    """De-duplication of picks: exact on `hash_column`, near on MinHash of `text` (`near_threshold=None`: off)."""
+    """De-duplication of picks: exact on `hash_column`, near on MinHash of `text` (`near_threshold=None`: off).
 
-    hash_column: str = "content_hash"
+    The default `dedup_key` is the 64-bit content key items store; `content_hash` (sha256) also works, at the
+    cost of a sha256 per candidate.
+    """
+
+    hash_column: str = "dedup_key"
     text: str = "input_text"
     near_threshold: float | None = 0.8
 

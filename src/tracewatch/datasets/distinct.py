@@ -1,0 +1,74 @@
+"""Computing a column's function once per distinct value: traces repeat system prompts, passages and questions.
+
+`map_distinct` is the one-call form; `Distinct` keeps the factorisation, for callers that map several things
+back to the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+_DEDUPLICATE_FROM = 20_000
+_SAMPLE = 10_000
+
+
+def map_distinct(series: pl.Series, function: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
+    """`function(series)`, computed once per distinct value when a large column repeats a lot.
+
+    `function` must map each value on its own and return one row per value it is given. System prompts,
+    retrieved passages and popular questions repeat heavily, which makes this many times cheaper; on a
+    column of distinct values the only cost is a look at a random sample of 10,000 values.
+    """
+    distinct = Distinct.of(series)
+    return distinct.expand(function(distinct.values))
+
+
+@dataclass(frozen=True)
+class Distinct:
+    """A column as its distinct `values` and, per row, the position of its value among them (`codes`; None
+    when the column barely repeats and `values` is the column itself, which is cheaper than factorising)."""
+
+    values: pl.Series
+    codes: npt.NDArray[np.int64] | None
+
+    @classmethod
+    def of(cls, series: pl.Series) -> Distinct:
+        """Factorise `series` (nulls are one value) when it is large and repeats a lot (see `map_distinct`).
+
+        "A lot" is judged on a random sample: more than half of its strings' bytes (of its values, for other
+        types) are repeats. Bytes, because a column that mixes a repeated long system prompt with distinct
+        short questions costs mostly the prompt.
+        """
+        if series.len() < _DEDUPLICATE_FROM:
+            return cls(series, None)
+        positions = np.random.default_rng(0).integers(0, series.len(), _SAMPLE)
+        sample = series.gather(np.sort(positions))
+        if series.dtype == pl.String:
+            unique_share = _bytes(sample.unique()) / max(_bytes(sample), 1)
+        else:
+            unique_share = sample.n_unique() / sample.len()
+        if unique_share > 0.5:
+            return cls(series, None)
+        groups = series.to_frame("value").with_row_index("rows").group_by("value").agg("rows")
+        rows = groups.get_column("rows")
+        codes = np.empty(series.len(), dtype=np.int64)
+        codes[rows.explode().to_numpy()] = np.repeat(np.arange(groups.height), rows.list.len().to_numpy())
+        return cls(groups.get_column("value").alias(series.name), codes)
+
+    def expand(self, per_value: pl.DataFrame) -> pl.DataFrame:
+        """One row per original row from one row per distinct value."""
+        return per_value if self.codes is None else per_value[self.codes]
+
+    def rows(self, per_value: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """`expand` for a numpy array."""
+        return per_value if self.codes is None else per_value[self.codes]
+
+
+def _bytes(values: pl.Series) -> int:
+    return int(values.str.len_bytes().sum())

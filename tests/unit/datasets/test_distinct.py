@@ -1,0 +1,48 @@
+"""Factorising a column into its distinct values: every row maps back to its own value, nulls included."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracewatch.datasets.distinct import Distinct, map_distinct
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.none() | st.text(max_size=8), min_size=1, max_size=40), st.integers(0, 1000))
+def test_a_repetitive_column_is_its_distinct_values_by_code(values: list[str | None], shift: int) -> None:
+    column = pl.Series("v", (values * (25_000 // len(values) + 1))[shift : shift + 25_000], dtype=pl.String)
+    distinct = Distinct.of(column)
+    assert distinct.codes is not None
+    assert distinct.values.n_unique() == distinct.values.len() == column.n_unique()
+    assert distinct.values.gather(distinct.codes).eq_missing(column).all()
+    assert distinct.expand(distinct.values.to_frame()).to_series().eq_missing(column).all()
+
+
+def test_small_or_mostly_distinct_columns_are_not_factorised() -> None:
+    small = pl.Series("v", ["a", "a", None])
+    unique = pl.Series("v", [f"id-{i}" for i in range(30_000)])
+    for column in (small, unique):
+        distinct = Distinct.of(column)
+        assert distinct.codes is None and distinct.values is column
+
+
+def test_a_repeated_long_prompt_among_distinct_questions_is_worth_factorising() -> None:
+    prompt = "You are a helpful research assistant. " * 8
+    column = pl.Series("v", [prompt if i % 2 else f"question {i}?" for i in range(40_000)])
+    distinct = Distinct.of(column)  # most values are distinct, but most bytes are the prompt's
+    assert distinct.codes is not None and distinct.values.len() == 20_001
+    assert distinct.values.gather(distinct.codes).equals(column)
+
+
+def test_map_distinct_calls_the_function_once_per_value() -> None:
+    column = pl.Series("v", ["x", "y", None] * 10_000)
+    seen: list[int] = []
+
+    def upper(values: pl.Series) -> pl.DataFrame:
+        seen.append(values.len())
+        return values.str.to_uppercase().to_frame()
+
+    assert map_distinct(column, upper).to_series().to_list() == ["X", "Y", None] * 10_000
+    assert seen == [3]
