@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracewatch.devservices.ports import free_ports
+from tracewatch.devservices.processes import terminate
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,7 @@ def start_local_model(
 def stop_local_model(server: LocalModel, timeout_s: float = 15.0) -> None:
     """Stop the server (SIGTERM, then SIGKILL) and remove its log."""
     process = server._process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    terminate(process, timeout_s)
     server.log_path.unlink(missing_ok=True)
 
 

@@ -37,6 +37,7 @@ from tracewatch.devservices._model_server_app import (
     serve,
 )
 from tracewatch.devservices.ports import free_ports
+from tracewatch.devservices.processes import terminate
 from tracewatch.errors import ConfigError, ServiceError
 
 __all__ = [
@@ -234,13 +235,7 @@ def start_model_server(
 def stop_model_server(server: ModelServer, timeout_s: float = 10.0) -> None:
     """Stop the server process (SIGTERM, then SIGKILL) and remove the log file it was given by default."""
     process = server._process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    terminate(process, timeout_s)
     if server._owns_log:
         server.log_path.unlink(missing_ok=True)
 
