@@ -342,13 +342,10 @@ def items_with_redactions(
         else pl.lit(strategy.cast(pl.String)),
         stratum=pl.lit(None, pl.String) if stratum is None else pl.lit(stratum.cast(pl.String)),
     )
-    redacted, per_kind, per_row = redact_frame(draft, REDACTED_COLUMNS, redaction)
-    items = redacted.with_columns(
-        expected_source=pl.when(pl.col("expected_output").is_not_null()).then(pl.lit("silver")),
-        content_hash=content_hash_expr(),
-        dedup_key=dedup_keys(redacted),
-        redactions=per_row,
-    ).with_columns(item_id=item_id_expr())
+    draft = draft.with_columns(
+        expected_source=pl.when(pl.col("expected_output").is_not_null()).then(pl.lit("silver"))
+    )
+    items, per_kind = redact_and_key(draft, redaction)
     log.info(
         "built %d item(s): %d silver, PII redacted %s",
         items.height,
@@ -356,6 +353,21 @@ def items_with_redactions(
         per_kind,
     )
     return items.select(list(ITEM_SCHEMA)).cast(pl.Schema(ITEM_SCHEMA)), per_kind
+
+
+def redact_and_key(
+    items: pl.DataFrame, redaction: RedactionConfig = DEFAULT_REDACTION
+) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Redact the content columns of draft items, then derive their keys from the redacted content.
+
+    Every way into a dataset (sampled traces, curated files) goes through here, so no PII and no hash of
+    it is ever stored. Returns the items and the values replaced per PII kind.
+    """
+    redacted, per_kind, per_row = redact_frame(items, REDACTED_COLUMNS, redaction)
+    keyed = redacted.with_columns(
+        content_hash=content_hash_expr(), dedup_key=dedup_keys(redacted), redactions=per_row
+    ).with_columns(item_id=item_id_expr())
+    return keyed, per_kind
 
 
 # ---- internals ---------------------------------------------------------------------------------------------

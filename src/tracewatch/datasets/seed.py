@@ -22,7 +22,7 @@ from typing import Any
 
 import polars as pl
 
-from tracewatch.datasets.items import content_hash, dedup_key, item_id
+from tracewatch.datasets.items import content_hash, dedup_key, item_id, redact_and_key
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import VersionManifest, append_version, check_dataset_name
 from tracewatch.errors import ConfigError, DataContractError
@@ -237,12 +237,21 @@ def seed_items(loaded: LoadedFile) -> SeedReport:
             continue
         first_row[item["item_id"]] = number
         items.append(item)
+    # Curated files get the same redaction as sampled traces; keys then come from the redacted input.
+    redacted, _ = redact_and_key(pl.DataFrame(items, schema=ITEM_SCHEMA))
+    rows = pl.Series("row", list(first_row.values()), dtype=pl.Int64)
+    repeats = redacted.with_columns(rows).filter(~pl.col("item_id").is_first_distinct())
+    rejected += [
+        RejectedRow(row, "duplicate_input", "same input as an earlier row once PII is redacted")
+        for row in repeats["row"].to_list()
+    ]
+    redacted = redacted.unique("item_id", keep="first", maintain_order=True)
     report = SeedReport(
         source=loaded.source,
         fmt=loaded.fmt,
         sha256=loaded.sha256,
         rows_read=loaded.rows_read,
-        items=pl.DataFrame(items, schema=ITEM_SCHEMA),
+        items=redacted.select(list(ITEM_SCHEMA)).cast(pl.Schema(ITEM_SCHEMA)),
         rejected=tuple(sorted(rejected, key=lambda r: r.row)),
     )
     if report.rejected:

@@ -240,6 +240,23 @@ def test_seeded_items_are_keyed_like_sampled_ones() -> None:
     assert dedup_keys(check_items(seed_items(loaded({"input": text})).items)).to_list() == [row["dedup_key"]]
 
 
+def test_seeded_items_are_redacted_and_keyed_on_the_redacted_input() -> None:
+    report = seed_items(
+        loaded(
+            {"input": "Mail ann@example.com about the refund", "expected_output": "Call +1 415 555 0101"},
+            {"input": "Mail bob@example.org about the refund"},
+        )
+    )
+    row = report.items.row(0, named=True)
+    assert row["input_text"] == "Mail <EMAIL> about the refund"
+    assert row["expected_output"] == "Call <PHONE>"
+    assert row["redactions"] == 3  # the address in the text and in its user message, and the phone number
+    assert row["content_hash"] == content_hash(row["input_text"], [row["input_text"]])
+    # the second row is the same question once the address is gone: a duplicate, with its reason
+    assert report.items.height == 1
+    assert [(r.row, r.reason) for r in report.rejected] == [(2, "duplicate_input")]
+
+
 def test_seed_values_from_jsonl_or_parquet_may_be_native_lists_and_objects() -> None:
     report = seed_items(
         loaded(
