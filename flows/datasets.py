@@ -12,7 +12,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.nightly import connect_store
+from flows.common import connect_store
 from tracewatch.datasets.build import DatasetBuild, DatasetSpec, build_dataset_version
 from tracewatch.runs import new_run_id
 from tracewatch.store import Store

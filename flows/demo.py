@@ -1,7 +1,13 @@
 """`make demo`: 14 days of realistic traces with drift from day 10, run nightly over them, show the result.
 
+Each night ingests and validates the day's traces, publishes the monitoring reports, samples new dataset items
+and runs the demo experiment (2 prompt templates x 2 temperatures, data/experiments/demo.yaml) over the newest
+dataset version on a real local model, SmolLM2-135M-Instruct behind llama.cpp's OpenAI-compatible server,
+which the demo starts and stops. Items answered on an earlier night come from the response cache.
+
 With TRACEWATCH_STORE unset, the demo starts the embedded local S3 server (SeaweedFS) for its duration, with
-data kept in `.tracewatch/s3`. With TRACEWATCH_STORE=file:///some/dir it uses that folder instead.
+data kept in `.tracewatch/s3`. With TRACEWATCH_STORE=file:///some/dir it uses that folder instead. With
+TRACEWATCH_DEMO_MODEL_URL set, the demo uses that OpenAI-compatible server instead of starting its own.
 """
 
 from __future__ import annotations
@@ -15,14 +21,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from tracewatch.datasets.build import NIGHTLY_SPEC
+from tracewatch.devservices.local_model import start_local_model, stop_local_model
 from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
+from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text
 from tracewatch.settings import Settings
 from tracewatch.store import open_store
 from tracewatch.traces.demo import DriftSpec, write_demo_traces
 
 DEMO_PREFIX = "demo"
+DEMO_EXPERIMENT = "demo"
+MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
 
 
@@ -40,6 +54,29 @@ def embedded_store() -> Iterator[None]:
         stop_s3_server(server)
 
 
+@contextmanager
+def demo_model() -> Iterator[None]:
+    """Start the local model and point TRACEWATCH_DEMO_MODEL_URL at it, unless the user set that variable."""
+    if os.environ.get(MODEL_URL_ENV):
+        yield
+        return
+    model = start_local_model()
+    os.environ[MODEL_URL_ENV] = model.base_url
+    try:
+        yield
+    finally:
+        del os.environ[MODEL_URL_ENV]
+        stop_local_model(model)
+
+
+def demo_dataset_spec(items_per_night: int) -> dict[str, Any]:
+    """The shipped nightly dataset spec with the demo's nightly item budget: every item costs 4 model calls
+    on a 2-core machine, so the budget keeps the whole demo within minutes."""
+    spec: dict[str, Any] = yaml.safe_load(shipped_data(NIGHTLY_SPEC).read_text())
+    spec["sampling"]["budget"] = items_per_night
+    return spec
+
+
 def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary local server can take a while to start on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -49,12 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traces-per-day", type=int, default=2000)
     parser.add_argument("--drift-from-day", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--items-per-night", type=int, default=10, help="new dataset items sampled per night (x4 model calls)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
-    with embedded_store():
+    with embedded_store(), demo_model():
         from flows.nightly import backfill  # after the store environment is set
 
         store = open_store(Settings())
@@ -71,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
             f"wrote {sum(summary.rows_per_day.values())} demo traces for {start}..{end} to {store.url} "
             f"(planted: {len(summary.planted_rows)} malformed rows, {len(summary.planted_files)} unreadable file)"
         )
-        backfill(start=start, end=end)
+        backfill(
+            start=start,
+            end=end,
+            dataset=demo_dataset_spec(args.items_per_night),
+            experiments=[DEMO_EXPERIMENT],
+        )
         print(overview_text(store, start, end))
     print(f"demo finished in {time.monotonic() - started:.0f} s")
     return 0

@@ -36,3 +36,13 @@ class Settings(BaseSettings):
         default="us-east-1",
         validation_alias=AliasChoices("TRACEWATCH_AWS_REGION", "AWS_DEFAULT_REGION", "AWS_REGION"),
     )
+    nightly_experiments_csv: str = Field(
+        default="",
+        validation_alias=AliasChoices("TRACEWATCH_NIGHTLY_EXPERIMENTS"),
+        description="Experiments the nightly flow runs when its `experiments` parameter is not set: shipped "
+        "names or YAML paths, comma-separated.",
+    )
+
+    @property
+    def nightly_experiments(self) -> list[str]:
+        return [name.strip() for name in self.nightly_experiments_csv.split(",") if name.strip()]

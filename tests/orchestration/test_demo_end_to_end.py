@@ -1,4 +1,5 @@
-"""`make demo` end to end on a local folder store: 14 nights, planted bad input quarantined, reports complete."""
+"""`make demo` end to end on a local folder store: 14 nights, planted bad input quarantined, reports complete,
+one dataset version and one experiment of 4 configs on the real local model per night."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from flows.demo import main
 
 from tracewatch.datasets.versions import list_versions, read_version
+from tracewatch.experiments.records import list_records
+from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.reports.writer import partition_key, read_manifest
 from tracewatch.store import Store
@@ -20,7 +23,8 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
-    assert main(["--days", "14", "--traces-per-day", "300"]) == 0
+    monkeypatch.delenv("TRACEWATCH_DEMO_MODEL_URL", raising=False)  # the demo starts its own model
+    assert main(["--days", "14", "--traces-per-day", "300", "--items-per-night", "4"]) == 0
     store = Store(f"file://{tmp_path / 'store'}")
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     days = [end - dt.timedelta(days=offset) for offset in range(13, -1, -1)]
@@ -57,3 +61,19 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
     assert planted and set(items["source_trace_id"]) & {p.trace_id for p in planted}
     text = "\n".join(str(row) for row in items.iter_rows())
     assert [p.value for p in planted if p.value in text] == []
+
+    # Every night ran the demo experiment's 4 configs on the real local model over that night's version, every
+    # item accounted for, and answered each item once: earlier nights' items came from the response cache.
+    records = list_records(store)
+    assert [(r.dataset_version, len(r.configs)) for r in records] == [(v.version, 4) for v in versions]
+    for record in records:
+        counts = record.counts
+        assert counts["missing"] == counts["skipped_budget"] == 0 and counts["ok"] > 0, record.experiment_id
+        assert counts["ok"] + counts["error"] == 4 * record.item_count
+    last = read_experiment_items(store, records[-1].experiment_id)
+    assert last["config_name"].n_unique() == 4 and last["item_id"].n_unique() == items.height
+    fresh = pl.concat(read_experiment_items(store, r.experiment_id) for r in records).filter(
+        ~pl.col("cached")
+    )
+    assert fresh.filter(pl.col("status") == "ok").select("config_name", "item_id").is_unique().all()
+    assert "Experiments: 14; latest demo-production-samples-v14" in out

@@ -30,6 +30,7 @@ import yaml
 
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, TracewatchError
+from tracewatch.experiments.limits import LimitSettings, limit_settings_from_dict
 from tracewatch.experiments.types import CallParams, Completion, Message, ModelError, redact_url
 from tracewatch.paths import shipped_data
 
@@ -89,7 +90,7 @@ _CONFIG_KEYS = frozenset(
         "grid",
     }
 )
-_TOP_KEYS = frozenset({"name", "description", "defaults", "prompts", "configs"})
+_TOP_KEYS = frozenset({"name", "description", "defaults", "prompts", "configs", "limits"})
 _GRID_FIELDS = ("prompt", "system_prompt", "model")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -465,6 +466,8 @@ class Experiment:
     name: str
     configs: tuple[ExperimentConfig, ...]
     description: str = ""
+    limits: Mapping[str, LimitSettings] = field(default_factory=dict, hash=False)
+    """Concurrency and rate limits by model string or provider (see `limits.ProviderLimits`)."""
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -623,7 +626,18 @@ def experiment_from_dict(
         merged = _merge(defaults, entry)
         configs.extend(_expand(merged, prompts, env, f"experiment {name!r}: configs[{index}]"))
     description = data.get("description") or ""
-    experiment = Experiment(name=name, configs=tuple(configs), description=str(description))
+    limits = data.get("limits") or {}
+    if not isinstance(limits, Mapping):
+        raise ConfigError(f"experiment {name!r}: limits must map a model or provider to its limits")
+    experiment = Experiment(
+        name=name,
+        configs=tuple(configs),
+        description=str(description),
+        limits={
+            str(key): limit_settings_from_dict(value, f"experiment {name!r}: limits.{key}")
+            for key, value in limits.items()
+        },
+    )
     if check_providers:
         experiment.check_providers()
     log.debug(

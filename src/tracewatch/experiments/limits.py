@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
+from tracewatch.errors import ConfigError
 from tracewatch.experiments.buckets import TokenBucket
 from tracewatch.experiments.concurrency import AdaptiveLimiter, Outcome
 from tracewatch.experiments.types import CallParams, Message
@@ -33,6 +35,28 @@ class LimitSettings:
     max_pause_s: float = 60.0
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
+
+
+def limit_settings_from_dict(data: object, where: str) -> LimitSettings:
+    """`LimitSettings` from a config file's mapping, refusing unknown keys and values the limiter rejects."""
+    allowed = {f.name for f in fields(LimitSettings)}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of {', '.join(sorted(allowed))}")
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+    values: dict[str, Any] = dict(data)
+    for name, value in values.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+        ):
+            raise ConfigError(f"{where}: {name} must be a positive number, got {value!r}")
+    settings = LimitSettings(**values)
+    if settings.min_concurrency > settings.max_concurrency:
+        raise ConfigError(f"{where}: min_concurrency is above max_concurrency")
+    return settings
 
 
 def provider_key(call: CallParams) -> str:

@@ -134,6 +134,17 @@ class ExperimentRecord:
         """Keys the experiment must account for: items x configs x trials."""
         return self.item_count * len(self.configs) * self.trials
 
+    def config_rows(self) -> list[dict[str, Any]]:
+        """One row per config: its name, baseline flag and counts per status (for tables and artifacts)."""
+        return [
+            {
+                "config": entry.name,
+                "baseline": bool(entry.config.get("baseline")),
+                **self.counts_by_config.get(entry.fingerprint, {}),
+            }
+            for entry in self.configs
+        ]
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["configs"] = [asdict(c) for c in self.configs]
@@ -188,3 +199,13 @@ def read_record(store: Store, experiment_id: str) -> ExperimentRecord | None:
 
 def write_record(store: Store, record: ExperimentRecord) -> None:
     store.write_json(record_key(record.experiment_id), record.to_json())
+
+
+def list_records(store: Store) -> list[ExperimentRecord]:
+    """Every experiment's record, oldest first."""
+    ids = [
+        obj.key[len(EXPERIMENTS_PREFIX) + 1 : -len(RECORD_NAME) - 1]
+        for obj in store.list_objects(EXPERIMENTS_PREFIX, suffix=f"/{RECORD_NAME}")
+    ]
+    records = [record for record in (read_record(store, i) for i in ids if "/" not in i) if record]
+    return sorted(records, key=lambda record: record.created_at)

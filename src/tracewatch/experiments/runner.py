@@ -1,9 +1,10 @@
 """Run an experiment: every item of a dataset version through every config, `trials` times, every answer
 recorded as one row.
 
-The coarse unit is a chunk: one config and a slice of the items (`plan_chunks`). `run_chunk` runs one chunk
-on the caller's event loop (an orchestrator wraps one task around it), `run_experiment` plans the chunks and
-runs them concurrently on one loop, sharing the provider limits and the cost budget. Inside a chunk, a
+The coarse unit is a chunk: one config and a slice of the items (`plan_chunks`). `prepare_run` starts the
+record and plans the chunks; `run_planned_chunk` runs one chunk on the caller's event loop (an orchestrator
+wraps one task around it); `run_experiment` does both and runs the chunks concurrently on one loop, sharing
+the provider limits and the cost budget. Inside a chunk, a
 bounded pool of workers takes the (item, trial) pairs one by one; each pair ends as `ok`, `error` (with the
 reason) or `skipped_budget` (with the reason), and its row goes into a buffer flushed as Parquet parts. A rerun
 with the same experiment id skips the keys that already have an `ok` row (`mode="resume"`), or reruns only
@@ -75,9 +76,15 @@ class Runtime:
     budget: CostBudget | None = None
     progress: ProgressCallback | None = None
     """None: `run_experiment` draws a bar on a terminal and logs a line every 10% otherwise
-    (`progress.console_progress`); `run_chunk` logs one line when the chunk ends."""
+    (`progress.console_progress`); `run_planned_chunk` logs one line when the chunk ends."""
     rng: random.Random = field(default_factory=random.Random)
     sleep: Sleep = asyncio.sleep
+
+    async def aclose(self) -> None:
+        """Close the client's HTTP connections (on the loop that used them), if it keeps any."""
+        close = getattr(self.client, "aclose", None)
+        if close is not None:
+            await close()
 
 
 @dataclass(frozen=True)
@@ -125,40 +132,84 @@ class _Run:
     progress: Progress
 
 
-async def run_chunk(
+@dataclass(frozen=True)
+class PreparedRun:
+    """A run ready to go: the record started, the items in chunk order, the chunks and what earlier runs did.
+
+    Made once per run (`prepare_run`); every chunk of the run, in one process, reads from it.
+    """
+
+    store: Store
+    spec: ExperimentSpec
+    configs: tuple[ExperimentConfig, ...]
+    items: pl.DataFrame
+    run_id: str
+    mode: RunMode
+    plans: tuple[ChunkPlan, ...]
+    state: ResumeState
+
+    def budget(self) -> CostBudget | None:
+        """A fresh budget for the run's cost cap, opened with everything the experiment has spent."""
+        if self.spec.budget_usd is None:
+            return None
+        return CostBudget(self.spec.budget_usd, spent_usd=self.state.spent_usd)
+
+    def units(self, plan: ChunkPlan) -> tuple[list[_Unit], int]:
+        """The (item, trial) pairs `plan` must do in this run, and how many it skips as already done."""
+        fingerprint = self.configs[plan.config_index].fingerprint()
+        rows = plan.items(self.items).to_dicts()
+        return _units(rows, fingerprint, self.spec.trials, self.state, self.mode)
+
+
+def prepare_run(
     store: Store,
     spec: ExperimentSpec,
-    config: ExperimentConfig,
+    configs: Sequence[ExperimentConfig],
     items: pl.DataFrame,
     *,
-    run_id: str,
+    run_id: str | None = None,
+    mode: RunMode = "resume",
+    chunk_size: int = 100,
+) -> PreparedRun:
+    """Check the configs and items, start (or extend) the experiment record, read what earlier runs did and
+    cut the work into chunks. Blocking I/O: call it from a thread or a task, not from the event loop."""
+    check_configs(configs)
+    items = prepare_items(items)
+    run_id = run_id or new_run_id("exp")
+    start_experiment(store, spec, configs, run_id=run_id, item_count=items.height)
+    return PreparedRun(
+        store=store,
+        spec=spec,
+        configs=tuple(configs),
+        items=items,
+        run_id=run_id,
+        mode=mode,
+        plans=tuple(plan_chunks(len(configs), items.height, chunk_size)),
+        state=load_resume_state(store, spec.experiment_id),
+    )
+
+
+async def run_planned_chunk(
+    prepared: PreparedRun,
+    plan: ChunkPlan,
+    *,
     runtime: Runtime,
     settings: RunnerSettings | None = None,
-    mode: RunMode = "resume",
-    chunk: str = "c00000",
-    state: ResumeState | None = None,
+    progress: Progress | None = None,
 ) -> ChunkResult:
-    """Run one config over `items` (a slice of the dataset version) and flush its rows.
-
-    `state` is what earlier runs left (read from the store when not given). With a cost cap in `spec` and no
-    budget in `runtime`, the chunk gets a budget of its own, opened with everything the experiment has spent.
-    """
+    """Run one chunk of a prepared run (an orchestrator's task body). Without `progress`, the chunk logs one
+    line when it ends; share a `Progress` to count the whole run instead."""
     settings = settings or RunnerSettings()
-    fingerprint = config.fingerprint()
-    rows = items.to_dicts()
-    if state is None:
-        ids = [row["item_id"] for row in rows]
-        state = await asyncio.to_thread(load_resume_state, store, spec.experiment_id, fingerprint, ids)
-    if runtime.budget is None and spec.budget_usd is not None:
-        spent = (await asyncio.to_thread(load_resume_state, store, spec.experiment_id)).spent_usd
-        runtime = replace(runtime, budget=CostBudget(spec.budget_usd, spent_usd=spent))
-    units, done = _units(rows, fingerprint, spec.trials, state, mode)
-    # An orchestrator runs hundreds of chunks: by default each logs one line when it ends, not a bar.
-    progress = Progress(len(units), runtime.progress, label=f"{spec.experiment_id}/{config.name}/{chunk}")
-    result = await _run_units(
-        _Run(store, spec, run_id, runtime, settings, progress), config, units, done, chunk
+    units, done = prepared.units(plan)
+    config = prepared.configs[plan.config_index]
+    own = progress is None
+    progress = progress or Progress(
+        len(units), runtime.progress, label=f"{prepared.spec.experiment_id}/{config.name}/{plan.label}"
     )
-    log.info("%s (%d already done)", progress.close().summary(), done)
+    run = _Run(prepared.store, prepared.spec, prepared.run_id, runtime, settings, progress)
+    result = await _run_units(run, config, units, done, plan.label)
+    if own:
+        log.info("%s (%d already done)", progress.close().summary(), done)
     return result
 
 
@@ -175,40 +226,37 @@ async def run_experiment(
 ) -> ExperimentResult:
     """Plan the chunks, run them concurrently on this loop, and finish the experiment record."""
     settings = settings or RunnerSettings()
-    check_configs(configs)
-    run_id = run_id or new_run_id("exp")
-    items = prepare_items(items)
-    await asyncio.to_thread(start_experiment, store, spec, configs, run_id=run_id, item_count=items.height)
-    state = await asyncio.to_thread(load_resume_state, store, spec.experiment_id)
-    if runtime.budget is None and spec.budget_usd is not None:
-        runtime = replace(runtime, budget=CostBudget(spec.budget_usd, spent_usd=state.spent_usd))
-    rows = items.to_dicts()
-    plans = plan_chunks(len(configs), len(rows), settings.chunk_size)
-    fingerprints = [c.fingerprint() for c in configs]
-    planned = [
-        _units(rows[p.start : p.stop], fingerprints[p.config_index], spec.trials, state, mode) for p in plans
-    ]
+    prepared = await asyncio.to_thread(
+        prepare_run, store, spec, configs, items, run_id=run_id, mode=mode, chunk_size=settings.chunk_size
+    )
+    if runtime.budget is None:
+        runtime = replace(runtime, budget=prepared.budget())
+    planned = {plan: prepared.units(plan) for plan in prepared.plans}
     progress = Progress(
-        sum(len(units) for units, _ in planned),
+        sum(len(units) for units, _ in planned.values()),
         runtime.progress or console_progress(),
         label=spec.experiment_id,
     )
-    run = _Run(store, spec, run_id, runtime, settings, progress)
+    run = _Run(store, spec, prepared.run_id, runtime, settings, progress)
     gate = asyncio.Semaphore(settings.parallel_chunks)
 
-    async def one(plan: ChunkPlan, units: list[_Unit], done: int) -> ChunkResult:
+    async def one(plan: ChunkPlan) -> ChunkResult:
         async with gate:
-            return await _run_units(run, configs[plan.config_index], units, done, plan.label)
+            return await _run_units(run, prepared.configs[plan.config_index], *planned[plan], plan.label)
 
-    # Chunks start in the order their tasks are made: slice by slice across the configs, so that configs on
-    # different providers run side by side instead of one provider after the other.
-    order = sorted(range(len(plans)), key=lambda i: (plans[i].start, plans[i].config_index))
     async with _failing_fast() as group:
-        started = {i: group.create_task(one(plans[i], *planned[i])) for i in order}
-    tasks = [started[i] for i in range(len(plans))]
+        started = {plan: group.create_task(one(plan)) for plan in interleaved(prepared.plans)}
     snapshot = progress.close()
     record = await asyncio.to_thread(finish_experiment, store, spec.experiment_id)
-    return ExperimentResult(run_id, record, tuple(t.result() for t in tasks), snapshot)
+    return ExperimentResult(
+        prepared.run_id, record, tuple(started[plan].result() for plan in prepared.plans), snapshot
+    )
+
+
+def interleaved(plans: Sequence[ChunkPlan]) -> list[ChunkPlan]:
+    """The order to start chunks in: slice by slice across the configs, so that configs on different providers
+    run side by side instead of one provider after the other."""
+    return sorted(plans, key=lambda plan: (plan.start, plan.config_index))
 
 
 def _units(

@@ -7,6 +7,7 @@ import datetime as dt
 import polars as pl
 
 from tracewatch.datasets.versions import DATASETS_PREFIX, list_datasets, list_versions
+from tracewatch.experiments.records import EXPERIMENTS_PREFIX, list_records
 from tracewatch.reports.tables import REPORT_TABLES
 from tracewatch.reports.writer import REPORTS_PREFIX, partition_key
 from tracewatch.store import Store
@@ -42,10 +43,11 @@ def overview_text(store: Store, start: dt.date, end: dt.date) -> str:
     return (
         f"{table}\n"
         f"{_datasets_line(store)}\n"
+        f"{_experiments_line(store)}\n"
         f"Reports: {store.uri(REPORTS_PREFIX)}/<table>/date=YYYY-MM-DD/part-0.parquet "
         f"(tables: {', '.join(REPORT_TABLES)})\n"
         f"Quarantine: {store.uri('warehouse/quarantine')}   Data Docs: {store.uri('warehouse/data_docs')}   "
-        f"Datasets: {store.uri(DATASETS_PREFIX)}\n"
+        f"Datasets: {store.uri(DATASETS_PREFIX)}   Experiments: {store.uri(EXPERIMENTS_PREFIX)}\n"
     )
 
 
@@ -55,6 +57,20 @@ def _datasets_line(store: Store) -> str:
         versions = list_versions(store, name)
         parts.append(f"{name}: {len(versions)} version(s), {versions[-1].item_count} items in the latest")
     return "Datasets: " + ("; ".join(parts) if parts else "none yet")
+
+
+def _experiments_line(store: Store) -> str:
+    records = list_records(store)
+    if not records:
+        return "Experiments: none yet"
+    latest = records[-1]
+    per_config = ", ".join(
+        f"{row['config']} {row.get('ok', 0)} ok/{row.get('error', 0)} error" for row in latest.config_rows()
+    )
+    return (
+        f"Experiments: {len(records)}; latest {latest.experiment_id} ({latest.dataset} v{latest.dataset_version}, "
+        f"{latest.item_count} items x {len(latest.configs)} configs): {per_config}"
+    )
 
 
 def _weighted(frame: pl.DataFrame, column: str) -> float | None:

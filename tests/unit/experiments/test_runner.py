@@ -18,7 +18,7 @@ from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.experiments.cache import CACHE_PREFIX, ResponseCache
 from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment, start_experiment
+from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment
 from tracewatch.experiments.limits import LimitSettings, ProviderLimits
 from tracewatch.experiments.progress import ProgressSnapshot
 from tracewatch.experiments.records import (
@@ -33,10 +33,9 @@ from tracewatch.experiments.runner import (
     ExperimentResult,
     RunnerSettings,
     Runtime,
-    plan_chunks,
-    prepare_items,
-    run_chunk,
+    prepare_run,
     run_experiment,
+    run_planned_chunk,
 )
 from tracewatch.experiments.types import CallParams, Completion, Message, ModelError
 from tracewatch.store import Store
@@ -483,12 +482,10 @@ def test_a_rerun_may_not_change_the_dataset_version(store: Store) -> None:
 
 
 def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> None:
-    items = prepare_items(plain_items(10))
     configs = [config("a"), config("b", 0.5)]
     experiment = spec("by-chunk", trials=2)
-    start_experiment(store, experiment, configs, run_id="run-1", item_count=items.height)
-    plans = plan_chunks(len(configs), items.height, chunk_size=4)
-    assert [(p.config_index, p.start, p.stop) for p in plans] == [
+    prepared = prepare_run(store, experiment, configs, plain_items(10), run_id="run-1", chunk_size=4)
+    assert [(p.config_index, p.start, p.stop) for p in prepared.plans] == [
         (0, 0, 4),
         (0, 4, 8),
         (0, 8, 10),
@@ -497,34 +494,21 @@ def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> N
         (1, 8, 10),
     ]
     runtime = Runtime(client=FakeClient(), progress=lambda s: None)
-    for plan in plans:
-        chunk = asyncio.run(
-            run_chunk(
-                store,
-                experiment,
-                configs[plan.config_index],
-                plan.items(items),
-                run_id="run-1",
-                runtime=runtime,
-                settings=SETTINGS,
-                chunk=plan.label,
-            )
-        )
+    for plan in prepared.plans:
+        chunk = asyncio.run(run_planned_chunk(prepared, plan, runtime=runtime, settings=SETTINGS))
+        assert chunk.chunk == plan.label
         assert sum(chunk.counts.values()) == (plan.stop - plan.start) * 2
     record = finish_experiment(store, "by-chunk")
     assert record.counts == {"ok": 40, "error": 0, "skipped_budget": 0, "missing": 0}
-    again = asyncio.run(
-        run_chunk(store, experiment, configs[0], plans[0].items(items), run_id="run-2", runtime=runtime)
-    )
+    rerun = prepare_run(store, experiment, configs, plain_items(10), run_id="run-2", chunk_size=4)
+    again = asyncio.run(run_planned_chunk(rerun, rerun.plans[0], runtime=runtime))
     assert again.already_done == 8 and again.rows_written == 0
 
 
 def test_missing_keys_are_counted_until_a_run_writes_them(store: Store) -> None:
-    experiment = spec("partial")
-    items = prepare_items(plain_items(5))
-    start_experiment(store, experiment, [config()], run_id="run-1", item_count=5)
+    prepared = prepare_run(store, spec("partial"), [config()], plain_items(5), run_id="run-1", chunk_size=2)
     runtime = Runtime(client=FakeClient(), progress=lambda s: None)
-    asyncio.run(run_chunk(store, experiment, config(), items.head(2), run_id="run-1", runtime=runtime))
+    asyncio.run(run_planned_chunk(prepared, prepared.plans[0], runtime=runtime))
     assert finish_experiment(store, "partial").counts == {
         "ok": 2,
         "error": 0,

@@ -1,0 +1,210 @@
+"""Run an experiment: every item of a dataset version through every config of an experiment file.
+
+By hand from the Prefect UI (`experiment` flow: any dataset version, any shipped experiment, a YAML path or
+configs typed in as a mapping), and from the nightly flow, on the newest version of the nightly dataset.
+
+One Prefect task per chunk (one config x a slice of the items). The chunks run concurrently on the flow's
+event loop and share one runtime, so provider limits, the response cache and the cost cap hold across all of
+them; a rerun with the same experiment id skips what is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal, TypeVar, cast
+
+from prefect import flow, task
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from flows.common import connect_store
+from tracewatch.experiments.config import Experiment, load_experiment
+from tracewatch.experiments.experiment import finish_experiment
+from tracewatch.experiments.launch import dataset_input, experiment_runtime, experiment_spec
+from tracewatch.experiments.plan import ChunkPlan
+from tracewatch.experiments.records import ExperimentRecord
+from tracewatch.experiments.retry import RetryPolicy
+from tracewatch.experiments.runner import (
+    ChunkResult,
+    PreparedRun,
+    RunnerSettings,
+    Runtime,
+    interleaved,
+    prepare_run,
+    run_planned_chunk,
+)
+from tracewatch.store import Store
+
+T = TypeVar("T")
+ExperimentSource = str | dict[str, Any]
+"""A shipped experiment's name (e.g. "demo"), a path to a YAML file, or the file's content as a mapping."""
+
+
+def _experiment_run_name() -> str:
+    params = flow_run.parameters
+    source = params.get("experiment")
+    name = source.get("name", "inline") if isinstance(source, dict) else str(source)
+    return f"experiment-{name}-{params.get('dataset')}"
+
+
+@task(cache_policy=NO_CACHE)
+def prepare_experiment(
+    store: Store,
+    source: ExperimentSource,
+    dataset: str,
+    version: int | None,
+    *,
+    experiment_id: str | None,
+    trials: int,
+    budget_usd: float | None,
+    mode: Literal["resume", "retry_failed"],
+    chunk_size: int,
+) -> tuple[Experiment, PreparedRun]:
+    """Every check before the first call (providers, keys, template fields), then the record and the chunks."""
+    experiment = load_experiment(source)
+    items = dataset_input(store, dataset, version)
+    spec = experiment_spec(
+        experiment, items, experiment_id=experiment_id, trials=trials, budget_usd=budget_usd
+    )
+    prepared = prepare_run(store, spec, experiment.configs, items.items, mode=mode, chunk_size=chunk_size)
+    return experiment, prepared
+
+
+@task(cache_policy=NO_CACHE, task_run_name="{name}")
+async def run_chunk(
+    name: str, prepared: PreparedRun, plan: ChunkPlan, runtime: Runtime, settings: RunnerSettings
+) -> ChunkResult:
+    """One config over one slice of the items; `name` (config/chunk) names the task run in the UI."""
+    return await run_planned_chunk(prepared, plan, runtime=runtime, settings=settings)
+
+
+@task(cache_policy=NO_CACHE)
+def finish(store: Store, experiment_id: str) -> ExperimentRecord:
+    return finish_experiment(store, experiment_id)
+
+
+@flow(name="experiment", flow_run_name=_experiment_run_name, log_prints=True)
+async def experiment(
+    experiment: ExperimentSource = "demo",
+    dataset: str = "production-samples",
+    version: int | None = None,
+    trials: int = 1,
+    budget_usd: float | None = None,
+    mode: Literal["resume", "retry_failed"] = "resume",
+    experiment_id: str | None = None,
+    chunk_size: int = 50,
+    parallel_chunks: int = 4,
+    max_attempts: int = 8,
+) -> dict[str, Any]:
+    """Run every item of `dataset` (version `version`, default the newest) through every config of
+    `experiment`, `trials` times each.
+
+    `experiment` is a shipped experiment (data/experiments/<name>.yaml), a path to a YAML file, or its content
+    as a mapping. `experiment_id` defaults to `<experiment>-<dataset>-v<version>`; a rerun with the same id
+    skips every item already answered (`mode="retry_failed"` reruns only the errors). `budget_usd` caps what the
+    experiment may spend over all its runs: past it, no call starts and the rest is marked skipped_budget.
+    """
+    store = connect_store()
+    loaded, prepared = prepare_experiment(
+        store,
+        experiment,
+        dataset,
+        version,
+        experiment_id=experiment_id,
+        trials=trials,
+        budget_usd=budget_usd,
+        mode=mode,
+        chunk_size=chunk_size,
+    )
+    runtime = experiment_runtime(store, loaded, budget=prepared.budget())
+    settings = RunnerSettings(
+        retry=RetryPolicy(max_attempts=max_attempts), chunk_size=chunk_size, parallel_chunks=parallel_chunks
+    )
+    gate = asyncio.Semaphore(parallel_chunks)
+    spec = prepared.spec
+    keys = prepared.items.height * len(prepared.configs) * spec.trials
+    accounted = 0
+    progress_id = await acreate_progress_artifact(
+        0.0, description=f"{spec.experiment_id}: items accounted for"
+    )
+
+    async def one(plan: ChunkPlan) -> ChunkResult:
+        nonlocal accounted
+        async with gate:
+            name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
+            result = await run_chunk(name, unwalked(prepared), plan, unwalked(runtime), settings)
+        accounted += result.already_done + sum(result.counts.values())
+        await aupdate_progress_artifact(progress_id, 100.0 * accounted / max(keys, 1))
+        return result
+
+    try:
+        chunks = await asyncio.gather(*(one(plan) for plan in interleaved(prepared.plans)))
+    finally:
+        await runtime.aclose()
+    record = finish(store, spec.experiment_id)
+    summary = experiment_summary(record, chunks)
+    await acreate_table_artifact(
+        key="experiment-configs", table=record.config_rows(), description=summary["message"]
+    )
+    await acreate_markdown_artifact(
+        key="experiment", markdown=experiment_markdown(record, summary), description=summary["message"]
+    )
+    print(summary["message"])
+    return summary
+
+
+def unwalked(value: T) -> T:
+    """`value` wrapped so that Prefect passes it to a task as is, instead of walking into it (every item and
+    every earlier status of a prepared run, for every one of hundreds of tasks) to find upstream futures."""
+    return cast(T, quote(value))
+
+
+def run_experiment_flow(**parameters: Any) -> dict[str, Any]:
+    """Run the experiment flow from synchronous code (the nightly flow) as a subflow."""
+    result: dict[str, Any] = run_coro_as_sync(experiment(**parameters))
+    return result
+
+
+def experiment_summary(record: ExperimentRecord, chunks: list[ChunkResult]) -> dict[str, Any]:
+    """What the flow returns and logs: the record's counts and what this run did."""
+    calls = sum(c.attempts for c in chunks)
+    cached = sum(c.cached for c in chunks)
+    counts = record.counts
+    return {
+        "experiment_id": record.experiment_id,
+        "dataset": record.dataset,
+        "dataset_version": record.dataset_version,
+        "configs": len(record.configs),
+        "counts": counts,
+        "spent_usd": record.spent_usd,
+        "calls": calls,
+        "cached": cached,
+        "message": (
+            f"experiment {record.experiment_id}: {len(record.configs)} configs x {record.item_count} items "
+            f"x {record.trials} trials of {record.dataset} v{record.dataset_version}: "
+            + ", ".join(f"{n} {status}" for status, n in counts.items())
+            + f"; this run made {calls} calls, {cached} answers from the cache, "
+            f"{record.spent_usd:.4f} USD spent in all"
+        ),
+    }
+
+
+def experiment_markdown(record: ExperimentRecord, summary: dict[str, Any]) -> str:
+    rows = "\n".join(
+        f"| {row['config']}{' (baseline)' if row['baseline'] else ''} | {row.get('ok', 0)} | "
+        f"{row.get('error', 0)} | {row.get('skipped_budget', 0)} | {row.get('missing', 0)} |"
+        for row in record.config_rows()
+    )
+    return (
+        f"# Experiment `{record.experiment_id}`\n\n{summary['message']}\n\n"
+        "| config | ok | error | skipped (budget) | missing |\n|---|---|---|---|---|\n"
+        f"{rows}\n\nItems: `warehouse/experiments/{record.experiment_id}/items/`\n"
+    )

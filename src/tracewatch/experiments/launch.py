@@ -1,0 +1,92 @@
+"""What every entry point (the nightly flow, the manual experiment flow, the command line) does before the
+runner: pick the dataset version, read its items, check the experiment against them, build the live runtime.
+
+Everything here runs before the first call, so a bad dataset name, a template field the items lack or a
+missing API key stops the run with a configuration error and nothing spent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from tracewatch.datasets.versions import latest_version, read_version
+from tracewatch.errors import ConfigError
+from tracewatch.experiments.budget import CostBudget
+from tracewatch.experiments.cache import ResponseCache
+from tracewatch.experiments.client import LiteLLMClient
+from tracewatch.experiments.config import Experiment
+from tracewatch.experiments.experiment import ExperimentSpec
+from tracewatch.experiments.limits import ProviderLimits
+from tracewatch.experiments.progress import ProgressCallback
+from tracewatch.experiments.records import check_experiment_id
+from tracewatch.experiments.runner import Runtime
+from tracewatch.store import Store
+
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """The dataset version an experiment runs over, and its items."""
+
+    dataset: str
+    version: int
+    items: pl.DataFrame
+
+
+def dataset_input(store: Store, dataset: str, version: int | None = None) -> DatasetInput:
+    """The items of `version` of `dataset` (default: its newest version)."""
+    if version is None:
+        version = latest_version(store, dataset)
+        if version is None:
+            raise ConfigError(
+                f"dataset {dataset!r} has no versions yet in {store.url}; build one first (the nightly flow "
+                "samples one each night, the build-dataset flow or `tracewatch seed` make one by hand)"
+            )
+    return DatasetInput(dataset, version, read_version(store, dataset, version))
+
+
+def default_experiment_id(experiment: str, dataset: str, version: int) -> str:
+    """One experiment per (experiment file, dataset version): a rerun of the same night resumes it."""
+    return check_experiment_id(_UNSAFE_ID.sub("_", f"{experiment}-{dataset}-v{version}"))
+
+
+def experiment_spec(
+    experiment: Experiment,
+    source: DatasetInput,
+    *,
+    experiment_id: str | None = None,
+    trials: int = 1,
+    budget_usd: float | None = None,
+) -> ExperimentSpec:
+    """The spec of a run of `experiment` over `source`, after checking that its templates can be filled."""
+    experiment.check_items(source.items)
+    return ExperimentSpec(
+        experiment_id=experiment_id or default_experiment_id(experiment.name, source.dataset, source.version),
+        dataset=source.dataset,
+        dataset_version=source.version,
+        trials=trials,
+        budget_usd=budget_usd,
+    )
+
+
+def experiment_runtime(
+    store: Store,
+    experiment: Experiment,
+    *,
+    cache: bool = True,
+    budget: CostBudget | None = None,
+    progress: ProgressCallback | None = None,
+) -> Runtime:
+    """A fresh runtime for one run: the litellm client, the store's response cache and the experiment's limits.
+    Close it with `await runtime.client.aclose()` on the loop that used it."""
+    return Runtime(
+        client=LiteLLMClient(),
+        cache=ResponseCache(store) if cache else None,
+        limits=ProviderLimits(overrides=experiment.limits),
+        budget=budget,
+        progress=progress,
+    )

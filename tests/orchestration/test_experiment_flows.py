@@ -1,0 +1,141 @@
+"""Experiments under a real Prefect server: the nightly flow's experiment step on the newest dataset version,
+and the hand-started experiment flow (rerun, retry of failures, configuration errors), against the local test
+model server over real HTTP and the real S3 store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import polars as pl
+import pytest
+from flows.experiments import run_experiment_flow
+from flows.nightly import nightly
+
+from tracewatch.datasets.versions import read_version
+from tracewatch.devservices.model_server import (
+    Faults,
+    Latency,
+    ModelServer,
+    start_model_server,
+    stop_model_server,
+)
+from tracewatch.errors import ConfigError
+from tracewatch.experiments.records import read_record
+from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.store import Store
+
+D1 = dt.date(2026, 11, 1)
+D2 = dt.date(2026, 11, 2)
+DATASET = "production-samples"
+
+
+@pytest.fixture(scope="module")
+def model_server() -> Iterator[ModelServer]:
+    server = start_model_server(latency=Latency.fixed(5))
+    yield server
+    stop_model_server(server)
+
+
+@pytest.fixture
+def server(model_server: ModelServer) -> ModelServer:
+    model_server.reset(config=True)
+    return model_server
+
+
+def echo_experiment(server: ModelServer, *, prompt: str = "{input}") -> dict[str, Any]:
+    """Two configs on the test server, as an experiment file would give them (the flow's UI form too)."""
+    return {
+        "name": "echo",
+        "defaults": {
+            "model": "openai/tracewatch-echo",
+            "api_base": server.base_url,
+            "prompt": prompt,
+            "timeout_s": 5,
+            "cost_per_1k_input": 0.001,
+            "cost_per_1k_output": 0.002,
+        },
+        "configs": [
+            {"name": "cold", "params": {"temperature": 0.0, "seed": 1}},
+            {"name": "warm", "params": {"temperature": 0.5}},
+        ],
+    }
+
+
+def night(store: Store, make_traces: Callable[..., pl.DataFrame], day: dt.date, tag: str) -> None:
+    """`day`'s traces, with questions of their own (so that each night adds new dataset items)."""
+    traces = make_traces(day.isoformat(), 30).with_columns(
+        pl.format("{} {}", pl.lit(tag), pl.col("input_text"))
+    )
+    store.write_parquet(f"traces/date={day}/a.parquet", traces)
+
+
+def test_the_nightly_flow_runs_the_experiment_on_the_newest_version_and_asks_only_new_items(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame], server: ModelServer
+) -> None:
+    experiment = echo_experiment(server)
+    night(store_env, make_traces, D1, "monday")
+    nightly(day=D1, experiments=[experiment])
+
+    first = read_version(store_env, DATASET, 1)
+    record = read_record(store_env, f"echo-{DATASET}-v1")
+    assert record is not None and record.finished_at is not None
+    assert record.counts == {"ok": 2 * first.height, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert server.stats().requests == 2 * first.height
+
+    night(store_env, make_traces, D2, "tuesday")
+    server.reset()
+    nightly(day=D2, experiments=[experiment])
+
+    second = read_version(store_env, DATASET, 2)
+    new_items = second.height - first.height
+    assert new_items > 0
+    rows = read_experiment_items(store_env, f"echo-{DATASET}-v2")
+    assert rows.height == 2 * second.height and set(rows["status"]) == {"ok"}
+    # Last night's items come from the response cache: only the new ones were asked.
+    assert server.stats().requests == 2 * new_items
+    assert rows.filter(pl.col("cached")).height == 2 * first.height
+    assert set(rows["dataset_version"]) == {2}
+
+
+def test_a_rerun_by_hand_skips_what_is_done_and_retry_failed_reruns_only_the_errors(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame], server: ModelServer
+) -> None:
+    night(store_env, make_traces, D1, "monday")
+    nightly(day=D1, experiments=[])
+    items = read_version(store_env, DATASET).height
+    experiment = echo_experiment(server)
+    server.configure(faults=Faults(rates={"empty_content": 0.5}, keyed=True))
+
+    failed = run_experiment_flow(
+        experiment=experiment, dataset=DATASET, experiment_id="by-hand", chunk_size=4, max_attempts=1
+    )
+
+    errors = failed["counts"]["error"]
+    assert 0 < errors < 2 * items and failed["counts"]["ok"] + errors == 2 * items
+    rows = read_experiment_items(store_env, "by-hand")
+    assert rows.filter(pl.col("status") == "error")["error"].str.contains("empty response").all()
+
+    server.reset(config=True)
+    retried = run_experiment_flow(
+        experiment=experiment, dataset=DATASET, experiment_id="by-hand", mode="retry_failed"
+    )
+    assert retried["counts"] == {"ok": 2 * items, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert server.stats().requests == retried["calls"] == errors  # only the errors were asked again
+    again = run_experiment_flow(experiment=experiment, dataset=DATASET, experiment_id="by-hand")
+    assert again["calls"] == 0 and server.stats().requests == errors  # a rerun skips what is done
+
+
+def test_a_template_field_the_items_lack_stops_the_flow_before_any_call(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame], server: ModelServer
+) -> None:
+    night(store_env, make_traces, D1, "monday")
+    nightly(day=D1, experiments=[])
+    experiment = echo_experiment(server, prompt="{input} ({metadata.customer_tier})")
+
+    with pytest.raises(ConfigError, match=r"metadata.customer_tier.*available fields: \{input\}"):
+        run_experiment_flow(experiment=experiment, dataset=DATASET)
+    with pytest.raises(ConfigError, match="dataset 'nope' has no versions"):
+        run_experiment_flow(experiment=echo_experiment(server), dataset="nope")
+    assert server.stats().requests == 0
