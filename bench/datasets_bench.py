@@ -8,17 +8,18 @@ and peaks at no more than 2 GB of memory.
 The measured path is `datasets.build.build_dataset_version` itself, with the shipped nightly spec at a budget
 of 1,000 and its steps timed where it calls them: `read_candidates` (accepted traces of the day, the columns
 selection reads), `candidate_inputs` (usable input, PII redaction, dedup keys) and `select_candidates` (exact and
-near de-duplication against the latest version, sampling). The build reads and MinHash-signs the latest version
-in a background thread from its start, so that work overlaps the first two steps; `select_candidates` includes
-waiting for it. The total runs from the call to the picks. Building the picked items (their full rows read
-again, redacted and hashed) follows; it is timed and reported on its own line, outside the ratio. Writing the
-version is skipped, so that every repetition finds the same dataset.
+near de-duplication against the latest version, sampling). The build reads the latest version and its stored
+MinHash signatures (and builds their LSH tables) in a background thread from its start, so that work overlaps
+the first two steps; `select_candidates` includes waiting for it. The total runs from the call to the picks.
+Building the picked items (their full rows read again, redacted and hashed) follows; it is timed and reported
+on its own line, outside the ratio. Writing the version is skipped, so that every repetition finds the same
+dataset.
 
 The dataset is one grown over earlier nights: demo traces of another day, in which a fifth of the demo questions
 appear as asked (the night asks them again: exact duplicates), a tenth with one word added (near duplicates),
 and the rest are other questions of the same shape (demo questions with most words swapped for words of other
 questions), so that they are distinct and mostly unlike the night's. Items are built and appended as the nightly
-build does (`items_with_redactions`, `append_version`).
+build does (`items_with_redactions`, `append_version`, which stores their signatures).
 
 As in the ingest benchmark, every repetition runs in a fresh process (`python -m bench.datasets_bench <kind>
 ...`), the sides are interleaved, and wall times are measured in the child around the work only.
@@ -257,8 +258,8 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"{summary['rows']:,} traces of one day in {summary['files']} Parquet files on the local S3 server "
         f"(SeaweedFS) against a {summary['items']:,}-item dataset version, the shipped nightly spec at a budget "
         f"of {summary['budget']:,}: {counts['picked']:,} picked, {counts['duplicates_exact']:,} exact and "
-        f"{counts['duplicates_near']:,} near duplicates. The dataset is read and MinHash-signed in a background "
-        "thread while the candidates are read and keyed. "
+        f"{counts['duplicates_near']:,} near duplicates. The dataset and its stored MinHash signatures are read in "
+        "a background thread while the candidates are read and keyed. "
         f"Median of {summary['repeats']} interleaved runs, each "
         f"in a fresh process. {m['nproc']} CPUs, Python {m['python']}, polars {m['polars']}, "
         f"{m['date'][:10]}, commit {m['git']}.",

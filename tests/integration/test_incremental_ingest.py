@@ -65,3 +65,22 @@ def test_rewritten_file_is_ingested_again(store: Store, make_traces: Callable[..
     result = ingest_new_traces(store, up_to=D1)
     assert result.rows_read == 9
     assert scan_accepted(store, D1, ("trace_id",)).height == 9
+
+
+def test_accepted_rows_read_in_one_scan_leave_out_the_quarantined_rows_of_each_file(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
+    repeated = make_traces(D1.isoformat(), 5, prefix="b").with_columns(
+        trace_id=pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit(f"a-{D1.isoformat()}-1"))
+        .otherwise("trace_id")
+    )
+    write(store, D1, "b", repeated)  # its row 3 repeats an id of file a: quarantined as a duplicate
+    ingest_new_traces(store, up_to=D1)
+
+    together = scan_accepted(store, D1, ("trace_id", "input_text"))
+    file_by_file = scan_accepted(store, D1, ("trace_id", "input_text"), max_rows_per_file=10**9)
+    assert together.height == 9 and together.equals(file_by_file)
+    assert together.get_column("trace_id").n_unique() == 9
+    assert f"b-{D1.isoformat()}-3" not in together.get_column("trace_id").to_list()

@@ -20,7 +20,7 @@ import polars as pl
 import yaml
 
 from tracewatch.datasets.candidates import CandidateInputs, candidate_inputs, content_hash_check
-from tracewatch.datasets.dedup import ExactCheck
+from tracewatch.datasets.dedup import SIGNATURE_COLUMN, ExactCheck
 from tracewatch.datasets.items import (
     DEDUP_KEY,
     ITEM_SOURCE_COLUMNS,
@@ -28,10 +28,17 @@ from tracewatch.datasets.items import (
     SilverRule,
     items_with_redactions,
 )
-from tracewatch.datasets.minhash import SignatureIndex
+from tracewatch.datasets.minhash import MINHASH, SignatureIndex
 from tracewatch.datasets.pii import RedactionConfig
-from tracewatch.datasets.sampling import SamplingSpec, Selection, reference_for, select_new_traces
+from tracewatch.datasets.sampling import (
+    SamplingSpec,
+    Selection,
+    needs_signatures,
+    reference_for,
+    select_new_traces,
+)
 from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.datasets.signatures import read_signatures
 from tracewatch.datasets.versions import (
     STORED_SCHEMA,
     VersionManifest,
@@ -39,6 +46,7 @@ from tracewatch.datasets.versions import (
     find_version,
     latest_version,
     make_source_key,
+    read_manifest,
     read_version,
 )
 from tracewatch.datasets.versions import append_version as write_version
@@ -209,7 +217,7 @@ def read_candidates(
 @dataclass(frozen=True)
 class LatestItems:
     """What selection compares candidates with: the latest version's items (the columns it reads) and their
-    MinHash index (None when the spec needs none)."""
+    MinHash index (None when the spec needs none), from the version's stored signatures when it has them."""
 
     items: pl.DataFrame
     index: SignatureIndex | None
@@ -219,8 +227,13 @@ def latest_items(store: Store, spec: DatasetSpec) -> LatestItems:
     """The latest version of `spec.name` (no items when there is none yet), read and indexed for selection."""
     text = spec.sampling.dedup.text
     latest = latest_version(store, spec.name)
+    if latest is None:
+        return LatestItems(_no_items(), reference_for(_no_items(), spec.sampling))
     wanted = [c for c in dict.fromkeys(("item_id", DEDUP_KEY, CONTENT_HASH, text)) if c in STORED_SCHEMA]
-    items = read_version(store, spec.name, latest, columns=wanted) if latest is not None else _no_items()
+    items = read_version(store, spec.name, latest, columns=wanted)
+    stored = read_manifest(store, spec.name, latest).stored_signatures
+    if needs_signatures(spec.sampling) and stored is not None and stored.matches(text, MINHASH):
+        items = items.with_columns(read_signatures(store, stored).alias(SIGNATURE_COLUMN))
     return LatestItems(items, reference_for(items, spec.sampling))
 
 

@@ -330,6 +330,11 @@ class SignatureIndex:
     def __len__(self) -> int:
         return len(self.matrix)
 
+    def prepare(self, thresholds: list[float]) -> None:
+        """Build the band tables for these similarity thresholds now (e.g. in a background thread)."""
+        for threshold in thresholds:
+            self.band_table(*lsh_bands(threshold, self.matrix.shape[1]))
+
     def band_table(self, bands: int, rows: int) -> pl.DataFrame:
         """Columns `reference` (row number) and `band_key`, one row per non-empty signature and band."""
         if (bands, rows) not in self._tables:

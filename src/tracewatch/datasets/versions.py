@@ -1,6 +1,7 @@
 """Versioned datasets: append-only, immutable versions of a dataset's full item set in the object store.
 
-Layout: `warehouse/datasets/<name>/version=N/items.parquet` then `manifest.json`. Each version holds every item
+Layout: `warehouse/datasets/<name>/version=N/items.parquet` and `minhash.parquet` (the items' MinHash
+signatures, see `datasets.signatures`), then `manifest.json`. Each version holds every item
 (the parent's items plus the added ones, with replaced items swapped in), so reading a version is one object
 read and old versions stay reproducible forever. The manifest is written last: a version folder without one is
 an interrupted write, ignored by readers and overwritten by the next writer.
@@ -28,7 +29,16 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
+from tracewatch.datasets.minhash import MINHASH
 from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION
+from tracewatch.datasets.signatures import (
+    SIGNATURES_NAME,
+    SIGNED_TEXT,
+    StoredSignatures,
+    next_signatures,
+    parent_matrix,
+    signatures_bytes,
+)
 from tracewatch.errors import ConfigError, DataContractError, TracewatchError
 from tracewatch.runs import utc_now
 from tracewatch.store import Store
@@ -93,6 +103,12 @@ class VersionManifest:
     items_sha256: str
     write_id: str
     manifest_format: int = MANIFEST_FORMAT
+    signatures: dict[str, Any] | None = None
+    """`StoredSignatures` of the items (`datasets.signatures`); absent in versions written before them."""
+
+    @property
+    def stored_signatures(self) -> StoredSignatures | None:
+        return StoredSignatures.from_json(self.signatures) if self.signatures else None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -154,6 +170,10 @@ def items_key(name: str, version: int) -> str:
 
 def manifest_key(name: str, version: int) -> str:
     return f"{version_prefix(name, version)}/{MANIFEST_NAME}"
+
+
+def signatures_key(name: str, version: int) -> str:
+    return f"{version_prefix(name, version)}/{SIGNATURES_NAME}"
 
 
 def spec_fingerprint(spec: Mapping[str, Any]) -> str:
@@ -345,6 +365,7 @@ def append_version(
         )
 
     parent = latest_version(store, name)
+    parent_manifest = read_manifest(store, name, parent) if parent is not None else None
     base = read_version(store, name, parent) if parent is not None else pl.DataFrame(schema=STORED_SCHEMA)
     new = added.join(base.select("item_id"), on="item_id", how="anti")
     already_present = added.height - new.height
@@ -356,6 +377,10 @@ def append_version(
     version = (parent or 0) + 1
     items = _next_items(base, new, changes, version)
     data = _parquet_bytes(items)
+    signed = StoredSignatures(signatures_key(name, version), SIGNED_TEXT, MINHASH.name, items.height)
+    stored = parent_matrix(store, parent_manifest.stored_signatures if parent_manifest else None)
+    replaced_rows = (items.get_column("updated_in_version") == version).fill_null(False).to_numpy()
+    sidecar = signatures_bytes(next_signatures(items, stored, replaced_rows))
     manifest = VersionManifest(
         dataset=name,
         version=version,
@@ -378,8 +403,9 @@ def append_version(
         items_key=items_key(name, version),
         items_sha256=hashlib.sha256(data).hexdigest(),
         write_id=uuid.uuid4().hex,
+        signatures=signed.to_json(),
     )
-    _commit(store, manifest, data)
+    _commit(store, manifest, data, sidecar)
     log.info(
         "dataset %s: version %d (%s) written: %d items, %d added, %d replaced",
         name,
@@ -439,13 +465,15 @@ def _next_items(base: pl.DataFrame, new: pl.DataFrame, changes: pl.DataFrame, ve
     return pl.concat([merged.select(list(STORED_SCHEMA)), appended.select(list(STORED_SCHEMA))])
 
 
-def _commit(store: Store, manifest: VersionManifest, data: bytes) -> None:
-    """Items first, manifest last, refusing to replace a complete version at every step we can check."""
+def _commit(store: Store, manifest: VersionManifest, data: bytes, sidecar: bytes) -> None:
+    """Items (and their signatures) first, manifest last, refusing to replace a complete version at every step
+    we can check."""
     key = manifest_key(manifest.dataset, manifest.version)
     where = f"dataset {manifest.dataset!r} version {manifest.version}"
     if store.exists(key):
         raise VersionExistsError(f"{where} already exists; versions are immutable, append a new one instead")
     store.write_bytes(manifest.items_key, data)
+    store.write_bytes(signatures_key(manifest.dataset, manifest.version), sidecar)
     if store.exists(key):
         raise VersionExistsError(
             f"{where} was completed by another writer while this one wrote its items; this write is abandoned "

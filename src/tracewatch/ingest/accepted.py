@@ -20,6 +20,7 @@ from tracewatch.traces.schema import TRACE_SCHEMA
 
 log = logging.getLogger(__name__)
 
+_PATH = "_source_uri"
 READ_THREADS = 4
 """Files read at once: hides the per-object round trips to S3 while polars decodes."""
 
@@ -43,6 +44,10 @@ def scan_accepted(
     )
     rejected_rows = quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
     keys = entries.get_column("source_key").to_list()
+    if keys and max_rows_per_file is None:
+        together = _read_together(store, keys, columns, rejected_rows)
+        if together is not None:
+            return together
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
         reads = list(pool.map(lambda key: read_trace_file(store, key, columns), keys))
     frames = []
@@ -62,3 +67,34 @@ def _accepted_rows(read: TraceFile, rejected_rows: pl.DataFrame, max_rows: int |
     if max_rows is not None and kept.height > max_rows:
         kept = kept.sample(n=max_rows, seed=0).sort(ROW_NR)
     return kept.drop(ROW_NR)
+
+
+def _read_together(
+    store: Store, keys: list[str], columns: tuple[str, ...], rejected_rows: pl.DataFrame
+) -> pl.DataFrame | None:
+    """All files in one polars scan (parallel across files and columns, no per-file round trips), or None when
+    a file does not store `columns` with their canonical types, or cannot be read now: the per-file reader then
+    converts what it can and says what it cannot."""
+    uris = {store.uri(key): key for key in keys}
+    drop = rejected_rows.filter(pl.col("source_key").is_in(keys))
+    per_file = drop.height > 0  # the quarantine points at rows by their position in their file
+    scan = pl.scan_parquet(
+        list(uris),
+        storage_options=store.storage_options() or None,
+        row_index_name=ROW_NR if per_file else None,
+        include_file_paths=_PATH if per_file else None,
+    )
+    try:
+        frame = scan.select(*columns, *((ROW_NR, _PATH) if per_file else ())).collect()
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    if any(frame.schema[c] != TRACE_SCHEMA[c] for c in columns):
+        return None
+    if not per_file:
+        return frame
+    first_row = pl.col(ROW_NR).min().over(_PATH)
+    located = frame.with_columns(
+        pl.col(_PATH).replace_strict(uris).alias("source_key"), (pl.col(ROW_NR) - first_row).cast(pl.Int64)
+    )
+    quarantined = drop.select("source_key", pl.col("row_nr").cast(pl.Int64).alias(ROW_NR))
+    return located.join(quarantined, on=["source_key", ROW_NR], how="anti").select(columns)

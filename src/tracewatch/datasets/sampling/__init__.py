@@ -13,6 +13,7 @@ from tracewatch.datasets.sampling.pipeline import (
     NOT_PICKED,
     PICKED,
     Selection,
+    needs_signatures,
     reference_for,
     select_new_traces,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Selection",
     "Stratified",
     "Uniform",
+    "needs_signatures",
     "reference_for",
     "sample",
     "select_new_traces",

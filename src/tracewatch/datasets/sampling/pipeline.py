@@ -137,11 +137,19 @@ def reference_for(
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
 ) -> SignatureIndex | None:
-    """The dataset's signatures, indexed once for novelty and every near-duplicate round; None if unused."""
-    needs = spec.dedup.near_threshold is not None or any(isinstance(s, Novelty) for s in spec.strategies)
-    if not needs:
+    """The dataset's signatures, indexed once for novelty and every near-duplicate round (the LSH tables of the
+    spec's thresholds built here, so a caller can build them in the background); None if unused."""
+    if not needs_signatures(spec):
         return None
-    return reference_index(existing, text=spec.dedup.text, signature_column=signature_column, scheme=scheme)
+    index = reference_index(existing, text=spec.dedup.text, signature_column=signature_column, scheme=scheme)
+    thresholds = [s.max_similarity for s in spec.strategies if isinstance(s, Novelty)]
+    index.prepare([*thresholds, *([spec.dedup.near_threshold] if spec.dedup.near_threshold else [])])
+    return index
+
+
+def needs_signatures(spec: SamplingSpec) -> bool:
+    """Whether selection compares texts with the dataset's MinHash signatures (near duplicates or novelty)."""
+    return spec.dedup.near_threshold is not None or any(isinstance(s, Novelty) for s in spec.strategies)
 
 
 def _repeats_of_picks(
