@@ -183,16 +183,21 @@ class Store:
         data: bytes = self.fs.cat_file(self.path(key))
         return data
 
-    def write_bytes(self, key: str, data: bytes) -> None:
-        """Write one whole object atomically (S3: a single PUT; local: temp file + rename)."""
+    def write_bytes(self, key: str, data: bytes, *, durable: bool = True) -> None:
+        """Write one whole object atomically (S3: a single PUT; local: temp file + rename).
+
+        Locally, `durable` also syncs the file to disk before the rename, so the object survives a power cut;
+        a cache entry, whose loss costs only a repeated call, skips that (about 1 ms per object).
+        """
         target = self.path(key)
         if self.protocol == "file":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             tmp = f"{Path(target).parent}/_tmp-{uuid.uuid4().hex}"
             with open(tmp, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
             os.replace(tmp, target)
         else:
             self.fs.pipe_file(target, data)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracewatch.experiments.types import CallParams, Completion, Message
@@ -71,13 +71,24 @@ def cache_object_key(key: str) -> str:
 
 
 class ResponseCache:
-    """Completions by key, in the store and in a bounded in-memory layer. Store I/O runs in a worker thread
-    so a call waiting on S3 does not stall the event loop."""
+    """Completions by key, in the store and in a bounded in-memory layer.
 
-    def __init__(self, store: Store, *, memory_entries: int = 10_000) -> None:
+    Store I/O runs in worker threads, in batches, so that neither a call waiting on S3 nor one thread hop per
+    answer stalls the event loop: `put` keeps an answer in memory at once and writes it with the next batch
+    (`flush` writes the rest; the runner flushes at the end of every chunk), and `prefetch` reads the
+    entries of a whole chunk in one go before its calls start. Entries are written without a disk sync: a
+    crash can lose the last batch, which costs only calls asked again, never a wrong answer (each write is
+    atomic, so an entry is whole or absent).
+    """
+
+    def __init__(self, store: Store, *, memory_entries: int = 10_000, write_batch: int = 100) -> None:
         self._store = store
         self._memory: OrderedDict[str, Completion] = OrderedDict()
         self._memory_entries = memory_entries
+        self._write_batch = write_batch
+        self._pending: dict[str, bytes] = {}
+        self._absent: set[str] = set()
+        """Keys that `prefetch` found missing in the store: a get for them needs no store read."""
 
     def __repr__(self) -> str:
         return f"ResponseCache({self._store!r})"
@@ -86,23 +97,56 @@ class ResponseCache:
         """The cached completion (with `cached=True`), or None. An unreadable entry counts as a miss."""
         found = self._memory.get(key)
         if found is None:
+            if key in self._absent:
+                return None
             found = await asyncio.to_thread(self._read, key)
             if found is None:
                 return None
         self._remember(key, found)
         return found
 
+    async def prefetch(self, keys: Iterable[str]) -> int:
+        """Read the entries of `keys` not in memory yet, in one worker thread; how many were found."""
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._memory and key not in self._absent]
+        if not wanted:
+            return 0
+        found = await asyncio.to_thread(lambda: {key: self._read(key) for key in wanted})
+        hits = 0
+        for key, completion in found.items():
+            if completion is None:
+                self._absent.add(key)
+            else:
+                hits += 1
+                self._remember(key, completion)
+        return hits
+
     async def put(self, key: str, completion: Completion) -> None:
-        """Store a completion under its key (the same key always holds the same answer, so last write wins)."""
+        """Keep a completion under its key (the same key always holds the same answer, so last write wins);
+        it reaches the store with the next batch."""
         entry = {
             "format": CACHE_FORMAT,
             "key": key,
             "created_at": dt.datetime.now(dt.UTC).isoformat(),
             **{name: getattr(completion, name) for name in _COMPLETION_FIELDS},
         }
-        data = json.dumps(entry, sort_keys=True).encode()
-        await asyncio.to_thread(self._store.write_bytes, cache_object_key(key), data)
+        self._pending[key] = json.dumps(entry, sort_keys=True).encode()
+        self._absent.discard(key)
         self._remember(key, _as_cached(entry))
+        if len(self._pending) >= self._write_batch:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending entry to the store. A failed write is logged: it loses a future hit only."""
+        batch, self._pending = self._pending, {}
+        if batch:
+            await asyncio.to_thread(self._write_many, batch)
+
+    def _write_many(self, batch: Mapping[str, bytes]) -> None:
+        for key, data in batch.items():
+            try:
+                self._store.write_bytes(cache_object_key(key), data, durable=False)
+            except Exception as exc:  # the store's failure types vary by backend (OSError, botocore, aiohttp)
+                log.warning("could not cache an answer under %s: %s: %s", key[:12], type(exc).__name__, exc)
 
     def _read(self, key: str) -> Completion | None:
         try:

@@ -312,17 +312,25 @@ async def _run_units(
     }
     counts: Counter[str] = Counter()
     totals = {"attempts": 0, "cached": 0}
-    queue = iter(units)
+    requests = [
+        (item, trial, _request(config, runtime.client, call, context.cache, item, trial))
+        for item, trial in units
+    ]
+    if context.cache is not None:  # one bulk read for the chunk instead of a store read per item
+        await context.cache.prefetch(
+            r[2] for _, _, r in requests if not isinstance(r, ItemFieldError) and r[2]
+        )
+    queue = iter(requests)
 
     async def worker() -> None:
-        for item, trial in queue:
+        for item, trial, request in queue:
             begun = utc_now()
-            try:
-                invoke, messages, key = _request(config, runtime.client, call, context.cache, item, trial)
-            except ItemFieldError as missing:  # the item cannot fill the template: its failure, not the run's
-                result = CallResult("error", None, str(missing), attempts=0)
+            if isinstance(
+                request, ItemFieldError
+            ):  # the item cannot fill the template: its failure, not the run's
+                result = CallResult("error", None, str(request), attempts=0)
             else:
-                result = await answer(context, invoke, messages, key)
+                result = await answer(context, *request)
             writer.add(_row(base, item, trial, result, begun))
             counts[result.status] += 1
             totals["attempts"] += result.attempts
@@ -335,6 +343,8 @@ async def _run_units(
             for _ in range(workers):
                 group.create_task(worker())
     finally:
+        if context.cache is not None:
+            await context.cache.flush()
         await writer.close()  # even a failing or cancelled chunk keeps what it finished
     result = ChunkResult(
         config_name=config.name,
@@ -366,6 +376,9 @@ async def _failing_fast() -> AsyncIterator[asyncio.TaskGroup]:
         raise first from None
 
 
+_Request = tuple[Invoke, Sequence[Message], str | None]
+
+
 def _request(
     config: ExperimentConfig,
     client: ModelClient,
@@ -373,11 +386,15 @@ def _request(
     cache: ResponseCache | None,
     item: Mapping[str, Any],
     trial: int,
-) -> tuple[Invoke, Sequence[Message], str | None]:
-    """What one (item, trial) sends: the attempt to make, its messages and its cache key."""
+) -> _Request | ItemFieldError:
+    """What one (item, trial) sends: the attempt to make, its messages and its cache key; or why the item
+    cannot be sent (a template field it lacks)."""
     if call is None:
         return partial(config.run_task, item), (), None
-    messages = config.render(item)
+    try:
+        messages = config.render(item)
+    except ItemFieldError as missing:
+        return missing
     key = cache_key(messages, call, trial) if cache is not None else None
     return partial(client.complete, messages, call), messages, key
 

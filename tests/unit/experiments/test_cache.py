@@ -91,9 +91,17 @@ def test_random_calls_get_one_entry_per_trial(params: dict[str, float]) -> None:
     )  # trial 0 is shared with any caller sending the same request
 
 
+async def put_and_flush(cache: ResponseCache, key: str, completion: Completion) -> None:
+    await cache.put(key, completion)
+    await cache.flush()
+
+
 def test_a_completion_round_trips_through_a_folder_store(file_store: Store) -> None:
     key = cache_key(MESSAGES, CALL)
-    asyncio.run(ResponseCache(file_store).put(key, ANSWER))
+    cache = ResponseCache(file_store)
+    asyncio.run(cache.put(key, ANSWER))
+    assert not file_store.exists(cache_object_key(key))  # kept for the next batch
+    asyncio.run(cache.flush())
 
     assert cache_object_key(key) == f"warehouse/cache/{key[:2]}/{key}.json"
     stored = file_store.read_json(cache_object_key(key))
@@ -117,7 +125,7 @@ def test_an_unreadable_entry_is_a_miss(file_store: Store, caplog: pytest.LogCapt
 
 def test_an_entry_stored_under_another_key_is_a_miss(file_store: Store) -> None:
     key, other = "ab" + "c" * 62, "ab" + "d" * 62
-    asyncio.run(ResponseCache(file_store).put(other, ANSWER))
+    asyncio.run(put_and_flush(ResponseCache(file_store), other, ANSWER))
     file_store.write_bytes(cache_object_key(key), file_store.read_bytes(cache_object_key(other)))
     assert asyncio.run(ResponseCache(file_store).get(key)) is None
 
@@ -142,7 +150,7 @@ def test_the_memory_layer_is_bounded(file_store: Store) -> None:
 
 def test_store_reads_happen_off_the_event_loop_thread(file_store: Store) -> None:
     key = cache_key(MESSAGES, CALL)
-    asyncio.run(ResponseCache(file_store).put(key, ANSWER))
+    asyncio.run(put_and_flush(ResponseCache(file_store), key, ANSWER))
     threads: list[threading.Thread] = []
     original = file_store.read_bytes
 
@@ -153,3 +161,30 @@ def test_store_reads_happen_off_the_event_loop_thread(file_store: Store) -> None
     file_store.read_bytes = spy  # type: ignore[method-assign]
     assert asyncio.run(ResponseCache(file_store).get(key)) is not None
     assert threads and threads[0] is not threading.main_thread()
+
+
+def test_puts_reach_the_store_in_batches(file_store: Store) -> None:
+    cache = ResponseCache(file_store, write_batch=3)
+    keys = [f"{i:02x}" + "e" * 62 for i in range(4)]
+
+    async def put_all() -> None:
+        for key in keys:
+            await cache.put(key, ANSWER)
+
+    asyncio.run(put_all())
+    assert [file_store.exists(cache_object_key(k)) for k in keys] == [True, True, True, False]
+    asyncio.run(cache.flush())
+    assert file_store.exists(cache_object_key(keys[3]))
+
+
+def test_prefetch_reads_a_chunk_at_once_and_remembers_the_misses(file_store: Store) -> None:
+    present, absent = "aa" + "1" * 62, "bb" + "2" * 62
+    asyncio.run(put_and_flush(ResponseCache(file_store), present, ANSWER))
+    fresh = ResponseCache(file_store)
+
+    assert asyncio.run(fresh.prefetch([present, absent, present])) == 1
+    file_store.delete("warehouse/cache")  # both answers now come from what the prefetch read
+    assert asyncio.run(fresh.get(present)) == replace(ANSWER, cached=True)
+    assert asyncio.run(fresh.get(absent)) is None
+    asyncio.run(fresh.put(absent, ANSWER))  # answered since: no longer a miss
+    assert asyncio.run(fresh.get(absent)) == replace(ANSWER, cached=True)
