@@ -1,4 +1,5 @@
-"""Run the benchmarks and publish their results: `python -m bench.run [--only NAME ...] [--repeats N] [--rows N]`
+"""Run the benchmarks and publish their results: `python -m bench.run [--only NAME ...] [--repeats N] [--rows N]
+[--items N] [--calls N]`
 (`make bench` runs them all).
 
 Each benchmark writes bench/results/<name>.json (every raw timing, the medians, ratio, peak RSS and the machine)
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import datasets_bench, ingest_bench
+from bench import datasets_bench, experiments_bench, ingest_bench
 from bench.common import REPO
 
 RESULTS = REPO / "bench" / "results"
@@ -57,6 +58,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ),
         datasets_bench.to_markdown,
     ),
+    Benchmark(
+        "experiments",
+        lambda args, work: experiments_bench.run_benchmark(
+            calls=args.calls, repeats=args.repeats, work_dir=work
+        ),
+        experiments_bench.to_markdown,
+    ),
 )
 
 
@@ -67,9 +75,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="runs per side; medians are reported")
     parser.add_argument("--rows", type=int, default=1_000_000, help="traces in the day (10 files)")
     parser.add_argument("--items", type=int, default=100_000, help="items in the dataset (datasets bench)")
+    parser.add_argument("--calls", type=int, default=2000, help="model calls per run (experiments bench)")
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.rows < 10 or args.items < 1:
-        parser.error("--repeats and --items must be >= 1 and --rows >= 10")
+    if args.repeats < 1 or args.rows < 10 or args.items < 1 or args.calls < 1:
+        parser.error("--repeats, --items and --calls must be >= 1 and --rows >= 10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for benchmark in BENCHMARKS:
         if benchmark.name in args.only:

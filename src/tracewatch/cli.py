@@ -1,14 +1,16 @@
-"""The `tracewatch` command: dataset chores that people do by hand, on the store named by TRACEWATCH_STORE.
+"""The `tracewatch` command: chores people do by hand, on the store named by TRACEWATCH_STORE.
 
-Flows (nightly, backfill, build-dataset) run under Prefect from `flows/`; this command covers what needs no
-orchestration: listing and diffing dataset versions, seeding a dataset from a file, and the human-review round
-trip.
+Flows (nightly, backfill, build-dataset, experiment) run under Prefect from `flows/`; this command covers what
+needs no orchestration: listing and diffing dataset versions, seeding a dataset from a file, the human-review
+round trip, and running an experiment from a terminal with a progress bar.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -16,6 +18,11 @@ from tracewatch.datasets.review import export_for_review, import_reviews
 from tracewatch.datasets.seed import seed_dataset
 from tracewatch.datasets.versions import diff_versions, list_datasets, list_versions
 from tracewatch.errors import TracewatchError
+from tracewatch.experiments import progress
+from tracewatch.experiments.config import load_experiment
+from tracewatch.experiments.launch import dataset_input, experiment_runtime, experiment_spec
+from tracewatch.experiments.records import items_prefix, list_records
+from tracewatch.experiments.runner import ExperimentResult, RunnerSettings, run_experiment
 from tracewatch.runs import new_run_id
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
@@ -24,6 +31,9 @@ from tracewatch.store import Store, open_store
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; a configuration or data problem prints its message and exits with status 2."""
     args = _parser().parse_args(argv)
+    # Warnings and errors, plus the progress of a run (its lines every 10% when stderr is not a terminal).
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger(progress.__name__).setLevel(logging.INFO)
     try:
         store = open_store(Settings())
         args.run(store, args)
@@ -56,6 +66,20 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("name")
     review.add_argument("path")
     review.set_defaults(run=_import)
+    experiment = commands.add_parser(
+        "run-experiment", help="run every item of a dataset version through every config of an experiment"
+    )
+    experiment.add_argument("experiment", help="a shipped experiment's name (e.g. demo) or a YAML path")
+    experiment.add_argument("--dataset", required=True)
+    experiment.add_argument("--version", type=int, help="default: the newest")
+    experiment.add_argument("--trials", type=int, default=1)
+    experiment.add_argument("--budget-usd", type=float, help="stop starting calls past this spend")
+    experiment.add_argument("--id", dest="experiment_id", help="default: <experiment>-<dataset>-v<version>")
+    experiment.add_argument("--retry-failed", action="store_true", help="rerun only the items that failed")
+    experiment.add_argument("--no-cache", action="store_true", help="ask the model even for cached requests")
+    experiment.set_defaults(run=_run_experiment)
+    experiments = commands.add_parser("experiments", help="list experiments and their counts")
+    experiments.set_defaults(run=_list_experiments)
     return parser
 
 
@@ -86,3 +110,39 @@ def _import(store: Store, args: argparse.Namespace) -> None:
     done = import_reviews(store, args.name, args.path, run_id=new_run_id("review"))
     version = done.manifest.version if done.manifest else "none (nothing applicable)"
     print(f"{done.applied} answer(s) applied, version {version}; skipped: {done.skipped_counts}")
+
+
+def _run_experiment(store: Store, args: argparse.Namespace) -> None:
+    experiment = load_experiment(args.experiment)
+    source = dataset_input(store, args.dataset, args.version)
+    spec = experiment_spec(
+        experiment, source, experiment_id=args.experiment_id, trials=args.trials, budget_usd=args.budget_usd
+    )
+
+    async def run() -> ExperimentResult:
+        runtime = experiment_runtime(store, experiment, cache=not args.no_cache)  # progress: a bar on a tty
+        try:
+            return await run_experiment(
+                store,
+                spec,
+                experiment.configs,
+                source.items,
+                runtime=runtime,
+                settings=RunnerSettings(),
+                mode="retry_failed" if args.retry_failed else "resume",
+            )
+        finally:
+            await runtime.aclose()
+
+    record = asyncio.run(run()).record
+    print(f"{record.experiment_id}: {record.counts}, {record.spent_usd:.4f} USD spent in all")
+    print(f"items: {store.uri(items_prefix(record.experiment_id))}")
+
+
+def _list_experiments(store: Store, args: argparse.Namespace) -> None:
+    for record in list_records(store):
+        counts = " ".join(f"{status}={n}" for status, n in record.counts.items())
+        print(
+            f"{record.experiment_id}\t{record.dataset} v{record.dataset_version}\t{len(record.configs)} configs"
+            f"\t{record.item_count} items x {record.trials}\t{counts}\t{record.spent_usd:.4f} USD"
+        )

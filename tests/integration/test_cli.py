@@ -1,4 +1,5 @@
-"""The `tracewatch` command on a local store: seed a dataset, export it for review, import the answers."""
+"""The `tracewatch` command on a local store: seed a dataset, export it for review, import the answers, run an
+experiment against the local test model server."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from tracewatch.cli import main
 from tracewatch.datasets.versions import read_version
+from tracewatch.devservices.model_server import Latency, start_model_server, stop_model_server
 from tracewatch.store import Store
 
 
@@ -45,3 +47,41 @@ def test_a_missing_dataset_is_a_clear_error(
     monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
     assert main(["export-review", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_run_an_experiment_from_the_terminal_and_rerun_it_for_free(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = Store(f"file://{tmp_path / 'store'}")
+    monkeypatch.setenv("TRACEWATCH_STORE", store.url)
+    seed = tmp_path / "seed.csv"
+    pl.DataFrame({"input": ["What is the capital of France?", "Who wrote Hamlet?"]}).write_csv(seed)
+    assert main(["seed", "faq", str(seed)]) == 0
+    server = start_model_server(latency=Latency.fixed(5))
+    try:
+        monkeypatch.setenv("ECHO_URL", server.base_url)
+        experiment = tmp_path / "echo.yaml"
+        experiment.write_text(
+            "name: echo\n"
+            "defaults: {model: openai/tracewatch-echo, api_base_env: ECHO_URL, prompt: '{input}'}\n"
+            "configs:\n  - {name: a, params: {temperature: 0.0, seed: 1}}\n  - {name: b, params: {temperature: 1.0}}\n"
+        )
+        assert main(["run-experiment", str(experiment), "--dataset", "faq"]) == 0
+        out = capsys.readouterr().out
+        assert "echo-faq-v1: {'ok': 4, 'error': 0, 'skipped_budget': 0, 'missing': 0}" in out
+        assert "4/4 (100%)" in caplog.text  # the progress, as log lines when stderr is not a terminal
+        assert server.stats().requests == 4
+
+        assert main(["run-experiment", str(experiment), "--dataset", "faq", "--id", "again"]) == 0
+        assert server.stats().requests == 4  # a new experiment, every answer from the response cache
+    finally:
+        stop_model_server(server)
+    assert main(["experiments"]) == 0
+    listed = capsys.readouterr().out
+    assert "echo-faq-v1\tfaq v1\t2 configs" in listed and "again\t" in listed
+
+    assert main(["run-experiment", str(experiment), "--dataset", "faq", "--version", "7"]) == 2
+    assert "version" in capsys.readouterr().err

@@ -249,16 +249,16 @@ def test_the_cost_cap_skips_the_rest_without_calling(file_store: Store, server: 
     assert sum(result.record.counts.values()) == 60
 
 
-def test_a_warm_cache_makes_no_http_call(file_store: Store, server: ModelServer) -> None:
+def test_a_warm_cache_makes_no_http_call_on_either_store(store: Store, server: ModelServer) -> None:
     frame = items(40)
-    run(file_store, server.base_url, frame, experiment_id="cold", cache=ResponseCache(file_store))
+    run(store, server.base_url, frame, experiment_id="cold", cache=ResponseCache(store))
     assert server.stats().requests == 40
     server.reset()
-    run(file_store, server.base_url, frame, experiment_id="warm", cache=ResponseCache(file_store))
+    run(store, server.base_url, frame, experiment_id="warm", cache=ResponseCache(store))
     assert server.stats().requests == 0
-    warm = read_experiment_items(file_store, "warm")
+    warm = read_experiment_items(store, "warm")
     assert warm.get_column("cached").all() and set(warm.get_column("status")) == {"ok"}
-    cold = read_experiment_items(file_store, "cold")
+    cold = read_experiment_items(store, "cold")
     assert warm.get_column("output").to_list() == cold.get_column("output").to_list()
 
 

@@ -81,3 +81,11 @@ def test_duckdb_reads_the_report_tables_from_s3(
         "UNNEST(feedback) AS t(f) GROUP BY f.name"
     ).fetchall()
     assert feedback == [("thumbs", 21)]
+
+
+def test_read_many_returns_the_objects_that_exist_on_either_store(store: Store) -> None:
+    store.write_bytes("many/a.json", b"1")
+    store.write_bytes("many/b/c.json", b"2", durable=False)
+    found = store.read_many(["many/a.json", "many/missing.json", "many/b/c.json"])
+    assert found == {"many/a.json": b"1", "many/b/c.json": b"2"}
+    assert store.read_many([]) == {}

@@ -110,9 +110,11 @@ class ResponseCache:
         wanted = [key for key in dict.fromkeys(keys) if key not in self._memory and key not in self._absent]
         if not wanted:
             return 0
-        found = await asyncio.to_thread(lambda: {key: self._read(key) for key in wanted})
+        stored = await asyncio.to_thread(self._store.read_many, [cache_object_key(key) for key in wanted])
         hits = 0
-        for key, completion in found.items():
+        for key in wanted:
+            raw = stored.get(cache_object_key(key))
+            completion = None if raw is None else self._decode(key, raw)
             if completion is None:
                 self._absent.add(key)
             else:
@@ -153,6 +155,10 @@ class ResponseCache:
             raw = self._store.read_bytes(cache_object_key(key))
         except FileNotFoundError:
             return None
+        return self._decode(key, raw)
+
+    @staticmethod
+    def _decode(key: str, raw: bytes) -> Completion | None:
         try:
             entry = json.loads(raw)
             if entry.get("format") != CACHE_FORMAT or entry.get("key") != key:
