@@ -76,7 +76,8 @@ class ResponseCache:
     Store I/O runs in worker threads, in batches, so that neither a call waiting on S3 nor one thread hop per
     answer stalls the event loop: `put` keeps an answer in memory at once and writes it with the next batch
     (`flush` writes the rest; the runner flushes at the end of every chunk), and `prefetch` reads the
-    entries of a whole chunk in one go before its calls start. Entries are written without a disk sync: a
+    entries of a whole chunk in one go before its calls start (concurrent GETs on S3; on a local folder, on
+    the loop itself, since the reads are cheaper than a thread hand-over). Entries are written without a disk sync: a
     crash can lose the last batch, which costs only calls asked again, never a wrong answer (each write is
     atomic, so an entry is whole or absent).
     """
@@ -110,7 +111,13 @@ class ResponseCache:
         wanted = [key for key in dict.fromkeys(keys) if key not in self._memory and key not in self._absent]
         if not wanted:
             return 0
-        stored = await asyncio.to_thread(self._store.read_many, [cache_object_key(key) for key in wanted])
+        objects = [cache_object_key(key) for key in wanted]
+        if self._store.protocol == "file":
+            # Local reads take microseconds each: a worker thread would cost more in GIL hand-overs with the
+            # event loop than the reads themselves.
+            stored = self._store.read_many(objects)
+        else:
+            stored = await asyncio.to_thread(self._store.read_many, objects)
         hits = 0
         for key in wanted:
             raw = stored.get(cache_object_key(key))

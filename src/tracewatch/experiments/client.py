@@ -8,30 +8,26 @@ server's Retry-After; empty answers are failures too. No message, log line or re
 Transport: litellm's per-call bookkeeping (cost, logging payloads, callbacks) costs more CPU than the HTTP call
 itself, which halves throughput against a fast local server. So with `transport="auto"` a model served by an
 OpenAI-compatible endpoint (`openai/<name>` with an `api_base`: llama.cpp, vLLM, the test server) is called
-through one shared `openai.AsyncOpenAI` per endpoint and event loop; everything else goes through
-`litellm.acompletion`. `transport="litellm"` sends every call through litellm.
+with one plain HTTP request (`openai_http`, about an eighth of the OpenAI SDK's CPU per call); everything else
+goes through `litellm.acompletion`. `transport="litellm"` sends every call through litellm.
 """
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
-import functools
-import hashlib
-import inspect
 import json
 import logging
 import math
 import os
 import re
 import time
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any, Literal
 
 from tracewatch.errors import ConfigError
+from tracewatch.experiments.openai_http import OpenAICompatibleHTTP, chat_body
 from tracewatch.experiments.types import CallParams, Completion, Message, ModelError, ModelErrorKind
 
 log = logging.getLogger(__name__)
@@ -133,7 +129,7 @@ class LiteLLMClient:
         self._litellm = _litellm()
         self._routes: dict[tuple[str, str | None], _Route] = {}
         self._unpriced: set[tuple[str, int]] = set()
-        self._direct = _DirectClients()
+        self._direct = OpenAICompatibleHTTP()
 
     def __repr__(self) -> str:
         return f"LiteLLMClient(transport={self._transport!r})"
@@ -157,11 +153,14 @@ class LiteLLMClient:
         plain = [dict(m) for m in messages]
         started = time.perf_counter()
         error: ModelError | None = None
+        response: Any = None
         try:
             if route.direct:
                 response = await self._send_direct(plain, call, route, api_key)
             else:
                 response = await self._send_litellm(plain, call, api_key)
+        except ModelError as failed:  # the direct transport's own: its text may quote what the server said
+            error = _scrubbed(failed, _secrets(api_key))
         except Exception as exc:
             error = model_error(exc, _secrets(api_key))
             if error is None:
@@ -193,15 +192,9 @@ class LiteLLMClient:
         self, messages: list[dict[str, str]], call: CallParams, route: _Route, api_key: str | None
     ) -> Any:
         assert call.api_base is not None
-        client = self._direct.get(call.api_base, api_key or PLACEHOLDER_API_KEY)
-        known, extra = _split_params(call.params)
-        return await client.chat.completions.create(
-            model=route.provider_model,
-            messages=messages,
-            timeout=call.timeout_s,
-            extra_body=extra or None,
-            **known,
-        )
+        body = chat_body(route.provider_model, messages, call.params)
+        reply = await self._direct.create(call.api_base, api_key or PLACEHOLDER_API_KEY, body, call.timeout_s)
+        return _Reply.of(reply)
 
     async def _send_litellm(
         self, messages: list[dict[str, str]], call: CallParams, api_key: str | None
@@ -270,28 +263,40 @@ class LiteLLMClient:
         return prices
 
 
-class _DirectClients:
-    """One `openai.AsyncOpenAI` per (endpoint, key) and event loop: a pooled client must not outlive its loop."""
+@dataclass(frozen=True)
+class _Reply:
+    """A direct-transport JSON reply in the attribute shape of litellm's and the SDK's response objects, so
+    one reader (`_completion`) serves both transports."""
 
-    def __init__(self) -> None:
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], Any]] = (
-            weakref.WeakKeyDictionary()
+    choices: list[Any]
+    usage: Any
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> _Reply:
+        choices = body.get("choices")
+        return cls(
+            choices=[_attrs(c) for c in choices if isinstance(c, Mapping)]
+            if isinstance(choices, list)
+            else [],
+            usage=_attrs(body.get("usage")),
         )
 
-    def get(self, base_url: str, api_key: str) -> Any:
-        import openai
 
-        clients = self._by_loop.setdefault(asyncio.get_running_loop(), {})
-        key = (base_url, hashlib.sha256(api_key.encode()).hexdigest())
-        client = clients.get(key)
-        if client is None:
-            client = clients[key] = openai.AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=0)
-        return client
+def _attrs(value: object) -> Any:
+    """Nested mappings as attribute objects (missing attributes read as None through getattr's default)."""
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{str(k): _attrs(v) for k, v in value.items()})
+    return value
 
-    async def aclose(self) -> None:
-        clients = self._by_loop.pop(asyncio.get_running_loop(), {})
-        for client in clients.values():
-            await client.close()
+
+def _scrubbed(error: ModelError, secrets: Sequence[str]) -> ModelError:
+    return ModelError(
+        scrub(str(error), secrets),
+        transient=error.transient,
+        status=error.status,
+        retry_after_s=error.retry_after_s,
+        kind=error.kind,
+    )
 
 
 def _api_key(call: CallParams, route: _Route) -> str | None:
@@ -307,22 +312,6 @@ def _api_key(call: CallParams, route: _Route) -> str | None:
     ):
         return PLACEHOLDER_API_KEY
     return None
-
-
-@functools.cache
-def _openai_create_params() -> frozenset[str]:
-    from openai.resources.chat.completions import AsyncCompletions
-
-    names = set(inspect.signature(AsyncCompletions.create).parameters)
-    return frozenset(names - {"self", "messages", "model", "timeout", "extra_body"})
-
-
-def _split_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Params the OpenAI SDK takes as arguments, and the rest, which travel in the body as they are."""
-    names = _openai_create_params()
-    known = {k: v for k, v in params.items() if k in names}
-    extra = {k: v for k, v in params.items() if k not in names}
-    return known, extra
 
 
 def _secrets(api_key: str | None) -> tuple[str, ...]:
