@@ -3,7 +3,10 @@
 - A success, while the limit is in use (at least half the slots taken), grows the limit by
   `increase_per_success`, up to `max_concurrency`.
 - A 429 cuts the limit by `decrease_factor` (down to `min_concurrency`) and, when the answer carried a
-  Retry-After, starts no new call to this provider until then (in-flight calls go on).
+  Retry-After longer than a typical call takes (a moving average of successful calls' durations), starts no
+  new call to this provider until then (in-flight calls go on). A shorter Retry-After would be over before
+  the calls in flight return, so pausing everyone for it protects nothing: only the refused request waits it
+  out (the retry policy delays its retry by the Retry-After), and the cut slows the rest.
 - A 429 from a call that was already in flight when the last 429 was acted on carries no news (it was sent
   before we slowed down), so a burst of 429s from one window of calls cuts and pauses once, not once per call.
   That keeps sparse 429s from ratcheting the limit to the floor, while a provider that keeps refusing gets
@@ -32,6 +35,8 @@ from tracewatch.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "rate_limited", "error"]
+_SMOOTHING = 0.1
+"""Weight of the newest call in the moving average of call durations."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class AdaptiveLimiter:
         self._sleeping = 0
         self._paused_until = -math.inf
         self._last_signal_at = -math.inf
+        self._typical_call_s = 0.0
+        """Moving average of successful calls' durations (0 until one succeeds: then any Retry-After pauses)."""
         self._cuts = 0
         self._pauses = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -141,6 +148,10 @@ class AdaptiveLimiter:
             in_use = self._in_flight + len(self._waiters) + self._sleeping >= self.capacity / 2
             self._in_flight -= 1
             if outcome == "ok":
+                took = self._clock() - started
+                self._typical_call_s += (
+                    _SMOOTHING * (took - self._typical_call_s) if self._typical_call_s else took
+                )
                 if in_use and self._limit < self.max_concurrency:
                     self._limit = min(float(self.max_concurrency), self._limit + self._increase)
             elif outcome == "rate_limited" and started >= self._last_signal_at:
@@ -152,7 +163,7 @@ class AdaptiveLimiter:
         self._last_signal_at = now
         self._limit = max(float(self.min_concurrency), self._limit * self._decrease)
         self._cuts += 1
-        if retry_after_s:
+        if retry_after_s and retry_after_s > self._typical_call_s:
             pause = min(retry_after_s, self._max_pause_s)
             self._paused_until = max(self._paused_until, now + pause)
             self._pauses += 1

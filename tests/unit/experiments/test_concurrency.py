@@ -157,6 +157,27 @@ def test_retry_after_pauses_new_calls_to_the_provider_until_then() -> None:
     assert after < 0.05  # the pause is over
 
 
+def test_a_retry_after_shorter_than_a_typical_call_cuts_but_does_not_pause() -> None:
+    clock = FakeClock()
+    limiter = AdaptiveLimiter(8, clock=clock)
+
+    async def scenario() -> tuple[float, float]:
+        for _ in range(5):  # calls take 0.2 s
+            started = await limiter.acquire()
+            clock.now += 0.2
+            limiter.release(started, "ok")
+        limiter.release(await limiter.acquire(), "rate_limited", retry_after_s=0.1)
+        short = limiter.stats()
+        clock.now += 0.01
+        limiter.release(await limiter.acquire(), "rate_limited", retry_after_s=2.0)
+        return short.paused_for_s, limiter.stats().paused_for_s
+
+    short_pause, long_pause = asyncio.run(scenario())
+    assert short_pause == 0.0  # over before the calls in flight come back: only that request waits
+    assert long_pause == pytest.approx(2.0)
+    assert limiter.stats().cuts == 2 and limiter.stats().pauses == 1
+
+
 def test_a_pause_is_capped_by_max_pause() -> None:
     limiter = AdaptiveLimiter(4, max_pause_s=0.1)
 
