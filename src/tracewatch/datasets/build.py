@@ -1,8 +1,9 @@
 """Build the next dataset version from a window of accepted traces: candidates -> picks -> redacted items.
 
 The nightly flow and the hand-started "build a dataset" flow both come here. Every candidate trace is
-accounted for in the version's counts: skipped (no usable input, filtered out), a duplicate (exact or near),
-picked, or not picked. A rerun of the same window and spec finds the version it made and adds nothing.
+accounted for in the version's counts: filtered out, or among the candidates picked, not sampled, or (among
+the shortlist selection examined) without usable input or a duplicate (exact or near).
+A rerun of the same window and spec finds the version it made and adds nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import yaml
 
-from tracewatch.datasets.candidates import CandidateInputs, candidate_inputs, content_hash_check
-from tracewatch.datasets.dedup import SIGNATURE_COLUMN, ExactCheck
+from tracewatch.datasets.candidates import examiner
 from tracewatch.datasets.items import (
     DEDUP_KEY,
     ITEM_SOURCE_COLUMNS,
-    NO_USABLE_INPUT,
     SilverRule,
     items_with_redactions,
 )
@@ -34,11 +32,12 @@ from tracewatch.datasets.sampling import (
     SamplingSpec,
     Selection,
     needs_signatures,
+    rank,
     reference_for,
     select_new_traces,
 )
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.datasets.signatures import read_signatures
+from tracewatch.datasets.signatures import stored_slots
 from tracewatch.datasets.versions import (
     STORED_SCHEMA,
     VersionManifest,
@@ -163,19 +162,16 @@ def build_dataset_version(
             message,
         )
 
-    # The latest version is read and MinHash-signed (numpy, one core) while the candidates are read and keyed.
+    # The latest version is read and indexed (numpy, one core) while the candidates are read and ranked.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-reference")
     try:
         reference = background.submit(latest_items, store, spec)
         traces, counts = read_candidates(store, spec, start, end, filters or {})
-        inputs = candidate_inputs(traces, spec.redaction)
-        traces = traces.drop("input_messages")  # `inputs` holds what selection needs of them; free the memory
-        counts[NO_USABLE_INPUT] = int((~inputs.usable).sum())
-        if counts[NO_USABLE_INPUT] == traces.height:
-            message = f"no usable traces in {start}..{end} for dataset {spec.name!r}: no version created"
+        if traces.height == 0:
+            message = f"no traces in {start}..{end} for dataset {spec.name!r}: no version created"
             log.info(message)
             return DatasetBuild(spec.name, window, None, False, counts, {}, _no_items(), message)
-        selection = select_candidates(store, spec, traces, inputs, reference)
+        selection = select_candidates(store, spec, traces, reference)
     finally:
         background.shutdown(wait=False, cancel_futures=True)
     counts |= {f"candidates: {k}": v for k, v in selection.counts.items()}
@@ -232,36 +228,29 @@ def latest_items(store: Store, spec: DatasetSpec) -> LatestItems:
     wanted = [c for c in dict.fromkeys(("item_id", DEDUP_KEY, CONTENT_HASH, text)) if c in STORED_SCHEMA]
     items = read_version(store, spec.name, latest, columns=wanted)
     stored = read_manifest(store, spec.name, latest).stored_signatures
+    index = None
     if needs_signatures(spec.sampling) and stored is not None and stored.matches(text, MINHASH):
-        items = items.with_columns(read_signatures(store, stored).alias(SIGNATURE_COLUMN))
-    return LatestItems(items, reference_for(items, spec.sampling))
+        index = SignatureIndex.from_slots(stored_slots(store, stored), items.get_column(text), MINHASH)
+    return LatestItems(items, reference_for(items, spec.sampling, index=index))
 
 
 def select_candidates(
     store: Store,
     spec: DatasetSpec,
     traces: pl.DataFrame,
-    inputs: CandidateInputs,
     reference: LatestItems | Future[LatestItems] | None = None,
 ) -> Selection:
-    """Picks among the usable `traces`, compared with the latest version's items on the *redacted* input (as
-    items store it): on `dedup_key` with its matches confirmed by sha256, or on `content_hash` (a sha256 per
-    candidate: exact too, but slower). `inputs` are those of `traces`; their `input_messages` are not read.
+    """Picks among `traces` (from `read_candidates`), compared with the latest version's items on the
+    *redacted* input (as items store it): on `dedup_key` with its matches confirmed by sha256, or on
+    `content_hash`. Only a shortlist is examined (redacted, keyed, compared), see `sampling.pipeline`.
     `reference` is `latest_items(store, spec)`, read here unless given (or still being read in the background)."""
     dedup = spec.sampling.dedup
-    candidates = traces.drop("input_messages", strict=False).with_columns(inputs.input_text, inputs.dedup_key)
-    check: ExactCheck | None = None
-    if dedup.hash_column == CONTENT_HASH:
-        all_rows = np.arange(traces.height, dtype=np.int64)
-        candidates = candidates.with_columns(inputs.parts.content_hashes(all_rows))
-    else:
-        check = content_hash_check(traces.get_column("trace_id"), inputs.parts)
+    examine = examiner(spec.redaction, text=dedup.text, exact_check=dedup.hash_column != CONTENT_HASH)
+    ranked = rank(traces, spec.sampling)  # while the latest version may still be read in the background
     if isinstance(reference, Future):
         reference = reference.result()
     reference = reference or latest_items(store, spec)
-    return select_new_traces(
-        candidates.filter(inputs.usable), reference.items, spec.sampling, check=check, index=reference.index
-    )
+    return select_new_traces(ranked, reference.items, spec.sampling, examine=examine, index=reference.index)
 
 
 def _read_window(store: Store, start: dt.date, end: dt.date, columns: Sequence[str]) -> pl.DataFrame:

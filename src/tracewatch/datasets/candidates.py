@@ -34,6 +34,7 @@ from tracewatch.datasets.items import (
 )
 from tracewatch.datasets.minhash import U64, stable_hash64
 from tracewatch.datasets.pii import RedactionConfig, redact_frame
+from tracewatch.datasets.sampling.examine import USABLE, Examine, Examined
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,23 @@ def candidate_inputs(
         dedup_key=pl.Series(DEDUP_KEY, keys, dtype=pl.UInt64).scatter(np.flatnonzero(unsafe), None),
         parts=InputParts(normalised, text_codes, content_codes, counts),
     )
+
+
+def examiner(redaction: RedactionConfig, *, text: str = "input_text", exact_check: bool = True) -> Examine:
+    """Examines trace rows as the nightly build does (`sampling.examine`): usable input, the redacted input text,
+    `dedup_key` and the sha256 `content_hash`; with `exact_check`, dedup-key matches with the dataset are
+    confirmed by sha256. Another `text` column than `input_text` is passed on as read."""
+
+    def examine(rows: pl.DataFrame) -> Examined:
+        inputs = candidate_inputs(rows, redaction)
+        ids = rows.get_column("trace_id")
+        hashes = inputs.parts.content_hashes(np.arange(rows.height, dtype=np.int64))
+        frame = rows.select("trace_id", *((text,) if text != "input_text" else ())).with_columns(
+            inputs.usable.alias(USABLE), inputs.input_text, inputs.dedup_key, hashes
+        )
+        return Examined(frame, content_hash_check(ids, inputs.parts) if exact_check else None)
+
+    return examine
 
 
 def content_hash_check(ids: pl.Series, parts: InputParts) -> ExactCheck:

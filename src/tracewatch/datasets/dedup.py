@@ -197,7 +197,7 @@ def _known_keys(
 
 def near_duplicates(
     candidates: pl.DataFrame,
-    existing: pl.DataFrame,
+    existing: pl.DataFrame | None,
     *,
     text: str | pl.Expr = "input_text",
     threshold: float = 0.8,
@@ -206,6 +206,7 @@ def near_duplicates(
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
     index: SignatureIndex | None = None,
+    within: bool = True,
 ) -> DedupResult:
     """Drop candidates with an estimated Jaccard >= `threshold` to an existing item or to a kept candidate.
 
@@ -213,31 +214,39 @@ def near_duplicates(
     `minhash.with_signatures`); without that column they are computed from `text`, which costs a full MinHash
     pass over the dataset. `index` (built from those signatures, rows aligned with `existing`) saves rebuilding
     the LSH tables, and the pairs of texts already asked about, when the same dataset is checked repeatedly.
-    `kept` carries the candidates' own signatures in `signature_column`, to be stored.
+    `kept` carries the candidates' own signatures in `signature_column` (taken as given when `candidates` has
+    that column already), to be stored. `existing=None` checks
+    within the batch only; `within=False` against the dataset only (e.g. each candidate on its own, before
+    knowing which of them are picked together).
     """
     require_columns((id_column,), candidates.columns, "candidates")
     reason = near_reason(threshold)
     ids = candidates[id_column]
-    matrix = signatures(candidates.select(_expr(text)).to_series(), scheme)
-    require_columns((existing_id_column,), existing.columns, "existing items")
-    if index is None:
-        index = reference_index(existing, text=text, signature_column=signature_column, scheme=scheme)
-    reference_ids = existing[existing_id_column]
+    matrix = (
+        signature_matrix(candidates[signature_column], scheme)
+        if signature_column in candidates.columns
+        else signatures(candidates.select(_expr(text)).to_series(), scheme)
+    )
     drop = np.zeros(candidates.height, dtype=bool)
     of = np.full(candidates.height, None, dtype=object)
     jaccard = np.full(candidates.height, np.nan)
     where = np.full(candidates.height, IN_DATASET, dtype=object)
-    if len(index) and candidates.height:
-        best = _best_matches(similar_pairs(matrix, index, threshold), reference_ids)
-        rows = best["query"].to_numpy()
-        drop[rows], of[rows], jaccard[rows] = (
-            True,
-            best["duplicate_of"].to_numpy(),
-            best["jaccard"].to_numpy(),
-        )
-    id_rank = ids.rank("ordinal").to_numpy()
-    for row, partner, value in _greedy_within(similar_pairs(matrix, None, threshold), id_rank, drop):
-        drop[row], of[row], jaccard[row], where[row] = True, ids[partner], value, IN_BATCH
+    if existing is not None:
+        require_columns((existing_id_column,), existing.columns, "existing items")
+        if index is None:
+            index = reference_index(existing, text=text, signature_column=signature_column, scheme=scheme)
+        if len(index) and candidates.height:
+            best = _best_matches(similar_pairs(matrix, index, threshold), existing[existing_id_column])
+            rows = best["query"].to_numpy()
+            drop[rows], of[rows], jaccard[rows] = (
+                True,
+                best["duplicate_of"].to_numpy(),
+                best["jaccard"].to_numpy(),
+            )
+    if within:
+        id_rank = ids.rank("ordinal").to_numpy()
+        for row, partner, value in _greedy_within(similar_pairs(matrix, None, threshold), id_rank, drop):
+            drop[row], of[row], jaccard[row], where[row] = True, ids[partner], value, IN_BATCH
     dropped = pl.DataFrame(
         {
             id_column: ids.filter(drop),

@@ -314,32 +314,105 @@ def lsh_bands(threshold: float, num_perm: int, *, recall: float = 0.9) -> tuple[
     return best
 
 
+SLOT_BITS: Final = 16
+"""Bits of each slot a dataset version stores for LSH (`band_slots`): 256 bytes per item instead of 1 KB."""
+_SLOT_MASK: Final = np.uint64((1 << SLOT_BITS) - 1)
+
+
+def band_slots(matrix: U64) -> NDArray[np.uint16]:
+    """The low `SLOT_BITS` of every slot: all LSH banding needs. Two slots that agree still agree; unequal ones
+    agree by chance once in 65,536, which only adds a candidate pair that the full signatures then reject."""
+    return (matrix & _SLOT_MASK).astype(np.uint16)
+
+
 class SignatureIndex:
     """Signatures of a reference set (the dataset) with their LSH band tables, built once per band layout, and
     the pairs found for each query signature so far.
 
     Querying a 100k-item dataset several times a night (novelty, then near duplicates, over resampling rounds)
-    would otherwise rebuild the same tables, and re-verify the same texts' candidates, every time.
+    would otherwise rebuild the same tables, and re-verify the same texts' candidates, every time. Built from
+    full signatures (`matrix`), or from stored `band_slots` and the texts (`from_slots`): then the full
+    signatures of the few items that are candidate pairs are computed from their texts, once each.
     """
 
     def __init__(self, matrix: U64) -> None:
-        self.matrix = matrix
+        self.matrix: U64 | None = matrix
+        self._banded: NDArray[np.generic] = matrix
+        self._nonempty = matrix[:, 0] != EMPTY if len(matrix) else np.zeros(0, dtype=bool)
+        self._texts: pl.Series | None = None
+        self._scheme = MINHASH
+        self._signed: U64 = np.zeros((0, matrix.shape[1]), dtype=np.uint64)
+        self._where: NDArray[np.int64] | None = None
         self._tables: dict[tuple[int, int], pl.DataFrame] = {}
         self._pairs: dict[tuple[float, bytes], tuple[NDArray[np.int64], NDArray[np.float64]]] = {}
 
+    @classmethod
+    def from_slots(
+        cls, slots: NDArray[np.uint16], texts: pl.Series, scheme: MinHashScheme = MINHASH
+    ) -> SignatureIndex:
+        """An index of stored `band_slots` of `texts` (signed with `scheme`)."""
+        if len(slots) != texts.len():
+            raise DataContractError(f"{len(slots)} stored signatures for {texts.len()} texts")
+        index = cls(np.zeros((0, scheme.num_perm), dtype=np.uint64))
+        index.matrix = None
+        index._banded = slots
+        index._nonempty = ~(slots == np.uint16(0xFFFF)).all(axis=1)
+        index._texts = texts
+        index._scheme = scheme
+        index._signed = np.zeros((0, scheme.num_perm), dtype=np.uint64)
+        return index
+
     def __len__(self) -> int:
-        return len(self.matrix)
+        return len(self._banded)
+
+    @property
+    def width(self) -> int:
+        return int(self._banded.shape[1])
 
     def prepare(self, thresholds: list[float]) -> None:
         """Build the band tables for these similarity thresholds now (e.g. in a background thread)."""
         for threshold in thresholds:
-            self.band_table(*lsh_bands(threshold, self.matrix.shape[1]))
+            self.band_table(*lsh_bands(threshold, self.width))
 
     def band_table(self, bands: int, rows: int) -> pl.DataFrame:
         """Columns `reference` (row number) and `band_key`, one row per non-empty signature and band."""
         if (bands, rows) not in self._tables:
-            self._tables[bands, rows] = _band_keys(self.matrix, bands, rows, "reference")
+            self._tables[bands, rows] = _band_keys(
+                self._banded.astype(np.uint64, copy=False), bands, rows, "reference", self._nonempty
+            )
         return self._tables[bands, rows]
+
+    def query_keys(self, query: U64, bands: int, rows: int) -> pl.DataFrame:
+        """`band_table` of `query` (full signatures), banded as this index's signatures are."""
+        banded = query if self.matrix is not None else band_slots(query).astype(np.uint64)
+        return _band_keys(banded, bands, rows, "query", query[:, 0] != EMPTY)
+
+    def similarity(self, query: U64, rows: NDArray[np.int64], threshold: float) -> NDArray[np.float64]:
+        """Estimated Jaccard of each `query` signature with reference row `rows[i]`, exact (full signatures) for
+        every pair that may reach `threshold`. With slots only, slot agreement bounds it from above, so only the
+        pairs at or above the threshold by their slots are checked on full signatures."""
+        if self.matrix is not None:
+            return np.asarray((query == self.matrix[rows]).mean(axis=1), dtype=np.float64)
+        estimate = np.asarray((band_slots(query) == self._banded[rows]).mean(axis=1), dtype=np.float64)
+        check = np.flatnonzero(estimate >= threshold)
+        if len(check):
+            estimate[check] = (query[check] == self.full(rows[check])).mean(axis=1)
+        return estimate
+
+    def full(self, rows: NDArray[np.int64]) -> U64:
+        """The full signatures of reference `rows` (signed from their texts the first time, with slots only)."""
+        if self.matrix is not None:
+            return self.matrix[rows]
+        assert self._texts is not None
+        if self._where is None:
+            self._where = np.full(len(self), -1, dtype=np.int64)
+        missing = np.unique(rows[self._where[rows] < 0])
+        if len(missing):
+            self._where[missing] = len(self._signed) + np.arange(len(missing))
+            self._signed = np.concatenate(
+                [self._signed, signatures(self._texts.gather(missing), self._scheme)]
+            )
+        return self._signed[self._where[rows]]
 
     def pairs(self, query: U64, threshold: float) -> pl.DataFrame:
         """`similar_pairs(query, self, threshold)`; a signature's pairs are found once and remembered."""
@@ -379,7 +452,7 @@ def similar_pairs(query: U64, reference: U64 | SignatureIndex | None, threshold:
 
 def _banded_pairs(query: U64, index: SignatureIndex, threshold: float, *, within: bool) -> pl.DataFrame:
     bands, rows = lsh_bands(threshold, query.shape[1])
-    query_keys = _band_keys(query, bands, rows, "query")
+    query_keys = index.query_keys(query, bands, rows)
     candidates = query_keys.join(index.band_table(bands, rows), on="band_key", how="inner").select(
         "query", "reference"
     )
@@ -391,7 +464,7 @@ def _banded_pairs(query: U64, index: SignatureIndex, threshold: float, *, within
     jaccard = np.empty(len(q), dtype=np.float64)
     for at in range(0, len(q), _PAIR_CHUNK):
         part = slice(at, at + _PAIR_CHUNK)
-        jaccard[part] = (query[q[part]] == index.matrix[r[part]]).mean(axis=1)
+        jaccard[part] = index.similarity(query[q[part]], r[part], threshold)
     found = candidates.with_columns(jaccard=pl.Series(jaccard)).filter(pl.col("jaccard") >= threshold)
     return found.cast(_PAIRS_SCHEMA)  # type: ignore[arg-type]
 
@@ -400,13 +473,12 @@ def _as_index(reference: U64 | SignatureIndex) -> SignatureIndex:
     return reference if isinstance(reference, SignatureIndex) else SignatureIndex(reference)
 
 
-def _band_keys(matrix: U64, bands: int, rows: int, name: str) -> pl.DataFrame:
+def _band_keys(matrix: U64, bands: int, rows: int, name: str, nonempty: NDArray[np.bool_]) -> pl.DataFrame:
     """One row per (non-empty signature, band): the row number and a hash of that band's slots.
 
     A random linear combination is enough: a collision only adds a candidate that verification rejects.
     """
-    # A real minimum equal to the all-ones sentinel has probability 2^-64, so slot 0 tells empty signatures.
-    keep = np.flatnonzero(matrix[:, 0] != EMPTY)
+    keep = np.flatnonzero(nonempty)
     banded = (matrix if len(keep) == len(matrix) else matrix[keep])[:, : bands * rows].reshape(
         -1, bands, rows
     )

@@ -1,11 +1,14 @@
 """The MinHash signatures of a dataset version, stored next to its items, so a night reads them instead of signing
 every item of the latest version again (about 1.5 s per 100,000 items, every night).
 
-`version=N/minhash.parquet` holds one signature per item (column `minhash`, `MinHashScheme.dtype`), rows in the
-order of `items.parquet`, of the item column and with the scheme that the manifest's `signatures` entry names.
-A version is signed when it is written: the parent's signatures are reused for the items it keeps, and only the
-added and replaced items are signed. A version without the entry (written before signatures were stored, or
-signed with another scheme or text) is signed by its reader, as before.
+`version=N/minhash.parquet` holds, per item, what the LSH lookup needs: the low 16 bits of each slot
+(`minhash.band_slots`, column `minhash`: four 16-bit slots packed little-endian per `UInt64`, so
+`Array(UInt64, num_perm / 4)`, 256 bytes per item), rows in the order of
+`items.parquet`, of the item column and with the scheme that the manifest's `signatures` entry names. The few
+items a night finds as candidate pairs get their full signatures computed from their stored text, to check the
+similarity exactly. A version is signed when it is written: the parent's slots are reused for the items it
+keeps, and only the added and replaced items are signed. Versions written before hold full 64-bit signatures
+(`slot_bits` 64, cut to 16 bits when read); a version without the entry is signed by its reader, as before.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.dedup import SIGNATURE_COLUMN
-from tracewatch.datasets.minhash import MINHASH, U64, MinHashScheme, signature_series, signatures
+from tracewatch.datasets.minhash import MINHASH, SLOT_BITS, MinHashScheme, band_slots, signatures
 from tracewatch.errors import DataContractError
 from tracewatch.store import Store
 
@@ -40,6 +43,7 @@ class StoredSignatures:
     text: str
     scheme: str
     rows: int
+    slot_bits: int = 64
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,40 +51,46 @@ class StoredSignatures:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StoredSignatures:
         return cls(
-            key=str(data["key"]), text=str(data["text"]), scheme=str(data["scheme"]), rows=int(data["rows"])
+            key=str(data["key"]),
+            text=str(data["text"]),
+            scheme=str(data["scheme"]),
+            rows=int(data["rows"]),
+            slot_bits=int(data.get("slot_bits", 64)),
         )
 
     def matches(self, text: str, scheme: MinHashScheme) -> bool:
         return self.text == text and self.scheme == scheme.name
 
 
-def next_signatures(items: pl.DataFrame, parent: U64 | None, resign: NDArray[np.bool_]) -> U64:
-    """Signatures of `items` (a version's full item set): the parent's rows for the items it kept in place (the
+def next_signatures(
+    items: pl.DataFrame, parent: NDArray[np.uint16] | None, resign: NDArray[np.bool_]
+) -> NDArray[np.uint16]:
+    """Stored slots of `items` (a version's full item set): the parent's rows for the items it kept in place (the
     first `len(parent)` rows), freshly signed for the rows `resign` marks and for every row after the parent's."""
     kept = 0 if parent is None else len(parent)
     fresh = resign.copy()
     fresh[kept:] = True
-    matrix = np.empty((items.height, MINHASH.num_perm), dtype=np.uint64)
+    matrix = np.empty((items.height, MINHASH.num_perm), dtype=np.uint16)
     if kept:
         assert parent is not None
         matrix[:kept] = parent
     rows = np.flatnonzero(fresh)
     if len(rows):
-        matrix[rows] = signatures(items.get_column(SIGNED_TEXT).gather(rows), MINHASH)
+        matrix[rows] = band_slots(signatures(items.get_column(SIGNED_TEXT).gather(rows), MINHASH))
     return matrix
 
 
-def signatures_bytes(matrix: U64) -> bytes:
+def signatures_bytes(slots: NDArray[np.uint16]) -> bytes:
     """The sidecar file: uncompressed, since minimum hashes are random bits that no codec shrinks."""
     buffer = io.BytesIO()
-    signature_series(matrix, MINHASH, name=SIGNATURE_COLUMN).to_frame().write_parquet(
-        buffer, compression="uncompressed"
-    )
+    packed = np.ascontiguousarray(slots, dtype="<u2").view("<u8")  # Parquet would widen 16-bit ints to 32
+    column = pl.Series(SIGNATURE_COLUMN, packed, dtype=pl.Array(pl.UInt64, packed.shape[1]))
+    column.to_frame().write_parquet(buffer, compression="uncompressed")
     return buffer.getvalue()
 
 
 def read_signatures(store: Store, entry: StoredSignatures) -> pl.Series:
-    """The stored signature column (`MinHashScheme.dtype`), checked against the entry's row count."""
+    """The stored signature column, checked against the entry's row count."""
     column = pl.read_parquet(
         store.uri(entry.key), columns=[SIGNATURE_COLUMN], storage_options=store.storage_options() or None
     ).get_column(SIGNATURE_COLUMN)
@@ -92,8 +102,16 @@ def read_signatures(store: Store, entry: StoredSignatures) -> pl.Series:
     return column
 
 
-def parent_matrix(store: Store, entry: StoredSignatures | None) -> U64 | None:
-    """The parent's stored signatures as a matrix, or None when it has none of the default scheme and text."""
+def stored_slots(store: Store, entry: StoredSignatures) -> NDArray[np.uint16]:
+    """The stored signatures as `band_slots` (full 64-bit signatures of older versions are cut)."""
+    matrix = read_signatures(store, entry).to_numpy()
+    if entry.slot_bits == SLOT_BITS:
+        return np.ascontiguousarray(matrix, dtype="<u8").view("<u2").astype(np.uint16, copy=False)
+    return band_slots(np.ascontiguousarray(matrix, dtype=np.uint64))
+
+
+def parent_matrix(store: Store, entry: StoredSignatures | None) -> NDArray[np.uint16] | None:
+    """The parent's stored slots, or None when it has none of the default scheme and text."""
     if entry is None or not entry.matches(SIGNED_TEXT, MINHASH):
         return None
-    return np.ascontiguousarray(read_signatures(store, entry).to_numpy(), dtype=np.uint64)
+    return stored_slots(store, entry)

@@ -29,7 +29,7 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
-from tracewatch.datasets.minhash import MINHASH
+from tracewatch.datasets.minhash import MINHASH, SLOT_BITS
 from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION
 from tracewatch.datasets.signatures import (
     SIGNATURES_NAME,
@@ -377,7 +377,9 @@ def append_version(
     version = (parent or 0) + 1
     items = _next_items(base, new, changes, version)
     data = _parquet_bytes(items)
-    signed = StoredSignatures(signatures_key(name, version), SIGNED_TEXT, MINHASH.name, items.height)
+    signed = StoredSignatures(
+        signatures_key(name, version), SIGNED_TEXT, MINHASH.name, items.height, slot_bits=SLOT_BITS
+    )
     stored = parent_matrix(store, parent_manifest.stored_signatures if parent_manifest else None)
     replaced_rows = (items.get_column("updated_in_version") == version).fill_null(False).to_numpy()
     sidecar = signatures_bytes(next_signatures(items, stored, replaced_rows))

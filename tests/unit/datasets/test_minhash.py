@@ -14,6 +14,7 @@ from tracewatch.datasets.minhash import (
     MINHASH,
     MinHashScheme,
     SignatureIndex,
+    band_slots,
     estimate_jaccard,
     lsh_bands,
     signature_matrix,
@@ -240,6 +241,25 @@ def test_an_index_remembers_pairs_and_answers_like_a_fresh_one() -> None:
             fresh = similar_pairs(query[rows], reference, threshold)
             assert similar_pairs(query[rows], index, threshold).equals(fresh)
     assert similar_pairs(query, index, 0.5).height > similar_pairs(query, index, 0.8).height > 0
+
+
+def test_an_index_of_stored_slots_finds_exactly_the_pairs_of_full_signatures() -> None:
+    rng = np.random.default_rng(6)
+    bases = [_random_text(rng, 30) for _ in range(60)]
+    edits = [[*words[:-3], "one", "two", "three"] for words in bases]
+    texts = pl.Series([" ".join(w) for w in bases] + ["", "   "])  # texts without words never pair
+    reference = signatures(texts)
+    query = signatures(pl.Series([" ".join(w) for w in [*edits[:40], *bases[50:]]] + [""]))
+    slots = SignatureIndex.from_slots(band_slots(reference), texts)
+    assert slots.matrix is None and len(slots) == len(reference)
+    for threshold in (0.5, 0.8, 0.9):
+        assert similar_pairs(query, slots, threshold).equals(similar_pairs(query, reference, threshold))
+    assert np.array_equal(slots.full(np.array([3, 1, 3])), reference[[3, 1, 3]])
+
+
+def test_an_index_of_slots_needs_one_text_per_signature() -> None:
+    with pytest.raises(DataContractError, match="2 stored signatures for 1 texts"):
+        SignatureIndex.from_slots(band_slots(signatures(pl.Series(["a b", "c d"]))), pl.Series(["a b"]))
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9, 0.95])

@@ -13,20 +13,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracewatch.datasets.dedup import EXACT, near_reason
+from tracewatch.datasets.items import NO_USABLE_INPUT
 from tracewatch.datasets.minhash import MINHASH, signature_series, signatures, with_signatures
 from tracewatch.datasets.sampling import (
     CANDIDATES,
-    NOT_PICKED,
+    NOT_SAMPLED,
     PICKED,
     FailureSeeking,
     SamplingSpec,
     Stratified,
     Uniform,
+    rank,
     sample,
     select_new_traces,
 )
 from tracewatch.datasets.sampling._allocate import allocate_strata, apportion
 from tracewatch.datasets.sampling.engine import Sampler, materialise, prepare
+from tracewatch.datasets.sampling.examine import USABLE, Examined
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.traces.schema import FEEDBACK
 
@@ -473,7 +476,12 @@ def test_selection_accounts_for_every_candidate_and_skips_known_content() -> Non
     assert counts[CANDIDATES] == traces.height
     assert counts[PICKED] == picked.height
     assert (
-        counts[CANDIDATES] == counts[PICKED] + counts[EXACT] + counts[near_reason(0.8)] + counts[NOT_PICKED]
+        counts[CANDIDATES]
+        == counts[PICKED]
+        + counts[EXACT]
+        + counts[near_reason(0.8)]
+        + counts[NO_USABLE_INPUT]
+        + counts[NOT_SAMPLED]
     )
     assert selection.dropped.height == counts[EXACT] + counts[near_reason(0.8)]
     assert not set(picked["content_hash"]) & set(existing["content_hash"])
@@ -503,8 +511,93 @@ def test_selection_replaces_near_duplicate_picks_from_the_candidates() -> None:
     spec = SamplingSpec.from_dict(
         {"budget": 20, "strategies": [{"kind": "uniform"}], "dedup": {"hash_column": "content_hash"}}
     )
-    selection = select_new_traces(traces, existing, spec, max_rounds=10)
+    selection = select_new_traces(traces, existing, spec)
     assert selection.picked.height == 20
     assert set(selection.picked["input_text"]) <= set(fresh)
     near = selection.dropped.filter(pl.col("reason") == near_reason(0.8))
     assert set(near["duplicate_of"]) == {"itm_0"}
+
+
+# ---- the shortlist: examining only what may be picked --------------------------------------------------------
+
+
+class _CountingExamine:
+    """Looks keys and texts up, declares traces whose text mentions `unusable` unusable, and records every row."""
+
+    def __init__(self, spec: SamplingSpec, unusable: str = "topic 3 ") -> None:
+        self.spec = spec
+        self.unusable = unusable
+        self.seen: list[str] = []
+
+    def __call__(self, rows: pl.DataFrame) -> Examined:
+        self.seen += rows["trace_id"].to_list()
+        frame = rows.select("trace_id", *self.spec.dedup.columns()).with_columns(
+            (~pl.col("input_text").str.contains(self.unusable, literal=True)).alias(USABLE)
+        )
+        return Examined(frame)
+
+
+def _accounted(counts: dict[str, int]) -> int:
+    parts = (PICKED, EXACT, near_reason(0.8), NO_USABLE_INPUT, NOT_SAMPLED)
+    return sum(counts.get(name, 0) for name in parts)
+
+
+def test_only_a_shortlist_is_examined_and_every_candidate_is_accounted_for() -> None:
+    traces = make_traces(5000, seed=21)
+    existing = _dataset(traces, 200)
+    spec = SamplingSpec.from_dict({**FULL_SPEC, "budget": 50})
+    examine = _CountingExamine(spec)
+    selection = select_new_traces(traces, existing, spec, examine=examine, oversample=2)
+    counts = selection.counts
+
+    assert counts[PICKED] == selection.picked.height == 50
+    assert _accounted(counts) == counts[CANDIDATES] == traces.height
+    assert len(examine.seen) == len(set(examine.seen)) < traces.height // 5  # each row at most once, few
+    assert counts[NO_USABLE_INPUT] > 0 and counts[NOT_SAMPLED] > 0
+    assert not selection.picked["input_text"].str.contains("topic 3 ", literal=True).any()
+    assert set(selection.dropped["trace_id"]) <= set(examine.seen)
+    assert not set(selection.picked["content_hash"]) & set(existing["content_hash"])
+
+
+def test_rejected_picks_are_refilled_from_the_next_ranked_candidates() -> None:
+    # 90% of the night repeats the dataset: a shortlist of one budget cannot fill it in one round.
+    traces = make_traces(3000, seed=22)
+    known = traces.sample(fraction=0.9, seed=1)
+    existing = with_signatures(
+        known.unique("content_hash").select(
+            pl.format("itm_{}", pl.int_range(pl.len())).alias("item_id"), "content_hash", "input_text"
+        ),
+        "input_text",
+    )
+    spec = SamplingSpec.from_dict(
+        {"budget": 40, "strategies": [{"kind": "uniform"}], "dedup": {"hash_column": "content_hash"}}
+    )
+    selection = select_new_traces(traces, existing, spec, oversample=1)
+
+    assert selection.picked.height == 40
+    assert not set(selection.picked["content_hash"]) & set(existing["content_hash"])
+    assert selection.counts[EXACT] >= 40  # far more than one round's worth were examined and rejected
+    assert _accounted(selection.counts) == traces.height
+
+
+def test_the_shortlist_selection_is_deterministic_and_ignores_row_order() -> None:
+    traces = make_traces(4000, seed=23)
+    existing = _dataset(traces, 100)
+    spec = SamplingSpec.from_dict({**FULL_SPEC, "budget": 60})
+    first = select_new_traces(traces, existing, spec, examine=_CountingExamine(spec))
+    again = select_new_traces(_shuffled(traces, 5), existing, spec, examine=_CountingExamine(spec))
+
+    assert first.picked.equals(again.picked)
+    assert first.counts == again.counts
+    assert first.dropped.sort("trace_id").equals(again.dropped.sort("trace_id"))
+
+
+def test_ranking_ahead_of_the_dataset_gives_the_same_selection() -> None:
+    traces = make_traces(3000, seed=24)
+    existing = _dataset(traces, 100)
+    spec = SamplingSpec.from_dict({**FULL_SPEC, "budget": 40})
+    direct = select_new_traces(traces, existing, spec)
+    ranked = select_new_traces(rank(traces, spec), existing, spec)
+
+    assert ranked.picked.equals(direct.picked)
+    assert ranked.counts == direct.counts

@@ -10,10 +10,12 @@ from tracewatch.datasets.sampling.failure import FailureSeeking
 from tracewatch.datasets.sampling.novelty import Novelty
 from tracewatch.datasets.sampling.pipeline import (
     CANDIDATES,
-    NOT_PICKED,
+    NOT_SAMPLED,
     PICKED,
+    Ranked,
     Selection,
     needs_signatures,
+    rank,
     reference_for,
     select_new_traces,
 )
@@ -23,7 +25,7 @@ from tracewatch.datasets.sampling.uniform import Uniform
 
 __all__ = [
     "CANDIDATES",
-    "NOT_PICKED",
+    "NOT_SAMPLED",
     "PICKED",
     "STRATEGIES",
     "STRATEGY",
@@ -31,11 +33,13 @@ __all__ = [
     "DedupSpec",
     "FailureSeeking",
     "Novelty",
+    "Ranked",
     "SamplingSpec",
     "Selection",
     "Stratified",
     "Uniform",
     "needs_signatures",
+    "rank",
     "reference_for",
     "sample",
     "select_new_traces",

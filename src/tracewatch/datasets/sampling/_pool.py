@@ -86,7 +86,9 @@ class Pool:
     def fetch(self, column: str, positions: pl.Series) -> pl.Series:
         """An input column that is not in `frame` (e.g. long text), for the candidates at `positions`."""
         rows = self.frame[ROW].gather(positions)
-        return take_rows(self.source.select(column), rows).to_series()
+        # One contiguous copy per night: later rounds gather from it directly.
+        values = self.remember(f"{column}/contiguous", lambda: self.source.get_column(column).rechunk())
+        return values.gather(rows)
 
     def smallest(self, keyed: pl.DataFrame, quota: int) -> pl.DataFrame:
         """The `quota` rows of `keyed` with the smallest finite `KEY`, in key order (ties: smaller id first)."""

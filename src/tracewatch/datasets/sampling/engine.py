@@ -106,16 +106,17 @@ class Sampler:
         self.scheme = scheme
         self.memo: dict[str, object] = {}
 
-    def choose(self, excluded: NDArray[np.bool_] | None = None) -> pl.DataFrame:
+    def choose(self, excluded: NDArray[np.bool_] | None = None, budget: int | None = None) -> pl.DataFrame:
         """Row numbers (into `traces`), strategy and stratum of the picks (`CHOSEN_SCHEMA`), strategy by
         strategy; `excluded` (aligned with the candidates) takes candidates out, with `distinct_on` together
-        with every candidate sharing their value."""
+        with every candidate sharing their value. `budget` (default: the spec's) sizes a shortlist: the same
+        shares and rankings, more picks."""
         available = np.ones(self.frame.height, dtype=bool)
         if excluded is not None:
             self._take_away(available, pl.Series(np.flatnonzero(excluded), dtype=pl.UInt32))
         results: list[pl.DataFrame] = []
         carry = 0
-        for strategy, share in zip(self.spec.strategies, self.spec.quotas(), strict=True):
+        for strategy, share in zip(self.spec.strategies, self.spec.quotas(budget), strict=True):
             quota = share + carry
             pool = Pool(
                 frame=self.frame,

@@ -1,14 +1,20 @@
 """The nightly selection: new traces -> de-duplicated picks, with every candidate accounted for.
 
-Order matters for cost: the exact check against the dataset is one anti-join over all candidates (on a 64-bit
-key, its matches confirmed once per key); sampling picks at most one trace per content key; MinHash then runs
-only on the picks. A pick that turns out to be a near duplicate is removed from the candidates and the sampling
-is rerun (at most `max_rounds` times), so the budget is still filled and the result is still a function of the
-candidate set alone.
+Order matters for cost. The strategies rank every candidate on cheap columns (status, feedback, strata, a seeded
+hash of the id); only an oversampled shortlist (`oversample` x the budget, by the same shares and rankings) is
+examined: usable input, PII redaction, content keys, and exact + near de-duplication against the dataset. The
+picks are then drawn again without the rejected candidates; picks that duplicate each other are rejected too, and
+whenever the picks reach past what was examined, the next-ranked candidates are examined (a shortlist twice as
+long each round) until the picks are all examined and clean, or the candidates run out. The result is a function
+of the candidate set and the seed alone.
+
+Accounting follows what was examined: duplicates and unusable inputs are counted among the examined traces, every
+other candidate that is not picked is `not sampled`.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -17,18 +23,19 @@ import polars as pl
 
 from tracewatch.datasets.dedup import (
     EXACT,
-    IN_BATCH,
     SIGNATURE_COLUMN,
     ExactCheck,
-    dropped_rows,
-    exact_duplicates,
-    near_duplicates,
+    dropped_schema,
     near_reason,
     reference_index,
-    require_columns,
 )
+from tracewatch.datasets.distinct import Distinct
+from tracewatch.datasets.items import NO_USABLE_INPUT, has_text
 from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex
+from tracewatch.datasets.sampling._pool import ROW
+from tracewatch.datasets.sampling._verdicts import Verdicts
 from tracewatch.datasets.sampling.engine import Sampler, materialise, prepare
+from tracewatch.datasets.sampling.examine import Examine, as_given
 from tracewatch.datasets.sampling.novelty import Novelty
 from tracewatch.datasets.sampling.spec import SamplingSpec
 from tracewatch.errors import ConfigError
@@ -37,22 +44,45 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = "candidates"
 PICKED = "picked"
-NOT_PICKED = "not picked"
+NOT_SAMPLED = "not sampled"
+GROUP_KEY = "_same_input"
+INPUT_TEXT = "input_text"
+OVERSAMPLE = 5
+"""Shortlist length in budgets: examining is cheap next to a round over every candidate, so a night where most
+traces repeat the dataset or each other should rarely need a second round."""
 
 
 @dataclass(frozen=True)
 class Selection:
-    """`picked` traces (input columns + `strategy`, `stratum`, and `minhash` when near de-duplication ran),
-    `dropped` duplicates (`dedup.dropped_schema`), and `counts`: candidates = picked + each duplicate reason +
-    not picked."""
+    """`picked` traces (input columns with the examined key and text, `strategy`, `stratum`, and `minhash` when
+    near de-duplication ran), `dropped` duplicates among the examined traces (`dedup.dropped_schema`), and
+    `counts`: candidates = picked + each duplicate reason + no usable input + not sampled."""
 
     picked: pl.DataFrame
     dropped: pl.DataFrame
     counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """The candidates ready for ranking (`traces` with `GROUP_KEY`, `frame` from `engine.prepare`): what
+    selection computes before it needs the dataset, so a caller can do it while the dataset is still read."""
+
+    traces: pl.DataFrame
+    frame: pl.DataFrame
+    distinct_on: str | None
+
+
+def rank(traces: pl.DataFrame, spec: SamplingSpec, *, id_column: str = "trace_id") -> Ranked:
+    """Hash the ids and group equal inputs once per night (see `competing_groups`)."""
+    groups = competing_groups(traces, spec)
+    traces = traces if groups is None else traces.with_columns(groups)
+    distinct_on = None if groups is None else groups.name
+    return Ranked(traces, prepare(traces, spec, distinct_on=distinct_on, id_column=id_column), distinct_on)
+
+
 def select_new_traces(
-    traces: pl.DataFrame,
+    traces: pl.DataFrame | Ranked,
     existing: pl.DataFrame,
     spec: SamplingSpec,
     *,
@@ -60,74 +90,62 @@ def select_new_traces(
     existing_id_column: str = "item_id",
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
-    max_rounds: int = 3,
+    oversample: int = OVERSAMPLE,
     check: ExactCheck | None = None,
+    examine: Examine | None = None,
     index: SignatureIndex | None = None,
 ) -> Selection:
     """Pick up to `spec.budget` traces that are new to `existing` (the dataset's items) and to each other.
 
-    `traces` needs `spec.dedup.hash_column` (the normalised content key, as the items have it; equal values must
-    mean equal content among `traces`) and, for near de-duplication or novelty, the text column; `existing`
-    needs the hash column, `existing_id_column` and ideally stored signatures in `signature_column`. `check`
-    confirms key matches against the dataset when the key is lossy (see `dedup.ExactCheck`). `index` is
-    `reference_for(existing, spec)` when the caller built it already (e.g. while reading the candidates).
+    `traces` needs the id and the strategies' columns (or is their `rank`, made with the same spec and id
+    column). `examine` gives a shortlisted trace's usable input, exact
+    key and text (see `examine`); without it, `traces` must hold `spec.dedup.hash_column` (equal values must mean
+    equal content) and, for near de-duplication, the text, and `check` confirms key matches against the dataset
+    when the key is lossy (see `dedup.ExactCheck`). `existing` needs the hash column, `existing_id_column` and
+    ideally stored signatures in `signature_column`. `index` is `reference_for(existing, spec)` when the caller
+    built it already (e.g. while reading the candidates).
     """
-    if max_rounds < 1:
-        raise ConfigError(f"max_rounds={max_rounds} must be >= 1")
-    dedup = spec.dedup
-    require_columns((id_column, *dedup.columns()), traces.columns, "traces")
-    candidates = prepare(traces, spec, distinct_on=dedup.hash_column, id_column=id_column)
-    exact = exact_duplicates(
-        candidates,
-        existing,
-        hash_column=dedup.hash_column,
-        id_column=id_column,
-        existing_id_column=existing_id_column,
-        within=False,
-        check=check,
-    )
+    if oversample < 1:
+        raise ConfigError(f"oversample={oversample} must be >= 1")
+    ranked = traces if isinstance(traces, Ranked) else rank(traces, spec, id_column=id_column)
+    traces, frame, distinct_on = ranked.traces, ranked.frame, ranked.distinct_on
     if index is None:
         index = reference_for(existing, spec, signature_column=signature_column, scheme=scheme)
     sampler = Sampler(
-        exact.kept,
+        frame,
         traces,
         spec,
         existing_signatures=index,
-        distinct_on=dedup.hash_column,
+        distinct_on=distinct_on,
         id_column=id_column,
         scheme=scheme,
     )
-    excluded = np.zeros(exact.kept.height, dtype=bool)
-    near_dropped: list[pl.DataFrame] = []
-    near_picks: list[pl.DataFrame] = []
-    for round_number in range(1, max_rounds + 1):
-        chosen = materialise(traces, sampler.choose(excluded))
-        if dedup.near_threshold is None:
-            picked = chosen
+    verdicts = Verdicts(
+        traces,
+        existing,
+        spec,
+        examine or as_given(spec, id_column, check),
+        index,
+        scheme,
+        id_column,
+        existing_id_column,
+    )
+    shortlist = min(spec.budget * oversample, traces.height)
+    verdicts.look_at(sampler.choose(verdicts.rejected, shortlist)[ROW])
+    for round_number in itertools.count(1):
+        chosen = sampler.choose(verdicts.rejected)
+        if not verdicts.look_at(chosen[ROW]):
             break
-        near = near_duplicates(
-            chosen,
-            existing,
-            text=dedup.text,
-            threshold=dedup.near_threshold,
-            id_column=id_column,
-            existing_id_column=existing_id_column,
-            scheme=scheme,
-            index=index,
+        # The picks reached past what was examined: examine the next-ranked candidates too.
+        log.info(
+            "selection round %d: %d rejected so far, examining more", round_number, verdicts.rejected.sum()
         )
-        picked = near.kept
-        if near.dropped.is_empty():
-            break
-        near_dropped.append(near.dropped)
-        log.info("selection round %d: %d near duplicates, resampling", round_number, near.dropped.height)
-        # The sampler takes out every trace with a dropped pick's content: it is the same near duplicate.
-        gone = chosen.filter(pl.col(id_column).is_in(near.dropped[id_column].implode()))
-        excluded |= exact.kept[id_column].is_in(gone[id_column].implode()).to_numpy()
-        near_picks.append(gone.select(id_column, dedup.hash_column))
-    taken = pl.concat([picked.select(id_column, dedup.hash_column), *near_picks])
-    repeats = _repeats_of_picks(exact.kept, taken, dedup.hash_column, id_column)
-    dropped = pl.concat([exact.dropped, repeats, *near_dropped], how="vertical")
-    return Selection(picked, dropped, _counts(traces.height, picked.height, dropped, dedup.near_threshold))
+        shortlist = min(2 * shortlist, traces.height)
+        verdicts.look_at(sampler.choose(verdicts.rejected, shortlist)[ROW])
+    found = verdicts.picked(chosen)
+    picked = _with_examined(materialise(traces, chosen).drop(GROUP_KEY, strict=False), found, id_column)
+    dropped = pl.concat([pl.DataFrame(schema=dropped_schema(id_column)), *verdicts.dropped])
+    return Selection(picked, dropped, _counts(traces.height, picked.height, dropped, verdicts, spec))
 
 
 def reference_for(
@@ -136,12 +154,17 @@ def reference_for(
     *,
     signature_column: str = SIGNATURE_COLUMN,
     scheme: MinHashScheme = MINHASH,
+    index: SignatureIndex | None = None,
 ) -> SignatureIndex | None:
     """The dataset's signatures, indexed once for novelty and every near-duplicate round (the LSH tables of the
-    spec's thresholds built here, so a caller can build them in the background); None if unused."""
+    spec's thresholds built here, so a caller can build them in the background); None if unused. `index` is the
+    index of the stored signatures when the caller read them."""
     if not needs_signatures(spec):
         return None
-    index = reference_index(existing, text=spec.dedup.text, signature_column=signature_column, scheme=scheme)
+    if index is None:
+        index = reference_index(
+            existing, text=spec.dedup.text, signature_column=signature_column, scheme=scheme
+        )
     thresholds = [s.max_similarity for s in spec.strategies if isinstance(s, Novelty)]
     index.prepare([*thresholds, *([spec.dedup.near_threshold] if spec.dedup.near_threshold else [])])
     return index
@@ -152,23 +175,38 @@ def needs_signatures(spec: SamplingSpec) -> bool:
     return spec.dedup.near_threshold is not None or any(isinstance(s, Novelty) for s in spec.strategies)
 
 
-def _repeats_of_picks(
-    pool: pl.DataFrame, picked: pl.DataFrame, hash_column: str, id_column: str
-) -> pl.DataFrame:
-    """Candidates that were not picked but have the content of a pick (kept, or dropped as a near duplicate):
-    exact duplicates within the batch."""
-    twins = picked.select(hash_column, pl.col(id_column).alias("duplicate_of")).drop_nulls(hash_column)
-    repeats = pool.select(id_column, hash_column).join(twins, on=hash_column, how="inner")
-    return dropped_rows(
-        repeats.filter(pl.col(id_column) != pl.col("duplicate_of")), id_column, EXACT, IN_BATCH
+def competing_groups(traces: pl.DataFrame, spec: SamplingSpec) -> pl.Series | None:
+    """Which candidates compete as one (`GROUP_KEY` codes; null: on its own), so that a question asked a thousand
+    times is one candidate and the shortlist is not spent on its repeats: the exact key where the candidates
+    carry it already, else the raw text (blank texts compete on their own: their input may be in messages)."""
+    column = spec.dedup.hash_column if spec.dedup.hash_column in traces.columns else INPUT_TEXT
+    if column not in traces.columns:
+        return None
+    values = traces.get_column(column)
+    if values.dtype == pl.String:
+        values = values.to_frame().select(pl.when(has_text(pl.col(column))).then(pl.col(column))).to_series()
+    distinct = Distinct.of(values)
+    if distinct.codes is None:  # barely repeats: examining the few repeats costs less than grouping
+        return None
+    blank = distinct.values.is_null().to_numpy()[distinct.codes]
+    return pl.Series(GROUP_KEY, distinct.codes).scatter(np.flatnonzero(blank), None)
+
+
+def _with_examined(chosen: pl.DataFrame, kept: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """The picked rows with what examining them found (redacted text, key, signature) in place of the raw."""
+    found = kept.drop(ROW)
+    return chosen.drop([c for c in found.columns if c != id_column], strict=False).join(
+        found, on=id_column, how="left", maintain_order="left"
     )
 
 
 def _counts(
-    candidates: int, picked: int, dropped: pl.DataFrame, near_threshold: float | None
+    candidates: int, picked: int, dropped: pl.DataFrame, verdicts: Verdicts, spec: SamplingSpec
 ) -> dict[str, int]:
-    reasons = [EXACT, *((near_reason(near_threshold),) if near_threshold is not None else ())]
+    near = spec.dedup.near_threshold
+    reasons = [EXACT, *((near_reason(near),) if near is not None else ())]
     per_reason = dict(dropped.group_by("reason").len().iter_rows())
     counts = {CANDIDATES: candidates, PICKED: picked, **{r: int(per_reason.get(r, 0)) for r in reasons}}
-    counts[NOT_PICKED] = candidates - picked - sum(counts[r] for r in reasons)
+    counts[NO_USABLE_INPUT] = verdicts.unusable
+    counts[NOT_SAMPLED] = candidates - picked - verdicts.unusable - sum(counts[r] for r in reasons)
     return counts

@@ -103,10 +103,11 @@ class SamplingSpec:
             "dedup": _plain(self.dedup),
         }
 
-    def quotas(self) -> list[int]:
-        """Each strategy's slice of the budget before carry-over: largest-remainder split by share."""
+    def quotas(self, budget: int | None = None) -> list[int]:
+        """Each strategy's slice of `budget` (default: the spec's) before carry-over: largest-remainder split
+        by share."""
         weights = [max(1, round(s.share * _SHARE_SCALE)) for s in self.strategies]
-        return apportion(self.budget, weights)
+        return apportion(self.budget if budget is None else budget, weights)
 
     def columns(self) -> tuple[str, ...]:
         """Every input column the strategies read (without the id and de-duplication columns)."""
