@@ -9,7 +9,7 @@ The requirements, for 2,000 calls at concurrency 64 against a server that answer
   fault-free throughput, and every item ends `ok`.
 
 A fifth side, the runner with the response cache off, is reported for reference: it separates the runner's own
-overhead from the cost of writing one cache object per answer.
+overhead from the cost of the response cache.
 
 Every repetition of every side runs in a fresh Python process (`python -m bench.experiments_bench <kind> ...`),
 so no connection pool, import or in-memory cache carries over; the parent starts one model server, resets its
@@ -44,9 +44,10 @@ MIN_WARM_SPEEDUP = 20.0
 MIN_FAULT_RATIO = 0.6
 FAULT_RATE = 0.2
 RETRY_AFTER_S = 0.1
-"""The Retry-After of the injected 429s. The runner honours it for the whole provider (no new call until then),
-so with 429s scattered at random over every window of calls, a long Retry-After would idle the run whatever the
-client does; 0.1 s is one round trip of this server. See docs/experiments.md, "Rate limits"."""
+"""The Retry-After of the injected 429s: one round trip of this server. Each refused request waits it out before
+its retry; being shorter than a typical call, it does not pause the whole provider (a longer one would, and with
+429s scattered at random over every window of calls that would idle the run whatever the client does). See
+docs/experiments.md, "Rate limits"."""
 
 
 # ---- the parent: one server, interleaved children, the summary -----------------------------------------------
