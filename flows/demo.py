@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-from-day", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--items-per-night", type=int, default=6, help="new dataset items sampled per night (x4 model calls)"
+        "--items-per-night", type=int, default=4, help="new dataset items sampled per night (x4 model calls)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,4 +1,5 @@
-"""Shared fixtures: a real local S3 server (SeaweedFS) and real stores on it or on a local folder."""
+"""Shared fixtures: a real local S3 server (SeaweedFS) and real stores on it or on a local folder, and the local
+OpenAI-compatible test model server."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from tracewatch.devservices.model_server import Latency, ModelServer, start_model_server, stop_model_server
 from tracewatch.devservices.s3server import S3Server, start_s3_server, stop_s3_server
 from tracewatch.settings import Settings
 from tracewatch.store import Store
@@ -105,3 +107,18 @@ def canonical_traces(day: str, n: int, *, prefix: str = "t") -> pl.DataFrame:
 @pytest.fixture
 def make_traces() -> Callable[..., pl.DataFrame]:
     return canonical_traces
+
+
+@pytest.fixture(scope="module")
+def model_server() -> Iterator[ModelServer]:
+    """The test model server (5 ms per answer), one per test module."""
+    server = start_model_server(latency=Latency.fixed(5))
+    yield server
+    stop_model_server(server)
+
+
+@pytest.fixture
+def server(model_server: ModelServer) -> ModelServer:
+    """The module's model server with its stats and faults reset."""
+    model_server.reset(config=True)
+    return model_server

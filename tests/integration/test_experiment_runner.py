@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,22 +118,6 @@ def calls_for(server: ModelServer, frame: pl.DataFrame) -> dict[str, int]:
 
 def statuses(store: Store, experiment_id: str = "exp") -> Counter[str]:
     return Counter(read_experiment_items(store, experiment_id).get_column("status"))
-
-
-# ---- fixtures ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model_server() -> Iterator[ModelServer]:
-    server = start_model_server(latency=Latency.fixed(5))
-    yield server
-    stop_model_server(server)
-
-
-@pytest.fixture
-def server(model_server: ModelServer) -> ModelServer:
-    model_server.reset(config=True)
-    return model_server
 
 
 # ---- faults ----------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ model server over real HTTP and the real S3 store."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -16,10 +16,7 @@ from flows.nightly import nightly
 from tracewatch.datasets.versions import read_version
 from tracewatch.devservices.model_server import (
     Faults,
-    Latency,
     ModelServer,
-    start_model_server,
-    stop_model_server,
 )
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.records import read_record
@@ -29,19 +26,6 @@ from tracewatch.store import Store
 D1 = dt.date(2026, 11, 1)
 D2 = dt.date(2026, 11, 2)
 DATASET = "production-samples"
-
-
-@pytest.fixture(scope="module")
-def model_server() -> Iterator[ModelServer]:
-    server = start_model_server(latency=Latency.fixed(5))
-    yield server
-    stop_model_server(server)
-
-
-@pytest.fixture
-def server(model_server: ModelServer) -> ModelServer:
-    model_server.reset(config=True)
-    return model_server
 
 
 def echo_experiment(server: ModelServer, *, prompt: str = "{input}") -> dict[str, Any]:
