@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import datasets_bench, experiments_bench, ingest_bench
+from bench import datasets_bench, experiments_bench, ingest_bench, scoring_bench
 from bench.common import REPO
 
 RESULTS = REPO / "bench" / "results"
@@ -65,6 +65,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         ),
         experiments_bench.to_markdown,
     ),
+    Benchmark(
+        "scoring",
+        lambda args, work: scoring_bench.run_benchmark(items=args.items, repeats=args.repeats, work_dir=work),
+        scoring_bench.to_markdown,
+    ),
 )
 
 
@@ -74,7 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="+", choices=names, default=names, help="benchmarks to run (all)")
     parser.add_argument("--repeats", type=int, default=5, help="runs per side; medians are reported")
     parser.add_argument("--rows", type=int, default=1_000_000, help="traces in the day (10 files)")
-    parser.add_argument("--items", type=int, default=100_000, help="items in the dataset (datasets bench)")
+    parser.add_argument(
+        "--items", type=int, default=100_000, help="items in the dataset (datasets) or scored (scoring)"
+    )
     parser.add_argument("--calls", type=int, default=2000, help="model calls per run (experiments bench)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.rows < 10 or args.items < 1 or args.calls < 1:
