@@ -26,9 +26,9 @@ from prefect.utilities.annotations import quote
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flows.common import connect_store
-from tracewatch.experiments.config import Experiment, load_experiment
+from tracewatch.experiments.config import Experiment
 from tracewatch.experiments.experiment import finish_experiment
-from tracewatch.experiments.launch import dataset_input, experiment_runtime, experiment_spec
+from tracewatch.experiments.launch import experiment_runtime, launch
 from tracewatch.experiments.plan import ChunkPlan
 from tracewatch.experiments.records import ExperimentRecord
 from tracewatch.experiments.retry import RetryPolicy
@@ -69,13 +69,13 @@ def prepare_experiment(
     chunk_size: int,
 ) -> tuple[Experiment, PreparedRun]:
     """Every check before the first call (providers, keys, template fields), then the record and the chunks."""
-    experiment = load_experiment(source)
-    items = dataset_input(store, dataset, version)
-    spec = experiment_spec(
-        experiment, items, experiment_id=experiment_id, trials=trials, budget_usd=budget_usd
+    ready = launch(
+        store, source, dataset, version, experiment_id=experiment_id, trials=trials, budget_usd=budget_usd
     )
-    prepared = prepare_run(store, spec, experiment.configs, items.items, mode=mode, chunk_size=chunk_size)
-    return experiment, prepared
+    prepared = prepare_run(
+        store, ready.spec, ready.experiment.configs, ready.source.items, mode=mode, chunk_size=chunk_size
+    )
+    return ready.experiment, prepared
 
 
 @task(cache_policy=NO_CACHE, task_run_name="{name}")

@@ -19,8 +19,7 @@ from tracewatch.datasets.seed import seed_dataset
 from tracewatch.datasets.versions import diff_versions, list_datasets, list_versions
 from tracewatch.errors import TracewatchError
 from tracewatch.experiments import progress
-from tracewatch.experiments.config import load_experiment
-from tracewatch.experiments.launch import dataset_input, experiment_runtime, experiment_spec
+from tracewatch.experiments.launch import experiment_runtime, launch
 from tracewatch.experiments.records import items_prefix, list_records
 from tracewatch.experiments.runner import ExperimentResult, RunnerSettings, run_experiment
 from tracewatch.runs import new_run_id
@@ -113,11 +112,16 @@ def _import(store: Store, args: argparse.Namespace) -> None:
 
 
 def _run_experiment(store: Store, args: argparse.Namespace) -> None:
-    experiment = load_experiment(args.experiment)
-    source = dataset_input(store, args.dataset, args.version)
-    spec = experiment_spec(
-        experiment, source, experiment_id=args.experiment_id, trials=args.trials, budget_usd=args.budget_usd
+    ready = launch(
+        store,
+        args.experiment,
+        args.dataset,
+        args.version,
+        experiment_id=args.experiment_id,
+        trials=args.trials,
+        budget_usd=args.budget_usd,
     )
+    experiment, source, spec = ready.experiment, ready.source, ready.spec
 
     async def run() -> ExperimentResult:
         runtime = experiment_runtime(store, experiment, cache=not args.no_cache)  # progress: a bar on a tty

@@ -14,7 +14,6 @@ goes through `litellm.acompletion`. `transport="litellm"` sends every call throu
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import math
@@ -27,7 +26,12 @@ from types import SimpleNamespace, TracebackType
 from typing import Any, Literal
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.openai_http import OpenAICompatibleHTTP, chat_body
+from tracewatch.experiments.openai_http import (
+    OpenAICompatibleHTTP,
+    chat_body,
+    classify_status,
+    retry_after_s,
+)
 from tracewatch.experiments.types import CallParams, Completion, Message, ModelError, ModelErrorKind
 
 log = logging.getLogger(__name__)
@@ -377,22 +381,11 @@ def model_error(exc: BaseException, secrets: Sequence[str] = ()) -> ModelError |
     status = getattr(exc, "status_code", None)
     if not isinstance(exc, openai.OpenAIError) or not isinstance(status, int):
         return None
-    retry_after = retry_after_s(_headers(exc))
-    if status == 429:
-        return _error("rate_limited", "rate limited", exc, secrets, True, status, retry_after)
-    if status == 408:
-        return _error("timeout", "timed out", exc, secrets, True, status, retry_after)
-    if status >= 500 or status == 409:
-        return _error("server_error", "server error", exc, secrets, True, status, retry_after)
-    if status in (401, 403):
-        return _error("auth", "authentication failed", exc, secrets, False, status)
-    if status == 404:
-        return _error(
-            "not_found", "not found (check the model name and api_base)", exc, secrets, False, status
-        )
-    if "ContentPolicyViolation" in type(exc).__name__:
+    kind, summary, transient = classify_status(status)
+    if kind == "bad_request" and "ContentPolicyViolation" in type(exc).__name__:
         return _error("content_filter", "refused by the content filter", exc, secrets, False, status)
-    return _error("bad_request", "bad request", exc, secrets, False, status)
+    retry_after = retry_after_s(_headers(exc)) if transient else None
+    return _error(kind, summary, exc, secrets, transient, status, retry_after)
 
 
 def _error(
@@ -446,32 +439,3 @@ def _headers(exc: BaseException) -> Mapping[str, str]:
         if candidate:
             return {str(k).lower(): str(v) for k, v in dict(candidate).items()}
     return {}
-
-
-def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date; None if absent."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    millis = _finite(lowered.get("retry-after-ms"))
-    if millis is not None:
-        return max(millis / 1000, 0.0)
-    value = lowered.get("retry-after")
-    if value is None:
-        return None
-    seconds = _finite(value)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
-
-
-def _finite(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None

@@ -8,7 +8,10 @@ missing API key stops the run with a configuration error and nothing spent.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -17,7 +20,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.experiments.budget import CostBudget
 from tracewatch.experiments.cache import ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
-from tracewatch.experiments.config import Experiment
+from tracewatch.experiments.config import Experiment, load_experiment
 from tracewatch.experiments.experiment import ExperimentSpec
 from tracewatch.experiments.limits import ProviderLimits
 from tracewatch.experiments.progress import ProgressCallback
@@ -71,6 +74,33 @@ def experiment_spec(
         trials=trials,
         budget_usd=budget_usd,
     )
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Everything checked and loaded before the first call: the experiment, its items and its spec."""
+
+    experiment: Experiment
+    source: DatasetInput
+    spec: ExperimentSpec
+
+
+def launch(
+    store: Store,
+    experiment: str | Path | Mapping[str, Any],
+    dataset: str,
+    version: int | None = None,
+    *,
+    experiment_id: str | None = None,
+    trials: int = 1,
+    budget_usd: float | None = None,
+) -> Launch:
+    """Load the experiment (providers and keys checked), read the dataset version, check the templates
+    against its items and make the spec: what the flow and the command line do before any call."""
+    loaded = load_experiment(experiment)
+    source = dataset_input(store, dataset, version)
+    spec = experiment_spec(loaded, source, experiment_id=experiment_id, trials=trials, budget_usd=budget_usd)
+    return Launch(loaded, source, spec)
 
 
 def experiment_runtime(

@@ -13,7 +13,10 @@ limit of its own: the runner's throttle decides how many calls are in flight. Ev
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
+import math
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -83,16 +86,15 @@ class OpenAICompatibleHTTP:
 
 def http_error(status: int, headers: Mapping[str, str], body: bytes) -> ModelError:
     """The `ModelError` for an error status, with the server's own message and its Retry-After."""
-    from tracewatch.experiments.client import retry_after_s  # one parser of Retry-After for both transports
-
     detail = _server_message(body)
-    kind, summary, transient = _classify(status)
+    kind, summary, transient = classify_status(status)
     message = f"{summary}: {detail}" if detail else summary
-    retry_after = retry_after_s({str(k): str(v) for k, v in headers.items()})
+    retry_after = retry_after_s({str(k): str(v) for k, v in headers.items()}) if transient else None
     return ModelError(message, transient=transient, status=status, retry_after_s=retry_after, kind=kind)
 
 
-def _classify(status: int) -> tuple[ModelErrorKind, str, bool]:
+def classify_status(status: int) -> tuple[ModelErrorKind, str, bool]:
+    """An HTTP error status as (kind, summary, transient), the same for both transports."""
     if status == 429:
         return "rate_limited", "rate limited", True
     if status == 408:
@@ -125,3 +127,32 @@ def _short(text: str) -> str:
 def chat_body(model: str, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any]) -> dict[str, Any]:
     """The request body: the model, the messages and every param as it is (vendor extras included)."""
     return {**params, "model": model, "messages": list(messages)}
+
+
+def retry_after_s(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date; None if absent."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    millis = _finite(lowered.get("retry-after-ms"))
+    if millis is not None:
+        return max(millis / 1000, 0.0)
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    seconds = _finite(value)
+    if seconds is not None:
+        return max(seconds, 0.0)
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
+def _finite(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None

@@ -317,9 +317,8 @@ async def _run_units(
         for item, trial in units
     ]
     if context.cache is not None:  # one bulk read for the chunk instead of a store read per item
-        await context.cache.prefetch(
-            r[2] for _, _, r in requests if not isinstance(r, ItemFieldError) and r[2]
-        )
+        keys = (request[2] for _, _, request in requests if not isinstance(request, ItemFieldError))
+        await context.cache.prefetch(key for key in keys if key is not None)
     queue = iter(requests)
 
     async def worker() -> None:
