@@ -90,7 +90,7 @@ _CONFIG_KEYS = frozenset(
         "grid",
     }
 )
-_TOP_KEYS = frozenset({"name", "description", "defaults", "prompts", "configs", "limits"})
+_TOP_KEYS = frozenset({"name", "description", "defaults", "prompts", "configs", "limits", "scorers"})
 _GRID_FIELDS = ("prompt", "system_prompt", "model")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -468,6 +468,9 @@ class Experiment:
     description: str = ""
     limits: Mapping[str, LimitSettings] = field(default_factory=dict, hash=False)
     """Concurrency and rate limits by model string or provider (see `limits.ProviderLimits`)."""
+    scorers: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
+    """Scorer configs (heuristic metrics and LLM judges) the scoring stage applies to the outputs; checked by
+    `tracewatch.scoring.suite.build_scorers`."""
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -528,6 +531,7 @@ class Experiment:
             "description": self.description,
             "baseline": self.baseline.name,
             "configs": [c.describe() for c in self.configs],
+            "scorers": [dict(s) for s in self.scorers],
         }
 
 
@@ -629,10 +633,16 @@ def experiment_from_dict(
     limits = data.get("limits") or {}
     if not isinstance(limits, Mapping):
         raise ConfigError(f"experiment {name!r}: limits must map a model or provider to its limits")
+    scorers = data.get("scorers") or []
+    if not isinstance(scorers, list) or not all(isinstance(s, Mapping) for s in scorers):
+        raise ConfigError(
+            f"experiment {name!r}: scorers must be a list of scorer mappings, e.g. [{{metric: token_f1}}]"
+        )
     experiment = Experiment(
         name=name,
         configs=tuple(configs),
         description=str(description),
+        scorers=tuple(dict(s) for s in scorers),
         limits={
             str(key): limit_settings_from_dict(value, f"experiment {name!r}: limits.{key}")
             for key, value in limits.items()
@@ -734,6 +744,18 @@ def _label(axis: str, value: object, prompts: Mapping[str, str], position: int) 
         return str(position)
     text = _LABEL_UNSAFE.sub("_", str(value)).strip("_")
     return text if text and len(text) <= 40 else str(position)
+
+
+def model_config_from_dict(
+    name: str, data: Mapping[str, Any], where: str, *, environ: Mapping[str, str] | None = None
+) -> ExperimentConfig:
+    """One model config from a mapping of config keys (no grid, no baseline), with `api_base_env` read from
+    `environ` (default: the process environment). LLM judges describe their model this way."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of config keys, got {type(data).__name__}")
+    _refuse_unknown(data, _CONFIG_KEYS - {"name", "grid", "baseline", "task"}, where)
+    env = os.environ if environ is None else environ
+    return _build(name, data, {}, env, {}, False, where)
 
 
 def _build(

@@ -116,6 +116,31 @@ class ExperimentResult:
 # ---- running -----------------------------------------------------------------------------------------------
 
 
+def call_context(
+    runtime: Runtime,
+    retry: RetryPolicy,
+    call: CallParams | None,
+    *,
+    budget_key: str,
+    timeout_s: float,
+    task: str | None = None,
+) -> CallContext:
+    """What the calls of one config (or one LLM judge) share: the provider's throttle from the runtime's limits,
+    its cache and cost budget. A task config (`call` None) is user code: its output is not cached."""
+    throttle = runtime.limits.for_call(call) if call is not None else runtime.limits.for_key(f"task:{task}")
+    return CallContext(
+        throttle=throttle,
+        retry=retry,
+        rng=runtime.rng,
+        budget_key=budget_key,
+        timeout_s=timeout_s,
+        call=call,
+        cache=runtime.cache if call is not None else None,
+        budget=runtime.budget,
+        sleep=runtime.sleep,
+    )
+
+
 _Unit = tuple[Mapping[str, Any], int]
 """An item (as a dict) and a trial number."""
 
@@ -280,20 +305,10 @@ async def _run_units(
     started = time.perf_counter()
     fingerprint = config.fingerprint()
     call = config.call_params() if config.task is None else None
-    throttle = (
-        runtime.limits.for_call(call) if call is not None else runtime.limits.for_key(f"task:{config.task}")
+    context = call_context(
+        runtime, settings.retry, call, budget_key=fingerprint, timeout_s=config.timeout_s, task=config.task
     )
-    context = CallContext(
-        throttle=throttle,
-        retry=settings.retry,
-        rng=runtime.rng,
-        budget_key=fingerprint,
-        timeout_s=config.timeout_s,
-        call=call,
-        cache=runtime.cache if call is not None else None,  # a task is user code: its output is not cached
-        budget=runtime.budget,
-        sleep=runtime.sleep,
-    )
+    throttle = context.throttle
     writer = PartWriter(
         run.store,
         run.spec.experiment_id,

@@ -21,6 +21,9 @@ class ReportTable:
     version: int
     schema: dict[str, pl.DataType]
     description: str
+    subpartition: str | None = None
+    """A second Hive level under the date (e.g. `experiment_id`): each value is published on its own, so two
+    experiments scored on one date do not replace each other. Like `date`, it is not a column in the file."""
 
 
 _METRICS: dict[str, pl.DataType] = {
@@ -120,7 +123,202 @@ DATASET_ITEMS = ReportTable(
     description="The items a night sampled into a dataset, with the strategy and stratum that picked each.",
 )
 
+SCORE_ENTRY = pl.Struct(
+    {
+        "scorer": pl.String,
+        "scorer_args": pl.String,
+        "value": pl.Float64,
+        "status": pl.String,
+        "explanation": pl.String,
+    }
+)
+"""One scorer's verdict on one row: `scorer_args` is the scorer's JSON spec (name and arguments)."""
+
+_AGGREGATE: dict[str, pl.DataType] = {
+    "scorer": pl.String(),
+    "scorer_args": pl.String(),
+    "segment_kind": pl.String(),
+    "segment": pl.String(),
+    "mean": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "n_scored": pl.Int64(),
+    "n_unscored": pl.Int64(),
+    "n_error": pl.Int64(),
+}
+
+_EXPERIMENT: dict[str, pl.DataType] = {
+    "dataset": pl.String(),
+    "dataset_version": pl.Int64(),
+}
+
+EXPERIMENT_ITEMS = ReportTable(
+    name="experiment_items",
+    version=1,
+    schema={
+        **_EXPERIMENT,
+        "config_name": pl.String(),
+        "config_fingerprint": pl.String(),
+        "item_id": pl.String(),
+        "trial": pl.Int64(),
+        "source_trace_id": pl.String(),
+        "route": pl.String(),
+        "input": pl.String(),
+        "expected": pl.String(),
+        "output": pl.String(),
+        "input_tokens": pl.Int64(),
+        "output_tokens": pl.Int64(),
+        "cost_usd": pl.Float64(),
+        "latency_ms": pl.Float64(),
+        "cached": pl.Boolean(),
+        "status": pl.String(),
+        "error": pl.String(),
+        "scores": pl.List(SCORE_ENTRY),
+        "run_id": pl.String(),
+    },
+    description="Every experiment item (item x config x trial) scored that night, with its scores.",
+    subpartition="experiment_id",
+)
+
+QUALITY = ReportTable(
+    name="quality",
+    version=1,
+    schema={
+        **_EXPERIMENT,
+        "config_name": pl.String(),
+        "config_fingerprint": pl.String(),
+        "baseline": pl.Boolean(),
+        **_AGGREGATE,
+        "run_id": pl.String(),
+    },
+    description="Per experiment, config, scorer and segment: the mean score with a bootstrap 95% CI and counts.",
+    subpartition="experiment_id",
+)
+
+COMPARISONS = ReportTable(
+    name="comparisons",
+    version=1,
+    schema={
+        **_EXPERIMENT,
+        "scorer": pl.String(),
+        "config_name": pl.String(),
+        "baseline_config": pl.String(),
+        "n_pairs": pl.Int64(),
+        "mean_difference": pl.Float64(),
+        "ci_low": pl.Float64(),
+        "ci_high": pl.Float64(),
+        "test": pl.String(),
+        "p_value": pl.Float64(),
+        "p_adjusted": pl.Float64(),
+        "verdict": pl.String(),
+        "run_id": pl.String(),
+    },
+    description="Each config against the baseline on the items both scored; Holm-corrected p-values, a verdict.",
+    subpartition="experiment_id",
+)
+
+TRACE_QUALITY = ReportTable(
+    name="trace_quality",
+    version=1,
+    schema={**_AGGREGATE, "traces": pl.Int64(), "sampled": pl.Int64(), "run_id": pl.String()},
+    description="Scores of a deterministic sample of the day's production traces, overall and per segment.",
+)
+
+JUDGE_AGREEMENT = ReportTable(
+    name="judge_agreement",
+    version=1,
+    schema={
+        "judge": pl.String(),
+        "judge_args": pl.String(),
+        "feedback": pl.String(),
+        "method": pl.String(),
+        "statistic": pl.Float64(),
+        "n": pl.Int64(),
+        "message": pl.String(),
+        "run_id": pl.String(),
+    },
+    description="How far each LLM judge agrees with human feedback on the same production traces.",
+)
+
+OUTPUT_CHECKS = ReportTable(
+    name="output_checks",
+    version=1,
+    schema={
+        **_EXPERIMENT,
+        "config_name": pl.String(),
+        "suite": pl.String(),
+        "expectation": pl.String(),
+        "checked": pl.Int64(),
+        "failed": pl.Int64(),
+        "pass_rate": pl.Float64(),
+        "run_id": pl.String(),
+    },
+    description="Great Expectations output suite per experiment config: rows checked, failed and the pass rate.",
+    subpartition="experiment_id",
+)
+
 REPORT_TABLES: dict[str, ReportTable] = {
     t.name: t
-    for t in (TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, INGEST_DAILY, DATASET_VERSIONS, DATASET_ITEMS)
+    for t in (
+        TRACE_METRICS_DAILY,
+        TRACE_METRICS_HOURLY,
+        INGEST_DAILY,
+        DATASET_VERSIONS,
+        DATASET_ITEMS,
+        EXPERIMENT_ITEMS,
+        QUALITY,
+        COMPARISONS,
+        TRACE_QUALITY,
+        JUDGE_AGREEMENT,
+        OUTPUT_CHECKS,
+    )
 }
+
+# ---- drift and quality trends (tracewatch.drift) -----------------------------------------------------------
+
+DRIFT = ReportTable(
+    name="drift",
+    version=1,
+    schema={
+        "feature": pl.String(),
+        "kind": pl.String(),
+        "role": pl.String(),
+        "method": pl.String(),
+        "statistic": pl.Float64(),
+        "threshold": pl.Float64(),
+        "p_value": pl.Float64(),
+        "drifted": pl.Boolean(),
+        "direction": pl.String(),
+        "reference_start": pl.Date(),
+        "reference_end": pl.Date(),
+        "reference_days": pl.Int64(),
+        "reference_size": pl.Int64(),
+        "current_size": pl.Int64(),
+        "message": pl.String(),
+        "run_id": pl.String(),
+    },
+    description="Per feature: the day against its reference window (test, PSI extra), plus the dataset drift share.",
+)
+
+QUALITY_TREND = ReportTable(
+    name="quality_trend",
+    version=1,
+    schema={
+        "name": pl.String(),
+        "source": pl.String(),
+        "mean": pl.Float64(),
+        "count": pl.Int64(),
+        "reference_mean": pl.Float64(),
+        "reference_sd": pl.Float64(),
+        "reference_days": pl.Int64(),
+        "z_score": pl.Float64(),
+        "threshold": pl.Float64(),
+        "changed": pl.Boolean(),
+        "direction": pl.String(),
+        "message": pl.String(),
+        "run_id": pl.String(),
+    },
+    description="Per score (feedback, judge): the day's mean against its reference days, with a z-score alarm.",
+)
+
+REPORT_TABLES.update({t.name: t for t in (DRIFT, QUALITY_TREND)})

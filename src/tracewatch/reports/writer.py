@@ -38,20 +38,44 @@ class PublishedPartition:
     written_at: str
 
 
-def partition_key(table: str, day: dt.date) -> str:
-    return f"{REPORTS_PREFIX}/{table}/date={day.isoformat()}/{PART_NAME}"
+def _partition_path(table: str, day: dt.date, within: tuple[str, str] | None) -> str:
+    path = f"{table}/date={day.isoformat()}"
+    if within is not None:
+        column, value = within
+        if not value or "/" in value or "=" in value:
+            raise DataContractError(f"report {table}: {column}={value!r} cannot name a partition")
+        path += f"/{column}={value}"
+    return path
 
 
-def manifest_key(table: str, day: dt.date) -> str:
-    return f"{REPORTS_PREFIX}/_manifest/{table}/date={day.isoformat()}.json"
+def partition_key(table: str, day: dt.date, within: tuple[str, str] | None = None) -> str:
+    return f"{REPORTS_PREFIX}/{_partition_path(table, day, within)}/{PART_NAME}"
+
+
+def manifest_key(table: str, day: dt.date, within: tuple[str, str] | None = None) -> str:
+    return f"{REPORTS_PREFIX}/_manifest/{_partition_path(table, day, within)}.json"
 
 
 def publish_partition(
-    store: Store, table: ReportTable, day: dt.date, frame: pl.DataFrame, *, run_id: str
+    store: Store,
+    table: ReportTable,
+    day: dt.date,
+    frame: pl.DataFrame,
+    *,
+    run_id: str,
+    subpartition: str | None = None,
 ) -> PublishedPartition:
-    """Replace the partition `day` of `table` with `frame` (conformed to the table schema), then its manifest."""
+    """Replace the partition `day` of `table` with `frame` (conformed to the table schema), then its manifest.
+
+    A table with a `subpartition` column is published per value of it (`subpartition`, required)."""
+    if (table.subpartition is None) != (subpartition is None):
+        raise DataContractError(
+            f"report {table.name}: "
+            + (f"publish it per {table.subpartition}" if table.subpartition else "it has no subpartition")
+        )
+    within = (table.subpartition, subpartition) if table.subpartition and subpartition else None
     conformed = _conform(table, frame.with_columns(pl.lit(run_id).alias("run_id")))
-    key = partition_key(table.name, day)
+    key = partition_key(table.name, day, within)
     store.write_parquet(key, conformed)
     published = PublishedPartition(
         table=table.name,
@@ -63,7 +87,7 @@ def publish_partition(
         run_id=run_id,
         written_at=utc_now().isoformat(),
     )
-    store.write_json(manifest_key(table.name, day), asdict(published))
+    store.write_json(manifest_key(table.name, day, within), asdict(published))
     log.info("published %s date=%s: %d rows", table.name, day, conformed.height)
     return published
 

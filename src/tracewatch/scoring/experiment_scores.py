@@ -1,0 +1,138 @@
+"""Score an experiment: every item's output through the experiment's scorers, then the quality table (per
+config, scorer and segment, with CIs) and the comparison of every config with the baseline.
+
+Items are joined to their dataset items for the context a faithfulness judge reads and the segments (route,
+tags, input length). The long scores are kept beside the items (`scores/part-0.parquet` in the experiment's
+folder, replaced on every scoring) so a rescore after a rerun reuses nothing stale; judge calls come from the
+response cache, so a rescore costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import polars as pl
+
+from tracewatch.datasets.versions import read_version
+from tracewatch.errors import DataContractError
+from tracewatch.experiments.records import experiment_prefix, read_record
+from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.experiments.runner import Runtime
+from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
+from tracewatch.scoring.segments import input_length_bucket, segmented_aggregates
+from tracewatch.scoring.stats import compare_with_baseline
+from tracewatch.scoring.suite import ScorerSuite
+from tracewatch.store import Store
+
+log = logging.getLogger(__name__)
+
+SEGMENTS: tuple[str, ...] = ("route", "tags", "input_length")
+ITEM_KEYS: tuple[str, ...] = ("config_name", "config_fingerprint", "item_id", "trial")
+
+
+@dataclass(frozen=True)
+class ExperimentScoring:
+    """What scoring one experiment produced, ready to publish (see `scoring.publish`)."""
+
+    experiment_id: str
+    dataset: str
+    dataset_version: int
+    baseline: str
+    items: pl.DataFrame
+    """Experiment items with their segments and a `scores` list (one entry per scorer)."""
+    scores: pl.DataFrame
+    """Long: one row per (item key, scorer)."""
+    quality: pl.DataFrame
+    comparisons: pl.DataFrame
+
+    @property
+    def message(self) -> str:
+        counts = self.scores["status"].value_counts().rows() if self.scores.height else []
+        told = ", ".join(f"{n} {status}" for status, n in sorted(counts)) or "nothing to score"
+        scorers = self.scores["scorer"].n_unique()
+        return f"experiment {self.experiment_id}: {self.items.height} items, {scorers} scorers ({told})"
+
+
+def scores_key(experiment_id: str) -> str:
+    return f"{experiment_prefix(experiment_id)}/scores/part-0.parquet"
+
+
+def _scoring_frame(store: Store, items: pl.DataFrame, dataset: str, version: int) -> pl.DataFrame:
+    """Experiment items in the scoring shape, with their segments from the dataset items."""
+    source = read_version(store, dataset, version, columns=["item_id", "route", "tags", "retrieved_context"])
+    joined = items.join(source, on="item_id", how="left")
+    return joined.with_columns(
+        context=context_text(pl.col("retrieved_context")),
+        answered=pl.col("status") == "ok",
+        not_answered_reason=pl.concat_str(
+            pl.lit("the call ended "), pl.col("status"), pl.lit(": "), pl.col("error").fill_null("")
+        ),
+        input_length=input_length_bucket(pl.col("input")),
+    ).drop("retrieved_context")
+
+
+async def score_experiment(
+    store: Store,
+    experiment_id: str,
+    suite: ScorerSuite,
+    runtime: Runtime | None = None,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> ExperimentScoring:
+    """Score every item of `experiment_id` (its latest row per key) with `suite` and compare with the baseline."""
+    record = read_record(store, experiment_id)
+    if record is None:
+        raise DataContractError(f"experiment {experiment_id!r} has no record; run it before scoring it")
+    baseline = next((c.name for c in record.configs if c.config.get("baseline")), record.configs[0].name)
+    items = read_experiment_items(store, experiment_id)
+    frame = _scoring_frame(store, items, record.dataset, record.dataset_version)
+    long = await score_rows(frame.select(list(SCORING_COLUMNS)), suite, runtime)
+    keyed = frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    scores = keyed.select("row", *ITEM_KEYS, *SEGMENTS).join(long, on="row").drop("row")
+    store.write_parquet(scores_key(experiment_id), scores)
+    entries = scores.group_by(ITEM_KEYS, maintain_order=True).agg(
+        pl.struct("scorer", "scorer_args", "value", "status", "explanation").alias("scores")
+    )
+    scored_items = frame.join(entries, on=list(ITEM_KEYS), how="left")
+    quality = segmented_aggregates(
+        scores,
+        ["config_name", "config_fingerprint", "scorer", "scorer_args"],
+        SEGMENTS,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    ).with_columns(baseline=pl.col("config_name") == baseline)
+    comparisons = _comparisons(scores, baseline, suite, confidence=confidence, resamples=resamples, seed=seed)
+    result = ExperimentScoring(
+        experiment_id,
+        record.dataset,
+        record.dataset_version,
+        baseline,
+        scored_items,
+        scores,
+        quality,
+        comparisons,
+    )
+    log.info(result.message)
+    return result
+
+
+def _comparisons(
+    scores: pl.DataFrame, baseline: str, suite: ScorerSuite, *, confidence: float, resamples: int, seed: int
+) -> pl.DataFrame:
+    if scores.is_empty() or scores["config_name"].n_unique() < 2:
+        return pl.DataFrame()
+    compared = compare_with_baseline(
+        scores,
+        baseline=baseline,
+        higher_is_better=suite.higher_is_better(),
+        config="config_name",
+        metric="scorer",
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
+    )
+    return compared.rename({"baseline": "baseline_config"})

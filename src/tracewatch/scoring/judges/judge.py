@@ -1,0 +1,185 @@
+"""A configured LLM judge: a built-in prompt (`prompts`), a parser (`parse`) and a thin call through the
+experiments' call path, so judges share the response cache, provider limits, retries and cost cap.
+
+A judge's record says exactly what judged: its kind, options, model and params (temperature, seed). The judge
+model is described with the same keys as an experiment config; it defaults to temperature 0 and a fixed seed
+so that a judgement is reproducible and cached once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+from tracewatch.errors import ConfigError
+from tracewatch.experiments.cache import cache_key
+from tracewatch.experiments.calls import answer
+from tracewatch.experiments.config import ExperimentConfig, model_config_from_dict
+from tracewatch.experiments.retry import RetryPolicy
+from tracewatch.experiments.runner import Runtime, call_context
+from tracewatch.experiments.types import Message
+from tracewatch.scoring.judges.parse import parse_flag, parse_scale
+from tracewatch.scoring.judges.prompts import KINDS, JudgeItem, PromptKind, judge_messages, scale_of
+from tracewatch.scoring.types import Score, ScorerSpec
+
+DEFAULT_PARAMS: Mapping[str, Any] = {"temperature": 0.0, "seed": 0, "max_tokens": 256}
+"""Judge params unless the config sets them: deterministic, so a judgement is cached and reproducible."""
+
+_OPTIONS: Mapping[str, frozenset[str]] = {
+    "rubric": frozenset({"criteria", "steps", "scale"}),
+    "moderation": frozenset({"categories"}),
+}
+_MODEL_KEYS = frozenset(
+    {"model", "params", "api_base", "api_base_env", "api_key_env", "timeout_s", "cost_per_1k_input"}
+    | {"cost_per_1k_output", "system_prompt", "prompt"}
+)
+
+
+class LLMJudge:
+    """One judge, configured. `messages` and `parse` are pure; `score_items` makes the calls."""
+
+    def __init__(
+        self,
+        kind: str,
+        model: ExperimentConfig,
+        *,
+        name: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ConfigError(f"unknown judge {kind!r}; known judges: {sorted(KINDS)}")
+        self.kind: PromptKind = KINDS[kind]
+        self.model = model
+        self.options: dict[str, Any] = dict(options or {})
+        allowed = _OPTIONS.get(kind, frozenset())
+        unknown = sorted(set(self.options) - allowed)
+        if unknown:
+            raise ConfigError(
+                f"judge {kind!r} takes no option(s) {unknown}; it takes {sorted(allowed) or 'none'}"
+            )
+        if kind == "rubric":
+            _check_rubric(self.options)
+        self.name = name or kind
+
+    def __repr__(self) -> str:
+        return f"LLMJudge({self.name!r}, kind={self.kind.name!r}, model={self.model.model!r})"
+
+    @property
+    def args(self) -> Mapping[str, Any]:
+        """Everything that changes a judgement (not the endpoint or the key): recorded with every score."""
+        return {
+            "judge": self.kind.name,
+            "model": self.model.model,
+            "params": dict(self.model.params),
+            **self.options,
+        }
+
+    @property
+    def spec(self) -> ScorerSpec:
+        return ScorerSpec(self.name, self.args)
+
+    def missing_fields(self, item: JudgeItem) -> list[str]:
+        return [field for field in self.kind.needs if not item.get(field)]
+
+    def messages(self, item: JudgeItem) -> list[Message]:
+        return judge_messages(self.kind, item, self.options)
+
+    def parse(self, text: str) -> Score:
+        scale = scale_of(self.kind, self.options)
+        return parse_flag(text) if scale is None else parse_scale(text, *scale)
+
+    async def score_items(
+        self, items: Sequence[JudgeItem], runtime: Runtime, *, retry: RetryPolicy | None = None
+    ) -> list[Score]:
+        """One Score per item, in order. An item lacking a needed field is unscored; a failed call or an
+        unreadable reply is an error score with the reason (and the raw reply)."""
+        call = self.model.call_params()
+        context = call_context(
+            runtime,
+            retry or RetryPolicy(),
+            call,
+            budget_key=f"judge:{self.name}",
+            timeout_s=self.model.timeout_s,
+        )
+        requests: list[tuple[list[Message], str] | Score] = []
+        for item in items:
+            absent = self.missing_fields(item)
+            if absent:
+                requests.append(Score.unscored(f"judge {self.name!r} needs {absent}; the item has none"))
+            else:
+                messages = self.messages(item)
+                requests.append((messages, cache_key(messages, call)))
+        if context.cache is not None:
+            await context.cache.prefetch(r[1] for r in requests if not isinstance(r, Score))
+        scores: list[Score | None] = [r if isinstance(r, Score) else None for r in requests]
+        pending = iter([(i, r) for i, r in enumerate(requests) if not isinstance(r, Score)])
+        extra = {"model": self.model.model, **{k: self.model.params.get(k) for k in ("temperature", "seed")}}
+
+        async def worker() -> None:
+            for index, (messages, key) in pending:
+                result = await answer(
+                    context, partial(runtime.client.complete, messages, call), messages, key
+                )
+                if result.completion is None:
+                    scores[index] = Score.error(f"judge call failed: {result.error}", extra)
+                    continue
+                judged = self.parse(result.completion.text)
+                scores[index] = Score(
+                    judged.value,
+                    judged.status,
+                    judged.explanation,
+                    {
+                        **judged.metadata,
+                        **extra,
+                        "cached": result.cached,
+                        "cost_usd": result.completion.cost_usd,
+                    },
+                )
+
+        workers = max(1, min(len(items), 2 * context.throttle.limiter.max_concurrency))
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            if context.cache is not None:
+                await context.cache.flush()
+        return [score for score in scores if score is not None]
+
+
+def _check_rubric(options: Mapping[str, Any]) -> None:
+    criteria = options.get("criteria")
+    if not isinstance(criteria, str) or not criteria.strip():
+        raise ConfigError("judge 'rubric' needs `criteria`: the quality to judge, in a sentence or two")
+    steps = options.get("steps", [])
+    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+        raise ConfigError("judge 'rubric': `steps` must be a list of evaluation steps (strings)")
+    scale = options.get("scale", [1, 5])
+    if (
+        not isinstance(scale, list | tuple)
+        or len(scale) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale)
+        or scale[0] >= scale[1]
+    ):
+        raise ConfigError(
+            f"judge 'rubric': `scale` must be two integers [low, high] with low < high, got {scale!r}"
+        )
+
+
+def judge_from_dict(config: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> LLMJudge:
+    """A judge from its scorer config, e.g. {"judge": "correctness", "model": "openai/gpt-4o-mini"}."""
+    kind = config.get("judge")
+    if not isinstance(kind, str):
+        raise ConfigError(f"a judge config needs a 'judge' kind (one of {sorted(KINDS)}), got {config!r}")
+    name = config.get("name")
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"judge {kind!r}: `name` must be a string")
+    options = {k: v for k, v in config.items() if k not in _MODEL_KEYS | {"judge", "name"}}
+    model_keys = {k: v for k, v in config.items() if k in _MODEL_KEYS}
+    if "model" not in model_keys:
+        raise ConfigError(f"judge {kind!r} needs a `model` (a litellm model string)")
+    model_keys["params"] = {**DEFAULT_PARAMS, **(model_keys.get("params") or {})}
+    model = model_config_from_dict(
+        f"judge-{name or kind}", model_keys, f"judge {name or kind!r}", environ=environ
+    )
+    return LLMJudge(kind, model, name=name, options=options)
