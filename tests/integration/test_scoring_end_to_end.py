@@ -148,7 +148,12 @@ def test_an_experiment_is_scored_compared_and_published(store: Store, server: Mo
     assert verdicts["faithfulness"] == "no detectable difference"
 
     published = publish_experiment_scoring(store, scoring, DAY, run_id="run-1")
-    assert [p.table for p in published] == ["experiment_items", "quality", "comparisons"]
+    assert [p.table for p in published] == ["experiment_items", "quality", "comparisons", "output_checks"]
+    checks = scoring.output_checks.filter(pl.col("expectation") == "output_length")
+    assert checks.select("config_name", "checked", "failed", "pass_rate").sort("config_name").rows() == [
+        ("answers", N, 0, 1.0),
+        ("echo", N, 0, 1.0),
+    ]
     items = store.read_parquet(partition_key("experiment_items", DAY, ("experiment_id", "exp")))
     first = items.filter(pl.col("config_name") == "answers", pl.col("item_id") == "itm_3")
     assert {e["scorer"]: e["value"] for e in first["scores"][0]} == {

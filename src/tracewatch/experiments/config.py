@@ -90,7 +90,9 @@ _CONFIG_KEYS = frozenset(
         "grid",
     }
 )
-_TOP_KEYS = frozenset({"name", "description", "defaults", "prompts", "configs", "limits", "scorers"})
+_TOP_KEYS = frozenset(
+    {"name", "description", "defaults", "prompts", "configs", "limits", "scorers", "output_suite"}
+)
 _GRID_FIELDS = ("prompt", "system_prompt", "model")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
 _LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -471,6 +473,9 @@ class Experiment:
     scorers: tuple[Mapping[str, Any], ...] = field(default=(), hash=False)
     """Scorer configs (heuristic metrics and LLM judges) the scoring stage applies to the outputs; checked by
     `tracewatch.scoring.suite.build_scorers`."""
+    output_suite: str | None = None
+    """The expectation suite the outputs are checked with: a shipped name (`outputs`, `outputs-json`) or a
+    path; None means the default `outputs` suite."""
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -643,6 +648,7 @@ def experiment_from_dict(
         configs=tuple(configs),
         description=str(description),
         scorers=tuple(dict(s) for s in scorers),
+        output_suite=_optional_text(data.get("output_suite"), f"experiment {name!r}: output_suite"),
         limits={
             str(key): limit_settings_from_dict(value, f"experiment {name!r}: limits.{key}")
             for key, value in limits.items()
@@ -654,6 +660,12 @@ def experiment_from_dict(
         "experiment %s: %d configs, baseline %s", name, len(experiment.configs), experiment.baseline.name
     )
     return experiment
+
+
+def _optional_text(value: object, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a name or a path (a string), got {value!r}")
+    return value
 
 
 def _refuse_unknown(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

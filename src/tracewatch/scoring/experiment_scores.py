@@ -20,10 +20,12 @@ from tracewatch.experiments.records import experiment_prefix, read_record
 from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.experiments.runner import Runtime
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
+from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite, output_checks
 from tracewatch.scoring.segments import input_length_bucket, segmented_aggregates
 from tracewatch.scoring.stats import compare_with_baseline
 from tracewatch.scoring.suite import ScorerSuite
 from tracewatch.store import Store
+from tracewatch.validation.suite import Suite
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class ExperimentScoring:
     """Long: one row per (item key, scorer)."""
     quality: pl.DataFrame
     comparisons: pl.DataFrame
+    output_checks: pl.DataFrame
+    """Per config and expectation of the output suite: checked, failed, pass rate (see `output_checks`)."""
 
     @property
     def message(self) -> str:
@@ -78,11 +82,13 @@ async def score_experiment(
     suite: ScorerSuite,
     runtime: Runtime | None = None,
     *,
+    output_suite: Suite | None = None,
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
 ) -> ExperimentScoring:
-    """Score every item of `experiment_id` (its latest row per key) with `suite` and compare with the baseline."""
+    """Score every item of `experiment_id` (its latest row per key) with `suite`, compare with the baseline,
+    and check the answered outputs with `output_suite` (default: the shipped `outputs` suite)."""
     record = read_record(store, experiment_id)
     if record is None:
         raise DataContractError(f"experiment {experiment_id!r} has no record; run it before scoring it")
@@ -106,6 +112,7 @@ async def score_experiment(
         seed=seed,
     ).with_columns(baseline=pl.col("config_name") == baseline)
     comparisons = _comparisons(scores, baseline, suite, confidence=confidence, resamples=resamples, seed=seed)
+    checks = output_checks(items, output_suite or load_output_suite(DEFAULT_OUTPUT_SUITE))
     result = ExperimentScoring(
         experiment_id,
         record.dataset,
@@ -115,6 +122,7 @@ async def score_experiment(
         scores,
         quality,
         comparisons,
+        checks,
     )
     log.info(result.message)
     return result

@@ -10,6 +10,7 @@ from tracewatch.reports.tables import (
     COMPARISONS,
     EXPERIMENT_ITEMS,
     JUDGE_AGREEMENT,
+    OUTPUT_CHECKS,
     QUALITY,
     TRACE_QUALITY,
     ReportTable,
@@ -34,7 +35,8 @@ def _or_empty(frame: pl.DataFrame, table: ReportTable) -> pl.DataFrame:
 def publish_experiment_scoring(
     store: Store, scoring: ExperimentScoring, day: dt.date, *, run_id: str
 ) -> list[PublishedPartition]:
-    """The experiment's items with scores, its quality and its comparisons, under `date=day/experiment_id=...`."""
+    """The experiment's items with scores, quality, comparisons and output checks, under
+    `date=day/experiment_id=...`."""
     return [
         publish_partition(
             store,
@@ -48,6 +50,7 @@ def publish_experiment_scoring(
             (EXPERIMENT_ITEMS, scoring.items),
             (QUALITY, scoring.quality),
             (COMPARISONS, scoring.comparisons),
+            (OUTPUT_CHECKS, scoring.output_checks),
         )
     ]
 

@@ -21,6 +21,7 @@ speed and then confirmed by value, so a hash collision never fails a row.)
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -248,12 +249,54 @@ def _in_set(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _R
     return _Rule(e, fails, detail)
 
 
+def _text_column(e: Expectation, dtype: pl.DataType) -> pl.Expr:
+    if dtype != pl.String:
+        raise DataContractError(f"{e.id}: {e.type} needs a string column, but {e.column} is {dtype}")
+    return pl.col(e.column)
+
+
+def _regex(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    """GX's pandas engine searches (`str.contains`), it does not anchor; so does polars. Patterns are kept to
+    the syntax both engines share (no look-around, no back-references): polars refuses the others."""
+    col = _text_column(e, dtype)
+    pattern = e.resolved("regex", params)
+    try:
+        found = col.str.contains(pattern)
+        pl.select(pl.lit("").str.contains(pattern))  # compile now, so a bad pattern is a config error
+    except pl.exceptions.PolarsError as exc:
+        raise DataContractError(f"{e.id}: regex {pattern!r} is not a pattern polars can run: {exc}") from exc
+    must_match = e.type == "expect_column_values_to_match_regex"
+    fails = (col.is_not_null() & (~found if must_match else found)).fill_null(False)
+    verb = " does not match " if must_match else " matches "
+    detail = pl.concat_str([pl.lit(f"{e.column}="), _quoted(col, dtype), pl.lit(f"{verb}{pattern!r}")])
+    return _Rule(e, fails, detail)
+
+
+def _json_parseable(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    col = _text_column(e, dtype)
+    parses = col.map_elements(_parses_as_json, return_dtype=pl.Boolean, skip_nulls=True)
+    fails = (col.is_not_null() & ~parses).fill_null(False)
+    detail = pl.concat_str([pl.lit(f"{e.column}="), _quoted(col, dtype), pl.lit(" is not valid JSON")])
+    return _Rule(e, fails, detail)
+
+
+def _parses_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 _COMPILERS: dict[str, Callable[[Expectation, pl.DataType, Mapping[str, Any]], _Rule]] = {
     "expect_column_values_to_not_be_null": _not_null,
     "expect_column_values_to_be_unique": _unique,
     "expect_column_values_to_be_between": _between,
     "expect_column_values_to_be_in_set": _in_set,
     "expect_column_value_lengths_to_be_between": _lengths,
+    "expect_column_values_to_match_regex": _regex,
+    "expect_column_values_to_not_match_regex": _regex,
+    "expect_column_values_to_be_json_parseable": _json_parseable,
 }
 
 

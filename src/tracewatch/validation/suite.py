@@ -37,6 +37,9 @@ SUPPORTED_KWARGS: Mapping[str, frozenset[str]] = MappingProxyType(
         "expect_column_values_to_be_between": _COMMON_KWARGS | _RANGE_KWARGS,
         "expect_column_values_to_be_in_set": _COMMON_KWARGS | {"value_set"},
         "expect_column_value_lengths_to_be_between": _COMMON_KWARGS | _RANGE_KWARGS,
+        "expect_column_values_to_match_regex": _COMMON_KWARGS | {"regex"},
+        "expect_column_values_to_not_match_regex": _COMMON_KWARGS | {"regex"},
+        "expect_column_values_to_be_json_parseable": _COMMON_KWARGS,
     }
 )
 """Expectation type -> the kwargs the polars compiler understands. Anything else is refused, because an

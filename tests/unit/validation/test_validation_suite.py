@@ -100,11 +100,11 @@ def _with_expectation(change: dict[str, Any], index: int = 0) -> dict[str, Any]:
 
 
 def test_unknown_expectation_type_names_it_and_the_supported_ones() -> None:
-    raw = _with_expectation({"type": "expect_column_values_to_match_regex"})
+    raw = _with_expectation({"type": "expect_column_values_to_match_strftime_format"})
     with pytest.raises(ConfigError) as err:
         load_suite(raw)
     message = str(err.value)
-    assert "'expect_column_values_to_match_regex' is not supported" in message
+    assert "'expect_column_values_to_match_strftime_format' is not supported" in message
     for supported in SUPPORTED_TYPES:
         assert supported in message
 
