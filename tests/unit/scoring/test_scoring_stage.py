@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError
+from tracewatch.experiments.config import experiment_from_dict
 from tracewatch.scoring.apply import LONG_SCORES, SCORING_COLUMNS, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
+from tracewatch.scoring.stage import experiment_suite, format_leaderboard, load_trace_scoring
 from tracewatch.scoring.stats import cohen_kappa, spearman
 from tracewatch.scoring.suite import build_scorers
 from tracewatch.scoring.trace_scores import judge_agreement, sample_traces
@@ -171,3 +173,55 @@ def test_judge_agreement_uses_kappa_for_binary_and_spearman_otherwise() -> None:
     assert out[("correctness", "rating")]["statistic"] == pytest.approx(rho.statistic)
     assert out[("relevance", "thumbs")]["statistic"] is None  # one trace: undefined, and says why
     assert out[("relevance", "thumbs")]["message"]
+
+
+def test_the_shipped_trace_scoring_config_loads() -> None:
+    spec = load_trace_scoring("traces")
+    assert spec.sample_size == 200
+    assert spec.suite.names == ["refusal", "length", "latency", "cost"]
+    assert not spec.suite.judges
+
+
+def test_the_demo_trace_scoring_needs_the_demo_model_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRACEWATCH_DEMO_MODEL_URL", raising=False)
+    with pytest.raises(ConfigError, match="TRACEWATCH_DEMO_MODEL_URL"):
+        load_trace_scoring("demo")
+    monkeypatch.setenv("TRACEWATCH_DEMO_MODEL_URL", "http://127.0.0.1:9/v1")
+    spec = load_trace_scoring("demo")
+    assert [j.name for j in spec.suite.judges] == ["relevance"]
+    assert spec.limits is not None and spec.limits["openai/smollm2"].max_concurrency == 2
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"sample": 3}, "unknown key(s) ['sample']"),
+        ({"sample_size": -1}, "sample_size must be an integer >= 0"),
+        ({"scorers": [{"metric": "nope"}]}, "trace scoring: scorers[0]: unknown metric 'nope'"),
+        ({"limits": {"openai/x": {"max_concurrency": 0}}}, "limits.openai/x"),
+    ],
+)
+def test_bad_trace_scoring_configs_say_what_is_wrong(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_trace_scoring(config)
+    assert message in str(raised.value)
+
+
+def test_an_experiment_without_scorers_gets_the_default_heuristics() -> None:
+    experiment = experiment_from_dict(
+        {"name": "e", "configs": [{"name": "c", "model": "openai/x", "api_base": "http://127.0.0.1:9/v1"}]},
+        check_providers=False,
+    )
+    assert experiment_suite(experiment).names == ["token_f1", "rouge_l", "refusal"]
+
+
+def test_the_leaderboard_markdown_shows_ci_and_verdicts() -> None:
+    rows = [
+        {"scorer": "f1", "config_name": "a", "baseline": True, "mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+        | {"n_scored": 10, "n_error": 0},
+        {"scorer": "f1", "config_name": "b", "baseline": False, "mean": None, "ci_low": None, "ci_high": None}
+        | {"n_scored": 0, "n_error": 10, "verdict": "no detectable difference"},
+    ]
+    text = format_leaderboard(rows)
+    assert "| f1 | a | 0.500 [0.400, 0.600] | 10 | 0 | baseline |" in text
+    assert "| f1 | b | - | 0 | 10 | no detectable difference |" in text

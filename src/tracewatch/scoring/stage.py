@@ -1,0 +1,172 @@
+"""The scoring stage as the nightly and experiment flows call it: one call scores an experiment or a day's
+traces, publishes the reports and returns what the flow shows (a message, the partitions, a leaderboard).
+
+Judges get a runtime of their own: the litellm client, the store's response cache (shared with experiments, so
+a judgement already made is never paid for again) and the provider limits of the experiment or trace config.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from tracewatch.errors import ConfigError
+from tracewatch.experiments.cache import ResponseCache
+from tracewatch.experiments.client import LiteLLMClient
+from tracewatch.experiments.config import Experiment
+from tracewatch.experiments.limits import LimitSettings, ProviderLimits, limit_settings_from_dict
+from tracewatch.experiments.runner import Runtime
+from tracewatch.paths import shipped_data
+from tracewatch.reports.writer import PublishedPartition
+from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experiment
+from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite
+from tracewatch.scoring.publish import publish_experiment_scoring, publish_trace_scoring
+from tracewatch.scoring.suite import ScorerSuite, build_scorers
+from tracewatch.scoring.trace_scores import score_traces
+from tracewatch.store import Store
+
+DEFAULT_EXPERIMENT_SCORERS: tuple[Mapping[str, Any], ...] = (
+    {"metric": "token_f1"},
+    {"metric": "rouge_l"},
+    {"metric": "refusal"},
+)
+"""What an experiment file without `scorers:` is scored with (reference metrics are unscored without one)."""
+
+TRACE_SCORING_DIR = "scoring"
+_TRACE_KEYS = frozenset({"sample_size", "seed", "scorers", "limits"})
+
+
+@dataclass(frozen=True)
+class TraceScoringSpec:
+    """What the nightly production-trace scoring does (`data/scoring/<name>.yaml`)."""
+
+    suite: ScorerSuite
+    sample_size: int = 200
+    seed: int = 0
+    limits: Mapping[str, LimitSettings] | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """What a flow shows of one scoring: a line, the published partitions, and leaderboard rows."""
+
+    message: str
+    published: list[PublishedPartition]
+    leaderboard: list[dict[str, Any]]
+
+
+def load_trace_scoring(source: str | Path | Mapping[str, Any] = "traces") -> TraceScoringSpec:
+    """A trace scoring spec from a mapping, a YAML path, or the name of a shipped file (`traces`, `demo`)."""
+    if isinstance(source, Mapping):
+        data: object = source
+    else:
+        path = Path(source)
+        if path.suffix not in (".yaml", ".yml"):
+            path = shipped_data(f"{TRACE_SCORING_DIR}/{source}.yaml")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read trace scoring file {path}: {exc.strerror}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"trace scoring: expected a mapping of {sorted(_TRACE_KEYS)}")
+    unknown = sorted(str(k) for k in data if k not in _TRACE_KEYS)
+    if unknown:
+        raise ConfigError(f"trace scoring: unknown key(s) {unknown}; allowed: {sorted(_TRACE_KEYS)}")
+    size, seed = data.get("sample_size", 200), data.get("seed", 0)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ConfigError(f"trace scoring: sample_size must be an integer >= 0, got {size!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"trace scoring: seed must be an integer, got {seed!r}")
+    limits = data.get("limits") or {}
+    if not isinstance(limits, Mapping):
+        raise ConfigError("trace scoring: limits must map a model or provider to its limits")
+    return TraceScoringSpec(
+        suite=build_scorers(data.get("scorers") or [], where="trace scoring: scorers"),
+        sample_size=size,
+        seed=seed,
+        limits={str(k): limit_settings_from_dict(v, f"trace scoring: limits.{k}") for k, v in limits.items()},
+    )
+
+
+def experiment_suite(experiment: Experiment) -> ScorerSuite:
+    """The experiment's scorers (checked), or the default heuristics when its file lists none."""
+    where = f"experiment {experiment.name!r}: scorers"
+    return build_scorers(experiment.scorers or DEFAULT_EXPERIMENT_SCORERS, where=where)
+
+
+def _judge_runtime(store: Store, limits: Mapping[str, LimitSettings] | None) -> Runtime:
+    return Runtime(
+        client=LiteLLMClient(), cache=ResponseCache(store), limits=ProviderLimits(overrides=limits)
+    )
+
+
+async def score_experiment_stage(
+    store: Store, experiment_id: str, experiment: Experiment, day: dt.date, *, run_id: str
+) -> StageResult:
+    """Score a finished experiment with its scorers and output suite and publish its four report tables."""
+    suite = experiment_suite(experiment)
+    output_suite = load_output_suite(experiment.output_suite or DEFAULT_OUTPUT_SUITE)
+    runtime = _judge_runtime(store, experiment.limits) if suite.judges else None
+    try:
+        scoring = await score_experiment(store, experiment_id, suite, runtime, output_suite=output_suite)
+    finally:
+        if runtime is not None:
+            await runtime.aclose()
+    published = publish_experiment_scoring(store, scoring, day, run_id=run_id)
+    return StageResult(scoring.message, published, leaderboard(scoring))
+
+
+async def score_traces_stage(
+    store: Store,
+    day: dt.date,
+    spec: TraceScoringSpec,
+    *,
+    run_id: str,
+    traces: pl.DataFrame | None = None,
+) -> StageResult:
+    """Score the day's sample of production traces and publish `trace_quality` and `judge_agreement`."""
+    runtime = _judge_runtime(store, spec.limits) if spec.suite.judges else None
+    try:
+        scoring = await score_traces(
+            store, day, spec.suite, runtime, sample_size=spec.sample_size, seed=spec.seed, traces=traces
+        )
+    finally:
+        if runtime is not None:
+            await runtime.aclose()
+    published = publish_trace_scoring(store, scoring, run_id=run_id)
+    rows = scoring.quality.filter(pl.col("segment_kind") == "all").select(
+        "scorer", "mean", "ci_low", "ci_high", "n_scored", "n_unscored", "n_error"
+    )
+    return StageResult(scoring.message, published, rows.to_dicts())
+
+
+def leaderboard(scoring: ExperimentScoring) -> list[dict[str, Any]]:
+    """One row per config and scorer: mean [CI] overall, counts, and the verdict against the baseline."""
+    overall = scoring.quality.filter(pl.col("segment_kind") == "all").select(
+        "config_name", "baseline", "scorer", "mean", "ci_low", "ci_high", "n_scored", "n_error"
+    )
+    if scoring.comparisons.width:
+        verdicts = scoring.comparisons.select(
+            "config_name", "scorer", "mean_difference", "p_adjusted", "verdict"
+        )
+        overall = overall.join(verdicts, on=["config_name", "scorer"], how="left")
+    return overall.sort("scorer", "config_name").to_dicts()
+
+
+def format_leaderboard(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The leaderboard as a markdown table, for a Prefect artifact."""
+    lines = ["| scorer | config | mean [95% CI] | n | errors | vs baseline |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        mean = row.get("mean")
+        shown = "-" if mean is None else f"{mean:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        verdict = "baseline" if row.get("baseline") else (row.get("verdict") or "-")
+        lines.append(
+            f"| {row['scorer']} | {row['config_name']} | {shown} | {row['n_scored']} | {row['n_error']} | {verdict} |"
+        )
+    return "\n".join(lines)
