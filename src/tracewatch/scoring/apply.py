@@ -111,9 +111,14 @@ async def score_rows(frame: pl.DataFrame, suite: ScorerSuite, runtime: Runtime |
     unanswered = indexed.filter(~pl.col("answered"))
     skipped = _unanswered(indexed)
     parts: list[pl.DataFrame] = []
+    # A field no answered row has (say, no item has an expected output) is a field the items lack: the metric
+    # then raises a ConfigError naming it, or marks the rows unscored if configured `missing: unscored`.
+    present = answered.select(
+        c for c in answered.columns if answered.height == 0 or answered[c].null_count() < answered.height
+    )
     for named in suite.metrics:
         args = named.metric.spec.to_json()
-        parts.append(_long(answered["row"], named.name, args, named.metric.score_frame(answered), None))
+        parts.append(_long(answered["row"], named.name, args, named.metric.score_frame(present), None))
         parts.append(_long(unanswered["row"], named.name, args, skipped, None))
     for judge in suite.judges:
         assert runtime is not None

@@ -32,11 +32,12 @@ from tracewatch.scoring.trace_scores import score_traces
 from tracewatch.store import Store
 
 DEFAULT_EXPERIMENT_SCORERS: tuple[Mapping[str, Any], ...] = (
-    {"metric": "token_f1"},
-    {"metric": "rouge_l"},
+    {"metric": "token_f1", "missing": "unscored"},
+    {"metric": "rouge_l", "missing": "unscored"},
     {"metric": "refusal"},
 )
-"""What an experiment file without `scorers:` is scored with (reference metrics are unscored without one)."""
+"""What an experiment file without `scorers:` is scored with: the reference metrics mark items unscored when the
+dataset has no expected outputs, instead of stopping the night."""
 
 TRACE_SCORING_DIR = "scoring"
 _TRACE_KEYS = frozenset({"sample_size", "seed", "scorers", "limits"})

@@ -225,3 +225,19 @@ def test_the_leaderboard_markdown_shows_ci_and_verdicts() -> None:
     text = format_leaderboard(rows)
     assert "| f1 | a | 0.500 [0.400, 0.600] | 10 | 0 | baseline |" in text
     assert "| f1 | b | - | 0 | 10 | no detectable difference |" in text
+
+
+def test_a_metric_needing_a_field_no_item_has_is_a_config_error_unless_told_otherwise() -> None:
+    frame = rows(["Paris", "Lyon"], [None, None], [True, True])
+    with pytest.raises(ConfigError, match=r"metric 'token_f1' needs field\(s\) \['expected'\]"):
+        asyncio.run(score_rows(frame, build_scorers([{"metric": "token_f1"}])))
+    lenient = asyncio.run(score_rows(frame, build_scorers([{"metric": "token_f1", "missing": "unscored"}])))
+    assert lenient["status"].to_list() == ["unscored", "unscored"]
+    # One item without an expected output is that item's matter, not the config's.
+    mixed = asyncio.run(
+        score_rows(
+            rows(["Paris", "Lyon"], ["Paris", None], [True, True]), build_scorers([{"metric": "token_f1"}])
+        )
+    )
+    assert mixed["status"].to_list() == ["scored", "unscored"]
+
