@@ -43,6 +43,13 @@ class Settings(BaseSettings):
         "names or YAML paths, comma-separated.",
     )
 
+    trace_scoring: str = Field(
+        default="traces",
+        validation_alias=AliasChoices("TRACEWATCH_TRACE_SCORING"),
+        description="The production-trace scoring the nightly flow runs: a shipped name (data/scoring/<name>.yaml, "
+        "e.g. traces or demo) or a YAML path; an empty value turns trace scoring off.",
+    )
+
     @property
     def nightly_experiments(self) -> list[str]:
         return [name.strip() for name in self.nightly_experiments_csv.split(",") if name.strip()]

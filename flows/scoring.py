@@ -1,0 +1,47 @@
+"""The scoring tasks the experiment and nightly flows share: thin wrappers, one library call each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows.common import RETRIES, RETRY_DELAYS_S, transient
+from tracewatch.experiments.config import Experiment
+from tracewatch.scoring.stage import (
+    StageResult,
+    TraceScoringSpec,
+    experiment_suite,
+    load_trace_scoring,
+    score_experiment_stage,
+    score_traces_stage,
+)
+from tracewatch.store import Store
+
+
+@task(cache_policy=NO_CACHE)
+def check_scorers(experiment: Experiment) -> None:
+    """Stop before any model call when the experiment's scorers are misconfigured."""
+    experiment_suite(experiment)
+
+
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
+async def score_experiment(
+    store: Store, experiment_id: str, experiment: Experiment, day: dt.date, run_id: str
+) -> StageResult:
+    return await score_experiment_stage(store, experiment_id, experiment, day, run_id=run_id)
+
+
+@task(cache_policy=NO_CACHE)
+def trace_scoring_spec(source: str) -> TraceScoringSpec:
+    return load_trace_scoring(source)
+
+
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
+async def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
+    return await score_traces_stage(store, day, spec, run_id=run_id)
