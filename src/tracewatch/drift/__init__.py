@@ -1,0 +1,36 @@
+"""Drift detection and quality trends: daily mergeable profiles, reference windows, size-aware tests, alerts."""
+
+from tracewatch.drift.alerts import Alert, DriftAlert, QualityAlert, alert_event, alert_rows, alerts_markdown
+from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
+from tracewatch.drift.config import DriftConfig
+from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
+from tracewatch.drift.night import DriftNight, drift_night
+from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
+from tracewatch.drift.profile_store import read_profile, write_profile
+from tracewatch.drift.quality import QualityPoint, quality_trends
+from tracewatch.drift.window import ReferenceWindow, load_reference
+
+__all__ = [
+    "PROFILE_INPUT_COLUMNS",
+    "Alert",
+    "CheckResult",
+    "DayProfile",
+    "DriftAlert",
+    "DriftConfig",
+    "DriftNight",
+    "DriftReport",
+    "QualityAlert",
+    "QualityPoint",
+    "ReferenceWindow",
+    "alert_event",
+    "alert_rows",
+    "alerts_markdown",
+    "build_day_profile",
+    "drift_night",
+    "load_reference",
+    "merge_profiles",
+    "quality_trends",
+    "read_profile",
+    "run_checks",
+    "write_profile",
+]

@@ -1,0 +1,123 @@
+"""Alerts as plain data: what the flow turns into Prefect events and an artifact (the library never does)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tracewatch.drift.checks import CheckResult
+from tracewatch.drift.quality import QualityPoint
+
+
+@dataclass(frozen=True)
+class DriftAlert:
+    """A feature (or the dataset) whose primary drift test fired."""
+
+    day: dt.date
+    feature: str
+    method: str
+    statistic: float
+    threshold: float
+    p_value: float | None
+    direction: str
+    message: str
+    kind: str = "drift"
+
+
+@dataclass(frozen=True)
+class QualityAlert:
+    """A score whose daily mean dropped against its reference days."""
+
+    day: dt.date
+    feature: str
+    """The score name (feedback or judge), so both alert kinds share one column in a table."""
+    source: str
+    statistic: float
+    """The z-score."""
+    threshold: float
+    mean: float
+    reference_mean: float
+    direction: str
+    message: str
+    kind: str = "quality"
+
+
+Alert = DriftAlert | QualityAlert
+
+
+def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAlert]:
+    """One alert per drifted primary test, plus one for the dataset when its drift share is reached."""
+    return [
+        DriftAlert(
+            day=day,
+            feature=r.feature,
+            method=r.method,
+            statistic=r.statistic,
+            threshold=r.threshold,
+            p_value=r.p_value,
+            direction=r.direction,
+            message=r.message,
+        )
+        for r in results
+        if r.drifted and r.role in ("test", "dataset")
+    ]
+
+
+def quality_alerts(points: Sequence[QualityPoint]) -> list[QualityAlert]:
+    return [
+        QualityAlert(
+            day=p.day,
+            feature=p.name,
+            source=p.source,
+            statistic=float(p.z_score),
+            threshold=-p.threshold,
+            mean=p.mean,
+            reference_mean=float(p.reference_mean),
+            direction=p.direction,
+            message=p.message,
+        )
+        for p in points
+        if p.changed and p.z_score is not None and p.reference_mean is not None
+    ]
+
+
+def alert_event(alert: Alert) -> tuple[str, str, dict[str, Any]]:
+    """(event name, resource id, JSON-friendly payload) for one alert, e.g. for a Prefect event.
+
+    Names are `tracewatch.drift.detected` and `tracewatch.quality.dropped`; the resource id names the
+    feature, so an automation can match one feature (`tracewatch.feature.latency_ms`) or all of them.
+    """
+    name = "tracewatch.drift.detected" if alert.kind == "drift" else "tracewatch.quality.dropped"
+    payload = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in asdict(alert).items()}
+    return name, f"tracewatch.feature.{alert.feature}", payload
+
+
+def alert_rows(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
+    """Rows for a table artifact: kind, feature, statistic, threshold, message (dates as ISO strings)."""
+    rows = []
+    for alert in alerts:
+        row = {
+            k: v
+            for k, v in asdict(alert).items()
+            if k in ("kind", "feature", "statistic", "threshold", "message")
+        }
+        rows.append({"date": alert.day.isoformat(), **row})
+    return rows
+
+
+def alerts_markdown(day: dt.date, alerts: Sequence[Alert], *, summary: str = "") -> str:
+    """A markdown summary of the night's alerts, for an artifact."""
+    lines = [f"# Drift and quality on {day.isoformat()}", ""]
+    if summary:
+        lines += [summary, ""]
+    if not alerts:
+        return "\n".join([*lines, "No drift or quality alert."]) + "\n"
+    lines += ["| kind | feature | statistic | threshold | message |", "|---|---|---|---|---|"]
+    for row in alert_rows(alerts):
+        message = str(row["message"]).replace("|", "\\|")
+        lines.append(
+            f"| {row['kind']} | {row['feature']} | {row['statistic']:.4g} | {row['threshold']:.4g} | {message} |"
+        )
+    return "\n".join(lines) + "\n"

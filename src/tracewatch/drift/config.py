@@ -1,0 +1,100 @@
+"""Drift and quality-trend settings: one frozen record, loadable from a plain mapping (a flow parameter, YAML).
+
+Defaults follow Evidently's data-drift preset (size switch at 1,000 reference values, KS / chi-square at
+p < 0.05 below it, normalised Wasserstein / Jensen-Shannon at 0.1 above it) so decisions are comparable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
+
+from tracewatch.errors import ConfigError
+
+METHODS: tuple[str, ...] = ("ks", "chisquare", "wasserstein", "jensenshannon")
+"""Primary two-sample tests a feature can be pinned to with `DriftConfig.methods`."""
+
+DEFAULT_METHODS: Mapping[str, str] = MappingProxyType({"input_topic": "chisquare"})
+"""The topic cells are counted on a fixed-size daily text sample, so a p-value test stays meaningful at any
+traffic; a 0.1 Jensen-Shannon distance would miss a topic doubling its share spread over several cells."""
+
+REFERENCE_DAYS_ALLOWED: tuple[int, ...] = (7, 14, 28)
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """Windows, thresholds and method overrides of the nightly drift check.
+
+    The reference is the `reference_days` days before the night's day, unless `baseline` pins a fixed date
+    range (e.g. a known-good launch week). Days missing from the window are tolerated and reported.
+    """
+
+    reference_days: int = 7
+    baseline: tuple[dt.date, dt.date] | None = None
+    small_sample_max: int = 1000
+    """Reference sizes up to this use KS / chi-square; larger ones Wasserstein / Jensen-Shannon (Evidently)."""
+    categorical_max_values: int = 5
+    """A numeric feature with at most this many distinct values is tested as a categorical one (Evidently)."""
+    ks_alpha: float = 0.05
+    chisquare_alpha: float = 0.05
+    wasserstein_threshold: float = 0.1
+    jensenshannon_threshold: float = 0.1
+    psi_threshold: float = 0.2
+    psi_bins: int = 10
+    drift_share: float = 0.5
+    """The dataset counts as drifted when at least this share of tested features drifted (Evidently)."""
+    methods: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    """feature -> one of `METHODS`, overriding the size-aware choice for that feature."""
+    quality_z: float = 3.5
+    """A daily score mean this many reference standard deviations below the reference mean is a change."""
+    quality_min_reference_days: int = 3
+
+    def __post_init__(self) -> None:
+        if self.reference_days not in REFERENCE_DAYS_ALLOWED:
+            raise ConfigError(f"reference_days={self.reference_days} must be one of {REFERENCE_DAYS_ALLOWED}")
+        if self.baseline is not None and self.baseline[0] > self.baseline[1]:
+            raise ConfigError(f"baseline {self.baseline[0]}..{self.baseline[1]} ends before it starts")
+        for name in ("ks_alpha", "chisquare_alpha", "drift_share"):
+            value = getattr(self, name)
+            if not 0 < value < 1:
+                raise ConfigError(f"{name}={value} must be between 0 and 1 (exclusive)")
+        for name in ("wasserstein_threshold", "jensenshannon_threshold", "psi_threshold", "quality_z"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
+        if self.psi_bins < 2 or self.small_sample_max < 1 or self.quality_min_reference_days < 2:
+            raise ConfigError("psi_bins must be >= 2, small_sample_max >= 1, quality_min_reference_days >= 2")
+        for feature, method in self.methods.items():
+            if method not in METHODS:
+                raise ConfigError(
+                    f"methods[{feature!r}]={method!r} is not a drift method; allowed: {METHODS}"
+                )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> DriftConfig:
+        """Build from a mapping; an unknown key is a `ConfigError` naming the allowed ones.
+
+        `methods` given here are laid over `DEFAULT_METHODS` (map a feature to another method to change it).
+        """
+        allowed = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown drift setting(s) {unknown}; allowed: {allowed}")
+        given = dict(values)
+        if given.get("baseline") is not None:
+            start, end = given["baseline"]
+            given["baseline"] = (_date(start), _date(end))
+        if "methods" in given:
+            given["methods"] = {**DEFAULT_METHODS, **dict(given["methods"])}
+        return cls(**given)
+
+
+def _date(value: dt.date | str) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"baseline date {value!r} is not an ISO date (YYYY-MM-DD)") from error

@@ -1,0 +1,131 @@
+"""Daily profiles in the object store: one Parquet object per day at `warehouse/profiles/date=YYYY-MM-DD/`.
+
+Long format (one row per value or category) so any number of features and bins fits one small schema, and
+a rerun of a date replaces its single object atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import numpy as np
+import polars as pl
+
+from tracewatch.drift.counts import NumericCounts
+from tracewatch.drift.profile import DayProfile
+from tracewatch.errors import DataContractError
+from tracewatch.store import Store
+
+PROFILES_PREFIX = "warehouse/profiles"
+PROFILE_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.String(),  # numeric | numeric_meta | categorical | meta
+    "feature": pl.String(),
+    "value": pl.Float64(),
+    "category": pl.String(),
+    "count": pl.Int64(),
+    "exact": pl.Boolean(),
+}
+
+
+def profile_key(day: dt.date) -> str:
+    return f"{PROFILES_PREFIX}/date={day.isoformat()}/profile.parquet"
+
+
+def profile_frame(profile: DayProfile) -> pl.DataFrame:
+    """The long-format table of a one-day profile."""
+    if len(profile.dates) != 1:
+        raise ValueError("only one-day profiles are stored; windows are merged when read")
+    parts = [
+        pl.DataFrame(
+            {
+                "kind": "meta",
+                "feature": ["rows", "version", "text_version"],
+                "count": [profile.rows, profile.version, profile.text_version],
+            }
+        )
+    ]
+    for name, table in profile.numeric.items():
+        parts.append(
+            pl.DataFrame(
+                {"kind": "numeric_meta", "feature": name, "count": table.nulls, "exact": table.exact}
+            )
+        )
+        parts.append(
+            pl.DataFrame({"kind": "numeric", "feature": name, "value": table.values, "count": table.counts})
+        )
+    for name, counts in profile.categorical.items():
+        parts.append(
+            pl.DataFrame(
+                {
+                    "kind": "categorical",
+                    "feature": name,
+                    "category": list(counts),
+                    "count": list(counts.values()),
+                },
+                schema={"kind": pl.String, "feature": pl.String, "category": pl.String, "count": pl.Int64},
+            )
+        )
+    aligned = [
+        p.with_columns(pl.lit(None).alias(c) for c in PROFILE_SCHEMA if c not in p.columns) for p in parts
+    ]
+    return pl.concat([p.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA) for p in aligned])  # type: ignore[arg-type]
+
+
+def profile_from_frame(frame: pl.DataFrame, day: dt.date) -> DayProfile:
+    """Rebuild a profile from its stored table."""
+    meta = dict(frame.filter(pl.col("kind") == "meta").select("feature", "count").iter_rows())
+    if "rows" not in meta:
+        raise DataContractError(f"the profile of {day} has no row count; rebuild it")
+    numeric = {}
+    values = frame.filter(pl.col("kind") == "numeric").partition_by("feature", as_dict=True)
+    for name, nulls, exact in (
+        frame.filter(pl.col("kind") == "numeric_meta").select("feature", "count", "exact").iter_rows()
+    ):
+        part = values.get((name,))
+        numeric[name] = NumericCounts(
+            part.get_column("value").to_numpy().astype(np.float64) if part is not None else np.empty(0),
+            part.get_column("count").to_numpy().astype(np.int64)
+            if part is not None
+            else np.empty(0, np.int64),
+            exact=bool(exact),
+            nulls=int(nulls),
+        )
+    categorical: dict[str, dict[str, int]] = {}
+    for name, category, count in (
+        frame.filter(pl.col("kind") == "categorical").select("feature", "category", "count").iter_rows()
+    ):
+        categorical.setdefault(name, {})[category] = count
+    return DayProfile(
+        dates=(day,),
+        rows=int(meta["rows"]),
+        numeric=dict(sorted(numeric.items())),
+        categorical={k: dict(sorted(v.items())) for k, v in sorted(categorical.items())},
+        version=int(meta.get("version", 0)),
+        text_version=int(meta.get("text_version", 0)),
+    )
+
+
+def write_profile(store: Store, profile: DayProfile) -> str:
+    """Replace the stored profile of its day; returns the key."""
+    key = profile_key(profile.day)
+    store.write_parquet(key, profile_frame(profile))
+    return key
+
+
+def read_profile(store: Store, day: dt.date) -> DayProfile | None:
+    """The stored profile of `day`, or None when that day was never profiled."""
+    key = profile_key(day)
+    if not store.exists(key):
+        return None
+    return profile_from_frame(store.read_parquet(key), day)
+
+
+def read_profiles(store: Store, days: list[dt.date]) -> dict[dt.date, DayProfile]:
+    """The stored profiles among `days`, fetched together; days never profiled are simply absent."""
+    keys = {profile_key(day): day for day in days}
+    blobs = store.read_many(list(keys))
+    return {
+        keys[key]: profile_from_frame(pl.read_parquet(io.BytesIO(blob)), keys[key])
+        for key, blob in blobs.items()
+    }

@@ -1,0 +1,113 @@
+"""Two-sample statistics computed from count tables instead of raw values.
+
+On exact tables each statistic equals scipy's on the raw values (the tests pin it): KS (`ks_2samp`),
+chi-square of homogeneity (`chi2_contingency(correction=False)`), Wasserstein (`wasserstein_distance`) and
+Jensen-Shannon distance (`jensenshannon`, natural log). On binned tables they are approximations whose error
+docs/drift.md bounds: every value moved by at most `counts.RELATIVE_ACCURACY` of itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from tracewatch.drift.counts import FloatArray, IntArray, NumericCounts
+from tracewatch.drift.pvalues import chi2_sf, ks_2samp_pvalue
+
+PSI_EPSILON = 1e-4
+"""Share given to an empty PSI bucket, so an unseen bucket weighs heavily instead of infinitely."""
+
+
+def _aligned(ref: NumericCounts, cur: NumericCounts) -> tuple[FloatArray, IntArray, IntArray]:
+    """The union of values, and each table's counts on it."""
+    values = np.union1d(ref.values, cur.values)
+    a = np.zeros(len(values), np.int64)
+    b = np.zeros(len(values), np.int64)
+    a[np.searchsorted(values, ref.values)] = ref.counts
+    b[np.searchsorted(values, cur.values)] = cur.counts
+    return values, a, b
+
+
+def ks_test(ref: NumericCounts, cur: NumericCounts) -> tuple[float, float]:
+    """(D, p-value) of the two-sided two-sample Kolmogorov-Smirnov test."""
+    _, a, b = _aligned(ref, cur)
+    n1, n2 = int(a.sum()), int(b.sum())
+    d = float(np.max(np.abs(np.cumsum(a) / n1 - np.cumsum(b) / n2)))
+    return ks_2samp_pvalue(d, n1, n2)
+
+
+def wasserstein(ref: NumericCounts, cur: NumericCounts) -> float:
+    """First Wasserstein distance: the area between the two empirical CDFs."""
+    values, a, b = _aligned(ref, cur)
+    if len(values) < 2:
+        return 0.0
+    gap = np.abs(np.cumsum(a)[:-1] / a.sum() - np.cumsum(b)[:-1] / b.sum())
+    return float(np.dot(gap, np.diff(values)))
+
+
+def wasserstein_normed(ref: NumericCounts, cur: NumericCounts) -> float:
+    """Wasserstein distance in reference standard deviations (floor 0.001, as Evidently)."""
+    return wasserstein(ref, cur) / max(ref.std(), 0.001)
+
+
+def aligned_categories(
+    ref: Mapping[str, int], cur: Mapping[str, int]
+) -> tuple[list[str], IntArray, IntArray]:
+    keys = sorted(set(ref) | set(cur))
+    return (
+        keys,
+        np.array([ref.get(k, 0) for k in keys], np.int64),
+        np.array([cur.get(k, 0) for k in keys], np.int64),
+    )
+
+
+def chi2_homogeneity(a: IntArray, b: IntArray) -> tuple[float, float, int]:
+    """(statistic, p-value, dof) of Pearson's chi-square test that two count vectors share one distribution.
+
+    Columns empty in both are dropped; one remaining category means nothing to test (p = 1).
+    """
+    keep = (a + b) > 0
+    a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
+    dof = len(a) - 1
+    if dof < 1 or a.sum() == 0 or b.sum() == 0:
+        return 0.0, 1.0, max(dof, 0)
+    column = a + b
+    total = column.sum()
+    statistic = 0.0
+    for row in (a, b):
+        expected = column * row.sum() / total
+        statistic += float(np.sum((row - expected) ** 2 / expected))
+    return statistic, chi2_sf(statistic, dof), dof
+
+
+def jensenshannon(a: IntArray, b: IntArray) -> float:
+    """Jensen-Shannon distance (square root of the divergence, natural log) of two count vectors."""
+    p = a / a.sum()
+    q = b / b.sum()
+    m = (p + q) / 2
+    divergence = (_rel_entr(p, m) + _rel_entr(q, m)) / 2
+    return math.sqrt(max(divergence, 0.0))
+
+
+def _rel_entr(p: FloatArray, q: FloatArray) -> float:
+    nonzero = p > 0
+    return float(np.sum(p[nonzero] * np.log(p[nonzero] / q[nonzero])))
+
+
+def psi(a: IntArray, b: IntArray) -> float:
+    """Population stability index sum((cur - ref) * ln(cur / ref)) over buckets; 0 for identical shares."""
+    p = np.maximum(a / a.sum(), PSI_EPSILON)
+    q = np.maximum(b / b.sum(), PSI_EPSILON)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def quantile_buckets(ref: NumericCounts, cur: NumericCounts, bins: int) -> tuple[IntArray, IntArray]:
+    """Both tables' counts in `bins` buckets cut at reference quantiles (ties keep a bucket whole)."""
+    cumulative = np.cumsum(ref.counts)
+    targets = cumulative[-1] * np.arange(1, bins) / bins
+    edges = np.unique(ref.values[np.searchsorted(cumulative, targets, side="left")])
+    a = np.bincount(np.searchsorted(edges, ref.values, side="left"), ref.counts, len(edges) + 1)
+    b = np.bincount(np.searchsorted(edges, cur.values, side="left"), cur.counts, len(edges) + 1)
+    return np.rint(a).astype(np.int64), np.rint(b).astype(np.int64)
