@@ -103,6 +103,7 @@ def run_benchmark(*, items: int = 100_000, repeats: int = 3, work_dir: Path) -> 
     work_dir = work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="scoring-", dir=work_dir) as tmp:
         path = Path(tmp) / "items.parquet"
         write_items(path, items)
@@ -110,10 +111,15 @@ def run_benchmark(*, items: int = 100_000, repeats: int = 3, work_dir: Path) -> 
         for _ in range(repeats):
             for kind in KINDS:
                 runs[kind].append(spawn("bench.scoring_bench", kind, ["--items", str(path)], env, Path(tmp)))
-    return summarise(runs, items=items, repeats=repeats)
+    load = {"before": round(load_before, 2), "after": round(os.getloadavg()[0], 2)}
+    return summarise(runs, items=items, repeats=repeats, load=load)
 
 
-def summarise(runs: dict[str, list[dict[str, Any]]], *, items: int, repeats: int) -> dict[str, Any]:
+def summarise(
+    runs: dict[str, list[dict[str, Any]]], *, items: int, repeats: int, load: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """The medians, per-metric medians and verdict; `load` is the 1-minute load average before and after, since
+    other work on the machine slows the scoring side (the fastest run is kept beside the median for that)."""
     baseline = median_phase(runs["baseline"], "total")
     scoring = median_phase(runs["scoring"], "total")
     metrics = {
@@ -126,6 +132,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], *, items: int, repeats: int
         "items": items,
         "repeats": repeats,
         "medians_s": {"baseline": round(baseline, 3), "scoring": round(scoring, 3)},
+        "fastest_scoring_s": round(min(r["phases"]["total"] for r in runs["scoring"]), 3),
+        "load_avg_1min": load,
         "ratio": round(scoring / baseline, 1),
         "metrics_s": metrics,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs["scoring"]),
@@ -154,10 +162,23 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"{summary['peak_rss_mb']:.0f} MB. {m['nproc']} CPUs, Python {m['python']}, {m['date'][:10]}, commit "
         f"{m['git']}.",
         "",
+        _load_line(summary),
+        "",
         f"- every heuristic metric over {summary['items']:,} items <= {MAX_SECONDS:.0f} s: {med['scoring']:.1f} s, "
         f"{VERDICT[summary['passed']]}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _load_line(summary: dict[str, Any]) -> str:
+    load = summary.get("load_avg_1min")
+    fastest = f"Fastest scoring run {summary['fastest_scoring_s']:.2f} s."
+    if not load:
+        return fastest
+    return (
+        f"{fastest} Load average (1 min) {load['before']:.1f} before and {load['after']:.1f} after the runs, on "
+        f"{summary['machine']['nproc']} CPUs: other work on the machine slows the scoring side."
+    )
 
 
 # ---- the children ------------------------------------------------------------------------------------------

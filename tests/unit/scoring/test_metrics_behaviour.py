@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError
 from tracewatch.scoring import SCORE_SCHEMA, Score
@@ -25,7 +29,8 @@ from tracewatch.scoring.metrics import (
     TokenF1,
     build_scorer,
 )
-from tracewatch.scoring.metrics._base import TEXT
+from tracewatch.scoring.metrics._base import TEXT, ArrayMetric
+from tracewatch.scoring.metrics.structure import _reject_constant, parse_json
 
 ITEMS = pl.DataFrame(
     {
@@ -155,6 +160,44 @@ def test_one_failing_row_is_an_error_score_and_the_others_are_scored() -> None:
     assert Fragile()({"output": "boom"}) == Score.error("RuntimeError: cannot score this one")
 
 
+class FragileColumns(ArrayMetric):
+    """Scores whole batches, but a batch holding "boom" raises and "nan" scores NaN."""
+
+    name = "fragile_columns"
+    fields: Mapping[str, pl.DataType] = {"output": TEXT, "expected": TEXT}
+    batch_rows = 2
+
+    def score_columns(self, inputs: pl.DataFrame) -> tuple[np.ndarray, pl.Series]:
+        outputs = inputs["output"].to_list()
+        if "boom" in outputs:
+            raise RuntimeError("cannot score this one")
+        values = np.array([float("nan") if o == "nan" else len(o) / 10 for o in outputs])
+        return values, pl.Series([f"{len(o)} chars" for o in outputs])
+
+
+def test_a_failing_batch_is_retried_row_by_row_so_only_the_bad_row_is_an_error() -> None:
+    frame = pl.DataFrame(
+        {"output": ["ok", "boom", "nan", None, "fine", "x"], "expected": ["a", "b", "c", "d", None, "e"]}
+    )
+    assert FragileColumns().score_frame(frame).rows() == [
+        (0.2, "scored", "2 chars"),
+        (None, "error", "RuntimeError: cannot score this one"),
+        (None, "error", "ValueError: non-finite value nan"),
+        (None, "unscored", "output is null"),
+        (None, "unscored", "expected is null"),
+        (0.1, "scored", "1 chars"),
+    ]
+    both = FragileColumns().score_frame(
+        pl.DataFrame(
+            {"output": [None], "expected": [None]}, schema={"output": pl.String, "expected": pl.String}
+        )
+    )
+    assert both.row(0) == (None, "unscored", "output is null and expected is null")
+    assert FragileColumns()({"output": "boom", "expected": "x"}) == Score.error(
+        "RuntimeError: cannot score this one"
+    )
+
+
 def test_an_item_of_the_wrong_type_is_an_error_score_but_a_wrong_column_type_is_a_config_error() -> None:
     assert IsJson()({"output": {"not": "text"}}).status == "error"
     assert LatencyThreshold(10)({"latency_ms": "fast"}).status == "error"
@@ -226,3 +269,27 @@ def test_an_empty_frame_gives_an_empty_score_frame(config: dict[str, Any]) -> No
     scores = build_scorer(config).score_frame(ITEMS.clear())
     assert scores.height == 0
     assert scores.schema == pl.Schema(SCORE_SCHEMA)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        JSON_VALUES.map(json.dumps),
+        JSON_VALUES.map(lambda v: f"\ufeff{json.dumps(v)}"),
+        st.sampled_from(["NaN", "[1, -Infinity]", ' {"a": 1} ', '{"a": 1} extra', "", "\n\n  x", "[1,\n 2,"]),
+    )
+)
+def test_parse_json_gives_what_json_loads_gives(text: str) -> None:
+    try:
+        expected: tuple[Any, str | None] = (json.loads(text, parse_constant=_reject_constant), None)
+    except ValueError as exc:
+        expected = (None, f"not JSON: {exc}")
+    assert parse_json(text) == expected

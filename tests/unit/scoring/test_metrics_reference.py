@@ -175,14 +175,20 @@ def test_text_metrics_match_their_references_on_any_text(pairs: list[tuple[str, 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80), st.text(max_size=80))
 def test_levenshtein_ratio_equals_rapidfuzz_on_any_text(a: str, b: str) -> None:
-    assert LevenshteinRatio().score_values(a, b)[0] == pytest.approx(fuzz.ratio(a, b) / 100, abs=1e-12)
+    assert frame_values(LevenshteinRatio(), [(a, b)]) == pytest.approx([fuzz.ratio(a, b) / 100], abs=1e-12)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="abc ", max_size=150), st.text(alphabet="abc ", max_size=150))
-def test_levenshtein_ratio_equals_rapidfuzz_on_long_repetitive_text(a: str, b: str) -> None:
+@given(
+    st.lists(
+        st.tuples(st.text(alphabet="abc ", max_size=150), st.text(alphabet="abc ", max_size=150)), max_size=6
+    )
+)
+def test_levenshtein_ratio_equals_rapidfuzz_on_long_repetitive_text(pairs: list[tuple[str, str]]) -> None:
     # A small alphabet makes long common subsequences: the multi-word carries of the bit-parallel LCS.
-    assert LevenshteinRatio().score_values(a, b)[0] == pytest.approx(fuzz.ratio(a, b) / 100, abs=1e-12)
+    assert frame_values(LevenshteinRatio(), pairs) == pytest.approx(
+        [fuzz.ratio(a, b) / 100 for a, b in pairs], abs=1e-12
+    )
 
 
 def lcs_table(a: str, b: str) -> int:

@@ -3,7 +3,7 @@
 Build them from config with `build_scorer({"metric": "token_f1"})`; docs/scoring-metrics.md lists every metric.
 """
 
-from tracewatch.scoring.metrics._base import ExprMetric, Metric, RowMetric
+from tracewatch.scoring.metrics._base import ArrayMetric, ExprMetric, Metric, RowMetric
 from tracewatch.scoring.metrics.match import Contains, ExactMatch, Regex
 from tracewatch.scoring.metrics.overlap import Bleu, LevenshteinRatio, RougeL, TokenF1
 from tracewatch.scoring.metrics.refusal import REFUSAL_PHRASES, Refusal
@@ -14,6 +14,7 @@ from tracewatch.scoring.metrics.thresholds import CostThreshold, LatencyThreshol
 __all__ = [
     "METRICS",
     "REFUSAL_PHRASES",
+    "ArrayMetric",
     "Bleu",
     "Contains",
     "CostThreshold",
