@@ -19,7 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import datasets_bench, experiments_bench, ingest_bench, scoring_bench
+from bench import (
+    datasets_bench,
+    drift_bench,
+    experiments_bench,
+    ingest_bench,
+    orchestration_bench,
+    scoring_bench,
+)
 from bench.common import REPO
 
 RESULTS = REPO / "bench" / "results"
@@ -69,6 +76,16 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "scoring",
         lambda args, work: scoring_bench.run_benchmark(items=args.items, repeats=args.repeats, work_dir=work),
         scoring_bench.to_markdown,
+    ),
+    Benchmark(
+        "drift",
+        lambda args, work: drift_bench.run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=work),
+        drift_bench.to_markdown,
+    ),
+    Benchmark(
+        "orchestration",
+        lambda args, work: orchestration_bench.run_benchmark(repeats=args.repeats, work_dir=work),
+        orchestration_bench.to_markdown,
     ),
 )
 

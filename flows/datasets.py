@@ -6,24 +6,28 @@ Thin by design: the task body is one call into the `tracewatch` library.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from pydantic import Field
 
-from flows.common import connect_store
+from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.params import DatasetSpecParams, SamplingParams, StrategyParams
 from tracewatch.datasets.build import DatasetBuild, DatasetSpec, build_dataset_version
 from tracewatch.runs import new_run_id
 from tracewatch.store import Store
 
-DEFAULT_STRATEGIES: list[dict[str, Any]] = [
-    {"kind": "stratified", "by": ["route", "model"], "min_per_stratum": 2, "share": 0.7},
-    {"kind": "failure", "low_feedback": {"thumbs": 0.5}, "share": 0.3},
-]
+DEFAULT_STRATEGIES: tuple[StrategyParams, ...] = (
+    StrategyParams(kind="stratified", by=["route", "model"], min_per_stratum=2, share=0.7),
+    StrategyParams(kind="failure", low_feedback={"thumbs": 0.5}, share=0.3),
+)
 
 
-@task(cache_policy=NO_CACHE)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def build_version(
     store: Store, spec: DatasetSpec, start: dt.date, end: dt.date, filters: dict[str, list[str]] | None
 ) -> DatasetBuild:
@@ -37,25 +41,29 @@ def build_dataset(
     name: str,
     start: dt.date,
     end: dt.date,
-    budget: int = 100,
-    strategies: list[dict[str, Any]] | None = None,
+    budget: Annotated[int, Field(ge=1, le=1_000_000)] = 100,
+    strategies: list[StrategyParams] | None = None,
     filters: dict[str, list[str]] | None = None,
-    seed: int = 0,
+    seed: Annotated[int, Field(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Sample up to `budget` new items from the accepted traces of `start`..`end` into dataset `name`.
+    """Sample new items from the accepted traces of a date window into a new version of a dataset.
 
-    `strategies` take the form of docs/datasets-sampling.md (default: stratified by route and model, plus
-    failure-seeking); `filters` keep only traces whose column has one of the listed values, e.g.
-    `{"route": ["billing"]}`. A rerun with the same parameters finds its version and adds nothing.
+    A rerun with the same parameters finds its version and adds nothing.
+
+    Args:
+        name: The dataset to grow (letters, digits, '.', '_', '-'); a new name starts a new dataset.
+        start: The window's first date (inclusive).
+        end: The window's last date (inclusive, not before `start`).
+        budget: At most this many new items.
+        strategies: How the items are picked, in order (docs/datasets-sampling.md; default: stratified by
+            route and model, 70%, plus failure-seeking, 30%).
+        filters: Keep only traces whose column has one of the listed values, e.g. {"route": ["billing"]}.
+        seed: Change it to draw a different sample.
     """
-    spec = DatasetSpec.from_dict(
-        {
-            "name": name,
-            "sampling": {"budget": budget, "seed": seed, "strategies": strategies or DEFAULT_STRATEGIES},
-        }
-    )
+    chosen = list(strategies or DEFAULT_STRATEGIES)
+    spec = DatasetSpecParams(name=name, sampling=SamplingParams(budget=budget, seed=seed, strategies=chosen))
     store = connect_store()
-    build = build_version(store, spec, start, end, filters)
+    build = build_version(store, spec.to_spec(), start, end, filters)
     create_markdown_artifact(
         key=f"dataset-{name}", markdown=f"# Dataset `{name}`\n\n{build.message}\n", description=build.message
     )

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from flows.params import DatasetSpecParams, ExperimentChoice
 from tracewatch.datasets.build import NIGHTLY_SPEC
 from tracewatch.devservices.local_model import start_local_model, stop_local_model
 from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
@@ -114,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         backfill(
             start=start,
             end=end,
-            dataset=demo_dataset_spec(args.items_per_night),
-            experiments=[DEMO_EXPERIMENT],
+            dataset=DatasetSpecParams.model_validate(demo_dataset_spec(args.items_per_night)),
+            experiments=[ExperimentChoice.model_validate(DEMO_EXPERIMENT)],
         )
         print(overview_text(store, start, end))
     print(f"demo finished in {time.monotonic() - started:.0f} s")

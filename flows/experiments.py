@@ -11,7 +11,8 @@ them; a rerun with the same experiment id skips what is done.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal, TypeVar, cast
+import re
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from prefect import flow, task
 from prefect.artifacts import (
@@ -24,8 +25,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 from prefect.utilities.asyncutils import run_coro_as_sync
+from pydantic import Field
 
-from flows.common import connect_store
+from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.params import ExperimentChoice
 from tracewatch.experiments.config import Experiment
 from tracewatch.experiments.experiment import finish_experiment
 from tracewatch.experiments.launch import experiment_runtime, launch
@@ -41,24 +44,26 @@ from tracewatch.experiments.runner import (
     prepare_run,
     run_planned_chunk,
 )
+from tracewatch.reports.summary import experiment_leaderboard
 from tracewatch.store import Store
 
 T = TypeVar("T")
-ExperimentSource = str | dict[str, Any]
-"""A shipped experiment's name (e.g. "demo"), a path to a YAML file, or the file's content as a mapping."""
+DEFAULT_EXPERIMENT = ExperimentChoice(shipped="demo")
 
 
 def _experiment_run_name() -> str:
     params = flow_run.parameters
-    source = params.get("experiment")
-    name = source.get("name", "inline") if isinstance(source, dict) else str(source)
-    return f"experiment-{name}-{params.get('dataset')}"
+    choice = ExperimentChoice.model_validate(params.get("experiment", DEFAULT_EXPERIMENT))
+    version = params.get("version")
+    return f"experiment-{choice.label}-{params.get('dataset')}" + (f"-v{version}" if version else "")
 
 
-@task(cache_policy=NO_CACHE)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def prepare_experiment(
     store: Store,
-    source: ExperimentSource,
+    source: str | dict[str, Any],
     dataset: str,
     version: int | None,
     *,
@@ -86,36 +91,59 @@ async def run_chunk(
     return await run_planned_chunk(prepared, plan, runtime=runtime, settings=settings)
 
 
-@task(cache_policy=NO_CACHE)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def finish(store: Store, experiment_id: str) -> ExperimentRecord:
     return finish_experiment(store, experiment_id)
 
 
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
+def leaderboard(store: Store, record: ExperimentRecord) -> list[dict[str, object]]:
+    return experiment_leaderboard(store, record)
+
+
+def artifact_key(prefix: str, name: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits and dashes) for `name`, e.g. an experiment id."""
+    return f"{prefix}-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed")
+
+
 @flow(name="experiment", flow_run_name=_experiment_run_name, log_prints=True)
 async def experiment(
-    experiment: ExperimentSource = "demo",
+    experiment: ExperimentChoice = DEFAULT_EXPERIMENT,
     dataset: str = "production-samples",
-    version: int | None = None,
-    trials: int = 1,
-    budget_usd: float | None = None,
+    version: Annotated[int | None, Field(ge=1)] = None,
+    trials: Annotated[int, Field(ge=1, le=100)] = 1,
+    budget_usd: Annotated[float | None, Field(ge=0)] = None,
     mode: Literal["resume", "retry_failed"] = "resume",
     experiment_id: str | None = None,
-    chunk_size: int = 50,
-    parallel_chunks: int = 4,
-    max_attempts: int = 8,
+    chunk_size: Annotated[int, Field(ge=1, le=10_000)] = 50,
+    parallel_chunks: Annotated[int, Field(ge=1, le=64)] = 4,
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 8,
 ) -> dict[str, Any]:
-    """Run every item of `dataset` (version `version`, default the newest) through every config of
-    `experiment`, `trials` times each.
+    """Run every item of a dataset version through every config of an experiment, `trials` times each.
 
-    `experiment` is a shipped experiment (data/experiments/<name>.yaml), a path to a YAML file, or its content
-    as a mapping. `experiment_id` defaults to `<experiment>-<dataset>-v<version>`; a rerun with the same id
-    skips every item already answered (`mode="retry_failed"` reruns only the errors). `budget_usd` caps what the
-    experiment may spend over all its runs: past it, no call starts and the rest is marked skipped_budget.
+    A rerun with the same experiment id skips every item already answered.
+
+    Args:
+        experiment: A shipped experiment (data/experiments/<name>.yaml), a YAML file, or its content typed in.
+        dataset: The dataset whose items are asked.
+        version: The dataset version (default: the newest).
+        trials: How many times each item is asked of each config.
+        budget_usd: Cost cap in USD over all runs of this experiment id: past it, no call starts and the rest
+            is marked skipped_budget (default: no cap).
+        mode: resume skips what is done; retry_failed also asks again the items that ended in an error.
+        experiment_id: The id to record the run under (default: <experiment>-<dataset>-v<version>).
+        chunk_size: Items per task (one config x one chunk per task).
+        parallel_chunks: Chunks in flight at once.
+        max_attempts: Attempts per call on transient errors (rate limits, timeouts, 5xx).
     """
     store = connect_store()
     loaded, prepared = prepare_experiment(
         store,
-        experiment,
+        experiment.source(),
         dataset,
         version,
         experiment_id=experiment_id,
@@ -151,11 +179,16 @@ async def experiment(
         await runtime.aclose()
     record = finish(store, spec.experiment_id)
     summary = experiment_summary(record, chunks)
+    board = leaderboard(store, record)
     await acreate_table_artifact(
-        key="experiment-configs", table=record.config_rows(), description=summary["message"]
+        key=artifact_key("leaderboard", spec.experiment_id),
+        table=board,
+        description=f"Leaderboard of {spec.experiment_id}: items per status, cost (USD), mean latency (ms)",
     )
     await acreate_markdown_artifact(
-        key="experiment", markdown=experiment_markdown(record, summary), description=summary["message"]
+        key=artifact_key("experiment", spec.experiment_id),
+        markdown=experiment_markdown(record, summary, board),
+        description=summary["message"],
     )
     print(summary["message"])
     return summary
@@ -197,14 +230,17 @@ def experiment_summary(record: ExperimentRecord, chunks: list[ChunkResult]) -> d
     }
 
 
-def experiment_markdown(record: ExperimentRecord, summary: dict[str, Any]) -> str:
+def experiment_markdown(
+    record: ExperimentRecord, summary: dict[str, Any], board: list[dict[str, object]]
+) -> str:
     rows = "\n".join(
-        f"| {row['config']}{' (baseline)' if row['baseline'] else ''} | {row.get('ok', 0)} | "
-        f"{row.get('error', 0)} | {row.get('skipped_budget', 0)} | {row.get('missing', 0)} |"
-        for row in record.config_rows()
+        f"| {row['config']}{' (baseline)' if row['baseline'] else ''} | {row['ok']} | {row['error']} | "
+        f"{row['skipped_budget']} | {row['missing']} | {row['cost_usd']} | {row['mean_latency_ms']} |"
+        for row in board
     )
     return (
         f"# Experiment `{record.experiment_id}`\n\n{summary['message']}\n\n"
-        "| config | ok | error | skipped (budget) | missing |\n|---|---|---|---|---|\n"
+        "| config | ok | error | skipped (budget) | missing | cost (USD) | mean latency (ms) |\n"
+        "|---|---|---|---|---|---|---|\n"
         f"{rows}\n\nItems: `warehouse/experiments/{record.experiment_id}/items/`\n"
     )

@@ -6,7 +6,6 @@ Thin by design: every task body is one call into the `tracewatch` library.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import polars as pl
 from prefect import flow, task
@@ -14,9 +13,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.common import connect_store
-from flows.experiments import ExperimentSource, run_experiment_flow
-from tracewatch.datasets.build import DatasetBuild, load_dataset_spec
+from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.experiments import run_experiment_flow
+from flows.params import DatasetSpecParams, ExperimentChoice
+from tracewatch.datasets.build import DatasetBuild, DatasetSpec, load_dataset_spec
 from tracewatch.datasets.report import sample_night
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
@@ -24,7 +24,7 @@ from tracewatch.ingest.data_docs import publish_data_docs
 from tracewatch.monitoring import build_monitoring_reports
 from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS
 from tracewatch.reports import PublishedPartition
-from tracewatch.reports.summary import ingest_table, night_summary_markdown
+from tracewatch.reports.summary import NightLinks, ingest_table, night_summary_markdown
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 
@@ -43,46 +43,70 @@ def _backfill_run_name() -> str:
     return f"backfill-{params['start']}..{params['end']}"
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult:
     reprocessed = (day,) if reprocess else ()
     return ingest_new_traces(store, up_to=day, reprocess=reprocessed, keep=METRIC_INPUT_COLUMNS)
 
 
-@task(cache_policy=NO_CACHE)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
     return publish_data_docs(store, day, run_id=run_id)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def monitoring_reports(
     store: Store, day: dt.date, run_id: str, accepted: pl.DataFrame | None
 ) -> list[PublishedPartition]:
     return build_monitoring_reports(store, day, run_id=run_id, accepted=accepted)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
 def sample_dataset(
-    store: Store, day: dt.date, run_id: str, spec: dict[str, Any] | None
+    store: Store, day: dt.date, run_id: str, spec: DatasetSpec
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
-    return sample_night(store, load_dataset_spec(spec), day, run_id=run_id)
+    return sample_night(store, spec, day, run_id=run_id)
+
+
+def dataset_spec(dataset: DatasetSpecParams | None) -> DatasetSpec:
+    """The form's spec, or the shipped nightly spec (data/datasets/nightly.yaml) when none was given."""
+    return dataset.to_spec() if dataset is not None else load_dataset_spec()
+
+
+def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[ExperimentChoice]:
+    """The experiments given, or those named in TRACEWATCH_NIGHTLY_EXPERIMENTS."""
+    if experiments is not None:
+        return experiments
+    return [ExperimentChoice.model_validate(name) for name in Settings().nightly_experiments]
 
 
 @flow(name="nightly", flow_run_name=_nightly_run_name, log_prints=True)
 def nightly(
     day: dt.date | None = None,
     reprocess: bool = False,
-    dataset: dict[str, Any] | None = None,
-    experiments: list[ExperimentSource] | None = None,
+    dataset: DatasetSpecParams | None = None,
+    experiments: list[ExperimentChoice] | None = None,
 ) -> list[PublishedPartition]:
-    """Ingest new traces up to `day` (default: yesterday, UTC), validate them, publish monitoring reports,
-    sample the night's new dataset items and run the configured experiments on the newest dataset version.
+    """Ingest new traces up to `day`, validate them, publish monitoring reports, sample the night's new
+    dataset items and run the configured experiments on the night's dataset version.
 
-    Dates that received late files are re-reported too. `reprocess` forgets what was ingested for `day`
-    and ingests it again from the source files. `dataset` overrides the shipped dataset spec
-    (`data/datasets/nightly.yaml`), in the same form. `experiments` are the experiments to run (shipped
-    names such as "demo", YAML paths, or mappings in the experiment file's form); default: the names in
-    TRACEWATCH_NIGHTLY_EXPERIMENTS (comma-separated), else none.
+    Dates that received late files are re-reported too. A rerun of a night replaces its report partitions
+    and resumes its experiments (answered items are not asked again).
+
+    Args:
+        day: The night to process (default: yesterday, UTC).
+        reprocess: Forget what was ingested for `day` and ingest it again from the source files.
+        dataset: The dataset spec to sample the night with (default: the shipped data/datasets/nightly.yaml).
+        experiments: The experiments to run on the night's dataset version (default: the names in
+            TRACEWATCH_NIGHTLY_EXPERIMENTS, comma-separated, else none).
     """
     day = day or yesterday_utc()
     store = connect_store()
@@ -91,20 +115,27 @@ def nightly(
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
         published += monitoring_reports(store, touched, result.run_id, result.accepted.pop(touched, None))
-    build, dataset_reports = sample_dataset(store, day, result.run_id, dataset)
+    build, dataset_reports = sample_dataset(store, day, result.run_id, dataset_spec(dataset))
     published += dataset_reports
+    # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier
+    # night resumes that night's experiment instead of starting one on a later version.
+    version = build.manifest.version if build.manifest else None
     ran = [
-        run_experiment_flow(experiment=source, dataset=build.dataset)
-        for source in (Settings().nightly_experiments if experiments is None else experiments)
+        run_experiment_flow(experiment=choice, dataset=build.dataset, version=version)
+        for choice in nightly_experiments(experiments)
     ]
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
-    for touched in touched_dates:
-        data_docs(store, touched, result.run_id)
+    docs = {touched: data_docs(store, touched, result.run_id) for touched in touched_dates}
     create_markdown_artifact(
         key="nightly-summary",
-        markdown=night_summary_markdown(day, result, published)
-        + f"\n\n**Dataset:** {build.message}\n"
-        + "".join(f"\n**Experiment:** {summary['message']}\n" for summary in ran),
+        markdown=night_summary_markdown(
+            day,
+            result,
+            published,
+            new_items=build.message,
+            experiments=[summary["message"] for summary in ran],
+            links=NightLinks({p.key: store.uri(p.key) for p in published}, docs),
+        ),
         description=f"Night {day}",
     )
     if result.files:
@@ -119,13 +150,19 @@ def backfill(
     start: dt.date,
     end: dt.date,
     reprocess: bool = False,
-    dataset: dict[str, Any] | None = None,
-    experiments: list[ExperimentSource] | None = None,
+    dataset: DatasetSpecParams | None = None,
+    experiments: list[ExperimentChoice] | None = None,
 ) -> list[PublishedPartition]:
-    """Run the nightly pipeline for every date from `start` to `end` (inclusive), oldest first, with the same
-    `dataset` spec and `experiments` as the nightly flow takes.
+    """Run the nightly pipeline for every date from `start` to `end`, oldest first.
 
-    Idempotent: a rerun of a date replaces its report partitions; `reprocess` re-ingests each date.
+    Idempotent: a rerun of a date replaces its report partitions.
+
+    Args:
+        start: The first night (inclusive).
+        end: The last night (inclusive, not before `start`).
+        reprocess: Ingest each date again from the source files (see the nightly flow).
+        dataset: The dataset spec, as the nightly flow takes it (default: the shipped nightly spec).
+        experiments: The experiments to run each night, as the nightly flow takes them.
     """
     if end < start:
         raise ConfigError(f"backfill end={end} is before start={start}; expected start <= end")

@@ -5,13 +5,19 @@ model server over real HTTP and the real S3 store."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import polars as pl
 import pytest
 from flows.experiments import run_experiment_flow
 from flows.nightly import nightly
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.objects import Artifact
+from prefect.client.schemas.sorting import ArtifactSort
 
 from tracewatch.datasets.versions import read_version
 from tracewatch.devservices.model_server import (
@@ -21,6 +27,7 @@ from tracewatch.devservices.model_server import (
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.records import read_record
 from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 
 D1 = dt.date(2026, 11, 1)
@@ -123,3 +130,46 @@ def test_a_template_field_the_items_lack_stops_the_flow_before_any_call(
     with pytest.raises(ConfigError, match="dataset 'nope' has no versions"):
         run_experiment_flow(experiment=echo_experiment(server), dataset="nope")
     assert server.stats().requests == 0
+
+
+def latest_artifact(key: str, flow_run_id: UUID | None = None) -> Artifact:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]) if flow_run_id else None,
+            ),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert found, key
+    return found[0]
+
+
+def test_the_night_leaves_a_summary_with_links_and_a_leaderboard_per_experiment(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame], server: ModelServer
+) -> None:
+    night(store_env, make_traces, D1, "monday")
+    state = nightly(day=D1, experiments=[echo_experiment(server)], return_state=True)
+    assert state.is_completed()
+
+    summary = str(latest_artifact("nightly-summary", state.state_details.flow_run_id).data)
+    items = read_version(store_env, DATASET, 1).height
+    assert "**30 traces ingested**, **0 quarantined**" in summary
+    assert f"## New dataset items\n\ndataset '{DATASET}' version 1: {items} new item(s)" in summary
+    assert f"experiment echo-{DATASET}-v1: 2 configs x {items} items" in summary
+    daily = partition_key("trace_metrics_daily", D1)
+    assert f"| [trace_metrics_daily]({store_env.uri(daily)}) | {D1} |" in summary
+    docs = store_env.uri(f"warehouse/data_docs/date={D1}/")
+    assert f"- {D1}: [Great Expectations Data Docs]({docs}" in summary
+
+    board = latest_artifact(f"leaderboard-echo-{DATASET}-v1")
+    rows = json.loads(str(board.data))
+    assert [(r["config"], r["baseline"], r["ok"], r["error"]) for r in rows] == [
+        ("cold", True, items, 0),  # the first config is the baseline unless one is named
+        ("warm", False, items, 0),
+    ]
+    answers = read_experiment_items(store_env, f"echo-{DATASET}-v1")
+    cold = answers.filter(pl.col("config_name") == "cold")
+    assert rows[0]["cost_usd"] == pytest.approx(cold["cost_usd"].sum()) and rows[0]["cost_usd"] > 0
+    assert rows[0]["mean_latency_ms"] == pytest.approx(cold["latency_ms"].mean(), abs=0.1)

@@ -7,9 +7,13 @@ from collections.abc import Callable
 
 import polars as pl
 import pytest
-from flows.nightly import backfill, nightly
+from flows.common import RETRIES, transient
+from flows.datasets import build_version
+from flows.experiments import finish, prepare_experiment
+from flows.nightly import backfill, data_docs, ingest, monitoring_reports, nightly, sample_dataset
+from prefect import flow, task
 
-from tracewatch.errors import StoreError
+from tracewatch.errors import ConfigError, DataContractError, StoreError
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 
@@ -50,3 +54,37 @@ def test_wrong_store_url_stops_the_run_naming_the_setting(monkeypatch: pytest.Mo
     monkeypatch.setenv("TRACEWATCH_STORE", "ftp://example/traces")
     with pytest.raises(Exception, match="TRACEWATCH_STORE"):
         nightly(day=D1)
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [(OSError("connection reset"), 3), (ConfigError("bad"), 1), (DataContractError("x"), 1)],
+)
+def test_only_what_may_heal_is_retried(error: Exception, attempts: int) -> None:
+    calls: list[int] = []
+
+    @task(retries=RETRIES, retry_delay_seconds=0, retry_condition_fn=transient)
+    def failing() -> None:
+        calls.append(1)
+        raise error
+
+    @flow
+    def run() -> None:
+        failing()
+
+    with pytest.raises(type(error)):
+        run()
+    assert len(calls) == attempts
+
+
+def test_the_stage_tasks_retry_transient_failures() -> None:
+    for stage in (
+        ingest,
+        monitoring_reports,
+        sample_dataset,
+        data_docs,
+        build_version,
+        prepare_experiment,
+        finish,
+    ):
+        assert (stage.retries, stage.retry_condition_fn) == (RETRIES, transient), stage.name

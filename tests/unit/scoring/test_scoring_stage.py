@@ -240,4 +240,3 @@ def test_a_metric_needing_a_field_no_item_has_is_a_config_error_unless_told_othe
         )
     )
     assert mixed["status"].to_list() == ["scored", "unscored"]
-
