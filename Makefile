@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: install demo test unit lint typecheck bench clean
+.PHONY: install demo test unit lint typecheck bench clean up down status
 
 install: .venv/.installed
 	@mkdir -p "$(PREFECT_HOME)"
@@ -24,6 +24,19 @@ install: .venv/.installed
 
 demo: install
 	$(RUN) python -m flows.demo
+
+# The whole system under Prefect, in the background on loopback: server, work pool + worker, deployments,
+# local S3 server, local model, demo traces. `make up UP_ARGS="--no-model --timezone Europe/Paris"`.
+up: install
+	$(RUN) python -m tracewatch.devservices.stack up $(UP_ARGS)
+
+status: install
+	$(RUN) python -m tracewatch.devservices.stack status
+
+# Safe to call twice, and without an installed venv when nothing runs.
+down:
+	@if [ -f .tracewatch/stack/state.json ]; then $(RUN) python -m tracewatch.devservices.stack down; \
+	else echo "the stack was not running"; fi
 
 lint: install
 	$(RUN) ruff check src flows tests bench
@@ -41,5 +54,5 @@ unit: install
 bench: install
 	$(RUN) python -m bench.run
 
-clean:
+clean: down
 	rm -rf .tracewatch .pytest_cache .mypy_cache .ruff_cache

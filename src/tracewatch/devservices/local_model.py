@@ -39,6 +39,7 @@ class LocalModel:
     pid: int
     log_path: Path
     _process: subprocess.Popen[bytes] = field(repr=False)
+    _owns_log: bool = field(default=True, repr=False)
 
 
 def gguf_path() -> Path:
@@ -56,21 +57,38 @@ def gguf_path() -> Path:
 
 
 def start_local_model(
-    *, threads: int | None = None, context: int = 2048, timeout_s: float = 120.0
+    *,
+    threads: int | None = None,
+    context: int = 2048,
+    timeout_s: float = 120.0,
+    log_path: Path | None = None,
+    new_session: bool = False,
 ) -> LocalModel:
-    """Start `python -m llama_cpp.server` on a free loopback port and wait until the model is loaded."""
+    """Start `python -m llama_cpp.server` on a free loopback port and wait until the model is loaded.
+
+    `log_path` keeps the server's log there (default: a temporary file, removed when the server stops);
+    `new_session` starts it in a session of its own, so that it outlives the caller's terminal (`make up`).
+    """
     model = gguf_path()
     (port,) = free_ports(1)
-    fd, name = tempfile.mkstemp(prefix=f"local-model-{port}-", suffix=".log")
-    os.close(fd)
-    log_path = Path(name)
+    owns_log = log_path is None
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix=f"local-model-{port}-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ALIAS]
     args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context)]
     args += ["--n_threads", str(threads or max(1, os.cpu_count() or 1))]
     with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=new_session
+        )
     server = LocalModel(
-        base_url=f"http://127.0.0.1:{port}/v1", pid=process.pid, log_path=log_path, _process=process
+        base_url=f"http://127.0.0.1:{port}/v1",
+        pid=process.pid,
+        log_path=log_path,
+        _process=process,
+        _owns_log=owns_log,
     )
     _wait_until_ready(server, timeout_s)
     log.info("local model %s at %s (pid %d)", MODEL_ALIAS, server.base_url, server.pid)
@@ -78,10 +96,11 @@ def start_local_model(
 
 
 def stop_local_model(server: LocalModel, timeout_s: float = 15.0) -> None:
-    """Stop the server (SIGTERM, then SIGKILL) and remove its log."""
+    """Stop the server (SIGTERM, then SIGKILL) and remove the log file it was given by default."""
     process = server._process
     terminate(process, timeout_s)
-    server.log_path.unlink(missing_ok=True)
+    if server._owns_log:
+        server.log_path.unlink(missing_ok=True)
 
 
 def _wait_until_ready(server: LocalModel, timeout_s: float) -> None:

@@ -76,8 +76,11 @@ def start_s3_server(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     timeout_s: float = 60.0,
+    log_path: Path | None = None,
 ) -> S3Server:
-    """Start SeaweedFS in the background and wait until S3 answers. Credentials are generated if not given."""
+    """Start SeaweedFS in the background and wait until S3 answers. Credentials are generated if not given.
+
+    The server's log goes to `log_path` (default: `weed.log` in `data_dir`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     access_key_id = access_key_id or "tw" + secrets.token_hex(8)
     secret_access_key = secret_access_key or secrets.token_urlsafe(24)
@@ -96,7 +99,7 @@ def start_s3_server(
         *(f"-{flag}={port}" for flag, port in ports.items()),
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}
-    log_path = data_dir / "weed.log"
+    log_path = log_path or data_dir / "weed.log"
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             args,
