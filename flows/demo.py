@@ -37,6 +37,7 @@ from tracewatch.traces.demo import DriftSpec, write_demo_traces
 
 DEMO_PREFIX = "demo"
 DEMO_EXPERIMENT = "demo"
+DEMO_TRACE_SCORING = "demo"
 MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
 
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary local server can take a while to start on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    # Production traces are scored with the shipped heuristics plus a relevance judge on the local model.
+    os.environ.setdefault("TRACEWATCH_TRACE_SCORING", DEMO_TRACE_SCORING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--traces-per-day", type=int, default=2000)

@@ -11,6 +11,7 @@ them; a rerun with the same experiment id skips what is done.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from typing import Annotated, Any, Literal, TypeVar, cast
 
@@ -29,6 +30,7 @@ from pydantic import Field
 
 from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
 from flows.params import ExperimentChoice
+from flows.scoring import check_scorers, score_experiment
 from tracewatch.experiments.config import Experiment
 from tracewatch.experiments.experiment import finish_experiment
 from tracewatch.experiments.launch import experiment_runtime, launch
@@ -45,6 +47,7 @@ from tracewatch.experiments.runner import (
     run_planned_chunk,
 )
 from tracewatch.reports.summary import experiment_leaderboard
+from tracewatch.scoring.stage import format_leaderboard
 from tracewatch.store import Store
 
 T = TypeVar("T")
@@ -122,6 +125,7 @@ async def experiment(
     chunk_size: Annotated[int, Field(ge=1, le=10_000)] = 50,
     parallel_chunks: Annotated[int, Field(ge=1, le=64)] = 4,
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8,
+    report_date: dt.date | None = None,
 ) -> dict[str, Any]:
     """Run every item of a dataset version through every config of an experiment, `trials` times each.
 
@@ -139,6 +143,8 @@ async def experiment(
         chunk_size: Items per task (one config x one chunk per task).
         parallel_chunks: Chunks in flight at once.
         max_attempts: Attempts per call on transient errors (rate limits, timeouts, 5xx).
+        report_date: The date the scores are reported under (default: today, UTC; the nightly flow passes
+            its night).
     """
     store = connect_store()
     loaded, prepared = prepare_experiment(
@@ -152,6 +158,7 @@ async def experiment(
         mode=mode,
         chunk_size=chunk_size,
     )
+    check_scorers(loaded)  # a misconfigured scorer stops the run before any model call
     runtime = experiment_runtime(store, loaded, budget=prepared.budget())
     settings = RunnerSettings(
         retry=RetryPolicy(max_attempts=max_attempts), chunk_size=chunk_size, parallel_chunks=parallel_chunks
@@ -178,19 +185,31 @@ async def experiment(
     finally:
         await runtime.aclose()
     record = finish(store, spec.experiment_id)
-    summary = experiment_summary(record, chunks)
+    day = report_date or dt.datetime.now(dt.UTC).date()
+    scored = await score_experiment(store, spec.experiment_id, loaded, day, prepared.run_id)
+    summary = {
+        **experiment_summary(record, chunks),
+        "scoring": scored.message,
+        "scores_markdown": format_leaderboard(scored.leaderboard),
+    }
     board = leaderboard(store, record)
     await acreate_table_artifact(
         key=artifact_key("leaderboard", spec.experiment_id),
         table=board,
         description=f"Leaderboard of {spec.experiment_id}: items per status, cost (USD), mean latency (ms)",
     )
+    await acreate_table_artifact(
+        key=artifact_key("scores", spec.experiment_id),
+        table=scored.leaderboard,
+        description=f"Scores of {spec.experiment_id}: mean with 95% CI per config and scorer, verdict vs baseline",
+    )
     await acreate_markdown_artifact(
         key=artifact_key("experiment", spec.experiment_id),
-        markdown=experiment_markdown(record, summary, board),
+        markdown=experiment_markdown(record, summary, board) + scores_markdown(scored.leaderboard),
         description=summary["message"],
     )
     print(summary["message"])
+    print(scored.message)
     return summary
 
 
@@ -244,3 +263,8 @@ def experiment_markdown(
         "|---|---|---|---|---|---|---|\n"
         f"{rows}\n\nItems: `warehouse/experiments/{record.experiment_id}/items/`\n"
     )
+
+
+def scores_markdown(rows: list[dict[str, Any]]) -> str:
+    """The scores section of the experiment's markdown artifact."""
+    return "\n## Scores\n\n" + format_leaderboard(rows) + "\n" if rows else "\nNo scores.\n"

@@ -1,4 +1,5 @@
-"""The nightly Prefect flow and its backfill: ingest -> validate -> monitoring reports.
+"""The nightly Prefect flow and its backfill: ingest -> validate -> monitoring reports -> dataset sample ->
+experiments (scored) -> production-trace scoring -> drift and quality trends (events and artifacts).
 
 Thin by design: every task body is one call into the `tracewatch` library.
 """
@@ -14,10 +15,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.drift import announce_alerts, drift_day
 from flows.experiments import run_experiment_flow
 from flows.params import DatasetSpecParams, ExperimentChoice
+from flows.scoring import score_traces, trace_scoring_spec
 from tracewatch.datasets.build import DatasetBuild, DatasetSpec, load_dataset_spec
 from tracewatch.datasets.report import sample_night
+from tracewatch.drift.alerts import Alert, alerts_markdown
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
 from tracewatch.ingest.data_docs import publish_data_docs
@@ -109,6 +113,7 @@ def nightly(
             TRACEWATCH_NIGHTLY_EXPERIMENTS, comma-separated, else none).
     """
     day = day or yesterday_utc()
+    settings = Settings()
     store = connect_store()
     result = ingest(store, day, reprocess)
     published: list[PublishedPartition] = []
@@ -121,9 +126,23 @@ def nightly(
     # night resumes that night's experiment instead of starting one on a later version.
     version = build.manifest.version if build.manifest else None
     ran = [
-        run_experiment_flow(experiment=choice, dataset=build.dataset, version=version)
+        run_experiment_flow(experiment=choice, dataset=build.dataset, version=version, report_date=day)
         for choice in nightly_experiments(experiments)
     ]
+    # Production scores, then drift and quality trends (which read those scores), date by date, oldest first.
+    spec = trace_scoring_spec(settings.trace_scoring) if settings.trace_scoring else None
+    scoring_messages, drift_messages = [], []
+    alerts: list[Alert] = []
+    for touched in touched_dates:
+        if spec is not None:
+            scored = score_traces(store, touched, spec, result.run_id)
+            published += scored.published
+            scoring_messages.append(scored.message)
+        drifted = drift_day(store, touched, result.run_id)
+        published += drifted.published
+        drift_messages.append(drifted.message)
+        alerts += drifted.alerts
+    announce_alerts(day, tuple(alerts), " ".join(drift_messages))
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
     docs = {touched: data_docs(store, touched, result.run_id) for touched in touched_dates}
     create_markdown_artifact(
@@ -134,6 +153,11 @@ def nightly(
             published,
             new_items=build.message,
             experiments=[summary["message"] for summary in ran],
+            sections=[
+                *((f"Scores of {summary['experiment_id']}", summary["scores_markdown"]) for summary in ran),
+                ("Production scores", "\n".join(f"- {message}" for message in scoring_messages) or "Off."),
+                ("Drift and quality", alerts_markdown(day, alerts, summary=" ".join(drift_messages))),
+            ],
             links=NightLinks({p.key: store.uri(p.key) for p in published}, docs),
         ),
         description=f"Night {day}",

@@ -6,6 +6,7 @@ import datetime as dt
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from flows.common import RETRIES, RETRY_DELAYS_S, transient
 from tracewatch.experiments.config import Experiment
@@ -43,5 +44,7 @@ def trace_scoring_spec(source: str) -> TraceScoringSpec:
 @task(
     cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
 )
-async def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
-    return await score_traces_stage(store, day, spec, run_id=run_id)
+def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
+    # Sync, for the sync nightly flow: judges are async calls, run on a loop of their own.
+    result: StageResult = run_coro_as_sync(score_traces_stage(store, day, spec, run_id=run_id))
+    return result

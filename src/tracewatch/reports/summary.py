@@ -31,10 +31,12 @@ def night_summary_markdown(
     *,
     new_items: str | None = None,
     experiments: Sequence[str] = (),
+    sections: Sequence[tuple[str, str]] = (),
     links: NightLinks | None = None,
 ) -> str:
     """A short markdown report: what was ingested and quarantined (and why), the night's new dataset items
-    (`new_items`, one line), the experiments' one-line results, and what was published, with links."""
+    (`new_items`, one line), the experiments' one-line results, further `sections` (title, markdown body:
+    scores, drift and quality alerts), and what was published, with links."""
     links = links or NightLinks()
     lines = [
         f"# tracewatch night {day.isoformat()}",
@@ -53,6 +55,8 @@ def night_summary_markdown(
         lines += ["## New dataset items", "", new_items, ""]
     if experiments:
         lines += ["## Experiments", "", *(f"- {message}" for message in experiments), ""]
+    for title, body in sections:
+        lines += [f"## {title}", "", body.rstrip(), ""]
     lines += ["## Published partitions", "", "| table | date | rows | status |", "|---|---|---|---|"]
     lines += [
         f"| {_link(p.table, links.partitions.get(p.key))} | {p.date} | {p.row_count} | {p.status} |"

@@ -220,7 +220,13 @@ COMPARISONS = ReportTable(
 TRACE_QUALITY = ReportTable(
     name="trace_quality",
     version=1,
-    schema={**_AGGREGATE, "traces": pl.Int64(), "sampled": pl.Int64(), "run_id": pl.String()},
+    schema={
+        **_AGGREGATE,
+        "std": pl.Float64(),
+        "traces": pl.Int64(),
+        "sampled": pl.Int64(),
+        "run_id": pl.String(),
+    },
     description="Scores of a deterministic sample of the day's production traces, overall and per segment.",
 )
 

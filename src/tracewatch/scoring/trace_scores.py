@@ -15,9 +15,12 @@ import numpy as np
 import polars as pl
 
 from tracewatch.datasets.minhash import key64, stable_hash64
+from tracewatch.drift.quality import SCORE_COLUMNS
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.runner import Runtime
 from tracewatch.ingest import scan_accepted
+from tracewatch.reports.tables import TRACE_QUALITY
+from tracewatch.reports.writer import partition_key
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.stats import Agreement, cohen_kappa, spearman
@@ -105,9 +108,18 @@ async def score_traces(
     long = await score_rows(sample.select(list(SCORING_COLUMNS)), suite, runtime)
     keyed = sample.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
     scores = keyed.select("row", "trace_id", *SEGMENTS, "feedback").join(long, on="row").drop("row")
-    quality = segmented_aggregates(
-        scores.drop("feedback"), ["scorer", "scorer_args"], SEGMENTS, resamples=resamples, seed=seed
-    ).with_columns(traces=pl.lit(traces.height, pl.Int64), sampled=pl.lit(sample.height, pl.Int64))
+    spread = (
+        scores.filter(pl.col("status") == "scored")
+        .group_by("scorer")
+        .agg(pl.col("value").std(ddof=0).alias("std"), segment_kind=pl.lit("all"))
+    )
+    quality = (
+        segmented_aggregates(
+            scores.drop("feedback"), ["scorer", "scorer_args"], SEGMENTS, resamples=resamples, seed=seed
+        )
+        .join(spread, on=["scorer", "segment_kind"], how="left")
+        .with_columns(traces=pl.lit(traces.height, pl.Int64), sampled=pl.lit(sample.height, pl.Int64))
+    )
     judges = {judge.name for judge in suite.judges}
     agreement = judge_agreement(scores.filter(pl.col("scorer").is_in(sorted(judges))))
     result = TraceScoring(day, traces.height, sample.height, scores, quality, agreement)
@@ -167,3 +179,27 @@ def _agreement(judge: np.ndarray, human: np.ndarray) -> Agreement:
     if binary:
         return cohen_kappa(judge.tolist(), human.tolist())
     return spearman(judge, human)
+
+
+def score_history(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Daily summaries of the production scores from `start` to `end` (the `trace_quality` partitions that
+    exist, overall rows only) as `date, name, source, mean, count, std`: what the quality trends read beside
+    the feedback."""
+    rows = []
+    day = start
+    while day <= end:
+        key = partition_key(TRACE_QUALITY.name, day)
+        if store.exists(key):
+            overall = store.read_parquet(key).filter(pl.col("segment_kind") == "all", pl.col("n_scored") > 0)
+            rows.append(
+                overall.select(
+                    date=pl.lit(day, pl.Date),
+                    name=pl.col("scorer"),
+                    source=pl.lit("trace_scoring"),
+                    mean=pl.col("mean"),
+                    count=pl.col("n_scored"),
+                    std=pl.col("std"),
+                )
+            )
+        day += dt.timedelta(days=1)
+    return pl.concat(rows) if rows else pl.DataFrame(schema=SCORE_COLUMNS)

@@ -1,0 +1,47 @@
+"""The nightly drift step as Prefect tasks: one library call for the day, then one Prefect event per alert
+(so users can wire automations, e.g. e-mail or Slack, to `tracewatch.drift.detected` and
+`tracewatch.quality.dropped`) and the artifacts that list what drifted and by how much."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+
+from flows.common import RETRIES, RETRY_DELAYS_S, transient
+from tracewatch.drift import DriftConfig
+from tracewatch.drift.alerts import Alert, alert_event, alert_rows, alerts_markdown
+from tracewatch.drift.night import DriftNight, drift_night
+from tracewatch.scoring.trace_scores import score_history
+from tracewatch.store import Store
+
+SCORE_HISTORY_DAYS = 29
+"""Days of production-score summaries handed to the quality trends: the longest reference window (28) + 1."""
+
+
+@task(
+    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
+)
+def drift_day(store: Store, day: dt.date, run_id: str, config: DriftConfig | None = None) -> DriftNight:
+    """Profile the day, test it against its reference, trend feedback and production scores, publish."""
+    scores = score_history(store, day - dt.timedelta(days=SCORE_HISTORY_DAYS - 1), day)
+    return drift_night(store, day, run_id=run_id, config=config, scores=scores)
+
+
+@task(cache_policy=NO_CACHE)
+def announce_alerts(day: dt.date, alerts: tuple[Alert, ...], summary: str) -> int:
+    """One Prefect event per alert, a markdown artifact of the night's drift and a table artifact of alerts."""
+    for alert in alerts:
+        name, resource, payload = alert_event(alert)
+        emit_event(event=name, resource={"prefect.resource.id": resource}, payload=payload)
+    create_markdown_artifact(
+        key="nightly-drift",
+        markdown=alerts_markdown(day, alerts, summary=summary),
+        description=f"Drift {day}",
+    )
+    if alerts:
+        create_table_artifact(key="nightly-alerts", table=alert_rows(alerts), description=f"Alerts {day}")
+    return len(alerts)
