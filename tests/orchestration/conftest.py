@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from prefect.testing.fixtures import asserting_events_worker  # noqa: F401  (Prefect's fixture: records events)
 from prefect.testing.utilities import prefect_test_harness
 
 

@@ -77,3 +77,25 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
     )
     assert fresh.filter(pl.col("status") == "ok").select("config_name", "item_id").is_unique().all()
     assert "Experiments: 14; latest demo-production-samples-v14" in out
+
+    # Every night scored its experiment: quality with CIs for the 4 configs, comparisons with verdicts.
+    for record, day in zip(records, days, strict=True):
+        within = ("experiment_id", record.experiment_id)
+        quality = store.read_parquet(partition_key("quality", day, within))
+        overall = quality.filter(pl.col("segment_kind") == "all", pl.col("scorer") == "length")
+        assert overall["config_name"].n_unique() == 4 and overall["ci_low"].null_count() == 0, day
+        comparisons = store.read_parquet(partition_key("comparisons", day, within))
+        assert comparisons["config_name"].n_unique() == 3 and comparisons["verdict"].null_count() == 0, day
+        checks = store.read_parquet(partition_key("output_checks", day, within))
+        assert set(checks["expectation"]) >= {"output_length", "no_email"} and checks["checked"].min() > 0
+
+    # Production traces scored every day (a relevance judge on the local model among the scorers), and drift:
+    # nothing to compare on the first night, the injected latency and model changes found on day 10.
+    for day in days:
+        trace_quality = store.read_parquet(partition_key("trace_quality", day))
+        assert set(trace_quality["scorer"]) == {"refusal", "length", "latency", "relevance"}, day
+        assert read_manifest(store, "quality_trend", day) is not None
+    assert read_manifest(store, "drift", days[0]).status == "empty"
+    drift = store.read_parquet(partition_key("drift", days[9]))
+    drifted = set(drift.filter(pl.col("drifted") & (pl.col("role") == "test"))["feature"])
+    assert {"latency_ms", "model"} <= drifted, drifted

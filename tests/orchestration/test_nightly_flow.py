@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 
@@ -11,7 +12,8 @@ from flows.common import RETRIES, transient
 from flows.datasets import build_version
 from flows.experiments import finish, prepare_experiment
 from flows.nightly import backfill, data_docs, ingest, monitoring_reports, nightly, sample_dataset
-from prefect import flow, task
+from prefect import flow, get_client, task
+from prefect.events.worker import EventsWorker
 
 from tracewatch.errors import ConfigError, DataContractError, StoreError
 from tracewatch.reports.writer import partition_key
@@ -88,3 +90,41 @@ def test_the_stage_tasks_retry_transient_failures() -> None:
         finish,
     ):
         assert (stage.retries, stage.retry_condition_fn) == (RETRIES, transient), stage.name
+
+
+def test_a_drifted_night_emits_one_event_per_alert_and_lists_them_in_artifacts(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame], asserting_events_worker: EventsWorker
+) -> None:
+    for day in (D1, D2, D3):
+        traces = make_traces(day.isoformat(), 40)
+        if day == D3:  # a latency regression on the third night
+            traces = traces.with_columns(pl.col("latency_ms") * 3)
+        store_env.write_parquet(f"traces/date={day}/a.parquet", traces)
+    backfill(start=D1, end=D3)
+    asserting_events_worker.drain()
+    events = [e for e in asserting_events_worker._client.events if e.event.startswith("tracewatch.")]
+    drift = store_env.read_parquet(partition_key("drift", D3))
+    drifted = drift.filter(pl.col("drifted") & (pl.col("role") == "test"))["feature"].to_list()
+    assert "latency_ms" in drifted
+    emitted = {e.resource.id for e in events if e.event == "tracewatch.drift.detected"}
+    assert emitted == {f"tracewatch.feature.{feature}" for feature in drifted}
+    latency = next(e for e in events if e.resource.id == "tracewatch.feature.latency_ms")
+    assert latency.payload["day"] == D3.isoformat() and latency.payload["method"]
+
+    async def artifacts() -> dict[str, str]:
+        async with get_client() as client:
+            found = await client.read_artifacts(limit=200)
+        ordered = sorted(
+            (a for a in found if a.key in ("nightly-drift", "nightly-alerts")), key=lambda a: a.created
+        )
+        return {a.key: str(a.data) for a in ordered}  # the newest of each key wins
+
+    latest = asyncio.run(artifacts())
+    assert "latency_ms" in latest["nightly-drift"] and "latency_ms" in latest["nightly-alerts"]
+    # The production traces were scored every night, with the shipped heuristics.
+    assert set(store_env.read_parquet(partition_key("trace_quality", D3))["scorer"]) == {
+        "refusal",
+        "length",
+        "latency",
+        "cost",
+    }
