@@ -55,7 +55,9 @@ PHASES: tuple[tuple[str, str], ...] = (
     ("ingest", "ingest + validate + quarantine"),
     ("monitoring", "monitoring reports"),
     ("dataset", "dataset sample + reports"),
-    ("experiment", "experiment (2 configs, test model server) + leaderboard"),
+    ("experiment", "experiment (2 configs, test model server) + leaderboard + scores"),
+    ("trace_scoring", "production-trace scoring"),
+    ("drift", "drift and quality trends"),
     ("data_docs", "GX Data Docs"),
 )
 
@@ -216,11 +218,15 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
     """What the nightly flow's tasks call, night by night, without Prefect."""
     from tracewatch.datasets.build import load_dataset_spec
     from tracewatch.datasets.report import sample_night
+    from tracewatch.drift.night import drift_night
+    from tracewatch.experiments.config import load_experiment
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.ingest.data_docs import publish_data_docs
     from tracewatch.monitoring import build_monitoring_reports
     from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS
     from tracewatch.reports.summary import NightLinks, experiment_leaderboard, night_summary_markdown
+    from tracewatch.scoring.stage import load_trace_scoring, score_experiment_stage, score_traces_stage
+    from tracewatch.scoring.trace_scores import score_history
     from tracewatch.settings import Settings
     from tracewatch.store import open_store
 
@@ -248,6 +254,20 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
                 version = build.manifest.version if build.manifest else None
                 record = run_experiment_directly(store, model_url, build.dataset, version)
                 experiment_leaderboard(store, record)
+                experiment = load_experiment(echo_experiment(model_url))
+                scored = asyncio.run(
+                    score_experiment_stage(store, record.experiment_id, experiment, day, run_id=result.run_id)
+                )
+                published += scored.published
+            for date in touched:
+                with timed(phases, "trace_scoring"):
+                    spec = load_trace_scoring(Settings().trace_scoring)
+                    traces_scored = asyncio.run(score_traces_stage(store, date, spec, run_id=result.run_id))
+                    published += traces_scored.published
+                with timed(phases, "drift"):
+                    history = score_history(store, date - dt.timedelta(days=28), date)
+                    drifted = drift_night(store, date, run_id=result.run_id, scores=history)
+                    published += drifted.published
             with timed(phases, "data_docs"):
                 docs = {date: publish_data_docs(store, date, run_id=result.run_id) for date in touched}
             night_summary_markdown(
