@@ -10,6 +10,8 @@ import pytest
 
 from tracewatch.drift import DriftConfig, build_day_profile, drift_night, read_profile
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
+from tracewatch.drift.night import previous_cusum
+from tracewatch.drift.quality import cusum_states
 from tracewatch.ingest import ingest_new_traces, scan_accepted
 from tracewatch.reports import read_manifest
 from tracewatch.reports.tables import DRIFT, QUALITY_TREND
@@ -65,7 +67,8 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     assert list(drift.columns) == list(DRIFT.schema)
     assert drift.get_column("run_id").unique().to_list() == ["n2"]
     tests = drift.filter(pl.col("role") == "test")
-    sized = tests.filter(pl.col("feature") != "input_topic")  # pinned to chi-square by default
+    # input_topic is pinned to chi-square by default; input_vector always uses the MMD test.
+    sized = tests.filter(~pl.col("feature").is_in(["input_topic", "input_vector"]))
     small = sized.get_column("reference_size") <= DriftConfig().small_sample_max
     assert (small == sized.get_column("method").is_in(["ks", "chisquare"])).all()
     assert small.any() and not small.all()  # 900 traces: small, except tags (several per trace)
@@ -75,6 +78,10 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     quality = store.read_parquet(partition_key("quality_trend", DAYS[3]))
     assert list(quality.columns) == list(QUALITY_TREND.schema)
     assert set(quality.get_column("name")) == {"thumbs", "rating"}
+    assert quality.get_column("cusum").is_not_null().all()  # 3 reference days: both detectors judge
+    vector = tests.filter(pl.col("feature") == "input_vector").row(0, named=True)
+    assert (vector["kind"], vector["method"], vector["current_size"]) == ("vector", "mmd", 300)
+    assert vector["reference_size"] == 900 and vector["p_value"] is not None
     assert {p.table for p in night.published} == {"drift", "quality_trend"}
 
     again = drift_night(store, DAYS[3], run_id="n3")
@@ -110,8 +117,21 @@ def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
         }
     )
     config = DriftConfig(baseline=(DAYS[0], DAYS[2]), quality_min_reference_days=3)
+    drift_night(store, DAYS[2], run_id="b", config=config, scores=scores)  # publishes the CUSUM to carry
+    # Pretend the night before left a judge CUSUM just under its alarm, on a reference mean of 0.9.
+    carried = pl.DataFrame(
+        {"name": ["faithfulness"], "source": ["judge"], "cusum": [3.9], "cusum_reference_mean": [0.9]}
+    ).with_columns(pl.lit(0.0).alias("cusum_reference_sd"))
+    key = partition_key("quality_trend", DAYS[2])
+    published = store.read_parquet(key)
+    assert previous_cusum(store, DAYS[3]) == cusum_states(published)
+    store.write_parquet(
+        key, pl.concat([published.filter(pl.col("source") != "judge"), carried], how="diagonal")
+    )
     night = drift_night(store, DAYS[3], run_id="b", config=config, scores=scores)
     assert night.reference.found == tuple(DAYS[:3]) and night.reference.missing == ()
     judge = next(p for p in night.quality if p.name == "faithfulness")
-    assert judge.changed and judge.source == "judge"
-    assert any(a.kind == "quality" and a.feature == "faithfulness" for a in night.alerts)
+    assert judge.changed and judge.source == "judge" and judge.detector == "z_score+cusum"
+    assert judge.cusum_reference_mean == 0.9 and judge.cusum is not None and judge.cusum > 4
+    alert = next(a for a in night.alerts if a.kind == "quality" and a.feature == "faithfulness")
+    assert alert.detector == "z_score+cusum" and alert.statistic == judge.z_score

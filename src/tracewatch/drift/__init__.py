@@ -7,13 +7,15 @@ from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.night import DriftNight, drift_night
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import read_profile, write_profile
-from tracewatch.drift.quality import QualityPoint, quality_trends
+from tracewatch.drift.quality import CusumState, QualityPoint, quality_trends
+from tracewatch.drift.vectors import VectorMoments, mmd_test
 from tracewatch.drift.window import ReferenceWindow, load_reference
 
 __all__ = [
     "PROFILE_INPUT_COLUMNS",
     "Alert",
     "CheckResult",
+    "CusumState",
     "DayProfile",
     "DriftAlert",
     "DriftConfig",
@@ -22,6 +24,7 @@ __all__ = [
     "QualityAlert",
     "QualityPoint",
     "ReferenceWindow",
+    "VectorMoments",
     "alert_event",
     "alert_rows",
     "alerts_markdown",
@@ -29,6 +32,7 @@ __all__ = [
     "drift_night",
     "load_reference",
     "merge_profiles",
+    "mmd_test",
     "quality_trends",
     "read_profile",
     "run_checks",

@@ -28,20 +28,23 @@ class DriftAlert:
 
 @dataclass(frozen=True)
 class QualityAlert:
-    """A score whose daily mean dropped against its reference days."""
+    """A score whose daily mean dropped against its reference days, and which detector found it."""
 
     day: dt.date
     feature: str
     """The score name (feedback or judge), so both alert kinds share one column in a table."""
     source: str
     statistic: float
-    """The z-score."""
+    """The z-score when the z-score detector fired, else the CUSUM."""
     threshold: float
+    """-quality_z for the z-score, cusum_h for the CUSUM."""
     mean: float
     reference_mean: float
     direction: str
     message: str
     kind: str = "quality"
+    detector: str = "z_score"
+    """`z_score`, `cusum`, or `z_score+cusum` when both fired."""
 
 
 Alert = DriftAlert | QualityAlert
@@ -66,21 +69,29 @@ def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAler
 
 
 def quality_alerts(points: Sequence[QualityPoint]) -> list[QualityAlert]:
-    return [
-        QualityAlert(
-            day=p.day,
-            feature=p.name,
-            source=p.source,
-            statistic=float(p.z_score),
-            threshold=-p.threshold,
-            mean=p.mean,
-            reference_mean=float(p.reference_mean),
-            direction=p.direction,
-            message=p.message,
+    """One alert per score that dropped, by either detector (the z-score's numbers when both fired)."""
+    alerts = []
+    for p in points:
+        if not p.changed or p.detector is None:
+            continue
+        by_z = p.detector.startswith("z_score") and p.z_score is not None
+        statistic, threshold = (p.z_score, -p.threshold) if by_z else (p.cusum, p.cusum_threshold)
+        reference_mean = p.reference_mean if p.reference_mean is not None else p.cusum_reference_mean
+        alerts.append(
+            QualityAlert(
+                day=p.day,
+                feature=p.name,
+                source=p.source,
+                statistic=float(statistic or 0.0),
+                threshold=float(threshold or 0.0),
+                mean=p.mean,
+                reference_mean=float(reference_mean or 0.0),
+                direction=p.direction,
+                message=p.message,
+                detector=p.detector,
+            )
         )
-        for p in points
-        if p.changed and p.z_score is not None and p.reference_mean is not None
-    ]
+    return alerts
 
 
 def alert_event(alert: Alert) -> tuple[str, str, dict[str, Any]]:

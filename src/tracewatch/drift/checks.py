@@ -6,6 +6,7 @@ Jensen-Shannon distance at >= threshold. A numeric feature with few distinct val
 One deliberate difference: our chi-square is the two-sample test of homogeneity (reference counts are a
 sample too), where Evidently's treats the reference shares as known; with a 2-category feature both equal
 Evidently's two-proportion z-test, and only the homogeneity test keeps false alarms at alpha.
+The text vectors (`input_vector`) always get the linear-kernel MMD test (`vectors.mmd_test`), p < `mmd_alpha`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tracewatch.drift import stats
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.counts import IntArray, NumericCounts
 from tracewatch.drift.profile import DayProfile
+from tracewatch.drift.vectors import VectorMoments, mmd_effect, mmd_test
 from tracewatch.errors import ConfigError
 
 DATASET_FEATURE = "(dataset)"
@@ -30,6 +32,7 @@ _NAMES = {
     "wasserstein": "normalised Wasserstein distance",
     "jensenshannon": "Jensen-Shannon distance",
     "psi": "PSI",
+    "mmd": "MMD p-value",
 }
 
 
@@ -87,6 +90,13 @@ def run_checks(reference: DayProfile, current: DayProfile, config: DriftConfig) 
             results.extend(_categorical(name, "categorical", keys, a, b, config, window))
         else:
             skipped.append(name)
+    for name in sorted(set(reference.vectors) & set(current.vectors)):
+        ref_vectors, cur_vectors = reference.vectors[name], current.vectors[name]
+        if ref_vectors.n >= 2 and cur_vectors.n >= 2:
+            results.append(_vector(name, ref_vectors, cur_vectors, config, window))
+        else:
+            skipped.append(name)
+    skipped.extend(sorted(set(reference.vectors) ^ set(current.vectors)))
     skipped.extend(sorted(set(reference.numeric) ^ set(current.numeric)))
     skipped.extend(sorted(set(reference.categorical) ^ set(current.categorical)))
     tests = [r for r in results if r.role == "test"]
@@ -152,6 +162,28 @@ def _numeric(
         _result(name, "numeric", method, statistic, threshold, p_value, drifted, *sizes, window, shift),
         _psi(name, "numeric", a, b, config, window, shift),
     ]
+
+
+def _vector(
+    name: str, ref: VectorMoments, cur: VectorMoments, config: DriftConfig, window: tuple[dt.date, dt.date]
+) -> CheckResult:
+    """The linear-kernel MMD test on the text vectors (no PSI: there are no buckets)."""
+    mmd = mmd_test(ref, cur)
+    drifted = mmd.p_value < config.mmd_alpha
+    shift = f"{mmd_effect(mmd)} between the mean text vectors"
+    return _result(
+        name,
+        "vector",
+        "mmd",
+        mmd.statistic,
+        config.mmd_alpha,
+        mmd.p_value,
+        drifted,
+        ref.n,
+        cur.n,
+        window,
+        shift,
+    )
 
 
 def _as_categories(table: NumericCounts) -> dict[str, int]:

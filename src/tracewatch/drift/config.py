@@ -51,19 +51,34 @@ class DriftConfig:
     quality_z: float = 3.5
     """A daily score mean this many reference standard deviations below the reference mean is a change."""
     quality_min_reference_days: int = 3
+    mmd_alpha: float = 0.05
+    """The text vectors drifted when the linear-kernel MMD test's p-value is below this."""
+    cusum_k: float = 0.5
+    """CUSUM allowance, in standard deviations of a daily mean: a day must sit this far below the reference
+    mean to add to the sum (half the smallest drop worth catching fast; 0.5 tunes it to a 1-sigma drop)."""
+    cusum_h: float = 4.0
+    """CUSUM decision interval: a change when the accumulated standardised shortfall exceeds this."""
 
     def __post_init__(self) -> None:
         if self.reference_days not in REFERENCE_DAYS_ALLOWED:
             raise ConfigError(f"reference_days={self.reference_days} must be one of {REFERENCE_DAYS_ALLOWED}")
         if self.baseline is not None and self.baseline[0] > self.baseline[1]:
             raise ConfigError(f"baseline {self.baseline[0]}..{self.baseline[1]} ends before it starts")
-        for name in ("ks_alpha", "chisquare_alpha", "drift_share"):
+        for name in ("ks_alpha", "chisquare_alpha", "drift_share", "mmd_alpha"):
             value = getattr(self, name)
             if not 0 < value < 1:
                 raise ConfigError(f"{name}={value} must be between 0 and 1 (exclusive)")
-        for name in ("wasserstein_threshold", "jensenshannon_threshold", "psi_threshold", "quality_z"):
+        for name in (
+            "wasserstein_threshold",
+            "jensenshannon_threshold",
+            "psi_threshold",
+            "quality_z",
+            "cusum_h",
+        ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
+        if self.cusum_k < 0:
+            raise ConfigError(f"cusum_k={self.cusum_k} must be >= 0")
         if self.psi_bins < 2 or self.small_sample_max < 1 or self.quality_min_reference_days < 2:
             raise ConfigError("psi_bins must be >= 2, small_sample_max >= 1, quality_min_reference_days >= 2")
         for feature, method in self.methods.items():

@@ -13,7 +13,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from tracewatch.drift.text import topic_cells
+from tracewatch.drift.text import embed, topic_cells_of
+from tracewatch.drift.vectors import VectorMoments, vector_moments
 
 PROFILE_INPUT_COLUMNS: tuple[str, ...] = (
     "project",
@@ -36,6 +37,8 @@ NUMERIC_COLUMNS: tuple[str, ...] = ("latency_ms", "input_tokens", "output_tokens
 CATEGORICAL_COLUMNS: tuple[str, ...] = ("model", "route", "project", "status")
 FEEDBACK_PREFIX = "feedback."
 TEXT_SAMPLE = 5000
+TEXT_VECTOR = "input_vector"
+"""The vector feature: moments of the sampled inputs' text vectors, tested with the linear-kernel MMD."""
 
 QUESTION_WORDS: dict[str, str] = {
     **{w: w for w in ("what", "who", "when", "where", "which", "how", "why")},
@@ -83,8 +86,11 @@ def numeric_features(traces: pl.DataFrame) -> dict[str, pl.Series]:
     return out
 
 
-def categorical_features(traces: pl.DataFrame, day: dt.date) -> dict[str, pl.Series]:
-    """Feature name -> one category per trace (tags: one per tag, `(none)` for a trace without tags)."""
+def categorical_features(traces: pl.DataFrame, day: dt.date, *, topics: bool = True) -> dict[str, pl.Series]:
+    """Feature name -> one category per trace (tags: one per tag, `(none)` for a trace without tags).
+
+    `topics=False` leaves out `input_topic` (the profile gets it from `text_features`, with the vectors).
+    """
     out = {c: traces.get_column(c) for c in CATEGORICAL_COLUMNS if c in traces.columns}
     if "error_type" in traces.columns:
         out["error_type"] = traces.get_column("error_type").fill_null("(none)")
@@ -95,7 +101,8 @@ def categorical_features(traces: pl.DataFrame, day: dt.date) -> dict[str, pl.Ser
         out["tags"] = tags.to_series().explode().fill_null("(none)").alias("tags")
     if "input_text" in traces.columns:
         out.update(_input_descriptors(traces))
-        out["input_topic"] = _topics(traces.get_column("input_text"), day)
+        if topics:
+            out["input_topic"] = text_features(traces, day)[0]
     if "output_text" in traces.columns:
         refused = traces.get_column("output_text").str.contains(_REFUSAL)
         out["refusal"] = refused.replace_strict(
@@ -130,8 +137,14 @@ def _input_descriptors(traces: pl.DataFrame) -> dict[str, pl.Series]:
     }
 
 
-def _topics(texts: pl.Series, day: dt.date) -> pl.Series:
+def text_features(traces: pl.DataFrame, day: dt.date) -> tuple[pl.Series, VectorMoments]:
+    """The topic cell of each sampled input and the moments of their vectors, from one embedding.
+
+    The sample is deterministic per day: all inputs up to `TEXT_SAMPLE`, else that many drawn at random.
+    """
+    texts = traces.get_column("input_text")
     if texts.len() > TEXT_SAMPLE:
         rng = np.random.default_rng(day.toordinal())
         texts = texts.gather(np.sort(rng.choice(texts.len(), TEXT_SAMPLE, replace=False)))
-    return pl.Series("input_topic", topic_cells(texts.to_list()), dtype=pl.String)
+    vectors = embed(texts.to_list())
+    return pl.Series("input_topic", topic_cells_of(vectors), dtype=pl.String), vector_moments(vectors)

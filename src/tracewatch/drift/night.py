@@ -15,11 +15,19 @@ from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.profile import DayProfile, build_day_profile
 from tracewatch.drift.profile_store import write_profile
-from tracewatch.drift.quality import SCORE_COLUMNS, QualityPoint, feedback_scores, quality_trends
+from tracewatch.drift.quality import (
+    SCORE_COLUMNS,
+    CusumState,
+    QualityPoint,
+    cusum_states,
+    feedback_scores,
+    quality_trends,
+)
 from tracewatch.drift.window import ReferenceWindow, load_reference
 from tracewatch.ingest import scan_accepted
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import DRIFT, QUALITY_TREND
+from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +63,9 @@ def drift_night(
     `accepted` are the day's accepted traces (at least the `PROFILE_INPUT_COLUMNS` present) when the caller
     has them; otherwise they are read from the store. `scores` are extra daily scores (judges) with
     `quality.SCORE_COLUMNS`, covering the day and its reference days. Rerunning a date replaces its profile
-    and both partitions. With no reference profile yet (the first nights), no drift is claimed: the drift
+    and both partitions. Quality CUSUMs continue from the previous date's `quality_trend` partition (nights
+    run in date order, as the nightly and backfill flows do; a missing previous night restarts them at 0).
+    With no reference profile yet (the first nights), no drift is claimed: the drift
     partition is written empty and the message says why.
     """
     config = config or DriftConfig()
@@ -70,7 +80,8 @@ def drift_night(
     extra = scores if scores is not None else pl.DataFrame(schema=SCORE_COLUMNS)
     extra = extra.select(list(SCORE_COLUMNS)).cast(pl.Schema(SCORE_COLUMNS))
     all_scores = pl.concat([feedback_scores([*reference.daily, current]), extra])
-    quality = tuple(quality_trends(all_scores, day, reference.found, config))
+    previous = previous_cusum(store, day)
+    quality = tuple(quality_trends(all_scores, day, reference.found, config, previous))
     alerts: tuple[Alert, ...] = (
         *(drift_alerts(day, report.results) if report else []),
         *quality_alerts(quality),
@@ -92,6 +103,14 @@ def drift_night(
         published=published,
         message=message,
     )
+
+
+def previous_cusum(store: Store, day: dt.date) -> dict[tuple[str, str], CusumState]:
+    """The CUSUM states published the day before (none when that night did not run: the sums restart)."""
+    key = partition_key(QUALITY_TREND.name, day - dt.timedelta(days=1))
+    if not store.exists(key):
+        return {}
+    return cusum_states(store.read_parquet(key))
 
 
 def drift_frame(report: DriftReport | None, reference: ReferenceWindow) -> pl.DataFrame:

@@ -1,7 +1,9 @@
 """Daily profiles in the object store: one Parquet object per day at `warehouse/profiles/date=YYYY-MM-DD/`.
 
 Long format (one row per value or category) so any number of features and bins fits one small schema, and
-a rerun of a date replaces its single object atomically.
+a rerun of a date replaces its single object atomically. Text-vector moments are rows too: `vector_meta`
+(count = vectors, value = dimensions) and `vector` (category `sum` or `cross`, count = the position in the sum
+vector or in the row-major upper triangle of the cross-products, value = the number).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import polars as pl
 
 from tracewatch.drift.counts import NumericCounts
 from tracewatch.drift.profile import DayProfile
+from tracewatch.drift.vectors import VectorMoments, from_upper_triangle, upper_triangle
 from tracewatch.errors import DataContractError
 from tracewatch.store import Store
 
 PROFILES_PREFIX = "warehouse/profiles"
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
-    "kind": pl.String(),  # numeric | numeric_meta | categorical | meta
+    "kind": pl.String(),  # numeric | numeric_meta | categorical | meta | vector_meta | vector
     "feature": pl.String(),
     "value": pl.Float64(),
     "category": pl.String(),
@@ -66,10 +69,53 @@ def profile_frame(profile: DayProfile) -> pl.DataFrame:
                 schema={"kind": pl.String, "feature": pl.String, "category": pl.String, "count": pl.Int64},
             )
         )
+    for name, moments in profile.vectors.items():
+        parts.append(_vector_frame(name, moments))
     aligned = [
         p.with_columns(pl.lit(None).alias(c) for c in PROFILE_SCHEMA if c not in p.columns) for p in parts
     ]
     return pl.concat([p.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA) for p in aligned])  # type: ignore[arg-type]
+
+
+def _vector_frame(name: str, moments: VectorMoments) -> pl.DataFrame:
+    upper = upper_triangle(moments.cross)
+    dimensions = len(moments.total)
+    return pl.DataFrame(
+        {
+            "kind": ["vector_meta"] + ["vector"] * (dimensions + len(upper)),
+            "feature": name,
+            "value": [float(dimensions), *moments.total.tolist(), *upper.tolist()],
+            "category": [None] + ["sum"] * dimensions + ["cross"] * len(upper),
+            "count": [moments.n, *range(dimensions), *range(len(upper))],
+        },
+        schema={
+            "kind": pl.String,
+            "feature": pl.String,
+            "value": pl.Float64,
+            "category": pl.String,
+            "count": pl.Int64,
+        },
+    )
+
+
+def _vectors_from_frame(frame: pl.DataFrame) -> dict[str, VectorMoments]:
+    out = {}
+    rows = frame.filter(pl.col("kind") == "vector").sort("feature", "category", "count")
+    parts = rows.partition_by("feature", "category", as_dict=True)
+    for name, dimensions, n in (
+        frame.filter(pl.col("kind") == "vector_meta").select("feature", "value", "count").iter_rows()
+    ):
+        size = int(dimensions)
+        total = (
+            parts[(name, "sum")].get_column("value").to_numpy() if (name, "sum") in parts else np.zeros(size)
+        )
+        cross = parts[(name, "cross")].get_column("value").to_numpy() if (name, "cross") in parts else None
+        out[name] = VectorMoments(
+            int(n),
+            total.astype(np.float64),
+            from_upper_triangle(cross, size) if cross is not None else np.zeros((size, size)),
+        )
+    return dict(sorted(out.items()))
 
 
 def profile_from_frame(frame: pl.DataFrame, day: dt.date) -> DayProfile:
@@ -101,6 +147,7 @@ def profile_from_frame(frame: pl.DataFrame, day: dt.date) -> DayProfile:
         rows=int(meta["rows"]),
         numeric=dict(sorted(numeric.items())),
         categorical={k: dict(sorted(v.items())) for k, v in sorted(categorical.items())},
+        vectors=_vectors_from_frame(frame),
         version=int(meta.get("version", 0)),
         text_version=int(meta.get("text_version", 0)),
     )

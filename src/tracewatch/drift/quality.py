@@ -1,16 +1,24 @@
-"""Quality trends: a score's daily mean against the reference days' means, with a rolling z-score alarm.
+"""Quality trends: a score's daily mean against the reference days' means, with two change detectors.
 
 Scores are anything with a daily mean and count: user feedback (from the profiles) or judge scores (passed
-in). A drop is a change when the day's mean lies more than `quality_z` standard deviations below the mean of
-the reference days' means; the deviation combines the day-to-day spread of those means with the current
-day's own sampling error, so a thin day or a calm reference does not cry wolf.
+in). Two detectors look for a drop:
+
+- **z-score** (one bad day): the day's mean lies more than `quality_z` standard deviations below the mean of
+  the reference days' means; the deviation combines the day-to-day spread of those means with the current
+  day's own sampling error, so a thin day or a calm reference does not cry wolf.
+- **CUSUM** (a sustained small drop): a one-sided lower tabular CUSUM `S = max(0, S_prev - z - k)` on the
+  daily mean standardised by the reference (mean of the reference days' means; standard deviation
+  `sqrt(tau^2 + day std^2 / count)`, with `tau^2` the reference means' variance beyond their own sampling
+  error, floored at 0); a change when `S > h`. While `S > 0` the standardising reference is frozen (carried
+  in `CusumState`), so a rolling window does not absorb the drop it is accumulating; after a change the sum
+  restarts at 0.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -48,6 +56,38 @@ class QualityPoint:
     changed: bool
     direction: str
     message: str
+    cusum: float | None = None
+    """The lower CUSUM after the day (None with too few reference days and no run in progress)."""
+    cusum_threshold: float | None = None
+    cusum_reference_mean: float | None = None
+    """The reference mean the CUSUM standardised the day with (frozen while the sum is above 0)."""
+    cusum_reference_sd: float | None = None
+    """tau, the reference's day-to-day standard deviation beyond sampling error (frozen with the mean)."""
+    detector: str | None = None
+    """Which detector found the change: `z_score`, `cusum` or `z_score+cusum`; None without a change."""
+
+
+@dataclass(frozen=True)
+class CusumState:
+    """A score's CUSUM after one night, carried into the next: the sum and the reference it was built on."""
+
+    statistic: float
+    reference_mean: float
+    reference_sd: float
+
+
+def cusum_states(frame: pl.DataFrame) -> dict[tuple[str, str], CusumState]:
+    """The CUSUM states in a published `quality_trend` partition (empty for one written before CUSUM)."""
+    needed = {"name", "source", "cusum", "cusum_reference_mean", "cusum_reference_sd"}
+    if not needed <= set(frame.columns):
+        return {}
+    rows = frame.select(sorted(needed)).drop_nulls()
+    return {
+        (str(name), str(source)): CusumState(float(s), float(m), float(sd))
+        for s, m, sd, name, source in rows.select(
+            "cusum", "cusum_reference_mean", "cusum_reference_sd", "name", "source"
+        ).iter_rows()
+    }
 
 
 def feedback_scores(profiles: Iterable[DayProfile]) -> pl.DataFrame:
@@ -62,9 +102,16 @@ def feedback_scores(profiles: Iterable[DayProfile]) -> pl.DataFrame:
 
 
 def quality_trends(
-    scores: pl.DataFrame, day: dt.date, reference: Iterable[dt.date], config: DriftConfig
+    scores: pl.DataFrame,
+    day: dt.date,
+    reference: Iterable[dt.date],
+    config: DriftConfig,
+    previous: Mapping[tuple[str, str], CusumState] | None = None,
 ) -> list[QualityPoint]:
-    """A point per score present on `day`, judged against its means on the `reference` days."""
+    """A point per score present on `day`, judged against its means on the `reference` days.
+
+    `previous` holds each (name, source)'s CUSUM state after the night before (none: the sums start at 0).
+    """
     reference_days = set(reference)
     points = []
     for (name, source), group in sorted(scores.group_by("name", "source"), key=lambda g: (g[0][0], g[0][1])):
@@ -72,41 +119,66 @@ def quality_trends(
         if today.height == 0:
             continue
         mean, count, std = today.row(0)[3:6]
-        history = group.filter(pl.col("date").is_in(sorted(reference_days))).get_column("mean").to_list()
-        points.append(_point(day, str(name), str(source), float(mean), int(count), std, history, config))
+        history = group.filter(pl.col("date").is_in(sorted(reference_days))).select("mean", "count", "std")
+        state = (previous or {}).get((str(name), str(source)))
+        points.append(
+            score_point(
+                day, str(name), str(source), float(mean), int(count), std, history.rows(), state, config
+            )
+        )
     return points
 
 
-def _point(
+def score_point(
     day: dt.date,
     name: str,
     source: str,
     mean: float,
     count: int,
     std: float | None,
-    history: list[float],
+    history: list[tuple[float, int | None, float | None]],
+    state: CusumState | None,
     config: DriftConfig,
 ) -> QualityPoint:
+    """One score on `day`: `history` holds the reference days' (mean, count, std), `state` its CUSUM after the
+    night before (None: the sum starts at 0)."""
     ref_mean: float | None = None
     ref_sd: float | None = None
     z: float | None = None
+    sampling = (std or 0.0) / math.sqrt(count) if count else 0.0
+    means = [h[0] for h in history]
+    tests = []
     if len(history) < config.quality_min_reference_days:
-        message = (
-            f"{name}: mean {mean:.3g} over {count}; {len(history)} reference day(s), "
-            f"{config.quality_min_reference_days} needed to judge a change."
+        body = (
+            f"mean {mean:.3g} over {count}; {len(history)} reference day(s), "
+            f"{config.quality_min_reference_days} needed to judge a change"
         )
     else:
-        ref_mean = sum(history) / len(history)
-        ref_sd = math.sqrt(sum((h - ref_mean) ** 2 for h in history) / (len(history) - 1))
-        sampling = (std or 0.0) / math.sqrt(count) if count else 0.0
-        spread = math.hypot(ref_sd, sampling)
-        gap = mean - ref_mean
-        z = gap / spread if spread > 0 else (math.copysign(math.inf, gap) if gap else 0.0)
-        verdict = "dropped" if z <= -config.quality_z else "rose" if z >= config.quality_z else "steady"
-        message = (
-            f"{name} {verdict}: mean {mean:.3g} vs {ref_mean:.3g} over {len(history)} reference day(s) "
-            f"(z = {z:.2f}, alarm at -{config.quality_z:g})."
+        ref_mean = sum(means) / len(means)
+        ref_sd = math.sqrt(sum((m - ref_mean) ** 2 for m in means) / (len(means) - 1))
+        z = _standardised(mean - ref_mean, math.hypot(ref_sd, sampling))
+        body = f"mean {mean:.3g} vs {ref_mean:.3g} over {len(history)} reference day(s)"
+        tests.append(f"z = {z:.2f}, alarm at -{config.quality_z:g}")
+    anchor = _cusum_anchor(state, ref_mean, means, history, config)
+    cusum: float | None = None
+    if anchor is not None:
+        start = state.statistic if state is not None and 0 < state.statistic <= config.cusum_h else 0.0
+        zc = _standardised(mean - anchor[0], math.hypot(anchor[1], sampling) or (ref_sd or 0.0))
+        cusum = max(0.0, start - zc - config.cusum_k)
+        tests.append(f"CUSUM {cusum:.2f}, alarm above {config.cusum_h:g}")
+    fired = [
+        detector
+        for detector, hit in (
+            ("z_score", z is not None and z <= -config.quality_z),
+            ("cusum", cusum is not None and cusum > config.cusum_h),
         )
+        if hit
+    ]
+    rose = z is not None and z >= config.quality_z
+    verdict = "dropped" if fired else "rose" if rose else "steady" if tests else "not judged"
+    found = f" by {' and '.join(fired)}" if fired else ""
+    detail = f" ({'; '.join(tests)})" if tests else ""
+    message = f"{name} {verdict}{found}: {body}{detail}."
     return QualityPoint(
         day=day,
         name=name,
@@ -118,7 +190,34 @@ def _point(
         reference_days=len(history),
         z_score=z,
         threshold=config.quality_z,
-        changed=z is not None and z <= -config.quality_z,
+        changed=bool(fired),
         direction=QUALITY_DIRECTION,
         message=message,
+        cusum=cusum,
+        cusum_threshold=config.cusum_h,
+        cusum_reference_mean=None if anchor is None else anchor[0],
+        cusum_reference_sd=None if anchor is None else anchor[1],
+        detector="+".join(fired) or None,
     )
+
+
+def _standardised(gap: float, spread: float) -> float:
+    return gap / spread if spread > 0 else (math.copysign(math.inf, gap) if gap else 0.0)
+
+
+def _cusum_anchor(
+    state: CusumState | None,
+    ref_mean: float | None,
+    means: list[float],
+    history: list[tuple[float, int | None, float | None]],
+    config: DriftConfig,
+) -> tuple[float, float] | None:
+    """(mean, tau) the CUSUM standardises with: frozen while a run is in progress, else the reference's."""
+    if state is not None and 0 < state.statistic <= config.cusum_h:
+        return state.reference_mean, state.reference_sd
+    if ref_mean is None:
+        return None
+    between = sum((m - ref_mean) ** 2 for m in means) / (len(means) - 1)
+    noise = [(s or 0.0) ** 2 / c for _, c, s in history if c]
+    tau_sq = max(between - (sum(noise) / len(noise) if noise else 0.0), 0.0)
+    return ref_mean, math.sqrt(tau_sq)

@@ -67,7 +67,11 @@ def embed(texts: list[str | None]) -> npt.NDArray[np.float64]:
 
 def topic_cells(texts: list[str | None]) -> list[str]:
     """Each text's topic cell as a label `cell-NN`, or `empty` for a text without words."""
-    vectors = embed(texts)
+    return topic_cells_of(embed(texts))
+
+
+def topic_cells_of(vectors: npt.NDArray[np.float64]) -> list[str]:
+    """`topic_cells` of texts already embedded."""
     nearest = np.argmax(vectors @ topic_centroids().T, axis=1)
     cells = [f"cell-{c:02d}" for c in nearest.tolist()]
     norms = np.linalg.norm(vectors, axis=1).tolist()

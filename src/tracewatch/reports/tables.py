@@ -308,7 +308,7 @@ DRIFT = ReportTable(
 
 QUALITY_TREND = ReportTable(
     name="quality_trend",
-    version=1,
+    version=2,
     schema={
         "name": pl.String(),
         "source": pl.String(),
@@ -322,9 +322,17 @@ QUALITY_TREND = ReportTable(
         "changed": pl.Boolean(),
         "direction": pl.String(),
         "message": pl.String(),
+        "cusum": pl.Float64(),
+        "cusum_threshold": pl.Float64(),
+        "cusum_reference_mean": pl.Float64(),
+        "cusum_reference_sd": pl.Float64(),
+        "detector": pl.String(),
         "run_id": pl.String(),
     },
-    description="Per score (feedback, judge): the day's mean against its reference days, with a z-score alarm.",
+    description=(
+        "Per score (feedback, judge): the day's mean against its reference days, with a z-score and a "
+        "CUSUM alarm."
+    ),
 )
 
 REPORT_TABLES.update({t.name: t for t in (DRIFT, QUALITY_TREND)})

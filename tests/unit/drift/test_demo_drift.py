@@ -8,7 +8,14 @@ from dataclasses import replace
 
 import pytest
 
-from tracewatch.drift import DayProfile, DriftConfig, build_day_profile, merge_profiles, run_checks
+from tracewatch.drift import (
+    CheckResult,
+    DayProfile,
+    DriftConfig,
+    build_day_profile,
+    merge_profiles,
+    run_checks,
+)
 from tracewatch.drift.quality import feedback_scores, quality_trends
 from tracewatch.traces.demo import DriftSpec, generate_day
 
@@ -29,9 +36,9 @@ EFFECTS: dict[str, tuple[set[str], set[str]]] = {
     "latency_regression": ({"latency_ms"}, set()),
     "falling_feedback": ({"feedback.thumbs", "feedback.rating"}, set()),
     "new_model_version": ({"model"}, set()),
-    # More sports questions: the input texts, their topic cells and tags (sports is a tag) move.
+    # More sports questions: the input texts, their topic cells, text vectors and tags (sports is a tag) move.
     "topic_mix": (
-        {"input_topic", "tags"},
+        {"input_topic", "input_vector", "tags"},
         {"input_chars", "input_tokens", "question_type", "input_non_ascii_share"},
     ),
     # Longer answers: more output tokens, so more generation latency and cost.
@@ -71,6 +78,24 @@ def test_a_pinned_baseline_keeps_firing_on_every_drifted_day(days: dict[int, Day
         assert run_checks(baseline, days[index], DriftConfig()).drifted_features == ()
     for index in range(10, DAYS + 1):
         assert must <= set(run_checks(baseline, days[index], DriftConfig()).drifted_features), index
+
+
+def test_the_text_vector_mmd_is_silent_on_days_2_to_9_and_fires_on_day_10(
+    days: dict[int, DayProfile],
+) -> None:
+    def mmd(index: int) -> CheckResult:
+        results = run_checks(_rolling(days, index), days[index], DriftConfig()).results
+        return next(r for r in results if r.feature == "input_vector")
+
+    for index in range(2, 10):
+        result = mmd(index)
+        assert result.method == "mmd" and result.p_value is not None and result.p_value >= 0.05, (
+            result.message
+        )
+    day_10 = mmd(10)
+    assert day_10.drifted and day_10.p_value is not None and day_10.p_value < 1e-6, day_10.message
+    assert (day_10.kind, day_10.reference_size, day_10.current_size) == ("vector", 7 * TRACES, TRACES)
+    assert day_10.message.startswith("input_vector drifted: MMD p-value")
 
 
 @pytest.mark.parametrize("effect", sorted(EFFECTS))

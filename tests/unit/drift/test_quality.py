@@ -1,15 +1,21 @@
-"""Quality trends: a drop beyond the z threshold is a change and an alert; a steady or thin history is not."""
+"""Quality trends: a drop beyond the z threshold, or a sustained drop the CUSUM accumulates, is a change and an
+alert; a steady or thin history is not, and stationary scores alarm at the documented rate."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
+import numpy as np
 import polars as pl
+import pytest
 
 from tracewatch.drift import DriftConfig, alert_event, alert_rows, alerts_markdown, quality_trends
 from tracewatch.drift.alerts import Alert, drift_alerts, quality_alerts
 from tracewatch.drift.checks import CheckResult
-from tracewatch.drift.quality import SCORE_COLUMNS
+from tracewatch.drift.night import quality_frame
+from tracewatch.drift.quality import SCORE_COLUMNS, CusumState, QualityPoint, cusum_states, score_point
+from tracewatch.errors import ConfigError
 
 DAY = dt.date(2026, 11, 10)
 HISTORY = [0.61, 0.6, 0.63, 0.59, 0.62, 0.6, 0.61]
@@ -82,3 +88,99 @@ def test_alert_rows_and_markdown_list_every_alert() -> None:
     assert (name, resource) == ("tracewatch.quality.dropped", "tracewatch.feature.thumbs")
     assert payload["day"] == DAY.isoformat() and payload["statistic"] < -3.5
     assert alert_event(alerts[0])[0] == "tracewatch.drift.detected"
+
+
+# ---- CUSUM ------------------------------------------------------------------------------------------------
+
+COUNT, STD = 600, 0.49
+
+
+def _chain(means: list[float], config: DriftConfig, reference_days: int = 7) -> list[QualityPoint]:
+    """Nights in date order, each judged against its previous `reference_days` days, carrying the CUSUM."""
+    points: list[QualityPoint] = []
+    state: CusumState | None = None
+    for i, mean in enumerate(means):
+        history = [(means[j], COUNT, STD) for j in range(max(0, i - reference_days), i)]
+        point = score_point(
+            DAY + dt.timedelta(days=i), "thumbs", "feedback", mean, COUNT, STD, history, state, config
+        )
+        points.append(point)
+        if point.cusum is not None and point.cusum_reference_mean is not None:
+            state = CusumState(point.cusum, point.cusum_reference_mean, point.cusum_reference_sd or 0.0)
+    return points
+
+
+def _fired(point: QualityPoint, detector: str) -> bool:
+    return point.detector is not None and detector in point.detector.split("+")
+
+
+def _sd(tau: float) -> float:
+    """Standard deviation of a daily mean: between-day spread tau and the day's sampling error."""
+    return math.hypot(tau, STD / math.sqrt(COUNT))
+
+
+def test_cusum_catches_a_sustained_one_sigma_drop_that_the_z_score_misses() -> None:
+    """A drop of one daily-mean standard deviation from day 21: no single day is unusual, the sum is."""
+    config, sd, seeds = DriftConfig(), _sd(0.01), 200
+    delays, z_caught = [], 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(10_000 + seed)
+        means = (0.6 + rng.normal(0, sd, 40) - sd * (np.arange(40) >= 20)).tolist()
+        points = _chain(means, config)[20:]
+        delays.append(next((i + 1 for i, p in enumerate(points) if _fired(p, "cusum")), 99))
+        z_caught += any(_fired(p, "z_score") for p in points)
+    assert z_caught / seeds <= 0.02  # the z-score alone misses it (20 days of the drop)
+    assert np.median(delays) <= 6 and np.mean(np.array(delays) <= 10) >= 0.7, sorted(delays)
+    alert = quality_alerts(
+        _chain([0.6 + sd * x for x in (0.3, -0.4, 0.2, 0.1, -0.2, 0.4, -0.1)] + [0.6 - sd] * 12, config)
+    )
+    assert {a.detector for a in alert} == {"cusum"} and all(a.threshold == config.cusum_h for a in alert)
+    assert "dropped by cusum" in alert[0].message
+
+
+@pytest.mark.parametrize(
+    ("reference_days", "tau", "claimed"), [(7, 0.0, 0.03), (7, 0.03, 0.035), (28, 0.01, 0.01)]
+)
+def test_cusum_false_alarms_on_stationary_scores_stay_at_the_documented_rate(
+    reference_days: int, tau: float, claimed: float
+) -> None:
+    """docs/drift.md: 2-3.5% of days with a 7-day reference (more with more day-to-day spread), under 1% with
+    28 days (k=0.5, h=4)."""
+    config, sd, seeds, days = DriftConfig(), _sd(tau), 300, 60
+    alarms = judged = 0
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        points = _chain((0.6 + rng.normal(0, sd, days)).tolist(), config, reference_days)[reference_days:]
+        judged += len(points)
+        alarms += sum(_fired(p, "cusum") for p in points)
+    assert 0 < alarms / judged <= claimed, alarms / judged
+
+
+def test_cusum_keeps_its_reference_while_the_sum_is_positive_and_restarts_after_an_alarm() -> None:
+    config = DriftConfig()
+    history = [(m, COUNT, STD) for m in HISTORY]
+    state = CusumState(statistic=2.0, reference_mean=0.7, reference_sd=0.0)
+    point = score_point(DAY, "thumbs", "feedback", 0.64, COUNT, STD, history, state, config)
+    assert point.cusum_reference_mean == 0.7  # frozen, not the rolling reference's 0.609
+    assert point.cusum == pytest.approx(2.0 - (0.64 - 0.7) / (STD / math.sqrt(COUNT)) - 0.5)
+    assert point.changed and point.detector == "cusum" and point.z_score is not None and point.z_score > -3.5
+    after = score_point(
+        DAY, "thumbs", "feedback", 0.61, COUNT, STD, history, CusumState(4.5, 0.7, 0.0), config
+    )
+    assert after.cusum == 0.0 and after.cusum_reference_mean == pytest.approx(sum(HISTORY) / len(HISTORY))
+    assert not after.changed and after.detector is None
+    # The state travels in the published quality_trend partition.
+    frame = quality_frame((point, after)).with_columns(pl.Series("name", ["thumbs", "rating"]))
+    assert cusum_states(frame) == {
+        ("thumbs", "feedback"): CusumState(point.cusum, 0.7, 0.0),
+        ("rating", "feedback"): CusumState(0.0, after.cusum_reference_mean, after.cusum_reference_sd or 0.0),
+    }
+    assert cusum_states(frame.drop("cusum")) == {}  # a partition written before the CUSUM: sums restart
+
+
+def test_cusum_settings_are_checked() -> None:
+    assert DriftConfig.from_mapping({"cusum_k": 1.0, "cusum_h": 5}).cusum_h == 5
+    with pytest.raises(ConfigError, match="cusum_h=0"):
+        DriftConfig(cusum_h=0)
+    with pytest.raises(ConfigError, match="cusum_k=-1"):
+        DriftConfig(cusum_k=-1)
