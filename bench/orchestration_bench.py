@@ -255,10 +255,10 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
                 record = run_experiment_directly(store, model_url, build.dataset, version)
                 experiment_leaderboard(store, record)
                 experiment = load_experiment(echo_experiment(model_url))
-                scored = asyncio.run(
+                # Published under the experiment (its own artifacts list them), not in the night's list.
+                asyncio.run(
                     score_experiment_stage(store, record.experiment_id, experiment, day, run_id=result.run_id)
                 )
-                published += scored.published
             for date in touched:
                 with timed(phases, "trace_scoring"):
                     spec = load_trace_scoring(Settings().trace_scoring)
