@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
 import sys
@@ -23,6 +24,7 @@ from tracewatch.experiments.launch import experiment_runtime, launch
 from tracewatch.experiments.records import items_prefix, list_records
 from tracewatch.experiments.runner import ExperimentResult, RunnerSettings, run_experiment
 from tracewatch.runs import new_run_id
+from tracewatch.scoring.stage import experiment_suite, format_leaderboard, score_experiment_stage
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
 
@@ -122,6 +124,7 @@ def _run_experiment(store: Store, args: argparse.Namespace) -> None:
         budget_usd=args.budget_usd,
     )
     experiment, source, spec = ready.experiment, ready.source, ready.spec
+    experiment_suite(experiment)  # a misconfigured scorer stops the run before any call
 
     async def run() -> ExperimentResult:
         runtime = experiment_runtime(store, experiment, cache=not args.no_cache)  # progress: a bar on a tty
@@ -138,9 +141,16 @@ def _run_experiment(store: Store, args: argparse.Namespace) -> None:
         finally:
             await runtime.aclose()
 
-    record = asyncio.run(run()).record
+    result = asyncio.run(run())
+    record = result.record
     print(f"{record.experiment_id}: {record.counts}, {record.spent_usd:.4f} USD spent in all")
     print(f"items: {store.uri(items_prefix(record.experiment_id))}")
+    today = dt.datetime.now(dt.UTC).date()
+    scored = asyncio.run(
+        score_experiment_stage(store, record.experiment_id, experiment, today, run_id=result.run_id)
+    )
+    print(scored.message)
+    print(format_leaderboard(scored.leaderboard))
 
 
 def _list_experiments(store: Store, args: argparse.Namespace) -> None:

@@ -72,6 +72,9 @@ def test_run_an_experiment_from_the_terminal_and_rerun_it_for_free(
         assert main(["run-experiment", str(experiment), "--dataset", "faq"]) == 0
         out = capsys.readouterr().out
         assert "echo-faq-v1: {'ok': 4, 'error': 0, 'skipped_budget': 0, 'missing': 0}" in out
+        # Then scored with the default heuristics (no expected outputs: the reference metrics are unscored).
+        assert "| refusal | a | 0.000 [0.000, 0.000] | 2 | 0 | baseline |" in out
+        assert "| refusal | b | 0.000 [0.000, 0.000] | 2 | 0 | no detectable difference |" in out
         assert "4/4 (100%)" in caplog.text  # the progress, as log lines when stderr is not a terminal
         assert server.stats().requests == 4
 
