@@ -71,6 +71,20 @@ def demo_model() -> Iterator[None]:
         stop_local_model(model)
 
 
+@contextmanager
+def demo_trace_scoring() -> Iterator[None]:
+    """Score production traces with the demo's config (the shipped heuristics plus a relevance judge on the
+    local model) unless the user chose one; the process environment is left as it was."""
+    if os.environ.get("TRACEWATCH_TRACE_SCORING") is not None:
+        yield
+        return
+    os.environ["TRACEWATCH_TRACE_SCORING"] = DEMO_TRACE_SCORING
+    try:
+        yield
+    finally:
+        del os.environ["TRACEWATCH_TRACE_SCORING"]
+
+
 def demo_dataset_spec(items_per_night: int) -> dict[str, Any]:
     """The shipped nightly dataset spec with the demo's nightly item budget: every item costs 4 model calls
     on a 2-core machine, so the budget keeps the whole demo within minutes."""
@@ -83,8 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary local server can take a while to start on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    # Production traces are scored with the shipped heuristics plus a relevance judge on the local model.
-    os.environ.setdefault("TRACEWATCH_TRACE_SCORING", DEMO_TRACE_SCORING)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--traces-per-day", type=int, default=2000)
@@ -98,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
-    with embedded_store(), demo_model():
+    with embedded_store(), demo_model(), demo_trace_scoring():
         from flows.nightly import backfill  # after the store environment is set
 
         store = open_store(Settings())
