@@ -13,6 +13,8 @@ from flows.datasets import build_version
 from flows.experiments import finish, prepare_experiment
 from flows.nightly import backfill, data_docs, ingest, monitoring_reports, nightly, sample_dataset
 from prefect import flow, get_client, task
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 from prefect.events.worker import EventsWorker
 
 from tracewatch.errors import ConfigError, DataContractError, StoreError
@@ -112,12 +114,16 @@ def test_a_drifted_night_emits_one_event_per_alert_and_lists_them_in_artifacts(
     assert latency.payload["day"] == D3.isoformat() and latency.payload["method"]
 
     async def artifacts() -> dict[str, str]:
+        keys = ["nightly-drift", "nightly-alerts"]
         async with get_client() as client:
-            found = await client.read_artifacts(limit=200)
-        ordered = sorted(
-            (a for a in found if a.key in ("nightly-drift", "nightly-alerts")), key=lambda a: a.created
-        )
-        return {a.key: str(a.data) for a in ordered}  # the newest of each key wins
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)),
+                sort=ArtifactSort.CREATED_DESC,
+            )
+        newest: dict[str, str] = {}
+        for artifact in found:  # newest first: other tests of the session published these keys too
+            newest.setdefault(str(artifact.key), str(artifact.data))
+        return newest
 
     latest = asyncio.run(artifacts())
     assert "latency_ms" in latest["nightly-drift"] and "latency_ms" in latest["nightly-alerts"]
