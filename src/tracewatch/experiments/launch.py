@@ -22,7 +22,7 @@ from tracewatch.experiments.cache import ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import Experiment, load_experiment
 from tracewatch.experiments.experiment import ExperimentSpec
-from tracewatch.experiments.limits import ProviderLimits
+from tracewatch.experiments.limits import LimitSettings, ProviderLimits
 from tracewatch.experiments.progress import ProgressCallback
 from tracewatch.experiments.records import check_experiment_id
 from tracewatch.experiments.runner import Runtime
@@ -113,10 +113,23 @@ def experiment_runtime(
 ) -> Runtime:
     """A fresh runtime for one run: the litellm client, the store's response cache and the experiment's limits.
     Close it with `await runtime.client.aclose()` on the loop that used it."""
+    return model_runtime(store, experiment.limits, cache=cache, budget=budget, progress=progress)
+
+
+def model_runtime(
+    store: Store,
+    limits: Mapping[str, LimitSettings] | None,
+    *,
+    cache: bool = True,
+    budget: CostBudget | None = None,
+    progress: ProgressCallback | None = None,
+) -> Runtime:
+    """A runtime for any model calls (an experiment's, or LLM judges'): the litellm client, the store's response
+    cache and these provider limits."""
     return Runtime(
         client=LiteLLMClient(),
         cache=ResponseCache(store) if cache else None,
-        limits=ProviderLimits(overrides=experiment.limits),
+        limits=ProviderLimits(overrides=limits),
         budget=budget,
         progress=progress,
     )

@@ -2,9 +2,8 @@
 config, scorer and segment, with CIs) and the comparison of every config with the baseline.
 
 Items are joined to their dataset items for the context a faithfulness judge reads and the segments (route,
-tags, input length). The long scores are kept beside the items (`scores/part-0.parquet` in the experiment's
-folder, replaced on every scoring) so a rescore after a rerun reuses nothing stale; judge calls come from the
-response cache, so a rescore costs nothing.
+tags, input length). Scoring reads every item's latest row each time, so a rescore after a rerun uses nothing
+stale; judge calls come from the response cache, so a rescore costs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import polars as pl
 
 from tracewatch.datasets.versions import read_version
 from tracewatch.errors import DataContractError
-from tracewatch.experiments.records import experiment_prefix, read_record
+from tracewatch.experiments.records import read_record
 from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.experiments.runner import Runtime
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
@@ -58,10 +57,6 @@ class ExperimentScoring:
         return f"experiment {self.experiment_id}: {self.items.height} items, {scorers} scorers ({told})"
 
 
-def scores_key(experiment_id: str) -> str:
-    return f"{experiment_prefix(experiment_id)}/scores/part-0.parquet"
-
-
 def _scoring_frame(store: Store, items: pl.DataFrame, dataset: str, version: int) -> pl.DataFrame:
     """Experiment items in the scoring shape, with their segments from the dataset items."""
     source = read_version(store, dataset, version, columns=["item_id", "route", "tags", "retrieved_context"])
@@ -98,7 +93,6 @@ async def score_experiment(
     long = await score_rows(frame.select(list(SCORING_COLUMNS)), suite, runtime)
     keyed = frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
     scores = keyed.select("row", *ITEM_KEYS, *SEGMENTS).join(long, on="row").drop("row")
-    store.write_parquet(scores_key(experiment_id), scores)
     entries = scores.group_by(ITEM_KEYS, maintain_order=True).agg(
         pl.struct("scorer", "scorer_args", "value", "status", "explanation").alias("scores")
     )

@@ -8,7 +8,8 @@ a judgement already made is never paid for again) and the provider limits of the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,9 @@ import polars as pl
 import yaml
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.cache import ResponseCache
-from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import Experiment
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits, limit_settings_from_dict
+from tracewatch.experiments.launch import model_runtime
+from tracewatch.experiments.limits import LimitSettings, limit_settings_from_dict
 from tracewatch.experiments.runner import Runtime
 from tracewatch.paths import shipped_data
 from tracewatch.reports.writer import PublishedPartition
@@ -101,10 +101,19 @@ def experiment_suite(experiment: Experiment) -> ScorerSuite:
     return build_scorers(experiment.scorers or DEFAULT_EXPERIMENT_SCORERS, where=where)
 
 
-def _judge_runtime(store: Store, limits: Mapping[str, LimitSettings] | None) -> Runtime:
-    return Runtime(
-        client=LiteLLMClient(), cache=ResponseCache(store), limits=ProviderLimits(overrides=limits)
-    )
+@asynccontextmanager
+async def _judge_runtime(
+    store: Store, suite: ScorerSuite, limits: Mapping[str, LimitSettings] | None
+) -> AsyncIterator[Runtime | None]:
+    """A model runtime while the judges of `suite` run (closed after), or None when it has no judge."""
+    if not suite.judges:
+        yield None
+        return
+    runtime = model_runtime(store, limits)
+    try:
+        yield runtime
+    finally:
+        await runtime.aclose()
 
 
 async def score_experiment_stage(
@@ -113,12 +122,8 @@ async def score_experiment_stage(
     """Score a finished experiment with its scorers and output suite and publish its four report tables."""
     suite = experiment_suite(experiment)
     output_suite = load_output_suite(experiment.output_suite or DEFAULT_OUTPUT_SUITE)
-    runtime = _judge_runtime(store, experiment.limits) if suite.judges else None
-    try:
+    async with _judge_runtime(store, suite, experiment.limits) as runtime:
         scoring = await score_experiment(store, experiment_id, suite, runtime, output_suite=output_suite)
-    finally:
-        if runtime is not None:
-            await runtime.aclose()
     published = publish_experiment_scoring(store, scoring, day, run_id=run_id)
     return StageResult(scoring.message, published, leaderboard(scoring))
 
@@ -132,14 +137,10 @@ async def score_traces_stage(
     traces: pl.DataFrame | None = None,
 ) -> StageResult:
     """Score the day's sample of production traces and publish `trace_quality` and `judge_agreement`."""
-    runtime = _judge_runtime(store, spec.limits) if spec.suite.judges else None
-    try:
+    async with _judge_runtime(store, spec.suite, spec.limits) as runtime:
         scoring = await score_traces(
             store, day, spec.suite, runtime, sample_size=spec.sample_size, seed=spec.seed, traces=traces
         )
-    finally:
-        if runtime is not None:
-            await runtime.aclose()
     published = publish_trace_scoring(store, scoring, run_id=run_id)
     rows = scoring.quality.filter(pl.col("segment_kind") == "all").select(
         "scorer", "mean", "ci_low", "ci_high", "n_scored", "n_unscored", "n_error"

@@ -19,7 +19,7 @@ from tracewatch.drift.quality import SCORE_COLUMNS
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.runner import Runtime
 from tracewatch.ingest import scan_accepted
-from tracewatch.reports.tables import TRACE_QUALITY
+from tracewatch.reports.tables import JUDGE_AGREEMENT, TRACE_QUALITY
 from tracewatch.reports.writer import partition_key
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
@@ -128,14 +128,9 @@ async def score_traces(
 
 
 AGREEMENT_SCHEMA: dict[str, pl.DataType] = {
-    "judge": pl.String(),
-    "judge_args": pl.String(),
-    "feedback": pl.String(),
-    "method": pl.String(),
-    "statistic": pl.Float64(),
-    "n": pl.Int64(),
-    "message": pl.String(),
+    name: dtype for name, dtype in JUDGE_AGREEMENT.schema.items() if name != "run_id"
 }
+"""`judge_agreement`'s columns before the writer adds the run id."""
 
 
 def judge_agreement(scores: pl.DataFrame) -> pl.DataFrame:
