@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: install demo test unit lint typecheck bench clean up down status
+.PHONY: install demo test unit lint typecheck bench clean up down status chromium
 
 install: .venv/.installed
 	@mkdir -p "$(PREFECT_HOME)"
@@ -45,7 +45,11 @@ lint: install
 typecheck: install
 	$(RUN) mypy
 
-test: lint typecheck
+# The browser test needs chromium (Debian package, installed once).
+chromium:
+	@bash .ci/install-chromium
+
+test: lint typecheck chromium
 	$(RUN) pytest
 
 unit: install
