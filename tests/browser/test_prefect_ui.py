@@ -1,7 +1,7 @@
 """The Prefect UI, as a user drives it: open the nightly deployment, start a custom run with changed
 parameters, and find that run's report partitions in the store once it completes.
 
-Playwright's Python package drives Debian's chromium (`/usr/bin/chromium`; `.ci/run` installs it). The
+Playwright's Python package drives Debian's chromium (`/usr/bin/chromium`; `make test` installs it). The
 screenshot of the filled form is kept in `.tracewatch/test-artifacts/`.
 """
 
@@ -30,7 +30,7 @@ REPORTS = ("trace_metrics_daily", "trace_metrics_hourly", "ingest_daily")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium (.ci/run does)"
+    assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium (make test does)"
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
         yield launched
