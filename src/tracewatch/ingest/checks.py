@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 
 from tracewatch.ingest import quarantine
-from tracewatch.ingest.accepted import READ_THREADS, scan_accepted
+from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.ledger import Ledger
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
@@ -28,6 +29,8 @@ from tracewatch.validation.suite import Suite
 log = logging.getLogger(__name__)
 
 DUPLICATE_REASON = "duplicate trace_id: already ingested from an earlier file of this date"
+READ_AHEAD = 8
+"""Trace files being read at once while ingest checks the ones before them."""
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,21 @@ def check_date(
 def _read_ahead(
     store: Store, objects: list[ObjectInfo], columns: tuple[str, ...]
 ) -> Iterator[tuple[ObjectInfo, TraceFile | RejectedFile]]:
-    """The files read a few at a time in threads (hiding S3 round trips), yielded in order."""
-    with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        for start in range(0, len(objects), READ_THREADS):
-            batch = objects[start : start + READ_THREADS]
-            yield from zip(
-                batch, pool.map(lambda o: read_trace_file(store, o.key, columns), batch), strict=True
-            )
+    """The files in order, each read in a thread while earlier ones are checked.
+
+    Up to `READ_AHEAD` reads are in flight at once: enough to hide the S3 round trips and to keep reading
+    while the caller checks a file, few enough that memory stays bounded on a day of many files.
+    """
+    with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
+        in_flight: deque[tuple[ObjectInfo, Future[TraceFile | RejectedFile]]] = deque()
+        for obj in objects:
+            in_flight.append((obj, pool.submit(read_trace_file, store, obj.key, columns)))
+            if len(in_flight) == READ_AHEAD:
+                ready, future = in_flight.popleft()
+                yield ready, future.result()
+        while in_flight:
+            ready, future = in_flight.popleft()
+            yield ready, future.result()
 
 
 def _without(frame: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
@@ -161,6 +172,8 @@ def _repeated_later(frame: pl.DataFrame) -> pl.DataFrame:
     their order, so the exact check among them is still "seen on an earlier row".
     """
     hashes = frame.get_column("trace_id").hash()
+    if hashes.n_unique() == hashes.len():
+        return frame.clear()  # the usual case, found several times faster than by is_first_distinct
     repeated = hashes.filter(~hashes.is_first_distinct())
     if repeated.len() == 0:
         return frame.clear()

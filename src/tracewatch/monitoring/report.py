@@ -8,7 +8,7 @@ import polars as pl
 
 from tracewatch.ingest import load_ledger, scan_accepted
 from tracewatch.ingest.quarantine import read_records
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, trace_metrics
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, daily_and_hourly_metrics
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY
 from tracewatch.store import Store
@@ -27,11 +27,8 @@ def build_monitoring_reports(
     ledger = load_ledger(store)
     if accepted is None:
         accepted = scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger)
-    # Dictionary-encode the group keys once for both tables: grouping on codes beats hashing strings.
-    traces = accepted.select(METRIC_INPUT_COLUMNS).with_columns(pl.col(GROUP_KEYS).cast(pl.Categorical))
     rejected = read_records(store, day, ["scope", "start_time", *GROUP_KEYS]).filter(pl.col("scope") == "row")
-    daily = trace_metrics(traces, rejected, hourly=False)
-    hourly = trace_metrics(traces, rejected, hourly=True)
+    daily, hourly = daily_and_hourly_metrics(accepted.select(METRIC_INPUT_COLUMNS), rejected)
     entries = ledger.for_date(day)
     accounting = entries.select(
         pl.len().cast(pl.Int64).alias("files"),
