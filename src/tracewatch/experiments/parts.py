@@ -32,7 +32,7 @@ class PartWriter:
         fingerprint: str,
         *,
         chunk: str,
-        flush_every: int = 200,
+        flush_every: int = 500,
         flush_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

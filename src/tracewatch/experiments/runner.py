@@ -56,7 +56,7 @@ class RunnerSettings:
     parallel_chunks: int = 8
     workers_per_chunk: int | None = None
     """Default: twice the provider's max concurrency, so retries waiting out a backoff leave no slot idle."""
-    flush_every: int = 200
+    flush_every: int = 500
     flush_interval_s: float = 5.0
 
     def __post_init__(self) -> None:
