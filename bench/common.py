@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -120,6 +121,32 @@ def timing(function: Callable[..., Any], phases: dict[str, float], name: str) ->
     def timed_call(*args: Any, **kwargs: Any) -> Any:
         with timed(phases, name):
             return function(*args, **kwargs)
+
+    return timed_call
+
+
+def timing_concurrent(
+    function: Callable[..., Any], phases: dict[str, float], name: str
+) -> Callable[..., Any]:
+    """`timing` for a function called from several threads at once: `phases[name]` gets the wall time during
+    which at least one call was running, so overlapping calls are not counted twice."""
+    lock = threading.Lock()
+    running = 0
+    since = 0.0
+
+    def timed_call(*args: Any, **kwargs: Any) -> Any:
+        nonlocal running, since
+        with lock:
+            if running == 0:
+                since = time.perf_counter()
+            running += 1
+        try:
+            return function(*args, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+                if running == 0:
+                    phases[name] = phases.get(name, 0.0) + time.perf_counter() - since
 
     return timed_call
 

@@ -6,13 +6,15 @@ Every write of a whole object is atomic: readers see the old object or the new o
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,8 @@ class Store:
             self.protocol = "file"
             self._root = str(Path(root).resolve())
             self.url = "file://" + self._root
-            self.fs: Any = fsspec.filesystem("file", auto_mkdir=True)
+            self._fs: Any = fsspec.filesystem("file", auto_mkdir=True)
+            self._connected = True
         elif parsed.scheme == "s3":
             if not parsed.netloc:
                 raise ConfigError(
@@ -60,7 +63,8 @@ class Store:
             self.protocol = "s3"
             self._root = (parsed.netloc + parsed.path).rstrip("/")
             self.url = "s3://" + self._root
-            self.fs = self._s3_filesystem()
+            self._fs = self._s3_filesystem()
+            self._connected = False
         else:
             raise ConfigError(
                 f"TRACEWATCH_STORE={url!r} has an unsupported scheme {parsed.scheme!r}; "
@@ -70,6 +74,19 @@ class Store:
     @classmethod
     def from_settings(cls, settings: Settings) -> Store:
         return cls(settings.store, settings)
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem; for S3, its client is built at first use with the garbage collector paused.
+
+        Building it parses botocore's service models (some MB of JSON, 35,000 objects kept for good); the
+        collections that parse would otherwise trigger cost a fifth of it, paid at the start of every night.
+        """
+        if not self._connected:
+            with _collector_paused():
+                self._fs.connect()
+            self._connected = True
+        return self._fs
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -264,6 +281,17 @@ class Store:
         # from AWS_DEFAULT_REGION instead.
         os.environ.setdefault("AWS_DEFAULT_REGION", s.aws_region)
         return fsspec.filesystem("s3", **kwargs)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def open_store(settings: Settings | None = None) -> Store:

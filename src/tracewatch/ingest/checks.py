@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 DUPLICATE_REASON = "duplicate trace_id: already ingested from an earlier file of this date"
 READ_AHEAD = 8
-"""Trace files being read at once while ingest checks the ones before them."""
+"""Trace files being read and checked at once."""
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,17 @@ def check_date(
     next step (the monitoring reports) need not read the files again.
     """
     columns = tuple(dict.fromkeys((*suite.columns, *keep)))
+
+    def read_and_check(obj: ObjectInfo) -> _CheckedFile | RejectedFile:
+        read = read_trace_file(store, obj.key, columns)
+        return read if isinstance(read, RejectedFile) else _check_file(obj, read, suite, day, utc_now(), keep)
+
     checked: list[_CheckedFile | FileOutcome] = []
-    for obj, read in _read_ahead(store, objects, columns):
-        at = utc_now()
-        if isinstance(read, RejectedFile):
-            checked.append(_reject_file(store, day, obj, read, run_id, at))
+    for obj, done in _in_threads(read_and_check, objects):
+        if isinstance(done, RejectedFile):
+            checked.append(_reject_file(store, day, obj, done, run_id, utc_now()))
         else:
-            checked.append(_check_file(obj, read, suite, day, at, keep))
+            checked.append(done)
     readable = [c for c in checked if isinstance(c, _CheckedFile)]
     _flag_duplicates(store, ledger, day, readable)
     stale = quarantine.record_keys(store, day)
@@ -94,18 +98,19 @@ def check_date(
     return CheckedDate(files=outcomes, accepted=accepted)
 
 
-def _read_ahead(
-    store: Store, objects: list[ObjectInfo], columns: tuple[str, ...]
-) -> Iterator[tuple[ObjectInfo, TraceFile | RejectedFile]]:
-    """The files in order, each read in a thread while earlier ones are checked.
+def _in_threads(
+    work: Callable[[ObjectInfo], _CheckedFile | RejectedFile], objects: list[ObjectInfo]
+) -> Iterator[tuple[ObjectInfo, _CheckedFile | RejectedFile]]:
+    """`work` (read and check a file) on each of `objects` in threads, the results yielded in order.
 
-    Up to `READ_AHEAD` reads are in flight at once: enough to hide the S3 round trips and to keep reading
-    while the caller checks a file, few enough that memory stays bounded on a day of many files.
+    Up to `READ_AHEAD` files are in flight at once: enough to hide the S3 round trips and to keep both cores
+    busy (polars releases the GIL while it decodes and checks), few enough that memory stays bounded on a day
+    of many files.
     """
     with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
-        in_flight: deque[tuple[ObjectInfo, Future[TraceFile | RejectedFile]]] = deque()
+        in_flight: deque[tuple[ObjectInfo, Future[_CheckedFile | RejectedFile]]] = deque()
         for obj in objects:
-            in_flight.append((obj, pool.submit(read_trace_file, store, obj.key, columns)))
+            in_flight.append((obj, pool.submit(work, obj)))
             if len(in_flight) == READ_AHEAD:
                 ready, future = in_flight.popleft()
                 yield ready, future.result()

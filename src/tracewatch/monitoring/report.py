@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -40,8 +41,9 @@ def build_monitoring_reports(
     )
     if entries.height == 0:
         accounting = accounting.clear()
-    return [
-        publish_partition(store, TRACE_METRICS_DAILY, day, daily, run_id=run_id),
-        publish_partition(store, TRACE_METRICS_HOURLY, day, hourly, run_id=run_id),
-        publish_partition(store, INGEST_DAILY, day, accounting, run_id=run_id),
-    ]
+    tables = [(TRACE_METRICS_DAILY, daily), (TRACE_METRICS_HOURLY, hourly), (INGEST_DAILY, accounting)]
+    with ThreadPoolExecutor(max_workers=len(tables)) as pool:  # the three tables' round trips at once
+        published = [
+            pool.submit(publish_partition, store, table, day, frame, run_id=run_id) for table, frame in tables
+        ]
+    return [future.result() for future in published]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -148,18 +149,21 @@ def _reason(rule: _Rule) -> pl.Expr:
 
 
 _LAST_COMPILED: list[tuple[Suite, tuple[Any, ...], list[_Rule]]] = []
+_COMPILING = threading.Lock()
 
 
 def _compiled_rules(suite: Suite, schema: pl.Schema, params: Mapping[str, Any]) -> list[_Rule]:
     """The suite's rules for these column types and parameters, compiled once for a run of same-shaped
-    frames (ingest checks a day file by file; compiling is a fifth of the cost of checking 100k rows)."""
+    frames (ingest checks a day file by file, in threads; compiling is a fifth of the cost of checking 100k
+    rows)."""
     key = (tuple((c, schema[c]) for c in suite.columns), tuple(sorted(params.items())))
-    for cached_suite, cached_key, rules in _LAST_COMPILED:
-        if cached_suite is suite and cached_key == key:
-            return rules
-    rules = [_compile(e, schema[e.column], params) for e in suite.expectations]
-    _LAST_COMPILED[:] = [(suite, key, rules)]
-    return rules
+    with _COMPILING:
+        for cached_suite, cached_key, rules in _LAST_COMPILED:
+            if cached_suite is suite and cached_key == key:
+                return rules
+        rules = [_compile(e, schema[e.column], params) for e in suite.expectations]
+        _LAST_COMPILED[:] = [(suite, key, rules)]
+        return rules
 
 
 def _compile(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
