@@ -36,8 +36,7 @@ def daily_and_hourly_metrics(
     `traces` are accepted traces with `METRIC_INPUT_COLUMNS`; `quarantined` are quarantined rows with
     `start_time` and the group keys (nulls allowed), counted per group so the two add up to what arrived.
 
-    The traces are aggregated once per hour; the daily table adds the hourly counts and sums up, and only
-    its latency percentiles (which do not add up) take a second pass over the traces.
+    Both tables are planned together over the traces, encoded once, and polars runs the two plans at once.
     """
     # Grouping on dictionary codes is several times faster than hashing three strings per row.
     encoded = traces.with_columns(
@@ -46,12 +45,10 @@ def daily_and_hourly_metrics(
     hour_keys = ["hour", *GROUP_KEYS]
     per_hour = encoded.group_by(hour_keys).agg(*_ADDITIVE, *_PERCENTILES)
     feedback_per_hour = _feedback_sums(encoded, hour_keys)
-    per_day = (
-        per_hour.group_by(GROUP_KEYS)
-        .agg(pl.col(_ADDITIVE_NAMES).sum())
-        .join(encoded.group_by(GROUP_KEYS).agg(*_PERCENTILES), on=GROUP_KEYS, how="left", nulls_equal=True)
-    )
-    feedback_per_day = feedback_per_hour.group_by(*GROUP_KEYS, "name").agg(pl.col("sum", "count").sum())
+    # The daily sums come from the rows too, not from the hourly sums: a float sum of sums depends on the
+    # order the hourly groups come out in (it varies by process), and a rerun must publish the same bits.
+    per_day = encoded.group_by(GROUP_KEYS).agg(*_ADDITIVE, *_PERCENTILES)
+    feedback_per_day = _feedback_sums(encoded, list(GROUP_KEYS))
     rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias("hour"))
     daily, hourly = pl.collect_all(
         [
@@ -69,8 +66,7 @@ _ADDITIVE: tuple[pl.Expr, ...] = (
     *(pl.col(c).sum().alias(f"{c}_sum") for c in _SUMMED),
     *(pl.col(c).count().cast(pl.Int64).alias(f"{c}_n") for c in _SUMMED),
 )
-"""Per-group counts and sums, which add up from hours to the day; means are sum / non-null count."""
-_ADDITIVE_NAMES = [e.meta.output_name() for e in _ADDITIVE]
+"""Per-group counts and sums; means are sum / non-null count."""
 _PERCENTILES: tuple[pl.Expr, ...] = tuple(
     pl.col("latency_ms").quantile(q, "linear").alias(f"latency_ms_p{round(q * 100)}")
     for q in (0.5, 0.9, 0.99)
