@@ -37,80 +37,43 @@ def daily_and_hourly_metrics(
     `start_time` and the group keys (nulls allowed), counted per group so the two add up to what arrived.
 
     Both tables are planned together over the traces, encoded once, and polars runs the two plans at once.
+    Each is aggregated from the rows: a daily float sum of hourly sums would depend on the order the hourly
+    groups come out in (it varies by process), and a rerun must publish the same bits.
     """
     # Grouping on dictionary codes is several times faster than hashing three strings per row.
     encoded = traces.with_columns(
         pl.col(GROUP_KEYS).cast(pl.Categorical), pl.col("start_time").dt.truncate("1h").alias("hour")
     ).lazy()
-    hour_keys = ["hour", *GROUP_KEYS]
-    per_hour = encoded.group_by(hour_keys).agg(*_ADDITIVE, *_PERCENTILES)
-    feedback_per_hour = _feedback_sums(encoded, hour_keys)
-    # The daily sums come from the rows too, not from the hourly sums: a float sum of sums depends on the
-    # order the hourly groups come out in (it varies by process), and a rerun must publish the same bits.
-    per_day = encoded.group_by(GROUP_KEYS).agg(*_ADDITIVE, *_PERCENTILES)
-    feedback_per_day = _feedback_sums(encoded, list(GROUP_KEYS))
     rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias("hour"))
     daily, hourly = pl.collect_all(
-        [
-            _finish(per_day, feedback_per_day, rejected, list(GROUP_KEYS)),
-            _finish(per_hour, feedback_per_hour, rejected, hour_keys),
-        ]
+        [_metrics(encoded, rejected, list(GROUP_KEYS)), _metrics(encoded, rejected, ["hour", *GROUP_KEYS])]
     )
     return daily, hourly
 
 
-_SUMMED = ("input_tokens", "output_tokens", "cost_usd", "latency_ms")
-_ADDITIVE: tuple[pl.Expr, ...] = (
+_AGGREGATES: tuple[pl.Expr, ...] = (
     pl.len().cast(pl.Int64).alias("trace_count"),
     (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
-    *(pl.col(c).sum().alias(f"{c}_sum") for c in _SUMMED),
-    *(pl.col(c).count().cast(pl.Int64).alias(f"{c}_n") for c in _SUMMED),
+    pl.col("input_tokens").sum().alias("input_tokens_sum"),
+    pl.col("input_tokens").mean().alias("input_tokens_mean"),
+    pl.col("output_tokens").sum().alias("output_tokens_sum"),
+    pl.col("output_tokens").mean().alias("output_tokens_mean"),
+    pl.col("cost_usd").sum().alias("cost_usd_sum"),
+    pl.col("latency_ms").mean().alias("latency_ms_mean"),
+    pl.col("latency_ms").quantile(0.50, "linear").alias("latency_ms_p50"),
+    pl.col("latency_ms").quantile(0.90, "linear").alias("latency_ms_p90"),
+    pl.col("latency_ms").quantile(0.99, "linear").alias("latency_ms_p99"),
 )
-"""Per-group counts and sums; means are sum / non-null count."""
-_PERCENTILES: tuple[pl.Expr, ...] = tuple(
-    pl.col("latency_ms").quantile(q, "linear").alias(f"latency_ms_p{round(q * 100)}")
-    for q in (0.5, 0.9, 0.99)
-)
 
 
-def _mean(column: str) -> pl.Expr:
-    n = pl.col(f"{column}_n")
-    return pl.when(n > 0).then(pl.col(f"{column}_sum") / n).alias(f"{column}_mean")
-
-
-def _feedback_sums(traces: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """Per group and feedback score name: the sum and count of the scores given."""
-    scores = (
-        traces.select(*keys, "feedback")
-        .explode("feedback")
-        .drop_nulls("feedback")
-        .unnest("feedback")
-        .drop_nulls("name")
-    )
-    return scores.group_by(*keys, "name").agg(
-        pl.col("value").sum().alias("sum"), pl.col("value").count().cast(pl.Int64).alias("count")
-    )
-
-
-def _finish(
-    core: pl.LazyFrame, feedback: pl.LazyFrame, quarantined: pl.LazyFrame, keys: list[str]
-) -> pl.LazyFrame:
-    """The published columns of one table: means, feedback per name, quarantined counts, error rate."""
-    feedback_lists = (
-        feedback.with_columns(
-            pl.when(pl.col("count") > 0).then(pl.col("sum") / pl.col("count")).alias("mean")
-        )
-        .sort("name")
-        .group_by(keys)
-        .agg(pl.struct("name", "mean", "count").alias("feedback"))
-        .cast({"feedback": FEEDBACK_STATS})
-    )
-    strings = pl.col(GROUP_KEYS).cast(pl.String)
+def _metrics(traces: pl.LazyFrame, quarantined: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """One table: the aggregates, feedback per score name, quarantined counts and the error rate per group."""
     rejected = quarantined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
     out = (
-        core.with_columns(_mean("input_tokens"), _mean("output_tokens"), _mean("latency_ms"))
-        .join(feedback_lists, on=keys, how="left", nulls_equal=True)
-        .with_columns(strings)
+        traces.group_by(keys)
+        .agg(*_AGGREGATES)
+        .join(_feedback_stats(traces, keys), on=keys, how="left", nulls_equal=True)
+        .with_columns(pl.col(GROUP_KEYS).cast(pl.String))
         .join(rejected, on=keys, how="full", coalesce=True, nulls_equal=True)
         .with_columns(
             pl.col("trace_count", "error_count", "quarantined_count").fill_null(0),
@@ -124,3 +87,22 @@ def _finish(
         )
     )
     return out.sort(keys, nulls_last=True)
+
+
+def _feedback_stats(traces: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    scores = (
+        traces.select(*keys, "feedback")
+        .explode("feedback")
+        .drop_nulls("feedback")
+        .unnest("feedback")
+        .drop_nulls("name")
+    )
+    per_name = scores.group_by(*keys, "name").agg(
+        pl.col("value").mean().alias("mean"), pl.col("value").count().cast(pl.Int64).alias("count")
+    )
+    return (
+        per_name.sort("name")
+        .group_by(keys)
+        .agg(pl.struct("name", "mean", "count").alias("feedback"))
+        .cast({"feedback": FEEDBACK_STATS})
+    )
