@@ -55,6 +55,11 @@ class Distinct:
             unique_share = sample.n_unique() / sample.len()
         if unique_share > 0.5:
             return cls(series, None)
+        return cls.factorise(series)
+
+    @classmethod
+    def factorise(cls, series: pl.Series) -> Distinct:
+        """Factorise `series` (nulls are one value) whatever its repeats: `codes` is never None."""
         groups = series.to_frame("value").with_row_index("rows").group_by("value").agg("rows")
         rows = groups.get_column("rows")
         codes = np.empty(series.len(), dtype=np.int64)

@@ -377,9 +377,7 @@ class SignatureIndex:
     def band_table(self, bands: int, rows: int) -> pl.DataFrame:
         """Columns `reference` (row number) and `band_key`, one row per non-empty signature and band."""
         if (bands, rows) not in self._tables:
-            self._tables[bands, rows] = _band_keys(
-                self._banded.astype(np.uint64, copy=False), bands, rows, "reference", self._nonempty
-            )
+            self._tables[bands, rows] = _band_keys(self._banded, bands, rows, "reference", self._nonempty)
         return self._tables[bands, rows]
 
     def query_keys(self, query: U64, bands: int, rows: int) -> pl.DataFrame:
@@ -387,16 +385,19 @@ class SignatureIndex:
         banded = query if self.matrix is not None else band_slots(query).astype(np.uint64)
         return _band_keys(banded, bands, rows, "query", query[:, 0] != EMPTY)
 
-    def similarity(self, query: U64, rows: NDArray[np.int64], threshold: float) -> NDArray[np.float64]:
-        """Estimated Jaccard of each `query` signature with reference row `rows[i]`, exact (full signatures) for
-        every pair that may reach `threshold`. With slots only, slot agreement bounds it from above, so only the
-        pairs at or above the threshold by their slots are checked on full signatures."""
+    def similarity(
+        self, query: U64, pairs: NDArray[np.int64], rows: NDArray[np.int64], threshold: float
+    ) -> NDArray[np.float64]:
+        """Estimated Jaccard of signature `query[pairs[i]]` with reference row `rows[i]`, exact (full signatures)
+        for every pair that may reach `threshold`. With slots only, slot agreement bounds it from above, so only
+        the pairs at or above the threshold by their slots are checked on full signatures. The query is cut to
+        slots once, not once per pair: a loose threshold proposes a hundred pairs per query."""
         if self.matrix is not None:
-            return np.asarray((query == self.matrix[rows]).mean(axis=1), dtype=np.float64)
-        estimate = np.asarray((band_slots(query) == self._banded[rows]).mean(axis=1), dtype=np.float64)
+            return _agreement(query[pairs], self.matrix[rows])
+        estimate = _agreement(band_slots(query)[pairs], self._banded[rows])
         check = np.flatnonzero(estimate >= threshold)
         if len(check):
-            estimate[check] = (query[check] == self.full(rows[check])).mean(axis=1)
+            estimate[check] = _agreement(query[pairs[check]], self.full(rows[check]))
         return estimate
 
     def full(self, rows: NDArray[np.int64]) -> U64:
@@ -464,19 +465,31 @@ def _banded_pairs(query: U64, index: SignatureIndex, threshold: float, *, within
     jaccard = np.empty(len(q), dtype=np.float64)
     for at in range(0, len(q), _PAIR_CHUNK):
         part = slice(at, at + _PAIR_CHUNK)
-        jaccard[part] = index.similarity(query[q[part]], r[part], threshold)
+        jaccard[part] = index.similarity(query, q[part], r[part], threshold)
     found = candidates.with_columns(jaccard=pl.Series(jaccard)).filter(pl.col("jaccard") >= threshold)
     return found.cast(_PAIRS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _agreement(left: NDArray[np.generic], right: NDArray[np.generic]) -> NDArray[np.float64]:
+    """Row-wise share of equal slots."""
+    return np.asarray(np.count_nonzero(left == right, axis=1) / left.shape[1], dtype=np.float64)
 
 
 def _as_index(reference: U64 | SignatureIndex) -> SignatureIndex:
     return reference if isinstance(reference, SignatureIndex) else SignatureIndex(reference)
 
 
-def _band_keys(matrix: U64, bands: int, rows: int, name: str, nonempty: NDArray[np.bool_]) -> pl.DataFrame:
+def _band_keys(
+    matrix: NDArray[np.generic],
+    bands: int,
+    rows: int,
+    name: str,
+    nonempty: NDArray[np.bool_],
+) -> pl.DataFrame:
     """One row per (non-empty signature, band): the row number and a hash of that band's slots.
 
-    A random linear combination is enough: a collision only adds a candidate that verification rejects.
+    A random linear combination is enough: a collision only adds a candidate that verification rejects. Slots
+    are widened one column at a time: widening a 100k-item matrix of 16-bit slots at once writes 100 MB.
     """
     keep = np.flatnonzero(nonempty)
     banded = (matrix if len(keep) == len(matrix) else matrix[keep])[:, : bands * rows].reshape(
@@ -486,7 +499,7 @@ def _band_keys(matrix: U64, bands: int, rows: int, name: str, nonempty: NDArray[
     keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _P1, (len(keep), bands)).copy()
     with np.errstate(over="ignore"):
         for slot in range(rows):
-            keys += banded[:, :, slot] * weights[slot]
+            keys += banded[:, :, slot].astype(np.uint64) * weights[slot]
     return pl.DataFrame(
         {
             name: pl.Series(np.repeat(keep, bands), dtype=pl.Int64),

@@ -9,6 +9,7 @@ import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.dedup import require_columns
+from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.minhash import (
     MINHASH,
     U64,
@@ -17,7 +18,16 @@ from tracewatch.datasets.minhash import (
     signature_matrix,
     stable_hash64,
 )
-from tracewatch.datasets.sampling._pool import HASH, PICK_SCHEMA, POS, ROW, STRATUM, Pool, take_rows
+from tracewatch.datasets.sampling._pool import (
+    HASH,
+    PICK_SCHEMA,
+    POS,
+    ROW,
+    STRATUM,
+    Availability,
+    Pool,
+    take_rows,
+)
 from tracewatch.datasets.sampling.spec import SamplingSpec
 from tracewatch.errors import DataContractError
 
@@ -105,22 +115,23 @@ class Sampler:
         self.id_column = id_column
         self.scheme = scheme
         self.memo: dict[str, object] = {}
+        self.groups = None if distinct_on is None else group_codes(self.frame.get_column(distinct_on))
 
     def choose(self, excluded: NDArray[np.bool_] | None = None, budget: int | None = None) -> pl.DataFrame:
         """Row numbers (into `traces`), strategy and stratum of the picks (`CHOSEN_SCHEMA`), strategy by
         strategy; `excluded` (aligned with the candidates) takes candidates out, with `distinct_on` together
         with every candidate sharing their value. `budget` (default: the spec's) sizes a shortlist: the same
         shares and rankings, more picks."""
-        available = np.ones(self.frame.height, dtype=bool)
+        available = Availability(self.frame.height, self.groups)
         if excluded is not None:
-            self._take_away(available, pl.Series(np.flatnonzero(excluded), dtype=pl.UInt32))
+            available.take(np.flatnonzero(excluded))
         results: list[pl.DataFrame] = []
         carry = 0
         for strategy, share in zip(self.spec.strategies, self.spec.quotas(budget), strict=True):
             quota = share + carry
             pool = Pool(
                 frame=self.frame,
-                available=available,
+                availability=available,
                 source=self.traces,
                 id_column=self.id_column,
                 seed=self.spec.seed,
@@ -139,24 +150,30 @@ class Sampler:
                     f"strategy {strategy.name!r} picked {picked.height} rows for a quota of {quota}"
                 )
             carry = quota - picked.height
-            self._take_away(available, picked[POS])
+            available.take(picked[POS].to_numpy())
             log.info("sampling: %s picked %d of quota %d", strategy.name, picked.height, quota)
             rows = self.frame[ROW].gather(picked[POS])
             results.append(picked.select(rows.alias(ROW), pl.lit(strategy.name).alias(STRATEGY), STRATUM))
         return pl.concat(results) if results else pl.DataFrame(schema=CHOSEN_SCHEMA)
 
-    def _take_away(self, available: NDArray[np.bool_], positions: pl.Series) -> None:
-        """Mark the picked rows and, with `distinct_on`, every row sharing a picked value as unavailable."""
-        available[positions.to_numpy()] = False
-        if self.distinct_on is not None and positions.len():
-            column = self.frame[self.distinct_on]
-            values = column.gather(positions).drop_nulls()
-            available &= ~column.is_in(values.implode()).fill_null(False).to_numpy()
-
 
 def materialise(traces: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
     """The full input rows of `chosen`, in pick order, with `strategy` and `stratum` appended."""
     return take_rows(traces, chosen[ROW]).with_columns(chosen[STRATEGY], chosen[STRATUM])
+
+
+def group_codes(column: pl.Series) -> NDArray[np.int64]:
+    """Per row, a code shared by the rows with the same value (`-1` for null): `competing_groups` codes as they
+    are, anything else factorised once."""
+    if column.dtype.is_integer() and column.null_count() < column.len():
+        low, high = column.min(), column.max()
+        if low >= 0 and high < 2 * column.len():  # type: ignore[operator]
+            return column.fill_null(-1).to_numpy().astype(np.int64, copy=False)
+    distinct = Distinct.factorise(column)
+    assert distinct.codes is not None
+    codes = distinct.codes.copy()
+    codes[distinct.values.is_null().to_numpy()[codes]] = -1
+    return codes
 
 
 def _index(

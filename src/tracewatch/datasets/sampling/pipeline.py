@@ -182,14 +182,15 @@ def competing_groups(traces: pl.DataFrame, spec: SamplingSpec) -> pl.Series | No
     column = spec.dedup.hash_column if spec.dedup.hash_column in traces.columns else INPUT_TEXT
     if column not in traces.columns:
         return None
-    values = traces.get_column(column)
-    if values.dtype == pl.String:
-        values = values.to_frame().select(pl.when(has_text(pl.col(column))).then(pl.col(column))).to_series()
-    distinct = Distinct.of(values)
+    distinct = Distinct.of(traces.get_column(column))
     if distinct.codes is None:  # barely repeats: examining the few repeats costs less than grouping
         return None
-    blank = distinct.values.is_null().to_numpy()[distinct.codes]
-    return pl.Series(GROUP_KEY, distinct.codes).scatter(np.flatnonzero(blank), None)
+    values = distinct.values
+    if values.dtype == pl.String:  # blank is judged once per distinct text, not on a million rows
+        blank = ~values.to_frame().select(has_text(pl.col(column))).to_series().to_numpy()
+    else:
+        blank = values.is_null().to_numpy()
+    return pl.Series(GROUP_KEY, distinct.codes).scatter(np.flatnonzero(blank[distinct.codes]), None)
 
 
 def _with_examined(chosen: pl.DataFrame, kept: pl.DataFrame, id_column: str) -> pl.DataFrame:

@@ -41,9 +41,15 @@ class Stratified(StrategyBase):
         return self.by
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        keyed = pool.keyed(self.name, lambda: pool.unit(self.name))
-        ids, labels = pool.remember(f"{self.name}/strata", lambda: stratum_ids(pool.frame, self.by))
-        group = ids[keyed[POS].to_numpy()]
+        competing = pool.competing(self.name, lambda: pool.unit(self.name))
+        # Strata of the competing rows only: with repeated inputs, a few thousand rows instead of a million.
+        everyone = competing.height == pool.frame.height  # then `competing` is `frame`, in order
+        ids, labels = pool.remember(
+            f"{self.name}/strata",
+            lambda: stratum_ids(pool.frame if everyone else pool.at(competing[POS], *self.by), self.by),
+        )
+        available = pool.availability.at(competing[POS].to_numpy())
+        keyed, group = competing.filter(pl.Series(available)), ids[available]
         sizes = np.bincount(group, minlength=len(labels))
         quotas = np.array(allocate_strata(sizes.tolist(), quota, self.min_per_stratum), dtype=np.int64)
         chosen = pool.smallest_per_group(keyed, group, quotas)
