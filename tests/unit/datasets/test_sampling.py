@@ -601,3 +601,26 @@ def test_ranking_ahead_of_the_dataset_gives_the_same_selection() -> None:
 
     assert ranked.picked.equals(direct.picked)
     assert ranked.counts == direct.counts
+
+
+def test_a_question_asked_many_times_is_one_candidate_and_the_budget_is_filled() -> None:
+    # 400 distinct questions, each asked by 50 traces (enough rows for selection to group equal inputs). Each
+    # strategy ranks a question by its own best trace, so several traces of one question get examined; they
+    # must not reject each other (and so the question) as duplicates within the night.
+    traces = make_traces(20_000, seed=25)
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+    questions = [f"why does {words[q % 10]} {words[q // 10 % 10]} matter for team {q}" for q in range(400)]
+    texts = [questions[i % 400] for i in range(traces.height)]
+    traces = traces.with_columns(
+        pl.Series("input_text", texts),
+        pl.Series("content_hash", [hashlib.sha256(t.encode()).hexdigest() for t in texts]),
+    )
+    spec = SamplingSpec.from_dict({**FULL_SPEC, "budget": 200})
+    examine = _CountingExamine(spec, unusable="nothing is unusable")
+    selection = select_new_traces(traces, _dataset(traces, 0), spec, examine=examine)
+
+    assert selection.picked.height == 200
+    assert selection.picked["input_text"].n_unique() == 200
+    assert len(set(examine.seen) - set(selection.picked["trace_id"])) > 0  # other traces of picked questions
+    assert selection.counts[EXACT] == 0
+    assert _accounted(selection.counts) == traces.height

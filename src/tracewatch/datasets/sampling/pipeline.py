@@ -129,6 +129,7 @@ def select_new_traces(
         scheme,
         id_column,
         existing_id_column,
+        sampler.groups,
     )
     shortlist = min(spec.budget * oversample, traces.height)
     verdicts.look_at(sampler.choose(verdicts.rejected, shortlist)[ROW])
