@@ -71,11 +71,20 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
     """
     if values.is_empty():
         return np.zeros(0, dtype=np.uint64)
-    offsets, data = _string_buffers(values)
+    seed = fmix64(np.array([key], dtype=np.uint64) ^ _P2)[0]
+    offsets, raw = _arrow_buffers(values)
     lengths = np.diff(offsets)
+    words = _fixed_width_words(offsets, raw, lengths) if not values.has_nulls() else None
+    if words is not None:  # e.g. hex ids: every word in place, nothing to gather or mask
+        state = np.full(len(lengths), seed, dtype=np.uint64)
+        for column in range(words.shape[1]):
+            state = _absorb(state, words[:, column])
+        state ^= lengths.astype(np.uint64)
+        return fmix64(state)
+    offsets, data = _padded(offsets, raw)
     starts = offsets[:-1]
     nulls = values.is_null().to_numpy()
-    state = np.full(len(lengths), fmix64(np.array([key], dtype=np.uint64) ^ _P2)[0], dtype=np.uint64)
+    state = np.full(len(lengths), seed, dtype=np.uint64)
     longest = int(lengths.max()) if len(lengths) else 0
     for at in range(0, longest, 8):
         remaining = lengths - at
@@ -92,12 +101,26 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
     return fmix64(state)
 
 
+def _fixed_width_words(
+    offsets: NDArray[np.int64], raw: NDArray[np.uint8], lengths: NDArray[np.int64]
+) -> U64 | None:
+    """The strings as an (n, width / 8) matrix of little-endian words, a view of the buffer, when every string is
+    `width` bytes long and `width` is a multiple of 8; else None. The general path gathers each word."""
+    width = int(lengths[0])
+    if width == 0 or width % 8 or int(lengths.min()) != width or int(lengths.max()) != width:
+        return None
+    return np.ndarray(
+        (len(lengths), width // 8), dtype="<u8", buffer=raw, offset=int(offsets[0]), strides=(width, 8)
+    )
+
+
 def unit_interval(hashes: U64) -> NDArray[np.float64]:
     """Map hashes to floats strictly inside (0, 1) using their top 53 bits."""
     return ((hashes >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
 
-def _string_buffers(values: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+def _arrow_buffers(values: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+    """The Arrow offsets (one more than the strings) and the raw UTF-8 bytes of a String column."""
     if values.dtype != pl.String:
         raise DataContractError(
             f"expected a String column to hash, got {values.name!r} of type {values.dtype}"
@@ -107,7 +130,14 @@ def _string_buffers(values: pl.Series) -> tuple[NDArray[np.int64], NDArray[np.ui
     assert offset_buffer is not None
     offsets = np.frombuffer(offset_buffer, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
     raw = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    # 8 zero bytes of padding let every 8-byte read start at any string start.
+    return offsets, raw
+
+
+def _padded(
+    offsets: NDArray[np.int64], raw: NDArray[np.uint8]
+) -> tuple[NDArray[np.int64], NDArray[np.uint8]]:
+    """The strings' bytes with 8 zero bytes of padding, so that every 8-byte read can start at any string start,
+    and offsets into them."""
     data = np.zeros(int(offsets[-1] - offsets[0]) + 8, dtype=np.uint8)
     data[: len(data) - 8] = raw[offsets[0] : offsets[-1]]
     return offsets - offsets[0], data

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ from tracewatch.datasets.dedup import (
 )
 from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.items import NO_USABLE_INPUT, has_text
-from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex, stable_hash64
 from tracewatch.datasets.sampling._pool import ROW
 from tracewatch.datasets.sampling._verdicts import Verdicts
 from tracewatch.datasets.sampling.engine import Sampler, materialise, prepare
@@ -74,11 +75,16 @@ class Ranked:
 
 
 def rank(traces: pl.DataFrame, spec: SamplingSpec, *, id_column: str = "trace_id") -> Ranked:
-    """Hash the ids and group equal inputs once per night (see `competing_groups`)."""
-    groups = competing_groups(traces, spec)
-    traces = traces if groups is None else traces.with_columns(groups)
-    distinct_on = None if groups is None else groups.name
-    return Ranked(traces, prepare(traces, spec, distinct_on=distinct_on, id_column=id_column), distinct_on)
+    """Hash the ids and group equal inputs once per night (see `competing_groups`), the two at once: numpy and
+    polars both work outside the GIL."""
+    string_ids = traces.schema.get(id_column) == pl.String  # else `prepare` says what is wrong
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-hashes") as pool:
+        hashes = pool.submit(stable_hash64, traces.get_column(id_column)) if string_ids else None
+        groups = competing_groups(traces, spec)
+        traces = traces if groups is None else traces.with_columns(groups)
+        distinct_on = None if groups is None else groups.name
+        frame = prepare(traces, spec, distinct_on=distinct_on, id_column=id_column, hashes=hashes)
+    return Ranked(traces, frame, distinct_on)
 
 
 def select_new_traces(
