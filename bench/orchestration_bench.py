@@ -223,7 +223,6 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.ingest.data_docs import publish_data_docs
     from tracewatch.monitoring import build_monitoring_reports
-    from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS
     from tracewatch.reports.summary import NightLinks, experiment_leaderboard, night_summary_markdown
     from tracewatch.scoring.stage import load_trace_scoring, score_experiment_stage, score_traces_stage
     from tracewatch.scoring.trace_scores import score_history
@@ -238,15 +237,13 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
         store.check()
         for day in days:
             with timed(phases, "ingest"):
-                result = ingest_new_traces(store, up_to=day, reprocess=(), keep=METRIC_INPUT_COLUMNS)
+                result = ingest_new_traces(store, up_to=day, reprocess=(), metrics=True)
             touched = sorted({*result.dates_touched, day})
             published = []
             with timed(phases, "monitoring"):
                 for date in touched:
-                    accepted = result.accepted.pop(date, None)
-                    published += build_monitoring_reports(
-                        store, date, run_id=result.run_id, accepted=accepted
-                    )
+                    parts = result.metric_parts.pop(date, None)
+                    published += build_monitoring_reports(store, date, run_id=result.run_id, parts=parts)
             with timed(phases, "dataset"):
                 build, reports = sample_night(store, load_dataset_spec(), day, run_id=result.run_id)
             published += reports

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -26,7 +25,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
 from tracewatch.ingest.data_docs import publish_data_docs
 from tracewatch.monitoring import build_monitoring_reports
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS
+from tracewatch.monitoring.metrics import MetricParts
 from tracewatch.reports import PublishedPartition
 from tracewatch.reports.summary import NightLinks, ingest_table, night_summary_markdown
 from tracewatch.settings import Settings
@@ -52,7 +51,7 @@ def _backfill_run_name() -> str:
 )
 def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult:
     reprocessed = (day,) if reprocess else ()
-    return ingest_new_traces(store, up_to=day, reprocess=reprocessed, keep=METRIC_INPUT_COLUMNS)
+    return ingest_new_traces(store, up_to=day, reprocess=reprocessed, metrics=True)
 
 
 @task(
@@ -66,9 +65,9 @@ def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
     cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
 )
 def monitoring_reports(
-    store: Store, day: dt.date, run_id: str, accepted: pl.DataFrame | None
+    store: Store, day: dt.date, run_id: str, parts: MetricParts | None
 ) -> list[PublishedPartition]:
-    return build_monitoring_reports(store, day, run_id=run_id, accepted=accepted)
+    return build_monitoring_reports(store, day, run_id=run_id, parts=parts)
 
 
 @task(
@@ -119,7 +118,7 @@ def nightly(
     published: list[PublishedPartition] = []
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
-        published += monitoring_reports(store, touched, result.run_id, result.accepted.pop(touched, None))
+        published += monitoring_reports(store, touched, result.run_id, result.metric_parts.pop(touched, None))
     build, dataset_reports = sample_dataset(store, day, result.run_id, dataset_spec(dataset))
     published += dataset_reports
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier

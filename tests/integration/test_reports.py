@@ -89,3 +89,38 @@ def test_read_many_returns_the_objects_that_exist_on_either_store(store: Store) 
     found = store.read_many(["many/a.json", "many/missing.json", "many/b/c.json"])
     assert found == {"many/a.json": b"1", "many/b/c.json": b"2"}
     assert store.read_many([]) == {}
+
+
+def test_reports_from_ingest_parts_are_the_bits_a_re_report_from_the_store_publishes(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """Ingest hands monitoring the parts it made per file while reading; a later re-report reads the day back.
+    Both must publish the same tables, including after rows were dropped as duplicates of another file's."""
+    costs = pl.Series([0.1, 0.2, 0.7, 1e-9, 3.3, 1e6, 0.15] * 20)
+    for name in ("a", "b", "c"):
+        traces = make_traces(DAY.isoformat(), 140, prefix=name).with_columns(
+            cost_usd=costs.shuffle(seed=ord(name)), latency_ms=(costs * 1e3 + 0.1).shuffle(seed=ord(name) + 1)
+        )
+        if name == "b":  # row 3 repeats an id of file a (a duplicate), row 5 fails a row check
+            traces = traces.with_columns(
+                trace_id=pl.when(pl.int_range(pl.len()) == 3)
+                .then(pl.lit(f"a-{DAY.isoformat()}-3"))
+                .otherwise("trace_id"),
+                latency_ms=pl.when(pl.int_range(pl.len()) == 5).then(-1.0).otherwise("latency_ms"),
+            )
+        store.write_parquet(f"traces/date={DAY}/{name}.parquet", traces)
+    result = ingest_new_traces(store, up_to=DAY, metrics=True)
+    assert result.rows_quarantined == 2 and result.metric_parts[DAY].rows == 418
+    tables = ("trace_metrics_daily", "trace_metrics_hourly")
+
+    def published() -> dict[str, pl.DataFrame]:
+        return {t: store.read_parquet(partition_key(t, DAY)).drop("run_id") for t in tables}
+
+    build_monitoring_reports(store, DAY, run_id="night", parts=result.metric_parts[DAY])
+    from_parts = published()
+    build_monitoring_reports(store, DAY, run_id="re-report")
+    from_store = published()
+    for table in tables:
+        assert from_parts[table].equals(from_store[table]), table
+    assert from_parts["trace_metrics_daily"].get_column("trace_count").sum() == 418
+    assert from_parts["trace_metrics_daily"].get_column("quarantined_count").sum() == 2

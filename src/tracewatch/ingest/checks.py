@@ -1,8 +1,9 @@
 """Check the new files of one date: row checks per file, duplicates across files, quarantine records.
 
-Files are checked one at a time (only the columns the suite reads, plus any the caller keeps), holding on to
-just the trace ids of rows that passed; duplicates across files and against earlier ingests are then found
-in one pass over those ids, so the cost stays linear in the number of rows whatever the number of files.
+Each file is read (only the columns the suite reads, plus those monitoring aggregates when asked) and checked
+in a worker thread, which also reduces its accepted rows to monitoring parts; the date holds on to the trace
+ids of rows that passed, and duplicates across files and against earlier ingests are then found in one pass
+over those ids, so the cost stays linear in the number of rows whatever the number of files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import polars as pl
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.ledger import Ledger
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, combine_parts, metric_parts
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
@@ -51,10 +53,10 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class CheckedDate:
-    """The outcome of every new file of a date, and (if asked for) the accepted rows' kept columns."""
+    """The outcome of every new file of a date, and (if asked for) the monitoring parts of its accepted rows."""
 
     files: list[FileOutcome]
-    accepted: pl.DataFrame | None
+    metric_parts: MetricParts | None
 
 
 def check_date(
@@ -65,18 +67,21 @@ def check_date(
     suite: Suite,
     *,
     run_id: str,
-    keep: tuple[str, ...] = (),
+    metrics: bool = False,
 ) -> CheckedDate:
     """Check the new files of `day`, write their quarantine records, and say what became of each.
 
-    `keep` names columns of the accepted rows to hand back, read in the same pass as the checks, so the
-    next step (the monitoring reports) need not read the files again.
+    With `metrics`, the accepted rows' monitoring parts come back too, made from the columns read for the
+    checks in the same pass (per file, in its worker thread), so the monitoring reports need not read the
+    files again, nor aggregate a million rows on one thread.
     """
-    columns = tuple(dict.fromkeys((*suite.columns, *keep)))
+    columns = tuple(dict.fromkeys((*suite.columns, *(METRIC_INPUT_COLUMNS if metrics else ()))))
 
     def read_and_check(obj: ObjectInfo) -> _CheckedFile | RejectedFile:
         read = read_trace_file(store, obj.key, columns)
-        return read if isinstance(read, RejectedFile) else _check_file(obj, read, suite, day, utc_now(), keep)
+        return (
+            read if isinstance(read, RejectedFile) else _check_file(obj, read, suite, day, utc_now(), metrics)
+        )
 
     checked: list[_CheckedFile | FileOutcome] = []
     for obj, done in _in_threads(read_and_check, objects):
@@ -91,11 +96,8 @@ def check_date(
         c if isinstance(c, FileOutcome) else _settle_file(store, day, c, suite, run_id, stale)
         for c in checked
     ]
-    accepted = None
-    if keep:
-        kept = [_without(c.kept, c.reasons).drop(ROW_NR) for c in readable]
-        accepted = pl.concat(kept) if kept else pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in keep})
-    return CheckedDate(files=outcomes, accepted=accepted)
+    parts = combine_parts([c.parts for c in readable if c.parts is not None]) if metrics else None
+    return CheckedDate(files=outcomes, metric_parts=parts)
 
 
 def _in_threads(
@@ -126,7 +128,12 @@ def _without(frame: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass
 class _CheckedFile:
-    """A readable file after the row checks: the reasons per rejected row and the ids of the rows that passed."""
+    """A readable file after the row checks: the reasons per rejected row and the ids of the rows that passed.
+
+    `kept` are the rows that passed (`_row_nr` and, when monitoring parts are asked for, their input columns)
+    and `parts` those rows' monitoring parts (None when not asked for); `drop_rows` takes out the rows
+    rejected later, as duplicates of rows in other files.
+    """
 
     obj: ObjectInfo
     at: dt.datetime
@@ -134,20 +141,31 @@ class _CheckedFile:
     reasons: pl.DataFrame
     passed_ids: pl.DataFrame
     kept: pl.DataFrame
+    parts: MetricParts | None
+
+    def drop_rows(self, flagged: pl.DataFrame) -> None:
+        """Reject more rows (`_row_nr`, `reasons`): a rare case, so the parts are simply made again."""
+        self.reasons = _merge_reasons([self.reasons, flagged])
+        self.kept = _without(self.kept, flagged)
+        if self.parts is not None:
+            self.parts = metric_parts(self.kept.drop(ROW_NR))
 
 
 def _check_file(
-    obj: ObjectInfo, read: TraceFile, suite: Suite, day: dt.date, at: dt.datetime, keep: tuple[str, ...]
+    obj: ObjectInfo, read: TraceFile, suite: Suite, day: dt.date, at: dt.datetime, metrics: bool
 ) -> _CheckedFile:
     reasons = _row_reasons(read, suite, day)
+    keep = METRIC_INPUT_COLUMNS if metrics else ()
     passed = _without(read.frame.select(ROW_NR, "trace_id", *(c for c in keep if c != "trace_id")), reasons)
+    kept = passed.select(ROW_NR, *keep)
     return _CheckedFile(
         obj=obj,
         at=at,
         rows=read.rows,
         reasons=reasons,
         passed_ids=passed.select(ROW_NR, "trace_id"),
-        kept=passed.select(ROW_NR, *keep),
+        kept=kept,
+        parts=metric_parts(kept.drop(ROW_NR)) if metrics else None,
     )
 
 
@@ -166,8 +184,7 @@ def _flag_duplicates(store: Store, ledger: Ledger, day: dt.date, files: list[_Ch
     duplicates = _repeated_later(candidates).filter(pl.col("file") >= 0)
     for (index,), rows in duplicates.group_by("file"):
         checked = files[int(index)]  # type: ignore[call-overload]
-        flagged = rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON)))
-        checked.reasons = _merge_reasons([checked.reasons, flagged])
+        checked.drop_rows(rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON))))
 
 
 def _repeated_later(frame: pl.DataFrame) -> pl.DataFrame:

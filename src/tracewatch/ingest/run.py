@@ -11,12 +11,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-import polars as pl
-
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.checks import FileOutcome, check_date
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
+from tracewatch.monitoring.metrics import MetricParts
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.validation.suite import Suite, load_suite, trace_suite_path
@@ -32,8 +31,8 @@ class IngestResult:
 
     run_id: str
     files: list[FileOutcome] = field(default_factory=list)
-    accepted: dict[dt.date, pl.DataFrame] = field(default_factory=dict, repr=False)
-    """Per date, the kept columns of the rows accepted in this run (see `ingest_new_traces(keep=...)`)."""
+    metric_parts: dict[dt.date, MetricParts] = field(default_factory=dict, repr=False)
+    """Per date, the monitoring parts of the rows accepted in this run (see `ingest_new_traces(metrics=...)`)."""
 
     @property
     def dates_touched(self) -> list[dt.date]:
@@ -63,15 +62,16 @@ def ingest_new_traces(
     reprocess: tuple[dt.date, ...] = (),
     suite: Suite | None = None,
     run_id: str | None = None,
-    keep: tuple[str, ...] = (),
-    keep_max_rows: int = 5_000_000,
+    metrics: bool = False,
+    metrics_max_rows: int = 20_000_000,
 ) -> IngestResult:
     """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
 
     Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
-    `keep` columns of the accepted rows come back in `result.accepted` for dates whose every file was
-    ingested in this run, up to `keep_max_rows` rows in all (later dates are then read again by whoever
-    needs them), so that a nightly run reads each new file once.
+    With `metrics`, the monitoring parts of the accepted rows (made while the files are read) come back in
+    `result.metric_parts` for dates whose every file was ingested in this run, so that a nightly run reads
+    each new file once; up to `metrics_max_rows` rows in all (the parts hold two floats per row; later
+    dates are then read again by the monitoring step).
     """
     suite = suite or load_suite(trace_suite_path())
     run_id = run_id or new_run_id("ingest")
@@ -83,15 +83,15 @@ def ingest_new_traces(
     result = IngestResult(run_id=run_id)
     kept_rows = 0
     for day, objects in _new_files(store, ledger, up_to).items():
-        keeping = keep if kept_rows < keep_max_rows else ()
-        checked = check_date(store, ledger, day, objects, suite, run_id=run_id, keep=keeping)
+        keeping = metrics and kept_rows < metrics_max_rows
+        checked = check_date(store, ledger, day, objects, suite, run_id=run_id, metrics=keeping)
         result.files += checked.files
         ledger.record([_ledger_entry(outcome, run_id) for outcome in checked.files])
         ledger.save(store)
         whole_date = ledger.for_date(day).height == len(objects)
-        if checked.accepted is not None and whole_date:
-            result.accepted[day] = checked.accepted
-            kept_rows += checked.accepted.height
+        if checked.metric_parts is not None and whole_date:
+            result.metric_parts[day] = checked.metric_parts
+            kept_rows += checked.metric_parts.rows
         log.info("ingested %d new file(s) for %s", len(objects), day)
     return result
 

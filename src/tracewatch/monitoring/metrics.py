@@ -1,11 +1,26 @@
-"""Pure aggregation of accepted traces (and quarantined rows) into monitoring metrics."""
+"""Pure aggregation of accepted traces (and quarantined rows) into monitoring metrics.
+
+The work is split in two so the heavy part can run where the traces are read: `metric_parts` reduces any
+slice of a day's accepted traces (ingest calls it on each file, in the thread that read and checked it) to
+one row per UTC hour, project, route and model, and `metrics_from_parts` turns the parts of a whole day into
+the daily and hourly tables.
+
+A rerun must publish the same bits whichever way the traces were sliced (per file at ingest, or the whole day
+read back from the store), and float addition is not associative. So only counts and integer sums are added
+up across parts (exactly); the float columns travel as lists of their values, which combining only
+concatenates, in part order then row order. Every float statistic is then computed once, over the whole
+group's values in that one order.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
 from tracewatch.reports.tables import FEEDBACK_STATS
-from tracewatch.traces.schema import GROUP_KEYS
+from tracewatch.traces.schema import GROUP_KEYS, TRACE_SCHEMA
 
 METRIC_INPUT_COLUMNS: tuple[str, ...] = (
     "start_time",
@@ -21,6 +36,75 @@ METRIC_INPUT_COLUMNS: tuple[str, ...] = (
 )
 """The only trace columns monitoring reads, so scans skip the (large) text columns."""
 
+HOUR = "hour"
+_DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
+_HOURLY_KEYS: tuple[str, ...] = (HOUR, *GROUP_KEYS)
+_COUNTS: tuple[str, ...] = (
+    "trace_count",
+    "error_count",
+    "input_tokens_sum",
+    "input_tokens_count",
+    "output_tokens_sum",
+    "output_tokens_count",
+)
+"""Integer columns of the parts: added up exactly when parts are combined."""
+_VALUES: tuple[str, ...] = ("cost_usd", "latency_ms")
+"""Float columns of the parts: the values of each group, as a list. Nulls are kept: with them, a list's
+quantile takes the same path as a group's (the two differ in the last bit on some lists otherwise), and a
+group without a cost sums to 0.0, not -0.0."""
+
+
+@dataclass(frozen=True)
+class MetricParts:
+    """Partial monitoring aggregates of some accepted traces, per UTC hour, project, route and model.
+
+    `groups`: the hour and group keys, the `_COUNTS` and the lists of `_VALUES`. `feedback`: the hour, group
+    keys and score name, with the list of the score's non-null values (`value`). A key may appear in several rows (one
+    per part combined); `metrics_from_parts` adds them up.
+    """
+
+    groups: pl.DataFrame
+    feedback: pl.DataFrame
+
+    @property
+    def rows(self) -> int:
+        """The traces these parts were made from."""
+        return int(self.groups.get_column("trace_count").sum())
+
+
+def metric_parts(traces: pl.DataFrame) -> MetricParts:
+    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`); both tables planned at once."""
+    hourly = traces.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
+    groups = hourly.group_by(_HOURLY_KEYS).agg(
+        pl.len().cast(pl.Int64).alias("trace_count"),
+        (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
+        pl.col("input_tokens").sum().alias("input_tokens_sum"),
+        pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
+        pl.col("output_tokens").sum().alias("output_tokens_sum"),
+        pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
+        *(pl.col(c) for c in _VALUES),
+    )
+    scores = (
+        hourly.select(*_HOURLY_KEYS, "feedback")
+        .explode("feedback")
+        .drop_nulls("feedback")
+        .unnest("feedback")
+        .drop_nulls("name")
+        .group_by(*_HOURLY_KEYS, "name")
+        .agg(pl.col("value").drop_nulls())
+    )
+    collected_groups, collected_scores = pl.collect_all([groups, scores])
+    return MetricParts(groups=collected_groups, feedback=collected_scores)
+
+
+def combine_parts(parts: Sequence[MetricParts]) -> MetricParts:
+    """The parts of several slices of a day, in the order given (which fixes the order of the float values)."""
+    if not parts:
+        return metric_parts(pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in METRIC_INPUT_COLUMNS}))
+    return MetricParts(
+        groups=pl.concat([p.groups for p in parts]), feedback=pl.concat([p.feedback for p in parts])
+    )
+
 
 def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bool) -> pl.DataFrame:
     """Metrics per (hour,) project, route and model: one of the two `daily_and_hourly_metrics` tables."""
@@ -31,49 +115,92 @@ def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bo
 def daily_and_hourly_metrics(
     traces: pl.DataFrame, quarantined: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Metrics per day and per UTC hour, each per project, route and model.
+    """Metrics per day and per UTC hour of `traces` in one piece: see `metrics_from_parts`."""
+    return metrics_from_parts(metric_parts(traces), quarantined)
 
-    `traces` are accepted traces with `METRIC_INPUT_COLUMNS`; `quarantined` are quarantined rows with
-    `start_time` and the group keys (nulls allowed), counted per group so the two add up to what arrived.
 
-    Both tables are planned together over the traces, encoded once, and polars runs the two plans at once.
-    Each is aggregated from the rows: a daily float sum of hourly sums would depend on the order the hourly
-    groups come out in (it varies by process), and a rerun must publish the same bits.
+def metrics_from_parts(parts: MetricParts, quarantined: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Metrics per day and per UTC hour, each per project, route and model, from a whole day's parts.
+
+    `quarantined` are quarantined rows with `start_time` and the group keys (nulls allowed), counted per group
+    so the two add up to what arrived. The hourly groups are combined first, then sorted, and the daily ones
+    combined from them in that order: a group's values are in the same order in every run.
     """
-    # Grouping on dictionary codes is several times faster than hashing three strings per row.
-    encoded = traces.with_columns(
-        pl.col(GROUP_KEYS).cast(pl.Categorical), pl.col("start_time").dt.truncate("1h").alias("hour")
-    ).lazy()
-    rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias("hour"))
-    daily, hourly = pl.collect_all(
-        [_metrics(encoded, rejected, list(GROUP_KEYS)), _metrics(encoded, rejected, ["hour", *GROUP_KEYS])]
+    hourly = _combined(parts.groups.lazy(), _HOURLY_KEYS, _COUNTS, _VALUES)
+    daily = _combined(hourly, _DAILY_KEYS, _COUNTS, _VALUES)
+    hourly_scores = _combined(parts.feedback.lazy(), (*_HOURLY_KEYS, "name"), (), ("value",))
+    daily_scores = _combined(hourly_scores, (*_DAILY_KEYS, "name"), (), ("value",))
+    rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
+    daily_table, hourly_table = pl.collect_all(
+        [
+            _table(daily, daily_scores, rejected, _DAILY_KEYS),
+            _table(hourly, hourly_scores, rejected, _HOURLY_KEYS),
+        ]
     )
-    return daily, hourly
+    return daily_table, hourly_table
 
 
-_AGGREGATES: tuple[pl.Expr, ...] = (
-    pl.len().cast(pl.Int64).alias("trace_count"),
-    (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
-    pl.col("input_tokens").sum().alias("input_tokens_sum"),
-    pl.col("input_tokens").mean().alias("input_tokens_mean"),
-    pl.col("output_tokens").sum().alias("output_tokens_sum"),
-    pl.col("output_tokens").mean().alias("output_tokens_mean"),
-    pl.col("cost_usd").sum().alias("cost_usd_sum"),
-    pl.col("latency_ms").mean().alias("latency_ms_mean"),
-    pl.col("latency_ms").quantile(0.50, "linear").alias("latency_ms_p50"),
-    pl.col("latency_ms").quantile(0.90, "linear").alias("latency_ms_p90"),
-    pl.col("latency_ms").quantile(0.99, "linear").alias("latency_ms_p99"),
-)
+def _combined(
+    parts: pl.LazyFrame, keys: tuple[str, ...], counts: tuple[str, ...], values: tuple[str, ...]
+) -> pl.LazyFrame:
+    """One row per `keys`: `counts` added up, `values` lists concatenated in row order; sorted by the keys.
+
+    (Within a group, polars keeps the rows' order, so the order of the values is the order of the parts.)"""
+    return (
+        parts.group_by(keys)
+        .agg(
+            *(pl.col(c).sum() for c in counts),
+            *(pl.col(c).list.explode(keep_nulls=False, empty_as_null=False) for c in values),
+        )
+        .sort(*GROUP_KEYS, *(k for k in keys if k not in GROUP_KEYS), nulls_last=True)
+    )
 
 
-def _metrics(traces: pl.LazyFrame, quarantined: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+def _mean(column: str) -> pl.Expr:
+    """The mean of an integer column from its exact sum and count (null when there is no value)."""
+    count = pl.col(f"{column}_count")
+    return pl.when(count > 0).then(pl.col(f"{column}_sum") / count).alias(f"{column}_mean")
+
+
+def _latency_quantile(q: float) -> pl.Expr:
+    return (
+        pl.col("latency_ms")
+        .list.eval(pl.element().quantile(q, "linear"))
+        .list.first()
+        .alias(f"latency_ms_p{round(q * 100)}")
+    )
+
+
+def _table(
+    groups: pl.LazyFrame, scores: pl.LazyFrame, quarantined: pl.LazyFrame, keys: tuple[str, ...]
+) -> pl.LazyFrame:
     """One table: the aggregates, feedback per score name, quarantined counts and the error rate per group."""
     rejected = quarantined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
+    feedback = (
+        scores.select(
+            *keys,
+            "name",
+            pl.col("value").list.mean().alias("mean"),
+            pl.col("value").list.len().cast(pl.Int64).alias("count"),
+        )
+        .group_by(keys)
+        .agg(pl.struct("name", "mean", "count").sort_by("name").alias("feedback"))
+        .cast({"feedback": FEEDBACK_STATS})
+    )
+    metrics = groups.select(
+        *keys,
+        "trace_count",
+        "error_count",
+        "input_tokens_sum",
+        _mean("input_tokens"),
+        "output_tokens_sum",
+        _mean("output_tokens"),
+        pl.col("cost_usd").list.sum().alias("cost_usd_sum"),
+        pl.col("latency_ms").list.mean().alias("latency_ms_mean"),
+        *(_latency_quantile(q) for q in (0.50, 0.90, 0.99)),
+    )
     out = (
-        traces.group_by(keys)
-        .agg(*_AGGREGATES)
-        .join(_feedback_stats(traces, keys), on=keys, how="left", nulls_equal=True)
-        .with_columns(pl.col(GROUP_KEYS).cast(pl.String))
+        metrics.join(feedback, on=keys, how="left", nulls_equal=True)
         .join(rejected, on=keys, how="full", coalesce=True, nulls_equal=True)
         .with_columns(
             pl.col("trace_count", "error_count", "quarantined_count").fill_null(0),
@@ -87,22 +214,3 @@ def _metrics(traces: pl.LazyFrame, quarantined: pl.LazyFrame, keys: list[str]) -
         )
     )
     return out.sort(keys, nulls_last=True)
-
-
-def _feedback_stats(traces: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    scores = (
-        traces.select(*keys, "feedback")
-        .explode("feedback")
-        .drop_nulls("feedback")
-        .unnest("feedback")
-        .drop_nulls("name")
-    )
-    per_name = scores.group_by(*keys, "name").agg(
-        pl.col("value").mean().alias("mean"), pl.col("value").count().cast(pl.Int64).alias("count")
-    )
-    return (
-        per_name.sort("name")
-        .group_by(keys)
-        .agg(pl.struct("name", "mean", "count").alias("feedback"))
-        .cast({"feedback": FEEDBACK_STATS})
-    )

@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from tracewatch.ingest import load_ledger, scan_accepted
+# Submodules, not the package: ingest itself imports monitoring.metrics (to make the parts as it reads).
+from tracewatch.ingest.accepted import scan_accepted
+from tracewatch.ingest.ledger import load_ledger
 from tracewatch.ingest.quarantine import read_records
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, daily_and_hourly_metrics
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY
 from tracewatch.store import Store
@@ -17,19 +19,20 @@ from tracewatch.traces.schema import GROUP_KEYS
 
 
 def build_monitoring_reports(
-    store: Store, day: dt.date, *, run_id: str, accepted: pl.DataFrame | None = None
+    store: Store, day: dt.date, *, run_id: str, parts: MetricParts | None = None
 ) -> list[PublishedPartition]:
     """Publish `trace_metrics_daily`, `trace_metrics_hourly` and `ingest_daily` for `day`.
 
-    `accepted` are the date's accepted traces (`METRIC_INPUT_COLUMNS`) when the caller has them already,
-    as ingest does for the files it just read; otherwise they are read from the store. A date with no
-    traces still gets its partitions: explicit empty ones.
+    `parts` are the monitoring parts of the date's accepted traces when the caller has them already, as
+    ingest does for the files it just read; otherwise the traces are read from the store. Either way the
+    tables come out the same, to the bit. A date with no traces still gets its partitions: explicit empty
+    ones.
     """
     ledger = load_ledger(store)
-    if accepted is None:
-        accepted = scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger)
+    if parts is None:
+        parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
     rejected = read_records(store, day, ["scope", "start_time", *GROUP_KEYS]).filter(pl.col("scope") == "row")
-    daily, hourly = daily_and_hourly_metrics(accepted.select(METRIC_INPUT_COLUMNS), rejected)
+    daily, hourly = metrics_from_parts(parts, rejected)
     entries = ledger.for_date(day)
     accounting = entries.select(
         pl.len().cast(pl.Int64).alias("files"),
