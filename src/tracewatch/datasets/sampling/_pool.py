@@ -27,6 +27,8 @@ KEY = "_key"
 GROUP = "_group"
 QUOTA = "_quota"
 STRATUM = "stratum"
+COMPETING = "/competing"
+"""Suffix of the memo entries that hold a strategy's competing rows (`Pool.competing`)."""
 PICK_SCHEMA: dict[str, pl.DataType] = {POS: pl.UInt32(), STRATUM: pl.String()}
 """What `Strategy.pick` returns: positions in `Pool.frame` and a stratum label, best pick first."""
 
@@ -118,7 +120,7 @@ class Pool:
             np.fmin.at(best, groups[grouped], keys[grouped])
             return frame.filter(pl.Series(~grouped | (keys == best[np.maximum(groups, 0)])))
 
-        return self.remember(f"{name}/keyed", compute)
+        return self.remember(f"{name}{COMPETING}", compute)
 
     def at(self, positions: pl.Series, *columns: str) -> pl.DataFrame:
         """`columns` of the candidates at `positions`, in that order."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -20,6 +21,7 @@ from tracewatch.datasets.minhash import (
     stable_hash64,
 )
 from tracewatch.datasets.sampling._pool import (
+    COMPETING,
     HASH,
     PICK_SCHEMA,
     POS,
@@ -123,6 +125,26 @@ class Sampler:
         self.scheme = scheme
         self.memo: dict[str, object] = {}
         self.groups = None if distinct_on is None else group_codes(self.frame.get_column(distinct_on))
+        self.group_count = 0 if self.groups is None else int(self.groups.max(initial=-1)) + 1
+
+    def with_other_representatives(self, rows: pl.Series) -> pl.Series:
+        """`rows` (into `traces`) plus every row that stands for one of their groups in another strategy's
+        ranking. Each strategy ranks a group by its own best trace; examining those together with the shortlist
+        saves a round when the final picks take a group through another strategy."""
+        if self.groups is None or rows.is_empty():
+            return rows
+        frame_rows = self.frame.get_column(ROW).to_numpy()  # ascending: `frame` keeps the order of `traces`
+        codes = self.groups[np.searchsorted(frame_rows, rows.to_numpy())]
+        taken = np.zeros(self.group_count, dtype=bool)
+        taken[codes[codes >= 0]] = True
+        positions = []
+        for name, competing in self.memo.items():
+            if name.endswith(COMPETING):
+                at = cast(pl.DataFrame, competing).get_column(POS).to_numpy()
+                grouped = self.groups[at]
+                positions.append(at[(grouped >= 0) & taken[np.maximum(grouped, 0)]])
+        more = frame_rows[np.concatenate([np.zeros(0, dtype=np.int64), *positions])]
+        return pl.Series(rows.name, np.union1d(rows.to_numpy(), more), dtype=rows.dtype)
 
     def choose(self, excluded: NDArray[np.bool_] | None = None, budget: int | None = None) -> pl.DataFrame:
         """Row numbers (into `traces`), strategy and stratum of the picks (`CHOSEN_SCHEMA`), strategy by

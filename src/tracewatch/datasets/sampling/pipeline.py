@@ -138,7 +138,7 @@ def select_new_traces(
         sampler.groups,
     )
     shortlist = min(spec.budget * oversample, traces.height)
-    verdicts.look_at(sampler.choose(verdicts.rejected, shortlist)[ROW])
+    verdicts.look_at(sampler.with_other_representatives(sampler.choose(verdicts.rejected, shortlist)[ROW]))
     for round_number in itertools.count(1):
         chosen = sampler.choose(verdicts.rejected)
         if not verdicts.look_at(chosen[ROW]):
@@ -148,7 +148,9 @@ def select_new_traces(
             "selection round %d: %d rejected so far, examining more", round_number, verdicts.rejected.sum()
         )
         shortlist = min(2 * shortlist, traces.height)
-        verdicts.look_at(sampler.choose(verdicts.rejected, shortlist)[ROW])
+        verdicts.look_at(
+            sampler.with_other_representatives(sampler.choose(verdicts.rejected, shortlist)[ROW])
+        )
     found = verdicts.picked(chosen)
     picked = _with_examined(materialise(traces, chosen).drop(GROUP_KEY, strict=False), found, id_column)
     dropped = pl.concat([pl.DataFrame(schema=dropped_schema(id_column)), *verdicts.dropped])
