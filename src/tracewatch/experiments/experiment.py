@@ -6,7 +6,6 @@ never race on it.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -20,7 +19,7 @@ from tracewatch.experiments.records import (
     read_record,
     write_record,
 )
-from tracewatch.experiments.resume import load_resume_state
+from tracewatch.experiments.resume import count_statuses
 from tracewatch.runs import utc_now
 from tracewatch.store import Store
 
@@ -89,15 +88,14 @@ def finish_experiment(store: Store, experiment_id: str) -> ExperimentRecord:
     record = read_record(store, experiment_id)
     if record is None:
         raise ConfigError(f"experiment {experiment_id!r} has no record; call start_experiment first")
-    state = load_resume_state(store, experiment_id)
-    found = Counter((fingerprint, status) for (fingerprint, _, _), status in state.statuses.items())
+    found = count_statuses(store, experiment_id)
     by_config: dict[str, dict[str, int]] = {}
     for entry in record.configs:
-        counts = {status: found[(entry.fingerprint, status)] for status in STATUSES}
+        counts = {status: found.count(entry.fingerprint, status) for status in STATUSES}
         counts["missing"] = record.item_count * record.trials - sum(counts.values())
         by_config[entry.fingerprint] = counts
     totals = {name: sum(c[name] for c in by_config.values()) for name in (*STATUSES, "missing")}
-    spent = state.spent_usd
+    spent = found.spent_usd
     now = utc_now()
     done = replace(
         record,

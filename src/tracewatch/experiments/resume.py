@@ -77,14 +77,9 @@ def load_resume_state(
 ) -> ResumeState:
     """The latest status of every key written so far (optionally of one config and some items only), and the
     cost of every uncached call ever made for the experiment (superseded rows were paid for too)."""
-    scan = _scan(store, experiment_id, fingerprint)
-    if scan is None:
+    rows = _status_rows(store, experiment_id, fingerprint, item_ids)
+    if rows is None:
         return ResumeState()
-    if item_ids is not None:
-        scan = scan.filter(pl.col("item_id").is_in(list(item_ids)))
-    columns = [*KEY_COLUMNS, "status", "cost_usd", "cached", "finished_at", _PART]
-    rows = scan.select(columns).collect()
-    spent = rows.filter(~pl.col("cached")).get_column("cost_usd").sum()
     latest = latest_rows(rows.lazy()).collect()
     keys = zip(
         latest.get_column("config_fingerprint").to_list(),
@@ -93,7 +88,48 @@ def load_resume_state(
         strict=True,
     )
     statuses = dict(zip(keys, latest.get_column("status").to_list(), strict=True))
-    return ResumeState(statuses=statuses, spent_usd=float(spent or 0.0))
+    return ResumeState(statuses=statuses, spent_usd=_spent(rows))
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """How many keys of each config have each latest status, and what every uncached call cost."""
+
+    by_config: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    spent_usd: float = 0.0
+
+    def count(self, fingerprint: str, status: str) -> int:
+        return self.by_config.get(fingerprint, {}).get(status, 0)
+
+
+def count_statuses(store: Store, experiment_id: str) -> StatusCounts:
+    """`load_resume_state` summed up per config and status, counted by polars: closing a run needs the
+    counts, not a Python dict of every key."""
+    rows = _status_rows(store, experiment_id, None, None)
+    if rows is None:
+        return StatusCounts()
+    counts = latest_rows(rows.lazy()).group_by("config_fingerprint", "status").len().collect()
+    by_config: dict[str, dict[str, int]] = {}
+    for fingerprint, status, n in counts.iter_rows():
+        by_config.setdefault(fingerprint, {})[status] = n
+    return StatusCounts(by_config=by_config, spent_usd=_spent(rows))
+
+
+def _status_rows(
+    store: Store, experiment_id: str, fingerprint: str | None, item_ids: Collection[str] | None
+) -> pl.DataFrame | None:
+    """Every row's key, status, cost and order columns (None when nothing was written yet)."""
+    scan = _scan(store, experiment_id, fingerprint)
+    if scan is None:
+        return None
+    if item_ids is not None:
+        scan = scan.filter(pl.col("item_id").is_in(list(item_ids)))
+    return scan.select(*KEY_COLUMNS, "status", "cost_usd", "cached", "finished_at", _PART).collect()
+
+
+def _spent(rows: pl.DataFrame) -> float:
+    spent = rows.filter(~pl.col("cached")).get_column("cost_usd").sum()
+    return float(spent or 0.0)
 
 
 def _scan(store: Store, experiment_id: str, fingerprint: str | None) -> pl.LazyFrame | None:
