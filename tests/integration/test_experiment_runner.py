@@ -30,7 +30,7 @@ from tracewatch.devservices.model_server import (
     start_model_server,
     stop_model_server,
 )
-from tracewatch.experiments.cache import ResponseCache
+from tracewatch.experiments.cache import PACK_PREFIX, ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import ExperimentConfig
 from tracewatch.experiments.experiment import ExperimentSpec
@@ -237,6 +237,7 @@ def test_a_warm_cache_makes_no_http_call_on_either_store(store: Store, server: M
     run(store, server.base_url, frame, experiment_id="cold", cache=ResponseCache(store))
     assert server.stats().requests == 40
     server.reset()
+    assert store.list_objects(PACK_PREFIX)  # the chunk's answers, together in one object
     run(store, server.base_url, frame, experiment_id="warm", cache=ResponseCache(store))
     assert server.stats().requests == 0
     warm = read_experiment_items(store, "warm")

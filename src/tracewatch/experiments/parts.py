@@ -16,10 +16,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
+
 from tracewatch.experiments.records import new_part_key, rows_to_frame
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def _encode(rows: list[dict[str, Any]] | pl.DataFrame) -> bytes:
+    """Rows as the bytes of one zstd Parquet part. polars' own writer: for a part of a few hundred rows it costs
+    a fraction of a conversion to Arrow plus pyarrow's writer."""
+    frame = rows if isinstance(rows, pl.DataFrame) else rows_to_frame(rows)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd")
+    return buffer.getvalue()
 
 
 class PartWriter:
@@ -56,6 +67,14 @@ class PartWriter:
             self._raise_failed_flush()
             self._start_flush()
 
+    async def write_frame(self, frame: pl.DataFrame) -> None:
+        """Write rows already built as a typed frame (see `records.EXPERIMENT_ITEM_SCHEMA`) as a part of their
+        own, after any flush in flight; a chunk answered wholly from the cache has no rows to buffer."""
+        if self._pending is not None:
+            await self._pending
+        self._pending = asyncio.get_running_loop().create_task(self._flush(frame))
+        await self._pending
+
     async def close(self) -> None:
         """Flush what is left and wait for every write; a failed write raises here."""
         if self._pending is not None:
@@ -70,19 +89,15 @@ class PartWriter:
         self._last_flush = self._clock()
         self._pending = asyncio.get_running_loop().create_task(self._flush(rows))
 
-    async def _flush(self, rows: list[dict[str, Any]]) -> None:
+    async def _flush(self, rows: list[dict[str, Any]] | pl.DataFrame) -> None:
         key = new_part_key(self._experiment_id, self._fingerprint, self._chunk)
-        await asyncio.to_thread(self._write, key, rows)
+        # Encoded here, written on a worker thread: the encoding is a few ms of work that holds the GIL, which
+        # on a thread would contend with the event loop; the write (and its disk sync, or the PUT) waits on I/O.
+        data = _encode(rows)
+        await asyncio.to_thread(self._store.write_bytes, key, data)
         self.parts.append(key)
         self.rows_written += len(rows)
         log.debug("flushed %d rows to %s", len(rows), key)
-
-    def _write(self, key: str, rows: list[dict[str, Any]]) -> None:
-        # polars' own writer: for a part of a few hundred rows it costs a fraction of a conversion to Arrow
-        # plus pyarrow's writer, and a warm rerun spends most of its time writing parts.
-        buffer = io.BytesIO()
-        rows_to_frame(rows).write_parquet(buffer, compression="zstd")
-        self._store.write_bytes(key, buffer.getvalue())
 
     def _raise_failed_flush(self) -> None:
         # A store failure stops the chunk: it is not a per-item problem, and the rows would be lost.

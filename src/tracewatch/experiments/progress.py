@@ -75,9 +75,10 @@ class Progress:
     def add_total(self, n: int) -> None:
         self.total += n
 
-    def record(self, status: str, cached: bool = False) -> None:
-        self._counts[status] += 1
-        self._cached += cached
+    def record(self, status: str, cached: bool = False, count: int = 1) -> None:
+        """`count` items ended with `status` (all from the cache, or none)."""
+        self._counts[status] += count
+        self._cached += cached * count
         if self._callback is not None:
             now = self._clock()
             if now >= self._next_report:

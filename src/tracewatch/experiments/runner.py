@@ -29,7 +29,7 @@ import polars as pl
 
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.budget import CostBudget
-from tracewatch.experiments.cache import ResponseCache, cache_key
+from tracewatch.experiments.cache import CacheKeys, ResponseCache
 from tracewatch.experiments.calls import CallContext, CallResult, Invoke, answer
 from tracewatch.experiments.config import ExperimentConfig, ItemFieldError
 from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment, start_experiment
@@ -37,10 +37,10 @@ from tracewatch.experiments.limits import ProviderLimits
 from tracewatch.experiments.parts import PartWriter
 from tracewatch.experiments.plan import ChunkPlan, check_configs, plan_chunks, prepare_items
 from tracewatch.experiments.progress import Progress, ProgressCallback, ProgressSnapshot, console_progress
-from tracewatch.experiments.records import ExperimentRecord
+from tracewatch.experiments.records import EXPERIMENT_ITEM_SCHEMA, ExperimentRecord
 from tracewatch.experiments.resume import ResumeState, RunMode, load_resume_state
 from tracewatch.experiments.retry import RetryPolicy, Sleep
-from tracewatch.experiments.types import CallParams, Message, ModelClient
+from tracewatch.experiments.types import CallParams, Completion, Message, ModelClient
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import Store
 
@@ -327,13 +327,15 @@ async def _run_units(
     }
     counts: Counter[str] = Counter()
     totals = {"attempts": 0, "cached": 0}
+    keys = CacheKeys(call) if call is not None and context.cache is not None else None
     requests = [
-        (item, trial, _request(config, runtime.client, call, context.cache, item, trial))
-        for item, trial in units
+        (item, trial, _request(config, runtime.client, call, keys, item, trial)) for item, trial in units
     ]
+    cache_keys = [r[2] for _, _, r in requests if not isinstance(r, ItemFieldError) and r[2] is not None]
+    answered: list[Completion] | None = None
     if context.cache is not None:  # one bulk read for the chunk instead of a store read per item
-        keys = (request[2] for _, _, request in requests if not isinstance(request, ItemFieldError))
-        await context.cache.prefetch(key for key in keys if key is not None)
+        await context.cache.prefetch(cache_keys)
+        answered = _all_cached(context.cache, requests)
     queue = iter(requests)
 
     async def worker() -> None:
@@ -353,12 +355,18 @@ async def _run_units(
 
     workers = min(len(units), settings.workers_per_chunk or 2 * throttle.limiter.max_concurrency)
     try:
-        async with _failing_fast() as group:
-            for _ in range(workers):
-                group.create_task(worker())
+        if answered:  # every answer is in the cache: the rows in one go, no worker and no call
+            await writer.write_frame(_cached_rows(base, units, answered))
+            counts["ok"] = totals["cached"] = len(answered)
+            run.progress.record("ok", cached=True, count=len(answered))
+        else:
+            async with _failing_fast() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
     finally:
         if context.cache is not None:
             await context.cache.flush()
+            await context.cache.seal(cache_keys)
         await writer.close()  # even a failing or cancelled chunk keeps what it finished
     result = ChunkResult(
         config_name=config.name,
@@ -397,20 +405,54 @@ def _request(
     config: ExperimentConfig,
     client: ModelClient,
     call: CallParams | None,
-    cache: ResponseCache | None,
+    keys: CacheKeys | None,
     item: Mapping[str, Any],
     trial: int,
 ) -> _Request | ItemFieldError:
-    """What one (item, trial) sends: the attempt to make, its messages and its cache key; or why the item
-    cannot be sent (a template field it lacks)."""
+    """What one (item, trial) sends: the attempt to make, its messages and its cache key (None without a
+    cache); or why the item cannot be sent (a template field it lacks)."""
     if call is None:
         return partial(config.run_task, item), (), None
     try:
         messages = config.render(item)
     except ItemFieldError as missing:
         return missing
-    key = cache_key(messages, call, trial) if cache is not None else None
+    key = keys.cache_key(messages, trial) if keys is not None else None
     return partial(client.complete, messages, call), messages, key
+
+
+def _all_cached(
+    cache: ResponseCache, requests: Sequence[tuple[Any, int, _Request | ItemFieldError]]
+) -> list[Completion] | None:
+    """The cached answer of every request, in order, when the cache holds them all (after a prefetch), else
+    None: then the chunk's workers take the items one by one."""
+    answered: list[Completion] = []
+    for _, _, request in requests:
+        if isinstance(request, ItemFieldError) or request[2] is None:
+            return None
+        hit = cache.peek(request[2])
+        if hit is None:
+            return None
+        answered.append(hit)
+    return answered
+
+
+_ITEM_FIELDS = (
+    ("item_id", "item_id"),
+    ("input", "input_text"),
+    ("expected", "expected_output"),
+    ("source_trace_id", "source_trace_id"),
+)
+"""Row column <- item field."""
+
+_COMPLETION_FIELDS = (
+    ("output", "text"),
+    ("input_tokens", "input_tokens"),
+    ("output_tokens", "output_tokens"),
+    ("cost_usd", "cost_usd"),
+    ("latency_ms", "latency_ms"),
+)
+"""Row column <- Completion attribute (None without a completion)."""
 
 
 def _row(
@@ -418,22 +460,36 @@ def _row(
 ) -> dict[str, Any]:
     """One experiment item row (see `records.EXPERIMENT_ITEM_SCHEMA`), as a plain dict: no polars per item."""
     completion = result.completion
-    return {
+    row = {**base, "trial": trial, "cached": result.cached, "status": result.status, "error": result.error}
+    row.update((column, item.get(name)) for column, name in _ITEM_FIELDS)
+    row.update((column, getattr(completion, name, None)) for column, name in _COMPLETION_FIELDS)
+    row.update(attempts=result.attempts, started_at=started, finished_at=utc_now())
+    return row
+
+
+def _cached_rows(
+    base: Mapping[str, Any], units: Sequence[_Unit], answered: Sequence[Completion]
+) -> pl.DataFrame:
+    """The rows of units all answered from the cache (the answer of `units[i]` is `answered[i]`), built column
+    by column: a warm rerun would otherwise spend most of its time building and converting one dict per row.
+    Columns that are the same on every row are literals; every row has the same start and finish time, since
+    no call was waited for."""
+    now = utc_now()
+    columns: dict[str, list[Any]] = {"trial": [trial for _, trial in units]}
+    for column, name in _ITEM_FIELDS:
+        columns[column] = [item.get(name) for item, _ in units]
+    for column, name in _COMPLETION_FIELDS:
+        columns[column] = [getattr(completion, name) for completion in answered]
+    fixed = {
         **base,
-        "item_id": item["item_id"],
-        "trial": trial,
-        "input": item.get("input_text"),
-        "expected": item.get("expected_output"),
-        "output": completion.text if completion else None,
-        "input_tokens": completion.input_tokens if completion else None,
-        "output_tokens": completion.output_tokens if completion else None,
-        "cost_usd": completion.cost_usd if completion else None,
-        "latency_ms": completion.latency_ms if completion else None,
-        "cached": result.cached,
-        "status": result.status,
-        "error": result.error,
-        "attempts": result.attempts,
-        "source_trace_id": item.get("source_trace_id"),
-        "started_at": started,
-        "finished_at": utc_now(),
+        "cached": True,
+        "status": "ok",
+        "error": None,
+        "attempts": 0,
+        "started_at": now,
+        "finished_at": now,
     }
+    schema = EXPERIMENT_ITEM_SCHEMA
+    frame = pl.DataFrame(columns, schema={name: schema[name] for name in columns})
+    literals = [pl.lit(value, dtype=schema[name]).alias(name) for name, value in fixed.items()]
+    return frame.with_columns(literals).select(list(schema))

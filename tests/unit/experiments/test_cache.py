@@ -7,15 +7,20 @@ import asyncio
 import hashlib
 import json
 import threading
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
 from tracewatch.experiments.cache import (
+    PACK_PREFIX,
+    CacheKeys,
     ResponseCache,
     cache_key,
     cache_object_key,
     is_deterministic,
+    pack_name,
+    pack_object_key,
     request_key,
 )
 from tracewatch.experiments.types import CallParams, Completion
@@ -188,3 +193,156 @@ def test_prefetch_reads_a_chunk_at_once_and_remembers_the_misses(file_store: Sto
     assert asyncio.run(fresh.get(absent)) is None
     asyncio.run(fresh.put(absent, ANSWER))  # answered since: no longer a miss
     assert asyncio.run(fresh.get(absent)) == replace(ANSWER, cached=True)
+
+
+# ---- packs: a chunk's entries in one object ------------------------------------------------------------------
+
+
+def chunk_keys(n: int, call: CallParams = CALL) -> list[str]:
+    return [cache_key([{"role": "user", "content": f"question {i}"}], call) for i in range(n)]
+
+
+def answer_to(i: int) -> Completion:
+    return replace(ANSWER, text=f"answer {i}", input_tokens=i)
+
+
+async def answer_and_seal(cache: ResponseCache, keys: list[str], answered: range) -> None:
+    """What a chunk does: prefetch its keys, store the answers it got, flush, seal."""
+    await cache.prefetch(keys)
+    for i in answered:
+        await cache.put(keys[i], answer_to(i))
+    await cache.flush()
+    await cache.seal(keys)
+
+
+class ReadCounter:
+    """Counts the objects a store is asked to read (the spy keeps the real reads)."""
+
+    def __init__(self, store: Store) -> None:
+        self.objects: list[str] = []
+        original = store.read_many
+
+        def spy(keys: Sequence[str]) -> dict[str, bytes]:
+            self.objects += keys
+            return original(keys)
+
+        store.read_many = spy  # type: ignore[method-assign]
+
+
+def test_a_chunk_of_answers_comes_back_in_one_read(file_store: Store) -> None:
+    keys = chunk_keys(20)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(20)))
+    assert [o.key for o in file_store.list_objects(PACK_PREFIX)] == [pack_object_key(pack_name(keys))]
+
+    reads = ReadCounter(file_store)
+    fresh = ResponseCache(file_store)
+    assert asyncio.run(fresh.prefetch(reversed(keys))) == 20  # the set names the pack, not the order
+    assert reads.objects == [pack_object_key(pack_name(keys))]
+    assert [fresh.peek(key) for key in keys] == [replace(answer_to(i), cached=True) for i in range(20)]
+
+
+def test_a_whole_pack_is_not_written_again(file_store: Store) -> None:
+    keys = chunk_keys(5)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(5)))
+    written = file_store.list_objects(PACK_PREFIX)[0]
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(0)))  # a warm rerun of the chunk
+    assert file_store.list_objects(PACK_PREFIX) == [written]
+
+
+def test_a_changed_request_misses_the_pack(file_store: Store) -> None:
+    keys = chunk_keys(5)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(5)))
+    changed = chunk_keys(5, replace(CALL, params={"temperature": 0.0, "seed": 8}))
+    fresh = ResponseCache(file_store)
+    assert asyncio.run(fresh.prefetch(changed)) == 0
+    assert all(fresh.peek(key) is None for key in changed)
+
+
+def test_a_partial_pack_hits_what_it_holds_and_singles_fill_the_rest(file_store: Store) -> None:
+    keys = chunk_keys(10)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(6)))  # a chunk stopped after 6 answers
+    killed = ResponseCache(file_store)  # a run killed after its batch of answers 6-7 reached the store,
+    asyncio.run(put_and_flush(killed, keys[6], answer_to(6)))  # before it could seal
+    asyncio.run(put_and_flush(killed, keys[7], answer_to(7)))
+
+    reads = ReadCounter(file_store)
+    fresh = ResponseCache(file_store)
+    assert asyncio.run(fresh.prefetch(keys)) == 8
+    assert reads.objects == [pack_object_key(pack_name(keys))] + [cache_object_key(k) for k in keys[6:]]
+    assert [fresh.peek(key) is not None for key in keys] == [True] * 8 + [False] * 2
+
+    asyncio.run(answer_and_seal(fresh, keys, range(8, 10)))  # the rerun answers the rest: the pack is whole
+    reads.objects.clear()
+    assert asyncio.run(ResponseCache(file_store).prefetch(keys)) == 10
+    assert reads.objects == [pack_object_key(pack_name(keys))]
+
+
+def test_an_unreadable_pack_is_ignored_for_the_single_entries(
+    file_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    keys = chunk_keys(3)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(3)))
+    pack = pack_object_key(pack_name(keys))
+    stored = json.loads(file_store.read_bytes(pack))
+    stored["text"] = stored["text"][:2]  # a column cut short
+    file_store.write_bytes(pack, json.dumps(stored).encode())
+
+    fresh = ResponseCache(file_store)
+    assert asyncio.run(fresh.prefetch(keys)) == 3
+    assert "ignoring unreadable cache pack" in caplog.text
+    assert [fresh.peek(key) for key in keys] == [replace(answer_to(i), cached=True) for i in range(3)]
+
+
+def test_a_pack_entry_is_the_same_answer_as_its_single_entry(file_store: Store) -> None:
+    keys = chunk_keys(4)
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(4)))
+    from_pack = ResponseCache(file_store)
+    asyncio.run(from_pack.prefetch(keys))
+    file_store.delete(PACK_PREFIX)
+    from_singles = ResponseCache(file_store)
+    asyncio.run(from_singles.prefetch(keys))
+    assert [from_pack.peek(k) for k in keys] == [from_singles.peek(k) for k in keys]
+    assert all(from_pack.peek(k) is not None for k in keys)
+
+
+def test_writers_sealing_one_pack_at_once_leave_a_readable_pack(file_store: Store) -> None:
+    keys = chunk_keys(40)
+    halves = [
+        range(0, 25),
+        range(15, 40),
+    ]  # two processes running the same chunk, answering overlapping parts
+
+    def writer(answered: range) -> None:
+        for _ in range(20):
+            asyncio.run(answer_and_seal(ResponseCache(file_store), keys, answered))
+
+    threads = [threading.Thread(target=writer, args=(half,)) for half in halves]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    fresh = ResponseCache(file_store)
+    assert asyncio.run(fresh.prefetch(keys)) == 40
+    assert [fresh.peek(key) for key in keys] == [replace(answer_to(i), cached=True) for i in range(40)]
+    stored = file_store.read_json(pack_object_key(pack_name(keys)))
+    assert len(stored["keys"]) in (25, 40)  # one writer's whole pack, or a rerun's over both
+
+
+def test_keys_for_many_requests_are_the_keys_of_each() -> None:
+    for params in ({"temperature": 0.7}, {"temperature": 0.0, "seed": 3}):
+        call = replace(CALL, params=params)
+        keys = CacheKeys(call)
+        for trial in range(3):
+            for messages in (MESSAGES, [{"role": "system", "content": "Be brief."}, *MESSAGES]):
+                base = hashlib.sha256(
+                    json.dumps(
+                        {"model": call.model, "messages": messages, "params": params},
+                        sort_keys=True,
+                        separators=(",", ":"),
+                    ).encode()
+                ).hexdigest()
+                per_trial = hashlib.sha256(f"{base}\x00trial={trial}".encode()).hexdigest()
+                expected = base if trial == 0 or "seed" in params else per_trial
+                assert keys.request_key(messages) == base
+                assert keys.cache_key(messages, trial) == expected == cache_key(messages, call, trial)

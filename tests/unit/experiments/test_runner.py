@@ -16,7 +16,7 @@ import pytest
 
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
-from tracewatch.experiments.cache import CACHE_PREFIX, ResponseCache
+from tracewatch.experiments.cache import CACHE_PREFIX, PACK_PREFIX, ResponseCache
 from tracewatch.experiments.config import ExperimentConfig
 from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment
 from tracewatch.experiments.limits import LimitSettings, ProviderLimits
@@ -147,7 +147,12 @@ def run(
 
 
 def cache_entries(store: Store) -> list[str]:
-    return [o.key for o in store.list_objects(CACHE_PREFIX)]
+    """The single entries of the cache (not its packs)."""
+    return [o.key for o in store.list_objects(CACHE_PREFIX) if not o.key.startswith(f"{PACK_PREFIX}/")]
+
+
+def cache_packs(store: Store) -> list[str]:
+    return [o.key for o in store.list_objects(PACK_PREFIX)]
 
 
 def by_item(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
@@ -266,6 +271,74 @@ def test_a_warm_cache_answers_without_a_single_call(store: Store) -> None:
     cold = read_experiment_items(store, "cold")
     assert warm.get_column("output").to_list() == cold.get_column("output").to_list()
     assert result.record.counts["ok"] == 40 and result.progress.cached == 40
+
+
+def spy_reads(store: Store) -> list[str]:
+    """The objects the store is asked to read from now on (the real reads still happen)."""
+    reads: list[str] = []
+    original = store.read_many
+
+    def spy(keys: Sequence[str]) -> dict[str, bytes]:
+        reads.extend(keys)
+        return original(keys)
+
+    store.read_many = spy  # type: ignore[method-assign]
+    return reads
+
+
+def test_a_warm_chunk_reads_one_pack_and_writes_the_rows_calls_would(store: Store) -> None:
+    items = plain_items(20)  # chunks of 7: three chunks
+    run(store, items, FakeClient(), experiment=spec("cold"), cache=ResponseCache(store))
+    assert len(cache_packs(store)) == 3
+    reads = spy_reads(store)
+    second = FakeClient()
+    result = run(store, items, second, experiment=spec("warm"), cache=ResponseCache(store))
+
+    assert second.total == 0 and sorted(reads) == cache_packs(store)
+    cold, warm = read_experiment_items(store, "cold"), read_experiment_items(store, "warm")
+    assert warm.schema == cold.schema == pl.Schema(EXPERIMENT_ITEM_SCHEMA)
+    answer = [c for c in EXPERIMENT_ITEM_SCHEMA if c not in ("run_id", "experiment_id", "cached", "attempts")]
+    assert (
+        warm.select(answer)
+        .drop("started_at", "finished_at")
+        .equals(cold.select(answer).drop("started_at", "finished_at"))
+    )
+    assert warm.get_column("cached").all() and not cold.get_column("cached").any()
+    assert set(warm.get_column("attempts")) == {0} and set(warm.get_column("run_id")) == {result.run_id}
+    assert (warm.get_column("started_at") <= warm.get_column("finished_at")).all()
+    assert result.record.counts == {"ok": 20, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert (result.progress.done, result.progress.cached) == (20, 20)
+    assert [c.cached for c in result.chunks] == [7, 7, 6] and [c.counts["ok"] for c in result.chunks] == [
+        7,
+        7,
+        6,
+    ]
+
+
+def test_a_chunk_partly_in_the_cache_calls_only_the_rest_and_completes_its_pack(store: Store) -> None:
+    run(store, plain_items(10), FakeClient(), experiment=spec("first"), cache=ResponseCache(store))
+    more = FakeClient()  # 14 items: the first chunk is all cached, the second has 3 of its 7
+    result = run(store, plain_items(14), more, experiment=spec("more"), cache=ResponseCache(store))
+    assert sorted(more.calls) == [f"q{i} what is {i}?" for i in range(10, 14)]
+    assert [c.cached for c in result.chunks] == [7, 3]
+    rows = read_experiment_items(store, "more")
+    assert rows.height == 14 and set(rows.get_column("status")) == {"ok"}
+
+    reads = spy_reads(store)
+    again = FakeClient()
+    run(store, plain_items(14), again, experiment=spec("again"), cache=ResponseCache(store))
+    assert again.total == 0 and len(reads) == 2 and all(key.startswith(f"{PACK_PREFIX}/") for key in reads)
+
+
+def test_a_changed_config_misses_the_cache(store: Store) -> None:
+    run(store, plain_items(8), FakeClient(), experiment=spec("before"), cache=ResponseCache(store))
+    changed = FakeClient()
+    hotter = config(temperature=0.3)
+    run(
+        store, plain_items(8), changed, configs=[hotter], experiment=spec("after"), cache=ResponseCache(store)
+    )
+    assert changed.total == 8
+    assert not read_experiment_items(store, "after").get_column("cached").any()
 
 
 def test_a_task_config_runs_its_callable_and_is_not_cached(store: Store) -> None:
