@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from tracewatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
+_CONNECTING = threading.Lock()
+"""Held while an S3 client is built (a module lock, so a Store stays picklable)."""
 _PARTITION = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^/]+)$")
 
 
@@ -83,10 +86,25 @@ class Store:
         collections that parse would otherwise trigger cost a fifth of it, paid at the start of every night.
         """
         if not self._connected:
-            with _collector_paused():
-                self._fs.connect()
-            self._connected = True
+            with _CONNECTING:
+                if not self._connected:
+                    with _collector_paused():
+                        self._fs.connect()
+                    self._connected = True
         return self._fs
+
+    def connect_soon(self) -> None:
+        """Start building the S3 client in a background thread, so it overlaps work that does not need it
+        (polars reads and writes through its own client). Whoever needs `fs` first waits for it; an error
+        is raised there, not here."""
+        if not self._connected:
+            threading.Thread(target=self._connect_quietly, name="store-connect", daemon=True).start()
+
+    def _connect_quietly(self) -> None:
+        try:
+            self.fs  # noqa: B018 -- the property connects
+        except Exception:  # raised again, with its context, by the first real use
+            log.debug("building the S3 client in the background failed", exc_info=True)
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import polars as pl
+import pytest
 
 from tracewatch.ingest import ingest_new_traces, load_ledger, scan_accepted
 from tracewatch.store import Store
@@ -84,3 +85,24 @@ def test_accepted_rows_read_in_one_scan_leave_out_the_quarantined_rows_of_each_f
     assert together.height == 9 and together.equals(file_by_file)
     assert together.get_column("trace_id").n_unique() == 9
     assert f"b-{D1.isoformat()}-3" not in together.get_column("trace_id").to_list()
+
+
+def test_only_files_in_date_partitions_are_ingested(
+    store: Store, make_traces: Callable[..., pl.DataFrame], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dates come from the keys of one listing of traces/: anything outside a date=YYYY-MM-DD partition,
+    or after `up_to`, is left alone; files in sub-folders of a date are that date's."""
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
+    write(store, D1, "sub/b", make_traces(D1.isoformat(), 4, prefix="b"))
+    write(store, D2, "a", make_traces(D2.isoformat(), 3, prefix="later"))
+    for key in ("traces/loose.parquet", "traces/region=eu/c.parquet", "traces/date=yesterday/d.parquet"):
+        store.write_parquet(key, make_traces(D1.isoformat(), 2, prefix="odd"))
+    with caplog.at_level("WARNING", logger="tracewatch.ingest.run"):
+        result = ingest_new_traces(store, up_to=D1)
+    assert sorted(f.key for f in result.files) == [
+        f"traces/date={D1}/a.parquet",
+        f"traces/date={D1}/sub/b.parquet",
+    ]
+    assert result.rows_accepted == 9
+    assert "traces/date=yesterday: not a YYYY-MM-DD date" in caplog.text
+    assert [f.key for f in ingest_new_traces(store, up_to=D2).files] == [f"traces/date={D2}/a.parquet"]

@@ -42,9 +42,11 @@ def scan_accepted(
     entries = ledger.for_date(day).filter(
         (pl.col("status") != "rejected") & ~pl.col("source_key").is_in(sorted(exclude))
     )
-    rejected_rows = quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
     keys = entries.get_column("source_key").to_list()
-    if keys and max_rows_per_file is None:
+    if not keys:  # e.g. ingest asking for the earlier files of a date it reads whole: no quarantine to list
+        return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
+    rejected_rows = quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
+    if max_rows_per_file is None:
         together = _read_together(store, keys, columns, rejected_rows)
         if together is not None:
             return together

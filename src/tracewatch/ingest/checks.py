@@ -84,14 +84,18 @@ def check_date(
         )
 
     checked: list[_CheckedFile | FileOutcome] = []
-    for obj, done in _in_threads(read_and_check, objects):
-        if isinstance(done, RejectedFile):
-            checked.append(_reject_file(store, day, obj, done, run_id, utc_now()))
-        else:
-            checked.append(done)
+    with ThreadPoolExecutor(max_workers=1) as side:
+        # The date's existing records, listed while the files are read: only a clean file's old record
+        # matters (it is deleted), and nothing this run writes is one.
+        listed = side.submit(quarantine.record_keys, store, day)
+        for obj, done in _in_threads(read_and_check, objects):
+            if isinstance(done, RejectedFile):
+                checked.append(_reject_file(store, day, obj, done, run_id, utc_now()))
+            else:
+                checked.append(done)
+        stale = listed.result()
     readable = [c for c in checked if isinstance(c, _CheckedFile)]
     _flag_duplicates(store, ledger, day, readable)
-    stale = quarantine.record_keys(store, day)
     outcomes = [
         c if isinstance(c, FileOutcome) else _settle_file(store, day, c, suite, run_id, stale)
         for c in checked

@@ -77,6 +77,10 @@ class Ledger:
 
 
 def load_ledger(store: Store) -> Ledger:
-    if not store.exists(LEDGER_KEY):
+    """The ledger as saved (empty before the first ingest): one read, no existence check first, and through
+    polars' own client, so it needs no S3 client of the store's (that one may still be starting)."""
+    try:
+        frame = store.read_parquet(LEDGER_KEY)
+    except FileNotFoundError:
         return Ledger(pl.DataFrame(schema=LEDGER_SCHEMA))
-    return Ledger(store.read_parquet(LEDGER_KEY).cast(LEDGER_SCHEMA))  # type: ignore[arg-type]
+    return Ledger(frame.cast(LEDGER_SCHEMA))  # type: ignore[arg-type]

@@ -73,6 +73,7 @@ def ingest_new_traces(
     each new file once; up to `metrics_max_rows` rows in all (the parts hold two floats per row; later
     dates are then read again by the monitoring step).
     """
+    store.connect_soon()  # listing needs the S3 client; meanwhile the suite and the ledger are loaded
     suite = suite or load_suite(trace_suite_path())
     run_id = run_id or new_run_id("ingest")
     ledger = load_ledger(store)
@@ -97,24 +98,28 @@ def ingest_new_traces(
 
 
 def _new_files(store: Store, ledger: Ledger, up_to: dt.date | None) -> dict[dt.date, list[ObjectInfo]]:
+    """The files of each `traces/date=D/` partition (D up to `up_to`) not in the ledger at their version.
+
+    One listing of the whole prefix (a thousand keys a round trip), not one per date: the dates come from
+    the keys."""
     known = ledger.known_versions()
     found: dict[dt.date, list[ObjectInfo]] = {}
-    for value in store.partitions(TRACES_PREFIX):
+    ignored: set[str] = set()
+    for obj in store.list_objects(TRACES_PREFIX, suffix=".parquet"):
+        partition, _, rest = obj.key.removeprefix(f"{TRACES_PREFIX}/").partition("/")
+        name, _, value = partition.partition("=")
+        if name != "date" or not value or not rest:
+            continue  # not in a date partition
         try:
             day = dt.date.fromisoformat(value)
         except ValueError:
-            log.warning("ignoring partition traces/date=%s: not a YYYY-MM-DD date", value)
+            if value not in ignored:
+                log.warning("ignoring partition traces/date=%s: not a YYYY-MM-DD date", value)
+                ignored.add(value)
             continue
-        if up_to and day > up_to:
-            continue
-        new = [
-            o
-            for o in store.list_objects(f"{TRACES_PREFIX}/date={value}", suffix=".parquet")
-            if (o.key, o.version) not in known
-        ]
-        if new:
-            found[day] = new
-    return found
+        if (up_to is None or day <= up_to) and (obj.key, obj.version) not in known:
+            found.setdefault(day, []).append(obj)
+    return dict(sorted(found.items()))
 
 
 def _ledger_entry(outcome: FileOutcome, run_id: str) -> LedgerEntry:

@@ -13,7 +13,7 @@ from tracewatch.ingest.ledger import load_ledger
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
 from tracewatch.reports import PublishedPartition, publish_partition
-from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY
+from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, ReportTable
 from tracewatch.store import Store
 from tracewatch.traces.schema import GROUP_KEYS
 
@@ -28,12 +28,31 @@ def build_monitoring_reports(
     tables come out the same, to the bit. A date with no traces still gets its partitions: explicit empty
     ones.
     """
-    ledger = load_ledger(store)
-    if parts is None:
-        parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
-    rejected = read_records(store, day, ["scope", "start_time", *GROUP_KEYS]).filter(pl.col("scope") == "row")
-    daily, hourly = metrics_from_parts(parts, rejected)
-    entries = ledger.for_date(day)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # round trips overlap each other and the aggregation
+        quarantined = pool.submit(read_records, store, day, ["scope", "start_time", *GROUP_KEYS])
+        ledger = load_ledger(store)
+        accounting = pool.submit(
+            _publish, store, INGEST_DAILY, day, _accounting(ledger.for_date(day)), run_id
+        )
+        if parts is None:
+            parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
+        rejected = quarantined.result().filter(pl.col("scope") == "row")
+        daily, hourly = metrics_from_parts(parts, rejected)
+        published = [
+            pool.submit(_publish, store, table, day, frame, run_id)
+            for table, frame in ((TRACE_METRICS_DAILY, daily), (TRACE_METRICS_HOURLY, hourly))
+        ]
+    return [future.result() for future in (*published, accounting)]
+
+
+def _publish(
+    store: Store, table: ReportTable, day: dt.date, frame: pl.DataFrame, run_id: str
+) -> PublishedPartition:
+    return publish_partition(store, table, day, frame, run_id=run_id)
+
+
+def _accounting(entries: pl.DataFrame) -> pl.DataFrame:
+    """`ingest_daily`'s row: files and rows of the date, from its ledger entries (no row when it has none)."""
     accounting = entries.select(
         pl.len().cast(pl.Int64).alias("files"),
         (pl.col("status") == "rejected").sum().cast(pl.Int64).alias("files_rejected"),
@@ -42,11 +61,4 @@ def build_monitoring_reports(
         pl.col("rows_quarantined").sum().alias("rows_quarantined"),
         pl.col("rows_read").is_null().sum().cast(pl.Int64).alias("files_unreadable"),
     )
-    if entries.height == 0:
-        accounting = accounting.clear()
-    tables = [(TRACE_METRICS_DAILY, daily), (TRACE_METRICS_HOURLY, hourly), (INGEST_DAILY, accounting)]
-    with ThreadPoolExecutor(max_workers=len(tables)) as pool:  # the three tables' round trips at once
-        published = [
-            pool.submit(publish_partition, store, table, day, frame, run_id=run_id) for table, frame in tables
-        ]
-    return [future.result() for future in published]
+    return accounting.clear() if entries.height == 0 else accounting
