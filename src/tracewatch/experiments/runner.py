@@ -472,8 +472,7 @@ def _cached_rows(
 ) -> pl.DataFrame:
     """The rows of units all answered from the cache (the answer of `units[i]` is `answered[i]`), built column
     by column: a warm rerun would otherwise spend most of its time building and converting one dict per row.
-    Columns that are the same on every row are literals; every row has the same start and finish time, since
-    no call was waited for."""
+    Every row has the same start and finish time, since no call was waited for."""
     now = utc_now()
     columns: dict[str, list[Any]] = {"trial": [trial for _, trial in units]}
     for column, name in _ITEM_FIELDS:
@@ -489,7 +488,11 @@ def _cached_rows(
         "started_at": now,
         "finished_at": now,
     }
-    schema = EXPERIMENT_ITEM_SCHEMA
-    frame = pl.DataFrame(columns, schema={name: schema[name] for name in columns})
-    literals = [pl.lit(value, dtype=schema[name]).alias(name) for name, value in fixed.items()]
-    return frame.with_columns(literals).select(list(schema))
+    schema, n = EXPERIMENT_ITEM_SCHEMA, len(units)
+    built = {name: pl.Series(name, values, dtype=schema[name]) for name, values in columns.items()}
+    # Eager series only: a lazy step (pl.lit, with_columns, select) waits on polars' thread pool every time.
+    built.update(
+        (name, pl.Series(name, [value], dtype=schema[name]).new_from_index(0, n))
+        for name, value in fixed.items()
+    )
+    return pl.DataFrame([built[name] for name in schema])
