@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tracewatch.ingest import quarantine
@@ -77,13 +78,18 @@ def ingest_new_traces(
     suite = suite or load_suite(trace_suite_path())
     run_id = run_id or new_run_id("ingest")
     ledger = load_ledger(store)
-    if reprocess:
-        ledger.forget_dates(list(reprocess))
-        for day in reprocess:
-            store.delete(f"{quarantine.QUARANTINE_PREFIX}/date={day.isoformat()}")
+    ledger.forget_dates(list(reprocess))
+    with ThreadPoolExecutor(max_workers=1) as side:  # their old quarantine goes while traces/ is listed
+        cleared = [
+            side.submit(store.delete, f"{quarantine.QUARANTINE_PREFIX}/date={day.isoformat()}")
+            for day in reprocess
+        ]
+        new_files = _new_files(store, ledger, up_to)
+        for done in cleared:
+            done.result()
     result = IngestResult(run_id=run_id)
     kept_rows = 0
-    for day, objects in _new_files(store, ledger, up_to).items():
+    for day, objects in new_files.items():
         keeping = metrics and kept_rows < metrics_max_rows
         checked = check_date(store, ledger, day, objects, suite, run_id=run_id, metrics=keeping)
         result.files += checked.files
