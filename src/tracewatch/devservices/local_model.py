@@ -79,6 +79,9 @@ def start_local_model(
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ALIAS]
     args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context)]
     args += ["--n_threads", str(threads or max(1, os.cpu_count() or 1))]
+    # The server's default computes the logits of every prompt token, for logprobs nobody here asks for: a
+    # fifth of the time of a 600-token prompt on 2 cores.
+    args += ["--logits_all", "false"]
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
             args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=new_session
