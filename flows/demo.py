@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from flows.params import DatasetSpecParams, ExperimentChoice
 from tracewatch.datasets.build import NIGHTLY_SPEC
 from tracewatch.devservices.local_model import start_local_model, stop_local_model
 from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
+from tracewatch.experiments.client import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text
 from tracewatch.settings import Settings
@@ -93,6 +95,12 @@ def demo_dataset_spec(items_per_night: int) -> dict[str, Any]:
     return spec
 
 
+def import_model_client_soon() -> None:
+    """Import litellm (several seconds on 2 cores) in the background while the demo writes traces and Prefect's
+    server starts, instead of in the first night's experiment."""
+    threading.Thread(target=load_litellm, name="import-litellm", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary local server can take a while to start on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -103,11 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-from-day", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
-        "--items-per-night", type=int, default=4, help="new dataset items sampled per night (x4 model calls)"
+        "--items-per-night", type=int, default=2, help="new dataset items sampled per night (x4 model calls)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
+    import_model_client_soon()
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
     with embedded_store(), demo_model(), demo_trace_scoring():

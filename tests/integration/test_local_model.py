@@ -4,24 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
 
-from tracewatch.devservices.local_model import MODEL_ALIAS, LocalModel, start_local_model, stop_local_model
+from tracewatch.devservices import local_model
+from tracewatch.devservices.local_model import (
+    MODEL_ALIAS,
+    LocalModel,
+    served_gguf,
+    start_local_model,
+    stop_local_model,
+)
+from tracewatch.errors import ServiceError
 
 
 @pytest.fixture(scope="module")
-def local_model() -> Iterator[LocalModel]:
+def model_server() -> Iterator[LocalModel]:
     server = start_local_model()
     yield server
     stop_local_model(server)
 
 
-def test_the_local_model_answers_a_chat_completion(local_model: LocalModel) -> None:
+def test_the_local_model_answers_a_chat_completion(model_server: LocalModel) -> None:
     async def ask() -> openai.types.chat.ChatCompletion:
         async with openai.AsyncOpenAI(
-            base_url=local_model.base_url, api_key="local", max_retries=0
+            base_url=model_server.base_url, api_key="local", max_retries=0
         ) as client:
             return await client.chat.completions.create(
                 model=MODEL_ALIAS,
@@ -36,3 +45,24 @@ def test_the_local_model_answers_a_chat_completion(local_model: LocalModel) -> N
     assert (
         reply.usage is not None and reply.usage.prompt_tokens > 5 and 0 < reply.usage.completion_tokens <= 16
     )
+
+
+def test_the_served_weights_are_converted_once_and_reused(tmp_path: Path) -> None:
+    served = served_gguf(tmp_path)
+    assert served.parent == tmp_path and served.stat().st_size > 50_000_000
+    assert served.read_bytes()[:4] == b"GGUF"
+    made = served.stat().st_mtime_ns
+    assert served_gguf(tmp_path) == served and served.stat().st_mtime_ns == made  # not converted again
+    assert [p.name for p in tmp_path.iterdir()] == [served.name]  # no partial file left behind
+
+
+def test_weights_llama_cpp_cannot_read_give_a_service_error_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    monkeypatch.setattr(local_model, "gguf_path", lambda: broken)
+    cache = tmp_path / "cache"
+    with pytest.raises(ServiceError, match=r"could not convert broken\.gguf to Q4_0"):
+        served_gguf(cache)
+    assert list(cache.iterdir()) == []

@@ -57,7 +57,7 @@ _LITELLM_PREFIX = re.compile(
 _KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,})")
 
 
-def _litellm() -> Any:
+def load_litellm() -> Any:
     """Import litellm with the local price map (never fetched from the internet) and without its banners.
 
     The first import also freezes the garbage collector's view of everything alive then (`gc.freeze`): litellm
@@ -81,7 +81,7 @@ def _litellm() -> Any:
 def provider_of(model: str, api_base: str | None = None) -> tuple[str, str]:
     """(provider, the model name the provider knows) for a litellm model string, or ConfigError."""
     try:
-        name, provider, _, _ = _litellm().get_llm_provider(model=model, api_base=api_base)
+        name, provider, _, _ = load_litellm().get_llm_provider(model=model, api_base=api_base)
     except Exception:  # litellm raises its BadRequestError, ValueError or KeyError depending on the string
         raise ConfigError(
             f"model {model!r}: litellm cannot tell its provider; write it as <provider>/<model>, e.g. "
@@ -102,7 +102,7 @@ def check_provider(model: str, *, api_base: str | None = None, api_key_env: str 
         return
     if provider in KEYLESS_PROVIDERS or (api_base and provider in OPENAI_COMPATIBLE_PROVIDERS):
         return
-    missing = _litellm().validate_environment(model=model).get("missing_keys") or []
+    missing = load_litellm().validate_environment(model=model).get("missing_keys") or []
     if missing:
         raise ConfigError(
             f"model {model!r} (provider {provider}) needs {', '.join(missing)} in the environment, which is "
@@ -121,7 +121,7 @@ def register_model_prices(model: str, *, input_per_1k: float, output_per_1k: flo
         "litellm_provider": provider,
         "mode": "chat",
     }
-    _litellm().register_model({model: entry})
+    load_litellm().register_model({model: entry})
 
 
 # ---- the client ----------------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class LiteLLMClient:
         if transport not in ("auto", "litellm"):
             raise ConfigError(f"transport={transport!r} must be 'auto' or 'litellm'")
         self._transport: Transport = transport
-        self._litellm = _litellm()
+        self._litellm = load_litellm()
         self._routes: dict[tuple[str, str | None], _Route] = {}
         self._unpriced: set[tuple[str, int]] = set()
         self._direct = OpenAICompatibleHTTP()
