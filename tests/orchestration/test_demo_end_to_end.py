@@ -24,7 +24,9 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
 ) -> None:
     monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
     monkeypatch.delenv("TRACEWATCH_DEMO_MODEL_URL", raising=False)  # the demo starts its own model
-    assert main(["--days", "14", "--traces-per-day", "300", "--items-per-night", "2"]) == 0
+    # 4 items a night (the demo's default is 2): 2 failure-seeking picks a night, so that some of the traces
+    # with planted PII (and negative feedback) are picked and the redaction check below is not vacuous.
+    assert main(["--days", "14", "--traces-per-day", "300", "--items-per-night", "4"]) == 0
     store = Store(f"file://{tmp_path / 'store'}")
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     days = [end - dt.timedelta(days=offset) for offset in range(13, -1, -1)]
