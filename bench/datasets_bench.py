@@ -61,11 +61,23 @@ SEED = 7
 BUDGET = 1000
 MAX_RATIO = 3.0
 MAX_PEAK_RSS_MB = 2048.0
-KINDS = ("baseline", "tracewatch")
+KINDS = ("baseline", "baseline_same_columns", "tracewatch")
+BASELINES = ("baseline", "baseline_same_columns")
 EXACT_SHARE = 0.2
 NEAR_SHARE = 0.1
 SWAP_SHARE = 0.7
 NEAR_EDIT = " please"
+BASELINE_COLUMNS: tuple[str, ...] = ("trace_id", "input_text")
+SAME_COLUMNS: tuple[str, ...] = (
+    "trace_id",
+    "input_text",
+    "input_messages",
+    "status",
+    "feedback",
+    "route",
+    "model",
+)
+"""What `build.read_candidates` reads with the shipped nightly spec (a unit test keeps the two equal)."""
 
 # Rows of the markdown table: (phase key, label); "items" is after the picks and not in the ratio.
 PHASE_LABELS: tuple[tuple[str, str], ...] = (
@@ -107,6 +119,7 @@ def run_benchmark(*, rows: int, items: int, repeats: int, work_dir: Path) -> dic
         runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
         arguments = {
             "baseline": ["--items-key", items_key(name, version), *demo.trace_keys],
+            "baseline_same_columns": ["--items-key", items_key(name, version), *demo.trace_keys],
             "tracewatch": ["--day", DAY.isoformat(), "--budget", str(BUDGET)],
         }
         for repetition in range(1, repeats + 1):
@@ -198,7 +211,7 @@ def _with_questions(traces: pl.DataFrame, questions: pl.Series) -> pl.DataFrame:
 def _check(kind: str, run: dict[str, Any], rows: int, items: int) -> None:
     """A fast run that skipped work is no result: every trace and item must have been seen, and picks made."""
     counts = run["counts"]
-    if kind == "baseline":
+    if kind in BASELINES:
         expected = {"rows": rows, "items": items}
     else:
         expected = {"rows_read": rows, "candidates": rows, "items": items}
@@ -212,8 +225,10 @@ def _check(kind: str, run: dict[str, Any], rows: int, items: int) -> None:
 def summarise(
     runs: dict[str, list[dict[str, Any]]], *, rows: int, items: int, repeats: int, setup_s: float
 ) -> dict[str, Any]:
-    """Medians per phase, the ratio of the medians, the worst peak RSS and the verdicts."""
-    ratio = median_phase(runs["tracewatch"], "total") / median_phase(runs["baseline"], "total")
+    """Medians per phase, the ratio of the medians (against each baseline), the worst peak RSS, the verdicts."""
+    total = median_phase(runs["tracewatch"], "total")
+    ratio = total / median_phase(runs["baseline"], "total")
+    same_columns_ratio = total / median_phase(runs["baseline_same_columns"], "total")
     peak_rss_mb = max(r["peak_rss_mb"] for r in runs["tracewatch"])
     return {
         "benchmark": "datasets",
@@ -224,15 +239,19 @@ def summarise(
         "repeats": repeats,
         "setup_s": round(setup_s, 3),
         "medians_s": {
-            "baseline": round(median_phase(runs["baseline"], "total"), 3),
-            "tracewatch": round(median_phase(runs["tracewatch"], "total"), 3),
+            **{kind: round(median_phase(runs[kind], "total"), 3) for kind in KINDS},
             **{phase: round(median_phase(runs["tracewatch"], phase), 3) for phase, _ in PHASE_LABELS},
         },
+        "same_columns_ratio": round(same_columns_ratio, 3),
         "ratio": round(ratio, 3),
         "peak_rss_mb": {kind: round(max(r["peak_rss_mb"] for r in runs[kind]), 1) for kind in KINDS},
         "counts": runs["tracewatch"][-1]["counts"],
         "targets": {"max_ratio": MAX_RATIO, "max_peak_rss_mb": MAX_PEAK_RSS_MB},
-        "passed": {"ratio": ratio <= MAX_RATIO, "peak_rss": peak_rss_mb <= MAX_PEAK_RSS_MB},
+        "passed": {
+            "ratio": ratio <= MAX_RATIO,
+            "same_columns_ratio": same_columns_ratio <= MAX_RATIO,
+            "peak_rss": peak_rss_mb <= MAX_PEAK_RSS_MB,
+        },
         "machine": machine_info(),
         "runs": runs,
     }
@@ -245,7 +264,10 @@ def to_markdown(summary: dict[str, Any]) -> str:
     lines = [
         "| datasets benchmark | median wall (s) | x baseline | peak RSS (MB) |",
         "|---|---:|---:|---:|",
-        f"| baseline: polars scan + anti-join on the items | {base:.2f} | 1.00 | {rss['baseline']:.0f} |",
+        f"| baseline: polars scan (id, text) + anti-join on the items | {base:.2f} | 1.00 | {rss['baseline']:.0f} |",
+        f"| baseline: the same, scanning the columns selection reads ({len(SAME_COLUMNS)}) "
+        f"| {med['baseline_same_columns']:.2f} | {med['baseline_same_columns'] / base:.2f} "
+        f"| {rss['baseline_same_columns']:.0f} |",
         f"| **tracewatch: candidates -> picks** | **{med['tracewatch']:.2f}** "
         f"| **{summary['ratio']:.2f}** | **{rss['tracewatch']:.0f}** |",
         *(
@@ -265,7 +287,9 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"in a fresh process. {m['nproc']} CPUs, Python {m['python']}, polars {m['polars']}, "
         f"{m['date'][:10]}, commit {m['git']}.",
         "",
-        f"- wall time <= {MAX_RATIO:.0f}x baseline: {summary['ratio']:.2f}x, {VERDICT[ok['ratio']]}",
+        f"- wall time <= {MAX_RATIO:.0f}x baseline (id and text): {summary['ratio']:.2f}x, {VERDICT[ok['ratio']]}",
+        f"- wall time <= {MAX_RATIO:.0f}x baseline (the columns selection reads): "
+        f"{summary['same_columns_ratio']:.2f}x, {VERDICT[ok['same_columns_ratio']]}",
         f"- peak RSS <= {MAX_PEAK_RSS_MB:.0f} MB: {rss['tracewatch']:.0f} MB, {VERDICT[ok['peak_rss']]}",
     ]
     return "\n".join(lines) + "\n"
@@ -274,21 +298,32 @@ def to_markdown(summary: dict[str, Any]) -> str:
 # ---- the child: one repetition of one side -----------------------------------------------------------------
 
 
-def run_baseline(keys: list[str], items_key: str) -> tuple[dict[str, float], dict[str, int]]:
-    """The bare polars query: scan the day's files and the items file, anti-join on the input text."""
+def run_baseline(
+    keys: list[str], items_key: str, columns: tuple[str, ...] = BASELINE_COLUMNS
+) -> tuple[dict[str, float], dict[str, int]]:
+    """The bare polars query: scan `columns` of the day's files and the items' text, anti-join on the input text.
+
+    With the id and text only, the two are read and then joined. With more columns, scan and join are one lazy
+    query: joining a materialised frame that carries list columns (messages, feedback) costs three times as
+    much, and a baseline should be the fast way to write it. The rows are counted afterwards, from the files'
+    metadata, outside the timing.
+    """
     from tracewatch.settings import Settings
 
     store = Store.from_settings(Settings())
     options = store.storage_options()
+    uris = [store.uri(k) for k in keys]
     phases: dict[str, float] = {}
     with timed(phases, "total"):
-        traces = pl.scan_parquet([store.uri(k) for k in keys], storage_options=options).select(
-            "trace_id", "input_text"
-        )
+        traces = pl.scan_parquet(uris, storage_options=options).select(columns)
         known = pl.scan_parquet(store.uri(items_key), storage_options=options).select("input_text")
-        read, dataset = pl.collect_all([traces, known])
-        new = read.join(dataset, on="input_text", how="anti")
-    return phases, {"rows": read.height, "items": dataset.height, "new": new.height}
+        if columns == BASELINE_COLUMNS:
+            read, dataset = pl.collect_all([traces, known])
+            new = read.join(dataset, on="input_text", how="anti")
+        else:
+            new = traces.join(known, on="input_text", how="anti").collect()
+    rows, items = pl.collect_all([traces.select(pl.len()), known.select(pl.len())])
+    return phases, {"rows": rows.item(), "items": items.item(), "new": new.height}
 
 
 def run_tracewatch(day: dt.date, budget: int) -> tuple[dict[str, float], dict[str, int]]:
@@ -348,10 +383,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items-key", help="the dataset's items file, relative to TRACEWATCH_STORE")
     parser.add_argument("keys", nargs="*", help="the day's trace files, relative to TRACEWATCH_STORE")
     args = parser.parse_intermixed_args(argv)
-    if args.kind == "baseline":
+    if args.kind in BASELINES:
         if not args.keys or not args.items_key:
-            parser.error("the baseline needs the trace files and --items-key")
-        phases, counts = run_baseline(args.keys, args.items_key)
+            parser.error("a baseline needs the trace files and --items-key")
+        columns = BASELINE_COLUMNS if args.kind == "baseline" else SAME_COLUMNS
+        phases, counts = run_baseline(args.keys, args.items_key, columns)
     else:
         phases, counts = run_tracewatch(args.day, args.budget)
     write_result(args.result, args.kind, phases, counts)

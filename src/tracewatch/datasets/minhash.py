@@ -519,17 +519,21 @@ def _band_keys(
     """One row per (non-empty signature, band): the row number and a hash of that band's slots.
 
     A random linear combination is enough: a collision only adds a candidate that verification rejects. Slots
-    are widened one column at a time: widening a 100k-item matrix of 16-bit slots at once writes 100 MB.
+    are widened one column at a time into one reused buffer: widening a 100k-item matrix of 16-bit slots at
+    once writes 100 MB, and fresh memory costs more to touch than the arithmetic on it.
     """
     keep = np.flatnonzero(nonempty)
     banded = (matrix if len(keep) == len(matrix) else matrix[keep])[:, : bands * rows].reshape(
         -1, bands, rows
     )
     weights = fmix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
-    keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) * _P1, (len(keep), bands)).copy()
+    keys = np.empty((len(keep), bands), dtype=np.uint64)
+    keys[:] = np.arange(bands, dtype=np.uint64) * _P1
+    term = np.empty_like(keys)
     with np.errstate(over="ignore"):
         for slot in range(rows):
-            keys += banded[:, :, slot].astype(np.uint64) * weights[slot]
+            np.multiply(banded[:, :, slot], weights[slot], out=term, dtype=np.uint64, casting="unsafe")
+            keys += term
     return pl.DataFrame(
         {
             name: pl.Series(np.repeat(keep, bands), dtype=pl.Int64),

@@ -27,8 +27,6 @@ KEY = "_key"
 GROUP = "_group"
 QUOTA = "_quota"
 STRATUM = "stratum"
-COMPETING = "/competing"
-"""Suffix of the memo entries that hold a strategy's competing rows (`Pool.competing`)."""
 PICK_SCHEMA: dict[str, pl.DataType] = {POS: pl.UInt32(), STRATUM: pl.String()}
 """What `Strategy.pick` returns: positions in `Pool.frame` and a stratum label, best pick first."""
 
@@ -38,10 +36,12 @@ class Availability:
     (`-1`: none), every row of a taken group at once. Taking a value repeated on a million rows is then one
     write, and only the rows a strategy looks at are ever checked."""
 
-    def __init__(self, size: int, groups: NDArray[np.int64] | None) -> None:
+    def __init__(self, size: int, groups: NDArray[np.int64] | None, group_count: int) -> None:
+        """`group_count`: one more than the largest code in `groups` (0 without groups)."""
         self.rows = np.ones(size, dtype=bool)
         self.groups = groups
-        self.free_groups = np.ones(int(groups.max(initial=-1)) + 1 if groups is not None else 0, dtype=bool)
+        self.group_count = group_count
+        self.free_groups = np.ones(group_count, dtype=bool)
 
     def take(self, positions: NDArray[np.int64]) -> None:
         """Take the rows at `positions` and, with groups, their groups."""
@@ -82,6 +82,8 @@ class Pool:
     existing_signatures: SignatureIndex | None
     scheme: MinHashScheme
     memo: dict[str, object]
+    competing_rows: dict[str, pl.DataFrame]
+    """Each strategy's competing candidates (`competing`), by strategy name, kept across `Sampler.choose` calls."""
 
     def remember(self, name: str, compute: Callable[[], T]) -> T:
         """`compute()` once per candidate set: per-row keys do not change when candidates are taken away."""
@@ -116,11 +118,13 @@ class Pool:
             # Each group's best key by numpy's unbuffered minimum: a tenth of a polars window on a million rows.
             keys = frame.get_column(KEY).to_numpy()
             grouped = groups >= 0
-            best = np.full(len(self.availability.free_groups), np.inf)
+            best = np.full(self.availability.group_count, np.inf)
             np.fmin.at(best, groups[grouped], keys[grouped])
             return frame.filter(pl.Series(~grouped | (keys == best[np.maximum(groups, 0)])))
 
-        return self.remember(f"{name}{COMPETING}", compute)
+        if name not in self.competing_rows:
+            self.competing_rows[name] = compute()
+        return self.competing_rows[name]
 
     def at(self, positions: pl.Series, *columns: str) -> pl.DataFrame:
         """`columns` of the candidates at `positions`, in that order."""

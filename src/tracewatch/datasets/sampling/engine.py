@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
-from typing import cast
 
 import numpy as np
 import polars as pl
@@ -21,7 +20,6 @@ from tracewatch.datasets.minhash import (
     stable_hash64,
 )
 from tracewatch.datasets.sampling._pool import (
-    COMPETING,
     HASH,
     PICK_SCHEMA,
     POS,
@@ -124,6 +122,7 @@ class Sampler:
         self.id_column = id_column
         self.scheme = scheme
         self.memo: dict[str, object] = {}
+        self.competing_rows: dict[str, pl.DataFrame] = {}
         self.groups = None if distinct_on is None else group_codes(self.frame.get_column(distinct_on))
         self.group_count = 0 if self.groups is None else int(self.groups.max(initial=-1)) + 1
 
@@ -138,11 +137,10 @@ class Sampler:
         taken = np.zeros(self.group_count, dtype=bool)
         taken[codes[codes >= 0]] = True
         positions = []
-        for name, competing in self.memo.items():
-            if name.endswith(COMPETING):
-                at = cast(pl.DataFrame, competing).get_column(POS).to_numpy()
-                grouped = self.groups[at]
-                positions.append(at[(grouped >= 0) & taken[np.maximum(grouped, 0)]])
+        for competing in self.competing_rows.values():
+            at = competing.get_column(POS).to_numpy()
+            grouped = self.groups[at]
+            positions.append(at[(grouped >= 0) & taken[np.maximum(grouped, 0)]])
         more = frame_rows[np.concatenate([np.zeros(0, dtype=np.int64), *positions])]
         return pl.Series(rows.name, np.union1d(rows.to_numpy(), more), dtype=rows.dtype)
 
@@ -151,7 +149,7 @@ class Sampler:
         strategy; `excluded` (aligned with the candidates) takes candidates out, with `distinct_on` together
         with every candidate sharing their value. `budget` (default: the spec's) sizes a shortlist: the same
         shares and rankings, more picks."""
-        available = Availability(self.frame.height, self.groups)
+        available = Availability(self.frame.height, self.groups, self.group_count)
         if excluded is not None:
             available.take(np.flatnonzero(excluded))
         results: list[pl.DataFrame] = []
@@ -168,6 +166,7 @@ class Sampler:
                 existing_signatures=self.existing,
                 scheme=self.scheme,
                 memo=self.memo,
+                competing_rows=self.competing_rows,
             )
             picked = (
                 strategy.pick(pool, quota)
