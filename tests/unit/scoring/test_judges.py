@@ -196,3 +196,24 @@ def test_judgements_come_from_the_response_cache_the_second_time(file_store: Sto
     assert len(client.calls) == 1
     assert first[0].value == again[0].value == 0.75
     assert (first[0].metadata["cached"], again[0].metadata["cached"]) == (False, True)
+
+
+def test_a_judged_batch_is_sealed_in_one_pack_that_a_rerun_reads_alone(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = ScriptedClient('{"score": 4}')
+    items = [{**ITEM, "input": f"question {i}"} for i in range(3)]
+    first = _score({"judge": "relevance"}, items, client, ResponseCache(file_store))
+    packs = [o.key for o in file_store.list_objects("warehouse/cache/packs")]
+    assert len(packs) == 1 and len(client.calls) == 3
+    read: list[list[str]] = []
+    read_many = Store.read_many
+
+    def recording(store: Store, keys: Sequence[str]) -> dict[str, bytes]:
+        read.append(list(keys))
+        return read_many(store, keys)
+
+    monkeypatch.setattr(Store, "read_many", recording)
+    again = _score({"judge": "relevance"}, items, client, ResponseCache(file_store))
+    assert [s.value for s in again] == [s.value for s in first] and len(client.calls) == 3
+    assert read == [packs]  # the pack held every answer: no single entry was read

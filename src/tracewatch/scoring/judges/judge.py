@@ -111,8 +111,9 @@ class LLMJudge:
             else:
                 messages = self.messages(item)
                 requests.append((messages, cache_key(messages, call)))
+        keys = [r[1] for r in requests if not isinstance(r, Score)]
         if context.cache is not None:
-            await context.cache.prefetch(r[1] for r in requests if not isinstance(r, Score))
+            await context.cache.prefetch(keys)
         scores: list[Score | None] = [r if isinstance(r, Score) else None for r in requests]
         pending = iter([(i, r) for i, r in enumerate(requests) if not isinstance(r, Score)])
         extra = {"model": self.model.model, **{k: self.model.params.get(k) for k in ("temperature", "seed")}}
@@ -142,8 +143,9 @@ class LLMJudge:
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))
         finally:
-            if context.cache is not None:
+            if context.cache is not None:  # a rerun of the same batch then reads one pack (see ResponseCache.seal)
                 await context.cache.flush()
+                await context.cache.seal(keys)
         return [score for score in scores if score is not None]
 
 
