@@ -14,7 +14,7 @@ import pytest
 
 from tracewatch.devservices.s3server import S3Server
 from tracewatch.ingest import ingest_new_traces
-from tracewatch.monitoring import build_monitoring_reports
+from tracewatch.monitoring import build_monitoring_reports, report
 from tracewatch.reports import publish_partition, read_manifest
 from tracewatch.reports.tables import TRACE_METRICS_DAILY
 from tracewatch.reports.writer import partition_key
@@ -36,6 +36,24 @@ def test_rerun_replaces_the_partition(store: Store, make_traces: Callable[..., p
     assert second.get_column("run_id").unique().to_list() == ["second"]
     manifest = read_manifest(store, "trace_metrics_daily", DAY)
     assert manifest is not None and manifest.run_id == "second" and manifest.schema_version == 1
+
+
+def test_a_failed_rebuild_leaves_all_three_tables_of_the_date_as_they_were(
+    store: Store, make_traces: Callable[..., pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.write_parquet(f"traces/date={DAY}/a.parquet", make_traces(DAY.isoformat(), 12))
+    ingest_new_traces(store, up_to=DAY)
+    build_monitoring_reports(store, DAY, run_id="first")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("aggregation failed")
+
+    monkeypatch.setattr(report, "metrics_from_parts", broken)
+    with pytest.raises(RuntimeError, match="aggregation failed"):
+        build_monitoring_reports(store, DAY, run_id="second")
+    for table in ("trace_metrics_daily", "trace_metrics_hourly", "ingest_daily"):
+        manifest = read_manifest(store, table, DAY)
+        assert manifest is not None and manifest.run_id == "first", table
 
 
 def test_empty_window_writes_an_explicit_empty_partition(store: Store) -> None:

@@ -136,6 +136,11 @@ class ResponseCache:
         """Keys that `prefetch` found missing in the store: a get for them needs no store read."""
         self._packed: dict[str, int] = {}
         """Packs `prefetch` looked for, by name: how many entries the stored pack holds (0 if none)."""
+        self._writing: set[asyncio.Future[None]] = set()
+        """Batches being written (`flush`)."""
+        self._stored: set[str] = set()
+        """Keys known to be in the store (read from it, or written by `flush` without error): the only entries
+        `seal` packs, so that a pack is never the only copy of an answer."""
 
     def __repr__(self) -> str:
         return f"ResponseCache({self._store!r})"
@@ -149,6 +154,7 @@ class ResponseCache:
             found = await asyncio.to_thread(self._read, key)
             if found is None:
                 return None
+            self._stored.add(key)
         self._remember(key, found)
         return found[0]
 
@@ -178,6 +184,7 @@ class ResponseCache:
             if entry is None:
                 self._absent.add(key)
             else:
+                self._stored.add(key)
                 self._remember(key, entry)
         return len(found)
 
@@ -198,12 +205,23 @@ class ResponseCache:
             await self.flush()
 
     async def flush(self) -> None:
-        """Write every pending entry to the store. A failed write is logged: it loses a future hit only."""
+        """Write every pending entry to the store, and wait for the writes other chunks started: chunks share
+        the pending batch, so one chunk's entries may be on their way in another's flush. A failed write is
+        logged: it loses a future hit only."""
         batch, self._pending = self._pending, {}
         if batch:
-            await asyncio.to_thread(
-                self._write_many, {cache_object_key(k): data for k, data in batch.items()}
-            )
+            write = asyncio.ensure_future(self._write_entries(batch))
+            self._writing.add(write)
+            write.add_done_callback(self._writing.discard)
+        if self._writing:
+            await asyncio.gather(*self._writing)
+
+    async def _write_entries(self, batch: Mapping[str, bytes]) -> None:
+        objects = {cache_object_key(key): key for key in batch}
+        written = await asyncio.to_thread(
+            self._write_many, {cache_object_key(k): data for k, data in batch.items()}
+        )
+        self._stored.update(objects[object_key] for object_key in written)
 
     async def seal(self, keys: Iterable[str]) -> None:
         """Write the pack of `keys` (the set a chunk prefetched) with every entry of it in memory, unless the
@@ -211,7 +229,9 @@ class ResponseCache:
         so that no pack holds an entry whose own object was never written. A failed write is logged."""
         distinct = list(dict.fromkeys(keys))
         name = pack_name(distinct)
-        known = [(key, self._memory[key]) for key in distinct if key in self._memory]
+        # An entry whose own write failed, or is still being written by another chunk's flush, waits for a
+        # later seal: the next rerun reads it on its own and then seals a whole pack.
+        known = [(key, self._memory[key]) for key in distinct if key in self._memory and key in self._stored]
         if not known or len(known) <= self._packed.get(name, -1):
             return
         pack: dict[str, Any] = {
@@ -225,12 +245,17 @@ class ResponseCache:
         self._packed[name] = len(known)
         await asyncio.to_thread(self._write_many, {pack_object_key(name): json.dumps(pack).encode()})
 
-    def _write_many(self, objects: Mapping[str, bytes]) -> None:
+    def _write_many(self, objects: Mapping[str, bytes]) -> list[str]:
+        """Write each object; the keys written (a failure is logged: it costs a future hit only)."""
+        written = []
         for key, data in objects.items():
             try:
                 self._store.write_bytes(key, data, durable=False)
             except Exception as exc:  # the store's failure types vary by backend (OSError, botocore, aiohttp)
                 log.warning("could not write the cache object %s: %s: %s", key, type(exc).__name__, exc)
+            else:
+                written.append(key)
+        return written
 
     def _load(self, name: str, wanted: Sequence[str]) -> tuple[int, dict[str, _Entry]]:
         """How many entries the pack `name` holds, and the entries of `wanted` found in it or on their own."""

@@ -364,10 +364,12 @@ async def _run_units(
                 for _ in range(workers):
                     group.create_task(worker())
     finally:
-        if context.cache is not None:
-            await context.cache.flush()
-            await context.cache.seal(cache_keys)
-        await writer.close()  # even a failing or cancelled chunk keeps what it finished
+        try:
+            await writer.close()  # even a failing or cancelled chunk keeps what it finished
+        finally:
+            if context.cache is not None:
+                await context.cache.flush()
+                await context.cache.seal(cache_keys)
     result = ChunkResult(
         config_name=config.name,
         config_fingerprint=fingerprint,
@@ -489,7 +491,10 @@ def _cached_rows(
         "finished_at": now,
     }
     schema, n = EXPERIMENT_ITEM_SCHEMA, len(units)
-    built = {name: pl.Series(name, values, dtype=schema[name]) for name, values in columns.items()}
+    # Not strict, as the per-item path (`rows_to_frame`): an entry written by another client may say 12.0 tokens.
+    built = {
+        name: pl.Series(name, values, dtype=schema[name], strict=False) for name, values in columns.items()
+    }
     # Eager series only: a lazy step (pl.lit, with_columns, select) waits on polars' thread pool every time.
     built.update(
         (name, pl.Series(name, [value], dtype=schema[name]).new_from_index(0, n))

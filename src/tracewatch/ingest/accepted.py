@@ -65,7 +65,7 @@ def scan_accepted(
 
 def _accepted_rows(read: TraceFile, rejected_rows: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:
     drop = rejected_rows.filter(pl.col("source_key") == read.key).select(pl.col("row_nr").alias(ROW_NR))
-    kept = read.frame.join(drop, on=ROW_NR, how="anti") if drop.height else read.frame
+    kept = read.frame.join(drop, on=ROW_NR, how="anti", maintain_order="left") if drop.height else read.frame
     if max_rows is not None and kept.height > max_rows:
         kept = kept.sample(n=max_rows, seed=0).sort(ROW_NR)
     return kept.drop(ROW_NR)
@@ -99,4 +99,6 @@ def _read_together(
         pl.col(_PATH).replace_strict(uris).alias("source_key"), (pl.col(ROW_NR) - first_row).cast(pl.Int64)
     )
     quarantined = drop.select("source_key", pl.col("row_nr").cast(pl.Int64).alias(ROW_NR))
-    return located.join(quarantined, on=["source_key", ROW_NR], how="anti").select(columns)
+    return located.join(quarantined, on=["source_key", ROW_NR], how="anti", maintain_order="left").select(
+        columns
+    )

@@ -127,7 +127,7 @@ def _in_threads(
 
 def _without(frame: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
     """`frame` minus the rows that have reasons (no join at all on a clean file)."""
-    return frame.join(reasons, on=ROW_NR, how="anti") if reasons.height else frame
+    return frame.join(reasons, on=ROW_NR, how="anti", maintain_order="left") if reasons.height else frame
 
 
 @dataclass

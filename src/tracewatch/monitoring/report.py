@@ -28,21 +28,22 @@ def build_monitoring_reports(
     tables come out the same, to the bit. A date with no traces still gets its partitions: explicit empty
     ones.
     """
-    with ThreadPoolExecutor(max_workers=3) as pool:  # round trips overlap each other and the aggregation
+    # The reads overlap each other and the aggregation; nothing is published until every table is computed,
+    # so a failure leaves the date's three tables as they were, never out of step with each other.
+    with ThreadPoolExecutor(max_workers=3) as pool:
         quarantined = pool.submit(read_records, store, day, ["scope", "start_time", *GROUP_KEYS])
         ledger = load_ledger(store)
-        accounting = pool.submit(
-            _publish, store, INGEST_DAILY, day, _accounting(ledger.for_date(day)), run_id
-        )
         if parts is None:
             parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
         rejected = quarantined.result().filter(pl.col("scope") == "row")
         daily, hourly = metrics_from_parts(parts, rejected)
-        published = [
-            pool.submit(_publish, store, table, day, frame, run_id)
-            for table, frame in ((TRACE_METRICS_DAILY, daily), (TRACE_METRICS_HOURLY, hourly))
-        ]
-    return [future.result() for future in (*published, accounting)]
+        tables = (
+            (TRACE_METRICS_DAILY, daily),
+            (TRACE_METRICS_HOURLY, hourly),
+            (INGEST_DAILY, _accounting(ledger.for_date(day))),
+        )
+        published = [pool.submit(_publish, store, table, day, frame, run_id) for table, frame in tables]
+    return [future.result() for future in published]
 
 
 def _publish(

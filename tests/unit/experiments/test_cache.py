@@ -346,3 +346,43 @@ def test_keys_for_many_requests_are_the_keys_of_each() -> None:
                 expected = base if trial == 0 or "seed" in params else per_trial
                 assert keys.request_key(messages) == base
                 assert keys.cache_key(messages, trial) == expected == cache_key(messages, call, trial)
+
+
+def test_an_answer_whose_own_write_failed_stays_out_of_the_pack(file_store: Store) -> None:
+    keys = chunk_keys(4)
+    failing = cache_object_key(keys[2])
+    write_bytes = file_store.write_bytes
+
+    def flaky(key: str, data: bytes, **kwargs: object) -> None:
+        if key == failing:
+            raise OSError("throttled")
+        write_bytes(key, data, **kwargs)  # type: ignore[arg-type]
+
+    file_store.write_bytes = flaky  # type: ignore[method-assign]
+    asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(4)))
+    file_store.write_bytes = write_bytes  # type: ignore[method-assign]
+    pack = json.loads(file_store.read_bytes(pack_object_key(pack_name(keys))))
+    assert sorted(pack["keys"]) == sorted(k for k in keys if k != keys[2])  # a pack is never the only copy
+
+
+def test_chunks_sharing_a_cache_seal_whole_packs_when_their_entries_went_in_another_flush(
+    file_store: Store,
+) -> None:
+    first, second = chunk_keys(6)[:3], chunk_keys(6)[3:]
+    cache = ResponseCache(file_store, write_batch=1_000)
+
+    async def two_chunks() -> None:
+        await cache.prefetch(first)
+        await cache.prefetch(second)
+        for i, key in enumerate(first + second):
+            await cache.put(key, answer_to(i))
+        await asyncio.gather(flush_and_seal(first), flush_and_seal(second))  # the first flush takes both
+
+    async def flush_and_seal(keys: list[str]) -> None:
+        await cache.flush()
+        await cache.seal(keys)
+
+    asyncio.run(two_chunks())
+    for keys in (first, second):
+        pack = json.loads(file_store.read_bytes(pack_object_key(pack_name(keys))))
+        assert sorted(pack["keys"]) == sorted(keys)

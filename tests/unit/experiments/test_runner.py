@@ -26,6 +26,7 @@ from tracewatch.experiments.records import (
     STATUSES,
     read_record,
     record_key,
+    rows_to_frame,
 )
 from tracewatch.experiments.resume import item_parts, read_experiment_items
 from tracewatch.experiments.retry import RetryPolicy
@@ -609,3 +610,37 @@ def test_configs_must_differ(store: Store) -> None:
         run(store, plain_items(2), FakeClient(), configs=[config("a"), config("b")])
     with pytest.raises(ConfigError, match="distinct names"):
         run(store, plain_items(2), FakeClient(), configs=[config("a"), config("a", 0.5)])
+
+
+def test_a_chunk_found_whole_in_the_cache_gives_the_rows_the_per_item_path_gives() -> None:
+    from tracewatch.experiments.calls import CallResult
+    from tracewatch.experiments.runner import _cached_rows, _row
+    from tracewatch.experiments.types import Completion
+
+    base = {
+        "run_id": "r",
+        "experiment_id": "e",
+        "config_name": "c",
+        "config_fingerprint": "f",
+        "dataset": "d",
+        "dataset_version": 3,
+    }
+    items = [
+        {"item_id": "a", "input_text": "q1", "expected_output": "x", "source_trace_id": "t1"},
+        {"item_id": "b", "input_text": "q2", "expected_output": None, "source_trace_id": None},
+    ]
+    # The second entry was written by another client with float token counts: both paths must accept it.
+    answers = [
+        Completion("one", 5, 7, 0.001, 12.5, "m", cached=True),
+        Completion("two", 12.0, 3.0, None, 8.0, "m", cached=True),  # type: ignore[arg-type]
+    ]
+    units = [(item, 0) for item in items]
+    fast = _cached_rows(base, units, answers)
+    now = dt.datetime.now(dt.UTC)
+    results = [CallResult("ok", completion, None, 0, cached=True) for completion in answers]
+    slow = rows_to_frame(
+        [_row(base, item, 0, result, now) for item, result in zip(items, results, strict=True)]
+    )
+    times = ["started_at", "finished_at"]
+    assert fast.drop(times).equals(slow.drop(times))
+    assert fast.get_column("input_tokens").to_list() == [5, 12]

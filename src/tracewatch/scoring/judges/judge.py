@@ -143,7 +143,9 @@ class LLMJudge:
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))
         finally:
-            if context.cache is not None:  # a rerun of the same batch then reads one pack (see ResponseCache.seal)
+            if (
+                context.cache is not None
+            ):  # a rerun of the same batch then reads one pack (see ResponseCache.seal)
                 await context.cache.flush()
                 await context.cache.seal(keys)
         return [score for score in scores if score is not None]
