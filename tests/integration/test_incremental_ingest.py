@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from tracewatch.ingest import ingest_new_traces, load_ledger, scan_accepted
+from tracewatch.ingest.quarantine import read_records
 from tracewatch.store import Store
 
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
@@ -57,6 +58,28 @@ def test_reprocess_is_explicit_and_does_not_duplicate(
     ledger = load_ledger(store).for_date(D1)
     assert ledger.height == 1
     assert scan_accepted(store, D1, ("trace_id",)).height == 6
+
+
+def test_reprocessing_a_date_with_quarantined_rows_replaces_its_records(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    bad = make_traces(D1.isoformat(), 6).with_columns(
+        latency_ms=pl.when(pl.int_range(pl.len()) == 2).then(-5.0).otherwise("latency_ms")
+    )
+    write(store, D1, "a", bad)
+    ingest_new_traces(store, up_to=D1)
+    assert read_records(store, D1).filter(pl.col("scope") == "row").height == 1
+
+    write(store, D1, "a", make_traces(D1.isoformat(), 6))  # the source fixed the row
+    again = ingest_new_traces(store, up_to=D1, reprocess=(D1,))
+    assert again.rows_accepted == 6 and again.rows_quarantined == 0
+    assert read_records(store, D1).height == 0  # the old record is gone with the old run
+    assert scan_accepted(store, D1, ("trace_id",)).height == 6
+
+    write(store, D1, "a", bad)  # and back: reprocessed again, one record, not two
+    ingest_new_traces(store, up_to=D1, reprocess=(D1,))
+    assert read_records(store, D1).filter(pl.col("scope") == "row").height == 1
+    assert scan_accepted(store, D1, ("trace_id",)).height == 5
 
 
 def test_rewritten_file_is_ingested_again(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:

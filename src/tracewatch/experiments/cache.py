@@ -182,7 +182,8 @@ class ResponseCache:
         for key in wanted:
             entry = found.get(key)
             if entry is None:
-                self._absent.add(key)
+                if key not in self._memory:  # another chunk may have answered it while the store was read
+                    self._absent.add(key)
             else:
                 self._stored.add(key)
                 self._remember(key, entry)
