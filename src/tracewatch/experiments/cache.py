@@ -118,10 +118,10 @@ class ResponseCache:
 
     Store I/O runs in worker threads, in batches, so that neither a call waiting on S3 nor one thread hop per
     answer stalls the event loop: `put` keeps an answer in memory at once and writes it with the next batch
-    (`flush` writes the rest; the runner flushes at the end of every chunk), and `prefetch` reads the
-    entries of a whole chunk in one go before its calls start: its pack if there is one, then single entries for
-    what the pack lacks (concurrent GETs on S3; on a local folder, on the loop itself, since the reads are
-    cheaper than a thread hand-over). `seal` writes the chunk's pack when its calls are done. Entries are
+    (`flush` writes the rest), and `prefetch` reads the entries of a whole chunk in one go before its calls
+    start: its pack if there is one, then single entries for what the pack lacks (concurrent GETs on S3; on a
+    local folder, on the loop itself, since the reads are cheaper than a thread hand-over). `seal`, at the end of
+    every chunk, flushes and writes the chunk's pack. Entries are
     written without a disk sync: a crash can lose the last batch, which costs only calls asked again, never a
     wrong answer (each write is atomic, so an entry or a pack is whole or absent).
     """
@@ -218,20 +218,19 @@ class ResponseCache:
             await asyncio.gather(*self._writing)
 
     async def _write_entries(self, batch: Mapping[str, bytes]) -> None:
-        objects = {cache_object_key(key): key for key in batch}
-        written = await asyncio.to_thread(
-            self._write_many, {cache_object_key(k): data for k, data in batch.items()}
-        )
-        self._stored.update(objects[object_key] for object_key in written)
+        keys = {cache_object_key(key): key for key in batch}
+        written = await asyncio.to_thread(self._write_many, {path: batch[key] for path, key in keys.items()})
+        self._stored.update(keys[path] for path in written)
 
     async def seal(self, keys: Iterable[str]) -> None:
         """Write the pack of `keys` (the set a chunk prefetched) with every entry of it in memory, unless the
-        stored pack already holds as many: a rerun of the chunk then reads one object. Call it after `flush`,
-        so that no pack holds an entry whose own object was never written. A failed write is logged."""
+        stored pack already holds as many: a rerun of the chunk then reads one object. It flushes first, so that
+        the entries' own objects are written before the pack. A failed write is logged."""
+        await self.flush()
         distinct = list(dict.fromkeys(keys))
         name = pack_name(distinct)
-        # An entry whose own write failed, or is still being written by another chunk's flush, waits for a
-        # later seal: the next rerun reads it on its own and then seals a whole pack.
+        # An entry whose own write failed waits for a later seal: the next rerun reads it on its own and then
+        # seals a whole pack.
         known = [(key, self._memory[key]) for key in distinct if key in self._memory and key in self._stored]
         if not known or len(known) <= self._packed.get(name, -1):
             return

@@ -368,7 +368,6 @@ async def _run_units(
             await writer.close()  # even a failing or cancelled chunk keeps what it finished
         finally:
             if context.cache is not None:
-                await context.cache.flush()
                 await context.cache.seal(cache_keys)
     result = ChunkResult(
         config_name=config.name,

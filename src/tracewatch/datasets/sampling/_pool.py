@@ -40,7 +40,6 @@ class Availability:
         """`group_count`: one more than the largest code in `groups` (0 without groups)."""
         self.rows = np.ones(size, dtype=bool)
         self.groups = groups
-        self.group_count = group_count
         self.free_groups = np.ones(group_count, dtype=bool)
 
     def take(self, positions: NDArray[np.int64]) -> None:
@@ -118,7 +117,7 @@ class Pool:
             # Each group's best key by numpy's unbuffered minimum: a tenth of a polars window on a million rows.
             keys = frame.get_column(KEY).to_numpy()
             grouped = groups >= 0
-            best = np.full(self.availability.group_count, np.inf)
+            best = np.full(len(self.availability.free_groups), np.inf)
             np.fmin.at(best, groups[grouped], keys[grouped])
             return frame.filter(pl.Series(~grouped | (keys == best[np.maximum(groups, 0)])))
 

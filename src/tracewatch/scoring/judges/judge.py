@@ -143,10 +143,7 @@ class LLMJudge:
         try:
             await asyncio.gather(*(worker() for _ in range(workers)))
         finally:
-            if (
-                context.cache is not None
-            ):  # a rerun of the same batch then reads one pack (see ResponseCache.seal)
-                await context.cache.flush()
+            if context.cache is not None:  # written, and packed: a rerun of the batch reads one object
                 await context.cache.seal(keys)
         return [score for score in scores if score is not None]
 
