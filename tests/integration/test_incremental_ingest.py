@@ -8,7 +8,7 @@ from collections.abc import Callable
 import polars as pl
 import pytest
 
-from tracewatch.ingest import ingest_new_traces, load_ledger, scan_accepted
+from tracewatch.ingest import ingest_new_traces, load_ledger, quarantine, scan_accepted
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.store import Store
 
@@ -80,6 +80,28 @@ def test_reprocessing_a_date_with_quarantined_rows_replaces_its_records(
     ingest_new_traces(store, up_to=D1, reprocess=(D1,))
     assert read_records(store, D1).filter(pl.col("scope") == "row").height == 1
     assert scan_accepted(store, D1, ("trace_id",)).height == 5
+
+
+def test_a_date_that_quarantined_nothing_is_read_without_listing_the_quarantine(
+    store: Store, make_traces: Callable[..., pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger counts each file's quarantined rows; only a date with some needs the records."""
+    write(store, D1, "a", make_traces(D1.isoformat(), 4, prefix="a"))
+    bad = make_traces(D2.isoformat(), 4, prefix="b").with_columns(
+        latency_ms=pl.when(pl.int_range(pl.len()) == 1).then(-5.0).otherwise("latency_ms")
+    )
+    write(store, D2, "b", bad)
+    ingest_new_traces(store, up_to=D2)
+    read_dates: list[dt.date] = []
+
+    def recording(store: Store, day: dt.date, columns: list[str] | None = None) -> pl.DataFrame:
+        read_dates.append(day)
+        return read_records(store, day, columns)
+
+    monkeypatch.setattr(quarantine, "read_records", recording)
+    assert scan_accepted(store, D1, ("trace_id",)).height == 4
+    assert scan_accepted(store, D2, ("trace_id",)).height == 3
+    assert read_dates == [D2]
 
 
 def test_rewritten_file_is_ingested_again(store: Store, make_traces: Callable[..., pl.DataFrame]) -> None:

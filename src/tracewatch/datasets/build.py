@@ -42,11 +42,9 @@ from tracewatch.datasets.versions import (
     STORED_SCHEMA,
     VersionManifest,
     check_dataset_name,
-    find_version,
-    latest_version,
+    list_versions,
     make_source_key,
-    read_manifest,
-    read_version,
+    read_items,
 )
 from tracewatch.datasets.versions import append_version as write_version
 from tracewatch.errors import ConfigError
@@ -143,30 +141,17 @@ def build_dataset_version(
     window = (start, end)
     spec_dict = spec.to_dict() | {"filters": {k: list(v) for k, v in (filters or {}).items()}}
     source_key = make_source_key(window, spec_dict)
-    done = find_version(store, spec.name, source_key=source_key)
-    if done is not None:
-        items = read_version(store, spec.name, done.version).filter(
-            pl.col("added_in_version") == done.version
-        )
-        message = (
-            f"dataset {spec.name!r} version {done.version} already holds this window and spec; nothing added"
-        )
-        return DatasetBuild(
-            spec.name,
-            window,
-            done,
-            False,
-            dict(done.counts.get("candidates", {})),
-            dict(done.counts.get("redactions", {})),
-            items.select(list(ITEM_SCHEMA)),
-            message,
-        )
-
-    # The latest version is read and indexed (numpy, one core) while the candidates are read and ranked.
+    # Polars reads the candidates through its own client while a background thread lists the versions
+    # (building the store's S3 client on the way), then reads and indexes the latest one (numpy, one core).
+    # A rerun of a night reads its candidates for nothing; every other night saves the wait for the listing.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-reference")
     try:
-        reference = background.submit(latest_items, store, spec)
+        versions = background.submit(list_versions, store, spec.name)
+        reference = background.submit(lambda: latest_items(store, spec, versions.result()))
         traces, counts = read_candidates(store, spec, start, end, filters or {})
+        done = next((m for m in reversed(versions.result()) if m.source_key == source_key), None)
+        if done is not None:
+            return _built_before(store, spec, window, done)
         if traces.height == 0:
             message = f"no traces in {start}..{end} for dataset {spec.name!r}: no version created"
             log.info(message)
@@ -196,6 +181,26 @@ def build_dataset_version(
     return DatasetBuild(spec.name, window, manifest, manifest is not None, counts, redactions, items, message)
 
 
+def _built_before(
+    store: Store, spec: DatasetSpec, window: tuple[dt.date, dt.date], done: VersionManifest
+) -> DatasetBuild:
+    """What a rerun of a build reports: the version the first run made, nothing added."""
+    items = read_items(store, done).filter(pl.col("added_in_version") == done.version)
+    message = (
+        f"dataset {spec.name!r} version {done.version} already holds this window and spec; nothing added"
+    )
+    return DatasetBuild(
+        spec.name,
+        window,
+        done,
+        False,
+        dict(done.counts.get("candidates", {})),
+        dict(done.counts.get("redactions", {})),
+        items.select(list(ITEM_SCHEMA)),
+        message,
+    )
+
+
 def read_candidates(
     store: Store, spec: DatasetSpec, start: dt.date, end: dt.date, filters: Mapping[str, Sequence[Any]]
 ) -> tuple[pl.DataFrame, dict[str, int]]:
@@ -219,15 +224,19 @@ class LatestItems:
     index: SignatureIndex | None
 
 
-def latest_items(store: Store, spec: DatasetSpec) -> LatestItems:
-    """The latest version of `spec.name` (no items when there is none yet), read and indexed for selection."""
+def latest_items(
+    store: Store, spec: DatasetSpec, versions: Sequence[VersionManifest] | None = None
+) -> LatestItems:
+    """The latest version of `spec.name` (no items when there is none yet), read and indexed for selection;
+    `versions` is `list_versions(store, spec.name)` when the caller has it already."""
     text = spec.sampling.dedup.text
-    latest = latest_version(store, spec.name)
-    if latest is None:
+    manifests = list_versions(store, spec.name) if versions is None else versions
+    if not manifests:
         return LatestItems(_no_items(), reference_for(_no_items(), spec.sampling))
+    latest = manifests[-1]
     wanted = [c for c in dict.fromkeys(("item_id", DEDUP_KEY, CONTENT_HASH, text)) if c in STORED_SCHEMA]
-    items = read_version(store, spec.name, latest, columns=wanted)
-    stored = read_manifest(store, spec.name, latest).stored_signatures
+    items = read_items(store, latest, columns=wanted)
+    stored = latest.stored_signatures
     index = None
     if needs_signatures(spec.sampling) and stored is not None and stored.matches(text, MINHASH):
         index = SignatureIndex.from_slots(stored_slots(store, stored), items.get_column(text), MINHASH)

@@ -15,6 +15,7 @@ from typing import Final
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from tracewatch.datasets.distinct import Distinct
@@ -72,15 +73,14 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
     if values.is_empty():
         return np.zeros(0, dtype=np.uint64)
     seed = fmix64(np.array([key], dtype=np.uint64) ^ _P2)[0]
+    stored = _stored_fixed_width(values)
+    if stored is not None:  # e.g. a million hex ids as polars holds them: nothing copied
+        return np.concatenate([_hash_fixed_width(words, seed) for words in stored])
     offsets, raw = _arrow_buffers(values)
     lengths = np.diff(offsets)
     words = _fixed_width_words(offsets, raw, lengths) if not values.has_nulls() else None
-    if words is not None:  # e.g. hex ids: every word in place, nothing to gather or mask
-        state = np.full(len(lengths), seed, dtype=np.uint64)
-        for column in range(words.shape[1]):
-            state = _absorb(state, words[:, column])
-        state ^= lengths.astype(np.uint64)
-        return fmix64(state)
+    if words is not None:  # every word in place, nothing to gather or mask
+        return _hash_fixed_width(words, seed)
     offsets, data = _padded(offsets, raw)
     starts = offsets[:-1]
     nulls = values.is_null().to_numpy()
@@ -99,6 +99,58 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
             state[active] = mixed
     state ^= lengths.astype(np.uint64) ^ (nulls.astype(np.uint64) << np.uint64(63))
     return fmix64(state)
+
+
+def _hash_fixed_width(words: U64, seed: np.uint64) -> U64:
+    """`stable_hash64` of strings given as an (n, width / 8) matrix of their little-endian words."""
+    state = np.full(len(words), seed, dtype=np.uint64)
+    for column in range(words.shape[1]):
+        state = _absorb(state, words[:, column])
+    state ^= np.uint64(words.shape[1] * 8)
+    return fmix64(state)
+
+
+_VIEW_INLINE: Final = 12
+"""Arrow string views hold strings of up to 12 bytes inside the view; longer ones point into a data buffer."""
+
+
+def _stored_fixed_width(values: pl.Series) -> list[U64] | None:
+    """The strings as word matrices read in place from polars' string views (Arrow `string_view`), when they
+    have no nulls, are all `width` bytes long (a multiple of 8, over 12) and lie evenly spaced in each data
+    buffer: the usual layout of ids as read from Parquet. Else None, and the general path copies them."""
+    if values.dtype != pl.String or values.has_nulls():
+        return None
+    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    matrices: list[U64] = []
+    for chunk in chunks:
+        if not pa.types.is_string_view(chunk.type) or chunk.null_count:
+            return None
+        buffers = chunk.buffers()
+        views = np.frombuffer(buffers[1], dtype="<u4").reshape(-1, 4)[
+            chunk.offset : chunk.offset + len(chunk)
+        ]
+        if not len(views):
+            continue
+        width = int(views[0, 0])
+        if width <= _VIEW_INLINE or width % 8 or (views[:, 0] != width).any():
+            return None
+        buffer_index, offsets = views[:, 2].astype(np.int64), views[:, 3].astype(np.int64)
+        runs = np.flatnonzero(np.diff(buffer_index)) + 1
+        for start, end in zip(np.r_[0, runs], np.r_[runs, len(views)], strict=True):
+            first, steps = int(offsets[start]), np.diff(offsets[start:end])
+            stride = int(steps[0]) if len(steps) else width  # Parquet pages put a 4-byte length before each
+            if stride < width or (steps != stride).any():
+                return None
+            data = buffers[2 + int(buffer_index[start])]
+            if first + (end - start - 1) * stride + width > data.size:
+                return None
+            matrices.append(
+                np.ndarray(
+                    (end - start, width // 8), dtype="<u8", buffer=data, offset=first, strides=(stride, 8)
+                )
+            )
+    return matrices
 
 
 def _fixed_width_words(

@@ -216,15 +216,22 @@ def latest_version(store: Store, name: str) -> int | None:
 def read_manifest(store: Store, name: str, version: int | None = None) -> VersionManifest:
     """The manifest of `version` (default: the latest); a missing version is a ConfigError naming those present."""
     key = manifest_key(name, _resolve_version(store, name, version))
-    try:
-        return VersionManifest.from_json(store.read_json(key))
-    except (TypeError, KeyError, ValueError) as exc:
-        raise DataContractError(f"{key} is not a valid dataset manifest: {exc}") from None
+    return _parse_manifest(key, store.read_bytes(key))
 
 
 def list_versions(store: Store, name: str) -> list[VersionManifest]:
-    """Manifests of every complete version, oldest first."""
-    return [read_manifest(store, name, v) for v in complete_versions(store, name)]
+    """Manifests of every complete version, oldest first: one listing, then the manifests fetched together
+    (a dataset grows by a version a night, and one request after another would add up)."""
+    keys = [manifest_key(name, v) for v in _version_folders(store, name)]
+    found = store.read_many(keys)
+    return [_parse_manifest(key, found[key]) for key in keys if key in found]
+
+
+def _parse_manifest(key: str, data: bytes) -> VersionManifest:
+    try:
+        return VersionManifest.from_json(json.loads(data))
+    except (TypeError, KeyError, ValueError) as exc:
+        raise DataContractError(f"{key} is not a valid dataset manifest: {exc}") from None
 
 
 def find_version(store: Store, name: str, *, source_key: str) -> VersionManifest | None:
@@ -243,7 +250,13 @@ def read_version(
     `columns` decodes only those (the nightly selection needs four of them). Items written before
     `dedup_key` existed (item schema 1) get it computed from their stored, already redacted input.
     """
-    manifest = read_manifest(store, name, version)
+    return read_items(store, read_manifest(store, name, version), columns=columns)
+
+
+def read_items(
+    store: Store, manifest: VersionManifest, *, columns: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """`read_version` of the version `manifest` describes, for a caller that holds its manifest already."""
     data = store.read_bytes(manifest.items_key)
     if hashlib.sha256(data).hexdigest() != manifest.items_sha256:
         raise DataContractError(

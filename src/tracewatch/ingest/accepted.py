@@ -45,7 +45,7 @@ def scan_accepted(
     keys = entries.get_column("source_key").to_list()
     if not keys:  # e.g. ingest asking for the earlier files of a date it reads whole: no quarantine to list
         return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
-    rejected_rows = quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
+    rejected_rows = _quarantined_rows(store, day, entries)
     if max_rows_per_file is None:
         together = _read_together(store, keys, columns, rejected_rows)
         if together is not None:
@@ -61,6 +61,15 @@ def scan_accepted(
     if not frames:
         return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
     return pl.concat(frames)
+
+
+def _quarantined_rows(store: Store, day: dt.date, entries: pl.DataFrame) -> pl.DataFrame:
+    """`source_key` and `row_nr` of the date's quarantined rows. The ledger counts them per file, so a date
+    whose files quarantined nothing costs no listing of the quarantine (nor a wait for the S3 client)."""
+    counted = entries.get_column("rows_quarantined")
+    if counted.null_count() == 0 and counted.sum() == 0:
+        return pl.DataFrame(schema={"source_key": pl.String(), "row_nr": pl.Int64()})
+    return quarantine.read_records(store, day, ["source_key", "row_nr"]).drop_nulls("row_nr")
 
 
 def _accepted_rows(read: TraceFile, rejected_rows: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:

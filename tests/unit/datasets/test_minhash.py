@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import polars as pl
 import pytest
@@ -14,6 +16,7 @@ from tracewatch.datasets.minhash import (
     MINHASH,
     MinHashScheme,
     SignatureIndex,
+    _stored_fixed_width,
     band_slots,
     estimate_jaccard,
     lsh_bands,
@@ -102,6 +105,38 @@ def test_equal_width_strings_hash_like_the_scalar_reference(width: int, seeds: l
     whole = pl.Series(texts, dtype=pl.String)
     assert stable_hash64(whole).tolist() == [reference_hash(t) for t in texts]
     assert stable_hash64(whole.slice(1)).tolist() == [reference_hash(t) for t in texts[1:]]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.sampled_from([16, 24, 32, 40]),
+    st.lists(st.binary(min_size=1, max_size=4), min_size=2, max_size=60),
+    st.integers(1, 20),
+)
+def test_equal_width_strings_read_from_parquet_hash_like_the_scalar_reference(
+    width: int, seeds: list[bytes], row_group: int
+) -> None:
+    # Read from Parquet, polars points its string views into the decoded pages (a length before each value,
+    # a buffer per page): the hash reads the words there, for whole, sliced, gathered and chunked columns.
+    texts = [(seed.hex() * width)[:width] for seed in seeds]
+    buffer = io.BytesIO()
+    pl.DataFrame({"id": texts}).write_parquet(buffer, row_group_size=row_group, compression="uncompressed")
+    read = pl.read_parquet(buffer.getvalue()).get_column("id")
+    expected = [reference_hash(t) for t in texts]
+    assert stable_hash64(read).tolist() == expected
+    assert stable_hash64(read.slice(1)).tolist() == expected[1:]
+    assert stable_hash64(read.gather([len(texts) - 1, 0])).tolist() == [expected[-1], expected[0]]
+    chunked = pl.concat([read, pl.Series("id", texts)], rechunk=False)
+    assert stable_hash64(chunked).tolist() == expected + expected
+
+
+def test_distinct_ids_read_from_parquet_are_hashed_where_they_lie() -> None:
+    ids = [f"{i:032x}" for i in range(0, 5_000_000, 997)]
+    buffer = io.BytesIO()
+    pl.DataFrame({"id": ids}).write_parquet(buffer, row_group_size=1000)
+    read = pl.read_parquet(buffer.getvalue()).get_column("id")
+    assert _stored_fixed_width(read) is not None  # no copy of a million ids a night
+    assert stable_hash64(read).tolist() == [reference_hash(t) for t in ids]
 
 
 def test_hash_rejects_non_strings() -> None:

@@ -84,13 +84,8 @@ def prepare(
     if ids.dtype != pl.String:
         raise DataContractError(f"id column {id_column!r} must be String, got {ids.dtype}")
     id_hashes = hashes.result() if hashes is not None else stable_hash64(ids)
-    # One contiguous chunk: strategies gather picked rows from it, which is slow across many chunks.
-    frame = (
-        traces.select(needed)
-        .rechunk()
-        .with_columns(
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), pl.Series(HASH, id_hashes, dtype=pl.UInt64)
-        )
+    frame = traces.select(needed).with_columns(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), pl.Series(HASH, id_hashes, dtype=pl.UInt64)
     )
     _check_ids(frame, id_hashes, id_column)
     return frame
