@@ -196,10 +196,10 @@ def combine_part_hashes(text: U64, messages: U64, counts: NDArray[np.int64]) -> 
     ends = np.cumsum(counts)
     position = np.arange(1, len(messages) + 1) - np.repeat(ends - counts, counts)
     with np.errstate(over="ignore"):
-        terms = fmix64(messages + position.astype(np.uint64) * _KEY_STEP)
+        terms = fmix64(messages + position.astype(np.uint64) * _KEY_STEP, in_place=True)
         running = np.concatenate([np.zeros(1, dtype=np.uint64), np.cumsum(terms, dtype=np.uint64)])
-        state = fmix64(text ^ _KEY_SALT) + running[ends] - running[ends - counts]
-    return fmix64(state ^ counts.astype(np.uint64))
+        state = fmix64(text ^ _KEY_SALT, in_place=True) + running[ends] - running[ends - counts]
+    return fmix64(state ^ counts.astype(np.uint64), in_place=True)
 
 
 def item_id(source_trace_id: str | None, content_hash: str) -> str:

@@ -42,14 +42,19 @@ _PAIRS_SCHEMA: Final = {"query": pl.Int64(), "reference": pl.Int64(), "jaccard":
 # ---- stable hashing -------------------------------------------------------------------------------------------
 
 
-def fmix64(values: U64) -> U64:
-    """MurmurHash3's 64-bit finaliser: a bijection with full avalanche. Returns a new array."""
+def fmix64(values: U64, *, in_place: bool = False) -> U64:
+    """MurmurHash3's 64-bit finaliser: a bijection with full avalanche. Returns a new array unless `in_place`
+    (then `values` itself, overwritten). Two arrays in all, whatever the length: a million-row hash is a few
+    passes over 8 MB, and fresh memory costs more than the arithmetic."""
+    h = values if in_place else values.copy()
+    shifted = np.empty_like(h)
     with np.errstate(over="ignore"):
-        h = values ^ (values >> np.uint64(33))
-        h *= _M1
-        h ^= h >> np.uint64(33)
-        h *= _M2
-        h ^= h >> np.uint64(33)
+        for multiplier in (_M1, _M2):
+            np.right_shift(h, np.uint64(33), out=shifted)
+            h ^= shifted
+            h *= multiplier
+        np.right_shift(h, np.uint64(33), out=shifted)
+        h ^= shifted
     return h
 
 
@@ -61,7 +66,7 @@ def key64(*parts: object) -> int:
 
 def rekey(hashes: U64, key: int) -> U64:
     """An independent-looking hash stream for `key` from precomputed hashes (cheaper than rehashing strings)."""
-    return fmix64(hashes ^ np.uint64(key))
+    return fmix64(hashes ^ np.uint64(key), in_place=True)
 
 
 def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
@@ -98,7 +103,7 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
         else:
             state[active] = mixed
     state ^= lengths.astype(np.uint64) ^ (nulls.astype(np.uint64) << np.uint64(63))
-    return fmix64(state)
+    return fmix64(state, in_place=True)
 
 
 def _hash_fixed_width(words: U64, seed: np.uint64) -> U64:
@@ -107,7 +112,7 @@ def _hash_fixed_width(words: U64, seed: np.uint64) -> U64:
     for column in range(words.shape[1]):
         state = _absorb(state, words[:, column])
     state ^= np.uint64(words.shape[1] * 8)
-    return fmix64(state)
+    return fmix64(state, in_place=True)
 
 
 _VIEW_INLINE: Final = 12
@@ -209,13 +214,20 @@ def _low_bytes_mask(remaining: NDArray[np.int64]) -> U64:
 
 
 def _absorb(state: U64, chunk: U64) -> U64:
+    """The next state after one word per row (a new array; two allocations, as in `fmix64`)."""
     with np.errstate(over="ignore"):
-        chunk = chunk * _P1
-        chunk = (chunk << np.uint64(31)) | (chunk >> np.uint64(33))
-        chunk *= _P2
-        state = state ^ chunk
-        state = (state << np.uint64(27)) | (state >> np.uint64(37))
-        return state * np.uint64(5) + np.uint64(0x52DCE729)
+        mixed = chunk * _P1
+        carry = mixed >> np.uint64(33)
+        mixed <<= np.uint64(31)
+        mixed |= carry
+        mixed *= _P2
+        mixed ^= state
+        np.right_shift(mixed, np.uint64(37), out=carry)
+        mixed <<= np.uint64(27)
+        mixed |= carry
+        mixed *= np.uint64(5)
+        mixed += np.uint64(0x52DCE729)
+        return mixed
 
 
 # ---- MinHash signatures ---------------------------------------------------------------------------------------
@@ -329,7 +341,7 @@ def _shingles(word_hashes: U64, counts: NDArray[np.int64], size: int) -> tuple[U
         inside = start + offset < end
         word = word_hashes[np.minimum(start + offset, max(len(word_hashes) - 1, 0))]
         with np.errstate(over="ignore"):
-            step = fmix64(hashes * _P2 + word)
+            step = fmix64(hashes * _P2 + word, in_place=True)
         hashes = np.where(inside, step, hashes)
     return hashes, per_text
 
@@ -568,7 +580,8 @@ def _band_keys(
     name: str,
     nonempty: NDArray[np.bool_],
 ) -> pl.DataFrame:
-    """One row per (non-empty signature, band): the row number and a hash of that band's slots.
+    """One row per (non-empty signature, band): the row number (32 bits: a table of a 100k-item dataset has
+    millions of rows) and a hash of that band's slots.
 
     A random linear combination is enough: a collision only adds a candidate that verification rejects. Slots
     are widened one column at a time into one reused buffer: widening a 100k-item matrix of 16-bit slots at
@@ -588,7 +601,7 @@ def _band_keys(
             keys += term
     return pl.DataFrame(
         {
-            name: pl.Series(np.repeat(keep, bands), dtype=pl.Int64),
+            name: pl.Series(np.repeat(keep.astype(np.uint32), bands), dtype=pl.UInt32),
             "band_key": pl.Series(keys.reshape(-1), dtype=pl.UInt64),
         }
     )
