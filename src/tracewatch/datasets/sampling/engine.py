@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -73,22 +74,38 @@ def prepare(
     *,
     distinct_on: str | None,
     id_column: str,
-    hashes: Future[U64] | None = None,
+    hashes: Future[IdHashes] | None = None,
 ) -> pl.DataFrame:
     """The columns the strategies read plus the row number and the stable id hash, computed once per night
-    (`hashes` is `stable_hash64` of the ids when the caller started it already, e.g. in a thread)."""
+    (`hashes` is `id_hashes` of the ids when the caller started it already, e.g. in a thread)."""
     distinct = (distinct_on,) if distinct_on else ()
     require_columns((id_column, *spec.columns(), *distinct), traces.columns, "sampling")
     needed = tuple(dict.fromkeys((id_column, *spec.key_columns(), *distinct)))
     ids = traces[id_column]
     if ids.dtype != pl.String:
         raise DataContractError(f"id column {id_column!r} must be String, got {ids.dtype}")
-    id_hashes = hashes.result() if hashes is not None else stable_hash64(ids)
+    hashed = hashes.result() if hashes is not None else id_hashes(ids)
     frame = traces.select(needed).with_columns(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), pl.Series(HASH, id_hashes, dtype=pl.UInt64)
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW), pl.Series(HASH, hashed.values, dtype=pl.UInt64)
     )
-    _check_ids(frame, id_hashes, id_column)
+    _check_ids(frame, hashed, id_column)
     return frame
+
+
+@dataclass(frozen=True)
+class IdHashes:
+    """`stable_hash64` of the ids, and whether two of them are equal (`repeated`: then `prepare` looks for
+    repeated ids)."""
+
+    values: U64
+    repeated: bool
+
+
+def id_hashes(ids: pl.Series) -> IdHashes:
+    """The ids' hashes and the check for repeats, which a caller can run in a thread while it ranks."""
+    values = stable_hash64(ids)
+    ordered = np.sort(values)  # half the time of a hash-set count of a million values
+    return IdHashes(values, bool((ordered[1:] == ordered[:-1]).any()))
 
 
 class Sampler:
@@ -208,12 +225,11 @@ def _index(
     return SignatureIndex(matrix)
 
 
-def _check_ids(frame: pl.DataFrame, hashes: U64, id_column: str) -> None:
+def _check_ids(frame: pl.DataFrame, hashes: IdHashes, id_column: str) -> None:
     nulls = frame[id_column].null_count()
     if nulls:
         raise DataContractError(f"{nulls} row(s) have a null {id_column!r}; sampling needs an id per row")
-    ordered = np.sort(hashes)  # half the time of a hash-set count of a million values
-    if (ordered[1:] == ordered[:-1]).any():
+    if hashes.repeated:
         repeated = frame.filter(pl.col(id_column).is_duplicated())[id_column].unique().sort()
         if repeated.len():
             raise DataContractError(

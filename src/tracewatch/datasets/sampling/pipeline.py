@@ -32,10 +32,10 @@ from tracewatch.datasets.dedup import (
 )
 from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.items import NO_USABLE_INPUT, has_text
-from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex, stable_hash64
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex
 from tracewatch.datasets.sampling._pool import ROW
 from tracewatch.datasets.sampling._verdicts import Verdicts
-from tracewatch.datasets.sampling.engine import Sampler, materialise, prepare
+from tracewatch.datasets.sampling.engine import Sampler, id_hashes, materialise, prepare
 from tracewatch.datasets.sampling.examine import Examine, as_given
 from tracewatch.datasets.sampling.novelty import Novelty
 from tracewatch.datasets.sampling.spec import SamplingSpec
@@ -75,11 +75,11 @@ class Ranked:
 
 
 def rank(traces: pl.DataFrame, spec: SamplingSpec, *, id_column: str = "trace_id") -> Ranked:
-    """Hash the ids and group equal inputs once per night (see `competing_groups`), the two at once: numpy and
-    polars both work outside the GIL."""
+    """Hash the ids (and look for repeats) and group equal inputs once per night (see `competing_groups`), the
+    two at once: numpy and polars both work outside the GIL."""
     string_ids = traces.schema.get(id_column) == pl.String  # else `prepare` says what is wrong
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-hashes") as pool:
-        hashes = pool.submit(stable_hash64, traces.get_column(id_column)) if string_ids else None
+        hashes = pool.submit(id_hashes, traces.get_column(id_column)) if string_ids else None
         groups = competing_groups(traces, spec)
         traces = traces if groups is None else traces.with_columns(groups)
         distinct_on = None if groups is None else groups.name
