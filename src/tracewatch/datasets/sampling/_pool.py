@@ -95,13 +95,14 @@ class Pool:
         values = unit_interval(rekey(self.frame[HASH].to_numpy(), key64(self.seed, stream)))
         return pl.lit(pl.Series(KEY, values))
 
-    def keyed(self, name: str, key: Callable[[], pl.Expr]) -> pl.DataFrame:
-        """`POS`, the id and `KEY` of the available candidates among `competing(name, key)`."""
-        competing = self.competing(name, key)
+    def keyed(self, strategy: Strategy) -> pl.DataFrame:
+        """`POS`, the id and `KEY` of the available candidates among `competing(strategy)`."""
+        competing = self.competing(strategy)
         return competing.filter(pl.Series(self.availability.at(competing[POS].to_numpy())))
 
-    def competing(self, name: str, key: Callable[[], pl.Expr]) -> pl.DataFrame:
-        """`POS`, the id and `KEY` of every candidate that competes for strategy `name`, computed once.
+    def competing(self, strategy: Strategy) -> pl.DataFrame:
+        """`POS`, the id and `KEY` (`strategy.competing_key`) of every candidate that competes for `strategy`,
+        computed once per night.
 
         With `distinct_on`, only the best-keyed row of each value competes (rows without a value compete on
         their own), so no content is picked twice. Availability always changes for whole values (see
@@ -110,7 +111,7 @@ class Pool:
         distinct = [self.distinct_on] if self.distinct_on else []
 
         def compute() -> pl.DataFrame:
-            frame = self.frame.select(POS, self.id_column, *distinct, key().alias(KEY))
+            frame = self.frame.select(POS, self.id_column, *distinct, strategy.competing_key(self).alias(KEY))
             groups = self.availability.groups
             if groups is None:
                 return frame
@@ -121,9 +122,9 @@ class Pool:
             np.fmin.at(best, groups[grouped], keys[grouped])
             return frame.filter(pl.Series(~grouped | (keys == best[np.maximum(groups, 0)])))
 
-        if name not in self.competing_rows:
-            self.competing_rows[name] = compute()
-        return self.competing_rows[name]
+        if strategy.name not in self.competing_rows:
+            self.competing_rows[strategy.name] = compute()
+        return self.competing_rows[strategy.name]
 
     def at(self, positions: pl.Series, *columns: str) -> pl.DataFrame:
         """`columns` of the candidates at `positions`, in that order."""
@@ -214,6 +215,10 @@ class Strategy(Protocol):
         """The columns it reads on every candidate row (the rest are fetched for a shortlist only)."""
         ...
 
+    def competing_key(self, pool: Pool) -> pl.Expr:
+        """Each candidate's key (smaller: picked first), from its hash stream and its own columns only."""
+        ...
+
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
         """At most `quota` rows of `pool`, in `PICK_SCHEMA`, best first."""
         ...
@@ -239,3 +244,7 @@ class StrategyBase:
 
     def columns(self) -> tuple[str, ...]:
         return self.key_columns()
+
+    def competing_key(self, pool: Pool) -> pl.Expr:
+        """A uniform draw per candidate; strategies that weigh candidates override it."""
+        return pool.unit(self.name)

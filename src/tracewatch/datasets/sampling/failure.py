@@ -54,11 +54,13 @@ class FailureSeeking(StrategyBase):
         return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *self.low_scores)
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        chosen = pool.smallest(
-            pool.keyed(self.name, lambda: -pool.unit(self.name).log() / self._weight()), quota
-        )
+        chosen = pool.smallest(pool.keyed(self), quota)
         labels = pool.at(chosen[POS], *self.key_columns()).select(self._label()).to_series()
         return picks(chosen, labels)
+
+    def competing_key(self, pool: Pool) -> pl.Expr:
+        """An exponential draw over the weight (`-log(u) / w`): the smallest keys form a weighted sample."""
+        return -pool.unit(self.name).log() / self._weight()
 
     def _weight(self) -> pl.Expr:
         return pl.max_horizontal(

@@ -41,7 +41,7 @@ class Stratified(StrategyBase):
         return self.by
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        competing = pool.competing(self.name, lambda: pool.unit(self.name))
+        competing = pool.competing(self)
         # Strata of the competing rows only: with repeated inputs, a few thousand rows instead of a million.
         everyone = competing.height == pool.frame.height  # then `competing` is `frame`, in order
         ids, labels = pool.remember(

@@ -32,7 +32,7 @@ class Uniform(StrategyBase):
             raise ConfigError(f"strategy {self.name!r}: count={self.count} must be >= 0")
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        keyed = pool.keyed(self.name, lambda: pool.unit(self.name))
+        keyed = pool.keyed(self)
         if self.rate is not None:
             keyed = keyed.filter(pl.col(KEY) < self.rate)
         limit = quota if self.count is None else min(quota, self.count)
