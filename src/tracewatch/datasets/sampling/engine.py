@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,8 +36,6 @@ from tracewatch.errors import DataContractError
 log = logging.getLogger(__name__)
 
 STRATEGY = "strategy"
-_RANKING_THREADS = 2
-"""Strategies ranked at once: the machines this runs on nightly have a few cores, and polars uses them too."""
 CHOSEN_SCHEMA: dict[str, pl.DataType] = {ROW: pl.UInt32(), STRATEGY: pl.String(), STRATUM: pl.String()}
 
 
@@ -166,7 +164,6 @@ class Sampler:
         available = Availability(self.frame.height, self.groups, self.group_count)
         if excluded is not None:
             available.take(np.flatnonzero(excluded))
-        self._rank_every_strategy()
         results: list[pl.DataFrame] = []
         carry = 0
         for strategy, share in zip(self.spec.strategies, self.spec.quotas(budget), strict=True):
@@ -201,16 +198,6 @@ class Sampler:
             memo=self.memo,
             competing_rows=self.competing_rows,
         )
-
-    def _rank_every_strategy(self) -> None:
-        """Every strategy's competing candidates (`Pool.competing`), side by side: each is a few passes over
-        every candidate that no pick changes, in numpy and polars, which work outside the GIL."""
-        waiting = [s for s in self.spec.strategies if s.name not in self.competing_rows]
-        if len(waiting) < 2:
-            return
-        pool = self._pool(Availability(self.frame.height, self.groups, self.group_count))
-        with ThreadPoolExecutor(max_workers=_RANKING_THREADS, thread_name_prefix="ranking") as workers:
-            list(workers.map(pool.competing, waiting))
 
 
 def materialise(traces: pl.DataFrame, chosen: pl.DataFrame) -> pl.DataFrame:
