@@ -46,3 +46,22 @@ def test_map_distinct_calls_the_function_once_per_value() -> None:
 
     assert map_distinct(column, upper).to_series().to_list() == ["X", "Y", None] * 10_000
     assert seen == [3]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.none() | st.text(max_size=6), max_size=60))
+def test_factorised_strings_are_their_distinct_values_by_code(values: list[str | None]) -> None:
+    column = pl.Series("v", values, dtype=pl.String)
+    distinct = Distinct.factorise(column)
+    assert distinct.codes is not None and len(distinct.codes) == column.len()
+    assert distinct.values.name == "v" and distinct.values.dtype == pl.String
+    assert distinct.values.len() == distinct.values.n_unique() == column.n_unique()
+    assert distinct.values.gather(distinct.codes).eq_missing(column).all()
+
+
+def test_other_types_factorise_too() -> None:
+    column = pl.Series("n", [3, None, 3, 7, None, 1])
+    distinct = Distinct.factorise(column)
+    assert distinct.codes is not None
+    assert distinct.values.gather(distinct.codes).eq_missing(column).all()
+    assert distinct.values.len() == 4
