@@ -37,7 +37,7 @@ from tracewatch.datasets.sampling import (
     select_new_traces,
 )
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.datasets.signatures import stored_slots
+from tracewatch.datasets.signatures import StoredSignatures, stored_slots
 from tracewatch.datasets.versions import (
     STORED_SCHEMA,
     VersionManifest,
@@ -235,12 +235,21 @@ def latest_items(
         return LatestItems(_no_items(), reference_for(_no_items(), spec.sampling))
     latest = manifests[-1]
     wanted = [c for c in dict.fromkeys(("item_id", DEDUP_KEY, CONTENT_HASH, text)) if c in STORED_SCHEMA]
-    items = read_items(store, latest, columns=wanted)
     stored = latest.stored_signatures
-    index = None
-    if needs_signatures(spec.sampling) and stored is not None and stored.matches(text, MINHASH):
-        index = SignatureIndex.from_slots(stored_slots(store, stored), items.get_column(text), MINHASH)
+    signed = stored if needs_signatures(spec.sampling) and stored and stored.matches(text, MINHASH) else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-lsh") as side:
+        indexed = side.submit(_indexed_slots, store, signed, spec.sampling) if signed else None
+        items = read_items(store, latest, columns=wanted)
+        index = indexed.result() if indexed else None
+    if index is not None:
+        index.attach_texts(items.get_column(text))
     return LatestItems(items, reference_for(items, spec.sampling, index=index))
+
+
+def _indexed_slots(store: Store, stored: StoredSignatures, sampling: SamplingSpec) -> SignatureIndex:
+    """The stored slots with the spec's LSH tables built, while the items are read (the texts come after)."""
+    index = SignatureIndex.from_slots(stored_slots(store, stored), scheme=MINHASH)
+    return reference_for(_no_items(), sampling, index=index) or index
 
 
 def select_candidates(

@@ -442,19 +442,25 @@ class SignatureIndex:
 
     @classmethod
     def from_slots(
-        cls, slots: NDArray[np.uint16], texts: pl.Series, scheme: MinHashScheme = MINHASH
+        cls, slots: NDArray[np.uint16], texts: pl.Series | None = None, scheme: MinHashScheme = MINHASH
     ) -> SignatureIndex:
-        """An index of stored `band_slots` of `texts` (signed with `scheme`)."""
-        if len(slots) != texts.len():
-            raise DataContractError(f"{len(slots)} stored signatures for {texts.len()} texts")
+        """An index of stored `band_slots` of `texts` (signed with `scheme`). The texts may follow
+        (`attach_texts`): only candidate pairs need them, so the band tables can be built while they are read."""
         index = cls(np.zeros((0, scheme.num_perm), dtype=np.uint64))
         index.matrix = None
         index._banded = slots
         index._nonempty = ~(slots == np.uint16(0xFFFF)).all(axis=1)
-        index._texts = texts
         index._scheme = scheme
         index._signed = np.zeros((0, scheme.num_perm), dtype=np.uint64)
+        if texts is not None:
+            index.attach_texts(texts)
         return index
+
+    def attach_texts(self, texts: pl.Series) -> None:
+        """The texts the stored slots were signed from, row for row."""
+        if len(self._banded) != texts.len():
+            raise DataContractError(f"{len(self._banded)} stored signatures for {texts.len()} texts")
+        self._texts = texts
 
     def __len__(self) -> int:
         return len(self._banded)
@@ -498,7 +504,10 @@ class SignatureIndex:
         """The full signatures of reference `rows` (signed from their texts the first time, with slots only)."""
         if self.matrix is not None:
             return self.matrix[rows]
-        assert self._texts is not None
+        if self._texts is None:
+            raise DataContractError(
+                "an index of stored slots needs their texts (attach_texts) to check pairs"
+            )
         if self._where is None:
             self._where = np.full(len(self), -1, dtype=np.int64)
         missing = np.unique(rows[self._where[rows] < 0])
