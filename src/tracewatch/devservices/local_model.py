@@ -18,14 +18,13 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import terminate
+from tracewatch.devservices.processes import log_file_for, stop_logging_process
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -122,11 +121,7 @@ def start_local_model(
     """
     model = served_gguf()
     (port,) = free_ports(1)
-    owns_log = log_path is None
-    if log_path is None:
-        fd, name = tempfile.mkstemp(prefix=f"local-model-{port}-", suffix=".log")
-        os.close(fd)
-        log_path = Path(name)
+    log_path, owns_log = log_file_for(log_path, f"local-model-{port}-")
     args = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", MODEL_ALIAS]
     args += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(context)]
     args += ["--n_threads", str(threads or max(1, os.cpu_count() or 1))]
@@ -151,10 +146,7 @@ def start_local_model(
 
 def stop_local_model(server: LocalModel, timeout_s: float = 15.0) -> None:
     """Stop the server (SIGTERM, then SIGKILL) and remove the log file it was given by default."""
-    process = server._process
-    terminate(process, timeout_s)
-    if server._owns_log:
-        server.log_path.unlink(missing_ok=True)
+    stop_logging_process(server._process, server.log_path, server._owns_log, timeout_s)
 
 
 def _wait_until_ready(server: LocalModel, timeout_s: float) -> None:

@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -37,7 +36,7 @@ from tracewatch.devservices._model_server_app import (
     serve,
 )
 from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import terminate
+from tracewatch.devservices.processes import log_file_for, stop_logging_process
 from tracewatch.errors import ConfigError, ServiceError
 
 __all__ = [
@@ -206,11 +205,7 @@ def start_model_server(
         models=default.models if models is None else tuple(models),
     )
     (port,) = free_ports(1)
-    owns_log = log_path is None
-    if log_path is None:
-        fd, name = tempfile.mkstemp(prefix=f"model-server-{port}-", suffix=".log")
-        os.close(fd)
-        log_path = Path(name)
+    log_path, owns_log = log_file_for(log_path, f"model-server-{port}-")
     env = {key: value for key, value in os.environ.items() if key != API_KEY_ENV}
     if api_key:
         env[API_KEY_ENV] = api_key
@@ -234,10 +229,7 @@ def start_model_server(
 
 def stop_model_server(server: ModelServer, timeout_s: float = 10.0) -> None:
     """Stop the server process (SIGTERM, then SIGKILL) and remove the log file it was given by default."""
-    process = server._process
-    terminate(process, timeout_s)
-    if server._owns_log:
-        server.log_path.unlink(missing_ok=True)
+    stop_logging_process(server._process, server.log_path, server._owns_log, timeout_s)
 
 
 def _wait_until_ready(server: ModelServer, timeout_s: float) -> None:

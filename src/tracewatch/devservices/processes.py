@@ -1,8 +1,29 @@
-"""Stopping the child processes that dev services run in."""
+"""The child processes that dev services run in: their log files, and stopping them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
+from pathlib import Path
+
+
+def log_file_for(log_path: Path | None, prefix: str) -> tuple[Path, bool]:
+    """Where a child process logs: `log_path`, or a new temporary file (then owned: removed when it stops)."""
+    if log_path is not None:
+        return log_path, False
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return Path(name), True
+
+
+def stop_logging_process(
+    process: subprocess.Popen[bytes], log_path: Path, owns_log: bool, timeout_s: float
+) -> None:
+    """`terminate` the process, and remove its log file when it was a temporary one (`log_file_for`)."""
+    terminate(process, timeout_s)
+    if owns_log:
+        log_path.unlink(missing_ok=True)
 
 
 def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> None:
