@@ -35,6 +35,7 @@ from tracewatch.datasets.sampling import (
     rank,
     reference_for,
     select_new_traces,
+    similarity_thresholds,
 )
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.signatures import StoredSignatures, stored_slots
@@ -141,15 +142,21 @@ def build_dataset_version(
     window = (start, end)
     spec_dict = spec.to_dict() | {"filters": {k: list(v) for k, v in (filters or {}).items()}}
     source_key = make_source_key(window, spec_dict)
-    # Polars reads the candidates through its own client while a background thread lists the versions
-    # (building the store's S3 client on the way), then reads and indexes the latest one (numpy, one core).
-    # A rerun of a night reads its candidates for nothing; every other night saves the wait for the listing.
+    # Polars reads the candidates through its own client while a background thread lists the versions (and
+    # builds the store's S3 client if nothing has yet), then reads and indexes the latest one. A rerun of a
+    # night reads its candidates for nothing (the index is skipped); every other night saves the listing's wait.
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-reference")
     try:
         versions = background.submit(list_versions, store, spec.name)
-        reference = background.submit(lambda: latest_items(store, spec, versions.result()))
+        reference = background.submit(
+            lambda: (
+                None
+                if _made_for(versions.result(), source_key)
+                else latest_items(store, spec, versions.result())
+            )
+        )
         traces, counts = read_candidates(store, spec, start, end, filters or {})
-        done = next((m for m in reversed(versions.result()) if m.source_key == source_key), None)
+        done = _made_for(versions.result(), source_key)
         if done is not None:
             return _built_before(store, spec, window, done)
         if traces.height == 0:
@@ -179,6 +186,11 @@ def build_dataset_version(
         message = f"dataset {spec.name!r} version {manifest.version}: {manifest.added_count} new item(s)"
     log.info(message)
     return DatasetBuild(spec.name, window, manifest, manifest is not None, counts, redactions, items, message)
+
+
+def _made_for(versions: Sequence[VersionManifest], source_key: str) -> VersionManifest | None:
+    """The version an earlier run of the same window and spec made, if any."""
+    return next((m for m in reversed(versions) if m.source_key == source_key), None)
 
 
 def _built_before(
@@ -249,14 +261,15 @@ def latest_items(
 def _indexed_slots(store: Store, stored: StoredSignatures, sampling: SamplingSpec) -> SignatureIndex:
     """The stored slots with the spec's LSH tables built, while the items are read (the texts come after)."""
     index = SignatureIndex.from_slots(stored_slots(store, stored), scheme=MINHASH)
-    return reference_for(_no_items(), sampling, index=index) or index
+    index.prepare(similarity_thresholds(sampling))
+    return index
 
 
 def select_candidates(
     store: Store,
     spec: DatasetSpec,
     traces: pl.DataFrame,
-    reference: LatestItems | Future[LatestItems] | None = None,
+    reference: LatestItems | Future[LatestItems | None] | None = None,
 ) -> Selection:
     """Picks among `traces` (from `read_candidates`), compared with the latest version's items on the
     *redacted* input (as items store it): on `dedup_key` with its matches confirmed by sha256, or on

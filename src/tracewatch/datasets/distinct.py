@@ -70,19 +70,22 @@ class Distinct:
 
     @classmethod
     def _factorise_strings(cls, series: pl.Series) -> Distinct:
-        """Strings through polars' categorical mapping: one hash per row and 32-bit codes, a tenth of the
-        memory of grouping row numbers. The mapping is the column's own (`Categories.random`) and goes with
+        """Strings through polars' categorical mapping: one hash per row and 32-bit physical codes, a tenth of
+        the memory of grouping row numbers. The mapping is the column's own (`Categories.random`) and goes with
         it; the global one would keep every text of every night for the life of the process."""
         categorical = series.cast(pl.Categorical(pl.Categories.random()))
         physical = categorical.to_physical()
         present = categorical.unique().drop_nulls()
-        by_code = np.argsort(present.to_physical().to_numpy())
-        known = np.sort(present.to_physical().to_numpy())
+        present_codes = present.to_physical().to_numpy()
+        by_code = np.argsort(present_codes)
+        known = present_codes[by_code]
         values = present.cast(pl.String).gather(by_code).alias(series.name)
-        codes = physical.fill_null(len(known)).to_numpy().astype(np.int64)
+        nulls = physical.is_null().to_numpy()
+        codes = physical.fill_null(0).to_numpy().astype(np.int64)
         if len(known) and int(known[-1]) != len(known) - 1:  # codes with gaps: number them 0..n-1
             codes = np.searchsorted(known, codes)
-        if physical.has_nulls():
+        if nulls.any():
+            codes[nulls] = len(known)
             values = values.append(pl.Series(series.name, [None], dtype=pl.String))
         return cls(values, codes)
 

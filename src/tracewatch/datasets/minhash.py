@@ -79,7 +79,7 @@ def stable_hash64(values: pl.Series, *, key: int = 0) -> U64:
         return np.zeros(0, dtype=np.uint64)
     seed = fmix64(np.array([key], dtype=np.uint64) ^ _P2)[0]
     stored = _stored_fixed_width(values)
-    if stored is not None:  # e.g. a million hex ids as polars holds them: nothing copied
+    if stored is not None:  # e.g. a million hex ids as polars holds them: no string copied
         return np.concatenate([_hash_fixed_width(words, seed) for words in stored])
     offsets, raw = _arrow_buffers(values)
     lengths = np.diff(offsets)
@@ -125,10 +125,9 @@ def _stored_fixed_width(values: pl.Series) -> list[U64] | None:
     buffer: the usual layout of ids as read from Parquet. Else None, and the general path copies them."""
     if values.dtype != pl.String or values.has_nulls():
         return None
-    array = values.to_arrow(compat_level=pl.CompatLevel.newest())
-    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
     matrices: list[U64] = []
-    for chunk in chunks:
+    for part in values.get_chunks():  # one by one: `to_arrow` of several chunks would copy their views
+        chunk = part.to_arrow(compat_level=pl.CompatLevel.newest())
         if not pa.types.is_string_view(chunk.type) or chunk.null_count:
             return None
         buffers = chunk.buffers()

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import log_file_for, stop_logging_process
+from tracewatch.devservices.processes import log_file_for, start_logging_process, stop_logging_process
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,7 @@ def start_local_model(
     # The server's default computes the logits of every prompt token, for logprobs nobody here asks for: a
     # fifth of the time of a 600-token prompt on 2 cores.
     args += ["--logits_all", "false"]
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=new_session
-        )
+    process = start_logging_process(args, log_path, owns_log, new_session=new_session)
     server = LocalModel(
         base_url=f"http://127.0.0.1:{port}/v1",
         pid=process.pid,

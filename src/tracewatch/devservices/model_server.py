@@ -36,7 +36,7 @@ from tracewatch.devservices._model_server_app import (
     serve,
 )
 from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import log_file_for, stop_logging_process
+from tracewatch.devservices.processes import log_file_for, start_logging_process, stop_logging_process
 from tracewatch.errors import ConfigError, ServiceError
 
 __all__ = [
@@ -211,8 +211,7 @@ def start_model_server(
         env[API_KEY_ENV] = api_key
     args = [sys.executable, "-m", _MODULE, "--port", str(port), "--parent-pid", str(os.getpid())]
     args += ["--config", json.dumps(config.to_json())]
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    process = start_logging_process(args, log_path, owns_log, env=env)
     server = ModelServer(
         base_url=f"http://127.0.0.1:{port}/v1",
         port=port,

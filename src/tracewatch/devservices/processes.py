@@ -17,6 +17,26 @@ def log_file_for(log_path: Path | None, prefix: str) -> tuple[Path, bool]:
     return Path(name), True
 
 
+def start_logging_process(
+    args: list[str],
+    log_path: Path,
+    owns_log: bool,
+    *,
+    env: dict[str, str] | None = None,
+    new_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start `args` with stdout and stderr appended to `log_path`; a temporary log goes if it cannot start."""
+    try:
+        with open(log_path, "ab") as log_file:
+            return subprocess.Popen(
+                args, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=new_session
+            )
+    except OSError:
+        if owns_log:
+            log_path.unlink(missing_ok=True)
+        raise
+
+
 def stop_logging_process(
     process: subprocess.Popen[bytes], log_path: Path, owns_log: bool, timeout_s: float
 ) -> None:

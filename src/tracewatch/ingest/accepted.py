@@ -65,7 +65,11 @@ def scan_accepted(
 
 def _quarantined_rows(store: Store, day: dt.date, entries: pl.DataFrame) -> pl.DataFrame:
     """`source_key` and `row_nr` of the date's quarantined rows. The ledger counts them per file, so a date
-    whose files quarantined nothing costs no listing of the quarantine (nor a wait for the S3 client)."""
+    whose files quarantined nothing costs no listing of the quarantine (nor a wait for the S3 client).
+
+    This relies on ingest's invariant: a file has a row record in the quarantine exactly when its ledger entry
+    counts quarantined rows (`checks._settle_file` writes or deletes the record, then the ledger is saved with
+    the count; reprocessing clears both). A null count reads the quarantine."""
     counted = entries.get_column("rows_quarantined")
     if counted.null_count() == 0 and counted.sum() == 0:
         return pl.DataFrame(schema={"source_key": pl.String(), "row_nr": pl.Int64()})

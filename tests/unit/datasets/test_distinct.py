@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,3 +66,16 @@ def test_other_types_factorise_too() -> None:
     assert distinct.codes is not None
     assert distinct.values.gather(distinct.codes).eq_missing(column).all()
     assert distinct.values.len() == 4
+
+
+def test_codes_are_numbered_from_zero_when_the_mapping_has_other_strings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mapping that holds other strings first gives physical codes with gaps; nulls stay their own value."""
+    shared = pl.Categories.random()
+    pl.Series(["zz", "a", "yy", "c"]).cast(pl.Categorical(shared))
+    monkeypatch.setattr(pl.Categories, "random", staticmethod(lambda *args, **kwargs: shared))
+    column = pl.Series("v", ["a", "c", None, "a", None])
+    distinct = Distinct.factorise(column)
+    assert distinct.codes is not None and sorted(set(distinct.codes.tolist())) == [0, 1, 2]
+    assert distinct.values.gather(distinct.codes).eq_missing(column).all()

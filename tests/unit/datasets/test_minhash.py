@@ -135,8 +135,17 @@ def test_distinct_ids_read_from_parquet_are_hashed_where_they_lie() -> None:
     buffer = io.BytesIO()
     pl.DataFrame({"id": ids}).write_parquet(buffer, row_group_size=1000)
     read = pl.read_parquet(buffer.getvalue()).get_column("id")
-    assert _stored_fixed_width(read) is not None  # no copy of a million ids a night
-    assert stable_hash64(read).tolist() == [reference_hash(t) for t in ids]
+    expected = [reference_hash(t) for t in ids]
+    chunked = pl.concat([read, read.slice(7)], rechunk=False)
+    for column, hashes in (
+        (read, expected),
+        (read.slice(7), expected[7:]),
+        (chunked, expected + expected[7:]),
+    ):
+        assert _stored_fixed_width(column) is not None  # no copy of a million ids a night
+        assert stable_hash64(column).tolist() == hashes
+    assert stable_hash64(read.reverse()).tolist() == expected[::-1]
+    assert _stored_fixed_width(pl.Series([f"{i:08x}" for i in range(100)])) is None  # held in the views
 
 
 def test_hash_rejects_non_strings() -> None:
@@ -305,6 +314,21 @@ def test_an_index_of_stored_slots_finds_exactly_the_pairs_of_full_signatures() -
 def test_an_index_of_slots_needs_one_text_per_signature() -> None:
     with pytest.raises(DataContractError, match="2 stored signatures for 1 texts"):
         SignatureIndex.from_slots(band_slots(signatures(pl.Series(["a b", "c d"]))), pl.Series(["a b"]))
+    later = SignatureIndex.from_slots(band_slots(signatures(pl.Series(["a b", "c d"]))))
+    with pytest.raises(DataContractError, match="2 stored signatures for 3 texts"):
+        later.attach_texts(pl.Series(["a b", "c d", "e f"]))
+
+
+def test_an_index_of_slots_builds_its_tables_before_its_texts_arrive() -> None:
+    rng = np.random.default_rng(7)
+    texts = pl.Series([" ".join(_random_text(rng, 20)) for _ in range(30)])
+    reference = signatures(texts)
+    index = SignatureIndex.from_slots(band_slots(reference))
+    index.prepare([0.5, 0.8])  # while the texts are still being read
+    with pytest.raises(DataContractError, match="attach_texts"):
+        index.full(np.array([0]))
+    index.attach_texts(texts)
+    assert similar_pairs(reference[:5], index, 0.8).equals(similar_pairs(reference[:5], reference, 0.8))
 
 
 @pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8, 0.9, 0.95])

@@ -18,6 +18,7 @@ from tracewatch.datasets.sampling.pipeline import (
     rank,
     reference_for,
     select_new_traces,
+    similarity_thresholds,
 )
 from tracewatch.datasets.sampling.spec import STRATEGIES, DedupSpec, SamplingSpec
 from tracewatch.datasets.sampling.stratified import Stratified
@@ -43,4 +44,5 @@ __all__ = [
     "reference_for",
     "sample",
     "select_new_traces",
+    "similarity_thresholds",
 ]

@@ -174,9 +174,15 @@ def reference_for(
         index = reference_index(
             existing, text=spec.dedup.text, signature_column=signature_column, scheme=scheme
         )
-    thresholds = [s.max_similarity for s in spec.strategies if isinstance(s, Novelty)]
-    index.prepare([*thresholds, *([spec.dedup.near_threshold] if spec.dedup.near_threshold else [])])
+    index.prepare(similarity_thresholds(spec))
     return index
+
+
+def similarity_thresholds(spec: SamplingSpec) -> list[float]:
+    """The similarity thresholds selection looks up in the dataset's index (novelty, near duplicates): each
+    has its LSH band tables, which `SignatureIndex.prepare` builds ahead of the lookups."""
+    thresholds = [s.max_similarity for s in spec.strategies if isinstance(s, Novelty)]
+    return [*thresholds, *([spec.dedup.near_threshold] if spec.dedup.near_threshold else [])]
 
 
 def needs_signatures(spec: SamplingSpec) -> bool:
