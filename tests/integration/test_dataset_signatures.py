@@ -1,6 +1,6 @@
-"""The MinHash signatures stored with each dataset version: written with it (the 16-bit slots LSH needs), reused
+"""The MinHash signatures stored with each dataset version: written with it (the 8-bit slots LSH needs), reused
 by the next version, read by the nightly build, and equal to signing the items on the fly (which versions without
-them still get); versions that stored full 64-bit signatures stay readable."""
+them still get); versions that stored 16-bit slots or full 64-bit signatures stay readable."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 
 from tracewatch.datasets.build import DatasetSpec, latest_items
 from tracewatch.datasets.items import dedup_keys
-from tracewatch.datasets.minhash import MINHASH, band_slots, signature_series, signatures
+from tracewatch.datasets.minhash import MINHASH, SLOT_BITS, band_slots, signature_series, signatures
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.datasets.signatures import stored_slots
+from tracewatch.datasets.signatures import signatures_bytes, stored_slots
 from tracewatch.datasets.versions import append_version, manifest_key, read_manifest, read_version
 from tracewatch.store import Store
 
@@ -85,7 +85,7 @@ def test_the_nightly_build_reads_stored_signatures_and_signs_versions_without_th
     with caplog.at_level(logging.WARNING):
         stored = latest_items(store, spec)
     assert "computing" not in caplog.text
-    assert stored.index is not None and stored.index.matrix is None  # slots only: 256 bytes per item
+    assert stored.index is not None and stored.index.matrix is None  # slots only: 128 bytes per item
     assert np.array_equal(stored.index.full(np.arange(3)), on_the_fly(store, 1))
 
     # A version written before signatures were stored: no manifest entry, no file.
@@ -108,7 +108,7 @@ def test_a_version_with_full_64_bit_signatures_stays_readable_and_its_child_stor
     manifest = append_version(store, NAME, items("paris", "rome"), kind="sample", run_id="r1")
     assert manifest is not None and manifest.stored_signatures is not None
     entry = manifest.stored_signatures
-    assert entry.slot_bits == 16
+    assert entry.slot_bits == SLOT_BITS
     # Rewrite version 1 as the previous format wrote it: full signatures, no `slot_bits` in the manifest.
     full = signature_series(on_the_fly(store, 1), MINHASH).to_frame()
     store.write_parquet(entry.key, full)
@@ -123,8 +123,31 @@ def test_a_version_with_full_64_bit_signatures_stays_readable_and_its_child_stor
     assert np.array_equal(stored_matrix(store, 2), slots_on_the_fly(store, 2))
 
 
-def test_stored_slots_are_a_quarter_of_full_signatures(store: Store) -> None:
+def test_a_version_with_16_bit_slots_stays_readable_and_its_child_stores_8_bit_slots(store: Store) -> None:
+    spec = DatasetSpec.from_dict(SPEC)
+    manifest = append_version(store, NAME, items("paris", "rome", "oslo"), kind="sample", run_id="r1")
+    assert manifest is not None and manifest.stored_signatures is not None
+    entry = manifest.stored_signatures
+    # Rewrite version 1 as the format before wrote it: the low 16 bits of each slot, four to a UInt64.
+    wide = (on_the_fly(store, 1) & np.uint64(0xFFFF)).astype("<u2").view("<u8")
+    column = pl.Series("minhash", wide, dtype=pl.Array(pl.UInt64, wide.shape[1]))
+    store.write_parquet(entry.key, column.to_frame())
+    old = manifest.to_json()
+    old["signatures"] = entry.to_json() | {"slot_bits": 16}
+    store.write_json(manifest_key(NAME, 1), old)
+
+    assert np.array_equal(stored_matrix(store, 1), slots_on_the_fly(store, 1))
+    index = latest_items(store, spec).index
+    assert index is not None and np.array_equal(index.full(np.arange(3)), on_the_fly(store, 1))
+    child = append_version(store, NAME, items("lima"), kind="sample", run_id="r2")
+    assert child is not None and child.stored_signatures is not None
+    assert child.stored_signatures.slot_bits == SLOT_BITS
+    assert np.array_equal(stored_matrix(store, 2), slots_on_the_fly(store, 2))
+
+
+def test_stored_slots_are_an_eighth_of_full_signatures(store: Store) -> None:
     manifest = append_version(store, NAME, items(*(f"k{i}" for i in range(200))), kind="sample", run_id="r1")
     assert manifest is not None and manifest.stored_signatures is not None
     size = len(store.read_bytes(manifest.stored_signatures.key))
-    assert size < 200 * (MINHASH.num_perm * 2 + 64)
+    assert size < 200 * (MINHASH.num_perm + 64)
+    assert size == len(signatures_bytes(band_slots(on_the_fly(store, 1))))

@@ -407,15 +407,19 @@ def lsh_bands(threshold: float, num_perm: int, *, recall: float = 0.9) -> tuple[
     return best
 
 
-SLOT_BITS: Final = 16
-"""Bits of each slot a dataset version stores for LSH (`band_slots`): 256 bytes per item instead of 1 KB."""
+SLOT_BITS: Final = 8
+"""Bits of each slot a dataset version stores for LSH (`band_slots`): 128 bytes per item instead of 1 KB."""
 _SLOT_MASK: Final = np.uint64((1 << SLOT_BITS) - 1)
+Slots = NDArray[np.uint8]
+"""`band_slots` of signatures: one row per text, one byte per slot."""
 
 
-def band_slots(matrix: U64) -> NDArray[np.uint16]:
+def band_slots(matrix: U64) -> Slots:
     """The low `SLOT_BITS` of every slot: all LSH banding needs. Two slots that agree still agree; unequal ones
-    agree by chance once in 65,536, which only adds a candidate pair that the full signatures then reject."""
-    return (matrix & _SLOT_MASK).astype(np.uint16)
+    agree by chance once in 256, which only adds candidate pairs that the full signatures then reject: a band
+    of three slots (the loosest layout, for a 0.5 threshold) is 24 bits, about one chance pair per four queries
+    in a 100,000-item dataset."""
+    return (matrix & _SLOT_MASK).astype(np.uint8)
 
 
 class SignatureIndex:
@@ -441,14 +445,14 @@ class SignatureIndex:
 
     @classmethod
     def from_slots(
-        cls, slots: NDArray[np.uint16], texts: pl.Series | None = None, scheme: MinHashScheme = MINHASH
+        cls, slots: Slots, texts: pl.Series | None = None, scheme: MinHashScheme = MINHASH
     ) -> SignatureIndex:
         """An index of stored `band_slots` of `texts` (signed with `scheme`). The texts may follow
         (`attach_texts`): only candidate pairs need them, so the band tables can be built while they are read."""
         index = cls(np.zeros((0, scheme.num_perm), dtype=np.uint64))
         index.matrix = None
         index._banded = slots
-        index._nonempty = ~(slots == np.uint16(0xFFFF)).all(axis=1)
+        index._nonempty = ~(slots == np.uint8(0xFF)).all(axis=1)  # `EMPTY` in every slot: no words
         index._scheme = scheme
         index._signed = np.zeros((0, scheme.num_perm), dtype=np.uint64)
         if texts is not None:
@@ -592,7 +596,7 @@ def _band_keys(
     millions of rows) and a hash of that band's slots.
 
     A random linear combination is enough: a collision only adds a candidate that verification rejects. Slots
-    are widened one column at a time into one reused buffer: widening a 100k-item matrix of 16-bit slots at
+    are widened one column at a time into one reused buffer: widening a 100k-item matrix of 8-bit slots at
     once writes 100 MB, and fresh memory costs more to touch than the arithmetic on it.
     """
     keep = np.flatnonzero(nonempty)
