@@ -44,6 +44,7 @@ from tracewatch.datasets.versions import (
     VersionManifest,
     check_dataset_name,
     list_versions,
+    made_for,
     make_source_key,
     read_items,
 )
@@ -151,12 +152,12 @@ def build_dataset_version(
         reference = background.submit(
             lambda: (
                 None
-                if _made_for(versions.result(), source_key)
+                if made_for(versions.result(), source_key)
                 else latest_items(store, spec, versions.result())
             )
         )
         traces, counts = read_candidates(store, spec, start, end, filters or {})
-        done = _made_for(versions.result(), source_key)
+        done = made_for(versions.result(), source_key)
         if done is not None:
             return _built_before(store, spec, window, done)
         if traces.height == 0:
@@ -186,11 +187,6 @@ def build_dataset_version(
         message = f"dataset {spec.name!r} version {manifest.version}: {manifest.added_count} new item(s)"
     log.info(message)
     return DatasetBuild(spec.name, window, manifest, manifest is not None, counts, redactions, items, message)
-
-
-def _made_for(versions: Sequence[VersionManifest], source_key: str) -> VersionManifest | None:
-    """The version an earlier run of the same window and spec made, if any."""
-    return next((m for m in reversed(versions) if m.source_key == source_key), None)
 
 
 def _built_before(

@@ -236,10 +236,12 @@ def _parse_manifest(key: str, data: bytes) -> VersionManifest:
 
 def find_version(store: Store, name: str, *, source_key: str) -> VersionManifest | None:
     """The version created for `source_key` (e.g. a night's window + spec), so a rerun can skip its work."""
-    for manifest in reversed(list_versions(store, name)):
-        if manifest.source_key == source_key:
-            return manifest
-    return None
+    return made_for(list_versions(store, name), source_key)
+
+
+def made_for(manifests: Sequence[VersionManifest], source_key: str) -> VersionManifest | None:
+    """`find_version` among manifests the caller listed already (`list_versions`)."""
+    return next((m for m in reversed(manifests) if m.source_key == source_key), None)
 
 
 def read_version(

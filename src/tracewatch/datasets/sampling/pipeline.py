@@ -182,12 +182,13 @@ def similarity_thresholds(spec: SamplingSpec) -> list[float]:
     """The similarity thresholds selection looks up in the dataset's index (novelty, near duplicates): each
     has its LSH band tables, which `SignatureIndex.prepare` builds ahead of the lookups."""
     thresholds = [s.max_similarity for s in spec.strategies if isinstance(s, Novelty)]
-    return [*thresholds, *([spec.dedup.near_threshold] if spec.dedup.near_threshold else [])]
+    near = spec.dedup.near_threshold
+    return [*thresholds, *([near] if near is not None else [])]
 
 
 def needs_signatures(spec: SamplingSpec) -> bool:
     """Whether selection compares texts with the dataset's MinHash signatures (near duplicates or novelty)."""
-    return spec.dedup.near_threshold is not None or any(isinstance(s, Novelty) for s in spec.strategies)
+    return bool(similarity_thresholds(spec))
 
 
 def competing_groups(traces: pl.DataFrame, spec: SamplingSpec) -> pl.Series | None:
