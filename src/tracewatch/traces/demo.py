@@ -5,6 +5,11 @@ answers of varying correctness, plausible tokens, latency, cost, errors and user
 which the traffic drifts, and a few known-bad rows and files that validation must quarantine. Everything is
 deterministic in (seed, day) and vectorised, so a million traces take seconds.
 
+Two opt-in extensions serve the alerting benchmark (`bench/alerts_bench.py`); by default the frames are exactly
+those of the demo: `DayVariation` gives undrifted days the day-to-day wobble of real traffic (route and model
+mix, volume), and `DriftSpec.single` injects one kind of drift (`DRIFT_KINDS`) at a graded magnitude
+(`DRIFT_MAGNITUDES`).
+
 Corpus: the questions, answers, decompositions and evidence titles come from the FanOutQA dev set
 (Zhu et al., 2024, https://github.com/zhudotexe/fanoutqa), licensed CC-BY-SA-4.0; the generated traces
 are an adaptation of it and carry the same licence.
@@ -12,6 +17,7 @@ are an adaptation of it and carry the same licence.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import logging
@@ -26,7 +32,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.store import Store
 from tracewatch.traces._pii_plant import PlantedPII
 from tracewatch.traces._pii_plant import plant_pii as _plant_pii
-from tracewatch.traces._synth import Effects, generate
+from tracewatch.traces._synth import Effects, Mix, generate
 from tracewatch.traces.schema import empty_traces
 
 log = logging.getLogger(__name__)
@@ -54,10 +60,42 @@ DEFECTS: tuple[str, ...] = (
 """One planted row per defect, in this order, in every bad file."""
 
 
+DRIFT_KINDS: dict[str, str] = {
+    "topic_mix": "topic_shift",
+    "output_length": "output_growth",
+    "latency": "latency_growth",
+    "model_mix": "model_shift",
+    "feedback_drop": "feedback_drop",
+    "language": "language_shift",
+    "refusals": "refusal_factor",
+}
+"""Single drift kind -> the `DriftSpec` field holding its magnitude."""
+
+DRIFT_MAGNITUDES: dict[str, dict[str, float]] = {
+    "topic_mix": {"small": 0.05, "medium": 0.10, "large": 0.20},
+    "output_length": {"small": 0.10, "medium": 0.25, "large": 0.50},
+    "latency": {"small": 0.10, "medium": 0.25, "large": 0.50},
+    "model_mix": {"small": 0.05, "medium": 0.15, "large": 0.30},
+    "feedback_drop": {"small": 0.15, "medium": 0.30, "large": 0.45},
+    "language": {"small": 0.05, "medium": 0.10, "large": 0.20},
+    "refusals": {"small": 2.0, "medium": 3.0, "large": 5.0},
+}
+"""Each kind's small / medium / large magnitude, in its field's unit (see `DriftSpec`): 5, 10 or 20 points of
+traffic moved to sports questions; answers 10, 25 or 50% longer; latency 10, 25 or 50% higher; 5, 15 or 30
+points of traffic moved from gpt-4o-mini to claude-3-5-haiku; thumbs-up share down 15, 30 or 45 points (from
+about 66%); 5, 10 or 20% of the inputs in Russian, Chinese or Japanese; refusals x2, x3 or x5 (from about 6%)."""
+
+MAGNITUDE_LEVELS: tuple[str, ...] = ("small", "medium", "large")
+
+
 @dataclass(frozen=True, kw_only=True)
 class DriftSpec:
     """Which drifts the demo injects, from day `from_day` (1-based) on; the days before are stationary,
-    so a drift detector must stay silent on them and fire from `from_day`."""
+    so a drift detector must stay silent on them and fire from `from_day`.
+
+    The switches are the demo's drift (all on by default). The graded fields inject one kind of drift each at
+    a magnitude (0, or 1 for `refusal_factor`, is off); `single` builds a spec with only one of them on.
+    """
 
     from_day: int
     topic_mix: bool = True
@@ -65,14 +103,99 @@ class DriftSpec:
     latency_regression: bool = True
     falling_feedback: bool = True
     new_model_version: bool = True
+    topic_shift: float = 0.0
+    """Share of all traffic moved to sports questions from the other topics (0.05: 5 points)."""
+    output_growth: float = 0.0
+    """Relative growth of the answers' length in characters (0.1: 10% longer)."""
+    latency_growth: float = 0.0
+    """Relative growth of every latency (0.1: 10% slower)."""
+    model_shift: float = 0.0
+    """Share of all traffic moved from gpt-4o-mini to claude-3-5-haiku (0.05: 5 points)."""
+    feedback_drop: float = 0.0
+    """Drop of the thumbs-up share, in share points (0.15: 15 points); ratings follow the votes."""
+    language_shift: float = 0.0
+    """Share of the inputs written in a non-Latin script: Russian, Chinese or Japanese questions."""
+    refusal_factor: float = 1.0
+    """Multiplier of each trace's probability of a refusal answer (2.0: refusals double)."""
 
     def __post_init__(self) -> None:
         if self.from_day < 1:
             raise ConfigError(f"DriftSpec.from_day={self.from_day} must be a 1-based day index (>= 1)")
+        for name in ("topic_shift", "model_shift", "feedback_drop", "language_shift"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"DriftSpec.{name}={getattr(self, name)} must be a share between 0 and 1")
+        for name in ("output_growth", "latency_growth"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"DriftSpec.{name}={getattr(self, name)} must be >= 0")
+        if self.refusal_factor < 1:
+            raise ConfigError(f"DriftSpec.refusal_factor={self.refusal_factor} must be >= 1")
+
+    @classmethod
+    def single(cls, kind: str, magnitude: str | float = "small", *, from_day: int) -> DriftSpec:
+        """Only the drift `kind` (one of `DRIFT_KINDS`), at a level of `DRIFT_MAGNITUDES` or a number in its
+        field's unit; the demo's switches are off."""
+        if kind not in DRIFT_KINDS:
+            raise ConfigError(f"drift kind {kind!r} is not one of {sorted(DRIFT_KINDS)}")
+        if isinstance(magnitude, str):
+            if magnitude not in DRIFT_MAGNITUDES[kind]:
+                raise ConfigError(f"drift magnitude {magnitude!r} is not one of {MAGNITUDE_LEVELS}")
+            magnitude = DRIFT_MAGNITUDES[kind][magnitude]
+        off = cls(
+            from_day=from_day,
+            topic_mix=False,
+            longer_outputs=False,
+            latency_regression=False,
+            falling_feedback=False,
+            new_model_version=False,
+        )
+        graded: dict[str, Any] = {DRIFT_KINDS[kind]: float(magnitude)}
+        return dataclasses.replace(off, **graded)
 
     def active_on(self, day_index: int) -> bool:
         """Whether day `day_index` (1-based) is drifted."""
         return day_index >= self.from_day
+
+
+@dataclass(frozen=True, kw_only=True)
+class DayVariation:
+    """Day-to-day variation of undrifted traffic: what a week of a real application looks like without drift.
+
+    Production days are not draws from one stationary process: weekdays and weekends, a team's demo, a batch
+    job, an outage of one provider's region move the mix of routes and models by a few points of share from
+    day to day, and the volume by tens of percent. Each day (per seed and date, from a random stream of its
+    own, separate from the per-trace draws) multiplies every route's and every model's share by a log-normal
+    factor exp(N(0, sigma^2)) before they are renormalised, and the day's trace count by exp(N(0,
+    volume_sigma^2)). With the defaults (0.15) the multi-hop route's share (50%) moves by about 4.7 points
+    (one standard deviation over days) and gpt-4o-mini's (50%) by about 4.6, the smallest route's (15%) by
+    about 2.4, and the volume by about 15%: the size of weekday/weekend swings, several times the sampling
+    noise of a 2,000-trace day (1.1 points for a 50% share). Within a route, the topics and questions keep
+    their weights, and latency, errors and feedback keep their per-model behaviour.
+    """
+
+    route_sigma: float = 0.15
+    model_sigma: float = 0.15
+    volume_sigma: float = 0.15
+
+    def __post_init__(self) -> None:
+        for name in ("route_sigma", "model_sigma", "volume_sigma"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"DayVariation.{name}={getattr(self, name)} must be >= 0")
+
+    def mix(self, seed: int, day: dt.date) -> tuple[Mix, float]:
+        """The day's route and model share multipliers, and its volume multiplier."""
+        rng = np.random.default_rng([seed, day.toordinal(), _VARIATION_STREAM])
+        route, model = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.0, 3)
+        volume = float(np.exp(self.volume_sigma * rng.normal()))
+        return (
+            Mix(
+                route=tuple(float(f) for f in np.exp(self.route_sigma * route)),
+                model=tuple(float(f) for f in np.exp(self.model_sigma * model)),
+            ),
+            volume,
+        )
+
+
+_VARIATION_STREAM = 0x7A41
 
 
 DEFAULT_DRIFT = DriftSpec(from_day=10)
@@ -149,23 +272,46 @@ def generate_day(
     day_index: int,
     drift: DriftSpec | None,
     plant_pii: bool = True,
+    variation: DayVariation | None = None,
 ) -> pl.DataFrame:
     """One day of traces in the canonical schema, sorted by start time.
 
-    The same (seed, day, traces, day_index, drift) always gives the same frame; `day_index` (1-based) only
-    decides whether `drift` is active, so undrifted days are draws from one stationary process. With
-    `plant_pii`, a few traces (`_pii_plant.PII_TRACES_PER_DAY`) carry planted PII, see `planted_pii_of_day`.
+    The same (seed, day, traces, day_index, drift, variation) always gives the same frame; `day_index`
+    (1-based) only decides whether `drift` is active, so without `variation` undrifted days are draws from one
+    stationary process; with it, each day has its own mix of routes and models and `traces` is the day's
+    median volume. With `plant_pii`, a few traces (`_pii_plant.PII_TRACES_PER_DAY`) carry planted PII, see
+    `planted_pii_of_day`.
     """
     return _generate_day(
-        day, seed=seed, traces=traces, day_index=day_index, drift=drift, plant_pii=plant_pii
+        day,
+        seed=seed,
+        traces=traces,
+        day_index=day_index,
+        drift=drift,
+        plant_pii=plant_pii,
+        variation=variation,
     )[0]
 
 
 def planted_pii_of_day(
-    day: dt.date, *, seed: int, traces: int, day_index: int, drift: DriftSpec | None
+    day: dt.date,
+    *,
+    seed: int,
+    traces: int,
+    day_index: int,
+    drift: DriftSpec | None,
+    variation: DayVariation | None = None,
 ) -> tuple[PlantedPII, ...]:
     """The PII `generate_day` plants with these arguments: trace ids, kinds and the raw values."""
-    return _generate_day(day, seed=seed, traces=traces, day_index=day_index, drift=drift, plant_pii=True)[1]
+    return _generate_day(
+        day,
+        seed=seed,
+        traces=traces,
+        day_index=day_index,
+        drift=drift,
+        plant_pii=True,
+        variation=variation,
+    )[1]
 
 
 def write_demo_traces(
@@ -179,13 +325,15 @@ def write_demo_traces(
     plant_bad_input: bool = True,
     files_per_day: int = 1,
     plant_pii: bool = True,
+    variation: DayVariation | None = None,
 ) -> DemoSummary:
     """Write `days` days of demo traces from `start` as `traces/date=YYYY-MM-DD/part-NNNN.parquet`.
 
     With `plant_bad_input`, days `BAD_ROW_DAYS` also get `part-bad.parquet` (one malformed row per `DEFECTS`
     entry, canonical schema) and day `CORRUPT_FILE_DAY` gets `part-corrupt.parquet` (random bytes). With
-    `plant_pii`, good rows carry planted PII, listed in `DemoSummary.planted_pii`. Keys are overwritten, so
-    a rerun with the same arguments writes the same objects.
+    `plant_pii`, good rows carry planted PII, listed in `DemoSummary.planted_pii`. With `variation`, each day
+    has its own route and model mix and volume (see `DayVariation`). Keys are overwritten, so a rerun with the
+    same arguments writes the same objects.
     """
     _require(days >= 1, f"days={days} must be >= 1")
     _require(traces_per_day >= 1, f"traces_per_day={traces_per_day} must be >= 1")
@@ -201,7 +349,13 @@ def write_demo_traces(
     planted_pii: list[PlantedPII] = []
     for index, day in enumerate(dates, 1):
         frame, pii = _generate_day(
-            day, seed=seed, traces=traces_per_day, day_index=index, drift=drift, plant_pii=plant_pii
+            day,
+            seed=seed,
+            traces=traces_per_day,
+            day_index=index,
+            drift=drift,
+            plant_pii=plant_pii,
+            variation=variation,
         )
         planted_pii.extend(pii)
         keys = _write_parts(store, day, frame, files_per_day)
@@ -229,14 +383,25 @@ def write_demo_traces(
 
 
 def _generate_day(
-    day: dt.date, *, seed: int, traces: int, day_index: int, drift: DriftSpec | None, plant_pii: bool
+    day: dt.date,
+    *,
+    seed: int,
+    traces: int,
+    day_index: int,
+    drift: DriftSpec | None,
+    plant_pii: bool,
+    variation: DayVariation | None = None,
 ) -> tuple[pl.DataFrame, tuple[PlantedPII, ...]]:
     _require(seed >= 0, f"seed={seed} must be >= 0")
     _require(traces >= 0, f"traces={traces} must be >= 0")
     _require(day_index >= 1, f"day_index={day_index} must be a 1-based day index (>= 1)")
+    mix = None
+    if variation is not None:
+        mix, volume = variation.mix(seed, day)
+        traces = max(1, round(traces * volume)) if traces else 0
     if traces == 0:
         return empty_traces(), ()
-    frame = generate(day, seed=seed, traces=traces, effects=_effects(drift, day_index))
+    frame = generate(day, seed=seed, traces=traces, effects=_effects(drift, day_index), mix=mix)
     return _plant_pii(frame, seed=seed, day=day) if plant_pii else (frame, ())
 
 
@@ -249,6 +414,13 @@ def _effects(drift: DriftSpec | None, day_index: int) -> Effects:
         latency_regression=drift.latency_regression,
         falling_feedback=drift.falling_feedback,
         new_model_version=drift.new_model_version,
+        topic_shift=drift.topic_shift,
+        output_growth=drift.output_growth,
+        latency_growth=drift.latency_growth,
+        model_shift=drift.model_shift,
+        feedback_drop=drift.feedback_drop,
+        language_shift=drift.language_shift,
+        refusal_factor=drift.refusal_factor,
     )
 
 
