@@ -4,10 +4,10 @@ from tracewatch.drift.alerts import Alert, DriftAlert, QualityAlert, alert_event
 from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
-from tracewatch.drift.night import DriftNight, drift_night
+from tracewatch.drift.night import DriftNight, NightAssessment, assess_night, drift_night
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import read_profile, write_profile
-from tracewatch.drift.quality import CusumState, QualityPoint, quality_trends
+from tracewatch.drift.quality import CusumState, QualityPoint, feedback_scores, quality_trends
 from tracewatch.drift.vectors import VectorMoments, mmd_test
 from tracewatch.drift.window import ReferenceWindow, load_reference
 
@@ -21,6 +21,7 @@ __all__ = [
     "DriftConfig",
     "DriftNight",
     "DriftReport",
+    "NightAssessment",
     "QualityAlert",
     "QualityPoint",
     "ReferenceWindow",
@@ -28,8 +29,10 @@ __all__ = [
     "alert_event",
     "alert_rows",
     "alerts_markdown",
+    "assess_night",
     "build_day_profile",
     "drift_night",
+    "feedback_scores",
     "load_reference",
     "merge_profiles",
     "mmd_test",

@@ -13,7 +13,7 @@ from tracewatch.drift.quality import QualityPoint
 
 @dataclass(frozen=True)
 class DriftAlert:
-    """A feature (or the dataset) whose primary drift test fired."""
+    """A feature (or the dataset) that alerted on the night (`decision.decide_night`)."""
 
     day: dt.date
     feature: str
@@ -24,20 +24,23 @@ class DriftAlert:
     direction: str
     message: str
     kind: str = "drift"
+    p_value_adjusted: float | None = None
+    effect_measure: str | None = None
+    effect_size: float | None = None
 
 
 @dataclass(frozen=True)
 class QualityAlert:
-    """A score whose daily mean dropped against its reference days, and which detector found it."""
+    """A score whose daily mean changed for the worse against its reference days, and which detector found it."""
 
     day: dt.date
     feature: str
     """The score name (feedback or judge), so both alert kinds share one column in a table."""
     source: str
     statistic: float
-    """The z-score when the z-score detector fired, else the CUSUM."""
+    """The z-score when the one-sided test fired, else the CUSUM."""
     threshold: float
-    """-quality_z for the z-score, cusum_h for the CUSUM."""
+    """alpha (for the adjusted p-value) for the test, cusum_h for the CUSUM."""
     mean: float
     reference_mean: float
     direction: str
@@ -45,13 +48,14 @@ class QualityAlert:
     kind: str = "quality"
     detector: str = "z_score"
     """`z_score`, `cusum`, or `z_score+cusum` when both fired."""
+    p_value_adjusted: float | None = None
 
 
 Alert = DriftAlert | QualityAlert
 
 
 def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAlert]:
-    """One alert per drifted primary test, plus one for the dataset when its drift share is reached."""
+    """One alert per feature that alerted, plus one for the dataset when its share of alerts is reached."""
     return [
         DriftAlert(
             day=day,
@@ -62,20 +66,23 @@ def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAler
             p_value=r.p_value,
             direction=r.direction,
             message=r.message,
+            p_value_adjusted=r.p_value_adjusted,
+            effect_measure=r.effect_measure,
+            effect_size=r.effect_size,
         )
         for r in results
-        if r.drifted and r.role in ("test", "dataset")
+        if r.alert and r.role in ("test", "dataset")
     ]
 
 
 def quality_alerts(points: Sequence[QualityPoint]) -> list[QualityAlert]:
-    """One alert per score that dropped, by either detector (the z-score's numbers when both fired)."""
+    """One alert per score that alerted, by either detector (the test's numbers when both fired)."""
     alerts = []
     for p in points:
-        if not p.changed or p.detector is None:
+        if not p.alert or p.detector is None:
             continue
         by_z = p.detector.startswith("z_score") and p.z_score is not None
-        statistic, threshold = (p.z_score, -p.threshold) if by_z else (p.cusum, p.cusum_threshold)
+        statistic, threshold = (p.z_score, p.threshold) if by_z else (p.cusum, p.cusum_threshold)
         reference_mean = p.reference_mean if p.reference_mean is not None else p.cusum_reference_mean
         alerts.append(
             QualityAlert(
@@ -89,6 +96,7 @@ def quality_alerts(points: Sequence[QualityPoint]) -> list[QualityAlert]:
                 direction=p.direction,
                 message=p.message,
                 detector=p.detector,
+                p_value_adjusted=p.p_value_adjusted,
             )
         )
     return alerts

@@ -1,17 +1,26 @@
-"""The drift tests: for every feature, the size-aware two-sample test, PSI as an extra, and the dataset share.
+"""The drift tests of one night: for every feature, the test that may page, its effect size, and the raw
+statistics beside it.
 
-Method choice follows Evidently's defaults so decisions are comparable: with at most `small_sample_max`
-reference values, KS (numeric) or chi-square (categorical) at p < alpha; above, normalised Wasserstein or
-Jensen-Shannon distance at >= threshold. A numeric feature with few distinct values is tested as categorical.
-One deliberate difference: our chi-square is the two-sample test of homogeneity (reference counts are a
-sample too), where Evidently's treats the reference shares as known; with a 2-category feature both equal
-Evidently's two-proportion z-test, and only the homogeneity test keeps false alarms at alpha.
-The text vectors (`input_vector`) always get the linear-kernel MMD test (`vectors.mmd_test`), p < `mmd_alpha`.
+Per feature (rows of the `drift` table, `role`):
+- `test`: the significance test of the night's family (`significance.share_test`: a chi-square on the
+  categories, or on reference-decile buckets for a numeric feature, that allows for the reference days' own
+  day-to-day swing) with the practical effect size an alert also needs: the largest change of a category's
+  share, or the normalised Wasserstein distance of a numeric feature. Whether it alerts is decided for the
+  night as a whole (`decision.decide_night`): until then `alert` is False and `p_value_adjusted` None.
+- `evidently`: the size-aware test as Evidently's data-drift preset does it (with at most `small_sample_max`
+  reference values, KS for numeric or chi-square for categorical at p < alpha; above, normalised Wasserstein
+  or Jensen-Shannon at >= threshold; a numeric feature with few distinct values as categorical). `drifted` is
+  that test's own verdict, kept for comparison; it pages no one. One deliberate difference: our chi-square is
+  the two-sample test of homogeneity (reference counts are a sample too), where Evidently's treats the
+  reference shares as known; with a 2-category feature both equal Evidently's two-proportion z-test.
+- `extra`: PSI on the same buckets, and the linear-kernel MMD test on the text vectors (`input_vector`).
+- one `dataset` row: the share of tested features that alerted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,32 +29,39 @@ from tracewatch.drift import stats
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.counts import IntArray, NumericCounts
 from tracewatch.drift.profile import DayProfile
+from tracewatch.drift.significance import share_test
 from tracewatch.drift.vectors import VectorMoments, mmd_effect, mmd_test
 from tracewatch.errors import ConfigError
 
 DATASET_FEATURE = "(dataset)"
 P_VALUE_DIRECTION = "p_value below threshold is drift"
 DISTANCE_DIRECTION = "statistic at or above threshold is drift"
+ALERT_DIRECTION = "alert when p_value_adjusted is below threshold and effect_size reaches effect_threshold"
+SHARE_CHANGE = "largest share change"
+WASSERSTEIN_EFFECT = "normalised Wasserstein distance"
 _NAMES = {
     "ks": "KS p-value",
     "chisquare": "chi-square p-value",
+    "binned_chisquare": "chi-square p-value on reference deciles",
     "wasserstein": "normalised Wasserstein distance",
     "jensenshannon": "Jensen-Shannon distance",
     "psi": "PSI",
     "mmd": "MMD p-value",
 }
+_Window = tuple[dt.date, dt.date]
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One statistic of one feature (role `test`), its PSI (role `extra`), or the dataset share (`dataset`).
+    """One statistic of one feature (roles in the module docstring) or the dataset's share of alerts.
 
-    `direction` says which way means drift; `p_value` is None where a method has none.
+    `direction` says which way means drift; `p_value` is None where a method has none. The fields after
+    `message` are set on `test` rows (and `alert` on the `dataset` row) by the night's decision.
     """
 
     feature: str
-    kind: str  # numeric | categorical | dataset
-    role: str  # test | extra | dataset
+    kind: str  # numeric | categorical | vector | dataset
+    role: str  # test | evidently | extra | dataset
     method: str
     statistic: float
     threshold: float
@@ -57,6 +73,13 @@ class CheckResult:
     reference_start: dt.date | None
     reference_end: dt.date | None
     message: str
+    p_value_adjusted: float | None = None
+    effect_measure: str | None = None
+    effect_size: float | None = None
+    effect_threshold: float | None = None
+    dispersion: float | None = None
+    """How much more the reference days differ among themselves than sampling explains (1: not significantly)."""
+    alert: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,24 +93,42 @@ class DriftReport:
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
-        return tuple(r.feature for r in self.results if r.role == "test" and r.drifted)
+        """The features that alerted (after the night's decision; empty before it)."""
+        return tuple(r.feature for r in self.results if r.role == "test" and r.alert)
+
+    @property
+    def tests(self) -> tuple[CheckResult, ...]:
+        """The night's family members: one significance test per feature."""
+        return tuple(r for r in self.results if r.role == "test")
 
 
-def run_checks(reference: DayProfile, current: DayProfile, config: DriftConfig) -> DriftReport:
-    """Compare `current` with `reference` feature by feature (features absent on either side are skipped)."""
+def run_checks(
+    reference: DayProfile,
+    current: DayProfile,
+    config: DriftConfig,
+    daily: Sequence[DayProfile] = (),
+) -> DriftReport:
+    """Compare `current` with `reference` feature by feature (features absent on either side are skipped).
+
+    `daily` are the reference's own days (merged, they make `reference`): their day-to-day swing is what the
+    significance tests allow for. Without them (a reference given only merged) no swing is allowed for. No
+    `test` row alerts yet: `decision.decide_night` adjusts the night's p-values and decides.
+    """
     window = (reference.dates[0], reference.dates[-1])
     results: list[CheckResult] = []
     skipped: list[str] = []
     for name in sorted(set(reference.numeric) & set(current.numeric)):
         ref, cur = reference.numeric[name], current.numeric[name]
         if ref.size and cur.size:
-            results.extend(_numeric(name, ref, cur, config, window))
+            days = [d.numeric[name] for d in daily if name in d.numeric]
+            results.extend(_numeric(name, ref, cur, days, config, window))
         else:
             skipped.append(name)
     for name in sorted(set(reference.categorical) & set(current.categorical)):
         keys, a, b = stats.aligned_categories(reference.categorical[name], current.categorical[name])
         if a.sum() and b.sum():
-            results.extend(_categorical(name, "categorical", keys, a, b, config, window))
+            rows = [_on_keys(d.categorical[name], keys) for d in daily if name in d.categorical]
+            results.extend(_categorical(name, "categorical", keys, a, b, rows, config, window))
         else:
             skipped.append(name)
     for name in sorted(set(reference.vectors) & set(current.vectors)):
@@ -99,10 +140,20 @@ def run_checks(reference: DayProfile, current: DayProfile, config: DriftConfig) 
     skipped.extend(sorted(set(reference.vectors) ^ set(current.vectors)))
     skipped.extend(sorted(set(reference.numeric) ^ set(current.numeric)))
     skipped.extend(sorted(set(reference.categorical) ^ set(current.categorical)))
+    results.append(dataset_result(results, config, (reference.rows, current.rows), window))
+    report_share = results[-1].statistic
+    return DriftReport(tuple(results), report_share, results[-1].drifted, tuple(sorted(set(skipped))))
+
+
+def dataset_result(
+    results: Sequence[CheckResult], config: DriftConfig, sizes: tuple[int, int], window: _Window
+) -> CheckResult:
+    """The dataset row: the share of tested features that alerted, against `drift_share`."""
     tests = [r for r in results if r.role == "test"]
-    share = sum(r.drifted for r in tests) / len(tests) if tests else 0.0
+    alerted = sum(r.alert for r in tests)
+    share = alerted / len(tests) if tests else 0.0
     drifted = bool(tests) and share >= config.drift_share
-    dataset = CheckResult(
+    return CheckResult(
         feature=DATASET_FEATURE,
         kind="dataset",
         role="dataset",
@@ -112,16 +163,20 @@ def run_checks(reference: DayProfile, current: DayProfile, config: DriftConfig) 
         p_value=None,
         drifted=drifted,
         direction=DISTANCE_DIRECTION,
-        reference_size=reference.rows,
-        current_size=current.rows,
+        reference_size=sizes[0],
+        current_size=sizes[1],
         reference_start=window[0],
         reference_end=window[1],
         message=(
-            f"{sum(r.drifted for r in tests)} of {len(tests)} features drifted ({share:.0%}); "
+            f"{alerted} of {len(tests)} features alerted ({share:.0%}); "
             f"the dataset {'drifted' if drifted else 'did not drift'} (threshold {config.drift_share:.0%})."
         ),
+        alert=drifted,
     )
-    return DriftReport(tuple([*results, dataset]), share, drifted, tuple(sorted(set(skipped))))
+
+
+def _on_keys(table: Mapping[str, int], keys: list[str]) -> IntArray:
+    return np.array([table.get(k, 0) for k in keys], np.int64)
 
 
 def _method(name: str, categorical: bool, reference_size: int, config: DriftConfig) -> str:
@@ -137,13 +192,19 @@ def _method(name: str, categorical: bool, reference_size: int, config: DriftConf
 
 
 def _numeric(
-    name: str, ref: NumericCounts, cur: NumericCounts, config: DriftConfig, window: tuple[dt.date, dt.date]
+    name: str,
+    ref: NumericCounts,
+    cur: NumericCounts,
+    daily: Sequence[NumericCounts],
+    config: DriftConfig,
+    window: _Window,
 ) -> list[CheckResult]:
     pinned = config.methods.get(name)
     few = len(np.union1d(ref.values, cur.values)) <= config.categorical_max_values
     if pinned in ("chisquare", "jensenshannon") or (pinned is None and few):
         keys, a, b = stats.aligned_categories(_as_categories(ref), _as_categories(cur))
-        return _categorical(name, "numeric", keys, a, b, config, window)
+        rows = [_on_keys(_as_categories(d), keys) for d in daily if d.size]
+        return _categorical(name, "numeric", keys, a, b, rows, config, window)
     method = _method(name, False, ref.size, config)
     p_value: float | None = None
     if method == "ks":
@@ -156,18 +217,28 @@ def _numeric(
     ref_mean, cur_mean = ref.mean() or 0.0, cur.mean() or 0.0
     way = "higher" if cur_mean > ref_mean else "lower"
     shift = f"mean {cur_mean:.4g} vs {ref_mean:.4g} in the reference ({way})"
-    a, b = stats.quantile_buckets(ref, cur, config.psi_bins)
+    edges = stats.quantile_edges(ref, config.psi_bins)
+    a, b = stats.bucket_counts(ref, edges), stats.bucket_counts(cur, edges)
+    rows = [stats.bucket_counts(d, edges) for d in daily if d.size]
     sizes = (ref.size, cur.size)
+    effect = stats.wasserstein_normed(ref, cur)
     return [
-        _result(name, "numeric", method, statistic, threshold, p_value, drifted, *sizes, window, shift),
+        _significance(
+            name, "numeric", "binned_chisquare", a, b, rows, (WASSERSTEIN_EFFECT, effect), config, window, shift
+        ),
+        _result(
+            name, "numeric", method, statistic, threshold, p_value, drifted, *sizes, window, shift,
+            role="evidently",
+        ),
         _psi(name, "numeric", a, b, config, window, shift),
-    ]
+    ]  # fmt: skip
 
 
 def _vector(
-    name: str, ref: VectorMoments, cur: VectorMoments, config: DriftConfig, window: tuple[dt.date, dt.date]
+    name: str, ref: VectorMoments, cur: VectorMoments, config: DriftConfig, window: _Window
 ) -> CheckResult:
-    """The linear-kernel MMD test on the text vectors (no PSI: there are no buckets)."""
+    """The linear-kernel MMD test on the text vectors (no PSI: there are no buckets). It is an extra: the
+    topic cells of the same vectors are the tested feature, where the days' swing can be allowed for."""
     mmd = mmd_test(ref, cur)
     drifted = mmd.p_value < config.mmd_alpha
     shift = f"{mmd_effect(mmd)} between the mean text vectors"
@@ -183,6 +254,7 @@ def _vector(
         cur.n,
         window,
         shift,
+        role="extra",
     )
 
 
@@ -197,8 +269,9 @@ def _categorical(
     keys: list[str],
     a: IntArray,
     b: IntArray,
+    daily: Sequence[IntArray],
     config: DriftConfig,
-    window: tuple[dt.date, dt.date],
+    window: _Window,
 ) -> list[CheckResult]:
     method = _method(name, True, int(a.sum()), config)
     p_value: float | None = None
@@ -213,10 +286,71 @@ def _categorical(
     top = int(np.argmax(np.abs(q - p)))
     shift = f"largest change: {keys[top]} {p[top]:.1%} -> {q[top]:.1%}"
     sizes = (int(a.sum()), int(b.sum()))
+    effect = (SHARE_CHANGE, float(abs(q[top] - p[top])))
     return [
-        _result(name, kind, method, statistic, threshold, p_value, drifted, *sizes, window, shift),
+        _significance(name, kind, "chisquare", a, b, daily, effect, config, window, shift),
+        _result(
+            name,
+            kind,
+            method,
+            statistic,
+            threshold,
+            p_value,
+            drifted,
+            *sizes,
+            window,
+            shift,
+            role="evidently",
+        ),
         _psi(name, kind, a, b, config, window, shift),
     ]
+
+
+def _significance(
+    name: str,
+    kind: str,
+    method: str,
+    a: IntArray,
+    b: IntArray,
+    daily: Sequence[IntArray],
+    effect: tuple[str, float],
+    config: DriftConfig,
+    window: _Window,
+    shift: str,
+) -> CheckResult:
+    """The `test` row: the family's significance test and the effect an alert needs (decided later)."""
+    tested = share_test(a, b, daily, dispersion_alpha=config.dispersion_alpha)
+    measure, size = effect
+    floor = config.min_share_change if measure == SHARE_CHANGE else config.min_wasserstein
+    swing = (
+        f", allowing {tested.dispersion:.2g}x the sampling noise for the days' swing"
+        if tested.dispersion > 1
+        else ""
+    )
+    message = (
+        f"{name}: {_NAMES[method]} {tested.p_value:.3g}{swing}; {measure} {size:.3g} "
+        f"(an alert needs {floor:g}); {shift}."
+    )
+    return CheckResult(
+        feature=name,
+        kind=kind,
+        role="test",
+        method=method,
+        statistic=tested.statistic,
+        threshold=config.alpha,
+        p_value=tested.p_value,
+        drifted=tested.p_value < config.alpha,
+        direction=ALERT_DIRECTION,
+        reference_size=int(a.sum()),
+        current_size=int(b.sum()),
+        reference_start=window[0],
+        reference_end=window[1],
+        message=message,
+        effect_measure=measure,
+        effect_size=size,
+        effect_threshold=floor,
+        dispersion=tested.dispersion,
+    )
 
 
 def _psi(
@@ -225,7 +359,7 @@ def _psi(
     a: IntArray,
     b: IntArray,
     config: DriftConfig,
-    window: tuple[dt.date, dt.date],
+    window: _Window,
     shift: str,
 ) -> CheckResult:
     value = stats.psi(a, b)
@@ -246,10 +380,10 @@ def _result(
     drifted: bool,
     reference_size: int,
     current_size: int,
-    window: tuple[dt.date, dt.date],
+    window: _Window,
     shift: str,
     *,
-    role: str = "test",
+    role: str,
 ) -> CheckResult:
     label = _NAMES[method]
     if p_value is not None:

@@ -1,7 +1,12 @@
 """Drift and quality-trend settings: one frozen record, loadable from a plain mapping (a flow parameter, YAML).
 
-Defaults follow Evidently's data-drift preset (size switch at 1,000 reference values, KS / chi-square at
-p < 0.05 below it, normalised Wasserstein / Jensen-Shannon at 0.1 above it) so decisions are comparable.
+What pages a person is decided per night (docs/drift.md, "Alerts"): every feature's significance test and every
+quality score's one-sided test form one family whose p-values are adjusted together (Benjamini-Hochberg at
+`alpha`), and a feature alerts only if its adjusted p-value is below `alpha` *and* its change is large enough to
+matter (`min_share_change`, `min_wasserstein`, `quality_min_change`), once the reference holds enough days and
+rows. The Evidently-style per-test decisions (size switch at 1,000 reference values, KS / chi-square at
+p < 0.05 below it, normalised Wasserstein / Jensen-Shannon at 0.1 above it) are still computed and published as
+extra rows, so they stay comparable with Evidently's data-drift preset; they no longer page anyone.
 """
 
 from __future__ import annotations
@@ -38,6 +43,29 @@ class DriftConfig:
     """Reference sizes up to this use KS / chi-square; larger ones Wasserstein / Jensen-Shannon (Evidently)."""
     categorical_max_values: int = 5
     """A numeric feature with at most this many distinct values is tested as a categorical one (Evidently)."""
+    alpha: float = 0.01
+    """The night's false-alarm level: the share of no-drift nights allowed to raise any alert. One night in a
+    hundred, not one in twenty: at 5% a quiet deployment would page someone every three weeks (docs/drift.md)."""
+    dispersion_alpha: float = 0.05
+    """The reference days' swing is allowed for once a homogeneity test among them is below this
+    (`significance.share_test`)."""
+    min_share_change: float = 0.02
+    """A categorical feature alerts only if some category's share moved at least this much (2 points)."""
+    min_wasserstein: float = 0.1
+    """A numeric feature alerts only if its normalised Wasserstein distance reaches this (a tenth of a
+    reference standard deviation, on average, per value)."""
+    quality_min_change: float = 0.05
+    """A quality score alerts only if its daily mean moved, in its bad direction, by at least this share of the
+    reference mean (or of 1 when that mean is 0)."""
+    min_reference_days: int = 3
+    """Warm-up: no alert while the reference holds fewer profiled days than this."""
+    min_reference_rows: int = 500
+    """Warm-up: no alert while the reference holds fewer traces than this."""
+    exclude_alerted_days: bool = True
+    """A rolling reference leaves out days that alerted, so a sustained drift keeps alerting instead of
+    becoming the reference within a week (until a person re-baselines). False: every day counts (the old way)."""
+    reference_lookback_days: int = 28
+    """How far back a rolling reference may reach for enough days that did not alert."""
     ks_alpha: float = 0.05
     chisquare_alpha: float = 0.05
     wasserstein_threshold: float = 0.1
@@ -48,8 +76,6 @@ class DriftConfig:
     """The dataset counts as drifted when at least this share of tested features drifted (Evidently)."""
     methods: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_METHODS))
     """feature -> one of `METHODS`, overriding the size-aware choice for that feature."""
-    quality_z: float = 3.5
-    """A daily score mean this many reference standard deviations below the reference mean is a change."""
     quality_min_reference_days: int = 3
     mmd_alpha: float = 0.05
     """The text vectors drifted when the linear-kernel MMD test's p-value is below this."""
@@ -58,13 +84,17 @@ class DriftConfig:
     mean to add to the sum (half the smallest drop worth catching fast; 0.5 tunes it to a 1-sigma drop)."""
     cusum_h: float = 4.0
     """CUSUM decision interval: a change when the accumulated standardised shortfall exceeds this."""
+    cusum_alerts: bool = False
+    """Whether a CUSUM change pages. Off by default: its reference is estimated from the window's few days, so
+    on steady scores it fires on 2-3% of nights per score with a 7-day window (under 1% with 28 days), outside
+    the night's family; it is always computed and published in `quality_trend`."""
 
     def __post_init__(self) -> None:
         if self.reference_days not in REFERENCE_DAYS_ALLOWED:
             raise ConfigError(f"reference_days={self.reference_days} must be one of {REFERENCE_DAYS_ALLOWED}")
         if self.baseline is not None and self.baseline[0] > self.baseline[1]:
             raise ConfigError(f"baseline {self.baseline[0]}..{self.baseline[1]} ends before it starts")
-        for name in ("ks_alpha", "chisquare_alpha", "drift_share", "mmd_alpha"):
+        for name in ("alpha", "dispersion_alpha", "ks_alpha", "chisquare_alpha", "drift_share", "mmd_alpha"):
             value = getattr(self, name)
             if not 0 < value < 1:
                 raise ConfigError(f"{name}={value} must be between 0 and 1 (exclusive)")
@@ -72,13 +102,20 @@ class DriftConfig:
             "wasserstein_threshold",
             "jensenshannon_threshold",
             "psi_threshold",
-            "quality_z",
             "cusum_h",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
-        if self.cusum_k < 0:
-            raise ConfigError(f"cusum_k={self.cusum_k} must be >= 0")
+        for name in ("cusum_k", "min_share_change", "min_wasserstein", "quality_min_change"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+        if self.min_reference_days < 1 or self.min_reference_rows < 0:
+            raise ConfigError("min_reference_days must be >= 1 and min_reference_rows >= 0")
+        if self.reference_lookback_days < self.reference_days:
+            raise ConfigError(
+                f"reference_lookback_days={self.reference_lookback_days} must be >= "
+                f"reference_days={self.reference_days}"
+            )
         if self.psi_bins < 2 or self.small_sample_max < 1 or self.quality_min_reference_days < 2:
             raise ConfigError("psi_bins must be >= 2, small_sample_max >= 1, quality_min_reference_days >= 2")
         for feature, method in self.methods.items():

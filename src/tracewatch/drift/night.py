@@ -1,19 +1,23 @@
-"""The nightly drift step in one call: profile the day, merge its reference, test, trend, publish, alert."""
+"""The nightly drift step in one call: profile the day, merge its usable reference days, test, trend, decide
+what pages (`decision`), publish, and record the night for the next reference (`baseline`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
 from tracewatch.drift.alerts import Alert, drift_alerts, quality_alerts
+from tracewatch.drift.baseline import read_state, write_state
 from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
 from tracewatch.drift.config import DriftConfig
+from tracewatch.drift.decision import decide_night, warm_up_reason
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
-from tracewatch.drift.profile import DayProfile, build_day_profile
+from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import write_profile
 from tracewatch.drift.quality import (
     SCORE_COLUMNS,
@@ -34,6 +38,60 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class NightAssessment:
+    """One night judged: the drift tests, the quality points, what paged, and why nothing could (warm-up)."""
+
+    report: DriftReport | None
+    """None when there was nothing to compare (no reference day, or no trace on the day)."""
+    quality: tuple[QualityPoint, ...]
+    alerts: tuple[Alert, ...]
+    warming_up: str | None
+    """Why no alert could be raised yet (a thin reference), else None."""
+
+    @property
+    def results(self) -> tuple[CheckResult, ...]:
+        return self.report.results if self.report is not None else ()
+
+    def cusum_states(self) -> dict[tuple[str, str], CusumState]:
+        """The quality CUSUMs after this night, to carry into the next one."""
+        return {
+            (p.name, p.source): CusumState(p.cusum, p.cusum_reference_mean, p.cusum_reference_sd)
+            for p in self.quality
+            if p.cusum is not None and p.cusum_reference_mean is not None and p.cusum_reference_sd is not None
+        }
+
+
+def assess_night(
+    reference_days: Sequence[DayProfile],
+    current: DayProfile,
+    config: DriftConfig,
+    *,
+    previous: Mapping[tuple[str, str], CusumState] | None = None,
+    scores: pl.DataFrame | None = None,
+) -> NightAssessment:
+    """Judge `current` against its reference days (oldest first): drift tests, quality trends, then the
+    night's decision (`decision.decide_night`). Pure: no store. `scores` are extra daily scores with
+    `quality.SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
+    """
+    reference = merge_profiles(reference_days) if reference_days else None
+    report = None
+    if reference is not None and reference.rows > 0 and current.rows > 0:
+        report = run_checks(reference, current, config, reference_days)
+    extra = scores if scores is not None else pl.DataFrame(schema=SCORE_COLUMNS)
+    extra = extra.select(list(SCORE_COLUMNS)).cast(pl.Schema(SCORE_COLUMNS))
+    all_scores = pl.concat([feedback_scores([*reference_days, current]), extra])
+    dates = [d for p in reference_days for d in p.dates]
+    quality = quality_trends(all_scores, current.day, dates, config, previous)
+    warming = warm_up_reason(len(reference_days), reference.rows if reference else 0, config)
+    report, points = decide_night(report, quality, config, warming_up=warming is not None)
+    alerts: tuple[Alert, ...] = (
+        *(drift_alerts(current.day, report.results) if report else []),
+        *quality_alerts(points),
+    )
+    return NightAssessment(report, points, alerts, warming)
+
+
+@dataclass(frozen=True)
 class DriftNight:
     """What one night's drift step did: the profile written, the window used, results, alerts, partitions."""
 
@@ -47,6 +105,7 @@ class DriftNight:
     alerts: tuple[Alert, ...]
     published: tuple[PublishedPartition, ...]
     message: str
+    warming_up: str | None = None
 
 
 def drift_night(
@@ -57,51 +116,48 @@ def drift_night(
     accepted: pl.DataFrame | None = None,
     config: DriftConfig | None = None,
     scores: pl.DataFrame | None = None,
+    rebaseline_from: dt.date | None = None,
 ) -> DriftNight:
     """Profile `day`, compare it with its reference window and publish the `drift` and `quality_trend` tables.
 
     `accepted` are the day's accepted traces (at least the `PROFILE_INPUT_COLUMNS` present) when the caller
-    has them; otherwise they are read from the store. `scores` are extra daily scores (judges) with
-    `quality.SCORE_COLUMNS`, covering the day and its reference days. Rerunning a date replaces its profile
-    and both partitions. Quality CUSUMs continue from the previous date's `quality_trend` partition (nights
-    run in date order, as the nightly and backfill flows do; a missing previous night restarts them at 0).
-    With no reference profile yet (the first nights), no drift is claimed: the drift
-    partition is written empty and the message says why.
+    has them; otherwise they are read from the store. `scores` are extra daily scores (production-trace
+    scores) with `quality.SCORE_COLUMNS`, covering the day and its reference days. `rebaseline_from` accepts
+    the traffic from that date as the new normal (`baseline`). Rerunning a date replaces its profile, both
+    partitions and its entry in the baseline state. Quality CUSUMs continue from the previous date's
+    `quality_trend` partition (nights run in date order, as the nightly and backfill flows do; a missing
+    previous night restarts them at 0). With no reference profile yet (the first nights), no drift is claimed:
+    the drift partition is written empty and the message says why.
     """
     config = config or DriftConfig()
     if accepted is None:
         accepted = scan_accepted(store, day, PROFILE_INPUT_COLUMNS)
     current = build_day_profile(accepted, day)
     key = write_profile(store, current)
-    reference = load_reference(store, day, config)
-    report = None
-    if reference.profile is not None and reference.rows > 0 and current.rows > 0:
-        report = run_checks(reference.profile, current, config)
-    extra = scores if scores is not None else pl.DataFrame(schema=SCORE_COLUMNS)
-    extra = extra.select(list(SCORE_COLUMNS)).cast(pl.Schema(SCORE_COLUMNS))
-    all_scores = pl.concat([feedback_scores([*reference.daily, current]), extra])
-    previous = previous_cusum(store, day)
-    quality = tuple(quality_trends(all_scores, day, reference.found, config, previous))
-    alerts: tuple[Alert, ...] = (
-        *(drift_alerts(day, report.results) if report else []),
-        *quality_alerts(quality),
-    )
+    state = read_state(store)
+    if rebaseline_from is not None:
+        state = state.rebaselined(rebaseline_from, day)
+    excluded = state.excluded() if config.exclude_alerted_days else frozenset()
+    reference = load_reference(store, day, config, excluded, state.earliest(day))
+    night = assess_night(reference.daily, current, config, previous=previous_cusum(store, day), scores=scores)
     published = (
-        publish_partition(store, DRIFT, day, drift_frame(report, reference), run_id=run_id),
-        publish_partition(store, QUALITY_TREND, day, quality_frame(quality), run_id=run_id),
+        publish_partition(store, DRIFT, day, drift_frame(night.report, reference), run_id=run_id),
+        publish_partition(store, QUALITY_TREND, day, quality_frame(night.quality), run_id=run_id),
     )
-    message = _message(day, current, reference, report, quality)
+    write_state(store, state.with_night(day, tuple(sorted({a.feature for a in night.alerts}))))
+    message = _message(day, current, reference, night)
     log.info("%s", message)
     return DriftNight(
         day=day,
         profile_key=key,
         current_rows=current.rows,
         reference=reference,
-        report=report,
-        quality=quality,
-        alerts=alerts,
+        report=night.report,
+        quality=night.quality,
+        alerts=night.alerts,
         published=published,
         message=message,
+        warming_up=night.warming_up,
     )
 
 
@@ -134,22 +190,19 @@ def quality_frame(points: tuple[QualityPoint, ...]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=[(f, QUALITY_TREND.schema[f]) for f in fields], orient="row")
 
 
-def _message(
-    day: dt.date,
-    current: DayProfile,
-    reference: ReferenceWindow,
-    report: DriftReport | None,
-    quality: tuple[QualityPoint, ...],
-) -> str:
+def _message(day: dt.date, current: DayProfile, reference: ReferenceWindow, night: NightAssessment) -> str:
     window = reference.describe()
-    changed = [p.name for p in quality if p.changed]
-    trend = f"; quality dropped: {', '.join(changed)}" if changed else ""
+    worse = [p.name for p in night.quality if p.alert]
+    trend = f"; quality worse: {', '.join(worse)}" if worse else ""
+    warming = f"; no alert: {night.warming_up}" if night.warming_up else ""
     if current.rows == 0:
-        return f"drift {day}: no accepted trace on the day, nothing compared ({window}){trend}."
+        return f"drift {day}: no accepted trace on the day, nothing compared ({window}){trend}{warming}."
+    report = night.report
     if report is None:
         return (
-            f"drift {day}: no drift claimed, {window} (the first nights have nothing to compare with){trend}."
+            f"drift {day}: no drift claimed, {window} (the first nights have nothing to compare with)"
+            f"{trend}{warming}."
         )
     drifted = report.drifted_features
-    found = f"{len(drifted)} feature(s) drifted ({', '.join(drifted)})" if drifted else "no feature drifted"
-    return f"drift {day}: {found}, drift share {report.drift_share:.0%}; {window}{trend}."
+    found = f"{len(drifted)} feature(s) alerted ({', '.join(drifted)})" if drifted else "no feature alerted"
+    return f"drift {day}: {found} of {len(report.tests)} tested; {window}{trend}{warming}."

@@ -1,17 +1,19 @@
-"""Quality trends: a score's daily mean against the reference days' means, with two change detectors.
+"""Quality trends: a score's daily mean against the reference days' means, in the score's own bad direction.
 
-Scores are anything with a daily mean and count: user feedback (from the profiles) or judge scores (passed
-in). Two detectors look for a drop:
+Scores are anything with a daily mean and count: user feedback (from the profiles) or production-trace scores
+(passed in), each with the direction its scorer gives it (`higher_is_better`: a refusal rate or a latency
+breach is worse when it rises, a thumbs-up rate when it falls). Two detectors look for a change for the worse:
 
-- **z-score** (one bad day): the day's mean lies more than `quality_z` standard deviations below the mean of
-  the reference days' means; the deviation combines the day-to-day spread of those means with the current
-  day's own sampling error, so a thin day or a calm reference does not cry wolf.
-- **CUSUM** (a sustained small drop): a one-sided lower tabular CUSUM `S = max(0, S_prev - z - k)` on the
-  daily mean standardised by the reference (mean of the reference days' means; standard deviation
-  `sqrt(tau^2 + day std^2 / count)`, with `tau^2` the reference means' variance beyond their own sampling
-  error, floored at 0); a change when `S > h`. While `S > 0` the standardising reference is frozen (carried
-  in `CusumState`), so a rolling window does not absorb the drop it is accumulating; after a change the sum
-  restarts at 0.
+- **one-sided test** (one bad day): `z` is the day's mean minus the mean of the reference days' means, over a
+  deviation combining the day-to-day spread of those means with the current day's own sampling error (so a
+  thin day or a calm reference does not cry wolf); its p-value, in the bad direction only, comes from Student's
+  t with (reference days - 1) degrees of freedom, since the spread is estimated from those few days. The p-value
+  joins the night's family (`decision.decide_night`), together with the effect an alert needs
+  (`quality_min_change`).
+- **CUSUM** (a sustained small change): a one-sided tabular CUSUM `S = max(0, S_prev - z_bad - k)`, `z_bad` the
+  day's standardised change signed so that worse is negative, with the reference frozen while `S > 0`
+  (carried in `CusumState`) so a rolling window does not absorb the change it is accumulating; a change when
+  `S > h`, after which the sum restarts at 0.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ import polars as pl
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import FEEDBACK_PREFIX
 from tracewatch.drift.profile import DayProfile
+from tracewatch.drift.pvalues import t_sf
 
-QUALITY_DIRECTION = "lower is worse"
 SCORE_COLUMNS: dict[str, pl.DataType] = {
     "date": pl.Date(),
     "name": pl.String(),
@@ -35,8 +37,15 @@ SCORE_COLUMNS: dict[str, pl.DataType] = {
     "mean": pl.Float64(),
     "count": pl.Int64(),
     "std": pl.Float64(),
+    "higher_is_better": pl.Boolean(),
 }
-"""Daily score summaries: one row per (date, name); `std` is the population std of the day's values."""
+"""Daily score summaries: one row per (date, name); `std` is the population std of the day's values, and
+`higher_is_better` the direction the score's scorer states."""
+
+
+def direction_text(higher_is_better: bool) -> str:
+    """The `direction` column of a quality point: which way is worse."""
+    return "lower is worse" if higher_is_better else "higher is worse"
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,11 @@ class QualityPoint:
     reference_sd: float | None
     reference_days: int
     z_score: float | None
+    """(mean - reference mean) / deviation, signed as the values are (not by direction)."""
     threshold: float
+    """The night's level `alpha` the adjusted p-value is held to."""
     changed: bool
+    """A detector found a change for the worse (before the night's correction and the warm-up)."""
     direction: str
     message: str
     cusum: float | None = None
@@ -65,6 +77,16 @@ class QualityPoint:
     """tau, the reference's day-to-day standard deviation beyond sampling error (frozen with the mean)."""
     detector: str | None = None
     """Which detector found the change: `z_score`, `cusum` or `z_score+cusum`; None without a change."""
+    higher_is_better: bool = True
+    p_value: float | None = None
+    """One-sided, in the bad direction (None when not judged: too few reference days)."""
+    p_value_adjusted: float | None = None
+    """Adjusted with the night's other tests (set by `decision.decide_night`)."""
+    effect_size: float | None = None
+    """The change for the worse as a share of the reference mean (of 1 when that mean is 0); negative if better."""
+    effect_threshold: float | None = None
+    alert: bool = False
+    """What paged: set by `decision.decide_night`."""
 
 
 @dataclass(frozen=True)
@@ -91,13 +113,14 @@ def cusum_states(frame: pl.DataFrame) -> dict[tuple[str, str], CusumState]:
 
 
 def feedback_scores(profiles: Iterable[DayProfile]) -> pl.DataFrame:
-    """The daily mean, count and std of every feedback name, read off the profiles' value tables."""
+    """The daily mean, count and std of every feedback name, read off the profiles' value tables (feedback is
+    higher-is-better: a rating or a thumbs-up)."""
     rows = []
     for profile in profiles:
         for feature, table in profile.numeric.items():
             if feature.startswith(FEEDBACK_PREFIX) and table.size:
                 name = feature.removeprefix(FEEDBACK_PREFIX)
-                rows.append((profile.day, name, "feedback", table.mean(), table.size, table.std()))
+                rows.append((profile.day, name, "feedback", table.mean(), table.size, table.std(), True))
     return pl.DataFrame(rows, schema=SCORE_COLUMNS, orient="row")
 
 
@@ -118,34 +141,42 @@ def quality_trends(
         today = group.filter(pl.col("date") == day)
         if today.height == 0:
             continue
-        mean, count, std = today.row(0)[3:6]
+        mean, count, std, higher = today.row(0)[3:7]
         history = group.filter(pl.col("date").is_in(sorted(reference_days))).select("mean", "count", "std")
         state = (previous or {}).get((str(name), str(source)))
-        points.append(
-            score_point(
-                day, str(name), str(source), float(mean), int(count), std, history.rows(), state, config
-            )
-        )
+        score = DailyScore(str(name), str(source), float(mean), int(count), std, higher is not False)
+        points.append(score_point(day, score, history.rows(), state, config))
     return points
+
+
+@dataclass(frozen=True)
+class DailyScore:
+    """One score's summary on the night's day."""
+
+    name: str
+    source: str
+    mean: float
+    count: int
+    std: float | None
+    higher_is_better: bool = True
 
 
 def score_point(
     day: dt.date,
-    name: str,
-    source: str,
-    mean: float,
-    count: int,
-    std: float | None,
+    score: DailyScore,
     history: list[tuple[float, int | None, float | None]],
     state: CusumState | None,
     config: DriftConfig,
 ) -> QualityPoint:
     """One score on `day`: `history` holds the reference days' (mean, count, std), `state` its CUSUM after the
     night before (None: the sum starts at 0)."""
+    mean, count, sign = score.mean, score.count, 1.0 if score.higher_is_better else -1.0
     ref_mean: float | None = None
     ref_sd: float | None = None
     z: float | None = None
-    sampling = (std or 0.0) / math.sqrt(count) if count else 0.0
+    p_value: float | None = None
+    effect: float | None = None
+    sampling = (score.std or 0.0) / math.sqrt(count) if count else 0.0
     means = [h[0] for h in history]
     tests = []
     if len(history) < config.quality_min_reference_days:
@@ -157,48 +188,65 @@ def score_point(
         ref_mean = sum(means) / len(means)
         ref_sd = math.sqrt(sum((m - ref_mean) ** 2 for m in means) / (len(means) - 1))
         z = _standardised(mean - ref_mean, math.hypot(ref_sd, sampling))
+        p_value = t_sf(-sign * z, len(means) - 1)
+        effect = sign * (ref_mean - mean) / (abs(ref_mean) or 1.0)
         body = f"mean {mean:.3g} vs {ref_mean:.3g} over {len(history)} reference day(s)"
-        tests.append(f"z = {z:.2f}, alarm at -{config.quality_z:g}")
+        tests.append(f"z = {z:.2f}, one-sided p = {p_value:.3g}")
     anchor = _cusum_anchor(state, ref_mean, means, history, config)
     cusum: float | None = None
     if anchor is not None:
         start = state.statistic if state is not None and 0 < state.statistic <= config.cusum_h else 0.0
         zc = _standardised(mean - anchor[0], math.hypot(anchor[1], sampling) or (ref_sd or 0.0))
-        cusum = max(0.0, start - zc - config.cusum_k)
+        cusum = max(0.0, start - sign * zc - config.cusum_k)
         tests.append(f"CUSUM {cusum:.2f}, alarm above {config.cusum_h:g}")
+    worse = effect is not None and effect >= config.quality_min_change
     fired = [
         detector
         for detector, hit in (
-            ("z_score", z is not None and z <= -config.quality_z),
+            ("z_score", p_value is not None and p_value < config.alpha and worse),
             ("cusum", cusum is not None and cusum > config.cusum_h),
         )
         if hit
     ]
-    rose = z is not None and z >= config.quality_z
-    verdict = "dropped" if fired else "rose" if rose else "steady" if tests else "not judged"
+    verdict = _verdict(score.higher_is_better, z, bool(fired), bool(tests))
     found = f" by {' and '.join(fired)}" if fired else ""
     detail = f" ({'; '.join(tests)})" if tests else ""
-    message = f"{name} {verdict}{found}: {body}{detail}."
     return QualityPoint(
         day=day,
-        name=name,
-        source=source,
+        name=score.name,
+        source=score.source,
         mean=mean,
         count=count,
         reference_mean=ref_mean,
         reference_sd=ref_sd,
         reference_days=len(history),
         z_score=z,
-        threshold=config.quality_z,
+        threshold=config.alpha,
         changed=bool(fired),
-        direction=QUALITY_DIRECTION,
-        message=message,
+        direction=direction_text(score.higher_is_better),
+        message=f"{score.name} {verdict}{found}: {body}{detail}.",
         cusum=cusum,
         cusum_threshold=config.cusum_h,
         cusum_reference_mean=None if anchor is None else anchor[0],
         cusum_reference_sd=None if anchor is None else anchor[1],
         detector="+".join(fired) or None,
+        higher_is_better=score.higher_is_better,
+        p_value=p_value,
+        effect_size=effect,
+        effect_threshold=config.quality_min_change,
     )
+
+
+def _verdict(higher_is_better: bool, z: float | None, fired: bool, judged: bool) -> str:
+    """ "rose (worse)", "dropped (better)", "steady" or "not judged", in the score's own direction."""
+    if not judged:
+        return "not judged"
+    if z is None or not (fired or abs(z) >= 2):
+        return "steady"
+    way = "rose" if z > 0 else "dropped"
+    if (z > 0) == higher_is_better:
+        return f"{way} (better)"
+    return f"{way} (worse)" if fired else f"{way} (worse, not beyond the night's noise)"
 
 
 def _standardised(gap: float, spread: float) -> float:

@@ -48,8 +48,15 @@ def wasserstein(ref: NumericCounts, cur: NumericCounts) -> float:
 
 
 def wasserstein_normed(ref: NumericCounts, cur: NumericCounts) -> float:
-    """Wasserstein distance in reference standard deviations (floor 0.001, as Evidently)."""
-    return wasserstein(ref, cur) / max(ref.std(), 0.001)
+    """Wasserstein distance in reference standard deviations.
+
+    Evidently floors the deviation at 0.001 in the feature's own unit, which makes a dollar cost (std about
+    0.0002) look five times steadier than it is; here a floor applies only to a constant reference, whose
+    scale is then its own magnitude (or 1 for a reference of zeros)."""
+    scale = ref.std()
+    if scale <= 0:
+        scale = abs(ref.mean() or 0.0) or 1.0
+    return wasserstein(ref, cur) / scale
 
 
 def aligned_categories(
@@ -105,9 +112,19 @@ def psi(a: IntArray, b: IntArray) -> float:
 
 def quantile_buckets(ref: NumericCounts, cur: NumericCounts, bins: int) -> tuple[IntArray, IntArray]:
     """Both tables' counts in `bins` buckets cut at reference quantiles (ties keep a bucket whole)."""
+    edges = quantile_edges(ref, bins)
+    return bucket_counts(ref, edges), bucket_counts(cur, edges)
+
+
+def quantile_edges(ref: NumericCounts, bins: int) -> FloatArray:
+    """Upper edges of `bins` buckets cut at the reference's quantiles (ties keep a bucket whole)."""
     cumulative = np.cumsum(ref.counts)
     targets = cumulative[-1] * np.arange(1, bins) / bins
-    edges = np.unique(ref.values[np.searchsorted(cumulative, targets, side="left")])
-    a = np.bincount(np.searchsorted(edges, ref.values, side="left"), ref.counts, len(edges) + 1)
-    b = np.bincount(np.searchsorted(edges, cur.values, side="left"), cur.counts, len(edges) + 1)
-    return np.rint(a).astype(np.int64), np.rint(b).astype(np.int64)
+    edges: FloatArray = np.unique(ref.values[np.searchsorted(cumulative, targets, side="left")])
+    return edges
+
+
+def bucket_counts(table: NumericCounts, edges: FloatArray) -> IntArray:
+    """A table's counts in the buckets `quantile_edges` cut (a value equal to an edge falls below it)."""
+    counts = np.bincount(np.searchsorted(edges, table.values, side="left"), table.counts, len(edges) + 1)
+    return np.rint(counts).astype(np.int64)

@@ -1,8 +1,14 @@
-"""The reference window of a night: the previous N days, or a pinned baseline range, merged from profiles."""
+"""The reference window of a night: the previous N usable days, or a pinned baseline range, merged from profiles.
+
+A rolling window takes the `reference_days` most recent days before the night that are usable: not left out
+for having alerted (`baseline.BaselineState.excluded`, when `exclude_alerted_days`), not before a re-baseline,
+and no further back than `reference_lookback_days`. A pinned baseline is used as given.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from tracewatch.drift.config import DriftConfig
@@ -23,6 +29,8 @@ class ReferenceWindow:
     profile: DayProfile | None
     daily: tuple[DayProfile, ...]
     """The found days' own profiles, oldest first (quality trends need per-day values)."""
+    skipped: tuple[dt.date, ...] = ()
+    """Days inside the window left out because they alerted."""
 
     @property
     def rows(self) -> int:
@@ -33,36 +41,56 @@ class ReferenceWindow:
         if not self.found:
             return f"reference {span}: no profiled day"
         missing = f", {len(self.missing)} missing" if self.missing else ""
-        return f"reference {span}: {len(self.found)} day(s), {self.rows} traces{missing}"
+        skipped = f", {len(self.skipped)} that alerted left out" if self.skipped else ""
+        return f"reference {span}: {len(self.found)} day(s), {self.rows} traces{missing}{skipped}"
 
 
-def reference_dates(day: dt.date, config: DriftConfig) -> list[dt.date]:
-    """The pinned baseline's days, or the `reference_days` days before `day` (never `day` itself)."""
+def reference_dates(
+    day: dt.date,
+    config: DriftConfig,
+    excluded: Collection[dt.date] = (),
+    earliest: dt.date | None = None,
+) -> list[dt.date]:
+    """The pinned baseline's days, or the `reference_days` most recent usable days before `day` (never `day`
+    itself; oldest first): not in `excluded`, not before `earliest`, within `reference_lookback_days`."""
     if config.baseline is not None:
         start, end = config.baseline
         days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
         if days == [day]:
             raise ConfigError(f"baseline {start}..{end} is the night's day itself; it needs another day")
         return [d for d in days if d != day]
-    return [day - dt.timedelta(days=i) for i in range(config.reference_days, 0, -1)]
+    back = [day - dt.timedelta(days=i) for i in range(1, config.reference_lookback_days + 1)]
+    usable = [d for d in back if d not in excluded and (earliest is None or d >= earliest)]
+    return sorted(usable[: config.reference_days])
 
 
-def load_reference(store: Store, day: dt.date, config: DriftConfig) -> ReferenceWindow:
+def load_reference(
+    store: Store,
+    day: dt.date,
+    config: DriftConfig,
+    excluded: Collection[dt.date] = (),
+    earliest: dt.date | None = None,
+) -> ReferenceWindow:
     """Read and merge the reference profiles of `day`; missing days are tolerated and listed."""
-    wanted = reference_dates(day, config)
+    wanted = reference_dates(day, config, excluded, earliest)
     profiles = read_profiles(store, wanted)
-    return reference_window(wanted, profiles)
+    return reference_window(wanted, profiles, excluded)
 
 
-def reference_window(wanted: list[dt.date], profiles: dict[dt.date, DayProfile]) -> ReferenceWindow:
-    """The window over `wanted` given the profiles that exist (pure: no store)."""
+def reference_window(
+    wanted: list[dt.date], profiles: dict[dt.date, DayProfile], excluded: Collection[dt.date] = ()
+) -> ReferenceWindow:
+    """The window over `wanted` given the profiles that exist (pure: no store); `excluded` days inside its
+    span are listed as left out. With nothing usable the window is empty and has no profile."""
     found = tuple(d for d in wanted if d in profiles)
     daily = tuple(profiles[d] for d in found)
+    start, end = (wanted[0], wanted[-1]) if wanted else (dt.date.min, dt.date.min)
     return ReferenceWindow(
-        start=wanted[0],
-        end=wanted[-1],
+        start=start,
+        end=end,
         found=found,
         missing=tuple(d for d in wanted if d not in profiles),
         profile=merge_profiles(daily) if daily else None,
         daily=daily,
+        skipped=tuple(sorted(d for d in excluded if start <= d <= end)),
     )

@@ -219,9 +219,10 @@ COMPARISONS = ReportTable(
 
 TRACE_QUALITY = ReportTable(
     name="trace_quality",
-    version=1,
+    version=2,
     schema={
         **_AGGREGATE,
+        "higher_is_better": pl.Boolean(),
         "std": pl.Float64(),
         "traces": pl.Int64(),
         "sampled": pl.Int64(),
@@ -284,7 +285,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
 
 DRIFT = ReportTable(
     name="drift",
-    version=1,
+    version=2,
     schema={
         "feature": pl.String(),
         "kind": pl.String(),
@@ -301,14 +302,23 @@ DRIFT = ReportTable(
         "reference_size": pl.Int64(),
         "current_size": pl.Int64(),
         "message": pl.String(),
+        "p_value_adjusted": pl.Float64(),
+        "effect_measure": pl.String(),
+        "effect_size": pl.Float64(),
+        "effect_threshold": pl.Float64(),
+        "dispersion": pl.Float64(),
+        "alert": pl.Boolean(),
         "run_id": pl.String(),
     },
-    description="Per feature: the day against its reference window (test, PSI extra), plus the dataset drift share.",
+    description=(
+        "Per feature: the day against its reference window (the night's test with its adjusted p-value, effect "
+        "size and alert; Evidently-style tests and PSI beside it), plus the dataset's share of alerts."
+    ),
 )
 
 QUALITY_TREND = ReportTable(
     name="quality_trend",
-    version=2,
+    version=3,
     schema={
         "name": pl.String(),
         "source": pl.String(),
@@ -327,11 +337,17 @@ QUALITY_TREND = ReportTable(
         "cusum_reference_mean": pl.Float64(),
         "cusum_reference_sd": pl.Float64(),
         "detector": pl.String(),
+        "higher_is_better": pl.Boolean(),
+        "p_value": pl.Float64(),
+        "p_value_adjusted": pl.Float64(),
+        "effect_size": pl.Float64(),
+        "effect_threshold": pl.Float64(),
+        "alert": pl.Boolean(),
         "run_id": pl.String(),
     },
     description=(
-        "Per score (feedback, judge): the day's mean against its reference days, with a z-score and a "
-        "CUSUM alarm."
+        "Per score (feedback, production-trace scores): the day's mean against its reference days in the "
+        "score's bad direction, with a one-sided test in the night's family, a CUSUM, and whether it alerted."
     ),
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from tracewatch.reports.writer import partition_key
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.stats import Agreement, cohen_kappa, spearman
-from tracewatch.scoring.suite import ScorerSuite
+from tracewatch.scoring.suite import LOWER_IS_BETTER, ScorerSuite
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,11 @@ async def score_traces(
             scores.drop("feedback"), ["scorer", "scorer_args"], SEGMENTS, resamples=resamples, seed=seed
         )
         .join(spread, on=["scorer", "segment_kind"], how="left")
-        .with_columns(traces=pl.lit(traces.height, pl.Int64), sampled=pl.lit(sample.height, pl.Int64))
+        .with_columns(
+            higher_is_better=_directions(pl.col("scorer"), suite.higher_is_better()),
+            traces=pl.lit(traces.height, pl.Int64),
+            sampled=pl.lit(sample.height, pl.Int64),
+        )
     )
     judges = {judge.name for judge in suite.judges}
     agreement = judge_agreement(scores.filter(pl.col("scorer").is_in(sorted(judges))))
@@ -146,6 +151,7 @@ def judge_agreement(scores: pl.DataFrame) -> pl.DataFrame:
         .explode("feedback")
         .drop_nulls("feedback")
         .unnest("feedback", separator=".")
+        .filter(pl.col("feedback.value").is_finite())  # a null, NaN or inf rating is no rating
         .group_by("scorer", "scorer_args", "trace_id", "feedback.name")
         .agg(pl.col("value").first(), pl.col("feedback.value").mean())
         .sort("scorer", "feedback.name", "trace_id")
@@ -176,10 +182,18 @@ def _agreement(judge: np.ndarray, human: np.ndarray) -> Agreement:
     return spearman(judge, human)
 
 
+def _directions(scorer: pl.Expr, higher_is_better: Mapping[str, bool]) -> pl.Expr:
+    """Each scorer's direction; a name the suite does not know (a partition written before directions were
+    stored) takes its metric's default."""
+    return scorer.replace_strict(
+        dict(higher_is_better), default=~scorer.is_in(sorted(LOWER_IS_BETTER)), return_dtype=pl.Boolean
+    )
+
+
 def score_history(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
     """Daily summaries of the production scores from `start` to `end` (the `trace_quality` partitions that
-    exist, overall rows only) as `date, name, source, mean, count, std`: what the quality trends read beside
-    the feedback."""
+    exist, overall rows only) as `date, name, source, mean, count, std, higher_is_better`: what the quality
+    trends read beside the feedback, each score with the direction its scorer gives it."""
     rows = []
     day = start
     while day <= end:
@@ -194,6 +208,11 @@ def score_history(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
                     mean=pl.col("mean"),
                     count=pl.col("n_scored"),
                     std=pl.col("std"),
+                    higher_is_better=(
+                        pl.col("higher_is_better")
+                        if "higher_is_better" in overall.columns
+                        else _directions(pl.col("scorer"), {})
+                    ),
                 )
             )
         day += dt.timedelta(days=1)
