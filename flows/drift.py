@@ -18,22 +18,31 @@ from tracewatch.drift.night import DriftNight, drift_night
 from tracewatch.scoring.trace_scores import score_history
 from tracewatch.store import Store
 
-SCORE_HISTORY_DAYS = 29
-"""Days of production-score summaries handed to the quality trends: the longest reference window (28) + 1."""
-
 
 @task(
     cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
 )
-def drift_day(store: Store, day: dt.date, run_id: str, config: DriftConfig | None = None) -> DriftNight:
-    """Profile the day, test it against its reference, trend feedback and production scores, publish."""
-    scores = score_history(store, day - dt.timedelta(days=SCORE_HISTORY_DAYS - 1), day)
-    return drift_night(store, day, run_id=run_id, config=config, scores=scores)
+def drift_day(
+    store: Store,
+    day: dt.date,
+    run_id: str,
+    rebaseline_from: dt.date | None = None,
+    config: DriftConfig | None = None,
+) -> DriftNight:
+    """Profile the day, test it against its reference, trend feedback and production scores, decide what
+    pages, publish."""
+    config = config or DriftConfig()
+    history_start = day - dt.timedelta(days=config.reference_lookback_days)
+    scores = score_history(store, history_start, day)
+    return drift_night(
+        store, day, run_id=run_id, config=config, scores=scores, rebaseline_from=rebaseline_from
+    )
 
 
 @task(cache_policy=NO_CACHE)
 def announce_alerts(day: dt.date, alerts: tuple[Alert, ...], summary: str) -> int:
-    """One Prefect event per alert, a markdown artifact of the night's drift and a table artifact of alerts."""
+    """One Prefect event per alert (only what paged: the night's decision), a markdown artifact of the night's
+    drift and a table artifact of alerts."""
     for alert in alerts:
         name, resource, payload = alert_event(alert)
         emit_event(event=name, resource={"prefect.resource.id": resource}, payload=payload)

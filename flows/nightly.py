@@ -7,6 +7,7 @@ Thin by design: every task body is one call into the `tracewatch` library.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -20,6 +21,7 @@ from flows.params import DatasetSpecParams, ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from tracewatch.datasets.build import DatasetBuild, DatasetSpec, load_dataset_spec
 from tracewatch.datasets.report import sample_night
+from tracewatch.drift import DriftConfig
 from tracewatch.drift.alerts import Alert, alerts_markdown
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
@@ -97,6 +99,8 @@ def nightly(
     reprocess: bool = False,
     dataset: DatasetSpecParams | None = None,
     experiments: list[ExperimentChoice] | None = None,
+    rebaseline_from: dt.date | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> list[PublishedPartition]:
     """Ingest new traces up to `day`, validate them, publish monitoring reports, sample the night's new
     dataset items and run the configured experiments on the night's dataset version.
@@ -110,8 +114,14 @@ def nightly(
         dataset: The dataset spec to sample the night with (default: the shipped data/datasets/nightly.yaml).
         experiments: The experiments to run on the night's dataset version (default: the names in
             TRACEWATCH_NIGHTLY_EXPERIMENTS, comma-separated, else none).
+        rebaseline_from: Accept the traffic from this date (up to the night) as the new normal: the drift
+            reference restarts from it, days that alerted since included, so a change you accept stops
+            alerting (docs/drift.md, "Reference hygiene"). Leave empty on other nights.
+        drift: Drift and alert settings overriding the defaults, e.g. {"alpha": 0.01, "min_reference_days": 3}
+            (every setting: docs/drift.md, "Settings"); an unknown name stops the run and lists the allowed ones.
     """
     day = day or yesterday_utc()
+    drift_config = DriftConfig.from_mapping(drift or {})
     settings = Settings()
     store = connect_store()
     result = ingest(store, day, reprocess)
@@ -137,7 +147,9 @@ def nightly(
             scored = score_traces(store, touched, spec, result.run_id)
             published += scored.published
             scoring_messages.append(scored.message)
-        drifted = drift_day(store, touched, result.run_id)
+        drifted = drift_day(
+            store, touched, result.run_id, rebaseline_from if touched == day else None, drift_config
+        )
         published += drifted.published
         drift_messages.append(drifted.message)
         alerts += drifted.alerts
@@ -175,6 +187,7 @@ def backfill(
     reprocess: bool = False,
     dataset: DatasetSpecParams | None = None,
     experiments: list[ExperimentChoice] | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> list[PublishedPartition]:
     """Run the nightly pipeline for every date from `start` to `end`, oldest first.
 
@@ -186,12 +199,15 @@ def backfill(
         reprocess: Ingest each date again from the source files (see the nightly flow).
         dataset: The dataset spec, as the nightly flow takes it (default: the shipped nightly spec).
         experiments: The experiments to run each night, as the nightly flow takes them.
+        drift: Drift and alert settings, as the nightly flow takes them.
     """
     if end < start:
         raise ConfigError(f"backfill end={end} is before start={start}; expected start <= end")
     published: list[PublishedPartition] = []
     day = start
     while day <= end:
-        published += nightly(day=day, reprocess=reprocess, dataset=dataset, experiments=experiments)
+        published += nightly(
+            day=day, reprocess=reprocess, dataset=dataset, experiments=experiments, drift=drift
+        )
         day += dt.timedelta(days=1)
     return published

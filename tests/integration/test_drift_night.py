@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from tracewatch.drift import DriftConfig, build_day_profile, drift_night, read_profile
+from tracewatch.drift.baseline import Rebaseline, read_state
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.night import previous_cusum
 from tracewatch.drift.quality import cusum_states
@@ -66,7 +67,7 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     drift = store.read_parquet(partition_key("drift", DAYS[3]))
     assert list(drift.columns) == list(DRIFT.schema)
     assert drift.get_column("run_id").unique().to_list() == ["n2"]
-    tests = drift.filter(pl.col("role") == "test")
+    tests = drift.filter(pl.col("role") == "evidently")
     # input_topic is pinned to chi-square by default; input_vector always uses the MMD test.
     sized = tests.filter(~pl.col("feature").is_in(["input_topic", "input_vector"]))
     small = sized.get_column("reference_size") <= DriftConfig().small_sample_max
@@ -79,7 +80,11 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     assert list(quality.columns) == list(QUALITY_TREND.schema)
     assert set(quality.get_column("name")) == {"thumbs", "rating"}
     assert quality.get_column("cusum").is_not_null().all()  # 3 reference days: both detectors judge
-    vector = tests.filter(pl.col("feature") == "input_vector").row(0, named=True)
+    family = drift.filter(pl.col("role") == "test")
+    assert family["p_value_adjusted"].is_not_null().all() and family["effect_size"].is_not_null().all()
+    assert (family["p_value_adjusted"] >= family["p_value"]).all()
+    assert family["alert"].any() == bool(night.alerts)
+    vector = drift.filter(pl.col("feature") == "input_vector").row(0, named=True)
     assert (vector["kind"], vector["method"], vector["current_size"]) == ("vector", "mmd", 300)
     assert vector["reference_size"] == 900 and vector["p_value"] is not None
     assert {p.table for p in night.published} == {"drift", "quality_trend"}
@@ -114,9 +119,10 @@ def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
             "mean": [0.9, 0.91, 0.89, 0.5],
             "count": 100,
             "std": 0.1,
+            "higher_is_better": True,
         }
     )
-    config = DriftConfig(baseline=(DAYS[0], DAYS[2]), quality_min_reference_days=3)
+    config = DriftConfig(baseline=(DAYS[0], DAYS[2]), quality_min_reference_days=3, cusum_alerts=True)
     drift_night(store, DAYS[2], run_id="b", config=config, scores=scores)  # publishes the CUSUM to carry
     # Pretend the night before left a judge CUSUM just under its alarm, on a reference mean of 0.9.
     carried = pl.DataFrame(
@@ -135,3 +141,31 @@ def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
     assert judge.cusum_reference_mean == 0.9 and judge.cusum is not None and judge.cusum > 4
     alert = next(a for a in night.alerts if a.kind == "quality" and a.feature == "faithfulness")
     assert alert.detector == "z_score+cusum" and alert.statistic == judge.z_score
+
+
+def test_alerted_days_stay_out_of_the_reference_until_a_rebaseline(file_store: Store) -> None:
+    """Days 1-5 quiet, latency triples from day 6: days 6-8 keep alerting against days 1-5; accepting the new
+    normal from day 6 on day 9 restarts the reference there (warming up, then quiet)."""
+    store = file_store
+    start = dt.date(2026, 11, 1)
+    days = [start + dt.timedelta(days=i) for i in range(12)]
+    write_demo_traces(
+        store, start=start, days=12, traces_per_day=300, drift=None, plant_bad_input=False, plant_pii=False
+    )
+    for day in days[5:]:
+        key = f"traces/date={day}/part-0000.parquet"
+        store.write_parquet(key, store.read_parquet(key).with_columns(pl.col("latency_ms") * 3))
+    ingest_new_traces(store, up_to=days[-1])
+    nights = {day: drift_night(store, day, run_id="h") for day in days[:9]}
+    assert nights[days[1]].warming_up is not None and "warming up" in nights[days[1]].message
+    assert all(not nights[d].alerts for d in days[:5])
+    for day in days[5:9]:
+        night = nights[day]
+        assert "latency_ms" in {a.feature for a in night.alerts}, day
+        assert max(night.reference.found) == days[4], day  # the alerted days are left out
+    assert nights[days[8]].reference.skipped == tuple(days[5:8])
+    again = drift_night(store, days[8], run_id="h", rebaseline_from=days[5])
+    assert again.reference.found == tuple(days[5:8]) and not again.alerts
+    later = [drift_night(store, day, run_id="h") for day in days[9:]]
+    assert all(not n.alerts for n in later) and later[-1].reference.found == tuple(days[5:11])
+    assert read_state(store).rebaseline == Rebaseline(days[5], days[8])

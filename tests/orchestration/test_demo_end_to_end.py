@@ -98,6 +98,11 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
         assert set(trace_quality["scorer"]) == {"refusal", "length", "latency", "relevance"}, day
         assert read_manifest(store, "quality_trend", day) is not None
     assert read_manifest(store, "drift", days[0]).status == "empty"
+    # Nothing pages on the quiet days 2-9 (drift or quality), and day 10's drift does.
+    for day in days[1:9]:
+        quiet = store.read_parquet(partition_key("drift", day)).filter(pl.col("alert"))
+        worse = store.read_parquet(partition_key("quality_trend", day)).filter(pl.col("alert"))
+        assert quiet.height == 0 and worse.height == 0, (day, quiet["message"].to_list(), worse["message"])
     drift = store.read_parquet(partition_key("drift", days[9]))
-    drifted = set(drift.filter(pl.col("drifted") & (pl.col("role") == "test"))["feature"])
-    assert {"latency_ms", "model"} <= drifted, drifted
+    alerted = set(drift.filter(pl.col("alert") & (pl.col("role") == "test"))["feature"])
+    assert {"latency_ms", "model"} <= alerted, alerted

@@ -74,14 +74,15 @@ def load_reference(
     """Read and merge the reference profiles of `day`; missing days are tolerated and listed."""
     wanted = reference_dates(day, config, excluded, earliest)
     profiles = read_profiles(store, wanted)
-    return reference_window(wanted, profiles, excluded)
+    since = wanted[0] if wanted else day - dt.timedelta(days=config.reference_lookback_days)
+    return reference_window(wanted, profiles, sorted(d for d in excluded if since <= d < day))
 
 
 def reference_window(
-    wanted: list[dt.date], profiles: dict[dt.date, DayProfile], excluded: Collection[dt.date] = ()
+    wanted: list[dt.date], profiles: dict[dt.date, DayProfile], skipped: Collection[dt.date] = ()
 ) -> ReferenceWindow:
-    """The window over `wanted` given the profiles that exist (pure: no store); `excluded` days inside its
-    span are listed as left out. With nothing usable the window is empty and has no profile."""
+    """The window over `wanted` given the profiles that exist (pure: no store); `skipped` lists the days left
+    out for having alerted. With nothing usable the window is empty and has no profile."""
     found = tuple(d for d in wanted if d in profiles)
     daily = tuple(profiles[d] for d in found)
     start, end = (wanted[0], wanted[-1]) if wanted else (dt.date.min, dt.date.min)
@@ -92,5 +93,5 @@ def reference_window(
         missing=tuple(d for d in wanted if d not in profiles),
         profile=merge_profiles(daily) if daily else None,
         daily=daily,
-        skipped=tuple(sorted(d for d in excluded if start <= d <= end)),
+        skipped=tuple(sorted(skipped)),
     )
