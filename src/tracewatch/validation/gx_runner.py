@@ -10,6 +10,7 @@ directory, no project folder is needed, analytics are off and nothing is fetched
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -137,9 +138,10 @@ def run_suite(
 
     Suite parameters are `day_start`/`day_end` for `day`, plus `parameters`. With `docs_dir`, a static
     Data Docs site (index.html, suite and validation pages) is built there. Only the columns the suite reads
-    are converted to pandas; the rest (lists, structs) are never needed by an expectation.
+    are converted to pandas; the rest (lists, structs) are never needed by an expectation. The row-only
+    expectations (`ROW_ONLY_TYPES`: finiteness, which pandas cannot tell from null) are left out.
     """
-    suite = load_suite(suite_path_or_obj)
+    suite = load_suite(suite_path_or_obj).for_gx()
     if frame.height > _LARGE_FRAME_ROWS:
         logger.warning(
             "running GX on %d rows: pass a sample (sample_for_gx), GX is slow on whole days", frame.height
@@ -270,6 +272,8 @@ def _plain(value: Any) -> Any:
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # an infinity GX saw, as text: strict JSON readers refuse `Infinity`
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)

@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 from tracewatch.errors import DataContractError
 from tracewatch.validation.suite import Expectation, Suite, day_parameters
@@ -306,6 +307,42 @@ def _parses_as_json(text: str) -> bool:
     return True
 
 
+def _finite(e: Expectation, dtype: pl.DataType, params: Mapping[str, Any]) -> _Rule:
+    """NaN and +/-infinity fail, null passes (an unknown value): the one rule where NaN is not null, because
+    a single non-finite value turns every sum, mean and percentile it enters into NaN or inf. With
+    `element_field`, the column is a list of structs and that field of each element is checked; the reason
+    names the first bad element."""
+    col, field = pl.col(e.column), e.kwargs.get("element_field")
+    if field is None:
+        _check_numeric(e, dtype, e.column)
+        fails = ~col.is_finite().fill_null(True) if dtype.is_float() else pl.lit(False)
+        return _Rule(e, fails, pl.concat_str([pl.lit("got "), col.cast(pl.String)]))
+    inner = dtype.inner if isinstance(dtype, pl.List) else None
+    fields = inner.to_schema() if isinstance(inner, pl.Struct) else pl.Schema()
+    if field not in fields:
+        msg = f"{e.id}: element_field needs a list of structs with field {field!r}, but {e.column} is {dtype}"
+        raise DataContractError(msg)
+    _check_numeric(e, fields[field], f"{e.column}[].{field}")
+    values = col.list.eval(pl.element().struct.field(field))
+    bad = col.list.eval(~pl.element().struct.field(field).is_finite().fill_null(True))
+    first = bad.list.arg_max()
+    detail = pl.concat_str(
+        [
+            pl.lit("got "),
+            values.list.get(first, null_on_oob=True).cast(pl.String),
+            pl.lit(f" in {e.column}["),
+            first.cast(pl.String),
+            pl.lit(f"].{field}"),
+        ]
+    )
+    return _Rule(e, bad.list.any().fill_null(False), detail)
+
+
+def _check_numeric(e: Expectation, dtype: pl.DataType | DataTypeClass, what: str) -> None:
+    if not dtype.is_numeric():
+        raise DataContractError(f"{e.id}: {e.type} needs numbers, but {what} is {dtype}")
+
+
 _COMPILERS: dict[str, Callable[[Expectation, pl.DataType, Mapping[str, Any]], _Rule]] = {
     "expect_column_values_to_not_be_null": _not_null,
     "expect_column_values_to_be_unique": _unique,
@@ -315,6 +352,7 @@ _COMPILERS: dict[str, Callable[[Expectation, pl.DataType, Mapping[str, Any]], _R
     "expect_column_values_to_match_regex": _regex,
     "expect_column_values_to_not_match_regex": _regex,
     "expect_column_values_to_be_json_parseable": _json_parseable,
+    "expect_column_values_to_be_finite": _finite,
 }
 
 

@@ -23,7 +23,7 @@ from validation_frames import DAY, DAY_START, US, planted_day, traces
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.validation.gx_runner import GxRunResult, run_suite, sample_for_gx
 from tracewatch.validation.rowchecks import failing_rows, unexpected_counts
-from tracewatch.validation.suite import Suite, load_suite
+from tracewatch.validation.suite import ROW_ONLY_TYPES, Suite, load_suite
 
 # --- sample_for_gx (no GX needed) -----------------------------------------------------------------------
 
@@ -130,15 +130,19 @@ def test_gx_counts_equal_rowchecks_counts_except_the_documented_uniqueness_rule(
     planted_run: PlantedRun, trace_suite: Suite
 ) -> None:
     gx = planted_run.gx.by_id()
-    assert list(gx) == [e.id for e in trace_suite.expectations]
+    assert list(gx) == [e.id for e in trace_suite.for_gx().expectations]
     assert all(r.exception is None for r in gx.values())
     assert all(r.element_count == planted_run.sample.height for r in gx.values())
     # every rule was actually exercised, or equality would prove little
     assert all(n > 0 for n in planted_run.ours.values()), planted_run.ours
+    row_only = {e.id for e in trace_suite.expectations if e.type in ROW_ONLY_TYPES}
     for eid, ours in planted_run.ours.items():
-        if eid == "trace_id_unique":
+        if eid == "trace_id_unique" or eid in row_only:
             continue
         assert gx[eid].unexpected_count == ours, eid
+    # so GX counted the infinities (beyond a bound) the row-only finiteness rules also catch
+    assert planted_run.sample.filter(pl.col("latency_ms") == math.inf).height > 0
+    assert planted_run.sample.filter(pl.col("cost_usd") == -math.inf).height > 0
     # GX flags every copy of a duplicated value; rowchecks keeps the first copy of each
     ids = planted_run.sample.get_column("trace_id").drop_nulls()
     duplicated_values = ids.value_counts().filter(pl.col("count") > 1).height
@@ -158,6 +162,11 @@ def test_gx_results_are_plain_python_values(planted_run: PlantedRun) -> None:
     assert all(isinstance(v, float) and v < 0 for v in gx["latency_ms_non_negative"].partial_unexpected_list)
     assert set(gx["trace_id_not_null"].partial_unexpected_list) == {None}
     assert gx["cost_usd_non_negative"].missing_count > 0  # nulls and NaN are missing, not unexpected
+    infinities = [
+        v for r in as_json["expectations"] for v in r["partial_unexpected_list"] if v in ("inf", "-inf")
+    ]
+    assert infinities  # strict JSON has no Infinity: they are kept as text
+    json.loads(json.dumps(as_json, allow_nan=False))
 
 
 def test_data_docs_site_is_built_where_asked(planted_run: PlantedRun) -> None:
@@ -174,7 +183,8 @@ def test_gx_leaves_nothing_in_the_working_directory(planted_run: PlantedRun) -> 
 
 
 def test_gx_agrees_on_edge_semantics_of_a_custom_suite() -> None:
-    """NaN as null, strict and upper bounds, numeric sets, string bounds from parameters, min lengths."""
+    """NaN as null, infinities beyond bounds, strict and upper bounds, numeric sets, string bounds from
+    parameters, min lengths; a row-only rule is left out of what GX is given."""
 
     def expectation(i: int, etype: str, **kwargs: object) -> dict[str, object]:
         return {"type": etype, "kwargs": kwargs, "meta": {"id": f"e{i}", "description": f"rule {i}"}}
@@ -198,6 +208,7 @@ def test_gx_agrees_on_edge_semantics_of_a_custom_suite() -> None:
                 ),
                 expectation(5, "expect_column_value_lengths_to_be_between", column="model", min_value=2),
                 expectation(6, "expect_column_values_to_be_unique", column="project"),
+                expectation(7, "expect_column_values_to_be_finite", column="cost_usd"),
             ],
         }
     )
@@ -205,13 +216,15 @@ def test_gx_agrees_on_edge_semantics_of_a_custom_suite() -> None:
     columns = ("latency_ms", "cost_usd", "input_tokens", "start_time", "model", "project")
     table = [
         (math.nan, 0.0, 1, noon, "ab", "x"),
-        (11.0, None, 3, noon + US, "a", "x"),
-        (None, 0.5, None, DAY_START, None, "x"),
+        (math.inf, None, 3, noon + US, "a", "x"),
+        (None, -math.inf, None, DAY_START, None, "x"),
         (10.0, math.nan, 2, None, "é", None),
     ]
     frame = traces(*(dict(zip(columns, row, strict=True)) for row in table))
     params = {"since": DAY_START + US}
     ours = unexpected_counts(failing_rows(frame, suite, day=DAY, parameters=params), suite)
     gx = run_suite(frame, suite, day=DAY, parameters=params).by_id()
-    assert {eid: r.unexpected_count for eid, r in gx.items()} == ours | {"e6": ours["e6"] + 1}
-    assert ours == {"e0": 2, "e1": 1, "e2": 1, "e3": 1, "e4": 2, "e5": 2, "e6": 2}
+    assert {eid: r.unexpected_count for eid, r in gx.items()} == {
+        eid: n for eid, n in ours.items() if eid != "e7"
+    } | {"e6": ours["e6"] + 1}
+    assert ours == {"e0": 2, "e1": 1, "e2": 2, "e3": 1, "e4": 2, "e5": 2, "e6": 2, "e7": 2}

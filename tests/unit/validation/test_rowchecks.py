@@ -11,7 +11,18 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from validation_frames import DAY, DAY_END, DAY_START, MAX_TEXT, US, traces
+from validation_frames import (
+    DAY,
+    DAY_END,
+    DAY_START,
+    MAX_COST_USD,
+    MAX_LATENCY_MS,
+    MAX_TEXT,
+    MAX_TOKENS,
+    US,
+    feedback,
+    traces,
+)
 
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.traces.schema import TRACE_SCHEMA
@@ -51,8 +62,32 @@ def test_empty_frame_gives_empty_result(trace_suite: Suite) -> None:
         ({"input_text": None, "output_text": None}, []),
         # an empty string is a value, not a null
         ({"model": "", "input_text": ""}, []),
-        # pandas cannot tell NaN from null, so GX skips NaN in range checks; so do we
-        ({"latency_ms": math.nan, "cost_usd": math.nan}, []),
+        # NaN skips the range checks (pandas, so GX, reads it as null) but fails the row-only finiteness rules
+        ({"latency_ms": math.nan, "cost_usd": math.nan}, ["latency_ms_finite", "cost_usd_finite"]),
+        # an infinity is not finite, and beyond a bound as well (which GX sees too)
+        ({"latency_ms": math.inf}, ["latency_ms_finite", "latency_ms_at_most_7_days"]),
+        ({"latency_ms": -math.inf}, ["latency_ms_finite", "latency_ms_non_negative"]),
+        ({"cost_usd": math.inf}, ["cost_usd_finite", "cost_usd_at_most_10k"]),
+        ({"cost_usd": -math.inf}, ["cost_usd_finite", "cost_usd_non_negative"]),
+        # absurd values: the bounds are inclusive
+        (
+            {
+                "input_tokens": MAX_TOKENS,
+                "output_tokens": MAX_TOKENS,
+                "latency_ms": MAX_LATENCY_MS,
+                "cost_usd": MAX_COST_USD,
+            },
+            [],
+        ),
+        ({"input_tokens": MAX_TOKENS + 1}, ["input_tokens_at_most_10m"]),
+        ({"output_tokens": 20_000_000}, ["output_tokens_at_most_10m"]),
+        ({"latency_ms": MAX_LATENCY_MS + 0.5}, ["latency_ms_at_most_7_days"]),
+        ({"cost_usd": MAX_COST_USD + 0.01}, ["cost_usd_at_most_10k"]),
+        # feedback values: null entries and null values are unknown, not wrong; NaN or inf anywhere fails
+        ({"feedback": [feedback("thumbs", 1.0), feedback("rating", None), None]}, []),
+        ({"feedback": []}, []),
+        ({"feedback": [feedback("thumbs", 1.0), feedback("rating", math.nan)]}, ["feedback_values_finite"]),
+        ({"feedback": [feedback("rating", -math.inf)]}, ["feedback_values_finite"]),
         # boundaries of the half-open day [day_start, day_end)
         ({"start_time": DAY_START}, []),
         ({"start_time": DAY_END - US}, []),
@@ -101,6 +136,59 @@ def test_reasons_name_the_rule_the_value_and_the_bound(trace_suite: Suite) -> No
         "input_tokens must be >= 0: input_tokens=-2 is below the minimum 0 [input_tokens_non_negative]",
         "latency_ms must be >= 0: latency_ms=-5.0 is below the minimum 0 [latency_ms_non_negative]",
     ]
+
+
+def test_non_finite_numbers_are_quarantined_with_a_reason_that_names_the_column_and_the_value(
+    trace_suite: Suite,
+) -> None:
+    frame = traces(
+        {"latency_ms": math.nan},
+        {"latency_ms": math.inf},
+        {"cost_usd": -math.inf},
+        {"feedback": [feedback("thumbs", 1.0), None, feedback("rating", math.nan), feedback("x", math.inf)]},
+        {"input_tokens": 20_000_000},
+    )
+    out = failing_rows(frame, trace_suite, day=DAY)
+    reasons = dict(zip(out["row_nr"], out["reasons"].list.first(), strict=True))
+    assert reasons == {
+        0: "latency_ms must be a finite number: got NaN [latency_ms_finite]",
+        1: "latency_ms must be a finite number: got inf [latency_ms_finite]",
+        2: "cost_usd must be a finite number: got -inf [cost_usd_finite]",
+        3: "feedback values must be finite numbers: got NaN in feedback[2].value [feedback_values_finite]",
+        4: "input_tokens must be at most 10,000,000 in one request: input_tokens=20000000 is above the "
+        "maximum 10000000 [input_tokens_at_most_10m]",
+    }
+
+
+def test_the_finiteness_rule_on_other_column_types() -> None:
+    """Integers are always finite; a list of plain floats has no field; text cannot be checked at all."""
+    suite = _suite(
+        {"type": "expect_column_values_to_be_finite", "kwargs": {"column": "input_tokens"}},
+        {
+            "type": "expect_column_values_to_be_finite",
+            "kwargs": {"column": "feedback", "element_field": "value"},
+        },
+    )
+    assert failing_rows(traces({"input_tokens": 1}, {"feedback": None}), suite, day=DAY).height == 0
+    plain = _suite({"type": "expect_column_values_to_be_finite", "kwargs": {"column": "tags"}})
+    with pytest.raises(DataContractError, match="needs numbers, but tags is"):
+        failing_rows(traces({}), plain, day=DAY)
+    text_field = _suite(
+        {
+            "type": "expect_column_values_to_be_finite",
+            "kwargs": {"column": "feedback", "element_field": "name"},
+        }
+    )
+    with pytest.raises(DataContractError, match=r"feedback\[\]\.name is String"):
+        failing_rows(traces({}), text_field, day=DAY)
+    no_field = _suite(
+        {
+            "type": "expect_column_values_to_be_finite",
+            "kwargs": {"column": "latency_ms", "element_field": "v"},
+        }
+    )
+    with pytest.raises(DataContractError, match="list of structs with field 'v'"):
+        failing_rows(traces({}), no_field, day=DAY)
 
 
 def test_long_values_are_cut_short_in_reasons(trace_suite: Suite) -> None:
@@ -153,9 +241,12 @@ def test_naive_timestamps_cannot_be_compared_with_the_utc_day(trace_suite: Suite
 
 
 def test_a_wrong_column_type_is_a_data_contract_error(trace_suite: Suite) -> None:
-    as_text = traces({}).with_columns(pl.col("latency_ms").cast(pl.String))
-    with pytest.raises(DataContractError, match="cannot be compared with column latency_ms"):
+    as_text = traces({}).with_columns(pl.col("input_tokens").cast(pl.String))
+    with pytest.raises(DataContractError, match="cannot be compared with column input_tokens"):
         failing_rows(as_text, trace_suite, day=DAY)
+    latency_as_text = traces({}).with_columns(pl.col("latency_ms").cast(pl.String))
+    with pytest.raises(DataContractError, match="needs numbers, but latency_ms is String"):
+        failing_rows(latency_as_text, trace_suite, day=DAY)
     tokens_as_text = traces({}).with_columns(pl.col("input_text").str.len_chars())
     with pytest.raises(DataContractError, match="needs a string column"):
         failing_rows(tokens_as_text, trace_suite, day=DAY)
@@ -236,12 +327,36 @@ _values: dict[str, st.SearchStrategy[Any]] = {
     "route": st.sampled_from(["r", None]),
     "model": st.sampled_from(["m", None]),
     "status": st.sampled_from(["ok", "error", "OK", "bad", None]),
-    "input_tokens": st.one_of(st.none(), st.integers(-3, 3)),
-    "output_tokens": st.one_of(st.none(), st.integers(-3, 3)),
-    "latency_ms": st.one_of(st.none(), st.just(math.nan), st.floats(-2, 2, allow_nan=False)),
-    "cost_usd": st.one_of(st.none(), st.just(math.nan), st.floats(-1, 1, allow_nan=False)),
+    "input_tokens": st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([MAX_TOKENS, MAX_TOKENS + 1])),
+    "output_tokens": st.one_of(st.none(), st.integers(-3, 3), st.just(MAX_TOKENS + 1)),
+    "latency_ms": st.one_of(
+        st.none(),
+        st.sampled_from([math.nan, math.inf, -math.inf, MAX_LATENCY_MS, MAX_LATENCY_MS + 1]),
+        st.floats(-2, 2, allow_nan=False),
+    ),
+    "cost_usd": st.one_of(
+        st.none(),
+        st.sampled_from([math.nan, math.inf, -math.inf, MAX_COST_USD, MAX_COST_USD + 1]),
+        st.floats(-1, 1, allow_nan=False),
+    ),
     "input_text": st.sampled_from(["", "q", "é" * 3, OVER, None]),
     "output_text": st.sampled_from(["", "a", None]),
+    "feedback": st.one_of(
+        st.none(),
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.builds(feedback, st.just("r"), st.sampled_from([None, 0.0, 1.0, math.nan, -math.inf])),
+            ),
+            max_size=3,
+        ),
+    ),
+}
+_LIMITS = {
+    "input_tokens": ("10m", MAX_TOKENS),
+    "output_tokens": ("10m", MAX_TOKENS),
+    "latency_ms": ("7_days", MAX_LATENCY_MS),
+    "cost_usd": ("10k", MAX_COST_USD),
 }
 any_rows = st.lists(st.fixed_dictionaries(_values), max_size=25)
 
@@ -250,9 +365,14 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _non_finite(value: Any) -> bool:
+    return isinstance(value, float) and not math.isfinite(value)
+
+
 def reference(rows: list[dict[str, Any]]) -> dict[int, list[str]]:
     """The shipped suite's rules written out row by row in plain Python, following GX's semantics
-    (nulls and NaN skip everything but not-null) and our keep-first rule for duplicates."""
+    (nulls and NaN skip everything but not-null), our keep-first rule for duplicates, and the row-only
+    finiteness rules (NaN and infinities fail, nulls pass)."""
     seen: set[str] = set()
     out: dict[int, list[str]] = {}
     for i, row in enumerate(rows):
@@ -272,12 +392,19 @@ def reference(rows: list[dict[str, Any]]) -> dict[int, list[str]]:
         failed += [f"{c}_not_null" for c in ("project", "route", "model", "status") if row[c] is None]
         if row["status"] is not None and row["status"] not in ("ok", "error"):
             failed.append("status_in_set")
-        for column in ("input_tokens", "output_tokens", "latency_ms", "cost_usd"):
-            if not _missing(row[column]) and row[column] < 0:
+        for column, (name, limit) in _LIMITS.items():
+            value = row[column]
+            if _non_finite(value):
+                failed.append(f"{column}_finite")
+            if not _missing(value) and value < 0:
                 failed.append(f"{column}_non_negative")
+            if not _missing(value) and value > limit:
+                failed.append(f"{column}_at_most_{name}")
         for column in ("input_text", "output_text"):
             if row[column] is not None and len(row[column]) > MAX_TEXT:
                 failed.append(f"{column}_max_length")
+        if any(entry is not None and _non_finite(entry["value"]) for entry in row["feedback"] or ()):
+            failed.append("feedback_values_finite")
         if failed:
             out[i] = failed
     return out
@@ -319,12 +446,15 @@ _valid_values: dict[str, st.SearchStrategy[Any]] = {
     "route": st.text(max_size=5),
     "model": st.text(max_size=5),
     "status": st.sampled_from(["ok", "error"]),
-    "input_tokens": st.one_of(st.none(), st.integers(0, 2**40)),
-    "output_tokens": st.one_of(st.none(), st.integers(0, 2**40)),
-    "latency_ms": st.one_of(st.none(), st.just(math.nan), st.floats(0, 1e9)),
-    "cost_usd": st.one_of(st.none(), st.floats(0, 1e3)),
+    "input_tokens": st.one_of(st.none(), st.integers(0, MAX_TOKENS)),
+    "output_tokens": st.one_of(st.none(), st.integers(0, MAX_TOKENS)),
+    "latency_ms": st.one_of(st.none(), st.floats(0, MAX_LATENCY_MS)),
+    "cost_usd": st.one_of(st.none(), st.floats(0, MAX_COST_USD)),
     "input_text": st.one_of(st.none(), st.text(max_size=20)),
     "output_text": st.one_of(st.none(), st.text(max_size=20)),
+    "feedback": st.one_of(
+        st.none(), st.lists(st.builds(feedback, st.text(max_size=3), st.none() | st.floats(-1e9, 1e9)))
+    ),
 }
 
 

@@ -12,7 +12,14 @@ import pytest
 
 from tracewatch.errors import ConfigError
 from tracewatch.traces.schema import TRACE_SCHEMA
-from tracewatch.validation.suite import SUPPORTED_TYPES, Suite, day_parameters, load_suite, trace_suite_path
+from tracewatch.validation.suite import (
+    ROW_ONLY_TYPES,
+    SUPPORTED_TYPES,
+    Suite,
+    day_parameters,
+    load_suite,
+    trace_suite_path,
+)
 
 EXPECTED_IDS = [
     "trace_id_not_null",
@@ -25,12 +32,21 @@ EXPECTED_IDS = [
     "status_not_null",
     "status_in_set",
     "input_tokens_non_negative",
+    "input_tokens_at_most_10m",
     "output_tokens_non_negative",
+    "output_tokens_at_most_10m",
+    "latency_ms_finite",
     "latency_ms_non_negative",
+    "latency_ms_at_most_7_days",
+    "cost_usd_finite",
     "cost_usd_non_negative",
+    "cost_usd_at_most_10k",
     "input_text_max_length",
     "output_text_max_length",
+    "feedback_values_finite",
 ]
+AT = {eid: i for i, eid in enumerate(EXPECTED_IDS)}
+LATENCY, STATUS, TEXT = AT["latency_ms_non_negative"], AT["status_in_set"], AT["input_text_max_length"]
 
 
 def _raw() -> dict[str, Any]:
@@ -44,6 +60,23 @@ def test_shipped_suite_loads_with_stable_ids_in_file_order(trace_suite: Suite) -
     assert all(e.description for e in trace_suite.expectations)
     assert set(trace_suite.columns) <= set(TRACE_SCHEMA)
     assert trace_suite.parameter_names == {"day_start", "day_end"}
+
+
+def test_shipped_suite_bounds_absurd_values_and_gx_runs_all_but_the_finiteness_rules(
+    trace_suite: Suite,
+) -> None:
+    by_id = trace_suite.by_id()
+    assert by_id["input_tokens_at_most_10m"].kwargs["max_value"] == 10_000_000
+    assert by_id["output_tokens_at_most_10m"].kwargs["max_value"] == 10_000_000
+    assert by_id["latency_ms_at_most_7_days"].kwargs["max_value"] == 7 * 24 * 3600 * 1000
+    assert by_id["cost_usd_at_most_10k"].kwargs["max_value"] == 10_000
+    assert dict(by_id["feedback_values_finite"].kwargs) == {"column": "feedback", "element_field": "value"}
+    row_only = {e.id for e in trace_suite.expectations if e.type in ROW_ONLY_TYPES}
+    assert row_only == {"latency_ms_finite", "cost_usd_finite", "feedback_values_finite"}
+    gx_part = trace_suite.for_gx()
+    assert [e.id for e in gx_part.expectations] == [i for i in EXPECTED_IDS if i not in row_only]
+    assert "feedback" not in gx_part.columns  # GX never converts the list column
+    assert gx_part.for_gx() is gx_part
 
 
 def test_shipped_suite_says_what_the_contract_is(trace_suite: Suite) -> None:
@@ -112,22 +145,36 @@ def test_unknown_expectation_type_names_it_and_the_supported_ones() -> None:
 @pytest.mark.parametrize(
     ("change", "index", "needle"),
     [
-        ({"kwargs": {"column": "latency_ms", "min_value": 0, "row_condition": "x>1"}}, 11, "row_condition"),
-        ({"kwargs": {"min_value": 0}}, 11, "kwargs.column"),
+        (
+            {"kwargs": {"column": "latency_ms", "min_value": 0, "row_condition": "x>1"}},
+            LATENCY,
+            "row_condition",
+        ),
+        ({"kwargs": {"min_value": 0}}, LATENCY, "kwargs.column"),
         ({"meta": {"description": "no id"}}, 0, "meta.id"),
         ({"meta": {"id": "x"}}, 0, "meta.description"),
-        ({"kwargs": {"column": "latency_ms"}}, 11, "at least one of min_value and max_value"),
-        ({"kwargs": {"column": "latency_ms", "min_value": 5, "max_value": 1}}, 11, "greater than max_value"),
-        ({"kwargs": {"column": "latency_ms", "min_value": 0, "mostly": 1.5}}, 11, "mostly"),
-        ({"kwargs": {"column": "latency_ms", "min_value": 0, "strict_min": "yes"}}, 11, "strict_min"),
-        ({"kwargs": {"column": "status", "value_set": []}}, 8, "value_set"),
-        ({"kwargs": {"column": "input_text", "max_value": "big"}}, 13, "must be a number"),
+        ({"kwargs": {"column": "latency_ms"}}, LATENCY, "at least one of min_value and max_value"),
+        (
+            {"kwargs": {"column": "latency_ms", "min_value": 5, "max_value": 1}},
+            LATENCY,
+            "greater than max_value",
+        ),
+        ({"kwargs": {"column": "latency_ms", "min_value": 0, "mostly": 1.5}}, LATENCY, "mostly"),
+        ({"kwargs": {"column": "latency_ms", "min_value": 0, "strict_min": "yes"}}, LATENCY, "strict_min"),
+        ({"kwargs": {"column": "status", "value_set": []}}, STATUS, "value_set"),
+        ({"kwargs": {"column": "input_text", "max_value": "big"}}, TEXT, "must be a number"),
         (
             {"kwargs": {"column": "start_time", "min_value": {"$PARAMETER": "day_start + 1"}}},
             3,
             "$PARAMETER",
         ),
         ({"rogue": 1}, 0, "unknown keys ['rogue']"),
+        (
+            {"kwargs": {"column": "feedback", "element_field": ""}},
+            AT["feedback_values_finite"],
+            "element_field",
+        ),
+        ({"kwargs": {"column": "cost_usd", "max_value": 1}}, AT["cost_usd_finite"], "unsupported kwargs"),
     ],
 )
 def test_bad_expectation_is_a_config_error_that_says_what_is_wrong(

@@ -19,6 +19,9 @@ DAY_START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DAY_END = DAY_START + dt.timedelta(days=1)
 US = dt.timedelta(microseconds=1)
 MAX_TEXT = 1_000_000
+MAX_TOKENS = 10_000_000
+MAX_LATENCY_MS = 604_800_000.0  # 7 days
+MAX_COST_USD = 10_000.0
 
 
 def valid_row(i: int) -> dict[str, Any]:
@@ -39,6 +42,11 @@ def valid_row(i: int) -> dict[str, Any]:
     }
 
 
+def feedback(name: str, value: float | None) -> dict[str, Any]:
+    """One entry of the `feedback` list column."""
+    return {"name": name, "value": value, "source": "user"}
+
+
 def traces(*overrides: Mapping[str, Any]) -> pl.DataFrame:
     """One canonical-schema row per override: a valid row `i` with the given columns replaced."""
     rows = [{**valid_row(i), **o} for i, o in enumerate(overrides)]
@@ -48,8 +56,9 @@ def traces(*overrides: Mapping[str, Any]) -> pl.DataFrame:
 def planted_day(n: int, seed: int) -> pl.DataFrame:
     """`n` mostly valid traces in random order with violations of every rule planted, edge cases included.
 
-    Planted: negative / NaN / null numbers, out-of-day and boundary timestamps, unknown and null statuses,
-    null and duplicated (pairs and triples) trace ids, over-long and exactly-at-limit multi-byte texts.
+    Planted: negative / NaN / infinite / null / absurdly large and exactly-at-limit numbers, non-finite
+    feedback values, out-of-day and boundary timestamps, unknown and null statuses, null and duplicated
+    (pairs and triples) trace ids, over-long and exactly-at-limit multi-byte texts.
     """
     rng = np.random.default_rng(seed)
     rows = [valid_row(i) for i in range(n)]
@@ -63,10 +72,14 @@ def planted_day(n: int, seed: int) -> pl.DataFrame:
         for idx in rng.choice(n, size=k, replace=False):
             rows[int(idx)][column] = values[int(rng.integers(len(values)))]
 
-    plant("latency_ms", [-5.0, -1e-9, float("nan"), None, 0.0, -0.0])
-    plant("cost_usd", [-0.5, None, 0.0, float("nan")])
-    plant("input_tokens", [-1, None, 0])
-    plant("output_tokens", [-3, None])
+    nan, inf = float("nan"), float("inf")
+    plant("latency_ms", [-5.0, -1e-9, nan, None, 0.0, -0.0, inf, -inf, MAX_LATENCY_MS, MAX_LATENCY_MS + 1])
+    plant("cost_usd", [-0.5, None, 0.0, nan, -inf, inf, MAX_COST_USD, MAX_COST_USD + 0.01])
+    plant("input_tokens", [-1, None, 0, MAX_TOKENS, MAX_TOKENS + 1])
+    plant("output_tokens", [-3, None, 2 * MAX_TOKENS])
+    plant(
+        "feedback", [[feedback("thumbs", nan)], [feedback("thumbs", 1.0), feedback("rating", -inf)], [], None]
+    )
     plant(
         "start_time", [DAY_START - US, DAY_END, DAY_END - US, DAY_START, DAY_END + dt.timedelta(days=3), None]
     )
