@@ -151,3 +151,39 @@ def test_a_group_without_any_cost_sums_to_zero() -> None:
     for hourly in (False, True):
         out = trace_metrics(traces, pl.DataFrame(schema=QUARANTINE_COLUMNS), hourly=hourly)
         assert [str(v) for v in out.get_column("cost_usd_sum").to_list()] == ["0.0"] * out.height
+
+
+def non_finite(table: pl.DataFrame) -> dict[str, int]:
+    """Float column (feedback means included) -> how many NaN or infinite values it holds; {} when none."""
+    columns = {c: table.get_column(c) for c in table.columns if table.schema[c].is_float()}
+    columns["feedback.mean"] = table.get_column("feedback").explode().struct.field("mean")
+    counts = {c: int((~s.is_finite()).sum()) for c, s in columns.items()}
+    return {c: n for c, n in counts.items() if n}
+
+
+def test_non_finite_values_are_unknown_never_averaged() -> None:
+    """Validation quarantines NaN and infinities; should one reach the aggregation anyway (a source that skips
+    validation), it counts as a missing value: every statistic stays what the finite values give."""
+    nan, inf = float("nan"), float("inf")
+    feedback = [
+        [{"name": "thumbs", "value": v, "source": "user"}, {"name": "rating", "value": nan, "source": "user"}]
+        for v in (1.0, nan, inf, -inf, 0.0)
+    ]
+    traces = frame([1.0, nan, inf, -inf, 5.0], feedback).with_columns(
+        pl.Series("cost_usd", [0.5, inf, nan, -inf, 0.25])
+    )
+    daily, hourly = daily_and_hourly_metrics(traces, pl.DataFrame(schema=QUARANTINE_COLUMNS))
+    assert non_finite(daily) == {} and non_finite(hourly) == {}
+    row = daily.row(0, named=True)
+    assert row["trace_count"] == 5
+    assert row["latency_ms_mean"] == 3.0
+    assert row["latency_ms_p50"] == 3.0
+    assert row["cost_usd_sum"] == 0.75
+    assert row["feedback"] == [
+        {"name": "rating", "mean": None, "count": 0},
+        {"name": "thumbs", "mean": 0.5, "count": 2},
+    ]
+    # an hour without a finite latency (+inf and -inf) has an unknown (null) mean and percentiles, not NaN
+    second_hour = hourly.row(1, named=True)
+    assert second_hour["trace_count"] == 2
+    assert second_hour["latency_ms_mean"] is None and second_hour["latency_ms_p99"] is None

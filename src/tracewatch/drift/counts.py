@@ -33,7 +33,8 @@ _LOG_GAMMA = math.log(_GAMMA)
 
 @dataclass(frozen=True, eq=False)
 class NumericCounts:
-    """Sorted distinct values (or bin representatives) with their counts, plus how many values were null."""
+    """Sorted distinct (finite) values or bin representatives with their counts, plus how many values were
+    null or not finite."""
 
     values: FloatArray
     counts: IntArray
@@ -87,8 +88,10 @@ def bin_values(values: FloatArray) -> FloatArray:
 
 
 def numeric_counts(series: pl.Series) -> NumericCounts:
-    """The table of one column of one day (nulls and NaNs counted apart)."""
-    valid = series.cast(pl.Float64).drop_nulls().drop_nans() + 0.0  # + 0.0 turns -0.0 into 0.0: one value
+    """The table of one column of one day. Nulls, NaN and +/-inf are counted apart, as `nulls` (unknown): a
+    single infinity in the values would make the mean, the std and every distance built on them non-finite."""
+    as_float = series.cast(pl.Float64)
+    valid = as_float.filter(as_float.is_finite()) + 0.0  # + 0.0 turns -0.0 into 0.0: one value
     nulls = series.len() - valid.len()
     exact = valid.n_unique() <= MAX_EXACT_VALUES
     if not exact:

@@ -51,7 +51,14 @@ _COUNTS: tuple[str, ...] = (
 _VALUES: tuple[str, ...] = ("cost_usd", "latency_ms")
 """Float columns of the parts: the values of each group, as a list. Nulls are kept: with them, a list's
 quantile takes the same path as a group's (the two differ in the last bit on some lists otherwise), and a
-group without a cost sums to 0.0, not -0.0."""
+group without a cost sums to 0.0, not -0.0. NaN and infinities become nulls (see `_finite_or_null`)."""
+
+
+def _finite_or_null(column: str) -> pl.Expr:
+    """`column` with NaN and +/-inf as null (unknown). Validation quarantines them, but a frame that skipped it
+    (a custom source, an older ingest) must still not turn a group's sum, mean or percentiles into NaN/inf."""
+    col = pl.col(column)
+    return pl.when(col.is_finite()).then(col).alias(column)
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class MetricParts:
     """Partial monitoring aggregates of some accepted traces, per UTC hour, project, route and model.
 
     `groups`: the hour and group keys, the `_COUNTS` and the lists of `_VALUES`. `feedback`: the hour, group
-    keys and score name, with the list of the score's non-null values (`value`). A key may appear in several rows (one
+    keys and score name, with the list of the score's finite values (`value`). A key may appear in several rows (one
     per part combined); `metrics_from_parts` adds them up.
     """
 
@@ -82,7 +89,7 @@ def metric_parts(traces: pl.DataFrame) -> MetricParts:
         pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
         pl.col("output_tokens").sum().alias("output_tokens_sum"),
         pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
-        *(pl.col(c) for c in _VALUES),
+        *(_finite_or_null(c) for c in _VALUES),
     )
     scores = (
         hourly.select(*_HOURLY_KEYS, "feedback")
@@ -91,7 +98,7 @@ def metric_parts(traces: pl.DataFrame) -> MetricParts:
         .unnest("feedback")
         .drop_nulls("name")
         .group_by(*_HOURLY_KEYS, "name")
-        .agg(pl.col("value").drop_nulls())
+        .agg(_finite_or_null("value").drop_nulls())
     )
     collected_groups, collected_scores = pl.collect_all([groups, scores])
     return MetricParts(groups=collected_groups, feedback=collected_scores)
