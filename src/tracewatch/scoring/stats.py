@@ -352,14 +352,17 @@ def _require_columns(frame: pl.DataFrame, columns: Sequence[str]) -> None:
 
 
 def _check_statuses(frame: pl.DataFrame, value: str, status: str) -> None:
-    """Refuse unknown statuses and scored rows without a value: both mean the scores were built wrongly."""
+    """Refuse unknown statuses and scored rows without a finite value: both mean the scores were built wrongly
+    (a scorer's value is a finite number by contract), and a NaN or inf must never become a mean."""
     outside = ~pl.col(status).is_in(SCORE_STATUSES) | pl.col(status).is_null()
     unknown = frame.filter(outside)[status].unique().to_list()
     if unknown:
         raise DataContractError(f"unknown score statuses {unknown}; allowed: {list(SCORE_STATUSES)}")
     scored = frame.filter(pl.col(status) == "scored")[value].cast(pl.Float64)
-    if scored.is_null().any() or scored.is_nan().any():
-        raise DataContractError(f"a row with status 'scored' has no value in column {value!r}")
+    if not scored.is_finite().fill_null(False).all():
+        raise DataContractError(
+            f"a row with status 'scored' has no value, or a non-finite one, in column {value!r}"
+        )
 
 
 def aggregate(

@@ -110,9 +110,7 @@ class ExprMetric(Metric):
         """A short string saying why, from the field columns and a `_value` column."""
 
     def _score_inputs(self, inputs: pl.DataFrame) -> pl.DataFrame:
-        null_reason = pl.coalesce(
-            [pl.when(pl.col(f).is_null()).then(pl.lit(f"{f} is null")) for f in self.fields]
-        )
+        null_reason = pl.coalesce([_unknown_reason(f, t) for f, t in self.fields.items()])
         scored = inputs.with_columns(_null=null_reason).with_columns(
             _value=self.value_expr().cast(pl.Float64)
         )
@@ -130,6 +128,16 @@ class ExprMetric(Metric):
             .then(self.explanation_expr())
             .otherwise(pl.lit("the metric gave no finite value")),
         )
+
+
+def _unknown_reason(field: str, dtype: pl.DataType) -> pl.Expr:
+    """Why a field's value is unknown (null; or NaN or +/-inf for a float field), else null. A NaN latency is
+    not a slow one: it leaves the row unscored instead of failing a threshold."""
+    col = pl.col(field)
+    null = pl.when(col.is_null()).then(pl.lit(f"{field} is null"))
+    if not dtype.is_float():
+        return null
+    return null.when(~col.is_finite()).then(pl.format(f"{field} is {{}}, not a finite number", col))
 
 
 class RowMetric(Metric):
