@@ -1,5 +1,5 @@
 """Run the benchmarks and publish their results: `python -m bench.run [--only NAME ...] [--repeats N] [--rows N]
-[--items N] [--calls N]`
+[--items N] [--calls N] [--seeds N]`
 (`make bench` runs them all).
 
 Each benchmark writes bench/results/<name>.json (every raw timing, the medians, ratio, peak RSS and the machine)
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import (
+    alerts_bench,
     datasets_bench,
     drift_bench,
     experiments_bench,
@@ -83,6 +84,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         drift_bench.to_markdown,
     ),
     Benchmark(
+        "alerts",
+        lambda args, work: alerts_bench.run_benchmark(seeds=args.seeds, work_dir=work),
+        alerts_bench.to_markdown,
+    ),
+    Benchmark(
         "orchestration",
         lambda args, work: orchestration_bench.run_benchmark(repeats=args.repeats, work_dir=work),
         orchestration_bench.to_markdown,
@@ -100,9 +106,15 @@ def main(argv: list[str] | None = None) -> None:
         "--items", type=int, default=100_000, help="items in the dataset (datasets) or scored (scoring)"
     )
     parser.add_argument("--calls", type=int, default=2000, help="model calls per run (experiments bench)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=alerts_bench.DEFAULT_SEEDS,
+        help="independent no-drift day sequences per size (alerts bench; fewer for a quick run)",
+    )
     args = parser.parse_args(argv)
-    if args.repeats < 1 or args.rows < 10 or args.items < 1 or args.calls < 1:
-        parser.error("--repeats, --items and --calls must be >= 1 and --rows >= 10")
+    if args.repeats < 1 or args.rows < 10 or args.items < 1 or args.calls < 1 or args.seeds < 1:
+        parser.error("--repeats, --items, --calls and --seeds must be >= 1 and --rows >= 10")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for benchmark in BENCHMARKS:
         if benchmark.name in args.only:
