@@ -221,10 +221,17 @@ def _numeric(
     a, b = stats.bucket_counts(ref, edges), stats.bucket_counts(cur, edges)
     rows = [stats.bucket_counts(d, edges) for d in daily if d.size]
     sizes = (ref.size, cur.size)
-    effect = stats.wasserstein_normed(ref, cur)
+    effect = (WASSERSTEIN_EFFECT, stats.wasserstein_normed(ref, cur))
+    # A day is 1/D of the pooled reference, so its distance to the others is its distance to the pool scaled
+    # by pool / others (exact for the Wasserstein distance, which is the area between the CDFs).
+    swings = [
+        stats.wasserstein_normed(ref, d) * ref.size / (ref.size - d.size)
+        for d in daily
+        if 0 < d.size < ref.size
+    ]
     return [
         _significance(
-            name, "numeric", "binned_chisquare", a, b, rows, (WASSERSTEIN_EFFECT, effect), config, window, shift
+            name, "numeric", "binned_chisquare", a, b, rows, effect, swings, config, window, shift
         ),
         _result(
             name, "numeric", method, statistic, threshold, p_value, drifted, *sizes, window, shift,
@@ -287,8 +294,9 @@ def _categorical(
     shift = f"largest change: {keys[top]} {p[top]:.1%} -> {q[top]:.1%}"
     sizes = (int(a.sum()), int(b.sum()))
     effect = (SHARE_CHANGE, float(abs(q[top] - p[top])))
+    swings = [_share_swing(day, a) for day in daily]
     return [
-        _significance(name, kind, "chisquare", a, b, daily, effect, config, window, shift),
+        _significance(name, kind, "chisquare", a, b, daily, effect, swings, config, window, shift),
         _result(
             name,
             kind,
@@ -306,6 +314,14 @@ def _categorical(
     ]
 
 
+def _share_swing(day: IntArray, reference: IntArray) -> float:
+    """The largest share change of one reference day against the other reference days."""
+    others = reference - day
+    if day.sum() == 0 or others.sum() == 0:
+        return 0.0
+    return float(np.max(np.abs(day / day.sum() - others / others.sum())))
+
+
 def _significance(
     name: str,
     kind: str,
@@ -314,22 +330,27 @@ def _significance(
     b: IntArray,
     daily: Sequence[IntArray],
     effect: tuple[str, float],
+    swings: Sequence[float],
     config: DriftConfig,
     window: _Window,
     shift: str,
 ) -> CheckResult:
-    """The `test` row: the family's significance test and the effect an alert needs (decided later)."""
+    """The `test` row: the family's significance test and the effect an alert needs (decided later): the
+    feature's floor, or `effect_swing_factor` times the largest change a reference day showed against the
+    other reference days (`swings`), whichever is larger."""
     tested = share_test(a, b, daily, dispersion_alpha=config.dispersion_alpha)
     measure, size = effect
     floor = config.min_share_change if measure == SHARE_CHANGE else config.min_wasserstein
-    swing = (
+    needed = max(floor, config.effect_swing_factor * max(swings, default=0.0))
+    allowance = (
         f", allowing {tested.dispersion:.2g}x the sampling noise for the days' swing"
         if tested.dispersion > 1
         else ""
     )
+    why = f"{config.effect_swing_factor:g}x the reference days' largest swing" if needed > floor else "floor"
     message = (
-        f"{name}: {_NAMES[method]} {tested.p_value:.3g}{swing}; {measure} {size:.3g} "
-        f"(an alert needs {floor:g}); {shift}."
+        f"{name}: {_NAMES[method]} {tested.p_value:.3g}{allowance}; {measure} {size:.3g} "
+        f"(an alert needs {needed:.3g}: {why}); {shift}."
     )
     return CheckResult(
         feature=name,
@@ -348,7 +369,7 @@ def _significance(
         message=message,
         effect_measure=measure,
         effect_size=size,
-        effect_threshold=floor,
+        effect_threshold=needed,
         dispersion=tested.dispersion,
     )
 

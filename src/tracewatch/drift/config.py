@@ -57,6 +57,9 @@ class DriftConfig:
     quality_min_change: float = 0.05
     """A quality score alerts only if its daily mean moved, in its bad direction, by at least this share of the
     reference mean (or of 1 when that mean is 0)."""
+    effect_swing_factor: float = 2.0
+    """An alert's effect must also reach this many times the largest change any reference day showed against
+    the other reference days: what the application's normal day-to-day swing looks like (0 turns it off)."""
     min_reference_days: int = 3
     """Warm-up: no alert while the reference holds fewer profiled days than this."""
     min_reference_rows: int = 500
@@ -106,7 +109,13 @@ class DriftConfig:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be > 0")
-        for name in ("cusum_k", "min_share_change", "min_wasserstein", "quality_min_change"):
+        for name in (
+            "cusum_k",
+            "min_share_change",
+            "min_wasserstein",
+            "quality_min_change",
+            "effect_swing_factor",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
         if self.min_reference_days < 1 or self.min_reference_rows < 0:

@@ -7,7 +7,7 @@ measures the swing the reference days themselves show and allows for it:
 
 1. Categories (or, for a numeric feature, buckets cut at the reference's deciles) whose expected count on the
    current day is below `MIN_EXPECTED` are pooled into one (itself joined to the least common other category if
-   still too rare), so the chi-square law holds on thin days.
+   still very rare), so the chi-square law roughly holds on thin days.
 2. `X2` is Pearson's chi-square of today's counts against the pooled reference's (homogeneity, `K - 1` dof).
 3. The reference days' own D x K table gives the dispersion `phi = X2_ref / ((D - 1)(K - 1))`: 1 when the days
    differ only by sampling noise, above 1 when they swing more (quasi-likelihood, McCullagh & Nelder ch. 4).
@@ -33,6 +33,10 @@ from tracewatch.drift.pvalues import chi2_sf, f_sf
 
 MIN_EXPECTED = 5.0
 """Expected count on the current day below which a category is pooled with the other rare ones."""
+MIN_POOL_EXPECTED = 1.0
+"""The pool of rare categories is tested on its own down to this expected count (a brand-new category, say a
+new language at 5% of a 300-trace day, must stay visible); below it, it joins the least common other category.
+The chi-square law is loose there, and the effect an alert also needs keeps a few stray counts from paging."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def _pool_rare(reference: IntArray, current: IntArray) -> IntArray:
     rare = ~common
     if not common.any():
         return np.zeros(len(total), np.int64)
-    if expected[rare].sum() >= MIN_EXPECTED:
+    if expected[rare].sum() >= MIN_POOL_EXPECTED:
         groups[rare] = int(common.sum())
     else:
         groups[rare] = groups[np.flatnonzero(common)[np.argmin(expected[common])]]

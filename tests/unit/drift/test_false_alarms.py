@@ -54,7 +54,8 @@ def test_each_evidently_style_test_holds_its_own_significance_level() -> None:
 
 
 def _nightly_rate(alpha: float, swing: float, seeds: int, rows: int) -> float:
-    config = DriftConfig(alpha=alpha, min_share_change=0.0, min_wasserstein=0.0)  # the test alone decides
+    # The test alone decides: no effect floor, no swing gate.
+    config = DriftConfig(alpha=alpha, min_share_change=0.0, min_wasserstein=0.0, effect_swing_factor=0.0)
     alerted = 0
     for seed in range(seeds):
         rng = np.random.default_rng([seed, int(swing * 100)])

@@ -1,14 +1,18 @@
 """The night's significance test and correction: chi-square of rows and BH equal scipy's; the day-to-day swing of
-the reference days is allowed for only when it is there; the F and t laws equal scipy's."""
+the reference days is allowed for only when it is there, and an alert must exceed it; the F and t laws equal
+scipy's."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 
 import numpy as np
+import polars as pl
 import pytest
 from scipy import stats as sst
 
+from tracewatch.drift import DayProfile, DriftConfig, assess_night, build_day_profile
 from tracewatch.drift.pvalues import f_sf, t_sf
 from tracewatch.drift.significance import benjamini_hochberg, chi2_rows, share_test
 
@@ -87,3 +91,24 @@ def test_rare_categories_are_pooled_so_a_thin_day_is_not_a_false_alarm() -> None
     assert tested.categories == 2 and tested.dof == 1 and tested.p_value > 0.05
     nothing = share_test(np.array([10, 0]), np.array([1, 0]), [], dispersion_alpha=0.05)
     assert (nothing.dof, nothing.p_value) == (0, 1.0)
+
+
+def _model_day(share_a: float, day: int, n: int = 4000) -> DayProfile:
+    a = round(share_a * n)
+    frame = pl.DataFrame({"model": ["a"] * a + ["b"] * (n - a)})
+    return build_day_profile(frame, dt.date(2026, 11, 1) + dt.timedelta(days=day))
+
+
+def test_a_change_within_the_reference_days_own_swing_does_not_page() -> None:
+    """Reference days whose model-a share swings between 42% and 58% (at 4,000 traces a day, far beyond sampling
+    noise): a day at 60% is within the application's normal swing, whose size both the dispersion and the
+    effect an alert needs (twice the largest day's swing) reflect; a day at 80% is far beyond it."""
+    reference = [_model_day(s, i) for i, s in enumerate((0.5, 0.42, 0.58, 0.47, 0.55, 0.44, 0.53))]
+    config = DriftConfig()
+    within = assess_night(reference, _model_day(0.6, 8), config).report
+    assert within is not None
+    (test,) = within.tests
+    assert not test.alert and test.dispersion is not None and test.dispersion > 10
+    assert test.effect_threshold == pytest.approx(2 * (0.58 - (3.49 - 0.58) / 6), rel=1e-3)
+    beyond = assess_night(reference, _model_day(0.8, 8), config).report
+    assert beyond is not None and beyond.drifted_features == ("model",)
