@@ -75,17 +75,27 @@ def load_reference(
     wanted = reference_dates(day, config, excluded, earliest)
     profiles = read_profiles(store, wanted)
     since = wanted[0] if wanted else day - dt.timedelta(days=config.reference_lookback_days)
-    return reference_window(wanted, profiles, sorted(d for d in excluded if since <= d < day))
+    span = (since, wanted[-1] if wanted else day - dt.timedelta(days=1))
+    return reference_window(wanted, profiles, sorted(d for d in excluded if since <= d < day), span)
 
 
 def reference_window(
-    wanted: list[dt.date], profiles: dict[dt.date, DayProfile], skipped: Collection[dt.date] = ()
+    wanted: list[dt.date],
+    profiles: dict[dt.date, DayProfile],
+    skipped: Collection[dt.date] = (),
+    span: tuple[dt.date, dt.date] | None = None,
 ) -> ReferenceWindow:
     """The window over `wanted` given the profiles that exist (pure: no store); `skipped` lists the days left
-    out for having alerted. With nothing usable the window is empty and has no profile."""
+    out for having alerted. With nothing usable (every day of the look-back alerted, or none is after a
+    re-baseline yet) the window is empty, spans `span` (the look-back searched) and has no profile."""
     found = tuple(d for d in wanted if d in profiles)
     daily = tuple(profiles[d] for d in found)
-    start, end = (wanted[0], wanted[-1]) if wanted else (dt.date.min, dt.date.min)
+    if wanted:
+        start, end = wanted[0], wanted[-1]
+    elif span is not None:
+        start, end = span
+    else:
+        raise ValueError("an empty reference window needs the span it searched")
     return ReferenceWindow(
         start=start,
         end=end,

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from tracewatch.drift import DriftConfig, build_day_profile, run_checks
+from tracewatch.drift.baseline import BaselineState
 from tracewatch.drift.config import DEFAULT_METHODS
 from tracewatch.drift.window import reference_dates
 from tracewatch.errors import ConfigError
@@ -52,3 +53,29 @@ def test_pinning_a_categorical_feature_to_a_numeric_method_is_a_config_error() -
     profile = build_day_profile(pl.DataFrame({"model": ["a", "b"]}), DAY)
     with pytest.raises(ConfigError, match="needs a numeric feature; model is categorical"):
         run_checks(profile, profile, DriftConfig(methods={"model": "wasserstein"}))
+
+
+def test_a_rolling_reference_skips_alerted_days_and_starts_at_a_rebaseline() -> None:
+    config = DriftConfig()
+    back = [DAY - dt.timedelta(days=i) for i in range(1, 29)]
+    alerted = set(back[:3])  # the three nights before alerted
+    assert reference_dates(DAY, config, alerted) == sorted(back[3:10])
+    assert reference_dates(DAY, config, alerted, earliest=back[5]) == sorted(back[3:6])
+    assert reference_dates(DAY, config, set(back)) == []
+    assert reference_dates(DAY, DriftConfig(exclude_alerted_days=False)) == sorted(back[:7])
+    pinned = DriftConfig(baseline=(back[9], back[8]))
+    assert reference_dates(DAY, pinned, alerted) == [back[9], back[8]]  # a pinned baseline is used as given
+
+
+def test_baseline_state_accepts_alerted_days_from_a_rebaseline_on() -> None:
+    days = [DAY + dt.timedelta(days=i) for i in range(6)]
+    state = BaselineState()
+    for day, alerts in zip(days, [(), ("a",), ("b",), (), ("c",), ()], strict=True):
+        state = state.with_night(day, alerts)
+    assert state.excluded() == {days[1], days[2], days[4]}
+    accepted = state.rebaselined(days[1], days[3])
+    assert accepted.excluded() == {days[4]} and accepted.earliest(days[5]) == days[1]
+    assert accepted.earliest(days[1]) is None
+    assert accepted.with_night(days[2], ()).excluded() == {days[4]}  # a rerun replaces its own entry
+    with pytest.raises(ConfigError, match="after the night"):
+        state.rebaselined(days[5], days[3])
