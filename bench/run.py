@@ -22,6 +22,7 @@ from typing import Any
 from bench import (
     alerts_bench,
     datasets_bench,
+    demo_alerts_bench,
     drift_bench,
     experiments_bench,
     ingest_bench,
@@ -87,6 +88,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "alerts",
         lambda args, work: alerts_bench.run_benchmark(seeds=args.seeds, work_dir=work),
         alerts_bench.to_markdown,
+    ),
+    Benchmark(
+        "demo_alerts",
+        lambda args, work: demo_alerts_bench.run_benchmark(),
+        demo_alerts_bench.to_markdown,
     ),
     Benchmark(
         "orchestration",
