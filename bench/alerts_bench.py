@@ -44,7 +44,7 @@ from typing import Any
 
 import polars as pl
 
-from bench.common import VERDICT, machine_info
+from bench.common import REPO, VERDICT, machine_info
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ EVIDENTLY_SEEDS = 100
 EVIDENTLY_POWER_SEEDS = 10
 """Seeds for Evidently's power per kind and magnitude."""
 WORKERS = 2
+RUNS_FILE = REPO / "bench" / "results" / "alerts-runs.jsonl"
 MAX_FALSE_ALARM = 0.05
 SMALL_SHIFTS: tuple[str, ...] = ("topic_mix", "language", "refusals", "feedback_drop")
 """The small shifts the issue wants kept detected."""
@@ -320,6 +321,7 @@ def run_benchmark(
         else:
             os.environ["POLARS_MAX_THREADS"] = saved
     wall = time.perf_counter() - started
+    write_runs(RUNS_FILE, results)
     return summarise(
         results,
         seeds=seeds,
@@ -329,6 +331,46 @@ def run_benchmark(
         workers=workers,
         wall_s=wall,
     )
+
+
+def compact_run(run: Mapping[str, Any]) -> dict[str, Any]:
+    """One simulation as one short record: alert flags per night ("0010": the third night alerted), what
+    the nightly rule and Evidently alerted on, and the power flags per kind ("nightly today's Evidently" per
+    magnitude, "-" where Evidently did not run)."""
+
+    def flag(value: bool | None) -> str:
+        return "-" if value is None else str(int(value))
+
+    out: dict[str, Any] = {
+        "seed": run["seed"],
+        "size": run["size"],
+        "seconds": run["seconds"],
+        "traces": list(run["rows"].values()),
+        "new": "".join(flag(n["alert"]) for n in run["new_chain"]),
+        "new_why": {str(n["night"]): list(n["why"]) for n in run["new_chain"] if n["alert"]},
+        "old": "".join(flag(n["alert"]) for n in run["old_chain"]),
+    }
+    if run["evidently_last"] is not None:
+        out["evidently_last"] = list(run["evidently_last"]["why"])
+    control = run["control"]
+    out["control"] = flag(control["new"]) + flag(control["old"]) + flag(control.get("evidently"))
+    if run["power"]:
+        out["power"] = {
+            kind: " ".join(
+                flag(c["new"]) + flag(c["old"]) + flag(c.get("evidently")) for c in levels.values()
+            )
+            for kind, levels in run["power"].items()
+        }
+    return out
+
+
+def write_runs(path: Path, results: Sequence[Mapping[str, Any]]) -> None:
+    """Every simulation, one compact JSON line each, sorted (the summary holds only the aggregates)."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(results, key=lambda r: (r["size"], r["seed"]))
+    path.write_text("".join(json.dumps(compact_run(r), separators=(",", ":")) + "\n" for r in ordered))
 
 
 def wilson(successes: int, trials: int, z: float = 1.959964) -> tuple[float, float]:
@@ -450,7 +492,7 @@ def summarise(
         "targets": {"max_false_alarm": MAX_FALSE_ALARM, "min_small_shift_power": MIN_SMALL_POWER},
         "passed": passed,
         "machine": machine_info(),
-        "runs": results,
+        "runs_file": str(RUNS_FILE.relative_to(REPO)),
     }
 
 
