@@ -48,7 +48,7 @@ def decide_night(
     judged = [i for i, p in enumerate(quality) if p.p_value is not None]
     family = [results[i].p_value for i in tested] + [quality[i].p_value for i in judged]
     adjusted = benjamini_hochberg([float(p) for p in family if p is not None])
-    for i, p_adj in zip(tested, adjusted, strict=False):
+    for i, p_adj in zip(tested, adjusted[: len(tested)], strict=True):
         results[i] = _decided_result(results[i], p_adj, config, warming_up)
     points = list(quality)
     for i, p_adj in zip(judged, adjusted[len(tested) :], strict=True):
@@ -62,9 +62,7 @@ def decide_night(
     dataset = next(r for r in results if r.role == "dataset")
     sizes = (dataset.reference_size, dataset.current_size)
     window = (dataset.reference_start, dataset.reference_end)
-    share = dataset_result(body, config, sizes, window)  # type: ignore[arg-type]
-    if warming_up:
-        share = dataclasses.replace(share, alert=False)
+    share = dataset_result(body, config, sizes, window)  # type: ignore[arg-type]  # no alert while warming up
     decided = DriftReport((*body, share), share.statistic, share.drifted, report.skipped)
     return decided, tuple(points)
 
