@@ -114,13 +114,14 @@ def alert_event(alert: Alert) -> tuple[str, str, dict[str, Any]]:
 
 
 def alert_rows(alerts: Sequence[Alert]) -> list[dict[str, Any]]:
-    """Rows for a table artifact: kind, feature, statistic, threshold, message (dates as ISO strings)."""
+    """Rows for a table artifact: kind, feature, the adjusted p-value, statistic, threshold, message (dates as
+    ISO strings)."""
     rows = []
     for alert in alerts:
         row = {
             k: v
             for k, v in asdict(alert).items()
-            if k in ("kind", "feature", "statistic", "threshold", "message")
+            if k in ("kind", "feature", "p_value_adjusted", "statistic", "threshold", "message")
         }
         rows.append({"date": alert.day.isoformat(), **row})
     return rows
@@ -133,10 +134,9 @@ def alerts_markdown(day: dt.date, alerts: Sequence[Alert], *, summary: str = "")
         lines += [summary, ""]
     if not alerts:
         return "\n".join([*lines, "No drift or quality alert."]) + "\n"
-    lines += ["| kind | feature | statistic | threshold | message |", "|---|---|---|---|---|"]
+    lines += ["| kind | feature | adjusted p | message |", "|---|---|---|---|"]
     for row in alert_rows(alerts):
         message = str(row["message"]).replace("|", "\\|")
-        lines.append(
-            f"| {row['kind']} | {row['feature']} | {row['statistic']:.4g} | {row['threshold']:.4g} | {message} |"
-        )
+        adjusted = "-" if row["p_value_adjusted"] is None else f"{row['p_value_adjusted']:.3g}"
+        lines.append(f"| {row['kind']} | {row['feature']} | {adjusted} | {message} |")
     return "\n".join(lines) + "\n"

@@ -120,6 +120,7 @@ def test_alert_rows_and_markdown_list_every_alert() -> None:
         reference_start=DAY,
         reference_end=DAY,
         message="latency_ms drifted | a lot.",
+        p_value_adjusted=0.002,
         alert=True,
     )
     # Drifted by its own test but not an alert after the night's decision: no page.
@@ -130,9 +131,17 @@ def test_alert_rows_and_markdown_list_every_alert() -> None:
     ]
     rows = alert_rows(alerts)
     assert [(r["kind"], r["feature"]) for r in rows] == [("drift", "latency_ms"), ("quality", "thumbs")]
-    assert set(rows[0]) == {"date", "kind", "feature", "statistic", "threshold", "message"}
+    assert set(rows[0]) == {
+        "date",
+        "kind",
+        "feature",
+        "p_value_adjusted",
+        "statistic",
+        "threshold",
+        "message",
+    }
     markdown = alerts_markdown(DAY, alerts, summary="2 alerts")
-    assert "| drift | latency_ms | 0.4 | 0.1 | latency_ms drifted \\| a lot. |" in markdown
+    assert "| drift | latency_ms | 0.002 | latency_ms drifted \\| a lot. |" in markdown
     assert "thumbs" in markdown and "2 alerts" in markdown
     assert "No drift or quality alert." in alerts_markdown(DAY, [])
     name, resource, payload = alert_event(alerts[1])
