@@ -515,7 +515,7 @@ _LEVEL_TEXT = {
     "output_length": "+{:.0%} characters",
     "latency": "+{:.0%}",
     "model_mix": "{:.0%} of traffic to another model",
-    "feedback_drop": "thumbs-up -{:.0%} points",
+    "feedback_drop": "thumbs-up share down {points} points",
     "language": "{:.0%} non-Latin inputs",
     "refusals": "refusals x{:g}",
 }
@@ -554,7 +554,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
         for level, cell in levels.items():
             row = [
                 kind.replace("_", " ") if level in ("small", "same night") else "",
-                _LEVEL_TEXT[kind].format(cell["magnitude"]),
+                _LEVEL_TEXT[kind].format(cell["magnitude"], points=round(100 * cell["magnitude"])),
             ]
             for s in sizes.values():
                 c = s["power"][kind][level]
