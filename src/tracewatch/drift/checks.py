@@ -222,13 +222,7 @@ def _numeric(
     rows = [stats.bucket_counts(d, edges) for d in daily if d.size]
     sizes = (ref.size, cur.size)
     effect = (WASSERSTEIN_EFFECT, stats.wasserstein_normed(ref, cur))
-    # A day is 1/D of the pooled reference, so its distance to the others is its distance to the pool scaled
-    # by pool / others (exact for the Wasserstein distance, which is the area between the CDFs).
-    swings = [
-        stats.wasserstein_normed(ref, d) * ref.size / (ref.size - d.size)
-        for d in daily
-        if 0 < d.size < ref.size
-    ]
+    swings = [_numeric_swing(d, ref) for d in daily if 0 < d.size < ref.size]
     return [
         _significance(
             name, "numeric", "binned_chisquare", a, b, rows, effect, swings, config, window, shift
@@ -314,12 +308,33 @@ def _categorical(
     ]
 
 
+SAMPLING_SDS = 3.0
+"""A reference day's swing counts only beyond this many sampling standard deviations of its share change
+(the significance test already allows for sampling noise; the swing is what the days add to it)."""
+SAMPLING_MEANS = 2.5
+"""The same for a numeric feature, in multiples of the Wasserstein distance sampling alone gives on average."""
+
+
 def _share_swing(day: IntArray, reference: IntArray) -> float:
-    """The largest share change of one reference day against the other reference days."""
+    """How far one reference day's shares moved from the other reference days' beyond sampling noise: the
+    largest share change, less `SAMPLING_SDS` of its sampling standard deviation (0 when within it)."""
     others = reference - day
-    if day.sum() == 0 or others.sum() == 0:
+    n, m = int(day.sum()), int(others.sum())
+    if n == 0 or m == 0:
         return 0.0
-    return float(np.max(np.abs(day / day.sum() - others / others.sum())))
+    shares = others / m
+    noise = np.sqrt(shares * (1 - shares) * (1 / n + 1 / m))
+    return float(np.max(np.maximum(np.abs(day / n - shares) - SAMPLING_SDS * noise, 0.0)))
+
+
+def _numeric_swing(day: NumericCounts, reference: NumericCounts) -> float:
+    """The same for a numeric feature: the day's normalised Wasserstein distance to the other reference days,
+    less `SAMPLING_MEANS` times what sampling alone gives. A day is 1/D of the pooled reference, so its distance
+    to the others is its distance to the pool times pool / others (exact: the area between the CDFs)."""
+    others = reference.size - day.size
+    distance = stats.wasserstein_normed(reference, day) * reference.size / others
+    noise = stats.sampling_wasserstein_normed(reference, day.size, others)
+    return max(distance - SAMPLING_MEANS * noise, 0.0)
 
 
 def _significance(
@@ -347,7 +362,11 @@ def _significance(
         if tested.dispersion > 1
         else ""
     )
-    why = f"{config.effect_swing_factor:g}x the reference days' largest swing" if needed > floor else "floor"
+    why = (
+        f"{config.effect_swing_factor:g}x the reference days' largest swing beyond sampling"
+        if needed > floor
+        else "floor"
+    )
     message = (
         f"{name}: {_NAMES[method]} {tested.p_value:.3g}{allowance}; {measure} {size:.3g} "
         f"(an alert needs {needed:.3g}: {why}); {shift}."

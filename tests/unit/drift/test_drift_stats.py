@@ -127,3 +127,17 @@ def test_merged_tables_test_like_the_concatenated_values() -> None:
     a, b = _pair(4, 400, 300, integer=True)
     merged = merge_numeric([_table(a[:150]), _table(a[150:])])
     assert stats.ks_test(merged, _table(b)) == stats.ks_test(_table(a), _table(b))
+
+
+def test_the_sampling_wasserstein_is_what_two_samples_of_one_distribution_show_on_average() -> None:
+    rng = np.random.default_rng(4)
+    population = _table(np.round(rng.lognormal(6.8, 0.45, 200_000), 1))
+    observed = [
+        stats.wasserstein_normed(
+            _table(rng.choice(population.values, 2100, p=population.counts / population.size)),
+            _table(rng.choice(population.values, 300, p=population.counts / population.size)),
+        )
+        for _ in range(300)
+    ]
+    expected = stats.sampling_wasserstein_normed(population, 300, 2100)
+    assert float(np.mean(observed)) == pytest.approx(expected, rel=0.1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 
 import numpy as np
 import polars as pl
@@ -13,6 +14,7 @@ import pytest
 from scipy import stats as sst
 
 from tracewatch.drift import DayProfile, DriftConfig, assess_night, build_day_profile
+from tracewatch.drift.checks import SAMPLING_SDS
 from tracewatch.drift.pvalues import f_sf, t_sf
 from tracewatch.drift.significance import benjamini_hochberg, chi2_rows, share_test
 
@@ -102,13 +104,16 @@ def _model_day(share_a: float, day: int, n: int = 4000) -> DayProfile:
 def test_a_change_within_the_reference_days_own_swing_does_not_page() -> None:
     """Reference days whose model-a share swings between 42% and 58% (at 4,000 traces a day, far beyond sampling
     noise): a day at 60% is within the application's normal swing, whose size both the dispersion and the
-    effect an alert needs (twice the largest day's swing) reflect; a day at 80% is far beyond it."""
+    effect an alert needs (twice the largest day's swing beyond sampling noise) reflect; a day at 80% is far
+    beyond it."""
     reference = [_model_day(s, i) for i, s in enumerate((0.5, 0.42, 0.58, 0.47, 0.55, 0.44, 0.53))]
     config = DriftConfig()
     within = assess_night(reference, _model_day(0.6, 8), config).report
     assert within is not None
     (test,) = within.tests
     assert not test.alert and test.dispersion is not None and test.dispersion > 10
-    assert test.effect_threshold == pytest.approx(2 * (0.58 - (3.49 - 0.58) / 6), rel=1e-3)
+    others = (3.49 - 0.58) / 6  # the largest swing: the 58% day against the other six
+    noise = math.sqrt(others * (1 - others) * (1 / 4000 + 1 / 24000))
+    assert test.effect_threshold == pytest.approx(2 * (0.58 - others - SAMPLING_SDS * noise), rel=1e-3)
     beyond = assess_night(reference, _model_day(0.8, 8), config).report
     assert beyond is not None and beyond.drifted_features == ("model",)
