@@ -30,25 +30,35 @@ START = dt.date(2026, 11, 1)
 MAX_NOISY_SEEDS = 1
 
 
+def day_of(index: int) -> dt.date:
+    """The date of 1-based day `index`."""
+    return START + dt.timedelta(days=index - 1)
+
+
+def _index(day: dt.date) -> int:
+    return (day - START).days + 1
+
+
 def one_seed(seed: int) -> dict[str, Any]:
     """Every night of one seed: the features and scores that alerted, by day index."""
     from tracewatch.drift import DriftConfig, assess_night, build_day_profile
+    from tracewatch.drift.window import reference_dates
     from tracewatch.traces.demo import DEFAULT_DRIFT, generate_day
 
     days = {
         i: build_day_profile(
-            generate_day(
-                START + dt.timedelta(days=i - 1), seed=seed, traces=TRACES, day_index=i, drift=DEFAULT_DRIFT
-            ),
-            START + dt.timedelta(days=i - 1),
+            generate_day(day_of(i), seed=seed, traces=TRACES, day_index=i, drift=DEFAULT_DRIFT), day_of(i)
         )
         for i in range(1, DAYS + 1)
     }
     config, alerted, previous = DriftConfig(), set(), None
     nights: dict[int, list[str]] = {}
     for index in range(2, DAYS + 1):
-        usable = sorted([j for j in range(index - 1, 0, -1) if j not in alerted][: config.reference_days])
-        night = assess_night([days[j] for j in usable], days[index], config, previous=previous)
+        # The rolling reference drift_night would use: the latest usable days, alerted ones left out.
+        usable = reference_dates(day_of(index), config, {day_of(j) for j in alerted})
+        night = assess_night(
+            [days[_index(d)] for d in usable if d >= START], days[index], config, previous=previous
+        )
         previous = night.cusum_states()
         nights[index] = sorted({f"{a.kind}:{a.feature}" for a in night.alerts})
         if nights[index]:

@@ -89,12 +89,13 @@ MAGNITUDE_LEVELS: tuple[str, ...] = ("small", "medium", "large")
 
 
 @dataclass(frozen=True, kw_only=True)
-class DriftSpec:
+class DriftSpec(Effects):
     """Which drifts the demo injects, from day `from_day` (1-based) on; the days before are stationary,
     so a drift detector must stay silent on them and fire from `from_day`.
 
-    The switches are the demo's drift (all on by default). The graded fields inject one kind of drift each at
-    a magnitude (0, or 1 for `refusal_factor`, is off); `single` builds a spec with only one of them on.
+    The fields are the generator's `Effects`, active from `from_day`: the switches are the demo's drift (all
+    on by default here), the graded fields inject one kind of drift each at a magnitude (0, or 1 for
+    `refusal_factor`, is off); `single` builds a spec with only one of them on.
     """
 
     from_day: int
@@ -103,20 +104,6 @@ class DriftSpec:
     latency_regression: bool = True
     falling_feedback: bool = True
     new_model_version: bool = True
-    topic_shift: float = 0.0
-    """Share of all traffic moved to sports questions from the other topics (0.05: 5 points)."""
-    output_growth: float = 0.0
-    """Relative growth of the answers' length in characters (0.1: 10% longer)."""
-    latency_growth: float = 0.0
-    """Relative growth of every latency (0.1: 10% slower)."""
-    model_shift: float = 0.0
-    """Share of all traffic moved from gpt-4o-mini to claude-3-5-haiku (0.05: 5 points)."""
-    feedback_drop: float = 0.0
-    """Drop of the thumbs-up share, in share points (0.15: 15 points); ratings follow the votes."""
-    language_shift: float = 0.0
-    """Share of the inputs written in a non-Latin script: Russian, Chinese or Japanese questions."""
-    refusal_factor: float = 1.0
-    """Multiplier of each trace's probability of a refusal answer (2.0: refusals double)."""
 
     def __post_init__(self) -> None:
         if self.from_day < 1:
@@ -408,20 +395,7 @@ def _generate_day(
 def _effects(drift: DriftSpec | None, day_index: int) -> Effects:
     if drift is None or not drift.active_on(day_index):
         return Effects()
-    return Effects(
-        topic_mix=drift.topic_mix,
-        longer_outputs=drift.longer_outputs,
-        latency_regression=drift.latency_regression,
-        falling_feedback=drift.falling_feedback,
-        new_model_version=drift.new_model_version,
-        topic_shift=drift.topic_shift,
-        output_growth=drift.output_growth,
-        latency_growth=drift.latency_growth,
-        model_shift=drift.model_shift,
-        feedback_drop=drift.feedback_drop,
-        language_shift=drift.language_shift,
-        refusal_factor=drift.refusal_factor,
-    )
+    return Effects(**{f.name: getattr(drift, f.name) for f in dataclasses.fields(Effects)})
 
 
 def _partition(day: dt.date) -> str:
