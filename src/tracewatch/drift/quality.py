@@ -4,12 +4,12 @@ Scores are anything with a daily mean and count: user feedback (from the profile
 (passed in), each with the direction its scorer gives it (`higher_is_better`: a refusal rate or a latency
 breach is worse when it rises, a thumbs-up rate when it falls). Two detectors look for a change for the worse:
 
-- **one-sided test** (one bad day): `z` is the day's mean minus the mean of the reference days' means, over a
-  deviation combining the day-to-day spread of those means with the current day's own sampling error (so a
-  thin day or a calm reference does not cry wolf); its p-value, in the bad direction only, comes from Student's
-  t with (reference days - 1) degrees of freedom, since the spread is estimated from those few days. The p-value
-  joins the night's family (`decision.decide_night`), together with the effect an alert needs
-  (`quality_min_change`).
+- **one-sided test** (one bad day): `z` is the day's mean minus the mean of the reference days' means, over
+  the spread that difference has with no change (`prediction_spread`: the days' swing beyond sampling plus the
+  day's own sampling error and the reference's, so a thin day or a calm reference does not cry wolf); its
+  p-value, in the bad direction only, comes from Student's t with (reference days - 1) degrees of freedom, since
+  the swing is estimated from those few days. The p-value joins the night's family (`decision.decide_night`),
+  together with the effect an alert needs (`quality_min_change`).
 - **CUSUM** (a sustained small change): a one-sided tabular CUSUM `S = max(0, S_prev - z_bad - k)`, `z_bad` the
   day's standardised change signed so that worse is negative, with the reference frozen while `S > 0`
   (carried in `CusumState`) so a rolling window does not absorb the change it is accumulating; a change when
@@ -187,7 +187,7 @@ def score_point(
     else:
         ref_mean = sum(means) / len(means)
         ref_sd = math.sqrt(sum((m - ref_mean) ** 2 for m in means) / (len(means) - 1))
-        z = _standardised(mean - ref_mean, math.hypot(ref_sd, sampling))
+        z = _standardised(mean - ref_mean, prediction_spread(ref_sd, sampling, history))
         p_value = t_sf(-sign * z, len(means) - 1)
         effect = sign * (ref_mean - mean) / (abs(ref_mean) or 1.0)
         body = f"mean {mean:.3g} vs {ref_mean:.3g} over {len(history)} reference day(s)"
@@ -235,6 +235,24 @@ def score_point(
         effect_size=effect,
         effect_threshold=config.quality_min_change,
     )
+
+
+def prediction_spread(
+    ref_sd: float, sampling: float, history: list[tuple[float, int | None, float | None]]
+) -> float:
+    """The standard deviation of (today's mean - the mean of the reference days' means) with no change.
+
+    It is tau^2 (1 + 1/D) + today's sampling variance + the reference days' mean sampling variance / D, tau^2 the
+    swing between days beyond sampling. The spread of the reference means, `ref_sd^2`, estimates tau^2 + their
+    mean sampling variance, so `ref_sd^2 (1 + 1/D) + sampling^2 - mean sampling variance` is unbiased for it
+    (floored at the sampling part alone) and, being that one estimate scaled, is tested against Student's t with
+    D - 1 degrees of freedom. Counting the reference days' sampling noise once, not twice, makes a steady
+    score's test about 1.3x as sharp as `hypot(ref_sd, sampling)` while holding its level when days swing."""
+    days = len(history)
+    noise = [s * s / c for _, c, s in history if c and s is not None and math.isfinite(s)]
+    mean_noise = sum(noise) / len(noise) if len(noise) == days else 0.0
+    variance = max(ref_sd**2 * (1 + 1 / days) + sampling**2 - mean_noise, sampling**2 + mean_noise / days)
+    return math.sqrt(variance)
 
 
 def _verdict(higher_is_better: bool, z: float | None, fired: bool, judged: bool) -> str:
