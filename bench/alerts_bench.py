@@ -397,6 +397,13 @@ def top_reasons(whys: Sequence[Sequence[str]], count: int = 8) -> dict[str, int]
     return dict(counter.most_common(count))
 
 
+def quiet_rate(runs: Sequence[Mapping[str, Any]], kind: str, level: str, rule: str) -> dict[str, Any]:
+    """Detection on nights that are otherwise quiet: among the seeds whose same night without drift raised no
+    alert under `rule`, the share whose drifted night did. A rule that pages on most quiet nights "detects"
+    anything; this is what the drift itself added."""
+    return rate([r["power"][kind][level][rule] for r in runs if not r["control"][rule]])
+
+
 def summarise(
     results: list[dict[str, Any]],
     *,
@@ -457,6 +464,8 @@ def summarise(
                     "new": rate([c["new"] for c in cells]),
                     "old": rate([c["old"] for c in cells]),
                     "evidently": rate(theirs),
+                    "new_quiet": quiet_rate(with_power, kind, level, "new"),
+                    "old_quiet": quiet_rate(with_power, kind, level, "old"),
                     "new_why": top_reasons([c["new_why"] for c in cells], 4),
                     "old_why": top_reasons([c["old_why"] for c in cells], 4),
                 }
@@ -507,6 +516,10 @@ def _pct(cell: Mapping[str, Any], *, interval: bool = True) -> str:
         low, high = cell["ci95"]
         text += f" [{100 * low:.1f}, {100 * high:.1f}] ({cell['alerts']}/{cell['nights']})"
     return text
+
+
+def _quiet(cell: Mapping[str, Any]) -> str:
+    return "n/a" if not cell["nights"] else f"{100 * cell['rate']:.0f}% of {cell['nights']}"
 
 
 _LEVEL_TEXT = {
@@ -562,6 +575,20 @@ def to_markdown(summary: dict[str, Any]) -> str:
                 parts.append(_pct(c["evidently"], interval=False))
                 row.append(" / ".join(parts))
             lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "| small shift, on nights otherwise quiet (the same night without drift raised no alert) | "
+        + " | ".join(f"nightly / today's, {label}" for label in labels)
+        + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for kind in SMALL_SHIFTS:
+        cell = first["power"][kind]["small"]
+        row = [_LEVEL_TEXT[kind].format(cell["magnitude"], points=round(100 * cell["magnitude"]))]
+        for s in sizes.values():
+            c = s["power"][kind]["small"]
+            row.append(" / ".join(_quiet(c[rule]) for rule in ("new_quiet", "old_quiet")))
+        lines.append("| " + " | ".join(row) + " |")
     m, ok = summary["machine"], summary["passed"]
     lines += [
         "",
