@@ -209,7 +209,7 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
     import tracewatch.ingest.checks as ingest_checks
     import tracewatch.ingest.run as ingest_run
     from tracewatch.ingest.data_docs import publish_data_docs
-    from tracewatch.monitoring.report import build_monitoring_reports
+    from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
     from tracewatch.runs import new_run_id
     from tracewatch.settings import Settings
     from tracewatch.store import Store
@@ -223,10 +223,10 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
     with timed(phases, "total"):
         with timed(phases, "ingest"):
             result = ingest_run.ingest_new_traces(
-                store, up_to=day, reprocess=(day,), run_id=run_id, metrics=True
+                store, up_to=day, reprocess=(day,), run_id=run_id, reducer=METRIC_REDUCER
             )
         with timed(phases, "monitoring"):
-            build_monitoring_reports(store, day, run_id=run_id, parts=result.metric_parts.get(day))
+            build_monitoring_reports(store, day, run_id=run_id, parts=result.parts.get(day))
     phases["validation"] = phases["rowchecks"]
     # Off the critical path: the nightly flow publishes the reports first and renders Data Docs afterwards.
     with timed(phases, "data_docs"):

@@ -89,6 +89,7 @@ def run_benchmark(*, repeats: int, work_dir: Path, days: int = DAYS) -> dict[str
     import os
 
     from tracewatch.devservices.model_server import Latency, start_model_server, stop_model_server
+
     from tracewatch.store import Store
     from tracewatch.traces.demo import DriftSpec, write_demo_traces
 
@@ -222,12 +223,12 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
     from tracewatch.experiments.config import load_experiment
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.ingest.data_docs import publish_data_docs
-    from tracewatch.monitoring import build_monitoring_reports
-    from tracewatch.reports.summary import NightLinks, experiment_leaderboard, night_summary_markdown
+    from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
     from tracewatch.scoring.stage import load_trace_scoring, score_experiment_stage, score_traces_stage
     from tracewatch.scoring.trace_scores import score_history
     from tracewatch.settings import Settings
     from tracewatch.store import open_store
+    from tracewatch.summaries import NightLinks, experiment_leaderboard, night_summary_markdown
 
     phases: dict[str, float] = {}
     import_lazy_dependencies(phases)
@@ -237,12 +238,12 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
         store.check()
         for day in days:
             with timed(phases, "ingest"):
-                result = ingest_new_traces(store, up_to=day, reprocess=(), metrics=True)
+                result = ingest_new_traces(store, up_to=day, reprocess=(), reducer=METRIC_REDUCER)
             touched = sorted({*result.dates_touched, day})
             published = []
             with timed(phases, "monitoring"):
                 for date in touched:
-                    parts = result.metric_parts.pop(date, None)
+                    parts = result.parts.pop(date, None)
                     published += build_monitoring_reports(store, date, run_id=result.run_id, parts=parts)
             with timed(phases, "dataset"):
                 build, reports = sample_night(store, load_dataset_spec(), day, run_id=result.run_id)

@@ -26,12 +26,11 @@ from tracewatch.drift.alerts import Alert, alerts_markdown
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
 from tracewatch.ingest.data_docs import publish_data_docs
-from tracewatch.monitoring import build_monitoring_reports
-from tracewatch.monitoring.metrics import MetricParts
+from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports
 from tracewatch.reports import PublishedPartition
-from tracewatch.reports.summary import NightLinks, ingest_table, night_summary_markdown
 from tracewatch.settings import Settings
 from tracewatch.store import Store
+from tracewatch.summaries import NightLinks, ingest_table, night_summary_markdown
 
 
 def yesterday_utc() -> dt.date:
@@ -51,9 +50,9 @@ def _backfill_run_name() -> str:
 @task(
     cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
 )
-def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult:
+def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult[MetricParts]:
     reprocessed = (day,) if reprocess else ()
-    return ingest_new_traces(store, up_to=day, reprocess=reprocessed, metrics=True)
+    return ingest_new_traces(store, up_to=day, reprocess=reprocessed, reducer=METRIC_REDUCER)
 
 
 @task(
@@ -128,7 +127,7 @@ def nightly(
     published: list[PublishedPartition] = []
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
-        published += monitoring_reports(store, touched, result.run_id, result.metric_parts.pop(touched, None))
+        published += monitoring_reports(store, touched, result.run_id, result.parts.pop(touched, None))
     build, dataset_reports = sample_dataset(store, day, result.run_id, dataset_spec(dataset))
     published += dataset_reports
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier

@@ -14,8 +14,7 @@ import pytest
 
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.ingest.quarantine import read_records
-from tracewatch.monitoring import build_monitoring_reports
-from tracewatch.monitoring.metrics import MetricParts
+from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 from tracewatch.validation.suite import load_suite, trace_suite_path
@@ -77,7 +76,7 @@ def _reports(store: Store, parts: MetricParts | None) -> tuple[pl.DataFrame, pl.
 def test_non_finite_and_absurd_numbers_are_quarantined_and_reports_stay_finite(
     s3_store: Store, day_file: pl.DataFrame
 ) -> None:
-    result = ingest_new_traces(s3_store, up_to=DAY, metrics=True)
+    result = ingest_new_traces(s3_store, up_to=DAY, reducer=METRIC_REDUCER)
     assert result.rows_read == ROWS
     assert result.rows_accepted + result.rows_quarantined == ROWS
     assert result.rows_quarantined == len(BAD)
@@ -94,7 +93,7 @@ def test_non_finite_and_absurd_numbers_are_quarantined_and_reports_stay_finite(
     )
 
     # the same tables from ingest's parts and from a re-report that reads the accepted rows back from S3
-    for parts in (result.metric_parts[DAY], None):
+    for parts in (result.parts[DAY], None):
         daily, hourly, accounting = _reports(s3_store, parts)
         assert non_finite_cells(daily) == {} and non_finite_cells(hourly) == {}
         assert daily["trace_count"].sum() == result.rows_accepted == ROWS - len(BAD)
@@ -109,12 +108,12 @@ def test_reports_stay_finite_when_the_suite_lets_non_finite_numbers_through(
     """Defence in depth: without the row-only finiteness rules (GX's part of the suite), a NaN latency and a NaN
     feedback value are accepted; the reports count them as unknown instead of averaging them."""
     lenient = load_suite(trace_suite_path()).for_gx()
-    result = ingest_new_traces(s3_store, up_to=DAY, suite=lenient, metrics=True)
+    result = ingest_new_traces(s3_store, up_to=DAY, suite=lenient, reducer=METRIC_REDUCER)
     assert result.rows_accepted + result.rows_quarantined == ROWS
     records = read_records(s3_store, DAY).filter(pl.col("scope") == "row")
     assert {1, 4}.isdisjoint(records["row_nr"].to_list())  # the NaN latency and NaN rating got in
 
-    for parts in (result.metric_parts[DAY], None):
+    for parts in (result.parts[DAY], None):
         daily, hourly, _ = _reports(s3_store, parts)
         assert non_finite_cells(daily) == {} and non_finite_cells(hourly) == {}
         # each group's mean latency is the mean of its accepted rows' finite latencies: the NaN is left out

@@ -14,7 +14,7 @@ import pytest
 
 from tracewatch.devservices.s3server import S3Server
 from tracewatch.ingest import ingest_new_traces
-from tracewatch.monitoring import build_monitoring_reports, report
+from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports, report
 from tracewatch.reports import publish_partition, read_manifest
 from tracewatch.reports.tables import TRACE_METRICS_DAILY
 from tracewatch.reports.writer import partition_key
@@ -127,14 +127,14 @@ def test_reports_from_ingest_parts_are_the_bits_a_re_report_from_the_store_publi
                 latency_ms=pl.when(pl.int_range(pl.len()) == 5).then(-1.0).otherwise("latency_ms"),
             )
         store.write_parquet(f"traces/date={DAY}/{name}.parquet", traces)
-    result = ingest_new_traces(store, up_to=DAY, metrics=True)
-    assert result.rows_quarantined == 2 and result.metric_parts[DAY].rows == 418
+    result = ingest_new_traces(store, up_to=DAY, reducer=METRIC_REDUCER)
+    assert result.rows_quarantined == 2 and result.parts[DAY].rows == 418
     tables = ("trace_metrics_daily", "trace_metrics_hourly")
 
     def published() -> dict[str, pl.DataFrame]:
         return {t: store.read_parquet(partition_key(t, DAY)).drop("run_id") for t in tables}
 
-    build_monitoring_reports(store, DAY, run_id="night", parts=result.metric_parts[DAY])
+    build_monitoring_reports(store, DAY, run_id="night", parts=result.parts[DAY])
     from_parts = published()
     build_monitoring_reports(store, DAY, run_id="re-report")
     from_store = published()

@@ -1,6 +1,18 @@
 """Incremental ingest: find new trace files, read and validate them, quarantine what fails, keep a ledger."""
 
+from tracewatch.ingest.checks import FileOutcome
 from tracewatch.ingest.ledger import Ledger, load_ledger
+from tracewatch.ingest.quarantine import read_records as read_quarantine_records
+from tracewatch.ingest.reducer import AcceptedRowsReducer
 from tracewatch.ingest.run import IngestResult, ingest_new_traces, scan_accepted
 
-__all__ = ["IngestResult", "Ledger", "ingest_new_traces", "load_ledger", "scan_accepted"]
+__all__ = [
+    "AcceptedRowsReducer",
+    "FileOutcome",
+    "IngestResult",
+    "Ledger",
+    "ingest_new_traces",
+    "load_ledger",
+    "read_quarantine_records",
+    "scan_accepted",
+]

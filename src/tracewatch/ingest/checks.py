@@ -1,7 +1,7 @@
 """Check the new files of one date: row checks per file, duplicates across files, quarantine records.
 
-Each file is read (only the columns the suite reads, plus those monitoring aggregates when asked) and checked
-in a worker thread, which also reduces its accepted rows to monitoring parts; the date holds on to the trace
+Each file is read (only the columns the suite reads, plus those a reducer needs when one is given) and checked
+in a worker thread, which also reduces its accepted rows to the reducer's parts; the date holds on to the trace
 ids of rows that passed, and duplicates across files and against earlier ingests are then found in one pass
 over those ids, so the cost stays linear in the number of rows whatever the number of files.
 """
@@ -14,13 +14,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Generic
 
 import polars as pl
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.ledger import Ledger
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, combine_parts, metric_parts
+from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
@@ -52,11 +53,11 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
-class CheckedDate:
-    """The outcome of every new file of a date, and (if asked for) the monitoring parts of its accepted rows."""
+class CheckedDate(Generic[Part]):
+    """The outcome of every new file of a date, and (with a reducer) the part of its accepted rows."""
 
     files: list[FileOutcome]
-    metric_parts: MetricParts | None
+    part: Part | None
 
 
 def check_date(
@@ -67,23 +68,23 @@ def check_date(
     suite: Suite,
     *,
     run_id: str,
-    metrics: bool = False,
-) -> CheckedDate:
+    reducer: AcceptedRowsReducer[Part] | None = None,
+) -> CheckedDate[Part]:
     """Check the new files of `day`, write their quarantine records, and say what became of each.
 
-    With `metrics`, the accepted rows' monitoring parts come back too, made from the columns read for the
-    checks in the same pass (per file, in its worker thread), so the monitoring reports need not read the
-    files again, nor aggregate a million rows on one thread.
+    With a `reducer`, the accepted rows' part comes back too, made from the columns read for the checks in
+    the same pass (per file, in its worker thread), so the stage that wants it need not read the files again,
+    nor reduce a million rows on one thread.
     """
-    columns = tuple(dict.fromkeys((*suite.columns, *(METRIC_INPUT_COLUMNS if metrics else ()))))
+    columns = tuple(dict.fromkeys((*suite.columns, *(reducer.columns if reducer else ()))))
 
-    def read_and_check(obj: ObjectInfo) -> _CheckedFile | RejectedFile:
+    def read_and_check(obj: ObjectInfo) -> _CheckedFile[Part] | RejectedFile:
         read = read_trace_file(store, obj.key, columns)
         return (
-            read if isinstance(read, RejectedFile) else _check_file(obj, read, suite, day, utc_now(), metrics)
+            read if isinstance(read, RejectedFile) else _check_file(obj, read, suite, day, utc_now(), reducer)
         )
 
-    checked: list[_CheckedFile | FileOutcome] = []
+    checked: list[_CheckedFile[Part] | FileOutcome] = []
     with ThreadPoolExecutor(max_workers=1) as side:
         # The date's existing records, listed while the files are read: only a clean file's old record
         # matters (it is deleted), and nothing this run writes is one.
@@ -94,19 +95,19 @@ def check_date(
             else:
                 checked.append(done)
         stale = listed.result()
-    readable = [c for c in checked if isinstance(c, _CheckedFile)]
+    readable: list[_CheckedFile[Part]] = [c for c in checked if isinstance(c, _CheckedFile)]
     _flag_duplicates(store, ledger, day, readable)
     outcomes = [
         c if isinstance(c, FileOutcome) else _settle_file(store, day, c, suite, run_id, stale)
         for c in checked
     ]
-    parts = combine_parts([c.parts for c in readable if c.parts is not None]) if metrics else None
-    return CheckedDate(files=outcomes, metric_parts=parts)
+    part = reducer.combine([c.part for c in readable if c.part is not None]) if reducer else None
+    return CheckedDate(files=outcomes, part=part)
 
 
 def _in_threads(
-    work: Callable[[ObjectInfo], _CheckedFile | RejectedFile], objects: list[ObjectInfo]
-) -> Iterator[tuple[ObjectInfo, _CheckedFile | RejectedFile]]:
+    work: Callable[[ObjectInfo], _CheckedFile[Part] | RejectedFile], objects: list[ObjectInfo]
+) -> Iterator[tuple[ObjectInfo, _CheckedFile[Part] | RejectedFile]]:
     """`work` (read and check a file) on each of `objects` in threads, the results yielded in order.
 
     Up to `READ_AHEAD` files are in flight at once: enough to hide the S3 round trips and to keep both cores
@@ -114,7 +115,7 @@ def _in_threads(
     of many files.
     """
     with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:
-        in_flight: deque[tuple[ObjectInfo, Future[_CheckedFile | RejectedFile]]] = deque()
+        in_flight: deque[tuple[ObjectInfo, Future[_CheckedFile[Part] | RejectedFile]]] = deque()
         for obj in objects:
             in_flight.append((obj, pool.submit(work, obj)))
             if len(in_flight) == READ_AHEAD:
@@ -131,12 +132,12 @@ def _without(frame: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
 
 
 @dataclass
-class _CheckedFile:
+class _CheckedFile(Generic[Part]):
     """A readable file after the row checks: the reasons per rejected row and the ids of the rows that passed.
 
-    `kept` are the rows that passed (`_row_nr` and, when monitoring parts are asked for, their input columns)
-    and `parts` those rows' monitoring parts (None when not asked for); `drop_rows` takes out the rows
-    rejected later, as duplicates of rows in other files.
+    `kept` are the rows that passed (`_row_nr` and, with a reducer, the columns it needs) and `part` those
+    rows' part (None without a reducer); `drop_rows` takes out the rows rejected later, as duplicates of rows
+    in other files.
     """
 
     obj: ObjectInfo
@@ -145,21 +146,27 @@ class _CheckedFile:
     reasons: pl.DataFrame
     passed_ids: pl.DataFrame
     kept: pl.DataFrame
-    parts: MetricParts | None
+    reducer: AcceptedRowsReducer[Part] | None
+    part: Part | None
 
     def drop_rows(self, flagged: pl.DataFrame) -> None:
-        """Reject more rows (`_row_nr`, `reasons`): a rare case, so the parts are simply made again."""
+        """Reject more rows (`_row_nr`, `reasons`): a rare case, so the part is simply made again."""
         self.reasons = _merge_reasons([self.reasons, flagged])
         self.kept = _without(self.kept, flagged)
-        if self.parts is not None:
-            self.parts = metric_parts(self.kept.drop(ROW_NR))
+        if self.reducer is not None:
+            self.part = self.reducer.reduce(self.kept.drop(ROW_NR))
 
 
 def _check_file(
-    obj: ObjectInfo, read: TraceFile, suite: Suite, day: dt.date, at: dt.datetime, metrics: bool
-) -> _CheckedFile:
+    obj: ObjectInfo,
+    read: TraceFile,
+    suite: Suite,
+    day: dt.date,
+    at: dt.datetime,
+    reducer: AcceptedRowsReducer[Part] | None,
+) -> _CheckedFile[Part]:
     reasons = _row_reasons(read, suite, day)
-    keep = METRIC_INPUT_COLUMNS if metrics else ()
+    keep = reducer.columns if reducer else ()
     passed = _without(read.frame.select(ROW_NR, "trace_id", *(c for c in keep if c != "trace_id")), reasons)
     kept = passed.select(ROW_NR, *keep)
     return _CheckedFile(
@@ -169,11 +176,12 @@ def _check_file(
         reasons=reasons,
         passed_ids=passed.select(ROW_NR, "trace_id"),
         kept=kept,
-        parts=metric_parts(kept.drop(ROW_NR)) if metrics else None,
+        reducer=reducer,
+        part=reducer.reduce(kept.drop(ROW_NR)) if reducer else None,
     )
 
 
-def _flag_duplicates(store: Store, ledger: Ledger, day: dt.date, files: list[_CheckedFile]) -> None:
+def _flag_duplicates(store: Store, ledger: Ledger, day: dt.date, files: list[_CheckedFile[Part]]) -> None:
     """Reject a row whose trace id was accepted earlier: from an earlier ingest, or an earlier file now."""
     if not files:
         return
@@ -208,7 +216,7 @@ def _repeated_later(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _settle_file(
-    store: Store, day: dt.date, checked: _CheckedFile, suite: Suite, run_id: str, stale: set[str]
+    store: Store, day: dt.date, checked: _CheckedFile[Part], suite: Suite, run_id: str, stale: set[str]
 ) -> FileOutcome:
     """Write the file's quarantine record (whole rows, all columns) and say what became of it.
 

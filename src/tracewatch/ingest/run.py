@@ -11,12 +11,13 @@ import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Generic
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.checks import FileOutcome, check_date
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
-from tracewatch.monitoring.metrics import MetricParts
+from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.validation.suite import Suite, load_suite, trace_suite_path
@@ -27,13 +28,13 @@ TRACES_PREFIX = "traces"
 
 
 @dataclass
-class IngestResult:
+class IngestResult(Generic[Part]):
     """The outcome of one ingest run: per file, and the dates whose reports must be (re)built."""
 
     run_id: str
     files: list[FileOutcome] = field(default_factory=list)
-    metric_parts: dict[dt.date, MetricParts] = field(default_factory=dict, repr=False)
-    """Per date, the monitoring parts of the rows accepted in this run (see `ingest_new_traces(metrics=...)`)."""
+    parts: dict[dt.date, Part] = field(default_factory=dict, repr=False)
+    """Per date, the reducer's part of the rows accepted in this run (see `ingest_new_traces(reducer=...)`)."""
 
     @property
     def dates_touched(self) -> list[dt.date]:
@@ -63,16 +64,16 @@ def ingest_new_traces(
     reprocess: tuple[dt.date, ...] = (),
     suite: Suite | None = None,
     run_id: str | None = None,
-    metrics: bool = False,
-    metrics_max_rows: int = 20_000_000,
-) -> IngestResult:
+    reducer: AcceptedRowsReducer[Part] | None = None,
+    reduce_max_rows: int = 20_000_000,
+) -> IngestResult[Part]:
     """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
 
     Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
-    With `metrics`, the monitoring parts of the accepted rows (made while the files are read) come back in
-    `result.metric_parts` for dates whose every file was ingested in this run, so that a nightly run reads
-    each new file once; up to `metrics_max_rows` rows in all (the parts hold two floats per row; later
-    dates are then read again by the monitoring step).
+    With a `reducer` (monitoring's `METRIC_REDUCER`, say), the part of the accepted rows (made while the
+    files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
+    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
+    floats per row; later dates are then read again by the stage that wants them).
     """
     store.connect_soon()  # listing needs the S3 client; meanwhile the suite and the ledger are loaded
     suite = suite or load_suite(trace_suite_path())
@@ -87,18 +88,18 @@ def ingest_new_traces(
         new_files = _new_files(store, ledger, up_to)
         for done in cleared:
             done.result()
-    result = IngestResult(run_id=run_id)
+    result: IngestResult[Part] = IngestResult(run_id=run_id)
     kept_rows = 0
     for day, objects in new_files.items():
-        keeping = metrics and kept_rows < metrics_max_rows
-        checked = check_date(store, ledger, day, objects, suite, run_id=run_id, metrics=keeping)
+        keeping = reducer if kept_rows < reduce_max_rows else None
+        checked = check_date(store, ledger, day, objects, suite, run_id=run_id, reducer=keeping)
         result.files += checked.files
         ledger.record([_ledger_entry(outcome, run_id) for outcome in checked.files])
         ledger.save(store)
         whole_date = ledger.for_date(day).height == len(objects)
-        if checked.metric_parts is not None and whole_date:
-            result.metric_parts[day] = checked.metric_parts
-            kept_rows += checked.metric_parts.rows
+        if reducer is not None and checked.part is not None and whole_date:
+            result.parts[day] = checked.part
+            kept_rows += reducer.rows(checked.part)
         log.info("ingested %d new file(s) for %s", len(objects), day)
     return result
 

@@ -1,6 +1,12 @@
 """Production monitoring: trace counts, errors, tokens, cost, latency percentiles and feedback, by day and hour."""
 
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, trace_metrics
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, METRIC_REDUCER, MetricParts, trace_metrics
 from tracewatch.monitoring.report import build_monitoring_reports
 
-__all__ = ["METRIC_INPUT_COLUMNS", "build_monitoring_reports", "trace_metrics"]
+__all__ = [
+    "METRIC_INPUT_COLUMNS",
+    "METRIC_REDUCER",
+    "MetricParts",
+    "build_monitoring_reports",
+    "trace_metrics",
+]

@@ -113,6 +113,25 @@ def combine_parts(parts: Sequence[MetricParts]) -> MetricParts:
     )
 
 
+class MetricReducer:
+    """Monitoring's reducer for ingest (`ingest.AcceptedRowsReducer`): the metric parts of each file's accepted
+    rows, made while ingest has them in memory, so a nightly run reads each new file once."""
+
+    columns: tuple[str, ...] = METRIC_INPUT_COLUMNS
+
+    def reduce(self, accepted: pl.DataFrame) -> MetricParts:
+        return metric_parts(accepted)
+
+    def combine(self, parts: Sequence[MetricParts]) -> MetricParts:
+        return combine_parts(parts)
+
+    def rows(self, part: MetricParts) -> int:
+        return part.rows
+
+
+METRIC_REDUCER = MetricReducer()
+
+
 def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bool) -> pl.DataFrame:
     """Metrics per (hour,) project, route and model: one of the two `daily_and_hourly_metrics` tables."""
     daily, per_hour = daily_and_hourly_metrics(traces, quarantined)

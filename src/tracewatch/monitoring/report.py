@@ -7,10 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-# Submodules, not the package: ingest itself imports monitoring.metrics (to make the parts as it reads).
-from tracewatch.ingest.accepted import scan_accepted
-from tracewatch.ingest.ledger import load_ledger
-from tracewatch.ingest.quarantine import read_records
+from tracewatch.ingest import load_ledger, read_quarantine_records, scan_accepted
 from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, ReportTable
@@ -31,7 +28,7 @@ def build_monitoring_reports(
     # The reads overlap each other and the aggregation; nothing is published until every table is computed,
     # so a failure leaves the date's three tables as they were, never out of step with each other.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        quarantined = pool.submit(read_records, store, day, ["scope", "start_time", *GROUP_KEYS])
+        quarantined = pool.submit(read_quarantine_records, store, day, ["scope", "start_time", *GROUP_KEYS])
         ledger = load_ledger(store)
         if parts is None:
             parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))

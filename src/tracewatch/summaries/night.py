@@ -1,18 +1,14 @@
-"""Human-readable summaries of a night, for Prefect artifacts and the command line."""
+"""The night's human-readable summary, for the nightly flow's Prefect artifacts."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-import polars as pl
-
-from tracewatch.experiments.records import ExperimentRecord
-from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.ingest import IngestResult
 from tracewatch.reports.writer import PublishedPartition
-from tracewatch.store import Store
 
 
 @dataclass(frozen=True)
@@ -26,7 +22,7 @@ class NightLinks:
 
 def night_summary_markdown(
     day: dt.date,
-    ingest: IngestResult,
+    ingest: IngestResult[Any],
     published: list[PublishedPartition],
     *,
     new_items: str | None = None,
@@ -75,7 +71,7 @@ def _link(text: str, url: str | None) -> str:
     return f"[{text}]({url})" if url else text
 
 
-def ingest_table(ingest: IngestResult) -> list[dict[str, object]]:
+def ingest_table(ingest: IngestResult[Any]) -> list[dict[str, object]]:
     """One row per ingested file, for a table artifact."""
     return [
         {
@@ -89,42 +85,3 @@ def ingest_table(ingest: IngestResult) -> list[dict[str, object]]:
         }
         for f in ingest.files
     ]
-
-
-def leaderboard_table(
-    config_rows: Sequence[Mapping[str, object]], items: pl.DataFrame
-) -> list[dict[str, object]]:
-    """One row per config of an experiment, in the experiment's order: the counts per status (`config_rows`,
-    from the experiment record), what its items cost and their mean latency over the answered items (the
-    latency of the original call for answers from the cache). `items` are the experiment's item rows."""
-    per_config = {
-        row["config_name"]: row
-        for row in items.group_by("config_name")
-        .agg(
-            pl.col("cost_usd").sum().alias("cost_usd"),
-            pl.col("latency_ms").filter(pl.col("status") == "ok").mean().alias("mean_latency_ms"),
-        )
-        .iter_rows(named=True)
-    }
-    table: list[dict[str, object]] = []
-    for row in config_rows:
-        stats = per_config.get(row["config"], {})
-        latency = stats.get("mean_latency_ms")
-        table.append(
-            {
-                "config": row["config"],
-                "baseline": row.get("baseline", False),
-                "ok": row.get("ok", 0),
-                "error": row.get("error", 0),
-                "skipped_budget": row.get("skipped_budget", 0),
-                "missing": row.get("missing", 0),
-                "cost_usd": round(float(stats.get("cost_usd") or 0.0), 6),
-                "mean_latency_ms": round(float(latency), 1) if latency is not None else None,
-            }
-        )
-    return table
-
-
-def experiment_leaderboard(store: Store, record: ExperimentRecord) -> list[dict[str, object]]:
-    """`leaderboard_table` of an experiment, from its record and its stored items."""
-    return leaderboard_table(record.config_rows(), read_experiment_items(store, record.experiment_id))
