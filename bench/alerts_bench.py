@@ -134,7 +134,7 @@ class Task:
 
 def frame_of(seed: int, size: int, index: int, drift: Any = None) -> pl.DataFrame:
     """Day `index` of seed `seed`: the demo generator with day-to-day variation, drift only if given."""
-    from tracewatch.traces.demo import DayVariation, generate_day
+    from tracewatch.traces import DayVariation, generate_day
 
     return generate_day(
         day_of(index), seed=seed, traces=size, day_index=index, drift=drift, variation=DayVariation()
@@ -197,7 +197,7 @@ def _memoise_embed() -> bool:
 def simulate(task: Task) -> dict[str, Any]:
     """Every night of one seed at one size: the no-drift chains, and the drifted first nights if asked."""
     from tracewatch.drift import build_day_profile
-    from tracewatch.traces.demo import DRIFT_KINDS, MAGNITUDE_LEVELS, DriftSpec
+    from tracewatch.traces import DRIFT_KINDS, MAGNITUDE_LEVELS, DriftSpec
 
     _memoise_embed()
     started = time.perf_counter()
@@ -415,7 +415,7 @@ def summarise(
     wall_s: float,
 ) -> dict[str, Any]:
     """False-alarm rates with intervals, the power table and the verdicts, per size."""
-    from tracewatch.traces.demo import DRIFT_KINDS, DRIFT_MAGNITUDES, MAGNITUDE_LEVELS
+    from tracewatch.traces import DRIFT_KINDS, DRIFT_MAGNITUDES, MAGNITUDE_LEVELS
 
     sizes: dict[str, Any] = {}
     for size in SIZES:

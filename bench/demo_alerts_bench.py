@@ -43,7 +43,7 @@ def one_seed(seed: int) -> dict[str, Any]:
     """Every night of one seed: the features and scores that alerted, by day index."""
     from tracewatch.drift import DriftConfig, assess_night, build_day_profile
     from tracewatch.drift.window import reference_dates
-    from tracewatch.traces.demo import DEFAULT_DRIFT, generate_day
+    from tracewatch.traces import DEFAULT_DRIFT, generate_day
 
     days = {
         i: build_day_profile(

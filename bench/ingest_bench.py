@@ -36,7 +36,7 @@ from bench.common import (
     timing_concurrent,
     write_result,
 )
-from tracewatch.traces.schema import GROUP_KEYS
+from tracewatch.traces import GROUP_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ PHASE_LABELS: tuple[tuple[str, str], ...] = (
 
 def run_benchmark(*, rows: int, repeats: int, work_dir: Path) -> dict[str, Any]:
     """Start an S3 server, write `rows` traces for one day, run both sides `repeats` times; the summary."""
-    from tracewatch.traces.demo import write_demo_traces
+    from tracewatch.traces import write_demo_traces
 
     with local_s3_store(work_dir, "ingest") as local:
         started = time.perf_counter()

@@ -5,7 +5,7 @@ stage functions called directly in sequence, plus 15 s.
 
 The data: `DAYS` demo days (`write_demo_traces`, seed 7, with its planted bad file and rows, PII and drift
 from day 2) in a local folder store (file://), and a small experiment: 2 configs of the local test model
-server (`tracewatch.devservices.model_server`, echo answers after a fixed 5 ms) over each night's new
+server (`devtools.model_server`, echo answers after a fixed 5 ms) over each night's new
 dataset items (the shipped nightly dataset spec: at most 24 items a night, so at most 48 calls a night).
 
 Both sides process the nights oldest first, each from a fresh copy of the traces (nothing ingested yet):
@@ -88,10 +88,9 @@ def run_benchmark(*, repeats: int, work_dir: Path, days: int = DAYS) -> dict[str
     """Write the demo days once, start the test model server, run both sides `repeats` times; the summary."""
     import os
 
-    from tracewatch.devservices.model_server import Latency, start_model_server, stop_model_server
-
+    from devtools.model_server import Latency, start_model_server, stop_model_server
     from tracewatch.store import Store
-    from tracewatch.traces.demo import DriftSpec, write_demo_traces
+    from tracewatch.traces import DriftSpec, write_demo_traces
 
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="orchestration-", dir=work_dir) as tmp_name:
@@ -283,7 +282,7 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
 def run_experiment_directly(store: Store, model_url: str, dataset: str, version: int | None) -> Any:
     """What the experiment flow does, with its settings: launch, run every chunk, finish; the record."""
     from tracewatch.experiments.launch import experiment_runtime, launch
-    from tracewatch.experiments.retry import RetryPolicy
+    from tracewatch.llm import RetryPolicy
     from tracewatch.experiments.runner import RunnerSettings, run_experiment
 
     ready = launch(store, echo_experiment(model_url), dataset, version)

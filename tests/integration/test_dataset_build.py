@@ -21,7 +21,7 @@ from tracewatch.datasets.versions import append_version, list_versions, read_ver
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import ingest_new_traces, scan_accepted
 from tracewatch.store import Store
-from tracewatch.traces.demo import DemoSummary, write_demo_traces
+from tracewatch.traces import DemoSummary, write_demo_traces
 
 START = dt.date(2026, 3, 1)
 SPEC: dict[str, Any] = {

@@ -18,7 +18,7 @@ from tracewatch.reports import read_manifest
 from tracewatch.reports.tables import DRIFT, QUALITY_TREND
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
-from tracewatch.traces.demo import write_demo_traces
+from tracewatch.traces import write_demo_traces
 
 pytestmark = pytest.mark.integration
 

@@ -17,9 +17,9 @@ import pytest
 from flows.nightly import backfill
 from flows.params import ExperimentChoice
 
-from tracewatch.devservices.model_server import ModelServer
+from devtools.model_server import ModelServer
 from tracewatch.store import Store
-from tracewatch.traces.demo import DriftSpec, write_demo_traces
+from tracewatch.traces import DriftSpec, write_demo_traces
 
 START = dt.date(2026, 10, 1)
 RUN_COLUMNS = ("run_id", "created")

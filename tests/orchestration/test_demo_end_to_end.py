@@ -16,7 +16,7 @@ from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.reports.writer import partition_key, read_manifest
 from tracewatch.store import Store
-from tracewatch.traces.demo import DriftSpec, planted_pii_of_day
+from tracewatch.traces import DriftSpec, planted_pii_of_day
 
 
 def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(

@@ -32,7 +32,7 @@ from tracewatch.datasets.sampling import STRATEGIES
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.config import shipped_experiments
 from tracewatch.paths import shipped_data
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 FLOWS: dict[str, Callable[..., Any]] = {
     "nightly": nightly,

@@ -18,7 +18,7 @@ from tracewatch.monitoring.metrics import (
     metrics_from_parts,
     trace_metrics,
 )
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 QUARANTINE_COLUMNS = {c: TRACE_SCHEMA[c] for c in ("start_time", "project", "route", "model")}

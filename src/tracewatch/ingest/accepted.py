@@ -15,8 +15,7 @@ import polars as pl
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.ledger import Ledger, load_ledger
 from tracewatch.store import Store
-from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import ROW_NR, TRACE_SCHEMA, RejectedFile, TraceFile, read_trace_file
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,7 @@ from tracewatch.ingest.ledger import Ledger
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
-from tracewatch.traces.reader import ROW_NR, RejectedFile, TraceFile, read_trace_file
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import ROW_NR, TRACE_SCHEMA, RejectedFile, TraceFile, read_trace_file
 from tracewatch.validation.rowchecks import failing_rows
 from tracewatch.validation.suite import Suite
 

@@ -13,8 +13,7 @@ from pathlib import PurePosixPath
 import polars as pl
 
 from tracewatch.store import Store
-from tracewatch.traces.reader import ROW_NR
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import ROW_NR, TRACE_SCHEMA
 
 QUARANTINE_PREFIX = "warehouse/quarantine"
 

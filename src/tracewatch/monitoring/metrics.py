@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracewatch.reports.tables import FEEDBACK_STATS
-from tracewatch.traces.schema import GROUP_KEYS, TRACE_SCHEMA
+from tracewatch.traces import GROUP_KEYS, TRACE_SCHEMA
 
 METRIC_INPUT_COLUMNS: tuple[str, ...] = (
     "start_time",

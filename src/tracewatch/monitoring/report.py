@@ -12,7 +12,7 @@ from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, met
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, ReportTable
 from tracewatch.store import Store
-from tracewatch.traces.schema import GROUP_KEYS
+from tracewatch.traces import GROUP_KEYS
 
 
 def build_monitoring_reports(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -20,123 +19,26 @@ import polars as pl
 
 from tracewatch.traces import _profile as prof
 from tracewatch.traces._corpus import TOPICS, Corpus, load_corpus
+from tracewatch.traces._synth_text import foreign_questions, inputs, prompt_change, texts
+from tracewatch.traces._synth_types import (
+    CORRECT,
+    REFUSAL,
+    SHIFT_FROM_MODEL,
+    SHIFT_TO_MODEL,
+    SHIFT_TOPIC,
+    Effects,
+    FloatArray,
+    IntArray,
+    Mix,
+    Picks,
+)
 from tracewatch.traces.schema import FEEDBACK, TRACE_SCHEMA
-
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
 
 _DAY_US = 86_400_000_000
 _EPOCH = dt.date(1970, 1, 1)
-_CORRECT, _PARTIAL, _WRONG, _REFUSAL = range(4)
 _DRIFT_STREAM = 0xD21F7
 """Third seed word of the graded drifts' random stream (the main stream is seeded by (seed, day) alone)."""
 _DRIFT_DRAWS = 7
-SHIFT_TOPIC = "sports"
-"""The topic a graded topic shift moves traffic to (the demo's topic drift favours it too)."""
-SHIFT_FROM_MODEL, SHIFT_TO_MODEL = 0, 1
-"""A graded model shift moves traffic from `MODELS[0]` (gpt-4o-mini) to `MODELS[1]` (claude-3-5-haiku)."""
-
-FOREIGN_QUESTIONS: tuple[tuple[str, float], ...] = (
-    ("Какие фильмы снял Кристофер Нолан после 2010 года и сколько они собрали в прокате?", 3.0),
-    ("Кто был премьер-министром Великобритании во время Фолклендской войны?", 3.0),
-    ("Какая самая высокая гора в каждой из стран Скандинавии?", 3.0),
-    ("Сколько золотых медалей выиграла Норвегия на зимних Олимпийских играх 2018 года?", 3.0),
-    ("В каком году был открыт гелий и кто из учёных его открыл?", 3.0),
-    ("Какие реки протекают через столицы стран Балтии?", 3.0),
-    ("Кто получил Нобелевскую премию по физике в 2020 году и за что?", 3.0),
-    ("Какова численность населения пяти крупнейших городов Канады?", 3.0),
-    ("Кто написал роман «Мастер и Маргарита» и когда он был впервые опубликован?", 3.0),
-    ("Какие сборные выигрывали чемпионат мира по футболу с 1990 по 2022 год?", 3.0),
-    ("Сколько спутников у Юпитера и какой из них самый большой?", 3.0),
-    ("Кто был президентом Франции, когда открылась Эйфелева башня?", 3.0),
-    ("2008年北京奥运会上获得金牌最多的五个国家是哪些？", 1.2),
-    ("长江流经哪些省份，最终在哪里入海？", 1.2),
-    ("谁是第一位获得诺贝尔文学奖的中国作家？", 1.2),
-    ("世界上最高的五座山峰分别位于哪些国家？", 1.2),
-    ("电影《卧虎藏龙》获得了哪些奥斯卡奖项？", 1.2),
-    ("中国历史上第一个统一的王朝是哪个，它的首都在哪里？", 1.2),
-    ("宮崎駿が監督した長編アニメ映画は全部で何本ありますか？", 1.2),
-    ("富士山の標高はどれくらいで、最後に噴火したのはいつですか？", 1.2),
-    ("2020年東京オリンピックで日本が獲得した金メダルの数は？", 1.2),
-    ("ノーベル物理学賞を受賞した日本人科学者を全員教えてください。", 1.2),
-    ("北海道で最も人口の多い三つの都市はどこですか？", 1.2),
-    ("日本の歴代の総理大臣で最も在任期間が長かったのは誰ですか？", 1.2),
-)
-"""Questions in Russian (Cyrillic), Chinese and Japanese (CJK) asked under a graded language shift, each with
-its characters per token (English text: `CHARS_PER_TOKEN` = 4): the same kind of multi-hop factual questions
-as the corpus, written by us for the demo (no corpus text). The answer stays the item's English one."""
-
-
-@dataclass(frozen=True)
-class Effects:
-    """Which drift effects are active on the day being generated.
-
-    The switches are the demo's drift (each at its `_profile.DRIFT_*` size); the graded drifts are one kind
-    each at a given magnitude, 0 (1 for `refusal_factor`) meaning off.
-    """
-
-    topic_mix: bool = False
-    longer_outputs: bool = False
-    latency_regression: bool = False
-    falling_feedback: bool = False
-    new_model_version: bool = False
-    topic_shift: float = 0.0
-    """Share of all traffic moved from the other topics to `SHIFT_TOPIC` (0.05: its share rises 5 points)."""
-    output_growth: float = 0.0
-    """Answers get this much longer, relative (0.1: 10% more characters), padded with more elaboration."""
-    latency_growth: float = 0.0
-    """Every latency is multiplied by 1 + this."""
-    model_shift: float = 0.0
-    """Share of all traffic moved from `MODELS[SHIFT_FROM_MODEL]` to `MODELS[SHIFT_TO_MODEL]`."""
-    feedback_drop: float = 0.0
-    """Drop of the thumbs-up share among thumbs given, in share points (0.15: 15 points); ratings follow."""
-    language_shift: float = 0.0
-    """Share of the inputs replaced by a question in a non-Latin script (`FOREIGN_QUESTIONS`)."""
-    refusal_factor: float = 1.0
-    """Each trace's probability of a refusal answer is multiplied by this (2.0: refusals double)."""
-
-    @property
-    def graded(self) -> bool:
-        """Whether any graded drift is on (they draw from their own random stream)."""
-        return any(
-            (
-                self.topic_shift,
-                self.output_growth,
-                self.latency_growth,
-                self.model_shift,
-                self.feedback_drop,
-                self.language_shift,
-                self.refusal_factor != 1.0,
-            )
-        )
-
-
-@dataclass(frozen=True)
-class Mix:
-    """Day-to-day variation of the traffic mix: multipliers of the route and model shares (`ROUTE_SPECS` and
-    `MODELS` order); all ones is the profile's mix."""
-
-    route: tuple[float, ...]
-    model: tuple[float, ...]
-
-    def __post_init__(self) -> None:
-        if len(self.route) != len(prof.ROUTE_SPECS) or len(self.model) != len(prof.MODELS):
-            raise ValueError(f"Mix needs {len(prof.ROUTE_SPECS)} route and {len(prof.MODELS)} model factors")
-        if min(*self.route, *self.model) <= 0:
-            raise ValueError("Mix factors must be > 0")
-
-
-@dataclass(frozen=True)
-class _Picks:
-    """The categorical choices of every trace, as indices into the corpus and the profile tables."""
-
-    item: IntArray
-    route: IntArray
-    model: IntArray
-    label: IntArray
-    error: BoolArray
-    error_kind: IntArray
 
 
 def generate(
@@ -152,10 +54,10 @@ def generate(
     )
     corpus = load_corpus()
     picks = _pick(rng, corpus, traces, effects, mix, shift_u)
-    text = _texts(rng, corpus, picks, effects)
+    text = texts(rng, corpus, picks, effects)
     output_chars = text["output_text"].str.len_chars().to_numpy().astype(np.int64)
-    foreign = _foreign_questions(effects, shift_u)
-    numbers = _numbers(rng, corpus, picks, output_chars, effects, _prompt_change(corpus, picks, foreign))
+    foreign = foreign_questions(effects, shift_u)
+    numbers = _numbers(rng, corpus, picks, output_chars, effects, prompt_change(corpus, picks, foreign))
     feedback = _feedback(rng, picks, effects, shift_u)
     who = _who_and_when(rng, day, traces)
     frame = pl.DataFrame(
@@ -163,9 +65,9 @@ def generate(
             **who,
             "project": corpus.items["project"].gather(picks.item),
             "route": corpus.items["route"].gather(picks.item),
-            "model": _model_texts("name").gather(picks.model),
-            "provider_name": _model_texts("provider").gather(picks.model),
-            **_inputs(corpus, picks, foreign),
+            "model": _modeltexts("name").gather(picks.model),
+            "provider_name": _modeltexts("provider").gather(picks.model),
+            **inputs(corpus, picks, foreign),
             **text,
             **numbers,
             **_status_columns(picks),
@@ -188,7 +90,7 @@ def _pick(
     effects: Effects,
     mix: Mix | None,
     shift_u: FloatArray | None,
-) -> _Picks:
+) -> Picks:
     item_u, model_u, canary_u, label_u, error_u, kind_u = rng.random((6, n))
     item_weights = _item_weights(corpus, effects.topic_mix, mix)
     item = _sample(item_weights, item_u)
@@ -207,7 +109,7 @@ def _pick(
         label = _more_refusals(label, model, route, effects.refusal_factor, shift_u[3])
     error = error_u < np.array([m.error_rate for m in prof.ALL_MODELS])[model]
     error_kind = _sample(np.array([e.share for e in prof.ERRORS]), kind_u)
-    return _Picks(item=item, route=route, model=model, label=label, error=error, error_kind=error_kind)
+    return Picks(item=item, route=route, model=model, label=label, error=error, error_kind=error_kind)
 
 
 def _sample(weights: FloatArray, u: FloatArray) -> IntArray:
@@ -274,10 +176,10 @@ def _more_refusals(
     label: IntArray, model: IntArray, route: IntArray, factor: float, u: FloatArray
 ) -> IntArray:
     """Turn other answers into refusals so each trace's refusal probability r becomes min(1, factor * r)."""
-    refusal = _correctness_table()[model, route, _REFUSAL]
+    refusal = _correctness_table()[model, route, REFUSAL]
     flip = np.clip((factor - 1.0) * refusal / np.maximum(1.0 - refusal, 1e-12), 0.0, 1.0)
     out = label.copy()
-    out[(label != _REFUSAL) & (u < flip)] = _REFUSAL
+    out[(label != REFUSAL) & (u < flip)] = REFUSAL
     return out
 
 
@@ -288,8 +190,8 @@ def _correctness_table() -> FloatArray:
     for i, model in enumerate(prof.ALL_MODELS):
         base = np.array(model.correctness) / sum(model.correctness)
         for j, route in enumerate(prof.ROUTE_SPECS):
-            correct = min(0.95, base[_CORRECT] * route.difficulty)
-            table[i, j] = np.concatenate([[correct], base[1:] * (1 - correct) / (1 - base[_CORRECT])])
+            correct = min(0.95, base[CORRECT] * route.difficulty)
+            table[i, j] = np.concatenate([[correct], base[1:] * (1 - correct) / (1 - base[CORRECT])])
     return table
 
 
@@ -306,108 +208,9 @@ def _item_topics(corpus: Corpus) -> IntArray:
 
 
 @lru_cache(maxsize=8)
-def _model_texts(field: str) -> pl.Series:
+def _modeltexts(field: str) -> pl.Series:
     """One `ModelSpec` text field of every model, to gather by model index."""
     return pl.Series(field, [str(getattr(m, field)) for m in prof.ALL_MODELS], dtype=pl.String)
-
-
-# ---- text --------------------------------------------------------------------------------------------------
-
-
-def _texts(rng: np.random.Generator, corpus: Corpus, picks: _Picks, effects: Effects) -> dict[str, pl.Series]:
-    """The answer text: correct, partial, another question's answer (wrong) or a refusal; empty on error."""
-    wrong_u = rng.random(len(picks.item))
-    refusal = rng.integers(0, len(prof.REFUSALS), len(picks.item))
-    items = corpus.items
-    frame = pl.DataFrame(
-        {
-            "label": picks.label,
-            "error": picks.error,
-            "correct": items["answer_text"].gather(picks.item),
-            "partial": items["partial_text"].gather(picks.item),
-            "wrong": items["answer_text"].gather(_wrong_items(corpus, picks, wrong_u)),
-            "refusal": pl.Series(prof.REFUSALS).gather(refusal),
-            "pad": items["pad_text"].gather(picks.item),
-        }
-    )
-    label = pl.col("label")
-    base = (
-        pl.when(label == _CORRECT)
-        .then("correct")
-        .when(label == _PARTIAL)
-        .then("partial")
-        .when(label == _WRONG)
-        .then("wrong")
-        .otherwise("refusal")
-    )
-    pad = pl.when(label == _REFUSAL).then(pl.lit(corpus.refusal_pad)).otherwise("pad")
-    if effects.longer_outputs:
-        extra = (base.str.len_chars() * (prof.DRIFT_OUTPUT_LENGTH - 1)).round().cast(pl.Int64)
-        base = pl.concat_str(base, pl.lit("\n\n"), pad.str.slice(0, extra))
-    if effects.output_growth > 0:
-        # One space and more elaboration: exactly round(growth x chars) more characters.
-        grow = (base.str.len_chars() * effects.output_growth).round().cast(pl.Int64)
-        longer = pl.concat_str(base, pl.lit(" "), pad.str.slice(0, grow - 1))
-        base = pl.when(grow > 0).then(longer).otherwise(base)
-    output = pl.when(pl.col("error")).then(pl.lit("")).otherwise(base)
-    return {"output_text": frame.select(output.alias("output_text")).to_series()}
-
-
-def _wrong_items(corpus: Corpus, picks: _Picks, u: FloatArray) -> IntArray:
-    """Another item of the same route: a confident answer to a different question."""
-    bounds = np.array(corpus.route_bounds, dtype=np.int64)
-    lo, size = bounds[picks.route, 0], bounds[picks.route, 1] - bounds[picks.route, 0]
-    offset = 1 + (u * (size - 1)).astype(np.int64)
-    wrong: IntArray = lo + (picks.item - lo + offset) % size
-    return wrong
-
-
-# ---- inputs ------------------------------------------------------------------------------------------------
-
-
-def _foreign_questions(effects: Effects, shift_u: FloatArray | None) -> IntArray | None:
-    """Under a language shift, the `FOREIGN_QUESTIONS` index each trace asks instead (-1: its own question)."""
-    if shift_u is None or effects.language_shift <= 0:
-        return None
-    pick = (shift_u[6] * len(FOREIGN_QUESTIONS)).astype(np.int64)
-    foreign: IntArray = np.where(shift_u[5] < effects.language_shift, pick, -1)
-    return foreign
-
-
-def _prompt_change(corpus: Corpus, picks: _Picks, foreign: IntArray | None) -> FloatArray | None:
-    """The prompt length change of a replaced question, in English-equivalent characters (its tokens x 4)."""
-    if foreign is None:
-        return None
-    replaced = foreign >= 0
-    own = corpus.items["input_text"].str.len_chars().to_numpy()[picks.item]
-    lengths = np.array([len(text) * prof.CHARS_PER_TOKEN / cpt for text, cpt in FOREIGN_QUESTIONS])
-    change: FloatArray = np.where(replaced, lengths[np.maximum(foreign, 0)] - own, 0.0)
-    return change
-
-
-def _inputs(corpus: Corpus, picks: _Picks, foreign: IntArray | None) -> dict[str, pl.Series]:
-    """The input text and messages: the item's, or a foreign question as the last user message."""
-    text = corpus.items["input_text"].gather(picks.item)
-    messages = corpus.items["input_messages"].gather(picks.item)
-    if foreign is None:
-        return {"input_text": text, "input_messages": messages}
-    questions = pl.Series([q for q, _ in FOREIGN_QUESTIONS], dtype=pl.String)
-    frame = pl.DataFrame(
-        {
-            "text": text,
-            "messages": messages,
-            "foreign": questions.gather(np.maximum(foreign, 0)),
-            "replaced": foreign >= 0,
-        }
-    )
-    msgs = pl.col("messages")
-    replaced_messages = pl.concat_list(
-        msgs.list.head(msgs.list.len() - 1), pl.struct(role=pl.lit("user"), content=pl.col("foreign"))
-    )
-    return frame.select(
-        input_text=pl.when("replaced").then("foreign").otherwise("text"),
-        input_messages=pl.when("replaced").then(replaced_messages).otherwise(msgs),
-    ).to_dict()
 
 
 # ---- numbers -----------------------------------------------------------------------------------------------
@@ -416,7 +219,7 @@ def _inputs(corpus: Corpus, picks: _Picks, foreign: IntArray | None) -> dict[str
 def _numbers(
     rng: np.random.Generator,
     corpus: Corpus,
-    picks: _Picks,
+    picks: Picks,
     output_chars: IntArray,
     effects: Effects,
     prompt_change: FloatArray | None = None,
@@ -459,7 +262,7 @@ def _numbers(
     }
 
 
-def _status_columns(picks: _Picks) -> dict[str, pl.Series]:
+def _status_columns(picks: Picks) -> dict[str, pl.Series]:
     kinds = pl.Series([e.error_type for e in prof.ERRORS]).gather(picks.error_kind)
     messages = pl.Series([e.message for e in prof.ERRORS]).gather(picks.error_kind)
     frame = pl.DataFrame({"error": picks.error, "kind": kinds, "message": messages})
@@ -471,11 +274,11 @@ def _status_columns(picks: _Picks) -> dict[str, pl.Series]:
     ).to_dict()
 
 
-def _metadata(corpus: Corpus, picks: _Picks) -> pl.Series:
+def _metadata(corpus: Corpus, picks: Picks) -> pl.Series:
     """A JSON object per trace; `correctness` is the hidden truth that lets tests check scorers and drift."""
     frame = pl.DataFrame(
         {
-            "app_version": _model_texts("app_version").gather(picks.model),
+            "app_version": _modeltexts("app_version").gather(picks.model),
             "label": pl.Series(prof.CORRECTNESS).gather(picks.label),
             "error": picks.error,
             "question_id": corpus.items["question_id"].gather(picks.item),
@@ -504,7 +307,7 @@ def _metadata(corpus: Corpus, picks: _Picks) -> pl.Series:
 
 
 def _feedback(
-    rng: np.random.Generator, picks: _Picks, effects: Effects, shift_u: FloatArray | None = None
+    rng: np.random.Generator, picks: Picks, effects: Effects, shift_u: FloatArray | None = None
 ) -> pl.Series:
     """Thumbs (0/1) on some successful traces, plus a 1-5 rating on some of those; empty list otherwise.
 

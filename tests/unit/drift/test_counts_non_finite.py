@@ -10,7 +10,7 @@ import polars as pl
 
 from tracewatch.drift.counts import MAX_EXACT_VALUES, merge_numeric, numeric_counts
 from tracewatch.drift.profile import build_day_profile
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 NAN, INF = float("nan"), float("inf")
 

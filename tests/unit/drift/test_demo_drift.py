@@ -17,7 +17,7 @@ from tracewatch.drift import (
     assess_night,
     build_day_profile,
 )
-from tracewatch.traces.demo import DriftSpec, generate_day
+from tracewatch.traces import DriftSpec, generate_day
 
 START = dt.date(2026, 11, 1)
 TRACES = 2000

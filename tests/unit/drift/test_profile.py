@@ -14,7 +14,7 @@ from tracewatch.drift.counts import MAX_EXACT_VALUES, bin_values, merge_numeric,
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import profile_frame, profile_from_frame
-from tracewatch.traces.schema import FEEDBACK, TRACE_SCHEMA
+from tracewatch.traces import FEEDBACK, TRACE_SCHEMA
 
 DAY = dt.date(2026, 11, 5)
 WORDS = ("what", "who", "is", "the", "капитал", "東京", "score", "goal", "film", "a@b.co", "+1 555 123 4567")

@@ -16,7 +16,7 @@ from tracewatch.drift.features import TEXT_VECTOR
 from tracewatch.drift.profile_store import profile_frame, profile_from_frame
 from tracewatch.drift.text import DIMENSIONS, embed
 from tracewatch.drift.vectors import mmd_test, vector_moments
-from tracewatch.traces.demo import generate_day
+from tracewatch.traces import generate_day
 
 DAY = dt.date(2026, 11, 1)
 ALPHA = 0.05

@@ -14,21 +14,22 @@ from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError
 from tracewatch.store import Store
-from tracewatch.traces import _profile
-from tracewatch.traces._corpus import ROUTES, TOPICS, load_corpus, topic_of
-from tracewatch.traces._pii_plant import PII_TRACES_PER_DAY, PlantedPII
-from tracewatch.traces.demo import (
+from tracewatch.traces import (
     BAD_ROW_DAYS,
     CORPUS_ATTRIBUTION,
     CORRUPT_FILE_DAY,
     DEFECTS,
+    STATUS_VALUES,
+    TRACE_SCHEMA,
     DemoSummary,
     DriftSpec,
+    _profile,
     generate_day,
     planted_pii_of_day,
     write_demo_traces,
 )
-from tracewatch.traces.schema import STATUS_VALUES, TRACE_SCHEMA
+from tracewatch.traces._corpus import ROUTES, TOPICS, load_corpus, topic_of
+from tracewatch.traces._pii_plant import PII_TRACES_PER_DAY, PlantedPII
 
 DAY = dt.date(2026, 11, 1)
 NEW_MODEL = "gpt-4o-mini-2026-10"

@@ -11,17 +11,17 @@ import polars as pl
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.traces import _profile
-from tracewatch.traces._synth import FOREIGN_QUESTIONS
-from tracewatch.traces.demo import (
+from tracewatch.traces import (
     DRIFT_KINDS,
     DRIFT_MAGNITUDES,
     MAGNITUDE_LEVELS,
+    TRACE_SCHEMA,
     DayVariation,
     DriftSpec,
+    _profile,
     generate_day,
 )
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces._synth_text import FOREIGN_QUESTIONS
 
 DAY = dt.date(2026, 11, 1)
 BIG = 20_000

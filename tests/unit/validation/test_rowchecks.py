@@ -25,7 +25,7 @@ from validation_frames import (
 )
 
 from tracewatch.errors import ConfigError, DataContractError
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 from tracewatch.validation import rowchecks
 from tracewatch.validation.rowchecks import RESULT_SCHEMA, failing_rows, unexpected_counts
 from tracewatch.validation.suite import Suite, load_suite

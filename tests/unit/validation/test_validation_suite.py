@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 from tracewatch.validation.suite import (
     ROW_ONLY_TYPES,
     SUPPORTED_TYPES,

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 DAY = dt.date(2026, 11, 1)
 DAY_START = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
