@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tracewatch.devservices.model_server import Latency, ModelServer, start_model_server, stop_model_server
-from tracewatch.devservices.s3server import S3Server, start_s3_server, stop_s3_server
+from devtools.model_server import Latency, ModelServer, start_model_server, stop_model_server
+from devtools.s3server import S3Server, start_s3_server, stop_s3_server
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 from tracewatch.traces.schema import TRACE_SCHEMA
@@ -122,3 +122,18 @@ def server(model_server: ModelServer) -> ModelServer:
     """The module's model server with its stats and faults reset."""
     model_server.reset(config=True)
     return model_server
+
+
+_FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "orchestration": "flows", "browser": "browser"}
+"""Every test is marked by the folder it lives in, so `-m` selects a useful set (`-m unit`: no services;
+`-m "not browser"`: everything but the whole-stack UI tests)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's marker (see `_FOLDER_MARKERS`)."""
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.path)).relative_to(root).parts
+        marker = _FOLDER_MARKERS.get(parts[0]) if parts else None
+        if marker is not None:
+            item.add_marker(getattr(pytest.mark, marker))
