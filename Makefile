@@ -28,19 +28,19 @@ demo: install
 # The whole system under Prefect, in the background on loopback: server, work pool + worker, deployments,
 # local S3 server, local model, demo traces. `make up UP_ARGS="--no-model --timezone Europe/Paris"`.
 up: install
-	$(RUN) python -m tracewatch.devservices.stack up $(UP_ARGS)
+	$(RUN) python -m devtools.stack up $(UP_ARGS)
 
 status: install
-	$(RUN) python -m tracewatch.devservices.stack status
+	$(RUN) python -m devtools.stack status
 
 # Safe to call twice, and without an installed venv when nothing runs.
 down:
-	@if [ -f .tracewatch/stack/state.json ]; then $(RUN) python -m tracewatch.devservices.stack down; \
+	@if [ -f .tracewatch/stack/state.json ]; then $(RUN) python -m devtools.stack down; \
 	else echo "the stack was not running"; fi
 
 lint: install
-	$(RUN) ruff check src flows tests bench
-	$(RUN) ruff format --check src flows tests bench
+	$(RUN) ruff check src flows devtools tests bench
+	$(RUN) ruff format --check src flows devtools tests bench
 
 typecheck: install
 	$(RUN) mypy

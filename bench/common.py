@@ -54,7 +54,7 @@ def local_s3_store(work_dir: Path, prefix: str) -> Iterator[LocalStore]:
     """Start SeaweedFS under `work_dir` for the duration of the block; its data is deleted afterwards."""
     from pydantic import SecretStr
 
-    from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
+    from devtools.s3server import start_s3_server, stop_s3_server
     from tracewatch.settings import Settings
 
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ def run_benchmark(
     work_dir: Path,
 ) -> dict[str, Any]:
     """Start the model server, run every side `repeats` times (interleaved, fresh processes); the summary."""
-    from tracewatch.devservices.model_server import Faults, Latency, start_model_server, stop_model_server
+    from devtools.model_server import Faults, Latency, start_model_server, stop_model_server
 
     work_dir = work_dir.resolve()
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -23,8 +23,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import log_file_for, start_logging_process, stop_logging_process
+from devtools.ports import free_ports
+from devtools.processes import log_file_for, start_logging_process, stop_logging_process
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ keyed by a substring of the last user message), and injects latency and faults (
 5xx, hangs, malformed or truncated bodies, empty choices or content) at rates that can be changed while
 it runs. It runs in its own process, on a free loopback port, so that neither its event loop nor the
 client's limits the other in a benchmark. Start it with `start_model_server`, or by hand with
-`python -m tracewatch.devservices.model_server --port 8123` (see docs/test-model-server.md).
+`python -m devtools.model_server --port 8123` (see docs/test-model-server.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracewatch.devservices._model_server_app import (
+from devtools._model_server_app import (
     API_KEY_ENV,
     FAULT_KINDS,
     FaultKind,
@@ -35,8 +35,8 @@ from tracewatch.devservices._model_server_app import (
     request_key,
     serve,
 )
-from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.processes import log_file_for, start_logging_process, stop_logging_process
+from devtools.ports import free_ports
+from devtools.processes import log_file_for, start_logging_process, stop_logging_process
 from tracewatch.errors import ConfigError, ServiceError
 
 __all__ = [
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 # Admin calls must never go through an HTTP proxy taken from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_MODULE = "tracewatch.devservices.model_server"
+_MODULE = "devtools.model_server"
 
 
 @dataclass(frozen=True)
@@ -253,7 +253,7 @@ def _wait_until_ready(server: ModelServer, timeout_s: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m tracewatch.devservices.model_server --port N [--config JSON]`; the API key, if any, is
+    """`python -m devtools.model_server --port N [--config JSON]`; the API key, if any, is
     read from $TRACEWATCH_MODEL_SERVER_API_KEY."""
     parser = argparse.ArgumentParser(description="OpenAI-compatible fake model server for tests")
     parser.add_argument("--port", type=int, required=True)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracewatch.devservices.ports import free_ports, wait_for_port
+from devtools.ports import free_ports, wait_for_port
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)

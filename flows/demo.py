@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from flows.params import DatasetSpecParams, ExperimentChoice
+from devtools.local_model import start_local_model, stop_local_model
+from devtools.s3server import start_s3_server, stop_s3_server
 from tracewatch.datasets.build import NIGHTLY_SPEC
-from tracewatch.devservices.local_model import start_local_model, stop_local_model
-from tracewatch.devservices.s3server import start_s3_server, stop_s3_server
 from tracewatch.experiments.client import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text

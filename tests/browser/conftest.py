@@ -2,7 +2,7 @@
 demo traces) for the browser and crash-recovery tests: one per session, on its own free ports and with its
 own `.tracewatch` folder under the session's temporary directory, so it never meets a developer's `make up`.
 
-While working on these tests, start a stack once (`python -m tracewatch.devservices.stack up --no-model
+While working on these tests, start a stack once (`python -m devtools.stack up --no-model
 --days 3 --traces-per-day 300 --home /tmp/tw-stack`) and set TRACEWATCH_TEST_STACK_HOME=/tmp/tw-stack: the
 tests then use it (starting it if needed) and leave it running.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tracewatch.devservices.stack import Stack, StackOptions, down, up
+from devtools.stack import Stack, StackOptions, down, up
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / ".tracewatch" / "test-artifacts"

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pytest
 
+from devtools.model_server import Latency, ModelServer
+from devtools.stack import Stack, descendants
 from tracewatch.datasets.versions import read_version
-from tracewatch.devservices.model_server import Latency, ModelServer
-from tracewatch.devservices.stack import Stack, descendants
 from tracewatch.experiments.records import ExperimentRecord, list_records, read_record
 from tracewatch.experiments.resume import read_experiment_items
 from tracewatch.store import Store

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from tracewatch.devservices.stack import Stack
+from devtools.stack import Stack
 from tracewatch.reports.writer import partition_key
 
 if TYPE_CHECKING:

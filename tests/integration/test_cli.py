@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from devtools.model_server import Latency, start_model_server, stop_model_server
 from tracewatch.cli import main
 from tracewatch.datasets.versions import read_version
-from tracewatch.devservices.model_server import Latency, start_model_server, stop_model_server
 from tracewatch.store import Store
 
 

@@ -22,14 +22,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.devservices.model_server import (
+from devtools.model_server import (
     Faults,
     Latency,
     ModelServer,
     start_model_server,
     stop_model_server,
 )
+from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.experiments.cache import PACK_PREFIX, ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import ExperimentConfig

@@ -9,8 +9,8 @@ from pathlib import Path
 import openai
 import pytest
 
-from tracewatch.devservices import local_model
-from tracewatch.devservices.local_model import (
+from devtools import local_model
+from devtools.local_model import (
     MODEL_ALIAS,
     LocalModel,
     served_gguf,

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from tracewatch.devservices.model_server import Faults, ModelServer, start_model_server, stop_model_server
+from devtools.model_server import Faults, ModelServer, start_model_server, stop_model_server
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.client import (
     LiteLLMClient,

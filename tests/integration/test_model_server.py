@@ -15,8 +15,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from tracewatch.devservices._model_server_app import ServerConfig, ServerState
-from tracewatch.devservices.model_server import (
+from devtools._model_server_app import ServerConfig, ServerState
+from devtools.model_server import (
     Faults,
     Latency,
     ModelServer,

@@ -12,7 +12,7 @@ import duckdb_extension_httpfs
 import polars as pl
 import pytest
 
-from tracewatch.devservices.s3server import S3Server
+from devtools.s3server import S3Server
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports, report
 from tracewatch.reports import publish_partition, read_manifest

@@ -11,10 +11,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
+from devtools.model_server import ModelServer
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import append_version, read_version
-from tracewatch.devservices.model_server import ModelServer
 from tracewatch.experiments.cache import ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import ExperimentConfig

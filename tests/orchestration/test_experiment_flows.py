@@ -19,11 +19,11 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import Artifact
 from prefect.client.schemas.sorting import ArtifactSort
 
-from tracewatch.datasets.versions import read_version
-from tracewatch.devservices.model_server import (
+from devtools.model_server import (
     Faults,
     ModelServer,
 )
+from tracewatch.datasets.versions import read_version
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.records import read_record
 from tracewatch.experiments.resume import read_experiment_items

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracewatch.devservices.processes import log_file_for, start_logging_process, stop_logging_process
+from devtools.processes import log_file_for, start_logging_process, stop_logging_process
 
 
 def test_a_temporary_log_is_removed_when_its_process_stops() -> None:

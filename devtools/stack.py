@@ -12,8 +12,8 @@ The S3 credentials are generated once and kept in `<home>/stack/store.env` (mode
 a shell); they are never printed. Prefect is driven through its CLI and REST API, never imported: the
 library stays free of Prefect.
 
-    python -m tracewatch.devservices.stack up [--no-model] [--home DIR]
-    python -m tracewatch.devservices.stack status|down [--home DIR]
+    python -m devtools.stack up [--no-model] [--home DIR]
+    python -m devtools.stack status|down [--home DIR]
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from tracewatch.devservices.local_model import start_local_model
-from tracewatch.devservices.ports import free_ports
-from tracewatch.devservices.s3server import start_s3_server
+from devtools.local_model import start_local_model
+from devtools.ports import free_ports
+from devtools.s3server import start_s3_server
 from tracewatch.errors import ServiceError
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
-from tracewatch.traces.demo import DriftSpec, write_demo_traces
+from tracewatch.traces import DriftSpec, write_demo_traces
 
 log = logging.getLogger(__name__)
 
@@ -546,7 +546,7 @@ def _seed_demo_traces(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tracewatch.devservices.stack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
     parser.add_argument("--home", type=Path, default=Path(".tracewatch"), help="default: ./.tracewatch")
     parser.add_argument("--no-model", action="store_true", help="do not start the local model (llama.cpp)")
