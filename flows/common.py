@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from prefect import task
+from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
@@ -14,6 +15,8 @@ from tracewatch.store import Store, open_store
 
 RETRIES = 2
 RETRY_DELAYS_S: list[float] = [5.0, 30.0]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
@@ -26,6 +29,17 @@ def transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
     except Exception:
         return True
     return True
+
+
+def stage_task(fn: Callable[P, R]) -> Task[P, R]:
+    """A pipeline step as a Prefect task: retried on what may heal (`transient`: twice, after 5 and 30 s), and
+    never cached, since each run reads the store as it is now."""
+    return task(
+        cache_policy=NO_CACHE,
+        retries=RETRIES,
+        retry_delay_seconds=RETRY_DELAYS_S,
+        retry_condition_fn=transient,
+    )(fn)
 
 
 @task(cache_policy=NO_CACHE)

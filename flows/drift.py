@@ -11,7 +11,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from flows.common import RETRIES, RETRY_DELAYS_S, transient
+from flows.common import stage_task
 from tracewatch.drift import DriftConfig
 from tracewatch.drift.alerts import Alert, alert_event, alert_rows, alerts_markdown
 from tracewatch.drift.night import DriftNight, drift_night
@@ -19,9 +19,7 @@ from tracewatch.scoring.trace_scores import score_history
 from tracewatch.store import Store
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def drift_day(
     store: Store,
     day: dt.date,

@@ -9,19 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import run_experiment_flow
 from flows.params import DatasetSpecParams, ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from tracewatch.datasets.build import DatasetBuild, DatasetSpec, load_dataset_spec
 from tracewatch.datasets.report import sample_night
-from tracewatch.drift import DriftConfig
+from tracewatch.drift import DriftConfig, check_rebaseline
 from tracewatch.drift.alerts import Alert, alerts_markdown
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces
@@ -47,33 +46,25 @@ def _backfill_run_name() -> str:
     return f"backfill-{params['start']}..{params['end']}"
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult[MetricParts]:
     reprocessed = (day,) if reprocess else ()
     return ingest_new_traces(store, up_to=day, reprocess=reprocessed, reducer=METRIC_REDUCER)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
     return publish_data_docs(store, day, run_id=run_id)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def monitoring_reports(
     store: Store, day: dt.date, run_id: str, parts: MetricParts | None
 ) -> list[PublishedPartition]:
     return build_monitoring_reports(store, day, run_id=run_id, parts=parts)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def sample_dataset(
     store: Store, day: dt.date, run_id: str, spec: DatasetSpec
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
@@ -121,6 +112,8 @@ def nightly(
     """
     day = day or yesterday_utc()
     drift_config = DriftConfig.from_mapping(drift or {})
+    if rebaseline_from is not None:
+        check_rebaseline(rebaseline_from, day)  # before any work, not after the ingest
     settings = Settings()
     store = connect_store()
     result = ingest(store, day, reprocess)

@@ -60,6 +60,15 @@ def test_wrong_store_url_stops_the_run_naming_the_setting(monkeypatch: pytest.Mo
         nightly(day=D1)
 
 
+def test_a_rebaseline_after_the_night_stops_the_run_before_any_work(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    store_env.write_parquet(f"traces/date={D1}/a.parquet", make_traces(D1.isoformat(), 5))
+    with pytest.raises(ConfigError, match=f"rebaseline_from={D2} is after the night {D1}"):
+        nightly(day=D1, rebaseline_from=D2)
+    assert not store_env.list_objects("warehouse")  # nothing ingested, nothing published
+
+
 @pytest.mark.parametrize(
     ("error", "attempts"),
     [(OSError("connection reset"), 3), (ConfigError("bad"), 1), (DataContractError("x"), 1)],

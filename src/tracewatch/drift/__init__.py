@@ -1,6 +1,7 @@
 """Drift detection and quality trends: daily mergeable profiles, reference windows, size-aware tests, alerts."""
 
 from tracewatch.drift.alerts import Alert, DriftAlert, QualityAlert, alert_event, alert_rows, alerts_markdown
+from tracewatch.drift.baseline import check_rebaseline
 from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
@@ -31,6 +32,7 @@ __all__ = [
     "alerts_markdown",
     "assess_night",
     "build_day_profile",
+    "check_rebaseline",
     "drift_night",
     "feedback_scores",
     "load_reference",

@@ -61,9 +61,14 @@ class BaselineState:
 
     def rebaselined(self, start: dt.date, night: dt.date) -> BaselineState:
         """The state after a person accepted the traffic from `start` on `night`."""
-        if start > night:
-            raise ConfigError(f"rebaseline_from={start} is after the night {night}; pick a day up to it")
+        check_rebaseline(start, night)
         return BaselineState(self.alerted, Rebaseline(start, night))
+
+
+def check_rebaseline(start: dt.date, night: dt.date) -> None:
+    """Refuse a re-baseline from a date after the night it is given on (the flow checks before any work)."""
+    if start > night:
+        raise ConfigError(f"rebaseline_from={start} is after the night {night}; pick a day up to it")
 
 
 def read_state(store: Store) -> BaselineState:
