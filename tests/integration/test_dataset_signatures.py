@@ -13,7 +13,8 @@ import pytest
 
 from tracewatch.datasets.build import DatasetSpec, latest_items
 from tracewatch.datasets.items import dedup_keys
-from tracewatch.datasets.minhash import MINHASH, SLOT_BITS, band_slots, signature_series, signatures
+from tracewatch.datasets.lsh import SLOT_BITS, band_slots
+from tracewatch.datasets.minhash import MINHASH, signature_series, signatures
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.signatures import signatures_bytes, stored_slots
 from tracewatch.datasets.versions import append_version, manifest_key, read_manifest, read_version

@@ -26,7 +26,8 @@ from tracewatch.datasets.items import (
     SilverRule,
     items_with_redactions,
 )
-from tracewatch.datasets.minhash import MINHASH, SignatureIndex
+from tracewatch.datasets.lsh import SignatureIndex
+from tracewatch.datasets.minhash import MINHASH
 from tracewatch.datasets.pii import RedactionConfig
 from tracewatch.datasets.sampling import (
     SamplingSpec,

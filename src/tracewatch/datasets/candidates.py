@@ -32,9 +32,9 @@ from tracewatch.datasets.items import (
     sha256_hex,
     spoken_role,
 )
-from tracewatch.datasets.minhash import U64, stable_hash64
 from tracewatch.datasets.pii import RedactionConfig, redact_frame
 from tracewatch.datasets.sampling.examine import USABLE, Examine, Examined
+from tracewatch.hashing import U64, stable_hash64
 
 log = logging.getLogger(__name__)
 

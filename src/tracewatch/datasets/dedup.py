@@ -18,15 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from tracewatch.datasets.minhash import (
-    MINHASH,
-    MinHashScheme,
-    SignatureIndex,
-    signature_matrix,
-    signature_series,
-    signatures,
-    similar_pairs,
-)
+from tracewatch.datasets.lsh import SignatureIndex, similar_pairs
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme, signature_matrix, signature_series, signatures
 from tracewatch.errors import ConfigError
 
 log = logging.getLogger(__name__)

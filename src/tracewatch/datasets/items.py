@@ -13,7 +13,7 @@ where messages are `input_messages` in order (every role; a null list counts as 
 never contains a newline, so the framing is unambiguous.
 
 The dedup key is the cheap exact-duplicate key of the same content: a UInt64 computed from the same normalised
-parts (the text, then each message content, null as empty) with `minhash.stable_hash64` (key 0) as `h`::
+parts (the text, then each message content, null as empty) with `tracewatch.hashing.stable_hash64` (key 0) as `h`::
 
     state = fmix64(h(text) ^ 0x5DEECE66D1CE4E5B)
     for j, m in enumerate(message contents, start=1):  state += fmix64(h(m) + j * 0x9E3779B97F4A7C15)
@@ -41,10 +41,10 @@ import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.distinct import map_distinct
-from tracewatch.datasets.minhash import U64, fmix64, stable_hash64
 from tracewatch.datasets.pii import RedactionConfig, redact_frame
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.hashing import U64, fmix64, stable_hash64
 
 log = logging.getLogger(__name__)
 

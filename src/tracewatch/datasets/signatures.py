@@ -2,7 +2,7 @@
 every item of the latest version again (about 1.5 s per 100,000 items, every night).
 
 `version=N/minhash.parquet` holds, per item, what the LSH lookup needs: the low 8 bits of each slot
-(`minhash.band_slots`, column `minhash`: eight slots packed little-endian per `UInt64`, so
+(`lsh.band_slots`, column `minhash`: eight slots packed little-endian per `UInt64`, so
 `Array(UInt64, num_perm / 8)`, 128 bytes per item), rows in the order of
 `items.parquet`, of the item column and with the scheme that the manifest's `signatures` entry names. The few
 items a night finds as candidate pairs get their full signatures computed from their stored text, to check the
@@ -25,7 +25,8 @@ import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.dedup import SIGNATURE_COLUMN
-from tracewatch.datasets.minhash import MINHASH, SLOT_BITS, MinHashScheme, Slots, band_slots, signatures
+from tracewatch.datasets.lsh import SLOT_BITS, Slots, band_slots
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme, signatures
 from tracewatch.errors import DataContractError
 from tracewatch.store import Store
 

@@ -29,7 +29,8 @@ import polars as pl
 from polars.datatypes import DataTypeClass
 
 from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
-from tracewatch.datasets.minhash import MINHASH, SLOT_BITS
+from tracewatch.datasets.lsh import SLOT_BITS
+from tracewatch.datasets.minhash import MINHASH
 from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION
 from tracewatch.datasets.signatures import (
     SIGNATURES_NAME,

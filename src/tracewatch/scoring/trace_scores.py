@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from tracewatch.datasets.minhash import key64, stable_hash64
 from tracewatch.drift.quality import SCORE_COLUMNS
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.runner import Runtime
+from tracewatch.hashing import key64, stable_hash64
 from tracewatch.ingest import scan_accepted
 from tracewatch.reports.tables import JUDGE_AGREEMENT, TRACE_QUALITY
 from tracewatch.reports.writer import partition_key

@@ -31,10 +31,10 @@ from tracewatch.datasets.items import (
     normalise_text_expr,
     usable_input,
 )
-from tracewatch.datasets.minhash import stable_hash64
 from tracewatch.datasets.pii import RedactionConfig
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.hashing import stable_hash64
 from tracewatch.traces.schema import MESSAGE, TRACE_SCHEMA
 
 # ---- normalisation -----------------------------------------------------------------------------------------

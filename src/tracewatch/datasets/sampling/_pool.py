@@ -15,8 +15,10 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from tracewatch.datasets.minhash import MinHashScheme, SignatureIndex, key64, rekey, unit_interval
+from tracewatch.datasets.lsh import SignatureIndex
+from tracewatch.datasets.minhash import MinHashScheme
 from tracewatch.errors import ConfigError
+from tracewatch.hashing import key64, rekey, unit_interval
 
 T = TypeVar("T")
 

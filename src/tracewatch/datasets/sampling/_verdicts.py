@@ -20,7 +20,8 @@ import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.dedup import exact_duplicates, near_duplicates
-from tracewatch.datasets.minhash import MinHashScheme, SignatureIndex
+from tracewatch.datasets.lsh import SignatureIndex
+from tracewatch.datasets.minhash import MinHashScheme
 from tracewatch.datasets.sampling._pool import ROW, take_rows
 from tracewatch.datasets.sampling.examine import USABLE, Examine
 from tracewatch.datasets.sampling.spec import SamplingSpec

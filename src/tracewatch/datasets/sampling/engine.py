@@ -12,14 +12,8 @@ from numpy.typing import NDArray
 
 from tracewatch.datasets.dedup import require_columns
 from tracewatch.datasets.distinct import Distinct
-from tracewatch.datasets.minhash import (
-    MINHASH,
-    U64,
-    MinHashScheme,
-    SignatureIndex,
-    signature_matrix,
-    stable_hash64,
-)
+from tracewatch.datasets.lsh import SignatureIndex
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme, signature_matrix
 from tracewatch.datasets.sampling._pool import (
     HASH,
     PICK_SCHEMA,
@@ -32,6 +26,7 @@ from tracewatch.datasets.sampling._pool import (
 )
 from tracewatch.datasets.sampling.spec import SamplingSpec
 from tracewatch.errors import DataContractError
+from tracewatch.hashing import U64, stable_hash64
 
 log = logging.getLogger(__name__)
 

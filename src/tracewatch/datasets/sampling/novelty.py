@@ -7,7 +7,8 @@ from typing import ClassVar
 
 import polars as pl
 
-from tracewatch.datasets.minhash import EMPTY, signatures, similar_pairs
+from tracewatch.datasets.lsh import similar_pairs
+from tracewatch.datasets.minhash import EMPTY, signatures
 from tracewatch.datasets.sampling._pool import POS, Pool, StrategyBase, picks
 from tracewatch.errors import ConfigError
 

@@ -32,7 +32,8 @@ from tracewatch.datasets.dedup import (
 )
 from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.items import NO_USABLE_INPUT, has_text
-from tracewatch.datasets.minhash import MINHASH, MinHashScheme, SignatureIndex
+from tracewatch.datasets.lsh import SignatureIndex
+from tracewatch.datasets.minhash import MINHASH, MinHashScheme
 from tracewatch.datasets.sampling._pool import ROW
 from tracewatch.datasets.sampling._verdicts import Verdicts
 from tracewatch.datasets.sampling.engine import Sampler, id_hashes, materialise, prepare
