@@ -144,8 +144,8 @@ def run_benchmark(*, rows: int, items: int, repeats: int, work_dir: Path) -> dic
 
 def write_dataset(store: Store, name: str, items: int) -> int:
     """Version 1 of dataset `name` with `items` items built from `dataset_traces`, as the nightly build writes."""
+    from tracewatch.datasets.append import append_version
     from tracewatch.datasets.items import items_with_redactions
-    from tracewatch.datasets.versions import append_version
 
     built, redactions = items_with_redactions(dataset_traces(items), strategy="earlier nights")
     manifest = append_version(

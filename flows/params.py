@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tracewatch.datasets.build import DatasetSpec
-from tracewatch.datasets.pii import RedactionConfig
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling import DedupSpec
 
 StrategyKind = Literal["failure", "novelty", "stratified", "uniform"]
@@ -27,7 +27,7 @@ StrategyKind = Literal["failure", "novelty", "stratified", "uniform"]
 HashColumn = Literal["dedup_key", "content_hash"]
 """What a dataset build de-duplicates on (`tracewatch.datasets.build.HASH_COLUMNS`)."""
 PiiKind = Literal["email", "phone", "credit_card", "ip_address", "secret"]
-"""The PII kinds the library can redact (`tracewatch.datasets.pii.KINDS`)."""
+"""The PII kinds the library can redact (`tracewatch.datasets.pii_rules.KINDS`)."""
 TraceColumn = Literal[
     "trace_id",
     "start_time",

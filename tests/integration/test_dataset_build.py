@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tracewatch.datasets.append import append_version
 from tracewatch.datasets.build import (
     DatasetSpec,
     build_dataset_version,
@@ -17,7 +18,7 @@ from tracewatch.datasets.build import (
 )
 from tracewatch.datasets.candidates import candidate_inputs
 from tracewatch.datasets.items import ITEM_SOURCE_COLUMNS, items_from_traces
-from tracewatch.datasets.versions import append_version, list_versions, read_version
+from tracewatch.datasets.versions import list_versions, read_version
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import ingest_new_traces, scan_accepted
 from tracewatch.store import Store

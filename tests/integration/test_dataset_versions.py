@@ -14,14 +14,14 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tracewatch.datasets import versions
+from tracewatch.datasets import append
+from tracewatch.datasets.append import VersionExistsError, append_version
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.review import ANSWER, REVIEWER, export_for_review, import_reviews
-from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION, empty_items
+from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION, STORED_SCHEMA, empty_items
 from tracewatch.datasets.seed import seed_dataset
 from tracewatch.datasets.versions import (
-    VersionExistsError,
-    append_version,
+    VersionManifest,
     complete_versions,
     diff_versions,
     find_version,
@@ -71,7 +71,7 @@ def items(*keys: str, **overrides: Any) -> pl.DataFrame:
     return frame.with_columns(dedup_keys(frame))
 
 
-def sample(store: Store, *keys: str, run_id: str = "run-1", **kwargs: Any) -> versions.VersionManifest | None:
+def sample(store: Store, *keys: str, run_id: str = "run-1", **kwargs: Any) -> VersionManifest | None:
     return append_version(store, NAME, items(*keys), kind="sample", run_id=run_id, **kwargs)
 
 
@@ -96,7 +96,7 @@ def test_a_version_written_before_dedup_key_existed_reads_with_it_and_grows(stor
     )
 
     old = read_version(store, NAME, 1)
-    assert old.columns == list(versions.STORED_SCHEMA)
+    assert old.columns == list(STORED_SCHEMA)
     assert old.get_column("dedup_key").to_list() == items("a", "b").get_column("dedup_key").to_list()
     picked = read_version(store, NAME, 1, columns=["dedup_key", "item_id"])
     assert picked.columns == ["dedup_key", "item_id"] and picked.equals(old.select("dedup_key", "item_id"))
@@ -179,7 +179,7 @@ def test_replacing_an_item_the_dataset_lacks_is_refused(store: Store) -> None:
 
 
 def test_an_empty_night_creates_no_version(store: Store, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="tracewatch.datasets.versions")
+    caplog.set_level(logging.INFO, logger="tracewatch.datasets.append")
     assert append_version(store, NAME, empty_items(), kind="sample", run_id="r") is None
     assert "no new items" in caplog.text and "no version created" in caplog.text
     assert latest_version(store, NAME) is None and store.list_objects("warehouse/datasets") == []
@@ -208,7 +208,7 @@ def test_a_version_is_never_overwritten_by_a_stale_writer(
 ) -> None:
     sample(store, "a")
     with monkeypatch.context() as patch:
-        patch.setattr(versions, "latest_version", lambda *_: None)  # it looked before version 1 existed
+        patch.setattr(append, "latest_version", lambda *_: None)  # it looked before version 1 existed
         with pytest.raises(VersionExistsError, match="version 1 already exists; versions are immutable"):
             sample(store, "x", run_id="stale")
     assert ids(read_version(store, NAME, 1)) == ["itm_a"]

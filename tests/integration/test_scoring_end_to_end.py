@@ -12,9 +12,10 @@ import polars as pl
 import pytest
 
 from devtools.model_server import ModelServer
+from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.datasets.versions import append_version, read_version
+from tracewatch.datasets.versions import read_version
 from tracewatch.experiments.cache import ResponseCache
 from tracewatch.experiments.client import LiteLLMClient
 from tracewatch.experiments.config import ExperimentConfig

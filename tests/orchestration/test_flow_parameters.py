@@ -27,7 +27,7 @@ from prefect.utilities.schema_tools.validation import ValidationError as SchemaV
 from pydantic import ValidationError
 
 from tracewatch.datasets.build import HASH_COLUMNS, NIGHTLY_SPEC, load_dataset_spec
-from tracewatch.datasets.pii import KINDS
+from tracewatch.datasets.pii_rules import KINDS
 from tracewatch.datasets.sampling import STRATEGIES
 from tracewatch.errors import ConfigError
 from tracewatch.experiments.config import shipped_experiments

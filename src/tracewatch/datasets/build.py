@@ -19,6 +19,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from tracewatch.datasets.append import append_version as write_version
 from tracewatch.datasets.candidates import examiner
 from tracewatch.datasets.items import (
     DEDUP_KEY,
@@ -28,7 +29,7 @@ from tracewatch.datasets.items import (
 )
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MINHASH
-from tracewatch.datasets.pii import RedactionConfig
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling import (
     SamplingSpec,
     Selection,
@@ -38,10 +39,9 @@ from tracewatch.datasets.sampling import (
     select_new_traces,
     similarity_thresholds,
 )
-from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.datasets.schema import ITEM_SCHEMA, STORED_SCHEMA
 from tracewatch.datasets.signatures import StoredSignatures, stored_slots
 from tracewatch.datasets.versions import (
-    STORED_SCHEMA,
     VersionManifest,
     check_dataset_name,
     list_versions,
@@ -49,7 +49,6 @@ from tracewatch.datasets.versions import (
     make_source_key,
     read_items,
 )
-from tracewatch.datasets.versions import append_version as write_version
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import scan_accepted
 from tracewatch.paths import shipped_data

@@ -28,11 +28,12 @@ from tracewatch.datasets.items import (
     combine_part_hashes,
     flat_contents,
     has_text,
-    normalise_series,
     sha256_hex,
     spoken_role,
 )
-from tracewatch.datasets.pii import RedactionConfig, redact_frame
+from tracewatch.datasets.normalise import normalise_series
+from tracewatch.datasets.pii import redact_frame
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling.examine import USABLE, Examine, Examined
 from tracewatch.hashing import U64, stable_hash64
 

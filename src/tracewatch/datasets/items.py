@@ -30,18 +30,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
 from tracewatch.datasets.distinct import map_distinct
-from tracewatch.datasets.pii import RedactionConfig, redact_frame
+from tracewatch.datasets.normalise import normalise_series, normalise_text, normalise_text_expr
+from tracewatch.datasets.pii import redact_frame
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.hashing import U64, fmix64, stable_hash64
@@ -52,18 +51,6 @@ ITEM_ID_PREFIX = "itm_"
 NO_USABLE_INPUT = "no usable input"
 """The skip reason for traces `usable_input` rejects."""
 
-WHITESPACE = (
-    "\t\n\x0b\x0c\r \x85\xa0\u1680"
-    + "".join(map(chr, range(0x2000, 0x200B)))
-    + "\u2028\u2029\u202f\u205f\u3000"
-)
-"""The Unicode White_Space characters: spelled out so Python and polars agree on what whitespace is."""
-
-_WHITESPACE_RUN = f"[{WHITESPACE}]+"
-_NOT_SPACE = WHITESPACE.replace(" ", "")
-_NEEDS_COLLAPSE = f"[{_NOT_SPACE}]|  |^ | $"
-_COLLAPSIBLE = f"[{_NOT_SPACE}][{WHITESPACE}]*| [{WHITESPACE}]+"
-"""Whitespace runs other than a single space: the only ones collapsing changes, so the only ones matched."""
 REDACTED_COLUMNS: tuple[str, ...] = (
     "input_text",
     "input_messages",
@@ -97,31 +84,7 @@ ITEM_SOURCE_COLUMNS: tuple[str, ...] = (
 """The trace columns an item is built from."""
 
 
-# ---- normalisation and hashes ------------------------------------------------------------------------------
-
-
-def normalise_text(text: str) -> str:
-    """NFKC, casefold, whitespace runs to one space, stripped: what makes two inputs "the same question"."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _whitespace_re().sub(" ", folded).strip(WHITESPACE)
-
-
-def normalise_text_expr(text: pl.Expr | str) -> pl.Expr:
-    """`normalise_text` as a polars expression (nulls stay null); see `normalise_series`."""
-    expr = pl.col(text) if isinstance(text, str) else text
-    return expr.map_batches(normalise_series, return_dtype=pl.String, is_elementwise=True)
-
-
-def normalise_series(values: pl.Series) -> pl.Series:
-    """`normalise_text` of every value, vectorised.
-
-    ASCII text only needs lowercasing, so the costly steps run on the rows that need them: NFKC and case
-    folding on rows with non-ASCII characters, whitespace collapsing on rows with a run, a tab or a newline.
-    polars lowercases rather than casefolds, so the characters whose case fold differs from their lowercase
-    (ß -> ss, final ς -> σ, ...) are mapped afterwards. This agrees with `normalise_text` on every character
-    assigned in Python's Unicode database; polars may know newer characters that Python leaves alone.
-    """
-    return map_distinct(values, lambda v: _normalise_rows(v).to_frame()).to_series().alias(values.name)
+# ---- content hashes and ids --------------------------------------------------------------------------------
 
 
 def content_hash(input_text: str | None, message_contents: Sequence[str | None]) -> str:
@@ -389,22 +352,6 @@ def _check_input(traces: pl.DataFrame, stratum: pl.Series | None) -> None:
         )
 
 
-def _normalise_rows(values: pl.Series) -> pl.Series:
-    out = values.str.to_lowercase()
-    unicode_rows = values.str.contains(r"[^\x00-\x7F]").fill_null(False).arg_true()
-    if unicode_rows.len():
-        old, new = _casefold_extras()
-        folded = (
-            values.gather(unicode_rows).str.normalize("NFKC").str.to_lowercase().str.replace_many(old, new)
-        )
-        out = out.scatter(unicode_rows, folded)
-    spaced_rows = out.str.contains(_NEEDS_COLLAPSE).fill_null(False).arg_true()
-    if spaced_rows.len():
-        collapsed = out.gather(spaced_rows).str.replace_all(_COLLAPSIBLE, " ").str.strip_chars(WHITESPACE)
-        out = out.scatter(spaced_rows, collapsed)
-    return out
-
-
 def _normalised_hashes(values: pl.Series) -> pl.DataFrame:
     normalised = normalise_series(values.fill_null(""))
     return pl.DataFrame({"hash": stable_hash64(normalised)}, schema={"hash": pl.UInt64})
@@ -420,33 +367,3 @@ def _item_ids(keys: pl.Series) -> pl.Series:
 
 def _id_of(key: str) -> str:
     return ITEM_ID_PREFIX + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-
-
-@lru_cache(maxsize=1)
-def _whitespace_re() -> re.Pattern[str]:
-    return re.compile(_WHITESPACE_RUN)
-
-
-CASEFOLD_EXTRAS = (
-    "\xb5\xdf\u0149\u017f\u01f0\u0345\u0390\u03b0\u03c2\u03d0\u03d1\u03d5\u03d6\u03f0\u03f1\u03f5"
-    "\u0587\u13f8\u13f9\u13fa\u13fb\u13fc\u13fd\u1c80\u1c81\u1c82\u1c83\u1c84\u1c85\u1c86\u1c87\u1c88"
-    "\u1e96\u1e97\u1e98\u1e99\u1e9a\u1e9b\u1f50\u1f52\u1f54\u1f56\u1f80\u1f81\u1f82\u1f83\u1f84\u1f85"
-    "\u1f86\u1f87\u1f90\u1f91\u1f92\u1f93\u1f94\u1f95\u1f96\u1f97\u1fa0\u1fa1\u1fa2\u1fa3\u1fa4\u1fa5"
-    "\u1fa6\u1fa7\u1fb2\u1fb3\u1fb4\u1fb6\u1fb7\u1fbe\u1fc2\u1fc3\u1fc4\u1fc6\u1fc7\u1fd2\u1fd3\u1fd6"
-    "\u1fd7\u1fe2\u1fe3\u1fe4\u1fe6\u1fe7\u1ff2\u1ff3\u1ff4\u1ff6\u1ff7\uab70\uab71\uab72\uab73\uab74"
-    "\uab75\uab76\uab77\uab78\uab79\uab7a\uab7b\uab7c\uab7d\uab7e\uab7f\uab80\uab81\uab82\uab83\uab84"
-    "\uab85\uab86\uab87\uab88\uab89\uab8a\uab8b\uab8c\uab8d\uab8e\uab8f\uab90\uab91\uab92\uab93\uab94"
-    "\uab95\uab96\uab97\uab98\uab99\uab9a\uab9b\uab9c\uab9d\uab9e\uab9f\uaba0\uaba1\uaba2\uaba3\uaba4"
-    "\uaba5\uaba6\uaba7\uaba8\uaba9\uabaa\uabab\uabac\uabad\uabae\uabaf\uabb0\uabb1\uabb2\uabb3\uabb4"
-    "\uabb5\uabb6\uabb7\uabb8\uabb9\uabba\uabbb\uabbc\uabbd\uabbe\uabbf\ufb00\ufb01\ufb02\ufb03\ufb04"
-    "\ufb05\ufb06\ufb13\ufb14\ufb15\ufb16\ufb17"
-)
-"""The characters that are their own lowercase but fold to something else: all in the Basic Multilingual Plane,
-listed here because finding them takes a scan of 65,536 characters (70 ms) in every process. A unit test
-checks the list against the running Python's Unicode tables."""
-
-
-@lru_cache(maxsize=1)
-def _casefold_extras() -> tuple[list[str], list[str]]:
-    old = list(CASEFOLD_EXTRAS)
-    return old, [c.casefold() for c in old]

@@ -5,24 +5,19 @@ that must not leave production is replaced here by a typed placeholder (`<EMAIL>
 of the original is kept: no partial masking and no hash of the value, because a hash of a phone number or
 card number is easy to reverse by enumeration.
 
-Detection is rule based and vectorised. One polars regex scan (the union of all rules) finds the rows that
-could hold PII, which are few in real traffic; only those rows are rewritten. Rules that need no check are
-polars `replace_all`s; rules that need one (Luhn for cards, digit counts and context for phones, address
-parsing for IPv6, entropy for `key=value` secrets) run Python's `re` on the candidate rows. Columns whose
+Redaction is vectorised. One polars regex scan (the union of all rules, `datasets.pii_rules`) finds the rows
+that could hold PII, which are few in real traffic; only those rows are rewritten. Rules that need no check are
+polars `replace_all`s; rules that need one run Python's `re` and their check on the candidate rows. Columns whose
 values repeat (system prompts, passages) are redacted once per distinct value. Redaction runs to a fixed
 point, so redacting a redacted text changes nothing, and the counts per kind are exact: one per placeholder.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import math
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -31,238 +26,17 @@ import numpy.typing as npt
 import polars as pl
 
 from tracewatch.datasets.distinct import map_distinct
+from tracewatch.datasets.pii_rules import KINDS, RedactionConfig, Rule, rules_for
 from tracewatch.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-KINDS: tuple[str, ...] = ("email", "phone", "credit_card", "ip_address", "secret")
-"""Every PII kind that can be redacted."""
-
-PLACEHOLDERS: dict[str, str] = {kind: f"<{kind.upper()}>" for kind in KINDS}
-"""Kind -> the placeholder that replaces a detected value."""
 
 JSON_COLUMNS: tuple[str, ...] = ("metadata",)
 """String columns holding JSON text: redacted value by value so the text stays valid JSON."""
 
 _MAX_PASSES = 4
-_Span = tuple[int, int]
-_Check = Callable[[re.Match[str]], _Span | None]
-"""Where in a match the placeholder goes (start, end), or None to leave the match alone."""
 _CountArray = npt.NDArray[np.int64]
 _Counts = dict[str, _CountArray]
-
-
-@dataclass(frozen=True)
-class RedactionConfig:
-    """Which PII kinds to redact; all of them by default. An empty tuple switches redaction off."""
-
-    kinds: tuple[str, ...] = KINDS
-
-    def __post_init__(self) -> None:
-        if isinstance(self.kinds, str):
-            raise ConfigError(
-                f"RedactionConfig.kinds must be a tuple of kind names, not the string {self.kinds!r}; "
-                f"allowed kinds: {', '.join(KINDS)}"
-            )
-        kinds = tuple(self.kinds)
-        unknown = [kind for kind in kinds if kind not in KINDS]
-        if unknown:
-            raise ConfigError(
-                f"unknown PII kind(s) {', '.join(map(repr, unknown))} in RedactionConfig.kinds; "
-                f"allowed kinds: {', '.join(KINDS)}"
-            )
-        object.__setattr__(self, "kinds", kinds)
-
-
-# ---- rules -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One detector. `pattern` must be valid for both polars (Rust regex) and Python `re`.
-
-    A `keep` group, if present, is a prefix kept in the output (`api_key=<SECRET>`); the rest of the match is
-    replaced. A rule with a `check` only redacts where the check says, in the matches it accepts.
-    """
-
-    kind: str
-    pattern: str
-    check: _Check | None = None
-    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "regex", re.compile(self.pattern))
-
-    @property
-    def placeholder(self) -> str:
-        return PLACEHOLDERS[self.kind]
-
-    @property
-    def template(self) -> str:
-        """The polars replacement string."""
-        keep = "${keep}" if "keep" in self.regex.groupindex else ""
-        return keep + self.placeholder
-
-    @property
-    def loose(self) -> str:
-        """The pattern without word-boundary assertions and without named groups.
-
-        It matches wherever `pattern` does (and more), so using it to pick candidate rows in polars cannot
-        miss a row that Python's `re` would redact, whatever the two engines think a word character is.
-        """
-        plain = re.sub(r"\(\?P<\w+>", "(?:", self.pattern)
-        return plain.replace(r"\b", "").replace(r"\B", "")
-
-    def substitute(self, text: str) -> tuple[str, int]:
-        """Python-side replacement of the accepted matches, with their number."""
-        replaced = 0
-
-        def replace(match: re.Match[str]) -> str:
-            nonlocal replaced
-            span = _value_span(match) if self.check is None else self.check(match)
-            text = match.group(0)
-            if span is None:
-                return text
-            replaced += 1
-            return text[: span[0]] + self.placeholder + text[span[1] :]
-
-        return self.regex.sub(replace, text), replaced
-
-
-def _value_span(match: re.Match[str]) -> _Span:
-    """The part of a match a placeholder replaces: the `value` group, or all after `keep`, or everything."""
-    groups = match.re.groupindex
-    if "value" in groups:
-        return match.start("value") - match.start(), match.end("value") - match.start()
-    start = match.end("keep") - match.start() if "keep" in groups else 0
-    return start, match.end() - match.start()
-
-
-def _accept_if(predicate: Callable[[re.Match[str]], bool]) -> _Check:
-    def check(match: re.Match[str]) -> _Span | None:
-        return _value_span(match) if predicate(match) else None
-
-    return check
-
-
-def _decimal_digits(text: str) -> list[int]:
-    return [int(ch) for ch in text if ch.isdecimal()]
-
-
-def _card_span(match: re.Match[str]) -> _Span | None:
-    """The longest run of whole digit groups in the match that is a card number, if any.
-
-    A card followed or preceded by another number (`5 4111 1111 1111 1111`, `... 1111 2025`) makes one long
-    candidate that fails the check as a whole; its groups still hold the card.
-    """
-    text = match.group(0)
-    groups = [group.span() for group in re.finditer(r"\d+", text)]
-    best: _Span | None = None
-    for i, (start, _) in enumerate(groups):
-        for _, end in groups[i:]:
-            digits = _decimal_digits(text[start:end])
-            longer = best is None or end - start > best[1] - best[0]
-            if longer and 13 <= len(digits) <= 19 and _is_card_number(digits):
-                best = (start, end)
-    return best
-
-
-def _is_card_number(digits: list[int]) -> bool:
-    """Luhn-valid, and starting the way cards of the big networks do (1, 3-6, or Mastercard's 2221-2720).
-
-    The Luhn check digit rules out 90% of other long digit runs; the prefix rule halves what is left, so
-    numeric ids in metadata are rarely mistaken for cards.
-    """
-    first, first_four = digits[0], int("".join(map(str, digits[:4])))
-    if first in (0, 7, 8, 9) or (first == 2 and not 2221 <= first_four <= 2720):
-        return False
-    total = 0
-    for position, digit in enumerate(reversed(digits)):
-        doubled = digit * 2 if position % 2 else digit
-        total += doubled - 9 if doubled > 9 else doubled
-    return total % 10 == 0
-
-
-def _phone_plausible(match: re.Match[str]) -> bool:
-    """A phone has 7-15 digits (E.164 caps at 15). A national-format match next to another group of 3+
-    digits is one part of a longer grouped number (`0123 4567 8901 2345`), not a phone."""
-    text = match.group(0)
-    digits = len(_decimal_digits(text))
-    if text[0] in "+＋":
-        return 8 <= digits <= 15
-    before = match.string[max(0, match.start() - 5) : match.start()]
-    after = match.string[match.end() : match.end() + 5]
-    joined = re.search(rf"\d{{3}}{_SEP}?$", before) or re.match(rf"{_SEP}?\d{{3}}", after)
-    return 7 <= digits <= 15 and joined is None
-
-
-def _ipv6_valid(match: re.Match[str]) -> bool:
-    """Hex words joined by colons are common in code (`add::beef`); a real address parses and has a digit."""
-    text = match.group(0)
-    if not any(ch.isdigit() for ch in text):
-        return False
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _high_entropy(match: re.Match[str]) -> bool:
-    """`token=...` is a secret when the value looks random: letters and digits, >= 3 bits per character."""
-    value = match.group("value")
-    if not (any(ch.isdigit() for ch in value) and any(ch.isalpha() for ch in value)):
-        return False
-    counts = Counter(value).values()
-    bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
-    return bits >= 3.0
-
-
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
-_HEX = r"[0-9A-Fa-f]{1,4}"
-_DOMAIN = r"(?:[\w\-]+\.)+[^\W\d_]{2,}"
-_SEP = r"[ .\-－]"  # ASCII and full-width separators: CJK users often type full-width digits
-
-_RULES: tuple[_Rule, ...] = (
-    # Secrets first: a key can contain digit runs that other rules would half-redact.
-    _Rule(
-        "secret",
-        r"\b(?:sk-[A-Za-z0-9_\-]{20,}|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|AKIA[0-9A-Z]{16}\b"
-        r"|gh[pousr]_[A-Za-z0-9]{36,}|xox[abprs]-[A-Za-z0-9\-]{10,}|AIza[0-9A-Za-z_\-]{35}"
-        r"|eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
-    ),
-    _Rule("secret", r"(?P<keep>\b(?i:bearer)\s+)[A-Za-z0-9_\-.~+/]{16,}=*"),
-    _Rule(
-        "secret",
-        r"(?P<keep>\b(?i:(?:[a-z0-9]+[_\-])*(?:apikey|key|token|secret|password|passwd)s?)"
-        r"[\"']?\s*[:=]\s*[\"']?)(?P<value>[A-Za-z0-9_\-./+=]{16,})",
-        _accept_if(_high_entropy),
-    ),
-    _Rule("email", rf"[\w.%+\-]+[@＠]{_DOMAIN}"),
-    _Rule("ip_address", rf"\b{_OCTET}(?:\.{_OCTET}){{3}}\b"),
-    _Rule(
-        "ip_address",
-        rf"(?:\b(?:{_HEX}:){{7}}{_HEX}\b|\b(?:{_HEX}:){{1,6}}(?::{_HEX}){{1,6}}\b"
-        rf"|\b(?:{_HEX}:){{1,7}}:\B|\B::(?:{_HEX}:){{0,6}}{_HEX}\b)",
-        _accept_if(_ipv6_valid),
-    ),
-    # Cards before phones: a 16-digit card must not be half-read as a phone number.
-    _Rule("credit_card", r"\b\d(?:[ \-]?\d){12,18}\b", _card_span),
-    _Rule(
-        "phone",
-        rf"(?:\B[+＋]\d{{1,3}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}?\d{{1,5}}){{1,6}}\b"  # +44 20 7946 0958
-        rf"|\B\(\d{{3}}\){_SEP}?\d{{3}}{_SEP}\d{{4}}\b"  # (415) 555-0101
-        rf"|\b\d{{3}}[.\-－]\d{{3}}[.\-－]\d{{4}}\b"  # 415-555-0101
-        r"|\b[0０][1-9１-９](?:[ .]\d{2}){4}\b"  # 01 23 45 67 89
-        rf"|\b[0０]\d{{1,4}}{_SEP}\d{{3,4}}{_SEP}?\d{{3,4}}\b)",  # 020 7946 0958, 090-1234-5678
-        _accept_if(_phone_plausible),
-    ),
-)
-"""In application order; every kind's rules are applied to the output of the rules before them."""
-
-
-def _rules(config: RedactionConfig) -> tuple[_Rule, ...]:
-    return tuple(rule for rule in _RULES if rule.kind in config.kinds)
 
 
 # ---- public API --------------------------------------------------------------------------------------------
@@ -273,7 +47,7 @@ def redact_text(text: str, config: RedactionConfig | None = None) -> tuple[str, 
 
     Runs the same vectorised code as `redact_frame`, so a value is redacted identically either way.
     """
-    rules = _rules(config or RedactionConfig())
+    rules = rules_for(config or RedactionConfig())
     redacted, counts = _redact_strings(pl.Series([text], dtype=pl.String), rules)
     found = Counter({kind: int(n[0]) for kind, n in counts.items() if n[0]})
     return str(redacted[0]), found
@@ -293,7 +67,7 @@ def redact_frame(
     and retrieved context, whose String fields are all redacted. Returns the frame, the number of values
     replaced per enabled kind, and the number replaced per row (Int64 `redactions`).
     """
-    rules = _rules(config or RedactionConfig())
+    rules = rules_for(config or RedactionConfig())
     json_names = set(json_columns)
     totals = {kind: 0 for kind in KINDS if kind in _kinds(rules)}
     per_row = np.zeros(frame.height, dtype=np.int64)
@@ -317,7 +91,7 @@ def redact_frame(
 # ---- columns -----------------------------------------------------------------------------------------------
 
 
-def _redact_column(series: pl.Series, rules: Sequence[_Rule], *, as_json: bool) -> tuple[pl.Series, _Counts]:
+def _redact_column(series: pl.Series, rules: Sequence[Rule], *, as_json: bool) -> tuple[pl.Series, _Counts]:
     dtype = series.dtype
     if dtype == pl.String:
         return _redact_json(series, rules) if as_json else _redact_strings(series, rules)
@@ -332,7 +106,7 @@ def _redact_column(series: pl.Series, rules: Sequence[_Rule], *, as_json: bool) 
     )
 
 
-def _redact_lists(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _redact_lists(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     """Redact the strings inside a list column: redact the flat values, then map old to new values in place.
 
     Values are redacted as one flat column, so the cost is that of a String column of all elements; the
@@ -373,11 +147,11 @@ def _redact_lists(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series,
     return out, counts
 
 
-def _redact_json(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _redact_json(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     return _deduplicated(series, rules, _redact_json_rows)
 
 
-def _redact_json_rows(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _redact_json_rows(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     """Redact JSON text value by value (keys too), so escapes cannot hide a value and the text stays JSON.
 
     Only rows where some rule could match, or with an escape, are decoded; rows that do not change keep
@@ -469,14 +243,14 @@ def _json_replace(value: Any, leaves: Iterator[str]) -> Any:
 # ---- strings -----------------------------------------------------------------------------------------------
 
 
-def _redact_strings(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _redact_strings(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     return _deduplicated(series, rules, _redact_rows)
 
 
 def _deduplicated(
     series: pl.Series,
-    rules: Sequence[_Rule],
-    redact: Callable[[pl.Series, Sequence[_Rule]], tuple[pl.Series, _Counts]],
+    rules: Sequence[Rule],
+    redact: Callable[[pl.Series, Sequence[Rule]], tuple[pl.Series, _Counts]],
 ) -> tuple[pl.Series, _Counts]:
     """`redact`, once per distinct value when values repeat a lot (see `map_distinct`)."""
     if not rules or series.len() == 0:
@@ -491,7 +265,7 @@ def _deduplicated(
     return frame["value"].alias(series.name), counts
 
 
-def _redact_rows(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _redact_rows(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     """Apply `rules` to the rows where any of them could match, until nothing changes.
 
     One regex scan (the union of every rule's loose pattern) picks the candidate rows, so a column without
@@ -523,20 +297,20 @@ def _total(counts: _Counts, n: int) -> _CountArray:
     return total
 
 
-def _zeros(rules: Sequence[_Rule], n: int) -> _Counts:
+def _zeros(rules: Sequence[Rule], n: int) -> _Counts:
     return {kind: np.zeros(n, dtype=np.int64) for kind in _kinds(rules)}
 
 
-def _kinds(rules: Sequence[_Rule]) -> list[str]:
+def _kinds(rules: Sequence[Rule]) -> list[str]:
     return list(dict.fromkeys(rule.kind for rule in rules))
 
 
 @lru_cache(maxsize=64)
-def _union(rules: tuple[_Rule, ...]) -> str:
+def _union(rules: tuple[Rule, ...]) -> str:
     return "|".join(f"(?:{rule.loose})" for rule in rules)
 
 
-def _one_pass(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Counts]:
+def _one_pass(series: pl.Series, rules: Sequence[Rule]) -> tuple[pl.Series, _Counts]:
     counts = _zeros(rules, series.len())
     for rule in rules:
         series, found = _apply(series, rule)
@@ -544,7 +318,7 @@ def _one_pass(series: pl.Series, rules: Sequence[_Rule]) -> tuple[pl.Series, _Co
     return series, counts
 
 
-def _apply(series: pl.Series, rule: _Rule) -> tuple[pl.Series, _CountArray]:
+def _apply(series: pl.Series, rule: Rule) -> tuple[pl.Series, _CountArray]:
     """One rule over a column: polars finds the rows, and only those rows are rewritten."""
     found = np.zeros(len(series), dtype=np.int64)
     if rule.check is None:

@@ -19,11 +19,11 @@ from typing import Any
 
 import polars as pl
 
+from tracewatch.datasets.append import append_version
 from tracewatch.datasets.schema import empty_items
 from tracewatch.datasets.seed import LoadedFile, RejectedRow, load_file, reason_counts
 from tracewatch.datasets.versions import (
     VersionManifest,
-    append_version,
     check_dataset_name,
     dataset_prefix,
     read_manifest,

@@ -57,3 +57,15 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 def empty_items() -> pl.DataFrame:
     """A zero-row frame with the item schema."""
     return pl.DataFrame(schema=ITEM_SCHEMA)
+
+
+VERSION_COLUMNS: dict[str, pl.DataType] = {
+    "added_in_version": pl.Int64(),
+    "updated_in_version": pl.Int64(),
+}
+"""Bookkeeping columns stored beside the item columns: the version that added each item, and the last version
+that replaced it (null if never). They replace a list of added ids in the manifest, which would grow without
+bound, and let a reader select "what version N changed" with one filter."""
+
+STORED_SCHEMA: dict[str, pl.DataType] = {**ITEM_SCHEMA, **VERSION_COLUMNS}
+"""The columns of `items.parquet` and of every frame `read_version` returns."""

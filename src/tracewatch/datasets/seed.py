@@ -22,9 +22,10 @@ from typing import Any
 
 import polars as pl
 
+from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import content_hash, dedup_key, item_id, redact_and_key
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.datasets.versions import VersionManifest, append_version, check_dataset_name
+from tracewatch.datasets.versions import VersionManifest, check_dataset_name
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.store import Store
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from tracewatch.datasets import candidates as candidates_module
 from tracewatch.datasets.candidates import CandidateInputs, candidate_inputs, content_hash_check
 from tracewatch.datasets.items import content_hash_expr, dedup_keys, usable_input
-from tracewatch.datasets.pii import RedactionConfig, redact_frame
+from tracewatch.datasets.pii import redact_frame
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.hashing import U64, stable_hash64
 from tracewatch.traces.schema import MESSAGE
 

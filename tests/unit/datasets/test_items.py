@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracewatch.datasets.items import (
-    CASEFOLD_EXTRAS,
     NO_USABLE_INPUT,
     SilverRule,
     content_hash,
@@ -26,12 +25,15 @@ from tracewatch.datasets.items import (
     item_id,
     item_id_expr,
     items_from_traces,
+    usable_input,
+)
+from tracewatch.datasets.normalise import (
+    CASEFOLD_EXTRAS,
     normalise_series,
     normalise_text,
     normalise_text_expr,
-    usable_input,
 )
-from tracewatch.datasets.pii import RedactionConfig
+from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.hashing import stable_hash64

@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracewatch.datasets.pii import KINDS, PLACEHOLDERS, RedactionConfig, redact_frame, redact_text
+from tracewatch.datasets.pii import redact_frame, redact_text
+from tracewatch.datasets.pii_rules import KINDS, PLACEHOLDERS, RedactionConfig
 from tracewatch.errors import ConfigError
 from tracewatch.traces._pii_plant import sample_values
 from tracewatch.traces.demo import generate_day, planted_pii_of_day

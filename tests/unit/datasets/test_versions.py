@@ -14,15 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracewatch.datasets.append import check_items
 from tracewatch.datasets.items import content_hash, dedup_key, dedup_keys, item_id
 from tracewatch.datasets.review import ANSWER, REVIEWER, review_changes, review_sheet
-from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.datasets.schema import ITEM_SCHEMA, STORED_SCHEMA
 from tracewatch.datasets.seed import LoadedFile, RejectedRow, load_file, seed_items
 from tracewatch.datasets.versions import (
-    STORED_SCHEMA,
     VersionManifest,
     check_dataset_name,
-    check_items,
     make_source_key,
     spec_fingerprint,
 )
