@@ -12,9 +12,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from flows.common import stage_task
-from tracewatch.drift import DriftConfig
-from tracewatch.drift.alerts import Alert, alert_event, alert_rows, alerts_markdown
-from tracewatch.drift.night import DriftNight, drift_night
+from tracewatch.drift import (
+    Alert,
+    DriftConfig,
+    DriftNight,
+    alert_event,
+    alert_rows,
+    alerts_markdown,
+    drift_night,
+)
 from tracewatch.scoring.trace_scores import score_history
 from tracewatch.store import Store
 

@@ -16,15 +16,14 @@ from prefect.runtime import flow_run
 from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import run_experiment_flow
-from flows.params import DatasetSpecParams, ExperimentChoice
+from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
-from tracewatch.datasets.build import DatasetBuild, DatasetSpec, load_dataset_spec
+from tracewatch.datasets.build import DatasetBuild
 from tracewatch.datasets.report import sample_night
-from tracewatch.drift import DriftConfig, check_rebaseline
-from tracewatch.drift.alerts import Alert, alerts_markdown
+from tracewatch.datasets.spec import DatasetSpec, load_dataset_spec
+from tracewatch.drift import Alert, DriftConfig, alerts_markdown, check_rebaseline
 from tracewatch.errors import ConfigError
-from tracewatch.ingest import IngestResult, ingest_new_traces
-from tracewatch.ingest.data_docs import publish_data_docs
+from tracewatch.ingest import IngestResult, ingest_new_traces, publish_data_docs
 from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports
 from tracewatch.reports import PublishedPartition
 from tracewatch.settings import Settings
@@ -71,9 +70,9 @@ def sample_dataset(
     return sample_night(store, spec, day, run_id=run_id)
 
 
-def dataset_spec(dataset: DatasetSpecParams | None) -> DatasetSpec:
+def dataset_spec(dataset: DatasetSpec | None) -> DatasetSpec:
     """The form's spec, or the shipped nightly spec (data/datasets/nightly.yaml) when none was given."""
-    return dataset.to_spec() if dataset is not None else load_dataset_spec()
+    return dataset if dataset is not None else load_dataset_spec()
 
 
 def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[ExperimentChoice]:
@@ -87,7 +86,7 @@ def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[Expe
 def nightly(
     day: dt.date | None = None,
     reprocess: bool = False,
-    dataset: DatasetSpecParams | None = None,
+    dataset: DatasetSpec | None = None,
     experiments: list[ExperimentChoice] | None = None,
     rebaseline_from: dt.date | None = None,
     drift: dict[str, Any] | None = None,
@@ -177,7 +176,7 @@ def backfill(
     start: dt.date,
     end: dt.date,
     reprocess: bool = False,
-    dataset: DatasetSpecParams | None = None,
+    dataset: DatasetSpec | None = None,
     experiments: list[ExperimentChoice] | None = None,
     drift: dict[str, Any] | None = None,
 ) -> list[PublishedPartition]:

@@ -29,9 +29,7 @@ from tracewatch.drift.quality import (
 )
 from tracewatch.drift.window import ReferenceWindow, load_reference
 from tracewatch.ingest import scan_accepted
-from tracewatch.reports import PublishedPartition, publish_partition
-from tracewatch.reports.tables import DRIFT, QUALITY_TREND
-from tracewatch.reports.writer import partition_key
+from tracewatch.reports import DRIFT, QUALITY_TREND, PublishedPartition, partition_key, publish_partition
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,7 @@ from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces import ROW_NR, TRACE_SCHEMA, RejectedFile, TraceFile, read_trace_file
-from tracewatch.validation.rowchecks import failing_rows
-from tracewatch.validation.suite import Suite
+from tracewatch.validation import Suite, failing_rows
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
-from tracewatch.validation.suite import Suite, load_suite, trace_suite_path
+from tracewatch.validation import Suite, load_suite, trace_suite_path
 
 log = logging.getLogger(__name__)
 

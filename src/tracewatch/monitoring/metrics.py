@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tracewatch.reports.tables import FEEDBACK_STATS
+from tracewatch.reports import FEEDBACK_STATS
 from tracewatch.traces import GROUP_KEYS, TRACE_SCHEMA
 
 METRIC_INPUT_COLUMNS: tuple[str, ...] = (

@@ -9,8 +9,14 @@ import polars as pl
 
 from tracewatch.ingest import load_ledger, read_quarantine_records, scan_accepted
 from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
-from tracewatch.reports import PublishedPartition, publish_partition
-from tracewatch.reports.tables import INGEST_DAILY, TRACE_METRICS_DAILY, TRACE_METRICS_HOURLY, ReportTable
+from tracewatch.reports import (
+    INGEST_DAILY,
+    TRACE_METRICS_DAILY,
+    TRACE_METRICS_HOURLY,
+    PublishedPartition,
+    ReportTable,
+    publish_partition,
+)
 from tracewatch.store import Store
 from tracewatch.traces import GROUP_KEYS
 

@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from tracewatch.experiments.records import ExperimentRecord
-from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.experiments import ExperimentRecord, read_experiment_items
 from tracewatch.store import Store
 
 

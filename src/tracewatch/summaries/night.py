@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracewatch.ingest import IngestResult
-from tracewatch.reports.writer import PublishedPartition
+from tracewatch.reports import PublishedPartition
 
 
 @dataclass(frozen=True)

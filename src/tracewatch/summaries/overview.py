@@ -7,9 +7,8 @@ import datetime as dt
 import polars as pl
 
 from tracewatch.datasets.versions import DATASETS_PREFIX, list_datasets, list_versions
-from tracewatch.experiments.records import EXPERIMENTS_PREFIX, list_records
-from tracewatch.reports.tables import REPORT_TABLES
-from tracewatch.reports.writer import REPORTS_PREFIX, partition_key
+from tracewatch.experiments import EXPERIMENTS_PREFIX, list_records
+from tracewatch.reports import REPORT_TABLES, REPORTS_PREFIX, partition_key
 from tracewatch.store import Store
 
 
