@@ -270,12 +270,8 @@ async def run_tracewatch(
     kind: str, server_url: str, store_url: str, calls: int, concurrency: int
 ) -> tuple[dict[str, float], dict[str, int]]:
     """The runner as the nightly flow uses it: LiteLLMClient, response cache, rows flushed to the store."""
-    from tracewatch.experiments.cache import ResponseCache
-    from tracewatch.experiments.client import LiteLLMClient
-    from tracewatch.experiments.config import ExperimentConfig
-    from tracewatch.experiments.experiment import ExperimentSpec
-    from tracewatch.experiments.limits import LimitSettings, ProviderLimits
-    from tracewatch.experiments.runner import RunnerSettings, Runtime, run_experiment
+    from tracewatch.experiments import ExperimentConfig, ExperimentSpec, RunnerSettings, run_experiment
+    from tracewatch.llm import LimitSettings, LiteLLMClient, ProviderLimits, ResponseCache, Runtime
     from tracewatch.store import Store
 
     store = Store(store_url)
@@ -289,7 +285,6 @@ async def run_tracewatch(
             client=client,
             cache=None if kind == "nocache" else ResponseCache(store),
             limits=ProviderLimits(LimitSettings(max_concurrency=concurrency)),
-            progress=lambda snapshot: None,
         )
         with timed(phases, "total"), cpu_timed(phases):
             result = await run_experiment(
@@ -298,7 +293,7 @@ async def run_tracewatch(
                 [config],
                 items,
                 runtime=runtime,
-                settings=RunnerSettings(chunk_size=250),
+                settings=RunnerSettings(chunk_size=250, progress=lambda snapshot: None),
             )
     limiter = next(iter(runtime.limits.throttles().values())).limiter.stats()
     counts = {

@@ -219,7 +219,7 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
     from tracewatch.datasets.build import load_dataset_spec
     from tracewatch.datasets.report import sample_night
     from tracewatch.drift.night import drift_night
-    from tracewatch.experiments.config import load_experiment
+    from tracewatch.experiments import load_experiment
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.ingest.data_docs import publish_data_docs
     from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
@@ -281,9 +281,8 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
 
 def run_experiment_directly(store: Store, model_url: str, dataset: str, version: int | None) -> Any:
     """What the experiment flow does, with its settings: launch, run every chunk, finish; the record."""
-    from tracewatch.experiments.launch import experiment_runtime, launch
+    from tracewatch.experiments import RunnerSettings, experiment_runtime, launch, run_experiment
     from tracewatch.llm import RetryPolicy
-    from tracewatch.experiments.runner import RunnerSettings, run_experiment
 
     ready = launch(store, echo_experiment(model_url), dataset, version)
     settings = RunnerSettings(retry=RetryPolicy(max_attempts=8), chunk_size=50, parallel_chunks=4)
@@ -334,7 +333,7 @@ def store_counts(store: Store, days: list[dt.date], partitions: int) -> dict[str
     import polars as pl
 
     from tracewatch.datasets.versions import list_versions
-    from tracewatch.experiments.records import list_records
+    from tracewatch.experiments import list_records
     from tracewatch.reports.writer import partition_key
 
     ingest = pl.concat(store.read_parquet(partition_key("ingest_daily", day)) for day in days)

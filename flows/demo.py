@@ -30,7 +30,7 @@ from flows.params import DatasetSpecParams, ExperimentChoice
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
 from tracewatch.datasets.build import NIGHTLY_SPEC
-from tracewatch.experiments.client import load_litellm
+from tracewatch.llm import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text
 from tracewatch.settings import Settings

@@ -28,27 +28,29 @@ from prefect.utilities.annotations import quote
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
-from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
+from flows.common import connect_store, stage_task
 from flows.params import ExperimentChoice
 from flows.scoring import check_scorers, score_experiment
-from tracewatch.experiments.config import Experiment
-from tracewatch.experiments.experiment import finish_experiment
-from tracewatch.experiments.launch import experiment_runtime, launch
-from tracewatch.experiments.plan import ChunkPlan
-from tracewatch.experiments.records import ExperimentRecord
-from tracewatch.experiments.retry import RetryPolicy
-from tracewatch.experiments.runner import (
+from tracewatch.experiments import (
+    ChunkPlan,
     ChunkResult,
+    Experiment,
+    ExperimentRecord,
     PreparedRun,
     RunnerSettings,
-    Runtime,
+    experiment_markdown,
+    experiment_runtime,
+    experiment_summary,
+    finish_experiment,
     interleaved,
+    launch,
     prepare_run,
     run_planned_chunk,
 )
-from tracewatch.reports.summary import experiment_leaderboard
-from tracewatch.scoring.stage import format_leaderboard
+from tracewatch.llm import RetryPolicy, Runtime
+from tracewatch.scoring import format_leaderboard, scores_markdown
 from tracewatch.store import Store
+from tracewatch.summaries import experiment_leaderboard
 
 T = TypeVar("T")
 DEFAULT_EXPERIMENT = ExperimentChoice(shipped="demo")
@@ -61,9 +63,7 @@ def _experiment_run_name() -> str:
     return f"experiment-{choice.label}-{params.get('dataset')}" + (f"-v{version}" if version else "")
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def prepare_experiment(
     store: Store,
     source: str | dict[str, Any],
@@ -94,16 +94,12 @@ async def run_chunk(
     return await run_planned_chunk(prepared, plan, runtime=runtime, settings=settings)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def finish(store: Store, experiment_id: str) -> ExperimentRecord:
     return finish_experiment(store, experiment_id)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def leaderboard(store: Store, record: ExperimentRecord) -> list[dict[str, object]]:
     return experiment_leaderboard(store, record)
 
@@ -205,7 +201,7 @@ async def experiment(
     )
     await acreate_markdown_artifact(
         key=artifact_key("experiment", spec.experiment_id),
-        markdown=experiment_markdown(record, summary, board) + scores_markdown(scored.leaderboard),
+        markdown=experiment_markdown(record, summary["message"], board) + scores_markdown(scored.leaderboard),
         description=summary["message"],
     )
     print(summary["message"])
@@ -223,48 +219,3 @@ def run_experiment_flow(**parameters: Any) -> dict[str, Any]:
     """Run the experiment flow from synchronous code (the nightly flow) as a subflow."""
     result: dict[str, Any] = run_coro_as_sync(experiment(**parameters))
     return result
-
-
-def experiment_summary(record: ExperimentRecord, chunks: list[ChunkResult]) -> dict[str, Any]:
-    """What the flow returns and logs: the record's counts and what this run did."""
-    calls = sum(c.attempts for c in chunks)
-    cached = sum(c.cached for c in chunks)
-    counts = record.counts
-    return {
-        "experiment_id": record.experiment_id,
-        "dataset": record.dataset,
-        "dataset_version": record.dataset_version,
-        "configs": len(record.configs),
-        "counts": counts,
-        "spent_usd": record.spent_usd,
-        "calls": calls,
-        "cached": cached,
-        "message": (
-            f"experiment {record.experiment_id}: {len(record.configs)} configs x {record.item_count} items "
-            f"x {record.trials} trials of {record.dataset} v{record.dataset_version}: "
-            + ", ".join(f"{n} {status}" for status, n in counts.items())
-            + f"; this run made {calls} calls, {cached} answers from the cache, "
-            f"{record.spent_usd:.4f} USD spent in all"
-        ),
-    }
-
-
-def experiment_markdown(
-    record: ExperimentRecord, summary: dict[str, Any], board: list[dict[str, object]]
-) -> str:
-    rows = "\n".join(
-        f"| {row['config']}{' (baseline)' if row['baseline'] else ''} | {row['ok']} | {row['error']} | "
-        f"{row['skipped_budget']} | {row['missing']} | {row['cost_usd']} | {row['mean_latency_ms']} |"
-        for row in board
-    )
-    return (
-        f"# Experiment `{record.experiment_id}`\n\n{summary['message']}\n\n"
-        "| config | ok | error | skipped (budget) | missing | cost (USD) | mean latency (ms) |\n"
-        "|---|---|---|---|---|---|---|\n"
-        f"{rows}\n\nItems: `warehouse/experiments/{record.experiment_id}/items/`\n"
-    )
-
-
-def scores_markdown(rows: list[dict[str, Any]]) -> str:
-    """The scores section of the experiment's markdown artifact."""
-    return "\n## Scores\n\n" + format_leaderboard(rows) + "\n" if rows else "\nNo scores.\n"

@@ -8,9 +8,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from flows.common import RETRIES, RETRY_DELAYS_S, transient
-from tracewatch.experiments.config import Experiment
-from tracewatch.scoring.stage import (
+from flows.common import stage_task
+from tracewatch.experiments import Experiment
+from tracewatch.scoring import (
     StageResult,
     TraceScoringSpec,
     experiment_suite,
@@ -27,9 +27,7 @@ def check_scorers(experiment: Experiment) -> None:
     experiment_suite(experiment)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 async def score_experiment(
     store: Store, experiment_id: str, experiment: Experiment, day: dt.date, run_id: str
 ) -> StageResult:
@@ -41,9 +39,7 @@ def trace_scoring_spec(source: str) -> TraceScoringSpec:
     return load_trace_scoring(source)
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
     # Sync, for the sync nightly flow: judges are async calls, run on a loop of their own.
     result: StageResult = run_coro_as_sync(score_traces_stage(store, day, spec, run_id=run_id))

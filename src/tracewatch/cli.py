@@ -19,10 +19,16 @@ from tracewatch.datasets.review import export_for_review, import_reviews
 from tracewatch.datasets.seed import seed_dataset
 from tracewatch.datasets.versions import diff_versions, list_datasets, list_versions
 from tracewatch.errors import TracewatchError
-from tracewatch.experiments import progress
-from tracewatch.experiments.launch import experiment_runtime, launch
-from tracewatch.experiments.records import items_prefix, list_records
-from tracewatch.experiments.runner import ExperimentResult, RunnerSettings, run_experiment
+from tracewatch.experiments import (
+    PROGRESS_LOGGER,
+    ExperimentResult,
+    RunnerSettings,
+    experiment_runtime,
+    items_prefix,
+    launch,
+    list_records,
+    run_experiment,
+)
 from tracewatch.runs import new_run_id
 from tracewatch.scoring.stage import experiment_suite, format_leaderboard, score_experiment_stage
 from tracewatch.settings import Settings
@@ -34,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Warnings and errors, plus the progress of a run (its lines every 10% when stderr is not a terminal).
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger(progress.__name__).setLevel(logging.INFO)
+    logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
     try:
         store = open_store(Settings())
         args.run(store, args)

@@ -19,8 +19,7 @@ import pytest
 from devtools.model_server import Latency, ModelServer
 from devtools.stack import Stack, descendants
 from tracewatch.datasets.versions import read_version
-from tracewatch.experiments.records import ExperimentRecord, list_records, read_record
-from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.experiments import ExperimentRecord, list_records, read_experiment_items, read_record
 from tracewatch.store import Store
 
 if TYPE_CHECKING:

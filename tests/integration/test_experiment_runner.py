@@ -30,14 +30,24 @@ from devtools.model_server import (
     stop_model_server,
 )
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.experiments.cache import PACK_PREFIX, ResponseCache
-from tracewatch.experiments.client import LiteLLMClient
-from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.experiment import ExperimentSpec
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits
-from tracewatch.experiments.resume import item_parts, read_experiment_items
-from tracewatch.experiments.retry import RetryPolicy
-from tracewatch.experiments.runner import ExperimentResult, RunnerSettings, Runtime, run_experiment
+from tracewatch.experiments import (
+    ExperimentConfig,
+    ExperimentResult,
+    ExperimentSpec,
+    RunnerSettings,
+    item_parts,
+    read_experiment_items,
+    run_experiment,
+)
+from tracewatch.llm import (
+    PACK_PREFIX,
+    LimitSettings,
+    LiteLLMClient,
+    ProviderLimits,
+    ResponseCache,
+    RetryPolicy,
+    Runtime,
+)
 from tracewatch.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +101,6 @@ def run(
                 client=client,
                 cache=cache,
                 limits=limits or ProviderLimits(LimitSettings(max_concurrency=concurrency)),
-                progress=lambda snapshot: None,
             )
             return await run_experiment(
                 store,
@@ -100,7 +109,11 @@ def run(
                 frame,
                 runtime=runtime,
                 settings=RunnerSettings(
-                    retry=retry, chunk_size=25, flush_every=flush_every, flush_interval_s=0.2
+                    retry=retry,
+                    chunk_size=25,
+                    flush_every=flush_every,
+                    flush_interval_s=0.2,
+                    progress=lambda snapshot: None,
                 ),
             )
 

@@ -16,15 +16,10 @@ import pytest
 
 from devtools.model_server import Faults, ModelServer, start_model_server, stop_model_server
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.client import (
-    LiteLLMClient,
-    Transport,
-    register_model_prices,
-    retry_after_s,
-    scrub,
-)
-from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.types import CallParams, Completion, ModelError
+from tracewatch.experiments import ExperimentConfig
+from tracewatch.llm import CallParams, Completion, LiteLLMClient, ModelError, Transport, register_model_prices
+from tracewatch.llm._errors import scrub
+from tracewatch.llm._openai_http import retry_after_s
 
 API_KEY = "sk-tracewatch-" + "s3cr3t" * 5
 WRONG_KEY = "sk-tracewatch-" + "wr0ng" * 6

@@ -16,12 +16,8 @@ from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import read_version
-from tracewatch.experiments.cache import ResponseCache
-from tracewatch.experiments.client import LiteLLMClient
-from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.experiment import ExperimentSpec
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits
-from tracewatch.experiments.runner import RunnerSettings, Runtime, run_experiment
+from tracewatch.experiments import ExperimentConfig, ExperimentSpec, RunnerSettings, run_experiment
+from tracewatch.llm import LimitSettings, LiteLLMClient, ProviderLimits, ResponseCache, Runtime
 from tracewatch.reports.writer import partition_key
 from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experiment
 from tracewatch.scoring.publish import publish_experiment_scoring, publish_trace_scoring
@@ -79,7 +75,7 @@ def suite(server: ModelServer) -> ScorerSuite:
 
 def runtime(client: LiteLLMClient, store: Store) -> Runtime:
     limits = ProviderLimits(LimitSettings(max_concurrency=8))
-    return Runtime(client=client, cache=ResponseCache(store), limits=limits, progress=lambda snapshot: None)
+    return Runtime(client=client, cache=ResponseCache(store), limits=limits)
 
 
 def experiment_and_scores(store: Store, server: ModelServer) -> ExperimentScoring:
@@ -110,7 +106,7 @@ def experiment_and_scores(store: Store, server: ModelServer) -> ExperimentScorin
                 configs,
                 items,
                 runtime=run,
-                settings=RunnerSettings(),
+                settings=RunnerSettings(progress=lambda snapshot: None),
             )
             return await score_experiment(store, "exp", suite(server), run, resamples=500)
 

@@ -11,8 +11,7 @@ import pytest
 from flows.demo import main
 
 from tracewatch.datasets.versions import list_versions, read_version
-from tracewatch.experiments.records import list_records
-from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.experiments import list_records, read_experiment_items
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.reports.writer import partition_key, read_manifest
 from tracewatch.store import Store

@@ -25,8 +25,7 @@ from devtools.model_server import (
 )
 from tracewatch.datasets.versions import read_version
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.records import read_record
-from tracewatch.experiments.resume import read_experiment_items
+from tracewatch.experiments import read_experiment_items, read_record
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 

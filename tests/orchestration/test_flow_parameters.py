@@ -30,7 +30,7 @@ from tracewatch.datasets.build import HASH_COLUMNS, NIGHTLY_SPEC, load_dataset_s
 from tracewatch.datasets.pii_rules import KINDS
 from tracewatch.datasets.sampling import STRATEGIES
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.config import shipped_experiments
+from tracewatch.experiments import shipped_experiments
 from tracewatch.paths import shipped_data
 from tracewatch.traces import TRACE_SCHEMA
 

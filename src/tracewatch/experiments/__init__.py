@@ -1,0 +1,101 @@
+"""The experiments stage: every item of a dataset version through every config of an experiment (a model
+with prompt templates, or a Python task), `trials` times, every answer recorded as one row.
+
+Load an experiment (`load_experiment`), check it against a dataset version (`launch`), and run it
+(`run_experiment`, or `prepare_run` + `run_planned_chunk` per chunk under an orchestrator); the rows and the
+record are read back with `read_experiment_items` and `read_record`. Model calls go through `tracewatch.llm`.
+Everything a caller needs is exported here; the modules behind it are private.
+"""
+
+from tracewatch.experiments._config import ExperimentConfig
+from tracewatch.experiments._experiment import Experiment
+from tracewatch.experiments._launch import (
+    DatasetInput,
+    Launch,
+    dataset_input,
+    default_experiment_id,
+    experiment_runtime,
+    experiment_spec,
+    launch,
+)
+from tracewatch.experiments._lifecycle import ExperimentSpec, finish_experiment, start_experiment
+from tracewatch.experiments._loading import experiment_from_dict, load_experiment, shipped_experiments
+from tracewatch.experiments._plan import ChunkPlan
+from tracewatch.experiments._progress import (
+    PROGRESS_LOGGER,
+    ProgressCallback,
+    ProgressSnapshot,
+    console_progress,
+)
+from tracewatch.experiments._records import (
+    EXPERIMENT_ITEM_SCHEMA,
+    EXPERIMENTS_PREFIX,
+    STATUSES,
+    ConfigEntry,
+    ExperimentRecord,
+    items_prefix,
+    list_records,
+    read_record,
+)
+from tracewatch.experiments._resume import RunMode, item_parts, read_experiment_items
+from tracewatch.experiments._runner import (
+    ChunkResult,
+    ExperimentResult,
+    PreparedRun,
+    RunnerSettings,
+    interleaved,
+    prepare_run,
+    run_experiment,
+    run_planned_chunk,
+)
+from tracewatch.experiments._summary import experiment_markdown, experiment_summary
+from tracewatch.experiments._tasks import TaskFn, resolve_task
+from tracewatch.experiments._templates import ItemFieldError, render_template
+
+__all__ = [
+    "EXPERIMENTS_PREFIX",
+    "EXPERIMENT_ITEM_SCHEMA",
+    "PROGRESS_LOGGER",
+    "STATUSES",
+    "ChunkPlan",
+    "ChunkResult",
+    "ConfigEntry",
+    "DatasetInput",
+    "Experiment",
+    "ExperimentConfig",
+    "ExperimentRecord",
+    "ExperimentResult",
+    "ExperimentSpec",
+    "ItemFieldError",
+    "Launch",
+    "PreparedRun",
+    "ProgressCallback",
+    "ProgressSnapshot",
+    "RunMode",
+    "RunnerSettings",
+    "TaskFn",
+    "console_progress",
+    "dataset_input",
+    "default_experiment_id",
+    "experiment_from_dict",
+    "experiment_markdown",
+    "experiment_runtime",
+    "experiment_spec",
+    "experiment_summary",
+    "finish_experiment",
+    "interleaved",
+    "item_parts",
+    "items_prefix",
+    "launch",
+    "list_records",
+    "load_experiment",
+    "prepare_run",
+    "read_experiment_items",
+    "read_record",
+    "render_template",
+    "resolve_task",
+    "run_experiment",
+    "run_planned_chunk",
+    "shipped_experiments",
+    "start_experiment",
+]

@@ -1,5 +1,16 @@
-"""Scoring: the `Score` record, the scorer seams, and heuristic metrics (`tracewatch.scoring.metrics`)."""
+"""Scoring: the `Score` record, the scorer seams, heuristic metrics (`tracewatch.scoring.metrics`), LLM judges,
+and the stage the flows call: score an experiment or a day's traces and publish the reports."""
 
+from tracewatch.scoring.stage import (
+    StageResult,
+    TraceScoringSpec,
+    experiment_suite,
+    format_leaderboard,
+    load_trace_scoring,
+    score_experiment_stage,
+    score_traces_stage,
+    scores_markdown,
+)
 from tracewatch.scoring.types import (
     SCORE_SCHEMA,
     SCORE_STATUSES,
@@ -20,4 +31,12 @@ __all__ = [
     "ScoreStatus",
     "Scorer",
     "ScorerSpec",
+    "StageResult",
+    "TraceScoringSpec",
+    "experiment_suite",
+    "format_leaderboard",
+    "load_trace_scoring",
+    "score_experiment_stage",
+    "score_traces_stage",
+    "scores_markdown",
 ]

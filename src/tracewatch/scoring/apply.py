@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.runner import Runtime
+from tracewatch.llm import Runtime
 from tracewatch.scoring.judges import LLMJudge
 from tracewatch.scoring.suite import ScorerSuite
 from tracewatch.scoring.types import SCORE_SCHEMA, Score

@@ -15,9 +15,8 @@ import polars as pl
 
 from tracewatch.datasets.versions import read_version
 from tracewatch.errors import DataContractError
-from tracewatch.experiments.records import read_record
-from tracewatch.experiments.resume import read_experiment_items
-from tracewatch.experiments.runner import Runtime
+from tracewatch.experiments import read_experiment_items, read_record
+from tracewatch.llm import Runtime
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite, output_checks
 from tracewatch.scoring.segments import input_length_bucket, segmented_aggregates

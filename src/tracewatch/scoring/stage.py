@@ -18,10 +18,8 @@ import polars as pl
 import yaml
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.config import Experiment
-from tracewatch.experiments.launch import model_runtime
-from tracewatch.experiments.limits import LimitSettings, limit_settings_from_dict
-from tracewatch.experiments.runner import Runtime
+from tracewatch.experiments import Experiment
+from tracewatch.llm import LimitSettings, Runtime, limit_settings_from_dict, model_runtime
 from tracewatch.paths import shipped_data
 from tracewatch.reports.writer import PublishedPartition
 from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experiment
@@ -172,3 +170,8 @@ def format_leaderboard(rows: Sequence[Mapping[str, Any]]) -> str:
             f"| {row['scorer']} | {row['config_name']} | {shown} | {row['n_scored']} | {row['n_error']} | {verdict} |"
         )
     return "\n".join(lines)
+
+
+def scores_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The scores section of an experiment's markdown artifact: the leaderboard, or a line saying there is none."""
+    return "\n## Scores\n\n" + format_leaderboard(rows) + "\n" if rows else "\nNo scores.\n"

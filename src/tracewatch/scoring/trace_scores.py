@@ -17,9 +17,9 @@ import polars as pl
 
 from tracewatch.drift.quality import SCORE_COLUMNS
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.runner import Runtime
 from tracewatch.hashing import key64, stable_hash64
 from tracewatch.ingest import scan_accepted
+from tracewatch.llm import Runtime
 from tracewatch.reports.tables import JUDGE_AGREEMENT, TRACE_QUALITY
 from tracewatch.reports.writer import partition_key
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows

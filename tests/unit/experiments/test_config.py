@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.config import (
+from tracewatch.experiments import (
     Experiment,
     ExperimentConfig,
     ItemFieldError,
@@ -23,7 +23,7 @@ from tracewatch.experiments.config import (
     resolve_task,
     shipped_experiments,
 )
-from tracewatch.experiments.types import ModelError
+from tracewatch.llm import ModelError
 
 THIS = "tests.unit.experiments.test_config"
 MODEL = "openai/gpt-4o-mini"

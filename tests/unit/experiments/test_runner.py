@@ -8,6 +8,7 @@ import datetime as dt
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,33 +17,40 @@ import pytest
 
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
-from tracewatch.experiments.cache import CACHE_PREFIX, PACK_PREFIX, ResponseCache
-from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits
-from tracewatch.experiments.progress import ProgressSnapshot
-from tracewatch.experiments.records import (
+from tracewatch.experiments import (
     EXPERIMENT_ITEM_SCHEMA,
     STATUSES,
-    read_record,
-    record_key,
-    rows_to_frame,
-)
-from tracewatch.experiments.resume import item_parts, read_experiment_items
-from tracewatch.experiments.retry import RetryPolicy
-from tracewatch.experiments.runner import (
+    ExperimentConfig,
     ExperimentResult,
+    ExperimentSpec,
+    ProgressSnapshot,
     RunnerSettings,
-    Runtime,
+    finish_experiment,
+    item_parts,
     prepare_run,
+    read_experiment_items,
+    read_record,
     run_experiment,
     run_planned_chunk,
 )
-from tracewatch.experiments.types import CallParams, Completion, Message, ModelError
+from tracewatch.experiments._records import record_key, rows_to_frame
+from tracewatch.llm import (
+    CACHE_PREFIX,
+    PACK_PREFIX,
+    CallParams,
+    Completion,
+    LimitSettings,
+    Message,
+    ModelError,
+    ProviderLimits,
+    ResponseCache,
+    RetryPolicy,
+    Runtime,
+)
 from tracewatch.store import Store
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.005)
-SETTINGS = RunnerSettings(retry=FAST, chunk_size=7, flush_every=4)
+SETTINGS = RunnerSettings(retry=FAST, chunk_size=7, flush_every=4, progress=lambda snapshot: None)
 COST = 0.01
 
 Behaviour = str | ModelError | BaseException
@@ -133,7 +141,7 @@ def run(
     settings: RunnerSettings = SETTINGS,
     **runtime: Any,
 ) -> ExperimentResult:
-    runtime.setdefault("progress", lambda snapshot: None)
+    progress = runtime.pop("progress", lambda snapshot: None)
     runtime.setdefault("rng", random.Random(0))
     return asyncio.run(
         run_experiment(
@@ -142,7 +150,7 @@ def run(
             configs or [config()],
             items,
             runtime=Runtime(client=client, **runtime),
-            settings=settings,
+            settings=replace(settings, progress=progress),
         )
     )
 
@@ -393,7 +401,7 @@ def test_retry_failed_reruns_only_the_errors_and_the_latest_row_wins(store: Stor
             items,
             mode="retry_failed",
             settings=SETTINGS,
-            runtime=Runtime(client=healthy, progress=lambda s: None),
+            runtime=Runtime(client=healthy),
         )
     )
     assert sorted(healthy.calls) == ["bad four", "bad two"]
@@ -416,7 +424,7 @@ def test_retry_failed_leaves_skipped_items_to_a_plain_resume(store: Store) -> No
             items,
             mode="retry_failed",
             settings=SETTINGS,
-            runtime=Runtime(client=untouched, progress=lambda s: None),
+            runtime=Runtime(client=untouched),
         )
     )
     assert untouched.total == 0
@@ -567,7 +575,7 @@ def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> N
         (1, 4, 8),
         (1, 8, 10),
     ]
-    runtime = Runtime(client=FakeClient(), progress=lambda s: None)
+    runtime = Runtime(client=FakeClient())
     for plan in prepared.plans:
         chunk = asyncio.run(run_planned_chunk(prepared, plan, runtime=runtime, settings=SETTINGS))
         assert chunk.chunk == plan.label
@@ -581,7 +589,7 @@ def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> N
 
 def test_missing_keys_are_counted_until_a_run_writes_them(store: Store) -> None:
     prepared = prepare_run(store, spec("partial"), [config()], plain_items(5), run_id="run-1", chunk_size=2)
-    runtime = Runtime(client=FakeClient(), progress=lambda s: None)
+    runtime = Runtime(client=FakeClient())
     asyncio.run(run_planned_chunk(prepared, prepared.plans[0], runtime=runtime))
     assert finish_experiment(store, "partial").counts == {
         "ok": 2,
@@ -613,9 +621,8 @@ def test_configs_must_differ(store: Store) -> None:
 
 
 def test_a_chunk_found_whole_in_the_cache_gives_the_rows_the_per_item_path_gives() -> None:
-    from tracewatch.experiments.calls import CallResult
-    from tracewatch.experiments.runner import _cached_rows, _row
-    from tracewatch.experiments.types import Completion
+    from tracewatch.experiments._rows import cached_rows, item_row
+    from tracewatch.llm import CallResult, Completion
 
     base = {
         "run_id": "r",
@@ -635,11 +642,11 @@ def test_a_chunk_found_whole_in_the_cache_gives_the_rows_the_per_item_path_gives
         Completion("two", 12.0, 3.0, None, 8.0, "m", cached=True),  # type: ignore[arg-type]
     ]
     units = [(item, 0) for item in items]
-    fast = _cached_rows(base, units, answers)
+    fast = cached_rows(base, units, answers)
     now = dt.datetime.now(dt.UTC)
     results = [CallResult("ok", completion, None, 0, cached=True) for completion in answers]
     slow = rows_to_frame(
-        [_row(base, item, 0, result, now) for item, result in zip(items, results, strict=True)]
+        [item_row(base, item, 0, result, now) for item, result in zip(items, results, strict=True)]
     )
     times = ["started_at", "finished_at"]
     assert fast.drop(times).equals(slow.drop(times))

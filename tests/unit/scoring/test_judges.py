@@ -9,10 +9,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.cache import ResponseCache
-from tracewatch.experiments.retry import RetryPolicy
-from tracewatch.experiments.runner import Runtime
-from tracewatch.experiments.types import CallParams, Completion, Message, ModelError
+from tracewatch.llm import CallParams, Completion, Message, ModelError, ResponseCache, RetryPolicy, Runtime
 from tracewatch.scoring.judges import judge_from_dict
 from tracewatch.scoring.judges.parse import first_json_object, parse_flag, parse_scale
 from tracewatch.store import Store

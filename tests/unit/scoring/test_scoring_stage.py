@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.config import experiment_from_dict
+from tracewatch.experiments import experiment_from_dict
 from tracewatch.scoring.apply import LONG_SCORES, SCORING_COLUMNS, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.stage import experiment_suite, format_leaderboard, load_trace_scoring

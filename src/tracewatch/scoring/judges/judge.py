@@ -1,5 +1,6 @@
-"""A configured LLM judge: a built-in prompt (`prompts`), a parser (`parse`) and a thin call through the
-experiments' call path, so judges share the response cache, provider limits, retries and cost cap.
+"""A configured LLM judge: a built-in prompt (`prompts`), a parser (`parse`) and a thin call through
+`tracewatch.llm`, the experiments' call path too, so judges share the response cache, provider limits, retries
+and cost cap.
 
 A judge's record says exactly what judged: its kind, options, model and params (temperature, seed). The judge
 model is described with the same keys as an experiment config; it defaults to temperature 0 and a fixed seed
@@ -14,12 +15,17 @@ from functools import partial
 from typing import Any
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.cache import cache_key
-from tracewatch.experiments.calls import answer
-from tracewatch.experiments.config import ExperimentConfig, model_config_from_dict
-from tracewatch.experiments.retry import RetryPolicy
-from tracewatch.experiments.runner import Runtime, call_context
-from tracewatch.experiments.types import Message
+from tracewatch.llm import (
+    CallParams,
+    Message,
+    RetryPolicy,
+    Runtime,
+    answer,
+    cache_key,
+    call_context,
+    call_params_from_dict,
+    config_keys,
+)
 from tracewatch.scoring.judges.parse import parse_flag, parse_scale
 from tracewatch.scoring.judges.prompts import KINDS, JudgeItem, PromptKind, judge_messages, scale_of
 from tracewatch.scoring.types import Score, ScorerSpec
@@ -31,10 +37,9 @@ _OPTIONS: Mapping[str, frozenset[str]] = {
     "rubric": frozenset({"criteria", "steps", "scale"}),
     "moderation": frozenset({"categories"}),
 }
-_MODEL_KEYS = frozenset(
-    {"model", "params", "api_base", "api_base_env", "api_key_env", "timeout_s", "cost_per_1k_input"}
-    | {"cost_per_1k_output", "system_prompt", "prompt"}
-)
+_MODEL_KEYS = config_keys(CallParams) | {"api_base_env"}
+_UNUSED_KEYS = frozenset({"prompt", "system_prompt"})
+"""Accepted so that a judge's model can be written like an experiment config; a judge's prompt is its kind's."""
 
 
 class LLMJudge:
@@ -43,7 +48,7 @@ class LLMJudge:
     def __init__(
         self,
         kind: str,
-        model: ExperimentConfig,
+        call: CallParams,
         *,
         name: str | None = None,
         options: Mapping[str, Any] | None = None,
@@ -51,7 +56,7 @@ class LLMJudge:
         if kind not in KINDS:
             raise ConfigError(f"unknown judge {kind!r}; known judges: {sorted(KINDS)}")
         self.kind: PromptKind = KINDS[kind]
-        self.model = model
+        self.call = call
         self.options: dict[str, Any] = dict(options or {})
         allowed = _OPTIONS.get(kind, frozenset())
         unknown = sorted(set(self.options) - allowed)
@@ -64,15 +69,15 @@ class LLMJudge:
         self.name = name or kind
 
     def __repr__(self) -> str:
-        return f"LLMJudge({self.name!r}, kind={self.kind.name!r}, model={self.model.model!r})"
+        return f"LLMJudge({self.name!r}, kind={self.kind.name!r}, model={self.call.model!r})"
 
     @property
     def args(self) -> Mapping[str, Any]:
         """Everything that changes a judgement (not the endpoint or the key): recorded with every score."""
         return {
             "judge": self.kind.name,
-            "model": self.model.model,
-            "params": dict(self.model.params),
+            "model": self.call.model,
+            "params": dict(self.call.params),
             **self.options,
         }
 
@@ -95,13 +100,9 @@ class LLMJudge:
     ) -> list[Score]:
         """One Score per item, in order. An item lacking a needed field is unscored; a failed call or an
         unreadable reply is an error score with the reason (and the raw reply)."""
-        call = self.model.call_params()
+        call = self.call
         context = call_context(
-            runtime,
-            retry or RetryPolicy(),
-            call,
-            budget_key=f"judge:{self.name}",
-            timeout_s=self.model.timeout_s,
+            runtime, retry or RetryPolicy(), call, budget_key=f"judge:{self.name}", timeout_s=call.timeout_s
         )
         requests: list[tuple[list[Message], str] | Score] = []
         for item in items:
@@ -116,7 +117,7 @@ class LLMJudge:
             await context.cache.prefetch(keys)
         scores: list[Score | None] = [r if isinstance(r, Score) else None for r in requests]
         pending = iter([(i, r) for i, r in enumerate(requests) if not isinstance(r, Score)])
-        extra = {"model": self.model.model, **{k: self.model.params.get(k) for k in ("temperature", "seed")}}
+        extra = {"model": call.model, **{k: call.params.get(k) for k in ("temperature", "seed")}}
 
         async def worker() -> None:
             for index, (messages, key) in pending:
@@ -175,12 +176,10 @@ def judge_from_dict(config: Mapping[str, Any], *, environ: Mapping[str, str] | N
     name = config.get("name")
     if name is not None and not isinstance(name, str):
         raise ConfigError(f"judge {kind!r}: `name` must be a string")
-    options = {k: v for k, v in config.items() if k not in _MODEL_KEYS | {"judge", "name"}}
+    options = {k: v for k, v in config.items() if k not in _MODEL_KEYS | _UNUSED_KEYS | {"judge", "name"}}
     model_keys = {k: v for k, v in config.items() if k in _MODEL_KEYS}
     if "model" not in model_keys:
         raise ConfigError(f"judge {kind!r} needs a `model` (a litellm model string)")
     model_keys["params"] = {**DEFAULT_PARAMS, **(model_keys.get("params") or {})}
-    model = model_config_from_dict(
-        f"judge-{name or kind}", model_keys, f"judge {name or kind!r}", environ=environ
-    )
-    return LLMJudge(kind, model, name=name, options=options)
+    call = call_params_from_dict(model_keys, f"judge {name or kind!r}", environ=environ)
+    return LLMJudge(kind, call, name=name, options=options)

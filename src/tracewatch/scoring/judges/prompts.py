@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tracewatch.experiments.types import Message
+from tracewatch.llm import Message
 
 JudgeItem = Mapping[str, str | None]
 """What a judge reads: `input`, `output`, and where the judge needs them `expected` and `context`."""

@@ -12,18 +12,8 @@ from dataclasses import replace
 
 import pytest
 
-from tracewatch.experiments.cache import (
-    PACK_PREFIX,
-    CacheKeys,
-    ResponseCache,
-    cache_key,
-    cache_object_key,
-    is_deterministic,
-    pack_name,
-    pack_object_key,
-    request_key,
-)
-from tracewatch.experiments.types import CallParams, Completion
+from tracewatch.llm import PACK_PREFIX, CacheKeys, CallParams, Completion, ResponseCache, cache_key
+from tracewatch.llm._cache import cache_object_key, is_deterministic, pack_name, pack_object_key, request_key
 from tracewatch.store import Store
 
 MESSAGES = [{"role": "user", "content": "What is 2+2?"}]

@@ -1,22 +1,23 @@
-"""The shared records of the experiments stage: what a model call returns and the seam every caller uses.
+"""The records of a model call: the messages, what comes back, how it fails, and the seam every caller uses.
 
-`ModelClient` is the one interface the runner and the LLM judges call; `experiments.client.LiteLLMClient`
-is the real one (the only module that imports litellm), and unit tests pass a fake.
+`ModelClient` is the one interface the experiment runner and the LLM judges call; `LiteLLMClient` is the real
+one, and unit tests pass a fake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+
+from tracewatch.llm._params import CallParams
 
 Message = Mapping[str, str]
 """A chat message: {"role": "system" | "user" | "assistant", "content": "..."}."""
 
-ItemStatus = Literal["ok", "error", "skipped_budget"]
-"""The final state of one experiment item: answered, failed for good (with the reason), or never called
-because the cost cap was reached."""
+CallStatus = Literal["ok", "error", "skipped_budget"]
+"""How one call (an experiment item, a judgement) ended: answered, failed for good (with the reason), or never
+made because the cost cap was reached."""
 
 
 @dataclass(frozen=True)
@@ -31,38 +32,6 @@ class Completion:
     model: str
     cached: bool = False
     raw_finish_reason: str | None = None
-
-
-@dataclass(frozen=True)
-class CallParams:
-    """Everything besides the messages that changes a model's answer, as sent to the provider."""
-
-    model: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    api_base: str | None = None
-    api_key_env: str | None = None
-    timeout_s: float = 60.0
-    cost_per_1k_input: float | None = None
-    """USD per 1,000 input tokens, used only when litellm's cost map does not know the model."""
-    cost_per_1k_output: float | None = None
-    """USD per 1,000 output tokens, used only when litellm's cost map does not know the model."""
-
-    def __repr__(self) -> str:
-        # An api_base may carry credentials (https://user:pass@host); the key itself is only ever a name here.
-        return (
-            f"CallParams(model={self.model!r}, params={dict(self.params)!r}, api_base={redact_url(self.api_base)!r}, "
-            f"api_key_env={self.api_key_env!r}, timeout_s={self.timeout_s!r})"
-        )
-
-
-def redact_url(url: str | None) -> str | None:
-    """`url` with any user:password part replaced by ***, for logs and records."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 ModelErrorKind = Literal[
@@ -122,6 +91,6 @@ def _rebuild_model_error(
 
 
 class ModelClient(Protocol):
-    """One async call to a chat model. Implementations do not retry: the runner owns the one retry layer."""
+    """One async call to a chat model. Implementations do not retry: `answer` owns the one retry layer."""
 
     async def complete(self, messages: Sequence[Message], call: CallParams) -> Completion: ...

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracewatch.errors import ConfigError, DataContractError
-from tracewatch.experiments.config import ExperimentConfig
+from tracewatch.experiments._config import ExperimentConfig
 
 REQUIRED_ITEM_COLUMNS: tuple[str, ...] = ("item_id", "input_text", "expected_output", "source_trace_id")
 

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.retry import RetryPolicy, with_retries
-from tracewatch.experiments.types import ModelError
+from tracewatch.llm import ModelError, RetryPolicy
+from tracewatch.llm._retry import with_retries
 
 
 class Recorder:

@@ -11,49 +11,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import dataclass, field
+
+from pydantic import PositiveFloat, PositiveInt
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.buckets import TokenBucket
-from tracewatch.experiments.concurrency import AdaptiveLimiter, Outcome
-from tracewatch.experiments.types import CallParams, Message
+from tracewatch.llm._buckets import TokenBucket
+from tracewatch.llm._concurrency import AdaptiveLimiter, Outcome
+from tracewatch.llm._params import CallParams
+from tracewatch.llm._parsing import STRICT_CONFIG, parse_config
+from tracewatch.llm._types import Message
 
 CHARS_PER_TOKEN = 4
 """A rough prompt-size estimate, used only to pace a tokens-per-minute budget before the real count is in."""
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=STRICT_CONFIG)
 class LimitSettings:
-    """Limits of one provider (or model). See `concurrency.AdaptiveLimiter` for the adaptive part."""
+    """Limits of one provider (or model). See `_concurrency.AdaptiveLimiter` for the adaptive part. Every value
+    is positive; None leaves the limit off."""
 
-    max_concurrency: int = 64
-    min_concurrency: int = 1
-    initial_concurrency: int | None = None
-    decrease_factor: float = 0.9
-    increase_per_success: float = 1.0
-    max_pause_s: float = 60.0
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
+    max_concurrency: PositiveInt = 64
+    min_concurrency: PositiveInt = 1
+    initial_concurrency: PositiveInt | None = None
+    decrease_factor: PositiveFloat = 0.9
+    increase_per_success: PositiveFloat = 1.0
+    max_pause_s: PositiveFloat = 60.0
+    requests_per_minute: PositiveFloat | None = None
+    tokens_per_minute: PositiveFloat | None = None
 
 
 def limit_settings_from_dict(data: object, where: str) -> LimitSettings:
     """`LimitSettings` from a config file's mapping, refusing unknown keys and values the limiter rejects."""
-    allowed = {f.name for f in fields(LimitSettings)}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping of {', '.join(sorted(allowed))}")
-    unknown = sorted(str(k) for k in data if k not in allowed)
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-    values: dict[str, Any] = dict(data)
-    for name, value in values.items():
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
-        ):
-            raise ConfigError(f"{where}: {name} must be a positive number, got {value!r}")
-    settings = LimitSettings(**values)
+    settings = parse_config(LimitSettings, data, where)
     if settings.min_concurrency > settings.max_concurrency:
         raise ConfigError(f"{where}: min_concurrency is above max_concurrency")
     return settings

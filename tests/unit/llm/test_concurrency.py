@@ -9,10 +9,10 @@ import time
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.buckets import TokenBucket
-from tracewatch.experiments.concurrency import AdaptiveLimiter
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits, estimate_tokens, provider_key
-from tracewatch.experiments.types import CallParams
+from tracewatch.llm import CallParams, LimitSettings, ProviderLimits
+from tracewatch.llm._buckets import TokenBucket
+from tracewatch.llm._concurrency import AdaptiveLimiter
+from tracewatch.llm._limits import estimate_tokens, provider_key
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracewatch.experiments.openai_http import chat_body, http_error
+from tracewatch.llm._openai_http import chat_body, http_error
 
 
 def test_an_openai_style_error_body_gives_the_servers_message_and_retry_after() -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.retry import Sleep
+from tracewatch.llm._retry import Sleep
 
 
 class TokenBucket:

@@ -1,130 +1,44 @@
-"""The real model client: the only module that imports litellm (lazily, since the import takes seconds).
+"""The real model client, on litellm (imported lazily through `_providers.load_litellm`: it takes seconds).
 
 `LiteLLMClient.complete` makes exactly one attempt: litellm's and the OpenAI SDK's own retries are switched
-off, because the runner owns the one retry layer and its rate limiter must see every 429. Every failure a
+off, because `answer` owns the one retry layer and the throttle must see every 429. Every failure a
 provider can cause becomes a `ModelError` that says whether a retry may help, with the status and the
 server's Retry-After; empty answers are failures too. No message, log line or repr carries an API key.
 
 Transport: litellm's per-call bookkeeping (cost, logging payloads, callbacks) costs more CPU than the HTTP call
 itself, which halves throughput against a fast local server. So with `transport="auto"` a model served by an
 OpenAI-compatible endpoint (`openai/<name>` with an `api_base`: llama.cpp, vLLM, the test server) is called
-with one plain HTTP request (`openai_http`, about an eighth of the OpenAI SDK's CPU per call); everything else
+with one plain HTTP request (`_openai_http`, about an eighth of the OpenAI SDK's CPU per call); everything else
 goes through `litellm.acompletion`. `transport="litellm"` sends every call through litellm.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
 import math
 import os
-import re
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace, TracebackType
 from typing import Any, Literal
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.openai_http import (
-    OpenAICompatibleHTTP,
-    chat_body,
-    classify_status,
-    retry_after_s,
+from tracewatch.llm._errors import model_error, scrubbed
+from tracewatch.llm._openai_http import OpenAICompatibleHTTP, chat_body
+from tracewatch.llm._params import CallParams
+from tracewatch.llm._providers import (
+    KEYLESS_PROVIDERS,
+    OPENAI_COMPATIBLE_PROVIDERS,
+    PLACEHOLDER_API_KEY,
+    load_litellm,
+    provider_of,
 )
-from tracewatch.experiments.types import CallParams, Completion, Message, ModelError, ModelErrorKind
+from tracewatch.llm._types import Completion, Message, ModelError
 
 log = logging.getLogger(__name__)
 
 Transport = Literal["auto", "litellm"]
-
-PLACEHOLDER_API_KEY = "unused"
-"""Sent to OpenAI-compatible endpoints that need no key (OpenAI clients refuse an empty one). A real provider
-key is never sent to a custom `api_base` unless the config names its variable with `api_key_env`."""
-
-OPENAI_COMPATIBLE_PROVIDERS = frozenset({"openai"})
-"""litellm providers whose `api_base` is an OpenAI chat API that the direct transport can call as is."""
-
-KEYLESS_PROVIDERS = frozenset({"ollama", "ollama_chat", "hosted_vllm", "lm_studio", "llamafile"})
-"""Self-hosted providers that work without an API key."""
-
-_DETAIL_LIMIT = 300
-_LITELLM_PREFIX = re.compile(
-    r"^(?:litellm\.\w+:\s*)?(?:\w+Error:\s*)?(?:\w+Exception - )?(?:Error code: \d+ - )?"
-)
-_KEY_SHAPES = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._\-]{6,})")
-
-
-def load_litellm() -> Any:
-    """Import litellm with the local price map (never fetched from the internet) and without its banners.
-
-    The first import also freezes the garbage collector's view of everything alive then (`gc.freeze`): litellm
-    and the SDKs it pulls in leave some 400,000 objects that live as long as the process, and without the
-    freeze every full collection during a run walks them all again; a warm-cache rerun of 2,000 items spent
-    half its time there.
-    """
-    first = "litellm" not in sys.modules
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True
-    if first:
-        gc.freeze()
-    return litellm
-
-
-# ---- checks before any call ----------------------------------------------------------------------------
-
-
-def provider_of(model: str, api_base: str | None = None) -> tuple[str, str]:
-    """(provider, the model name the provider knows) for a litellm model string, or ConfigError."""
-    try:
-        name, provider, _, _ = load_litellm().get_llm_provider(model=model, api_base=api_base)
-    except Exception:  # litellm raises its BadRequestError, ValueError or KeyError depending on the string
-        raise ConfigError(
-            f"model {model!r}: litellm cannot tell its provider; write it as <provider>/<model>, e.g. "
-            "openai/gpt-4o-mini, anthropic/claude-haiku-4-5, ollama_chat/llama3.2, hosted_vllm/<name>"
-        ) from None
-    return str(provider), str(name)
-
-
-def check_provider(model: str, *, api_base: str | None = None, api_key_env: str | None = None) -> None:
-    """ConfigError naming the model string (unknown provider) or the environment variable of a missing key."""
-    provider, _ = provider_of(model, api_base)
-    if api_key_env is not None:
-        if not os.environ.get(api_key_env):
-            raise ConfigError(
-                f"model {model!r} reads its API key from the environment variable {api_key_env} "
-                "(api_key_env), which is not set"
-            )
-        return
-    if provider in KEYLESS_PROVIDERS or (api_base and provider in OPENAI_COMPATIBLE_PROVIDERS):
-        return
-    missing = load_litellm().validate_environment(model=model).get("missing_keys") or []
-    if missing:
-        raise ConfigError(
-            f"model {model!r} (provider {provider}) needs {', '.join(missing)} in the environment, which is "
-            "not set; export it, or name another variable with api_key_env"
-        )
-
-
-def register_model_prices(model: str, *, input_per_1k: float, output_per_1k: float) -> None:
-    """Add a model's price to litellm's (local) cost map, e.g. for a self-hosted model you want costed."""
-    provider, _ = provider_of(model)
-    entry = {
-        "input_cost_per_token": input_per_1k / 1000,
-        "output_cost_per_token": output_per_1k / 1000,
-        "cache_creation_input_token_cost": 0.0,
-        "cache_read_input_token_cost": 0.0,
-        "litellm_provider": provider,
-        "mode": "chat",
-    }
-    load_litellm().register_model({model: entry})
-
-
-# ---- the client ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -175,7 +89,7 @@ class LiteLLMClient:
             else:
                 response = await self._send_litellm(plain, call, api_key)
         except ModelError as failed:  # the direct transport's own: its text may quote what the server said
-            error = _scrubbed(failed, _secrets(api_key))
+            error = scrubbed(failed, _secrets(api_key))
         except Exception as exc:
             error = model_error(exc, _secrets(api_key))
             if error is None:
@@ -304,16 +218,6 @@ def _attrs(value: object) -> Any:
     return value
 
 
-def _scrubbed(error: ModelError, secrets: Sequence[str]) -> ModelError:
-    return ModelError(
-        scrub(str(error), secrets),
-        transient=error.transient,
-        status=error.status,
-        retry_after_s=error.retry_after_s,
-        kind=error.kind,
-    )
-
-
 def _api_key(call: CallParams, route: _Route) -> str | None:
     """The key for this call: from `api_key_env`, a placeholder for keyless endpoints, or None (litellm reads
     the provider's usual variable)."""
@@ -358,95 +262,3 @@ def _empty_text(finish: object) -> ModelError:
 
 def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-# ---- exceptions -> ModelError --------------------------------------------------------------------------
-
-
-def model_error(exc: BaseException, secrets: Sequence[str] = ()) -> ModelError | None:
-    """The `ModelError` for a provider failure raised by litellm or the OpenAI SDK, or None for anything else
-    (a bug should propagate, not become thousands of failed items).
-
-    litellm re-raises a body that is not JSON, or a connection cut mid-body, as a 500; the cause chain tells
-    them apart from a real server error.
-    """
-    import openai
-
-    chain = list(_chain(exc))
-    if isinstance(exc, openai.APITimeoutError):
-        return _error("timeout", "timed out", exc, secrets, transient=True)
-    if isinstance(exc, openai.APIResponseValidationError) or any(
-        isinstance(e, json.JSONDecodeError) for e in chain
-    ):
-        return _error(
-            "malformed", "malformed response: the body is not valid JSON", exc, secrets, transient=True
-        )
-    if any(isinstance(e, openai.APIConnectionError) for e in chain):
-        return _error(
-            "connection",
-            "connection error: the connection failed or the body was cut short",
-            exc,
-            secrets,
-            transient=True,
-        )
-    status = getattr(exc, "status_code", None)
-    if not isinstance(exc, openai.OpenAIError) or not isinstance(status, int):
-        return None
-    kind, summary, transient = classify_status(status)
-    if kind == "bad_request" and "ContentPolicyViolation" in type(exc).__name__:
-        return _error("content_filter", "refused by the content filter", exc, secrets, False, status)
-    retry_after = retry_after_s(_headers(exc)) if transient else None
-    return _error(kind, summary, exc, secrets, transient, status, retry_after)
-
-
-def _error(
-    kind: ModelErrorKind,
-    summary: str,
-    exc: BaseException,
-    secrets: Sequence[str],
-    transient: bool,
-    status: int | None = None,
-    retry_after: float | None = None,
-) -> ModelError:
-    detail = _detail(exc)
-    if kind in ("connection", "malformed"):
-        root = list(_chain(exc))[-1]
-        if root is not exc and str(root) and str(root) not in detail:
-            detail = f"{detail} (cause: {type(root).__name__}: {root})"
-    message = scrub(" ".join(f"{summary}: {detail}".split()) if detail else summary, secrets)
-    if len(message) > _DETAIL_LIMIT:  # cut after scrubbing, so no secret is cut in half and left readable
-        message = message[: _DETAIL_LIMIT - 3] + "..."
-    return ModelError(message, transient=transient, status=status, retry_after_s=retry_after, kind=kind)
-
-
-def _detail(exc: BaseException) -> str:
-    return _LITELLM_PREFIX.sub("", str(exc).strip())
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
-
-
-def scrub(text: str, secrets: Sequence[str] = ()) -> str:
-    """`text` with the given secrets and anything shaped like an API key or bearer token masked."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEY_SHAPES.sub("***", text)
-
-
-def _headers(exc: BaseException) -> Mapping[str, str]:
-    response = getattr(exc, "response", None)
-    for candidate in (
-        getattr(response, "headers", None),
-        getattr(exc, "litellm_response_headers", None),
-        getattr(exc, "headers", None),
-    ):
-        if candidate:
-            return {str(k).lower(): str(v) for k, v in dict(candidate).items()}
-    return {}

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.budget import CostBudget, Reservation
+from tracewatch.llm import CostBudget, Reservation
 
 
 def reserve(budget: CostBudget, key: str = "cfg") -> Reservation | None:

@@ -17,15 +17,15 @@ import polars as pl
 
 from tracewatch.datasets.versions import latest_version, read_version
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.budget import CostBudget
-from tracewatch.experiments.cache import ResponseCache
-from tracewatch.experiments.client import LiteLLMClient
-from tracewatch.experiments.config import Experiment, load_experiment
-from tracewatch.experiments.experiment import ExperimentSpec
-from tracewatch.experiments.limits import LimitSettings, ProviderLimits
-from tracewatch.experiments.progress import ProgressCallback
-from tracewatch.experiments.records import check_experiment_id
-from tracewatch.experiments.runner import Runtime
+from tracewatch.experiments._experiment import Experiment
+from tracewatch.experiments._lifecycle import ExperimentSpec
+from tracewatch.experiments._loading import load_experiment
+from tracewatch.experiments._records import check_experiment_id
+from tracewatch.llm import (
+    CostBudget,
+    Runtime,
+    model_runtime,
+)
 from tracewatch.store import Store
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -104,32 +104,8 @@ def launch(
 
 
 def experiment_runtime(
-    store: Store,
-    experiment: Experiment,
-    *,
-    cache: bool = True,
-    budget: CostBudget | None = None,
-    progress: ProgressCallback | None = None,
+    store: Store, experiment: Experiment, *, cache: bool = True, budget: CostBudget | None = None
 ) -> Runtime:
     """A fresh runtime for one run: the litellm client, the store's response cache and the experiment's limits.
-    Close it with `await runtime.client.aclose()` on the loop that used it."""
-    return model_runtime(store, experiment.limits, cache=cache, budget=budget, progress=progress)
-
-
-def model_runtime(
-    store: Store,
-    limits: Mapping[str, LimitSettings] | None,
-    *,
-    cache: bool = True,
-    budget: CostBudget | None = None,
-    progress: ProgressCallback | None = None,
-) -> Runtime:
-    """A runtime for any model calls (an experiment's, or LLM judges'): the litellm client, the store's response
-    cache and these provider limits."""
-    return Runtime(
-        client=LiteLLMClient(),
-        cache=ResponseCache(store) if cache else None,
-        limits=ProviderLimits(overrides=limits),
-        budget=budget,
-        progress=progress,
-    )
+    Close it with `await runtime.aclose()` on the loop that used it."""
+    return model_runtime(store, experiment.limits, cache=cache, budget=budget)

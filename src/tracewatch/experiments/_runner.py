@@ -14,9 +14,7 @@ the errors (`mode="retry_failed"`).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -28,19 +26,30 @@ from typing import Any
 import polars as pl
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.budget import CostBudget
-from tracewatch.experiments.cache import CacheKeys, ResponseCache
-from tracewatch.experiments.calls import CallContext, CallResult, Invoke, answer
-from tracewatch.experiments.config import ExperimentConfig, ItemFieldError
-from tracewatch.experiments.experiment import ExperimentSpec, finish_experiment, start_experiment
-from tracewatch.experiments.limits import ProviderLimits
-from tracewatch.experiments.parts import PartWriter
-from tracewatch.experiments.plan import ChunkPlan, check_configs, plan_chunks, prepare_items
-from tracewatch.experiments.progress import Progress, ProgressCallback, ProgressSnapshot, console_progress
-from tracewatch.experiments.records import EXPERIMENT_ITEM_SCHEMA, ExperimentRecord
-from tracewatch.experiments.resume import ResumeState, RunMode, load_resume_state
-from tracewatch.experiments.retry import RetryPolicy, Sleep
-from tracewatch.experiments.types import CallParams, Completion, Message, ModelClient
+from tracewatch.experiments._config import ExperimentConfig
+from tracewatch.experiments._lifecycle import ExperimentSpec, finish_experiment, start_experiment
+from tracewatch.experiments._parts import PartWriter
+from tracewatch.experiments._plan import ChunkPlan, check_configs, plan_chunks, prepare_items
+from tracewatch.experiments._progress import Progress, ProgressCallback, ProgressSnapshot, console_progress
+from tracewatch.experiments._records import ExperimentRecord
+from tracewatch.experiments._resume import ResumeState, RunMode, load_resume_state
+from tracewatch.experiments._rows import cached_rows, item_row
+from tracewatch.experiments._templates import ItemFieldError
+from tracewatch.llm import (
+    CacheKeys,
+    CallParams,
+    CallResult,
+    Completion,
+    CostBudget,
+    Invoke,
+    Message,
+    ModelClient,
+    ResponseCache,
+    RetryPolicy,
+    Runtime,
+    answer,
+    call_context,
+)
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import Store
 
@@ -49,7 +58,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How a run is cut up and paced. Provider limits live in `Runtime.limits`."""
+    """How a run is cut up, paced and reported. Provider limits live in `Runtime.limits`."""
 
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     chunk_size: int = 100
@@ -58,33 +67,15 @@ class RunnerSettings:
     """Default: twice the provider's max concurrency, so retries waiting out a backoff leave no slot idle."""
     flush_every: int = 500
     flush_interval_s: float = 5.0
+    progress: ProgressCallback | None = None
+    """None: `run_experiment` draws a bar on a terminal and logs a line every 10% otherwise
+    (`console_progress`); `run_planned_chunk` logs one line when the chunk ends."""
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1 or self.parallel_chunks < 1 or self.flush_every < 1:
             raise ConfigError("chunk_size, parallel_chunks and flush_every must be >= 1")
         if self.workers_per_chunk is not None and self.workers_per_chunk < 1:
             raise ConfigError("workers_per_chunk must be >= 1 (or None for the default)")
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The live objects a run uses; share one between chunks to share limits, budget and cache."""
-
-    client: ModelClient
-    cache: ResponseCache | None = None
-    limits: ProviderLimits = field(default_factory=ProviderLimits)
-    budget: CostBudget | None = None
-    progress: ProgressCallback | None = None
-    """None: `run_experiment` draws a bar on a terminal and logs a line every 10% otherwise
-    (`progress.console_progress`); `run_planned_chunk` logs one line when the chunk ends."""
-    rng: random.Random = field(default_factory=random.Random)
-    sleep: Sleep = asyncio.sleep
-
-    async def aclose(self) -> None:
-        """Close the client's HTTP connections (on the loop that used them), if it keeps any."""
-        close = getattr(self.client, "aclose", None)
-        if close is not None:
-            await close()
 
 
 @dataclass(frozen=True)
@@ -114,31 +105,6 @@ class ExperimentResult:
 
 
 # ---- running -----------------------------------------------------------------------------------------------
-
-
-def call_context(
-    runtime: Runtime,
-    retry: RetryPolicy,
-    call: CallParams | None,
-    *,
-    budget_key: str,
-    timeout_s: float,
-    task: str | None = None,
-) -> CallContext:
-    """What the calls of one config (or one LLM judge) share: the provider's throttle from the runtime's limits,
-    its cache and cost budget. A task config (`call` None) is user code: its output is not cached."""
-    throttle = runtime.limits.for_call(call) if call is not None else runtime.limits.for_key(f"task:{task}")
-    return CallContext(
-        throttle=throttle,
-        retry=retry,
-        rng=runtime.rng,
-        budget_key=budget_key,
-        timeout_s=timeout_s,
-        call=call,
-        cache=runtime.cache if call is not None else None,
-        budget=runtime.budget,
-        sleep=runtime.sleep,
-    )
 
 
 _Unit = tuple[Mapping[str, Any], int]
@@ -229,7 +195,7 @@ async def run_planned_chunk(
     config = prepared.configs[plan.config_index]
     own = progress is None
     progress = progress or Progress(
-        len(units), runtime.progress, label=f"{prepared.spec.experiment_id}/{config.name}/{plan.label}"
+        len(units), settings.progress, label=f"{prepared.spec.experiment_id}/{config.name}/{plan.label}"
     )
     run = _Run(prepared.store, prepared.spec, prepared.run_id, runtime, settings, progress)
     result = await _run_units(run, config, units, done, plan.label)
@@ -259,7 +225,7 @@ async def run_experiment(
     planned = {plan: prepared.units(plan) for plan in prepared.plans}
     progress = Progress(
         sum(len(units) for units, _ in planned.values()),
-        runtime.progress or console_progress(),
+        settings.progress or console_progress(),
         label=spec.experiment_id,
     )
     run = _Run(store, spec, prepared.run_id, runtime, settings, progress)
@@ -347,7 +313,7 @@ async def _run_units(
                 result = CallResult("error", None, str(request), attempts=0)
             else:
                 result = await answer(context, *request)
-            writer.add(_row(base, item, trial, result, begun))
+            writer.add(item_row(base, item, trial, result, begun))
             counts[result.status] += 1
             totals["attempts"] += result.attempts
             totals["cached"] += result.cached
@@ -356,7 +322,7 @@ async def _run_units(
     workers = min(len(units), settings.workers_per_chunk or 2 * throttle.limiter.max_concurrency)
     try:
         if answered:  # every answer is in the cache: the rows in one go, no worker and no call
-            await writer.write_frame(_cached_rows(base, units, answered))
+            await writer.write_frame(cached_rows(base, units, answered))
             counts["ok"] = totals["cached"] = len(answered)
             run.progress.record("ok", cached=True, count=len(answered))
         else:
@@ -436,67 +402,3 @@ def _all_cached(
             return None
         answered.append(hit)
     return answered
-
-
-_ITEM_FIELDS = (
-    ("item_id", "item_id"),
-    ("input", "input_text"),
-    ("expected", "expected_output"),
-    ("source_trace_id", "source_trace_id"),
-)
-"""Row column <- item field."""
-
-_COMPLETION_FIELDS = (
-    ("output", "text"),
-    ("input_tokens", "input_tokens"),
-    ("output_tokens", "output_tokens"),
-    ("cost_usd", "cost_usd"),
-    ("latency_ms", "latency_ms"),
-)
-"""Row column <- Completion attribute (None without a completion)."""
-
-
-def _row(
-    base: Mapping[str, Any], item: Mapping[str, Any], trial: int, result: CallResult, started: dt.datetime
-) -> dict[str, Any]:
-    """One experiment item row (see `records.EXPERIMENT_ITEM_SCHEMA`), as a plain dict: no polars per item."""
-    completion = result.completion
-    row = {**base, "trial": trial, "cached": result.cached, "status": result.status, "error": result.error}
-    row.update((column, item.get(name)) for column, name in _ITEM_FIELDS)
-    row.update((column, getattr(completion, name, None)) for column, name in _COMPLETION_FIELDS)
-    row.update(attempts=result.attempts, started_at=started, finished_at=utc_now())
-    return row
-
-
-def _cached_rows(
-    base: Mapping[str, Any], units: Sequence[_Unit], answered: Sequence[Completion]
-) -> pl.DataFrame:
-    """The rows of units all answered from the cache (the answer of `units[i]` is `answered[i]`), built column
-    by column: a warm rerun would otherwise spend most of its time building and converting one dict per row.
-    Every row has the same start and finish time, since no call was waited for."""
-    now = utc_now()
-    columns: dict[str, list[Any]] = {"trial": [trial for _, trial in units]}
-    for column, name in _ITEM_FIELDS:
-        columns[column] = [item.get(name) for item, _ in units]
-    for column, name in _COMPLETION_FIELDS:
-        columns[column] = [getattr(completion, name) for completion in answered]
-    fixed = {
-        **base,
-        "cached": True,
-        "status": "ok",
-        "error": None,
-        "attempts": 0,
-        "started_at": now,
-        "finished_at": now,
-    }
-    schema, n = EXPERIMENT_ITEM_SCHEMA, len(units)
-    # Not strict, as the per-item path (`rows_to_frame`): an entry written by another client may say 12.0 tokens.
-    built = {
-        name: pl.Series(name, values, dtype=schema[name], strict=False) for name, values in columns.items()
-    }
-    # Eager series only: a lazy step (pl.lit, with_columns, select) waits on polars' thread pool every time.
-    built.update(
-        (name, pl.Series(name, [value], dtype=schema[name]).new_from_index(0, n))
-        for name, value in fixed.items()
-    )
-    return pl.DataFrame([built[name] for name in schema])

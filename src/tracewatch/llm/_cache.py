@@ -27,7 +27,8 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tracewatch.experiments.types import CallParams, Completion, Message
+from tracewatch.llm._params import CallParams
+from tracewatch.llm._types import Completion, Message
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.config import ExperimentConfig
-from tracewatch.experiments.records import (
+from tracewatch.experiments._config import ExperimentConfig
+from tracewatch.experiments._records import (
     STATUSES,
     ConfigEntry,
     ExperimentRecord,
@@ -19,7 +19,7 @@ from tracewatch.experiments.records import (
     read_record,
     write_record,
 )
-from tracewatch.experiments.resume import count_statuses
+from tracewatch.experiments._resume import count_statuses
 from tracewatch.runs import utc_now
 from tracewatch.store import Store
 

@@ -14,7 +14,7 @@ from typing import Literal
 import polars as pl
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.records import (
+from tracewatch.experiments._records import (
     EXPERIMENT_ITEM_SCHEMA,
     KEY_COLUMNS,
     empty_experiment_items,

@@ -1,5 +1,6 @@
-"""One experiment item's answer: the cache first, then the budget, the provider's throttle, the call itself
-under a timeout, and retries; every way a call can fail becomes a `CallResult` with the reason.
+"""One call's answer (an experiment item's or a judgement's): the cache first, then the budget, the provider's
+throttle, the call itself under a timeout, and retries; every way a call can fail becomes a `CallResult` with
+the reason.
 
 Only the item's own failures (`ModelError`, which clients and tasks raise for every provider or task failure)
 are turned into data. Any other exception is a bug and propagates, as does a cancellation, so a broken run
@@ -14,12 +15,13 @@ import random
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from tracewatch.experiments.budget import CostBudget, Reservation
-from tracewatch.experiments.cache import ResponseCache
-from tracewatch.experiments.concurrency import Outcome
-from tracewatch.experiments.limits import Throttle, Ticket
-from tracewatch.experiments.retry import RetryPolicy, Sleep, with_retries
-from tracewatch.experiments.types import CallParams, Completion, ItemStatus, Message, ModelError
+from tracewatch.llm._budget import CostBudget, Reservation
+from tracewatch.llm._cache import ResponseCache
+from tracewatch.llm._concurrency import Outcome
+from tracewatch.llm._limits import Throttle, Ticket
+from tracewatch.llm._params import CallParams
+from tracewatch.llm._retry import RetryPolicy, Sleep, with_retries
+from tracewatch.llm._types import CallStatus, Completion, Message, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 class CallResult:
     """How one (item, trial) ended. `error` is the reason for `error` and `skipped_budget`."""
 
-    status: ItemStatus
+    status: CallStatus
     completion: Completion | None
     error: str | None
     attempts: int
@@ -37,7 +39,7 @@ class CallResult:
 
 @dataclass(frozen=True)
 class CallContext:
-    """What every call of one chunk (one config) shares."""
+    """What every call of one chunk (one config) or one judge shares; `call_context` builds it."""
 
     throttle: Throttle
     retry: RetryPolicy

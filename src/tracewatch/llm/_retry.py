@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments.types import ModelError
+from tracewatch.llm._types import ModelError
 
 T = TypeVar("T")
 

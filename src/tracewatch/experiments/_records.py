@@ -2,7 +2,7 @@
 
 Rows are written in parts, `warehouse/experiments/<experiment_id>/items/config=<fingerprint>/part-*.parquet`,
 each part one atomic object. A rerun may write a second row for a key (an error retried, a skipped item run);
-readers keep the latest row per key (see `resume.latest_rows`), so no row is ever rewritten in place.
+readers keep the latest row per key (see `_resume.latest_rows`), so no row is ever rewritten in place.
 """
 
 from __future__ import annotations

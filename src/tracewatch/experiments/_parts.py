@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from tracewatch.experiments.records import new_part_key, rows_to_frame
+from tracewatch.experiments._records import new_part_key, rows_to_frame
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class PartWriter:
             self._start_flush()
 
     async def write_frame(self, frame: pl.DataFrame) -> None:
-        """Write rows already built as a typed frame (see `records.EXPERIMENT_ITEM_SCHEMA`) as a part of their
+        """Write rows already built as a typed frame (see `_records.EXPERIMENT_ITEM_SCHEMA`) as a part of their
         own, after any flush in flight; a chunk answered wholly from the cache has no rows to buffer."""
         if self._pending is not None:
             await self._pending

@@ -6,7 +6,7 @@ per call, eight times an aiohttp POST, which caps a run at a few hundred calls a
 endpoint. The chat API is small and stable: a JSON body out, a JSON body (or an error status) back.
 
 One `aiohttp.ClientSession` per event loop (a pooled session must not outlive its loop), with no connection
-limit of its own: the runner's throttle decides how many calls are in flight. Every failure is raised as a
+limit of its own: the provider's throttle (`_limits`) decides how many calls are in flight. Every failure is raised as a
 `ModelError` that says whether a retry may help; the key is never part of a message.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from tracewatch.experiments.types import ModelError, ModelErrorKind
+from tracewatch.llm._types import ModelError, ModelErrorKind
 
 _DETAIL_LIMIT = 200
 

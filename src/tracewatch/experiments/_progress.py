@@ -16,6 +16,9 @@ from typing import TextIO
 
 log = logging.getLogger(__name__)
 
+PROGRESS_LOGGER = log.name
+"""The logger progress lines go to (INFO): a command line raises it to INFO to show them."""
+
 
 @dataclass(frozen=True)
 class ProgressSnapshot:

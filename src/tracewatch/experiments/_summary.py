@@ -1,0 +1,51 @@
+"""What a finished run says about itself: the summary an entry point returns and logs, and the markdown of an
+experiment's Prefect artifact (the counts per config; the scores section is the scoring stage's)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tracewatch.experiments._records import ExperimentRecord
+from tracewatch.experiments._runner import ChunkResult
+
+
+def experiment_summary(record: ExperimentRecord, chunks: Sequence[ChunkResult]) -> dict[str, Any]:
+    """The record's counts and what this run did (calls made, answers from the cache), with a one-line
+    `message`."""
+    calls = sum(c.attempts for c in chunks)
+    cached = sum(c.cached for c in chunks)
+    counts = record.counts
+    return {
+        "experiment_id": record.experiment_id,
+        "dataset": record.dataset,
+        "dataset_version": record.dataset_version,
+        "configs": len(record.configs),
+        "counts": counts,
+        "spent_usd": record.spent_usd,
+        "calls": calls,
+        "cached": cached,
+        "message": (
+            f"experiment {record.experiment_id}: {len(record.configs)} configs x {record.item_count} items "
+            f"x {record.trials} trials of {record.dataset} v{record.dataset_version}: "
+            + ", ".join(f"{n} {status}" for status, n in counts.items())
+            + f"; this run made {calls} calls, {cached} answers from the cache, "
+            f"{record.spent_usd:.4f} USD spent in all"
+        ),
+    }
+
+
+def experiment_markdown(record: ExperimentRecord, message: str, board: Sequence[Mapping[str, object]]) -> str:
+    """The experiment's artifact: `message` (the summary's) and one row per config of its leaderboard
+    (`tracewatch.summaries.experiment_leaderboard`): counts per status, cost and mean latency."""
+    rows = "\n".join(
+        f"| {row['config']}{' (baseline)' if row['baseline'] else ''} | {row['ok']} | {row['error']} | "
+        f"{row['skipped_budget']} | {row['missing']} | {row['cost_usd']} | {row['mean_latency_ms']} |"
+        for row in board
+    )
+    return (
+        f"# Experiment `{record.experiment_id}`\n\n{message}\n\n"
+        "| config | ok | error | skipped (budget) | missing | cost (USD) | mean latency (ms) |\n"
+        "|---|---|---|---|---|---|---|\n"
+        f"{rows}\n\nItems: `warehouse/experiments/{record.experiment_id}/items/`\n"
+    )

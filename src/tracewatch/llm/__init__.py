@@ -1,0 +1,67 @@
+"""Model calls: the `ModelClient` seam and its litellm client, the response cache, provider limits, retries,
+the cost budget and the runtime that holds them.
+
+The experiment runner and the LLM judges both call models through this package, so they share one cache,
+one set of provider limits and one cost cap. Everything a caller needs is exported here; the modules behind it
+are private.
+"""
+
+from tracewatch.llm._budget import CostBudget, Reservation
+from tracewatch.llm._cache import CACHE_PREFIX, PACK_PREFIX, CacheKeys, ResponseCache, cache_key
+from tracewatch.llm._calls import CallContext, CallResult, Invoke, answer
+from tracewatch.llm._client import LiteLLMClient, Transport
+from tracewatch.llm._limits import LimitSettings, ProviderLimits, limit_settings_from_dict
+from tracewatch.llm._params import (
+    CallOptions,
+    CallParams,
+    call_params_from_dict,
+    read_api_base_env,
+    redact_url,
+)
+from tracewatch.llm._parsing import STRICT_CONFIG, check_keys, config_keys, parse_config
+from tracewatch.llm._providers import check_provider, load_litellm, register_model_prices
+from tracewatch.llm._retry import RetryPolicy, Sleep
+from tracewatch.llm._runtime import Runtime, call_context, model_runtime
+from tracewatch.llm._types import CallStatus, Completion, Message, ModelClient, ModelError, ModelErrorKind
+
+__all__ = [
+    "CACHE_PREFIX",
+    "PACK_PREFIX",
+    "STRICT_CONFIG",
+    "CacheKeys",
+    "CallContext",
+    "CallOptions",
+    "CallParams",
+    "CallResult",
+    "CallStatus",
+    "Completion",
+    "CostBudget",
+    "Invoke",
+    "LimitSettings",
+    "LiteLLMClient",
+    "Message",
+    "ModelClient",
+    "ModelError",
+    "ModelErrorKind",
+    "ProviderLimits",
+    "Reservation",
+    "ResponseCache",
+    "RetryPolicy",
+    "Runtime",
+    "Sleep",
+    "Transport",
+    "answer",
+    "cache_key",
+    "call_context",
+    "call_params_from_dict",
+    "check_keys",
+    "check_provider",
+    "config_keys",
+    "limit_settings_from_dict",
+    "load_litellm",
+    "model_runtime",
+    "parse_config",
+    "read_api_base_env",
+    "redact_url",
+    "register_model_prices",
+]
