@@ -11,13 +11,13 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.ports import free_ports, wait_for_port
+from devtools.processes import start_logging_process
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -100,15 +100,7 @@ def start_s3_server(
     ]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}
     log_path = log_path or data_dir / "weed.log"
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(
-            args,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=data_dir,
-            start_new_session=True,
-        )
+    process = start_logging_process(args, log_path, False, env=env, cwd=data_dir, new_session=True)
     server = S3Server(
         endpoint_url=f"http://127.0.0.1:{ports['s3.port']}",
         access_key_id=access_key_id,

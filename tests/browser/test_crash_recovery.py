@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 
 from devtools.model_server import Latency, ModelServer
-from devtools.stack import Stack, descendants
+from devtools.processes import descendants
+from devtools.stack import Stack
 from tracewatch.datasets.versions import read_version
 from tracewatch.experiments import ExperimentRecord, list_records, read_experiment_items, read_record
 from tracewatch.store import Store
