@@ -32,7 +32,6 @@ As in the ingest benchmark, every repetition runs in a fresh process (`python -m
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import logging
 import time
@@ -98,7 +97,7 @@ PHASE_LABELS: tuple[tuple[str, str], ...] = (
 def run_benchmark(*, rows: int, items: int, repeats: int, work_dir: Path) -> dict[str, Any]:
     """Start an S3 server, write `rows` traces for one day, ingest them, write an `items`-item dataset version,
     run both sides `repeats` times; the summary."""
-    from tracewatch.datasets.build import load_dataset_spec
+    from tracewatch.datasets.spec import load_dataset_spec
     from tracewatch.datasets.versions import items_key
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.traces.demo import write_demo_traces
@@ -332,6 +331,7 @@ def run_tracewatch(day: dt.date, budget: int) -> tuple[dict[str, float], dict[st
     from tracewatch.datasets import build, candidates
     from tracewatch.datasets.dedup import EXACT
     from tracewatch.datasets.sampling import CANDIDATES, NOT_SAMPLED, PICKED
+    from tracewatch.datasets.spec import load_dataset_spec
     from tracewatch.runs import new_run_id
     from tracewatch.settings import Settings
 
@@ -339,8 +339,8 @@ def run_tracewatch(day: dt.date, budget: int) -> tuple[dict[str, float], dict[st
     phases: dict[str, float] = {}
     with timed(phases, "connect"):  # the nightly flow's ingest step has built it by the time this runs
         store.fs  # noqa: B018 -- the property builds the S3 client
-    spec = build.load_dataset_spec()
-    spec = dataclasses.replace(spec, sampling=dataclasses.replace(spec.sampling, budget=budget))
+    spec = load_dataset_spec()
+    spec = spec.model_copy(update={"sampling": spec.sampling.model_copy(update={"budget": budget})})
     build.read_candidates = timing(build.read_candidates, phases, "read")  # type: ignore[assignment]
     candidates.candidate_inputs = timing(candidates.candidate_inputs, phases, "keys")  # type: ignore[assignment]
     build.select_candidates = timing(build.select_candidates, phases, "selection")  # type: ignore[assignment]

@@ -216,8 +216,8 @@ def import_lazy_dependencies(phases: dict[str, float]) -> None:
 
 def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], dict[str, int]]:
     """What the nightly flow's tasks call, night by night, without Prefect."""
-    from tracewatch.datasets.build import load_dataset_spec
     from tracewatch.datasets.report import sample_night
+    from tracewatch.datasets.spec import load_dataset_spec
     from tracewatch.drift.night import drift_night
     from tracewatch.experiments import load_experiment
     from tracewatch.ingest import ingest_new_traces

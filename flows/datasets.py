@@ -8,26 +8,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from prefect import flow, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 from pydantic import Field
 
-from flows.common import RETRIES, RETRY_DELAYS_S, connect_store, transient
-from flows.params import DatasetSpecParams, SamplingParams, StrategyParams
-from tracewatch.datasets.build import DatasetBuild, DatasetSpec, build_dataset_version
+from flows.common import connect_store, stage_task
+from tracewatch.datasets.build import DatasetBuild, build_dataset_version
+from tracewatch.datasets.sampling import FailureSeeking, SamplingSpec, SamplingStrategy, Stratified
+from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.runs import new_run_id
 from tracewatch.store import Store
 
-DEFAULT_STRATEGIES: tuple[StrategyParams, ...] = (
-    StrategyParams(kind="stratified", by=["route", "model"], min_per_stratum=2, share=0.7),
-    StrategyParams(kind="failure", low_feedback={"thumbs": 0.5}, share=0.3),
+DEFAULT_STRATEGIES: tuple[SamplingStrategy, ...] = (
+    Stratified(by=("route", "model"), min_per_stratum=2, share=0.7),
+    FailureSeeking(low_feedback={"thumbs": 0.5}, share=0.3),
 )
 
 
-@task(
-    cache_policy=NO_CACHE, retries=RETRIES, retry_delay_seconds=RETRY_DELAYS_S, retry_condition_fn=transient
-)
+@stage_task
 def build_version(
     store: Store, spec: DatasetSpec, start: dt.date, end: dt.date, filters: dict[str, list[str]] | None
 ) -> DatasetBuild:
@@ -42,7 +40,7 @@ def build_dataset(
     start: dt.date,
     end: dt.date,
     budget: Annotated[int, Field(ge=1, le=1_000_000)] = 100,
-    strategies: list[StrategyParams] | None = None,
+    strategies: list[SamplingStrategy] | None = None,
     filters: dict[str, list[str]] | None = None,
     seed: Annotated[int, Field(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -60,10 +58,10 @@ def build_dataset(
         filters: Keep only traces whose column has one of the listed values, e.g. {"route": ["billing"]}.
         seed: Change it to draw a different sample.
     """
-    chosen = list(strategies or DEFAULT_STRATEGIES)
-    spec = DatasetSpecParams(name=name, sampling=SamplingParams(budget=budget, seed=seed, strategies=chosen))
+    chosen = tuple(strategies or DEFAULT_STRATEGIES)
+    spec = DatasetSpec(name=name, sampling=SamplingSpec(budget=budget, seed=seed, strategies=chosen))
     store = connect_store()
-    build = build_version(store, spec.to_spec(), start, end, filters)
+    build = build_version(store, spec, start, end, filters)
     create_markdown_artifact(
         key=f"dataset-{name}", markdown=f"# Dataset `{name}`\n\n{build.message}\n", description=build.message
     )

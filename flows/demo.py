@@ -26,10 +26,10 @@ from typing import Any
 
 import yaml
 
-from flows.params import DatasetSpecParams, ExperimentChoice
+from flows.params import ExperimentChoice
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
-from tracewatch.datasets.build import NIGHTLY_SPEC
+from tracewatch.datasets.spec import NIGHTLY_SPEC, DatasetSpec
 from tracewatch.llm import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         backfill(
             start=start,
             end=end,
-            dataset=DatasetSpecParams.model_validate(demo_dataset_spec(args.items_per_night)),
+            dataset=DatasetSpec.from_dict(demo_dataset_spec(args.items_per_night)),
             experiments=[ExperimentChoice.model_validate(DEMO_EXPERIMENT)],
         )
         print(overview_text(store, start, end))

@@ -10,14 +10,10 @@ import polars as pl
 import pytest
 
 from tracewatch.datasets.append import append_version
-from tracewatch.datasets.build import (
-    DatasetSpec,
-    build_dataset_version,
-    read_candidates,
-    select_candidates,
-)
+from tracewatch.datasets.build import build_dataset_version, read_candidates, select_candidates
 from tracewatch.datasets.candidates import candidate_inputs
 from tracewatch.datasets.items import ITEM_SOURCE_COLUMNS, items_from_traces
+from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.datasets.versions import list_versions, read_version
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import ingest_new_traces, scan_accepted

@@ -12,12 +12,13 @@ import polars as pl
 import pytest
 
 from tracewatch.datasets.append import append_version
-from tracewatch.datasets.build import DatasetSpec, latest_items
+from tracewatch.datasets.build import latest_items
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.lsh import SLOT_BITS, band_slots
 from tracewatch.datasets.minhash import MINHASH, signature_series, signatures
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.signatures import signatures_bytes, stored_slots
+from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.datasets.versions import manifest_key, read_manifest, read_version
 from tracewatch.store import Store
 

@@ -1,5 +1,5 @@
 """The flows' parameters as Prefect's custom-run form sees them (the JSON schema the UI renders), and as
-callers pass them (dicts coerced into the models, converted to the library's specs by the library's loaders)."""
+callers pass them (dicts coerced into the models: the library's own, for dataset specs)."""
 
 from __future__ import annotations
 
@@ -11,24 +11,16 @@ import yaml
 from flows.datasets import build_dataset
 from flows.experiments import experiment
 from flows.nightly import backfill, nightly
-from flows.params import (
-    DatasetSpecParams,
-    ExperimentChoice,
-    HashColumn,
-    PiiKind,
-    ShippedExperiment,
-    StrategyKind,
-    StrategyParams,
-    TraceColumn,
-)
+from flows.params import ExperimentChoice, ShippedExperiment
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import validate
 from prefect.utilities.schema_tools.validation import ValidationError as SchemaValidationError
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from tracewatch.datasets.build import HASH_COLUMNS, NIGHTLY_SPEC, load_dataset_spec
 from tracewatch.datasets.pii_rules import KINDS
-from tracewatch.datasets.sampling import STRATEGIES
+from tracewatch.datasets.sampling import STRATEGIES, SamplingStrategy, Uniform
+from tracewatch.datasets.schema import HASH_COLUMNS
+from tracewatch.datasets.spec import NIGHTLY_SPEC, DatasetSpec, load_dataset_spec
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import shipped_experiments
 from tracewatch.paths import shipped_data
@@ -57,6 +49,12 @@ def resolve(definitions: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]
     raise AssertionError(f"no model behind {prop}")
 
 
+def kinds(definitions: dict[str, Any], prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models a list property (or an optional one) offers its items as: `anyOf` them, a choice in the form."""
+    items = next(option["items"] for option in [prop, *prop.get("anyOf", [])] if "items" in option)
+    return [definitions[option["$ref"].rsplit("/", 1)[-1]] for option in items["anyOf"]]
+
+
 @pytest.mark.parametrize("name", sorted(FLOWS))
 def test_every_top_level_parameter_has_a_description(name: str) -> None:
     properties = schema(FLOWS[name])["properties"]
@@ -75,17 +73,21 @@ def test_the_nightly_form_keeps_its_fields_and_describes_the_dataset_spec(name: 
     spec = resolve(definitions, properties["dataset"])
     sampling = resolve(definitions, spec["properties"]["sampling"])
     budget = sampling["properties"]["budget"]
-    assert budget["minimum"] == 0 and budget["maximum"] > 0 and budget["description"]
-    strategy = resolve(definitions, sampling["properties"]["strategies"])
-    assert strategy["properties"]["kind"]["enum"] == sorted(STRATEGIES)
-    assert strategy["required"] == ["kind"]
-    assert strategy["properties"]["by"]["anyOf"][0]["items"]["enum"] == list(TRACE_SCHEMA)
-    for field, spec_ in strategy["properties"].items():
-        assert spec_.get("description"), field
-    rate = strategy["properties"]["rate"]["anyOf"][0]
+    assert budget["minimum"] == 0 and budget["description"]
+    offered = kinds(definitions, sampling["properties"]["strategies"])
+    strategies = {s["properties"]["kind"]["const"]: s for s in offered}
+    assert sorted(strategies) == sorted(STRATEGIES)
+    assert strategies["stratified"]["required"] == ["by"]
+    assert strategies["stratified"]["properties"]["by"]["items"]["enum"] == list(TRACE_SCHEMA)
+    for kind, strategy in strategies.items():
+        for field, spec_ in strategy["properties"].items():
+            assert spec_.get("description"), (kind, field)
+    rate = strategies["uniform"]["properties"]["rate"]["anyOf"][0]
     assert (rate["minimum"], rate["maximum"]) == (0, 1)
     dedup = resolve(definitions, sampling["properties"]["dedup"])
     assert dedup["properties"]["hash_column"]["enum"] == list(HASH_COLUMNS)
+    redaction = resolve(definitions, spec["properties"]["redaction"])
+    assert redaction["properties"]["kinds"]["items"]["enum"] == list(KINDS)
     choice = resolve(definitions, properties["experiments"])
     assert choice["properties"]["shipped"]["anyOf"][0]["enum"] == shipped_experiments()
 
@@ -99,47 +101,41 @@ def test_the_experiment_and_dataset_forms_have_bounds_and_dropdowns() -> None:
     built = schema(build_dataset)
     assert built["required"] == ["name", "start", "end"]
     assert built["properties"]["budget"]["minimum"] == 1
-    strategy = resolve(built["definitions"], built["properties"]["strategies"])
-    assert strategy["properties"]["kind"]["enum"] == sorted(STRATEGIES)
+    strategies = kinds(built["definitions"], built["properties"]["strategies"])
+    assert sorted(s["properties"]["kind"]["const"] for s in strategies) == sorted(STRATEGIES)
 
 
 def test_the_form_choices_are_the_librarys() -> None:
-    assert sorted(get_args(StrategyKind)) == sorted(STRATEGIES)
-    assert get_args(HashColumn) == HASH_COLUMNS
-    assert get_args(PiiKind) == KINDS
     assert sorted(get_args(ShippedExperiment)) == shipped_experiments()
-    assert get_args(TraceColumn) == tuple(TRACE_SCHEMA)
 
 
 def test_the_shipped_spec_as_a_dict_converts_to_the_same_library_spec() -> None:
     data = yaml.safe_load(shipped_data(NIGHTLY_SPEC).read_text())
-    assert DatasetSpecParams.model_validate(data).to_spec() == load_dataset_spec()
+    assert DatasetSpec.model_validate(data) == load_dataset_spec()
 
 
 def test_the_library_decides_what_the_form_cannot() -> None:
     data = yaml.safe_load(shipped_data(NIGHTLY_SPEC).read_text())
-    data["sampling"]["strategies"].append({"kind": "uniform", "by": ["route"]})
-    params = DatasetSpecParams.model_validate(data)  # the form has a `by` field: kind decides if it applies
+    data["sampling"]["strategies"].append({"kind": "uniform", "by": ["route"]})  # `by` is not a uniform's
     with pytest.raises(ConfigError, match=r"strategies\[3\] \(uniform\): unknown key\(s\) by; allowed"):
-        params.to_spec()
+        DatasetSpec.from_dict(data)
     data["sampling"]["strategies"][-1] = {"kind": "stratified", "by": ["route"]}
     with pytest.raises(ConfigError, match="names must be unique, stratified repeats"):
-        DatasetSpecParams.model_validate(data).to_spec()
+        DatasetSpec.from_dict(data)
 
 
 def test_the_form_refuses_what_is_out_of_bounds_or_unknown() -> None:
     with pytest.raises(ValidationError, match="kind"):
-        StrategyParams.model_validate({"kind": "random"})
-    with pytest.raises(ValidationError, match="less than or equal to 1"):
-        StrategyParams.model_validate({"kind": "uniform", "rate": 1.5})
-    with pytest.raises(ValidationError, match="'trace_id', 'start_time', 'project', 'route'"):
-        StrategyParams.model_validate({"kind": "stratified", "by": ["region"]})
-    with pytest.raises(ValidationError, match="Extra inputs"):
-        DatasetSpecParams.model_validate(
-            {"name": "x", "sampling": {"budget": 1, "strategies": []}, "typo": 1}
-        )
-    with pytest.raises(ValidationError, match="at least 1 item"):
-        DatasetSpecParams.model_validate({"name": "x", "sampling": {"budget": 1, "strategies": []}})
+        TypeAdapter(SamplingStrategy).validate_python({"kind": "random"})
+    with pytest.raises(ValidationError, match=r"must be in \[0, 1\]"):
+        Uniform.model_validate({"kind": "uniform", "rate": 1.5})
+    region = {"kind": "stratified", "by": ["region"]}
+    with pytest.raises(ValidationError, match="unknown column\\(s\\) 'region'; available: cost_usd"):
+        DatasetSpec.model_validate({"name": "x", "sampling": {"budget": 1, "strategies": [region]}})
+    with pytest.raises(ValidationError, match="unknown key\\(s\\) typo; allowed: name, redaction"):
+        DatasetSpec.model_validate({"name": "x", "sampling": {"budget": 1, "strategies": []}, "typo": 1})
+    with pytest.raises(ValidationError, match="add at least one of"):
+        DatasetSpec.model_validate({"name": "x", "sampling": {"budget": 1, "strategies": []}})
 
 
 def test_an_experiment_is_chosen_by_name_path_or_content_as_before() -> None:
@@ -168,5 +164,5 @@ def test_the_api_accepts_what_python_callers_pass_and_refuses_unknown_choices() 
     }
     assert validate(ok, nightly_schema) == []
     data["sampling"]["strategies"][0]["kind"] = "random"
-    with pytest.raises(SchemaValidationError, match=r"strategies\[0\]\.kind'.*'random' is not one of"):
+    with pytest.raises(SchemaValidationError, match=r"strategies\[0\]'.*'random'.*not valid under any"):
         validate({"dataset": data}, nightly_schema, raise_on_error=True)

@@ -12,24 +12,20 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-import yaml
 
 from tracewatch.datasets.append import append_version as write_version
 from tracewatch.datasets.candidates import examiner
 from tracewatch.datasets.items import (
     DEDUP_KEY,
     ITEM_SOURCE_COLUMNS,
-    SilverRule,
     items_with_redactions,
 )
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MINHASH
-from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling import (
     SamplingSpec,
     Selection,
@@ -41,9 +37,9 @@ from tracewatch.datasets.sampling import (
 )
 from tracewatch.datasets.schema import ITEM_SCHEMA, STORED_SCHEMA
 from tracewatch.datasets.signatures import StoredSignatures, stored_slots
+from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.datasets.versions import (
     VersionManifest,
-    check_dataset_name,
     list_versions,
     made_for,
     make_source_key,
@@ -51,7 +47,6 @@ from tracewatch.datasets.versions import (
 )
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import scan_accepted
-from tracewatch.paths import shipped_data
 from tracewatch.store import Store
 from tracewatch.traces.schema import TRACE_SCHEMA
 
@@ -63,55 +58,7 @@ traces are read for the picks' sake, so the rest of a trace (outputs, passages, 
 picks only."""
 
 CONTENT_HASH = "content_hash"
-HASH_COLUMNS: tuple[str, ...] = (DEDUP_KEY, CONTENT_HASH)
-"""What a build can de-duplicate on: the 64-bit key (matches confirmed by sha256) or the sha256 itself."""
 FILTERED_OUT = "filtered out"
-NIGHTLY_SPEC = "datasets/nightly.yaml"
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """How a dataset grows: its name, the sampling spec, PII redaction and the silver-reference rule."""
-
-    name: str
-    sampling: SamplingSpec
-    redaction: RedactionConfig = field(default_factory=RedactionConfig)
-    silver: SilverRule = field(default_factory=SilverRule)
-
-    def __post_init__(self) -> None:
-        if self.sampling.dedup.hash_column not in HASH_COLUMNS:
-            raise ConfigError(
-                f"sampling.dedup.hash_column={self.sampling.dedup.hash_column!r}: a dataset build "
-                f"de-duplicates on one of {list(HASH_COLUMNS)}"
-            )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DatasetSpec:
-        """`{name, sampling: {...}, redaction: {kinds: [...]}, silver: {thumbs: 0.5, ...}}` (YAML / flow form)."""
-        allowed = {"name", "sampling", "redaction", "silver"}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise ConfigError(f"dataset spec: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-        if "name" not in data or "sampling" not in data:
-            raise ConfigError("dataset spec needs `name` and `sampling`")
-        redaction = data.get("redaction") or {}
-        silver = data.get("silver")
-        return cls(
-            name=check_dataset_name(str(data["name"])),
-            sampling=SamplingSpec.from_dict(data["sampling"], columns=TRACE_SCHEMA),
-            redaction=RedactionConfig(kinds=tuple(redaction.get("kinds", RedactionConfig().kinds))),
-            silver=SilverRule(tuple((str(k), float(v)) for k, v in silver.items()))
-            if silver
-            else SilverRule(),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "sampling": self.sampling.to_dict(),
-            "redaction": {"kinds": list(self.redaction.kinds)},
-            "silver": dict(self.silver.thresholds),
-        }
 
 
 @dataclass(frozen=True)
@@ -315,17 +262,3 @@ def items_for_picks(
 
 def _no_items() -> pl.DataFrame:
     return pl.DataFrame(schema=ITEM_SCHEMA)
-
-
-def load_dataset_spec(source: str | Mapping[str, Any] | None = None) -> DatasetSpec:
-    """A dataset spec from a mapping (flow parameters), a YAML path, or the shipped nightly spec (None)."""
-    if isinstance(source, Mapping):
-        return DatasetSpec.from_dict(source)
-    path = Path(source) if source else shipped_data(NIGHTLY_SPEC)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read dataset spec {path}: {exc}; expected a YAML mapping") from exc
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"dataset spec {path} is not a YAML mapping")
-    return DatasetSpec.from_dict(data)

@@ -30,19 +30,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from pydantic import GetJsonSchemaHandler, Strict, model_serializer, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from tracewatch.datasets.config import SpecModel
 from tracewatch.datasets.distinct import map_distinct
 from tracewatch.datasets.normalise import normalise_series, normalise_text, normalise_text_expr
 from tracewatch.datasets.pii import redact_frame
 from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.schema import ITEM_SCHEMA
-from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.errors import DataContractError
 from tracewatch.hashing import U64, fmix64, stable_hash64
 
 log = logging.getLogger(__name__)
@@ -209,31 +213,58 @@ def usable_input(traces: pl.DataFrame) -> pl.Series:
     return traces.select(usable_input_expr().alias("usable_input")).to_series()
 
 
-@dataclass(frozen=True)
-class SilverRule:
+class SilverRule(SpecModel):
     """When a trace's own output is good enough to serve as its expected output ("silver" reference).
 
     `thresholds` maps feedback names to the minimum value that counts as positive. A trace qualifies when it
     has at least one of the named feedback entries and *every* named entry it has meets its threshold, so a
     thumbs-up with a 2-star rating does not qualify. The default matches what the demo app collects: thumbs
-    (0/1) and a 1-5 star rating.
+    (0/1) and a 1-5 star rating. A dataset spec writes the mapping itself: `silver: {thumbs: 0.5, rating: 4}`.
     """
 
-    thresholds: tuple[tuple[str, float], ...] = (("thumbs", 0.5), ("rating", 4.0))
+    where: ClassVar[str] = "silver"
 
-    def __post_init__(self) -> None:
+    thresholds: tuple[tuple[str, Annotated[float, Strict()]], ...] = (("thumbs", 0.5), ("rating", 4.0))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """The spec's form, feedback name -> minimum, as `thresholds` (the keys are feedback names)."""
+        if isinstance(data, Mapping) and data and not isinstance(data.get("thresholds"), list | tuple):
+            return {"thresholds": tuple(data.items())}
+        return data
+
+    @model_validator(mode="after")
+    def _usable(self) -> Self:
         names = [name for name, _ in self.thresholds]
         if not names:
-            raise ConfigError(
+            raise ValueError(
                 "SilverRule.thresholds is empty; name at least one feedback, e.g. ('thumbs', 0.5)"
             )
-        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
-            raise ConfigError(
+        if len(set(names)) != len(names) or not all(names):
+            raise ValueError(
                 f"SilverRule.thresholds must name distinct non-empty feedback names, got {names}"
             )
-        bad = [(n, v) for n, v in self.thresholds if not isinstance(v, int | float) or not math.isfinite(v)]
+        bad = [(n, v) for n, v in self.thresholds if not math.isfinite(v)]
         if bad:
-            raise ConfigError(f"SilverRule.thresholds must be finite numbers, got {bad}")
+            raise ValueError(f"SilverRule.thresholds must be finite numbers, got {bad}")
+        return self
+
+    @model_serializer
+    def _as_mapping(self) -> dict[str, float]:
+        return dict(self.thresholds)
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "object",
+            "additionalProperties": {"type": "number"},
+            "title": "Silver",
+            "description": "feedback name -> minimum for a trace's own output to become the item's expected "
+            "output (default thumbs: 0.5, rating: 4)",
+        }
 
     def expr(self, feedback: str = "feedback") -> pl.Expr:
         """True where the feedback list qualifies; never null."""

@@ -69,7 +69,7 @@ def redact_frame(
     """
     rules = rules_for(config or RedactionConfig())
     json_names = set(json_columns)
-    totals = {kind: 0 for kind in KINDS if kind in _kinds(rules)}
+    totals: dict[str, int] = {kind: 0 for kind in KINDS if kind in _kinds(rules)}
     per_row = np.zeros(frame.height, dtype=np.int64)
     replaced: list[pl.Series] = []
     for name in columns:

@@ -15,10 +15,15 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, get_args
 
-from tracewatch.errors import ConfigError
+from pydantic import field_validator
 
-KINDS: tuple[str, ...] = ("email", "phone", "credit_card", "ip_address", "secret")
+from tracewatch.datasets.config import SpecModel
+
+PiiKind = Literal["email", "phone", "credit_card", "ip_address", "secret"]
+"""A PII kind that can be redacted."""
+KINDS: tuple[PiiKind, ...] = get_args(PiiKind)
 """Every PII kind that can be redacted."""
 
 PLACEHOLDERS: dict[str, str] = {kind: f"<{kind.upper()}>" for kind in KINDS}
@@ -29,26 +34,27 @@ _Check = Callable[[re.Match[str]], _Span | None]
 """Where in a match the placeholder goes (start, end), or None to leave the match alone."""
 
 
-@dataclass(frozen=True)
-class RedactionConfig:
-    """Which PII kinds to redact; all of them by default. An empty tuple switches redaction off."""
+class RedactionConfig(SpecModel):
+    """Which PII kinds to redact; all of them by default. An empty list switches redaction off."""
 
-    kinds: tuple[str, ...] = KINDS
+    where: ClassVar[str] = "redaction"
 
-    def __post_init__(self) -> None:
-        if isinstance(self.kinds, str):
-            raise ConfigError(
-                f"RedactionConfig.kinds must be a tuple of kind names, not the string {self.kinds!r}; "
-                f"allowed kinds: {', '.join(KINDS)}"
+    kinds: tuple[PiiKind, ...] = KINDS
+    """PII kinds replaced by a placeholder in every item; empty turns redaction off"""
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _known_kinds(cls, kinds: Any) -> Any:
+        if isinstance(kinds, str):
+            raise ValueError(
+                f"a list of kind names, not the string {kinds!r}; allowed kinds: {', '.join(KINDS)}"
             )
-        kinds = tuple(self.kinds)
-        unknown = [kind for kind in kinds if kind not in KINDS]
+        unknown = [kind for kind in kinds if kind not in KINDS] if isinstance(kinds, list | tuple) else []
         if unknown:
-            raise ConfigError(
-                f"unknown PII kind(s) {', '.join(map(repr, unknown))} in RedactionConfig.kinds; "
-                f"allowed kinds: {', '.join(KINDS)}"
+            raise ValueError(
+                f"unknown PII kind(s) {', '.join(map(repr, unknown))}; allowed kinds: {', '.join(KINDS)}"
             )
-        object.__setattr__(self, "kinds", kinds)
+        return kinds
 
 
 # ---- rules ---------------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ import datetime as dt
 
 import polars as pl
 
-from tracewatch.datasets.build import DatasetBuild, DatasetSpec, build_dataset_version
+from tracewatch.datasets.build import DatasetBuild, build_dataset_version
+from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.reports import PublishedPartition, publish_partition
 from tracewatch.reports.tables import DATASET_ITEMS, DATASET_VERSIONS
 from tracewatch.store import Store

@@ -54,6 +54,11 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 """
 
 
+HASH_COLUMNS: tuple[str, ...] = ("dedup_key", "content_hash")
+"""The item columns that identify content exactly: what a dataset build can de-duplicate on (`dedup_key`, with
+matches confirmed by `content_hash`, or `content_hash` itself)."""
+
+
 def empty_items() -> pl.DataFrame:
     """A zero-row frame with the item schema."""
     return pl.DataFrame(schema=ITEM_SCHEMA)

@@ -415,7 +415,7 @@ def test_spec_round_trips_through_a_plain_dict() -> None:
         ({"strategies": [{"kind": "uniform"}, {"kind": "uniform"}]}, "names must be unique, uniform repeats"),
         ({"budget": -1}, "budget=-1 must be >= 0"),
         ({"budget": "many"}, "sampling.budget: expected an integer"),
-        ({"bugdet": 3}, "unknown key(s) bugdet; allowed: budget, seed"),
+        ({"bugdet": 3}, "unknown key(s) bugdet; allowed: budget, dedup, seed, strategies"),
         ({"dedup": {"near_threshold": 1.5}}, "near_threshold=1.5 must be in (0, 1]"),
         ({"dedup": {"exact": True}}, "allowed: hash_column, near_threshold, text"),
         ({"strategies": [{"kind": "uniform", "share": 0}]}, "share=0.0 must be > 0"),

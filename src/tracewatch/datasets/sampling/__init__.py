@@ -20,7 +20,7 @@ from tracewatch.datasets.sampling.pipeline import (
     select_new_traces,
     similarity_thresholds,
 )
-from tracewatch.datasets.sampling.spec import STRATEGIES, DedupSpec, SamplingSpec
+from tracewatch.datasets.sampling.spec import STRATEGIES, DedupSpec, SamplingSpec, SamplingStrategy
 from tracewatch.datasets.sampling.stratified import Stratified
 from tracewatch.datasets.sampling.uniform import Uniform
 
@@ -36,6 +36,7 @@ __all__ = [
     "Novelty",
     "Ranked",
     "SamplingSpec",
+    "SamplingStrategy",
     "Selection",
     "Stratified",
     "Uniform",

@@ -7,17 +7,18 @@ id, so neither row order nor how the input was split into files can change a pic
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar, cast
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar, cast
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from pydantic import Strict, model_validator
 
+from tracewatch.datasets.config import Range, SpecModel
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MinHashScheme
-from tracewatch.errors import ConfigError
 from tracewatch.hashing import key64, rekey, unit_interval
 
 T = TypeVar("T")
@@ -201,7 +202,8 @@ def picks(frame: pl.DataFrame, stratum: pl.Expr | str | pl.Series) -> pl.DataFra
 class Strategy(Protocol):
     """One way of choosing dataset items; frozen, built from a dict by `SamplingSpec.from_dict`."""
 
-    kind: ClassVar[str]
+    @property
+    def kind(self) -> str: ...
 
     @property
     def name(self) -> str: ...
@@ -226,20 +228,23 @@ class Strategy(Protocol):
         ...
 
 
-@dataclass(frozen=True, kw_only=True)
-class StrategyBase:
+class StrategyBase(SpecModel):
     """The fields every strategy has. `name` (default: the kind) keys its hash stream and labels its picks;
     `share` is its relative slice of the nightly budget."""
 
-    kind: ClassVar[str] = ""
-    name: str = ""
-    share: float = 1.0
+    implied: ClassVar[tuple[str, ...]] = ("kind",)
 
-    def __post_init__(self) -> None:
-        if not self.name:
-            object.__setattr__(self, "name", self.kind)
-        if not self.share > 0:
-            raise ConfigError(f"strategy {self.name!r}: share={self.share} must be > 0")
+    name: str = ""
+    """labels the picks and seeds the draws (default: the kind); two strategies of one kind need different names"""
+    share: Annotated[float, Strict(), Range(gt=0)] = 1.0
+    """relative slice of the budget: shares 3 and 1 split it 75/25"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_after_the_kind(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and not data.get("name"):
+            return {**data, "name": cls.model_fields["kind"].default}
+        return data
 
     def key_columns(self) -> tuple[str, ...]:
         return ()

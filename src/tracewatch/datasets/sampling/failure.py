@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import polars as pl
+from pydantic import Field, Strict, field_validator
 
+from tracewatch.datasets.config import Range
 from tracewatch.datasets.sampling._pool import POS, Pool, StrategyBase, picks
-from tracewatch.errors import ConfigError
 
 STATUS = "status"
 FEEDBACK = "feedback"
 ERROR_STATUS = "error"
+Weight = Annotated[float, Strict(), Range(ge=0)]
+Thresholds = dict[str, Annotated[float, Strict()]]
 
 
-@dataclass(frozen=True, kw_only=True)
 class FailureSeeking(StrategyBase):
     """Weighted sampling without replacement (Efraimidis-Spirakis) with the uniform draw taken from the hash.
 
@@ -28,27 +28,27 @@ class FailureSeeking(StrategyBase):
     exponential race, so a weight-10 trace is picked about as often as ten weight-1 traces together.
     """
 
-    kind: ClassVar[str] = "failure"
-    error_weight: float = 10.0
-    low_feedback: Mapping[str, float] = field(default_factory=dict)
-    low_feedback_weight: float = 5.0
-    low_scores: Mapping[str, float] = field(default_factory=dict)
-    low_score_weight: float = 5.0
-    base_weight: float = 1.0
+    label: ClassVar[str] = "failure strategy"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "low_feedback", MappingProxyType(dict(sorted(self.low_feedback.items()))))
-        object.__setattr__(self, "low_scores", MappingProxyType(dict(sorted(self.low_scores.items()))))
-        weights = {
-            "error_weight": self.error_weight,
-            "low_feedback_weight": self.low_feedback_weight,
-            "low_score_weight": self.low_score_weight,
-            "base_weight": self.base_weight,
-        }
-        negative = [f"{k}={v}" for k, v in weights.items() if v < 0]
-        if negative:
-            raise ConfigError(f"strategy {self.name!r}: weights must be >= 0, got {', '.join(negative)}")
+    kind: Literal["failure"] = "failure"
+    """failure: over-sample errors and low feedback or scores"""
+    error_weight: Weight = 10.0
+    """weight of an error"""
+    low_feedback: Thresholds = Field(default_factory=dict)
+    """feedback name -> value at or below which it counts as low, e.g. thumbs: 0.5"""
+    low_feedback_weight: Weight = 5.0
+    """weight of low feedback"""
+    low_scores: Thresholds = Field(default_factory=dict)
+    """score column -> value at or below which it counts as low"""
+    low_score_weight: Weight = 5.0
+    """weight of a low score"""
+    base_weight: Weight = 1.0
+    """weight of everything else (0: failures only)"""
+
+    @field_validator("low_feedback", "low_scores")
+    @classmethod
+    def _sorted(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        return dict(sorted(thresholds.items()))
 
     def key_columns(self) -> tuple[str, ...]:
         return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *self.low_scores)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import polars as pl
+from pydantic import Strict
 
+from tracewatch.datasets.config import Range
 from tracewatch.datasets.lsh import similar_pairs
 from tracewatch.datasets.minhash import EMPTY, signatures
 from tracewatch.datasets.sampling._pool import POS, Pool, StrategyBase, picks
-from tracewatch.errors import ConfigError
 
 
-@dataclass(frozen=True, kw_only=True)
 class Novelty(StrategyBase):
     """Uniform among traces whose text has no dataset item with estimated Jaccard >= `max_similarity`.
 
@@ -22,19 +21,16 @@ class Novelty(StrategyBase):
     signatures (an empty dataset) every text with words is novel.
     """
 
-    kind: ClassVar[str] = "novelty"
-    text: str = "input_text"
-    max_similarity: float = 0.5
-    pool_factor: int = 5
+    label: ClassVar[str] = "novelty strategy"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 < self.max_similarity <= 1.0:
-            raise ConfigError(
-                f"strategy {self.name!r}: max_similarity={self.max_similarity} must be in (0, 1]"
-            )
-        if self.pool_factor < 1:
-            raise ConfigError(f"strategy {self.name!r}: pool_factor={self.pool_factor} must be >= 1")
+    kind: Literal["novelty"] = "novelty"
+    """novelty: questions unlike the dataset's"""
+    text: str = "input_text"
+    """the text column compared"""
+    max_similarity: Annotated[float, Strict(), Range(gt=0, le=1)] = 0.5
+    """a text is novel below this MinHash Jaccard with every dataset item"""
+    pool_factor: Annotated[int, Strict(), Range(ge=1)] = 5
+    """shortlist size as a multiple of its quota"""
 
     def columns(self) -> tuple[str, ...]:
         return (self.text,)

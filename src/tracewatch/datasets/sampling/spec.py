@@ -1,107 +1,91 @@
 """The sampling spec: which strategies, how the nightly budget is shared, the seed, and de-duplication settings.
 
-Built from a plain dict (YAML, Prefect parameters) by `SamplingSpec.from_dict`, and written back by `to_dict`
-so a run can record exactly what it used.
+Frozen pydantic models (`datasets.config`): built from a plain mapping (YAML, Prefect parameters) by
+`SamplingSpec.from_dict`, and written back by `to_dict` so a run can record exactly what it used.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, ClassVar, Self
 
+from pydantic import Field, Strict, WithJsonSchema, field_validator
+
+from tracewatch.datasets.config import AnyOfInForms, Range, SpecModel
 from tracewatch.datasets.dedup import require_columns
 from tracewatch.datasets.sampling._allocate import apportion
-from tracewatch.datasets.sampling._config import build
-from tracewatch.datasets.sampling._pool import Strategy
 from tracewatch.datasets.sampling.failure import FailureSeeking
 from tracewatch.datasets.sampling.novelty import Novelty
 from tracewatch.datasets.sampling.stratified import Stratified
 from tracewatch.datasets.sampling.uniform import Uniform
-from tracewatch.errors import ConfigError
+from tracewatch.datasets.schema import HASH_COLUMNS
 
-STRATEGIES: Mapping[str, type[Strategy]] = {
-    cls.kind: cls for cls in (Uniform, Stratified, FailureSeeking, Novelty)
+SamplingStrategy = Annotated[
+    Uniform | Stratified | FailureSeeking | Novelty, Field(discriminator="kind"), AnyOfInForms()
+]
+"""Any strategy a spec can list, told apart by its `kind`."""
+
+STRATEGIES: Mapping[str, type[SamplingStrategy]] = {
+    cls.model_fields["kind"].default: cls for cls in (Uniform, Stratified, FailureSeeking, Novelty)
 }
-"""Strategy kind (the `kind` key in a spec dict) -> its class."""
+"""Strategy kind (the `kind` key in a spec mapping) -> its class."""
 
 _SHARE_SCALE = 10**6
 
 
-@dataclass(frozen=True, kw_only=True)
-class DedupSpec:
+class DedupSpec(SpecModel):
     """De-duplication of picks: exact on `hash_column`, near on MinHash of `text` (`near_threshold=None`: off).
 
     The default `dedup_key` is the 64-bit content key items store; `content_hash` (sha256) also works, at the
     cost of a sha256 per candidate.
     """
 
-    hash_column: str = "dedup_key"
-    text: str = "input_text"
-    near_threshold: float | None = 0.8
+    where: ClassVar[str] = "sampling.dedup"
 
-    def __post_init__(self) -> None:
-        if self.near_threshold is not None and not 0.0 < self.near_threshold <= 1.0:
-            raise ConfigError(f"dedup.near_threshold={self.near_threshold} must be in (0, 1] or null")
+    hash_column: Annotated[str, WithJsonSchema({"enum": list(HASH_COLUMNS), "type": "string"})] = "dedup_key"
+    """exact duplicates by dedup_key (64-bit, matches confirmed by sha256) or content_hash (sha256)"""
+    text: str = "input_text"
+    """the text column compared for near duplicates"""
+    near_threshold: Annotated[float, Strict(), Range(gt=0, le=1)] | None = 0.8
+    """MinHash Jaccard at or above which two texts are near duplicates; empty (null) turns it off"""
 
     def columns(self) -> tuple[str, ...]:
         return (self.hash_column, *((self.text,) if self.near_threshold is not None else ()))
 
 
-@dataclass(frozen=True, kw_only=True)
-class SamplingSpec:
+class SamplingSpec(SpecModel):
     """Strategies run in order and never pick a trace twice. Strategy i gets `quotas()[i]` of `budget` (by
     share) plus whatever the strategies before it left unused, so `budget` is a hard cap on new items."""
 
-    strategies: tuple[Strategy, ...]
-    budget: int
-    seed: int = 0
-    dedup: DedupSpec = field(default_factory=DedupSpec)
+    where: ClassVar[str] = "sampling"
 
-    def __post_init__(self) -> None:
-        if self.budget < 0:
-            raise ConfigError(f"sampling.budget={self.budget} must be >= 0")
-        if not self.strategies:
-            raise ConfigError(
-                f"sampling.strategies is empty; add at least one of: {', '.join(sorted(STRATEGIES))}"
-            )
-        repeated = sorted(n for n, c in Counter(s.name for s in self.strategies).items() if c > 1)
+    budget: Annotated[int, Strict(), Range(ge=0)]
+    """hard cap on new items per night (or build)"""
+    seed: Annotated[int, Strict()] = 0
+    """change it to draw a different sample"""
+    strategies: tuple[SamplingStrategy, ...]
+    """run in order; each gets its share of the budget plus what earlier ones left"""
+    dedup: DedupSpec = Field(default_factory=DedupSpec)
+    """how picks are kept apart from the dataset and from each other"""
+
+    @field_validator("strategies")
+    @classmethod
+    def _named_apart(cls, strategies: tuple[SamplingStrategy, ...]) -> tuple[SamplingStrategy, ...]:
+        if not strategies:
+            raise ValueError(f"none given; add at least one of: {', '.join(sorted(STRATEGIES))}")
+        repeated = sorted(n for n, c in Counter(s.name for s in strategies).items() if c > 1)
         if repeated:
-            raise ConfigError(
-                f"sampling.strategies: names must be unique, {', '.join(repeated)} repeats; set `name` on each"
-            )
+            raise ValueError(f"names must be unique, {', '.join(repeated)} repeats; set `name` on each")
+        return strategies
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, columns: Collection[str] | None = None) -> SamplingSpec:
-        """Parse and validate a spec dict; with `columns`, also check every column the spec names exists."""
-        if not isinstance(data, Mapping):
-            raise ConfigError(f"sampling: expected a mapping, got {type(data).__name__}")
-        raw = dict(data)
-        strategies = raw.pop("strategies", None)
-        if not isinstance(strategies, list | tuple):
-            raise ConfigError("sampling.strategies: expected a list of strategy mappings")
-        dedup = build(DedupSpec, raw.pop("dedup", {}), "sampling.dedup")
-        top = build(_TopLevel, raw, "sampling")
-        spec = cls(
-            strategies=tuple(_strategy(s, f"sampling.strategies[{i}]") for i, s in enumerate(strategies)),
-            budget=top.budget,
-            seed=top.seed,
-            dedup=dedup,
-        )
+    def from_dict(cls, data: object, *, columns: Collection[str] | None = None) -> Self:
+        """Parse and validate a spec mapping; with `columns`, also check every column the spec names exists."""
+        spec = super().from_dict(data)
         if columns is not None:
             spec.check_columns(columns)
         return spec
-
-    def to_dict(self) -> dict[str, Any]:
-        """The plain-dict form `from_dict` accepts (for run records and Prefect parameters)."""
-        return {
-            "budget": self.budget,
-            "seed": self.seed,
-            "strategies": [{"kind": s.kind, **_plain(s)} for s in self.strategies],
-            "dedup": _plain(self.dedup),
-        }
 
     def quotas(self, budget: int | None = None) -> list[int]:
         """Each strategy's slice of `budget` (default: the spec's) before carry-over: largest-remainder split
@@ -121,31 +105,3 @@ class SamplingSpec:
         """ConfigError naming the strategy, the unknown column and the available columns."""
         for strategy in self.strategies:
             require_columns(strategy.columns(), available, f"strategy {strategy.name!r}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class _TopLevel:
-    budget: int
-    seed: int = 0
-
-
-def _strategy(data: object, where: str) -> Strategy:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping with a `kind`, got {data!r}")
-    fields = dict(data)
-    kind = fields.pop("kind", None)
-    if kind not in STRATEGIES:
-        raise ConfigError(
-            f"{where}: unknown strategy kind {kind!r}; allowed: {', '.join(sorted(STRATEGIES))}"
-        )
-    return build(STRATEGIES[kind], fields, f"{where} ({kind})")
-
-
-def _plain(obj: object) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
-        out[f.name] = (
-            list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
-        )
-    return out

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from pydantic import BeforeValidator, Field, Strict, WithJsonSchema, field_validator
 
+from tracewatch.datasets.config import Range
 from tracewatch.datasets.sampling._allocate import allocate_strata
 from tracewatch.datasets.sampling._pool import GROUP, POS, STRATUM, Pool, StrategyBase, picks
 from tracewatch.errors import ConfigError
+from tracewatch.traces.schema import TRACE_SCHEMA
 
 LIST_SEPARATOR = "|"
 _AT = "_at"
 
+Column = Annotated[str, WithJsonSchema({"enum": list(TRACE_SCHEMA), "type": "string"})]
+"""A column of the traces sampled. Any name is accepted (the frame sampled decides); the form offers the trace
+columns, which are what a dataset spec samples."""
 
-@dataclass(frozen=True, kw_only=True)
+
+def _one_or_many(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
 class Stratified(StrategyBase):
     """Group candidates by the values of `by` and sample each group in hash-draw order.
 
@@ -26,16 +35,21 @@ class Stratified(StrategyBase):
     sorted elements joined by `|`, so a trace lands in exactly one stratum.
     """
 
-    kind: ClassVar[str] = "stratified"
-    by: tuple[str, ...]
-    min_per_stratum: int = 1
+    label: ClassVar[str] = "stratified strategy"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.by:
-            raise ConfigError(f"strategy {self.name!r}: `by` needs at least one column")
-        if self.min_per_stratum < 0:
-            raise ConfigError(f"strategy {self.name!r}: min_per_stratum={self.min_per_stratum} must be >= 0")
+    kind: Literal["stratified"] = "stratified"
+    """stratified: every group of `by` represented"""
+    by: Annotated[tuple[Column, ...], BeforeValidator(_one_or_many), Field(json_schema_extra={"minItems": 1})]
+    """trace columns to group by, e.g. route, model (required)"""
+    min_per_stratum: Annotated[int, Strict(), Range(ge=0)] = 1
+    """picks every group gets first"""
+
+    @field_validator("by")
+    @classmethod
+    def _some_column(cls, by: tuple[str, ...]) -> tuple[str, ...]:
+        if not by:
+            raise ValueError("`by` needs at least one column")
+        return by
 
     def key_columns(self) -> tuple[str, ...]:
         return self.by

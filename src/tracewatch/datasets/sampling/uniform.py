@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import polars as pl
+from pydantic import Strict
 
+from tracewatch.datasets.config import Range
 from tracewatch.datasets.sampling._pool import KEY, Pool, StrategyBase, picks
-from tracewatch.errors import ConfigError
 
 
-@dataclass(frozen=True, kw_only=True)
 class Uniform(StrategyBase):
     """Take candidates in the order of their hash draw.
 
@@ -20,16 +19,14 @@ class Uniform(StrategyBase):
     per night. Both can only lower what the strategy's budget share allows.
     """
 
-    kind: ClassVar[str] = "uniform"
-    rate: float | None = None
-    count: int | None = None
+    label: ClassVar[str] = "uniform strategy"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.rate is not None and not 0.0 <= self.rate <= 1.0:
-            raise ConfigError(f"strategy {self.name!r}: rate={self.rate} must be in [0, 1]")
-        if self.count is not None and self.count < 0:
-            raise ConfigError(f"strategy {self.name!r}: count={self.count} must be >= 0")
+    kind: Literal["uniform"] = "uniform"
+    """uniform: every trace equally likely"""
+    rate: Annotated[float, Strict(), Range(ge=0, le=1)] | None = None
+    """keep a trace iff its hash draw is below this rate"""
+    count: Annotated[int, Strict(), Range(ge=0)] | None = None
+    """at most this many picks"""
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
         keyed = pool.keyed(self)
