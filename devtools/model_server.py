@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools._model_server_app import (
+from devtools._model_server_app import serve
+from devtools.model_server_config import (
     API_KEY_ENV,
     FAULT_KINDS,
     FaultKind,
@@ -33,7 +34,6 @@ from devtools._model_server_app import (
     ReplyMode,
     ServerConfig,
     request_key,
-    serve,
 )
 from devtools.ports import free_ports
 from devtools.processes import log_file_for, start_logging_process, stop_logging_process
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 # Admin calls must never go through an HTTP proxy taken from the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _MODULE = "devtools.model_server"
+_IMPORT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,8 @@ def start_model_server(
     env = {key: value for key, value in os.environ.items() if key != API_KEY_ENV}
     if api_key:
         env[API_KEY_ENV] = api_key
+    # `devtools` is not installed: the child finds it where this process did, whatever its directory.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_IMPORT_ROOT), env.get("PYTHONPATH")]))
     args = [sys.executable, "-m", _MODULE, "--port", str(port), "--parent-pid", str(os.getpid())]
     args += ["--config", json.dumps(config.to_json())]
     process = start_logging_process(args, log_path, owns_log, env=env)

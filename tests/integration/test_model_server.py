@@ -15,7 +15,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from devtools._model_server_app import ServerConfig, ServerState
+from devtools._model_server_app import ServerState
 from devtools.model_server import (
     Faults,
     Latency,
@@ -24,6 +24,7 @@ from devtools.model_server import (
     start_model_server,
     stop_model_server,
 )
+from devtools.model_server_config import ServerConfig
 from tracewatch.errors import ConfigError
 
 MODEL = "tracewatch-echo"
