@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.reports import EXPERIMENT_ANSWER
 from tracewatch.store import Store
 
 EXPERIMENTS_PREFIX = "warehouse/experiments"
@@ -39,22 +40,14 @@ EXPERIMENT_ITEM_SCHEMA: dict[str, pl.DataType] = {
     "dataset_version": pl.Int64(),
     "item_id": pl.String(),
     "trial": pl.Int64(),
-    "input": pl.String(),
-    "expected": pl.String(),
-    "output": pl.String(),
-    "input_tokens": pl.Int64(),
-    "output_tokens": pl.Int64(),
-    "cost_usd": pl.Float64(),
-    "latency_ms": pl.Float64(),
-    "cached": pl.Boolean(),
-    "status": pl.String(),
-    "error": pl.String(),
+    **EXPERIMENT_ANSWER,
     "attempts": pl.Int64(),
     "source_trace_id": pl.String(),
     "started_at": pl.Datetime("us", "UTC"),
     "finished_at": pl.Datetime("us", "UTC"),
 }
-"""Column -> type of an experiment item row (documented for users in docs/experiments.md)."""
+"""Column -> type of an experiment item row (documented for users in docs/experiments.md). The answer's columns
+are the ones the experiment_items report has too (`tracewatch.reports.EXPERIMENT_ANSWER`)."""
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 

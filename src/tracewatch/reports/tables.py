@@ -152,6 +152,21 @@ _EXPERIMENT: dict[str, pl.DataType] = {
     "dataset_version": pl.Int64(),
 }
 
+EXPERIMENT_ANSWER: dict[str, pl.DataType] = {
+    "input": pl.String(),
+    "expected": pl.String(),
+    "output": pl.String(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "cost_usd": pl.Float64(),
+    "latency_ms": pl.Float64(),
+    "cached": pl.Boolean(),
+    "status": pl.String(),
+    "error": pl.String(),
+}
+"""The columns of one answer of an experiment, declared once: the experiment's own item rows
+(`tracewatch.experiments.EXPERIMENT_ITEM_SCHEMA`) and the experiment_items report both have them."""
+
 EXPERIMENT_ITEMS = ReportTable(
     name="experiment_items",
     version=1,
@@ -163,16 +178,7 @@ EXPERIMENT_ITEMS = ReportTable(
         "trial": pl.Int64(),
         "source_trace_id": pl.String(),
         "route": pl.String(),
-        "input": pl.String(),
-        "expected": pl.String(),
-        "output": pl.String(),
-        "input_tokens": pl.Int64(),
-        "output_tokens": pl.Int64(),
-        "cost_usd": pl.Float64(),
-        "latency_ms": pl.Float64(),
-        "cached": pl.Boolean(),
-        "status": pl.String(),
-        "error": pl.String(),
+        **EXPERIMENT_ANSWER,
         "scores": pl.List(SCORE_ENTRY),
         "run_id": pl.String(),
     },
