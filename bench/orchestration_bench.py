@@ -216,8 +216,7 @@ def import_lazy_dependencies(phases: dict[str, float]) -> None:
 
 def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], dict[str, int]]:
     """What the nightly flow's tasks call, night by night, without Prefect."""
-    from tracewatch.datasets.report import sample_night
-    from tracewatch.datasets.spec import load_dataset_spec
+    from tracewatch.datasets import load_dataset_spec, sample_dataset_night
     from tracewatch.drift.night import drift_night
     from tracewatch.experiments import load_experiment
     from tracewatch.ingest import ingest_new_traces
@@ -245,7 +244,7 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
                     parts = result.parts.pop(date, None)
                     published += build_monitoring_reports(store, date, run_id=result.run_id, parts=parts)
             with timed(phases, "dataset"):
-                build, reports = sample_night(store, load_dataset_spec(), day, run_id=result.run_id)
+                build, reports = sample_dataset_night(store, load_dataset_spec(), day, run_id=result.run_id)
             published += reports
             with timed(phases, "experiment"):
                 version = build.manifest.version if build.manifest else None

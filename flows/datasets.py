@@ -13,9 +13,15 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from flows.common import connect_store, stage_task
-from tracewatch.datasets.build import DatasetBuild, build_dataset_version
-from tracewatch.datasets.sampling import FailureSeeking, SamplingSpec, SamplingStrategy, Stratified
-from tracewatch.datasets.spec import DatasetSpec
+from tracewatch.datasets import (
+    DatasetBuild,
+    DatasetSpec,
+    FailureSeeking,
+    SamplingSpec,
+    SamplingStrategy,
+    Stratified,
+    build_dataset_version,
+)
 from tracewatch.runs import new_run_id
 from tracewatch.store import Store
 

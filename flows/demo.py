@@ -29,7 +29,7 @@ import yaml
 from flows.params import ExperimentChoice
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
-from tracewatch.datasets.spec import NIGHTLY_SPEC, DatasetSpec
+from tracewatch.datasets import NIGHTLY_SPEC, DatasetSpec
 from tracewatch.llm import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.reports.overview import overview_text

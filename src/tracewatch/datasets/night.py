@@ -1,4 +1,6 @@
-"""Publish a dataset build as BI tables: `dataset_versions` and `dataset_items`, partitioned by the night."""
+"""The nightly dataset step: sample the night's accepted traces into the next dataset version
+(`sample_dataset_night`), and publish the build as BI tables, `dataset_versions` and `dataset_items`,
+partitioned by the night (`publish_dataset_reports`)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def _item_rows(build: DatasetBuild) -> pl.DataFrame:
     )
 
 
-def sample_night(
+def sample_dataset_night(
     store: Store, spec: DatasetSpec, day: dt.date, *, run_id: str
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
     """The nightly dataset step: sample `day`'s accepted traces into the next version, then report it."""
