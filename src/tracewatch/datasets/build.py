@@ -48,7 +48,7 @@ from tracewatch.datasets.versions import (
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import scan_accepted
 from tracewatch.store import Store
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ import polars as pl
 
 from tracewatch.datasets.build import DatasetBuild, build_dataset_version
 from tracewatch.datasets.spec import DatasetSpec
-from tracewatch.reports import PublishedPartition, publish_partition
-from tracewatch.reports.tables import DATASET_ITEMS, DATASET_VERSIONS
+from tracewatch.reports import DATASET_ITEMS, DATASET_VERSIONS, PublishedPartition, publish_partition
 from tracewatch.store import Store
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tracewatch.traces.schema import CONTEXT_PASSAGE, FEEDBACK, MESSAGE
+from tracewatch.traces import CONTEXT_PASSAGE, FEEDBACK, MESSAGE
 
 ITEM_SCHEMA_VERSION = 2
 """2 added `dedup_key`; `versions.read_version` computes it for items written at version 1."""

@@ -27,7 +27,7 @@ from tracewatch.datasets.schema import HASH_COLUMNS
 from tracewatch.datasets.versions import check_dataset_name
 from tracewatch.errors import ConfigError
 from tracewatch.paths import shipped_data
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 NIGHTLY_SPEC = "datasets/nightly.yaml"
 """The spec the nightly flow samples with unless given another (under the shipped data folder)."""

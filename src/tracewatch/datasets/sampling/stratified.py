@@ -13,7 +13,7 @@ from tracewatch.datasets.config import Range
 from tracewatch.datasets.sampling._allocate import allocate_strata
 from tracewatch.datasets.sampling._pool import GROUP, POS, STRATUM, Pool, StrategyBase, picks
 from tracewatch.errors import ConfigError
-from tracewatch.traces.schema import TRACE_SCHEMA
+from tracewatch.traces import TRACE_SCHEMA
 
 LIST_SEPARATOR = "|"
 _AT = "_at"
