@@ -75,7 +75,7 @@ class ExperimentConfig(CallOptions):
             for label, template in (("prompt", self.prompt), ("system_prompt", self.system_prompt)):
                 if template is not None:
                     check_template_names(template, f"{where}: {label}")
-        self._check_options(where)
+        self.check_call_options(where)
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
         object.__setattr__(self, "axes", MappingProxyType(dict(self.axes)))
 

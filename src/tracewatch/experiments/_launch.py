@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from tracewatch.datasets.versions import latest_version, read_version
+from tracewatch.datasets import latest_version, read_version
 from tracewatch.errors import ConfigError
 from tracewatch.experiments._experiment import Experiment
 from tracewatch.experiments._lifecycle import ExperimentSpec

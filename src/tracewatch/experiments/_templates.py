@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from tracewatch.datasets.schema import ITEM_SCHEMA
+from tracewatch.datasets import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, TracewatchError
 
 DEFAULT_PROMPT = "{input}"

@@ -41,7 +41,7 @@ _REFUSED_PARAMS: Mapping[str, str] = {
 @dataclass(frozen=True, kw_only=True, config=STRICT_CONFIG)
 class CallOptions:
     """Everything about a model call besides the model string and the messages. Subclasses check it with
-    `_check_options` in their `__post_init__`."""
+    `check_call_options` in their `__post_init__`."""
 
     params: Mapping[str, Any] = field(default_factory=dict)
     """Provider params (temperature, max_tokens, seed, ...), checked and normalised."""
@@ -54,7 +54,9 @@ class CallOptions:
     cost_per_1k_output: float | None = None
     """USD per 1,000 output tokens, used only when litellm's cost map does not know the model."""
 
-    def _check_options(self, where: str) -> None:
+    def check_call_options(self, where: str) -> None:
+        """Check and normalise the options (params in their one JSON form); ConfigError messages start with
+        `where`. Only for `__post_init__`: it sets the frozen `params`."""
         object.__setattr__(self, "params", normalise_params(self.params, where))
         if not self.timeout_s > 0:
             raise ConfigError(f"{where}: timeout_s={self.timeout_s} must be > 0")
@@ -77,7 +79,7 @@ class CallParams(CallOptions):
     model: str
 
     def __post_init__(self) -> None:
-        self._check_options(f"model {self.model!r}")
+        self.check_call_options(f"model {self.model!r}")
 
     def __repr__(self) -> str:
         # An api_base may carry credentials (https://user:pass@host); the key itself is only ever a name here.

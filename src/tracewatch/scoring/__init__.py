@@ -11,6 +11,7 @@ from tracewatch.scoring.stage import (
     score_traces_stage,
     scores_markdown,
 )
+from tracewatch.scoring.trace_scores import score_history
 from tracewatch.scoring.types import (
     SCORE_SCHEMA,
     SCORE_STATUSES,
@@ -37,6 +38,7 @@ __all__ = [
     "format_leaderboard",
     "load_trace_scoring",
     "score_experiment_stage",
+    "score_history",
     "score_traces_stage",
     "scores_markdown",
 ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tracewatch.datasets.versions import read_version
+from tracewatch.datasets import read_version
 from tracewatch.errors import DataContractError
 from tracewatch.experiments import read_experiment_items, read_record
 from tracewatch.llm import Runtime
