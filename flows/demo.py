@@ -26,16 +26,16 @@ from typing import Any
 
 import yaml
 
-from flows.params import ExperimentChoice
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
+from flows.params import ExperimentChoice
 from tracewatch.datasets import NIGHTLY_SPEC, DatasetSpec
 from tracewatch.llm import load_litellm
 from tracewatch.paths import shipped_data
-from tracewatch.reports.overview import overview_text
 from tracewatch.settings import Settings
 from tracewatch.store import open_store
-from tracewatch.traces.demo import DriftSpec, write_demo_traces
+from tracewatch.summaries import overview_text
+from tracewatch.traces import DriftSpec, write_demo_traces
 
 DEMO_PREFIX = "demo"
 DEMO_EXPERIMENT = "demo"
