@@ -21,7 +21,7 @@ from tracewatch.drift import (
     alerts_markdown,
     drift_night,
 )
-from tracewatch.scoring.trace_scores import score_history
+from tracewatch.scoring import score_history
 from tracewatch.store import Store
 
 

@@ -15,9 +15,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tracewatch.datasets.review import export_for_review, import_reviews
-from tracewatch.datasets.seed import seed_dataset
-from tracewatch.datasets.versions import diff_versions, list_datasets, list_versions
+from tracewatch.datasets import (
+    diff_versions,
+    export_for_review,
+    import_reviews,
+    list_datasets,
+    list_versions,
+    seed_dataset,
+)
 from tracewatch.errors import TracewatchError
 from tracewatch.experiments import (
     PROGRESS_LOGGER,
@@ -30,7 +35,7 @@ from tracewatch.experiments import (
     run_experiment,
 )
 from tracewatch.runs import new_run_id
-from tracewatch.scoring.stage import experiment_suite, format_leaderboard, score_experiment_stage
+from tracewatch.scoring import experiment_suite, format_leaderboard, score_experiment_stage
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
 

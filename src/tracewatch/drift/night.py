@@ -20,7 +20,6 @@ from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import write_profile
 from tracewatch.drift.quality import (
-    SCORE_COLUMNS,
     CusumState,
     QualityPoint,
     cusum_states,
@@ -30,6 +29,7 @@ from tracewatch.drift.quality import (
 from tracewatch.drift.window import ReferenceWindow, load_reference
 from tracewatch.ingest import scan_accepted
 from tracewatch.reports import DRIFT, QUALITY_TREND, PublishedPartition, partition_key, publish_partition
+from tracewatch.scoring import DAILY_SCORE_COLUMNS
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,14 @@ def assess_night(
 ) -> NightAssessment:
     """Judge `current` against its reference days (oldest first): drift tests, quality trends, then the
     night's decision (`decision.decide_night`). Pure: no store. `scores` are extra daily scores with
-    `quality.SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
+    `scoring.DAILY_SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
     """
     reference = merge_profiles(reference_days) if reference_days else None
     report = None
     if reference is not None and reference.rows > 0 and current.rows > 0:
         report = run_checks(reference, current, config, reference_days)
-    extra = scores if scores is not None else pl.DataFrame(schema=SCORE_COLUMNS)
-    extra = extra.select(list(SCORE_COLUMNS)).cast(pl.Schema(SCORE_COLUMNS))
+    extra = scores if scores is not None else pl.DataFrame(schema=DAILY_SCORE_COLUMNS)
+    extra = extra.select(list(DAILY_SCORE_COLUMNS)).cast(pl.Schema(DAILY_SCORE_COLUMNS))
     all_scores = pl.concat([feedback_scores([*reference_days, current]), extra])
     dates = [d for p in reference_days for d in p.dates]
     quality = quality_trends(all_scores, current.day, dates, config, previous)
@@ -120,7 +120,7 @@ def drift_night(
 
     `accepted` are the day's accepted traces (at least the `PROFILE_INPUT_COLUMNS` present) when the caller
     has them; otherwise they are read from the store. `scores` are extra daily scores (production-trace
-    scores) with `quality.SCORE_COLUMNS`, covering the day and its reference days. `rebaseline_from` accepts
+    scores) with `scoring.DAILY_SCORE_COLUMNS`, covering the day and its reference days. `rebaseline_from` accepts
     the traffic from that date as the new normal (`baseline`). Rerunning a date replaces its profile, both
     partitions and its entry in the baseline state. Quality CUSUMs continue from the previous date's
     `quality_trend` partition (nights run in date order, as the nightly and backfill flows do; a missing

@@ -29,18 +29,7 @@ from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import FEEDBACK_PREFIX
 from tracewatch.drift.profile import DayProfile
 from tracewatch.drift.pvalues import t_sf
-
-SCORE_COLUMNS: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "name": pl.String(),
-    "source": pl.String(),
-    "mean": pl.Float64(),
-    "count": pl.Int64(),
-    "std": pl.Float64(),
-    "higher_is_better": pl.Boolean(),
-}
-"""Daily score summaries: one row per (date, name); `std` is the population std of the day's values, and
-`higher_is_better` the direction the score's scorer states."""
+from tracewatch.scoring import DAILY_SCORE_COLUMNS
 
 
 def direction_text(higher_is_better: bool) -> str:
@@ -121,7 +110,7 @@ def feedback_scores(profiles: Iterable[DayProfile]) -> pl.DataFrame:
             if feature.startswith(FEEDBACK_PREFIX) and table.size:
                 name = feature.removeprefix(FEEDBACK_PREFIX)
                 rows.append((profile.day, name, "feedback", table.mean(), table.size, table.std(), True))
-    return pl.DataFrame(rows, schema=SCORE_COLUMNS, orient="row")
+    return pl.DataFrame(rows, schema=DAILY_SCORE_COLUMNS, orient="row")
 
 
 def quality_trends(

@@ -13,6 +13,7 @@ from tracewatch.scoring.stage import (
 )
 from tracewatch.scoring.trace_scores import score_history
 from tracewatch.scoring.types import (
+    DAILY_SCORE_COLUMNS,
     SCORE_SCHEMA,
     SCORE_STATUSES,
     FrameScorer,
@@ -24,6 +25,7 @@ from tracewatch.scoring.types import (
 )
 
 __all__ = [
+    "DAILY_SCORE_COLUMNS",
     "SCORE_SCHEMA",
     "SCORE_STATUSES",
     "FrameScorer",

@@ -17,13 +17,13 @@ from tracewatch.datasets import read_version
 from tracewatch.errors import DataContractError
 from tracewatch.experiments import read_experiment_items, read_record
 from tracewatch.llm import Runtime
+from tracewatch.scoring.aggregation import compare_with_baseline
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite, output_checks
 from tracewatch.scoring.segments import input_length_bucket, segmented_aggregates
-from tracewatch.scoring.stats import compare_with_baseline
 from tracewatch.scoring.suite import ScorerSuite
 from tracewatch.store import Store
-from tracewatch.validation.suite import Suite
+from tracewatch.validation import Suite
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,7 @@ import polars as pl
 
 from tracewatch.errors import ConfigError
 from tracewatch.paths import shipped_data
-from tracewatch.validation.rowchecks import EXPECTATION_IDS, ROW_NR, failing_rows
-from tracewatch.validation.suite import Suite, load_suite
+from tracewatch.validation import EXPECTATION_IDS, ROW_NR, Suite, failing_rows, load_suite
 
 DEFAULT_OUTPUT_SUITE = "outputs"
 """The shipped suite every experiment's outputs are checked with unless its file names another."""

@@ -6,16 +6,17 @@ import datetime as dt
 
 import polars as pl
 
-from tracewatch.reports.tables import (
+from tracewatch.reports import (
     COMPARISONS,
     EXPERIMENT_ITEMS,
     JUDGE_AGREEMENT,
     OUTPUT_CHECKS,
     QUALITY,
     TRACE_QUALITY,
+    PublishedPartition,
     ReportTable,
+    publish_partition,
 )
-from tracewatch.reports.writer import PublishedPartition, publish_partition
 from tracewatch.scoring.experiment_scores import ExperimentScoring
 from tracewatch.scoring.trace_scores import TraceScoring
 from tracewatch.store import Store

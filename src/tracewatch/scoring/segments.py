@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from tracewatch.scoring.stats import aggregate
+from tracewatch.scoring.aggregation import aggregate
 
 INPUT_LENGTH_BUCKETS: tuple[int, ...] = (100, 300, 1000)
 """Upper bounds (characters, exclusive) of the input-length buckets; the last bucket is open-ended."""

@@ -21,7 +21,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.experiments import Experiment
 from tracewatch.llm import LimitSettings, Runtime, limit_settings_from_dict, model_runtime
 from tracewatch.paths import shipped_data
-from tracewatch.reports.writer import PublishedPartition
+from tracewatch.reports import PublishedPartition
 from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experiment
 from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite
 from tracewatch.scoring.publish import publish_experiment_scoring, publish_trace_scoring

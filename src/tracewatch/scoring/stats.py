@@ -1,4 +1,5 @@
-"""Statistics for scores: bootstrap intervals, paired comparison with the baseline, Holm, judge agreement.
+"""Statistics for scores: bootstrap intervals, the paired comparison with the baseline, Holm (judge agreement is
+`agreement`, the grouped frames `aggregation`).
 
 Pure functions over numpy arrays (and polars frames for the group helpers), deterministic under a seed.
 numpy is the only numerical dependency at run time: the normal tail comes from `math.erfc` and every other
@@ -10,39 +11,32 @@ refused rather than averaged. See docs/scoring-statistics.md for the reasoning b
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
-from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.errors import ConfigError
 
 __all__ = [
-    "SCORE_STATUSES",
-    "Agreement",
     "Interval",
     "PairedComparison",
     "PairedTest",
     "TestResult",
     "Verdict",
-    "aggregate",
+    "average_ranks",
     "bootstrap_mean_ci",
-    "cohen_kappa",
     "compare_paired",
-    "compare_with_baseline",
+    "finite_values",
     "holm",
     "sign_flip_test",
-    "spearman",
     "verdict",
     "wilcoxon_signed_rank",
 ]
 
 Verdict = Literal["better", "worse", "no detectable difference"]
 PairedTest = Literal["permutation", "wilcoxon"]
-SCORE_STATUSES: tuple[str, ...] = ("scored", "unscored", "error")
 
 # Bound on the elements of one block of resampled indices (int64: 8 bytes each -> 32 MiB per block).
 _BLOCK_ELEMENTS = 1 << 22
@@ -83,17 +77,7 @@ class PairedComparison:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Agreement:
-    """Agreement between a judge and human labels, or None with the reason it is undefined."""
-
-    statistic: float | None
-    n: int
-    method: str
-    reason: str | None = None
-
-
-def _as_finite(values: npt.ArrayLike, name: str = "values") -> npt.NDArray[np.float64]:
+def finite_values(values: npt.ArrayLike, name: str = "values") -> npt.NDArray[np.float64]:
     """One-dimensional float array; NaN or inf means an unscored value leaked in as a number, so refuse."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1:
@@ -135,7 +119,7 @@ def bootstrap_mean_ci(
     _check_confidence(confidence)
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
-    array = _as_finite(values)
+    array = finite_values(values)
     n = int(array.size)
     if n == 0:
         return Interval(mean=None, low=None, high=None, n=0)
@@ -148,7 +132,7 @@ def bootstrap_mean_ci(
     return Interval(mean=mean, low=float(low), high=float(high), n=n)
 
 
-def _average_ranks(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+def average_ranks(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Ranks 1..n with ties sharing their average rank, and the size of every tie group."""
     order = np.argsort(values, kind="mergesort")
     ordered = values[order]
@@ -169,13 +153,13 @@ def wilcoxon_signed_rank(differences: npt.ArrayLike) -> TestResult:
     whether the differences are symmetric about zero (a pseudo-median), not the mean; kept as an
     alternative to the sign-flip test, which tests the mean the report shows.
     """
-    d = _as_finite(differences, "differences")
+    d = finite_values(differences, "differences")
     nonzero = d[d != 0.0]
     count = int(nonzero.size)
     method = "wilcoxon signed-rank (normal approximation)"
     if count == 0:
         return TestResult(None, int(d.size), method, "no non-zero differences: the test is undefined")
-    ranks, ties = _average_ranks(np.abs(nonzero))
+    ranks, ties = average_ranks(np.abs(nonzero))
     r_plus = float(ranks[nonzero > 0].sum())
     expected = count * (count + 1) / 4.0
     tie_correction = float(np.sum(ties.astype(np.float64) ** 3 - ties))
@@ -194,7 +178,7 @@ def sign_flip_test(
     patterns) up to `exact_max_n` pairs, otherwise Monte Carlo with `resamples` draws and the (b+1)/(m+1)
     p-value, which is never zero and stays valid. Zero differences take part but contribute nothing.
     """
-    d = _as_finite(differences, "differences")
+    d = finite_values(differences, "differences")
     n = int(d.size)
     if n == 0:
         return TestResult(None, 0, "sign-flip permutation", "no paired items")
@@ -239,7 +223,7 @@ def compare_paired(
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"candidate and baseline must be aligned 1-d arrays, got {a.shape} and {b.shape}")
     both = ~np.isnan(a) & ~np.isnan(b)
-    differences = _as_finite(a[both] - b[both], "differences")
+    differences = finite_values(a[both] - b[both], "differences")
     interval = bootstrap_mean_ci(differences, confidence=confidence, resamples=resamples, seed=seed)
     if test == "permutation":
         result = sign_flip_test(differences, seed=seed)
@@ -266,7 +250,7 @@ def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
     rate over all configs compared with the baseline, under any dependence between them, and is uniformly
     more powerful than plain Bonferroni.
     """
-    p = _as_finite(pvalues, "pvalues")
+    p = finite_values(pvalues, "pvalues")
     if np.any((p < 0.0) | (p > 1.0)):
         raise ValueError("p-values must lie in [0, 1]")
     m = p.size
@@ -294,212 +278,3 @@ def verdict(
         return "no detectable difference"
     improved = (mean_difference > 0.0) == higher_is_better
     return "better" if improved else "worse"
-
-
-def cohen_kappa(judge: Sequence[Hashable], human: Sequence[Hashable]) -> Agreement:
-    """Unweighted Cohen's kappa between judge and human labels (binary or categorical).
-
-    Kappa corrects the raw agreement for the agreement expected by chance from each rater's label
-    frequencies, which matters when one label dominates (a judge saying "pass" to everything agrees a lot).
-    Undefined (None) when both raters used one and the same label throughout, since chance agreement is 1.
-    """
-    if len(judge) != len(human):
-        raise ValueError(f"judge and human labels differ in length: {len(judge)} and {len(human)}")
-    n = len(judge)
-    method = "cohen kappa"
-    if n < 2:
-        return Agreement(None, n, method, f"needs at least 2 labelled items, got {n}")
-    categories = {label: index for index, label in enumerate(dict.fromkeys([*judge, *human]))}
-    k = len(categories)
-    table = np.zeros((k, k), dtype=np.float64)
-    np.add.at(table, ([categories[x] for x in judge], [categories[y] for y in human]), 1.0)
-    table /= n
-    observed = float(np.trace(table))
-    chance = float(table.sum(axis=1) @ table.sum(axis=0))
-    if chance >= 1.0:
-        return Agreement(None, n, method, "both raters used a single label: chance agreement is 1")
-    return Agreement((observed - chance) / (1.0 - chance), n, method)
-
-
-def spearman(judge: npt.ArrayLike, human: npt.ArrayLike, *, min_n: int = 3) -> Agreement:
-    """Spearman rank correlation (average ranks for ties) between judge scores and human scores.
-
-    Rank correlation suits ordinal feedback (thumbs, 1-5 stars) and judge scores on a different scale: it
-    asks whether the judge orders items as humans do. Two points always correlate perfectly, hence min_n.
-    """
-    x = _as_finite(judge, "judge")
-    y = _as_finite(human, "human")
-    if x.size != y.size:
-        raise ValueError(f"judge and human scores differ in length: {x.size} and {y.size}")
-    n = int(x.size)
-    method = "spearman"
-    if n < min_n:
-        return Agreement(None, n, method, f"needs at least {min_n} scored items, got {n}")
-    rx = _average_ranks(x)[0]
-    ry = _average_ranks(y)[0]
-    rx -= rx.mean()
-    ry -= ry.mean()
-    norm = math.sqrt(float(rx @ rx) * float(ry @ ry))
-    if norm == 0.0:
-        return Agreement(None, n, method, "one side is constant: the correlation is undefined")
-    return Agreement(max(-1.0, min(1.0, float(rx @ ry) / norm)), n, method)
-
-
-def _require_columns(frame: pl.DataFrame, columns: Sequence[str]) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ConfigError(f"columns {missing} are missing; the frame has {frame.columns}")
-
-
-def _check_statuses(frame: pl.DataFrame, value: str, status: str) -> None:
-    """Refuse unknown statuses and scored rows without a finite value: both mean the scores were built wrongly
-    (a scorer's value is a finite number by contract), and a NaN or inf must never become a mean."""
-    outside = ~pl.col(status).is_in(SCORE_STATUSES) | pl.col(status).is_null()
-    unknown = frame.filter(outside)[status].unique().to_list()
-    if unknown:
-        raise DataContractError(f"unknown score statuses {unknown}; allowed: {list(SCORE_STATUSES)}")
-    scored = frame.filter(pl.col(status) == "scored")[value].cast(pl.Float64)
-    if not scored.is_finite().fill_null(False).all():
-        raise DataContractError(
-            f"a row with status 'scored' has no value, or a non-finite one, in column {value!r}"
-        )
-
-
-def aggregate(
-    frame: pl.DataFrame,
-    by: Sequence[str],
-    *,
-    value: str = "value",
-    status: str = "status",
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> pl.DataFrame:
-    """Per group: mean of the scored values with a bootstrap CI, and how many rows were scored/unscored/error.
-
-    Only scored rows enter the mean; the counts keep the others visible, so a config that errs on the hard
-    items shows its failures instead of a flattering mean. Every group uses the same seed, so a group's
-    interval does not depend on which other groups are present. Sorted by the group columns; an empty `by`
-    gives one overall row.
-    """
-    _require_columns(frame, [*by, value, status])
-    _check_statuses(frame, value, status)
-    counts = (
-        frame.group_by(list(by))
-        .agg(
-            pl.col(value).filter(pl.col(status) == "scored").cast(pl.Float64).alias("_values"),
-            (pl.col(status) == "scored").sum().cast(pl.Int64).alias("n_scored"),
-            (pl.col(status) == "unscored").sum().cast(pl.Int64).alias("n_unscored"),
-            (pl.col(status) == "error").sum().cast(pl.Int64).alias("n_error"),
-        )
-        .sort(list(by), nulls_last=True)
-    )
-    intervals = [
-        bootstrap_mean_ci(values, confidence=confidence, resamples=resamples, seed=seed)
-        for values in counts["_values"].to_list()
-    ]
-    stats = pl.DataFrame(
-        {
-            "mean": [interval.mean for interval in intervals],
-            "ci_low": [interval.low for interval in intervals],
-            "ci_high": [interval.high for interval in intervals],
-        },
-        schema={"mean": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64},
-    )
-    return pl.concat([counts.drop("_values"), stats], how="horizontal").select(
-        *by, "mean", "n_scored", "n_unscored", "n_error", "ci_low", "ci_high"
-    )
-
-
-def compare_with_baseline(
-    frame: pl.DataFrame,
-    *,
-    baseline: str,
-    higher_is_better: Mapping[str, bool],
-    config: str = "config",
-    item: str = "item_id",
-    metric: str = "metric",
-    value: str = "value",
-    status: str = "status",
-    test: PairedTest = "permutation",
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-) -> pl.DataFrame:
-    """Every non-baseline config against the baseline, per metric, Holm-corrected across configs.
-
-    Long input: one row per (config, item, metric[, trial]) with a value and a status. Scored trials of an
-    item are averaged first, so an item counts once. The Holm family is the set of configs compared on one
-    metric: the question "is any config different from the baseline on this metric" is asked once.
-    """
-    _require_columns(frame, [config, item, metric, value, status])
-    _check_statuses(frame, value, status)
-    configs = set(frame[config].unique().to_list())
-    if baseline not in configs:
-        raise ConfigError(f"baseline config {baseline!r} has no scores; configs present: {sorted(configs)}")
-    metrics = sorted(frame[metric].unique().to_list())
-    unknown = [name for name in metrics if name not in higher_is_better]
-    if unknown:
-        raise ConfigError(f"higher_is_better has no direction for metrics {unknown}")
-    per_item = (
-        frame.filter(pl.col(status) == "scored")
-        .group_by(config, item, metric)
-        .agg(pl.col(value).cast(pl.Float64).mean())
-    )
-    rows: list[dict[str, object]] = []
-    for metric_name in metrics:
-        scores = per_item.filter(pl.col(metric) == metric_name)
-        reference = scores.filter(pl.col(config) == baseline).select(item, pl.col(value).alias("_baseline"))
-        candidates = sorted(name for name in configs if name != baseline)
-        results: list[PairedComparison] = []
-        for candidate in candidates:
-            paired = scores.filter(pl.col(config) == candidate).join(reference, on=item, how="inner")
-            results.append(
-                compare_paired(
-                    paired[value].to_numpy(),
-                    paired["_baseline"].to_numpy(),
-                    test=test,
-                    confidence=confidence,
-                    resamples=resamples,
-                    seed=seed,
-                )
-            )
-        tested = {index: result.p_value for index, result in enumerate(results) if result.p_value is not None}
-        adjusted_by_index = dict(zip(tested, holm(list(tested.values())).tolist(), strict=True))
-        for index, (candidate, result) in enumerate(zip(candidates, results, strict=True)):
-            p_adjusted = adjusted_by_index.get(index)
-            rows.append(
-                {
-                    metric: metric_name,
-                    config: candidate,
-                    "baseline": baseline,
-                    "n_pairs": result.n,
-                    "mean_difference": result.mean_difference,
-                    "ci_low": result.ci_low,
-                    "ci_high": result.ci_high,
-                    "p_value": result.p_value,
-                    "p_adjusted": p_adjusted,
-                    "test": result.method,
-                    "verdict": verdict(
-                        p_adjusted,
-                        result.mean_difference,
-                        alpha=alpha,
-                        higher_is_better=higher_is_better[metric_name],
-                    ),
-                }
-            )
-    schema: dict[str, pl.DataType] = {
-        metric: frame.schema[metric],
-        config: frame.schema[config],
-        "baseline": pl.String(),
-        "n_pairs": pl.Int64(),
-        "mean_difference": pl.Float64(),
-        "ci_low": pl.Float64(),
-        "ci_high": pl.Float64(),
-        "p_value": pl.Float64(),
-        "p_adjusted": pl.Float64(),
-        "test": pl.String(),
-        "verdict": pl.String(),
-    }
-    return pl.DataFrame(rows, schema=schema)

@@ -15,17 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from tracewatch.drift.quality import SCORE_COLUMNS
 from tracewatch.errors import ConfigError
 from tracewatch.hashing import key64, stable_hash64
 from tracewatch.ingest import scan_accepted
 from tracewatch.llm import Runtime
-from tracewatch.reports.tables import JUDGE_AGREEMENT, TRACE_QUALITY
-from tracewatch.reports.writer import partition_key
+from tracewatch.reports import JUDGE_AGREEMENT, TRACE_QUALITY, partition_key
+from tracewatch.scoring.agreement import Agreement, cohen_kappa, spearman
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
-from tracewatch.scoring.stats import Agreement, cohen_kappa, spearman
 from tracewatch.scoring.suite import LOWER_IS_BETTER, ScorerSuite
+from tracewatch.scoring.types import DAILY_SCORE_COLUMNS
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -216,4 +215,4 @@ def score_history(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
                 )
             )
         day += dt.timedelta(days=1)
-    return pl.concat(rows) if rows else pl.DataFrame(schema=SCORE_COLUMNS)
+    return pl.concat(rows) if rows else pl.DataFrame(schema=DAILY_SCORE_COLUMNS)

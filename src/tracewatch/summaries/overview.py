@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from tracewatch.datasets.versions import DATASETS_PREFIX, list_datasets, list_versions
+from tracewatch.datasets import DATASETS_PREFIX, list_datasets, list_versions
 from tracewatch.experiments import EXPERIMENTS_PREFIX, list_records
 from tracewatch.reports import REPORT_TABLES, REPORTS_PREFIX, partition_key
 from tracewatch.store import Store

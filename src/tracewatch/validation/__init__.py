@@ -7,7 +7,13 @@ great_expectations; only `run_suite` does, when called. See docs/validation.md.
 """
 
 from tracewatch.validation.gx_runner import GxExpectationResult, GxRunResult, run_suite, sample_for_gx
-from tracewatch.validation.rowchecks import RESULT_SCHEMA, failing_rows, unexpected_counts
+from tracewatch.validation.rowchecks import (
+    EXPECTATION_IDS,
+    RESULT_SCHEMA,
+    ROW_NR,
+    failing_rows,
+    unexpected_counts,
+)
 from tracewatch.validation.suite import (
     SUPPORTED_TYPES,
     Expectation,
@@ -18,7 +24,9 @@ from tracewatch.validation.suite import (
 )
 
 __all__ = [
+    "EXPECTATION_IDS",
     "RESULT_SCHEMA",
+    "ROW_NR",
     "SUPPORTED_TYPES",
     "Expectation",
     "GxExpectationResult",

@@ -17,7 +17,6 @@ from tracewatch.drift.checks import CheckResult
 from tracewatch.drift.decision import decide_night
 from tracewatch.drift.night import quality_frame
 from tracewatch.drift.quality import (
-    SCORE_COLUMNS,
     CusumState,
     DailyScore,
     QualityPoint,
@@ -25,6 +24,7 @@ from tracewatch.drift.quality import (
     score_point,
 )
 from tracewatch.errors import ConfigError
+from tracewatch.scoring import DAILY_SCORE_COLUMNS
 
 DAY = dt.date(2026, 11, 10)
 HISTORY = [0.61, 0.6, 0.63, 0.59, 0.62, 0.6, 0.61]
@@ -37,7 +37,7 @@ def _scores(
     rows = [(d, name, "feedback", m, 600, 0.49, higher_is_better) for d, m in zip(days, history, strict=True)]
     rows.append((DAY, name, "feedback", today, 600, 0.49, higher_is_better))
     rows.append((DAY, "faithfulness", "judge", 0.8, 50, 0.1, True))  # no history: reported, never judged
-    return pl.DataFrame(rows, schema=SCORE_COLUMNS, orient="row")
+    return pl.DataFrame(rows, schema=DAILY_SCORE_COLUMNS, orient="row")
 
 
 def _decided(points: list[QualityPoint], config: DriftConfig | None = None) -> list[QualityPoint]:

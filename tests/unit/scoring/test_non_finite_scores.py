@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from tracewatch.errors import DataContractError
+from tracewatch.scoring.aggregation import aggregate
 from tracewatch.scoring.metrics.thresholds import CostThreshold, LatencyThreshold
-from tracewatch.scoring.stats import aggregate
 from tracewatch.scoring.trace_scores import judge_agreement
 from tracewatch.scoring.types import Score
 

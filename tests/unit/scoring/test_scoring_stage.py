@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import experiment_from_dict
+from tracewatch.scoring.agreement import cohen_kappa, spearman
 from tracewatch.scoring.apply import LONG_SCORES, SCORING_COLUMNS, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.stage import experiment_suite, format_leaderboard, load_trace_scoring
-from tracewatch.scoring.stats import cohen_kappa, spearman
 from tracewatch.scoring.suite import build_scorers
 from tracewatch.scoring.trace_scores import judge_agreement, sample_traces
 

@@ -14,16 +14,14 @@ from hypothesis import strategies as st
 
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.scoring import stats
+from tracewatch.scoring.aggregation import aggregate, compare_with_baseline
+from tracewatch.scoring.agreement import cohen_kappa, spearman
 from tracewatch.scoring.stats import (
     Interval,
-    aggregate,
     bootstrap_mean_ci,
-    cohen_kappa,
     compare_paired,
-    compare_with_baseline,
     holm,
     sign_flip_test,
-    spearman,
     verdict,
     wilcoxon_signed_rank,
 )

@@ -93,6 +93,7 @@ def _vector_lcs(
     alphabet = np.count_nonzero(np.bincount(codes[_flat_index(short_start, short_len)[2]]))
     mean_short = float(short_len.mean())
     chunk = max(
+        1,  # one row whose table alone passes the bound (a huge text with a large alphabet) still runs
         _TABLE_CELLS // (width * (int(alphabet) + 1)),
         math.isqrt(int(_TABLE_CELLS / (width * (mean_short + 1)))),
     )
