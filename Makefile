@@ -41,6 +41,7 @@ down:
 lint: install
 	$(RUN) ruff check src flows devtools tests bench
 	$(RUN) ruff format --check src flows devtools tests bench
+	$(RUN) lint-imports  # the layers of docs/architecture.md, and no import cycles
 
 typecheck: install
 	$(RUN) mypy

@@ -13,4 +13,5 @@ def new_run_id(prefix: str = "run") -> str:
 
 
 def utc_now() -> dt.datetime:
+    """Now, timezone-aware in UTC: every timestamp tracewatch writes is UTC."""
     return dt.datetime.now(dt.UTC)

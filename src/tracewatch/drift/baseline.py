@@ -88,6 +88,7 @@ def read_state(store: Store) -> BaselineState:
 
 
 def write_state(store: Store, state: BaselineState) -> None:
+    """Record the state after a night (read back by the next one)."""
     again = state.rebaseline
     store.write_json(
         STATE_KEY,

@@ -78,6 +78,7 @@ def _on_grid(values: FloatArray) -> FloatArray:
 
 
 def merge_vectors(items: Iterable[VectorMoments]) -> VectorMoments:
+    """The moments of the union of the sets (moments add)."""
     parts = list(items)
     if not parts:
         raise ValueError("merge_vectors needs at least one table")
@@ -95,6 +96,7 @@ def upper_triangle(cross: FloatArray) -> FloatArray:
 
 
 def from_upper_triangle(values: FloatArray, dimensions: int) -> FloatArray:
+    """The symmetric matrix back from its stored upper triangle (`upper_triangle`)."""
     out = np.zeros((dimensions, dimensions))
     rows, cols = np.triu_indices(dimensions)
     out[rows, cols] = values
@@ -104,6 +106,8 @@ def from_upper_triangle(values: FloatArray, dimensions: int) -> FloatArray:
 
 @dataclass(frozen=True)
 class MmdResult:
+    """The MMD test of two sets of vectors."""
+
     statistic: float
     """MMD^2 with the linear kernel: the squared distance between the two mean vectors."""
     p_value: float

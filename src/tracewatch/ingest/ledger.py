@@ -32,6 +32,8 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    """One source file (key and version) as ingest left it: its date, status, row counts and the run."""
+
     source_key: str
     source_version: str
     source_size: int

@@ -32,10 +32,12 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
 
 
 def quarantine_key(day: dt.date, source_key: str) -> str:
+    """Where the rejected rows of one source file of `day` are recorded."""
     return f"{QUARANTINE_PREFIX}/date={day.isoformat()}/{_object_name(source_key)}.parquet"
 
 
 def raw_copy_key(day: dt.date, source_key: str) -> str:
+    """Where the raw bytes of a source file rejected whole are kept, to look at later."""
     return f"{QUARANTINE_PREFIX}/date={day.isoformat()}/files/{_object_name(source_key)}"
 
 

@@ -49,10 +49,12 @@ def _partition_path(table: str, day: dt.date, within: tuple[str, str] | None) ->
 
 
 def partition_key(table: str, day: dt.date, within: tuple[str, str] | None = None) -> str:
+    """The object key of a report partition (`within`: an extra (name, value) level, e.g. an experiment)."""
     return f"{REPORTS_PREFIX}/{_partition_path(table, day, within)}/{PART_NAME}"
 
 
 def manifest_key(table: str, day: dt.date, within: tuple[str, str] | None = None) -> str:
+    """The key of a partition's manifest, written after its data: a partition without one is not published."""
     return f"{REPORTS_PREFIX}/_manifest/{_partition_path(table, day, within)}.json"
 
 
@@ -93,6 +95,7 @@ def publish_partition(
 
 
 def read_manifest(store: Store, table: str, day: dt.date) -> PublishedPartition | None:
+    """What was published for a table and date (None: nothing yet)."""
     key = manifest_key(table, day)
     return PublishedPartition(**store.read_json(key)) if store.exists(key) else None
 

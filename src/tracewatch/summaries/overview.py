@@ -36,6 +36,7 @@ def daily_overview(store: Store, start: dt.date, end: dt.date) -> pl.DataFrame:
 
 
 def overview_text(store: Store, start: dt.date, end: dt.date) -> str:
+    """The overview a terminal prints: the daily table, the datasets, the latest experiment, where things are."""
     frame = daily_overview(store, start, end)
     with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         table = str(frame)

@@ -41,6 +41,8 @@ class _AtMost(ExprMetric):
 
 
 class LatencyThreshold(_AtMost):
+    """1 when the latency is at most `max_ms`, else 0."""
+
     name = "latency"
     field = "latency_ms"
     arg = "max_ms"
@@ -51,6 +53,8 @@ class LatencyThreshold(_AtMost):
 
 
 class CostThreshold(_AtMost):
+    """1 when the cost is at most `max_usd`, else 0."""
+
     name = "cost"
     field = "cost_usd"
     arg = "max_usd"
