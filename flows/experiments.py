@@ -36,6 +36,7 @@ from tracewatch.experiments import (
     ChunkResult,
     Experiment,
     ExperimentRecord,
+    ExperimentSummary,
     PreparedRun,
     RunnerSettings,
     experiment_markdown,
@@ -122,7 +123,7 @@ async def experiment(
     parallel_chunks: Annotated[int, Field(ge=1, le=64)] = 4,
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 8,
     report_date: dt.date | None = None,
-) -> dict[str, Any]:
+) -> ExperimentSummary:
     """Run every item of a dataset version through every config of an experiment, `trials` times each.
 
     A rerun with the same experiment id skips every item already answered.
@@ -183,11 +184,9 @@ async def experiment(
     record = finish(store, spec.experiment_id)
     day = report_date or dt.datetime.now(dt.UTC).date()
     scored = await score_experiment(store, spec.experiment_id, loaded, day, prepared.run_id)
-    summary = {
-        **experiment_summary(record, chunks),
-        "scoring": scored.message,
-        "scores_markdown": format_leaderboard(scored.leaderboard),
-    }
+    summary = experiment_summary(record, chunks).scored(
+        scored.message, format_leaderboard(scored.leaderboard)
+    )
     board = leaderboard(store, record)
     await acreate_table_artifact(
         key=artifact_key("leaderboard", spec.experiment_id),
@@ -201,10 +200,10 @@ async def experiment(
     )
     await acreate_markdown_artifact(
         key=artifact_key("experiment", spec.experiment_id),
-        markdown=experiment_markdown(record, summary["message"], board) + scores_markdown(scored.leaderboard),
-        description=summary["message"],
+        markdown=experiment_markdown(record, summary.message, board) + scores_markdown(scored.leaderboard),
+        description=summary.message,
     )
-    print(summary["message"])
+    print(summary.message)
     print(scored.message)
     return summary
 
@@ -215,7 +214,7 @@ def unwalked(value: T) -> T:
     return cast(T, quote(value))
 
 
-def run_experiment_flow(**parameters: Any) -> dict[str, Any]:
+def run_experiment_flow(**parameters: Any) -> ExperimentSummary:
     """Run the experiment flow from synchronous code (the nightly flow) as a subflow."""
-    result: dict[str, Any] = run_coro_as_sync(experiment(**parameters))
+    result: ExperimentSummary = run_coro_as_sync(experiment(**parameters))
     return result

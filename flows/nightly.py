@@ -152,9 +152,9 @@ def nightly(
             result,
             published,
             new_items=build.message,
-            experiments=[summary["message"] for summary in ran],
+            experiments=[summary.message for summary in ran],
             sections=[
-                *((f"Scores of {summary['experiment_id']}", summary["scores_markdown"]) for summary in ran),
+                *((f"Scores of {summary.experiment_id}", summary.scores_markdown) for summary in ran),
                 ("Production scores", "\n".join(f"- {message}" for message in scoring_messages) or "Off."),
                 ("Drift and quality", alerts_markdown(day, alerts, summary=" ".join(drift_messages))),
             ],

@@ -102,8 +102,8 @@ def test_a_rerun_by_hand_skips_what_is_done_and_retry_failed_reruns_only_the_err
         experiment=experiment, dataset=DATASET, experiment_id="by-hand", chunk_size=4, max_attempts=1
     )
 
-    errors = failed["counts"]["error"]
-    assert 0 < errors < 2 * items and failed["counts"]["ok"] + errors == 2 * items
+    errors = failed.counts["error"]
+    assert 0 < errors < 2 * items and failed.counts["ok"] + errors == 2 * items
     rows = read_experiment_items(store_env, "by-hand")
     assert rows.filter(pl.col("status") == "error")["error"].str.contains("empty response").all()
 
@@ -111,10 +111,10 @@ def test_a_rerun_by_hand_skips_what_is_done_and_retry_failed_reruns_only_the_err
     retried = run_experiment_flow(
         experiment=experiment, dataset=DATASET, experiment_id="by-hand", mode="retry_failed"
     )
-    assert retried["counts"] == {"ok": 2 * items, "error": 0, "skipped_budget": 0, "missing": 0}
-    assert server.stats().requests == retried["calls"] == errors  # only the errors were asked again
+    assert retried.counts == {"ok": 2 * items, "error": 0, "skipped_budget": 0, "missing": 0}
+    assert server.stats().requests == retried.calls == errors  # only the errors were asked again
     again = run_experiment_flow(experiment=experiment, dataset=DATASET, experiment_id="by-hand")
-    assert again["calls"] == 0 and server.stats().requests == errors  # a rerun skips what is done
+    assert again.calls == 0 and server.stats().requests == errors  # a rerun skips what is done
 
 
 def test_a_template_field_the_items_lack_stops_the_flow_before_any_call(

@@ -48,7 +48,7 @@ from tracewatch.experiments._runner import (
     run_experiment,
     run_planned_chunk,
 )
-from tracewatch.experiments._summary import experiment_markdown, experiment_summary
+from tracewatch.experiments._summary import ExperimentSummary, experiment_markdown, experiment_summary
 from tracewatch.experiments._tasks import TaskFn, resolve_task
 from tracewatch.experiments._templates import ItemFieldError, render_template
 
@@ -66,6 +66,7 @@ __all__ = [
     "ExperimentRecord",
     "ExperimentResult",
     "ExperimentSpec",
+    "ExperimentSummary",
     "ItemFieldError",
     "Launch",
     "PreparedRun",

@@ -3,36 +3,59 @@ experiment's Prefect artifact (the counts per config; the scores section is the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from tracewatch.experiments._records import ExperimentRecord
 from tracewatch.experiments._runner import ChunkResult
 
 
-def experiment_summary(record: ExperimentRecord, chunks: Sequence[ChunkResult]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ExperimentSummary:
+    """What one run of an experiment did: the record's counts, this run's calls and answers from the cache, the
+    scoring's one-line message and its leaderboard as markdown (set by the flow once the answers are scored)."""
+
+    experiment_id: str
+    dataset: str
+    dataset_version: int
+    configs: int
+    counts: dict[str, int]
+    spent_usd: float
+    calls: int
+    cached: int
+    message: str
+    scoring: str = ""
+    scores_markdown: str = ""
+
+    def scored(self, message: str, markdown: str) -> ExperimentSummary:
+        """The summary with the scoring's message and leaderboard."""
+        return dataclasses.replace(self, scoring=message, scores_markdown=markdown)
+
+
+def experiment_summary(record: ExperimentRecord, chunks: Sequence[ChunkResult]) -> ExperimentSummary:
     """The record's counts and what this run did (calls made, answers from the cache), with a one-line
     `message`."""
     calls = sum(c.attempts for c in chunks)
     cached = sum(c.cached for c in chunks)
-    counts = record.counts
-    return {
-        "experiment_id": record.experiment_id,
-        "dataset": record.dataset,
-        "dataset_version": record.dataset_version,
-        "configs": len(record.configs),
-        "counts": counts,
-        "spent_usd": record.spent_usd,
-        "calls": calls,
-        "cached": cached,
-        "message": (
+    counts = dict(record.counts)
+    return ExperimentSummary(
+        experiment_id=record.experiment_id,
+        dataset=record.dataset,
+        dataset_version=record.dataset_version,
+        configs=len(record.configs),
+        counts=counts,
+        spent_usd=record.spent_usd,
+        calls=calls,
+        cached=cached,
+        message=(
             f"experiment {record.experiment_id}: {len(record.configs)} configs x {record.item_count} items "
             f"x {record.trials} trials of {record.dataset} v{record.dataset_version}: "
             + ", ".join(f"{n} {status}" for status, n in counts.items())
             + f"; this run made {calls} calls, {cached} answers from the cache, "
             f"{record.spent_usd:.4f} USD spent in all"
         ),
-    }
+    )
 
 
 def experiment_markdown(record: ExperimentRecord, message: str, board: Sequence[Mapping[str, object]]) -> str:
