@@ -245,4 +245,5 @@ _RULES: tuple[Rule, ...] = (
 
 
 def rules_for(config: RedactionConfig) -> tuple[Rule, ...]:
+    """The detectors of the kinds `config` redacts, in the order they run."""
     return tuple(rule for rule in _RULES if rule.kind in config.kinds)

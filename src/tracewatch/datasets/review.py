@@ -89,6 +89,7 @@ class ReviewImport:
 
 
 def review_prefix(name: str, version: int) -> str:
+    """Where the review files of a dataset version are exported to and read back from."""
     return f"{dataset_prefix(name)}/review/version={version}"
 
 

@@ -123,22 +123,27 @@ def check_dataset_name(name: str) -> str:
 
 
 def dataset_prefix(name: str) -> str:
+    """The prefix of every version of dataset `name` (the name is checked first)."""
     return f"{DATASETS_PREFIX}/{check_dataset_name(name)}"
 
 
 def version_prefix(name: str, version: int) -> str:
+    """The prefix of one version: its items, manifest and signatures."""
     return f"{dataset_prefix(name)}/version={version}"
 
 
 def items_key(name: str, version: int) -> str:
+    """The Parquet object of a version's items."""
     return f"{version_prefix(name, version)}/{ITEMS_NAME}"
 
 
 def manifest_key(name: str, version: int) -> str:
+    """The manifest of a version, written last: a version without one does not exist."""
     return f"{version_prefix(name, version)}/{MANIFEST_NAME}"
 
 
 def signatures_key(name: str, version: int) -> str:
+    """The MinHash signatures of a version's items (near-duplicate checks of later versions read them)."""
     return f"{version_prefix(name, version)}/{SIGNATURES_NAME}"
 
 
@@ -287,6 +292,7 @@ def _resolve_version(store: Store, name: str, version: int | None) -> int:
 
 
 def check_window(window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    """The trace window, refused when it ends before it starts."""
     start, end = window
     if start > end:
         raise ConfigError(f"trace window start {start} is after its end {end}")
@@ -294,6 +300,8 @@ def check_window(window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
 
 
 def canonical_json(value: Mapping[str, Any], what: str) -> str:
+    """`value` as compact JSON with sorted keys (stable, so fingerprints and manifests compare), naming `what` if
+    it cannot be written."""
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     except TypeError as exc:
