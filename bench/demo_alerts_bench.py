@@ -4,7 +4,7 @@ Issue 17's acceptance for the demo: across 20 seeds of the demo generator (the f
 day, drift injected from day 10, planted PII), no alert on days 2-9 in at least 19 seeds, and an alert on day
 10 in all of them. Each seed's days are profiled and judged in date order with the nightly decision
 (`tracewatch.drift.assess_night`, default settings), carrying the quality CUSUMs and leaving alerted days out of
-the rolling reference, as `drift_night` does on a store. What this leaves out of the real demo: the planted
+the rolling reference, as `detect_drift` does on a store. What this leaves out of the real demo: the planted
 malformed rows (quarantined before profiling) and the production-trace scores of the local model (a handful of
 traces a night); `tests/orchestration/test_demo_end_to_end.py` checks the real demo's own seed end to end.
 """
@@ -54,7 +54,7 @@ def one_seed(seed: int) -> dict[str, Any]:
     config, alerted, previous = DriftConfig(), set(), None
     nights: dict[int, list[str]] = {}
     for index in range(2, DAYS + 1):
-        # The rolling reference drift_night would use: the latest usable days, alerted ones left out.
+        # The rolling reference detect_drift would use: the latest usable days, alerted ones left out.
         usable = reference_dates(day_of(index), config, {day_of(j) for j in alerted})
         night = assess_night(
             [days[_index(d)] for d in usable if d >= START], days[index], config, previous=previous

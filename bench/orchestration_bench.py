@@ -216,13 +216,13 @@ def import_lazy_dependencies(phases: dict[str, float]) -> None:
 
 def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], dict[str, int]]:
     """What the nightly flow's tasks call, night by night, without Prefect."""
-    from tracewatch.datasets import load_dataset_spec, sample_dataset_night
-    from tracewatch.drift.night import drift_night
+    from tracewatch.datasets import load_dataset_spec, sample_dataset_items
+    from tracewatch.drift.night import detect_drift
     from tracewatch.experiments import load_experiment
     from tracewatch.ingest import ingest_new_traces
     from tracewatch.ingest.data_docs import publish_data_docs
     from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
-    from tracewatch.scoring.stage import load_trace_scoring, score_experiment_stage, score_traces_stage
+    from tracewatch.scoring.stage import load_trace_scoring, score_experiment_answers, score_production_traces
     from tracewatch.scoring.trace_scores import score_history
     from tracewatch.settings import Settings
     from tracewatch.store import open_store
@@ -244,7 +244,7 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
                     parts = result.parts.pop(date, None)
                     published += build_monitoring_reports(store, date, run_id=result.run_id, parts=parts)
             with timed(phases, "dataset"):
-                build, reports = sample_dataset_night(store, load_dataset_spec(), day, run_id=result.run_id)
+                build, reports = sample_dataset_items(store, load_dataset_spec(), day, run_id=result.run_id)
             published += reports
             with timed(phases, "experiment"):
                 version = build.manifest.version if build.manifest else None
@@ -253,16 +253,20 @@ def run_direct(days: list[dt.date], model_url: str) -> tuple[dict[str, float], d
                 experiment = load_experiment(echo_experiment(model_url))
                 # Published under the experiment (its own artifacts list them), not in the night's list.
                 asyncio.run(
-                    score_experiment_stage(store, record.experiment_id, experiment, day, run_id=result.run_id)
+                    score_experiment_answers(
+                        store, record.experiment_id, experiment, day, run_id=result.run_id
+                    )
                 )
             for date in touched:
                 with timed(phases, "trace_scoring"):
                     spec = load_trace_scoring(Settings().trace_scoring)
-                    traces_scored = asyncio.run(score_traces_stage(store, date, spec, run_id=result.run_id))
+                    traces_scored = asyncio.run(
+                        score_production_traces(store, date, spec, run_id=result.run_id)
+                    )
                     published += traces_scored.published
                 with timed(phases, "drift"):
                     history = score_history(store, date - dt.timedelta(days=28), date)
-                    drifted = drift_night(store, date, run_id=result.run_id, scores=history)
+                    drifted = detect_drift(store, date, run_id=result.run_id, scores=history)
                     published += drifted.published
             with timed(phases, "data_docs"):
                 docs = {date: publish_data_docs(store, date, run_id=result.run_id) for date in touched}

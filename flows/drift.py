@@ -19,7 +19,7 @@ from tracewatch.drift import (
     alert_event,
     alert_rows,
     alerts_markdown,
-    drift_night,
+    detect_drift,
 )
 from tracewatch.scoring import score_history
 from tracewatch.store import Store
@@ -38,7 +38,7 @@ def drift_day(
     config = config or DriftConfig()
     history_start = day - dt.timedelta(days=config.reference_lookback_days)
     scores = score_history(store, history_start, day)
-    return drift_night(
+    return detect_drift(
         store, day, run_id=run_id, config=config, scores=scores, rebaseline_from=rebaseline_from
     )
 

@@ -18,7 +18,7 @@ from flows.drift import announce_alerts, drift_day
 from flows.experiments import run_experiment_flow
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
-from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_night
+from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
 from tracewatch.drift import Alert, DriftConfig, alerts_markdown, check_rebaseline
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces, publish_data_docs
@@ -65,7 +65,7 @@ def monitoring_reports(
 def sample_dataset(
     store: Store, day: dt.date, run_id: str, spec: DatasetSpec
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
-    return sample_dataset_night(store, spec, day, run_id=run_id)
+    return sample_dataset_items(store, spec, day, run_id=run_id)
 
 
 def dataset_spec(dataset: DatasetSpec | None) -> DatasetSpec:

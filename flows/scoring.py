@@ -15,8 +15,8 @@ from tracewatch.scoring import (
     TraceScoringSpec,
     experiment_suite,
     load_trace_scoring,
-    score_experiment_stage,
-    score_traces_stage,
+    score_experiment_answers,
+    score_production_traces,
 )
 from tracewatch.store import Store
 
@@ -31,7 +31,7 @@ def check_scorers(experiment: Experiment) -> None:
 async def score_experiment(
     store: Store, experiment_id: str, experiment: Experiment, day: dt.date, run_id: str
 ) -> StageResult:
-    return await score_experiment_stage(store, experiment_id, experiment, day, run_id=run_id)
+    return await score_experiment_answers(store, experiment_id, experiment, day, run_id=run_id)
 
 
 @task(cache_policy=NO_CACHE)
@@ -42,5 +42,5 @@ def trace_scoring_spec(source: str) -> TraceScoringSpec:
 @stage_task
 def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
     # Sync, for the sync nightly flow: judges are async calls, run on a loop of their own.
-    result: StageResult = run_coro_as_sync(score_traces_stage(store, day, spec, run_id=run_id))
+    result: StageResult = run_coro_as_sync(score_production_traces(store, day, spec, run_id=run_id))
     return result

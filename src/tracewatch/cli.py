@@ -35,7 +35,7 @@ from tracewatch.experiments import (
     run_experiment,
 )
 from tracewatch.runs import new_run_id
-from tracewatch.scoring import experiment_suite, format_leaderboard, score_experiment_stage
+from tracewatch.scoring import experiment_suite, format_leaderboard, score_experiment_answers
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
 
@@ -158,7 +158,7 @@ def _run_experiment(store: Store, args: argparse.Namespace) -> None:
     print(f"items: {store.uri(items_prefix(record.experiment_id))}")
     today = dt.datetime.now(dt.UTC).date()
     scored = asyncio.run(
-        score_experiment_stage(store, record.experiment_id, experiment, today, run_id=result.run_id)
+        score_experiment_answers(store, record.experiment_id, experiment, today, run_id=result.run_id)
     )
     print(scored.message)
     print(format_leaderboard(scored.leaderboard))

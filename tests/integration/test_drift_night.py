@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from tracewatch.drift import DriftConfig, build_day_profile, drift_night, read_profile
+from tracewatch.drift import DriftConfig, build_day_profile, detect_drift, read_profile
 from tracewatch.drift.baseline import Rebaseline, read_state
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.night import previous_cusum
@@ -50,7 +50,7 @@ def ingested_file(file_store: Store) -> Store:
 
 def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: Store) -> None:
     store = ingested
-    first = drift_night(store, DAYS[0], run_id="n1")
+    first = detect_drift(store, DAYS[0], run_id="n1")
     assert first.report is None and first.alerts == ()
     assert "no drift claimed" in first.message
     assert len(first.reference.found) == 0 and len(first.reference.missing) == 7
@@ -58,8 +58,8 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     assert read_manifest(store, "drift", DAYS[0]).status == "empty"  # type: ignore[union-attr]
 
     for day in DAYS[1:]:
-        drift_night(store, day, run_id="n1")
-    night = drift_night(store, DAYS[3], run_id="n2")
+        detect_drift(store, day, run_id="n1")
+    night = detect_drift(store, DAYS[3], run_id="n2")
     assert night.reference.found == tuple(DAYS[:3]) and len(night.reference.missing) == 4
     assert night.report is not None and night.report.results
     assert "3 day(s), 900 traces, 4 missing" in night.message
@@ -89,7 +89,7 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     assert vector["reference_size"] == 900 and vector["p_value"] is not None
     assert {p.table for p in night.published} == {"drift", "quality_trend"}
 
-    again = drift_night(store, DAYS[3], run_id="n3")
+    again = detect_drift(store, DAYS[3], run_id="n3")
     assert [o.key for o in store.list_objects(f"reports/drift/date={DAYS[3]}")] == [
         partition_key("drift", DAYS[3])
     ]
@@ -101,7 +101,7 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
 def test_the_stored_profile_equals_the_one_built_from_the_accepted_traces(ingested_s3: Store) -> None:
     store = ingested_s3
     accepted = scan_accepted(store, DAYS[1], PROFILE_INPUT_COLUMNS)
-    night = drift_night(store, DAYS[1], run_id="r", accepted=accepted)
+    night = detect_drift(store, DAYS[1], run_id="r", accepted=accepted)
     assert night.profile_key == f"warehouse/profiles/date={DAYS[1]}/profile.parquet"
     assert read_profile(store, DAYS[1]) == build_day_profile(accepted, DAYS[1])
     assert read_profile(store, DAYS[0]) is None
@@ -110,7 +110,7 @@ def test_the_stored_profile_equals_the_one_built_from_the_accepted_traces(ingest
 def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
     store = ingested_file
     for day in DAYS[:3]:
-        drift_night(store, day, run_id="b")
+        detect_drift(store, day, run_id="b")
     scores = pl.DataFrame(
         {
             "date": DAYS,
@@ -123,7 +123,7 @@ def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
         }
     )
     config = DriftConfig(baseline=(DAYS[0], DAYS[2]), quality_min_reference_days=3, cusum_alerts=True)
-    drift_night(store, DAYS[2], run_id="b", config=config, scores=scores)  # publishes the CUSUM to carry
+    detect_drift(store, DAYS[2], run_id="b", config=config, scores=scores)  # publishes the CUSUM to carry
     # Pretend the night before left a judge CUSUM just under its alarm, on a reference mean of 0.9.
     carried = pl.DataFrame(
         {"name": ["faithfulness"], "source": ["judge"], "cusum": [3.9], "cusum_reference_mean": [0.9]}
@@ -134,7 +134,7 @@ def test_a_pinned_baseline_and_extra_judge_scores(ingested_file: Store) -> None:
     store.write_parquet(
         key, pl.concat([published.filter(pl.col("source") != "judge"), carried], how="diagonal")
     )
-    night = drift_night(store, DAYS[3], run_id="b", config=config, scores=scores)
+    night = detect_drift(store, DAYS[3], run_id="b", config=config, scores=scores)
     assert night.reference.found == tuple(DAYS[:3]) and night.reference.missing == ()
     judge = next(p for p in night.quality if p.name == "faithfulness")
     assert judge.changed and judge.source == "judge" and judge.detector == "z_score+cusum"
@@ -156,7 +156,7 @@ def test_alerted_days_stay_out_of_the_reference_until_a_rebaseline(file_store: S
         key = f"traces/date={day}/part-0000.parquet"
         store.write_parquet(key, store.read_parquet(key).with_columns(pl.col("latency_ms") * 3))
     ingest_new_traces(store, up_to=days[-1])
-    nights = {day: drift_night(store, day, run_id="h") for day in days[:9]}
+    nights = {day: detect_drift(store, day, run_id="h") for day in days[:9]}
     assert nights[days[1]].warming_up is not None and "warming up" in nights[days[1]].message
     assert all(not nights[d].alerts for d in days[:5])
     for day in days[5:9]:
@@ -164,8 +164,8 @@ def test_alerted_days_stay_out_of_the_reference_until_a_rebaseline(file_store: S
         assert "latency_ms" in {a.feature for a in night.alerts}, day
         assert max(night.reference.found) == days[4], day  # the alerted days are left out
     assert nights[days[8]].reference.skipped == tuple(days[5:8])
-    again = drift_night(store, days[8], run_id="h", rebaseline_from=days[5])
+    again = detect_drift(store, days[8], run_id="h", rebaseline_from=days[5])
     assert again.reference.found == tuple(days[5:8]) and not again.alerts
-    later = [drift_night(store, day, run_id="h") for day in days[9:]]
+    later = [detect_drift(store, day, run_id="h") for day in days[9:]]
     assert all(not n.alerts for n in later) and later[-1].reference.found == tuple(days[5:11])
     assert read_state(store).rebaseline == Rebaseline(days[5], days[8])

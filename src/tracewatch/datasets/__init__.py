@@ -2,7 +2,7 @@
 human review, kept as append-only versions in the object store. See docs/datasets.md.
 
 This is the package's public face; its modules are the implementation. The nightly step is
-`sample_dataset_night` (build the night's version, publish its report tables); `build_dataset_version` builds
+`sample_dataset_items` (build the night's version, publish its report tables); `build_dataset_version` builds
 one for any window. A dataset spec (`DatasetSpec`, from YAML by `load_dataset_spec`) says how a dataset grows:
 its sampling (`SamplingSpec` and its strategies, docs/datasets-sampling.md), PII redaction (`RedactionConfig`,
 docs/datasets-pii.md) and the silver-answer rule (`SilverRule`). Versions are read with `read_version` and
@@ -12,7 +12,7 @@ friends, and written with `append_version`, `seed_dataset` and `import_reviews`.
 from tracewatch.datasets.append import VersionExistsError, append_version
 from tracewatch.datasets.build import DatasetBuild, build_dataset_version
 from tracewatch.datasets.items import SilverRule, dedup_keys, items_from_traces
-from tracewatch.datasets.night import publish_dataset_reports, sample_dataset_night
+from tracewatch.datasets.night import publish_dataset_reports, sample_dataset_items
 from tracewatch.datasets.pii import redact_frame, redact_text
 from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.review import ReviewExport, ReviewImport, export_for_review, import_reviews
@@ -84,6 +84,6 @@ __all__ = [
     "read_version",
     "redact_frame",
     "redact_text",
-    "sample_dataset_night",
+    "sample_dataset_items",
     "seed_dataset",
 ]

@@ -1,5 +1,5 @@
 """The nightly dataset step: sample the night's accepted traces into the next dataset version
-(`sample_dataset_night`), and publish the build as BI tables, `dataset_versions` and `dataset_items`,
+(`sample_dataset_items`), and publish the build as BI tables, `dataset_versions` and `dataset_items`,
 partitioned by the night (`publish_dataset_reports`)."""
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _item_rows(build: DatasetBuild) -> pl.DataFrame:
     )
 
 
-def sample_dataset_night(
+def sample_dataset_items(
     store: Store, spec: DatasetSpec, day: dt.date, *, run_id: str
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
     """The nightly dataset step: sample `day`'s accepted traces into the next version, then report it."""

@@ -5,7 +5,7 @@ from tracewatch.drift.baseline import check_rebaseline
 from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
-from tracewatch.drift.night import DriftNight, NightAssessment, assess_night, drift_night
+from tracewatch.drift.night import DriftNight, NightAssessment, assess_night, detect_drift
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import read_profile, write_profile
 from tracewatch.drift.quality import CusumState, QualityPoint, feedback_scores, quality_trends
@@ -33,7 +33,7 @@ __all__ = [
     "assess_night",
     "build_day_profile",
     "check_rebaseline",
-    "drift_night",
+    "detect_drift",
     "feedback_scores",
     "load_reference",
     "merge_profiles",

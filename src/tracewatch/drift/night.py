@@ -106,7 +106,7 @@ class DriftNight:
     warming_up: str | None = None
 
 
-def drift_night(
+def detect_drift(
     store: Store,
     day: dt.date,
     *,

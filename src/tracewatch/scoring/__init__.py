@@ -7,8 +7,8 @@ from tracewatch.scoring.stage import (
     experiment_suite,
     format_leaderboard,
     load_trace_scoring,
-    score_experiment_stage,
-    score_traces_stage,
+    score_experiment_answers,
+    score_production_traces,
     scores_markdown,
 )
 from tracewatch.scoring.trace_scores import score_history
@@ -39,8 +39,8 @@ __all__ = [
     "experiment_suite",
     "format_leaderboard",
     "load_trace_scoring",
-    "score_experiment_stage",
+    "score_experiment_answers",
     "score_history",
-    "score_traces_stage",
+    "score_production_traces",
     "scores_markdown",
 ]

@@ -114,7 +114,7 @@ async def _judge_runtime(
         await runtime.aclose()
 
 
-async def score_experiment_stage(
+async def score_experiment_answers(
     store: Store, experiment_id: str, experiment: Experiment, day: dt.date, *, run_id: str
 ) -> StageResult:
     """Score a finished experiment with its scorers and output suite and publish its four report tables."""
@@ -126,7 +126,7 @@ async def score_experiment_stage(
     return StageResult(scoring.message, published, leaderboard(scoring))
 
 
-async def score_traces_stage(
+async def score_production_traces(
     store: Store,
     day: dt.date,
     spec: TraceScoringSpec,
