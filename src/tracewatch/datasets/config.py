@@ -4,12 +4,12 @@ A spec model (`SpecModel`) refuses unknown keys and names the allowed ones; its 
 attribute docstrings and carry their bounds (`Range`), which is also what Prefect's run form shows, since the
 flows take these models as parameters. However a spec arrives (a YAML mapping through `from_dict`, Python
 keyword arguments, flow parameters), a problem is one `ConfigError` that says where it is
-(`sampling.strategies[0] (uniform).rate`), what is wrong and what is expected.
+(`sampling.strategies[0] (uniform).rate`), what is wrong and what is expected (`tracewatch.config_errors`,
+shared with the llm and experiments configs).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -17,27 +17,9 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, ErrorDetails, PydanticCustomError, core_schema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from tracewatch.errors import ConfigError
-
-_OUT_OF_RANGE = "out_of_range"
-_EXPECTED: dict[str, str] = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "tuple_type": "a list",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-"""Pydantic's error type -> what the value should have been, in the words of a YAML file."""
+from tracewatch.config_errors import OUT_OF_RANGE, config_error, unknown_keys
 
 
 class SpecModel(BaseModel):
@@ -56,7 +38,7 @@ class SpecModel(BaseModel):
         try:
             super().__init__(**data)
         except PydanticValidationError as exc:
-            raise config_error(exc, type(self)) from None
+            raise config_error(exc, self.where, self.label) from None
 
     # Validation of a nested spec still runs pydantic's own init (as for RootModel), so its errors keep their path.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
@@ -67,7 +49,7 @@ class SpecModel(BaseModel):
         try:
             return cls.model_validate(data)
         except PydanticValidationError as exc:
-            raise config_error(exc, cls) from None
+            raise config_error(exc, cls.where, cls.label) from None
 
     def to_dict(self) -> dict[str, Any]:
         """The plain-mapping form `from_dict` accepts (for run records, manifests and flow parameters)."""
@@ -77,10 +59,10 @@ class SpecModel(BaseModel):
     @classmethod
     def _known_keys(cls, data: Any) -> Any:
         if isinstance(data, Mapping):
-            unknown = sorted(str(key) for key in data if key not in cls.model_fields)
+            allowed = set(cls.model_fields) - set(cls.implied)
+            unknown = unknown_keys(data, cls.model_fields, allowed)
             if unknown:
-                allowed = sorted(set(cls.model_fields) - set(cls.implied))
-                raise ValueError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+                raise ValueError(unknown)
         return data
 
 
@@ -107,7 +89,7 @@ class Range:
     def _check(self, value: float) -> float:
         low = (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
         if low or (self.le is not None and value > self.le):
-            raise PydanticCustomError(_OUT_OF_RANGE, "must be {range}", {"range": self.text, "value": value})
+            raise PydanticCustomError(OUT_OF_RANGE, "must be {range}", {"range": self.text, "value": value})
         return value
 
     @property
@@ -133,56 +115,3 @@ class AnyOfInForms:
             json_schema["anyOf"] = json_schema.pop("oneOf")
             json_schema.pop("discriminator", None)
         return json_schema
-
-
-def config_error(exc: PydanticValidationError, model: type[SpecModel]) -> ConfigError:
-    """One ConfigError for everything pydantic found wrong with a `model`, a line per problem."""
-    missing: dict[str, list[str]] = {}
-    problems: list[str] = []
-    for error in exc.errors(include_url=False):
-        loc = error["loc"]
-        if error["type"] == "missing":
-            missing.setdefault(_where(model, loc[:-1]), []).append(str(loc[-1]))
-        else:
-            problems.append(_problem(_where(model, loc), error, loc))
-    lines = [f"{where}: missing required key(s) {', '.join(sorted(keys))}" for where, keys in missing.items()]
-    return ConfigError("\n".join(lines + problems))
-
-
-def _where(model: type[SpecModel], loc: tuple[int | str, ...]) -> str:
-    """`sampling.strategies[0] (uniform).rate`: keys by dots, list positions in brackets, and after a position
-    the member a union chose (a strategy's kind); within a spec nothing else follows a list position."""
-    path = model.where
-    for at, part in enumerate(loc):
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif at and isinstance(loc[at - 1], int):
-            path += f" ({part})"
-        else:
-            path += f".{part}" if path else part
-    if model.where:
-        return path
-    return f"{model.label}: {path}" if path else model.label
-
-
-def _problem(where: str, error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
-    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
-    if kind == "value_error":
-        return f"{where}: {ctx['error']}"
-    if kind == _OUT_OF_RANGE:
-        return f"{where}={ctx['value']!r} {error['msg']}"
-    if kind == "union_tag_invalid":
-        field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
-        noun = re.sub(r"ies$", "y", field).removesuffix("s")
-        tags = ", ".join(sorted(re.findall(r"'([^']*)'", ctx["expected_tags"])))
-        return (
-            f"{where}: unknown {noun} {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r}; allowed: {tags}"
-        )
-    if kind == "union_tag_not_found":
-        return f"{where}: expected a mapping with a `{ctx['discriminator'].strip(chr(39))}`, got {given!r}"
-    if kind == "literal_error":
-        return f"{where}: expected {ctx['expected']}, got {given!r}"
-    if kind in _EXPECTED:
-        return f"{where}: expected {_EXPECTED[kind]}, got {given!r}"
-    message = error["msg"]
-    return f"{where}: {message[:1].lower()}{message[1:]}, got {given!r}"
