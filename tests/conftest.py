@@ -124,7 +124,12 @@ def server(model_server: ModelServer) -> ModelServer:
     return model_server
 
 
-_FOLDER_MARKERS = {"unit": "unit", "integration": "integration", "orchestration": "flows", "browser": "browser"}
+_FOLDER_MARKERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "orchestration": "flows",
+    "browser": "browser",
+}
 """Every test is marked by the folder it lives in, so `-m` selects a useful set (`-m unit`: no services;
 `-m "not browser"`: everything but the whole-stack UI tests)."""
 
