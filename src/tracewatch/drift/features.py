@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from tracewatch.drift.text import embed, topic_cells_of
@@ -142,9 +143,15 @@ def text_features(traces: pl.DataFrame, day: dt.date) -> tuple[pl.Series, Vector
 
     The sample is deterministic per day: all inputs up to `TEXT_SAMPLE`, else that many drawn at random.
     """
-    texts = traces.get_column("input_text")
-    if texts.len() > TEXT_SAMPLE:
-        rng = np.random.default_rng(day.toordinal())
-        texts = texts.gather(np.sort(rng.choice(texts.len(), TEXT_SAMPLE, replace=False)))
+    texts = traces.get_column("input_text").gather(text_sample(traces.height, day))
     vectors = embed(texts.to_list())
     return pl.Series("input_topic", topic_cells_of(vectors), dtype=pl.String), vector_moments(vectors)
+
+
+def text_sample(rows: int, day: dt.date) -> npt.NDArray[np.int64]:
+    """The sorted positions of the day's sampled inputs (`text_features`), so a profile can tell each sampled
+    input's segment: all of them up to `TEXT_SAMPLE`, else that many drawn with the day as the seed."""
+    if rows <= TEXT_SAMPLE:
+        return np.arange(rows, dtype=np.int64)
+    rng = np.random.default_rng(day.toordinal())
+    return np.sort(rng.choice(rows, TEXT_SAMPLE, replace=False)).astype(np.int64)

@@ -3,19 +3,24 @@
 Long format (one row per value or category) so any number of features and bins fits one small schema, and
 a rerun of a date replaces its single object atomically. Text-vector moments are rows too: `vector_meta`
 (count = vectors, value = dimensions) and `vector` (category `sum` or `cross`, count = the position in the sum
-vector or in the row-major upper triangle of the cross-products, value = the number).
+vector or in the row-major upper triangle of the cross-products, value = the number). Per-segment tables
+(`DayProfile.segments`) are `meta` (`rows`), `numeric_meta`, `numeric` and `categorical` rows whose `segment`
+holds the segment's label; the day's own rows have a null `segment`. A profile written before segments has no
+`segment` column and reads back with none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Mapping
 
 import numpy as np
 import polars as pl
 
 from tracewatch.drift.counts import NumericCounts
 from tracewatch.drift.profile import DayProfile
+from tracewatch.drift.segments import SegmentTables
 from tracewatch.drift.vectors import VectorMoments, from_upper_triangle, upper_triangle
 from tracewatch.errors import DataContractError
 from tracewatch.store import Store
@@ -28,6 +33,7 @@ PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "category": pl.String(),
     "count": pl.Int64(),
     "exact": pl.Boolean(),
+    "segment": pl.String(),
 }
 
 
@@ -46,9 +52,26 @@ def profile_frame(profile: DayProfile) -> pl.DataFrame:
                 "feature": ["rows", "version", "text_version"],
                 "count": [profile.rows, profile.version, profile.text_version],
             }
-        )
+        ),
+        *_tables_frames(profile.numeric, profile.categorical),
     ]
-    for name, table in profile.numeric.items():
+    for name, moments in profile.vectors.items():
+        parts.append(_vector_frame(name, moments))
+    for label, tables in profile.segments.items():
+        segment = [pl.DataFrame({"kind": "meta", "feature": "rows", "count": [tables.rows]})]
+        segment.extend(_tables_frames(tables.numeric, tables.categorical))
+        parts.extend(p.with_columns(pl.lit(label).alias("segment")) for p in segment)
+    aligned = [
+        p.with_columns(pl.lit(None).alias(c) for c in PROFILE_SCHEMA if c not in p.columns) for p in parts
+    ]
+    return pl.concat([p.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA) for p in aligned])  # type: ignore[arg-type]
+
+
+def _tables_frames(
+    numeric: Mapping[str, NumericCounts], categorical: Mapping[str, Mapping[str, int]]
+) -> list[pl.DataFrame]:
+    parts = []
+    for name, table in numeric.items():
         parts.append(
             pl.DataFrame(
                 {"kind": "numeric_meta", "feature": name, "count": table.nulls, "exact": table.exact}
@@ -57,7 +80,7 @@ def profile_frame(profile: DayProfile) -> pl.DataFrame:
         parts.append(
             pl.DataFrame({"kind": "numeric", "feature": name, "value": table.values, "count": table.counts})
         )
-    for name, counts in profile.categorical.items():
+    for name, counts in categorical.items():
         parts.append(
             pl.DataFrame(
                 {
@@ -69,12 +92,7 @@ def profile_frame(profile: DayProfile) -> pl.DataFrame:
                 schema={"kind": pl.String, "feature": pl.String, "category": pl.String, "count": pl.Int64},
             )
         )
-    for name, moments in profile.vectors.items():
-        parts.append(_vector_frame(name, moments))
-    aligned = [
-        p.with_columns(pl.lit(None).alias(c) for c in PROFILE_SCHEMA if c not in p.columns) for p in parts
-    ]
-    return pl.concat([p.select(list(PROFILE_SCHEMA)).cast(PROFILE_SCHEMA) for p in aligned])  # type: ignore[arg-type]
+    return parts
 
 
 def _vector_frame(name: str, moments: VectorMoments) -> pl.DataFrame:
@@ -120,9 +138,31 @@ def _vectors_from_frame(frame: pl.DataFrame) -> dict[str, VectorMoments]:
 
 def profile_from_frame(frame: pl.DataFrame, day: dt.date) -> DayProfile:
     """Rebuild a profile from its stored table."""
-    meta = dict(frame.filter(pl.col("kind") == "meta").select("feature", "count").iter_rows())
+    if "segment" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("segment"))
+    own = frame.filter(pl.col("segment").is_null())
+    meta = dict(own.filter(pl.col("kind") == "meta").select("feature", "count").iter_rows())
     if "rows" not in meta:
         raise DataContractError(f"the profile of {day} has no row count; rebuild it")
+    segments = {}
+    segmented = frame.filter(pl.col("segment").is_not_null())
+    for (label,), part in segmented.partition_by("segment", as_dict=True).items():
+        rows = part.filter((pl.col("kind") == "meta") & (pl.col("feature") == "rows")).get_column("count")
+        segments[str(label)] = SegmentTables(int(rows.sum()), *_tables_from_frame(part))
+    numeric, categorical = _tables_from_frame(own)
+    return DayProfile(
+        dates=(day,),
+        rows=int(meta["rows"]),
+        numeric=numeric,
+        categorical=categorical,
+        vectors=_vectors_from_frame(own),
+        version=int(meta.get("version", 0)),
+        text_version=int(meta.get("text_version", 0)),
+        segments=dict(sorted(segments.items())),
+    )
+
+
+def _tables_from_frame(frame: pl.DataFrame) -> tuple[dict[str, NumericCounts], dict[str, dict[str, int]]]:
     numeric = {}
     values = frame.filter(pl.col("kind") == "numeric").partition_by("feature", as_dict=True)
     for name, nulls, exact in (
@@ -142,15 +182,7 @@ def profile_from_frame(frame: pl.DataFrame, day: dt.date) -> DayProfile:
         frame.filter(pl.col("kind") == "categorical").select("feature", "category", "count").iter_rows()
     ):
         categorical.setdefault(name, {})[category] = count
-    return DayProfile(
-        dates=(day,),
-        rows=int(meta["rows"]),
-        numeric=dict(sorted(numeric.items())),
-        categorical={k: dict(sorted(v.items())) for k, v in sorted(categorical.items())},
-        vectors=_vectors_from_frame(frame),
-        version=int(meta.get("version", 0)),
-        text_version=int(meta.get("text_version", 0)),
-    )
+    return dict(sorted(numeric.items())), {k: dict(sorted(v.items())) for k, v in sorted(categorical.items())}
 
 
 def write_profile(store: Store, profile: DayProfile) -> str:
