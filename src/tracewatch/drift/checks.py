@@ -2,84 +2,54 @@
 statistics beside it.
 
 Per feature (rows of the `drift` table, `role`):
-- `test`: the significance test of the night's family (`significance.share_test`: a chi-square on the
-  categories, or on reference-decile buckets for a numeric feature, that allows for the reference days' own
-  day-to-day swing) with the practical effect size an alert also needs: the largest change of a category's
-  share, or the normalised Wasserstein distance of a numeric feature. Whether it alerts is decided for the
-  night as a whole (`decision.decide_night`): until then `alert` is False and `p_value_adjusted` None.
+- `test`: the significance test of the night's family (`family`): a chi-square on the categories, or on
+  reference-decile buckets for a numeric feature, that allows for the reference days' own day-to-day swing,
+  with the practical effect size an alert also needs: the largest change of a category's share, or the
+  normalised Wasserstein distance of a numeric feature. With `DriftConfig.mix_adjusted` (the default) a
+  feature other than the segment columns (`route`, `model`) is compared *within* route x model segments
+  (`stratified` CMH test, method `cmh_chisquare` / `binned_cmh_chisquare`; effect and swing against the
+  reference re-weighted to the day's segment mix, `effects`), so a swing of the traffic mix is reported once,
+  on `route` and `model`; without segment tables on every day it is pooled (`significance.share_test`,
+  `chisquare` / `binned_chisquare`) and the message says why. Whether it alerts is decided for the night as a
+  whole (`decision.decide_night`): until then `alert` is False and `p_value_adjusted` None.
 - `evidently`: the size-aware test as Evidently's data-drift preset does it (with at most `small_sample_max`
   reference values, KS for numeric or chi-square for categorical at p < alpha; above, normalised Wasserstein
   or Jensen-Shannon at >= threshold; a numeric feature with few distinct values as categorical). `drifted` is
   that test's own verdict, kept for comparison; it pages no one. One deliberate difference: our chi-square is
   the two-sample test of homogeneity (reference counts are a sample too), where Evidently's treats the
   reference shares as known; with a 2-category feature both equal Evidently's two-proportion z-test.
-- `extra`: PSI on the same buckets, and the linear-kernel MMD test on the text vectors (`input_vector`).
+- `extra`: PSI on the same (pooled) buckets, and the linear-kernel MMD test on the text vectors (`input_vector`).
 - one `dataset` row: the share of tested features that alerted.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from tracewatch.drift import stats
 from tracewatch.drift.config import DriftConfig
-from tracewatch.drift.counts import IntArray, NumericCounts
+from tracewatch.drift.counts import IntArray, NumericCounts, empty_numeric
+from tracewatch.drift.family import Segmented, categorical_test, numeric_test
 from tracewatch.drift.profile import DayProfile
-from tracewatch.drift.significance import share_test
+from tracewatch.drift.results import (
+    DISTANCE_DIRECTION,
+    METHOD_NAMES,
+    P_VALUE_DIRECTION,
+    CheckResult,
+    Window,
+)
+from tracewatch.drift.segments import SEGMENT_COLUMNS, SegmentTables, covers, shared_labels
 from tracewatch.drift.vectors import VectorMoments, mmd_effect, mmd_test
 from tracewatch.errors import ConfigError
 
+__all__ = ["DATASET_FEATURE", "CheckResult", "DriftReport", "dataset_result", "run_checks"]
+
 DATASET_FEATURE = "(dataset)"
-P_VALUE_DIRECTION = "p_value below threshold is drift"
-DISTANCE_DIRECTION = "statistic at or above threshold is drift"
-ALERT_DIRECTION = "alert when p_value_adjusted is below threshold and effect_size reaches effect_threshold"
-SHARE_CHANGE = "largest share change"
-WASSERSTEIN_EFFECT = "normalised Wasserstein distance"
-_NAMES = {
-    "ks": "KS p-value",
-    "chisquare": "chi-square p-value",
-    "binned_chisquare": "chi-square p-value on reference deciles",
-    "wasserstein": "normalised Wasserstein distance",
-    "jensenshannon": "Jensen-Shannon distance",
-    "psi": "PSI",
-    "mmd": "MMD p-value",
-}
-_Window = tuple[dt.date, dt.date]
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One statistic of one feature (roles in the module docstring) or the dataset's share of alerts.
-
-    `direction` says which way means drift; `p_value` is None where a method has none. The fields after
-    `message` are set on `test` rows (and `alert` on the `dataset` row) by the night's decision.
-    """
-
-    feature: str
-    kind: str  # numeric | categorical | vector | dataset
-    role: str  # test | evidently | extra | dataset
-    method: str
-    statistic: float
-    threshold: float
-    p_value: float | None
-    drifted: bool
-    direction: str
-    reference_size: int
-    current_size: int
-    reference_start: dt.date | None
-    reference_end: dt.date | None
-    message: str
-    p_value_adjusted: float | None = None
-    effect_measure: str | None = None
-    effect_size: float | None = None
-    effect_threshold: float | None = None
-    dispersion: float | None = None
-    """How much more the reference days differ among themselves than sampling explains (1: not significantly)."""
-    alert: bool = False
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -117,18 +87,18 @@ def run_checks(
     window = (reference.dates[0], reference.dates[-1])
     results: list[CheckResult] = []
     skipped: list[str] = []
+    sides = (reference, current, *daily)
     for name in sorted(set(reference.numeric) & set(current.numeric)):
-        ref, cur = reference.numeric[name], current.numeric[name]
-        if ref.size and cur.size:
-            days = [d.numeric[name] for d in daily if name in d.numeric]
-            results.extend(_numeric(name, ref, cur, days, config, window))
+        if reference.numeric[name].size and current.numeric[name].size:
+            numeric = _by_segment(name, sides, config, _numeric_table, numeric=True)
+            results.extend(_numeric(name, *numeric, config, window))
         else:
             skipped.append(name)
     for name in sorted(set(reference.categorical) & set(current.categorical)):
         keys, a, b = stats.aligned_categories(reference.categorical[name], current.categorical[name])
         if a.sum() and b.sum():
-            rows = [_on_keys(d.categorical[name], keys) for d in daily if name in d.categorical]
-            results.extend(_categorical(name, "categorical", keys, a, b, rows, config, window))
+            tables = _by_segment(name, sides, config, _categorical_table, numeric=False)
+            results.extend(_categorical(name, "categorical", keys, a, b, *tables, config, window))
         else:
             skipped.append(name)
     for name in sorted(set(reference.vectors) & set(current.vectors)):
@@ -146,7 +116,7 @@ def run_checks(
 
 
 def dataset_result(
-    results: Sequence[CheckResult], config: DriftConfig, sizes: tuple[int, int], window: _Window
+    results: Sequence[CheckResult], config: DriftConfig, sizes: tuple[int, int], window: Window
 ) -> CheckResult:
     """The dataset row: the share of tested features that alerted, against `drift_share`."""
     tests = [r for r in results if r.role == "test"]
@@ -175,8 +145,38 @@ def dataset_result(
     )
 
 
-def _on_keys(table: Mapping[str, int], keys: list[str]) -> IntArray:
-    return np.array([table.get(k, 0) for k in keys], np.int64)
+def _by_segment(
+    name: str,
+    sides: Sequence[DayProfile],
+    config: DriftConfig,
+    table: Callable[[DayProfile | SegmentTables, str], T],
+    *,
+    numeric: bool,
+) -> tuple[Segmented[T], Segmented[T] | None, str]:
+    """`name`'s tables on every side (reference, current, reference days): pooled, and per segment when the
+    test can look within segments (else None, and why not)."""
+    reference, current, *daily = sides
+    pooled = Segmented.pooled(table(reference, name), table(current, name), [table(d, name) for d in daily])
+    if not config.mix_adjusted:
+        return pooled, None, "mix_adjusted is off"
+    if name in SEGMENT_COLUMNS:
+        return pooled, None, "a segment column is itself the mix"
+    labels = shared_labels(sides)
+    if labels is None or not all(covers(p, name, numeric=numeric) for p in sides):
+        return pooled, None, "not every day has segment tables"
+    nothing = SegmentTables(0, {}, {})
+    reference_tables, current_tables, *daily_tables = (
+        tuple(table(side.segments.get(label, nothing), name) for label in labels) for side in sides
+    )
+    return pooled, Segmented(labels, reference_tables, current_tables, tuple(daily_tables)), ""
+
+
+def _numeric_table(tables: DayProfile | SegmentTables, name: str) -> NumericCounts:
+    return tables.numeric.get(name, empty_numeric())
+
+
+def _categorical_table(tables: DayProfile | SegmentTables, name: str) -> Mapping[str, int]:
+    return tables.categorical.get(name, {})
 
 
 def _method(name: str, categorical: bool, reference_size: int, config: DriftConfig) -> str:
@@ -193,18 +193,20 @@ def _method(name: str, categorical: bool, reference_size: int, config: DriftConf
 
 def _numeric(
     name: str,
-    ref: NumericCounts,
-    cur: NumericCounts,
-    daily: Sequence[NumericCounts],
+    pooled: Segmented[NumericCounts],
+    within: Segmented[NumericCounts] | None,
+    why_pooled: str,
     config: DriftConfig,
-    window: _Window,
+    window: Window,
 ) -> list[CheckResult]:
+    ref, cur = pooled.reference[0], pooled.current[0]
     pinned = config.methods.get(name)
     few = len(np.union1d(ref.values, cur.values)) <= config.categorical_max_values
     if pinned in ("chisquare", "jensenshannon") or (pinned is None and few):
         keys, a, b = stats.aligned_categories(_as_categories(ref), _as_categories(cur))
-        rows = [_on_keys(_as_categories(d), keys) for d in daily if d.size]
-        return _categorical(name, "numeric", keys, a, b, rows, config, window)
+        as_categories = within.map(_as_categories) if within is not None else None
+        tables = pooled.map(_as_categories)
+        return _categorical(name, "numeric", keys, a, b, tables, as_categories, why_pooled, config, window)
     method = _method(name, False, ref.size, config)
     p_value: float | None = None
     if method == "ks":
@@ -219,14 +221,9 @@ def _numeric(
     shift = f"mean {cur_mean:.4g} vs {ref_mean:.4g} in the reference ({way})"
     edges = stats.quantile_edges(ref, config.psi_bins)
     a, b = stats.bucket_counts(ref, edges), stats.bucket_counts(cur, edges)
-    rows = [stats.bucket_counts(d, edges) for d in daily if d.size]
     sizes = (ref.size, cur.size)
-    effect = (WASSERSTEIN_EFFECT, stats.wasserstein_normed(ref, cur))
-    swings = [_numeric_swing(d, ref) for d in daily if 0 < d.size < ref.size]
     return [
-        _significance(
-            name, "numeric", "binned_chisquare", a, b, rows, effect, swings, config, window, shift
-        ),
+        numeric_test(name, pooled, within, why_pooled, edges, config, window, shift),
         _result(
             name, "numeric", method, statistic, threshold, p_value, drifted, *sizes, window, shift,
             role="evidently",
@@ -236,7 +233,7 @@ def _numeric(
 
 
 def _vector(
-    name: str, ref: VectorMoments, cur: VectorMoments, config: DriftConfig, window: _Window
+    name: str, ref: VectorMoments, cur: VectorMoments, config: DriftConfig, window: Window
 ) -> CheckResult:
     """The linear-kernel MMD test on the text vectors (no PSI: there are no buckets). It is an extra: the
     topic cells of the same vectors are the tested feature, where the days' swing can be allowed for."""
@@ -259,7 +256,7 @@ def _vector(
     )
 
 
-def _as_categories(table: NumericCounts) -> dict[str, int]:
+def _as_categories(table: NumericCounts) -> Mapping[str, int]:
     """Values as categories; `str` of a float is its shortest round-trip form, so distinct values stay distinct."""
     return dict(zip(map(str, table.values.tolist()), table.counts.tolist(), strict=True))
 
@@ -270,9 +267,11 @@ def _categorical(
     keys: list[str],
     a: IntArray,
     b: IntArray,
-    daily: Sequence[IntArray],
+    pooled: Segmented[Mapping[str, int]],
+    within: Segmented[Mapping[str, int]] | None,
+    why_pooled: str,
     config: DriftConfig,
-    window: _Window,
+    window: Window,
 ) -> list[CheckResult]:
     method = _method(name, True, int(a.sum()), config)
     p_value: float | None = None
@@ -287,10 +286,8 @@ def _categorical(
     top = int(np.argmax(np.abs(q - p)))
     shift = f"largest change: {keys[top]} {p[top]:.1%} -> {q[top]:.1%}"
     sizes = (int(a.sum()), int(b.sum()))
-    effect = (SHARE_CHANGE, float(abs(q[top] - p[top])))
-    swings = [_share_swing(day, a) for day in daily]
     return [
-        _significance(name, kind, "chisquare", a, b, daily, effect, swings, config, window, shift),
+        categorical_test(name, kind, keys, pooled, within, why_pooled, config, window),
         _result(
             name,
             kind,
@@ -308,98 +305,13 @@ def _categorical(
     ]
 
 
-SAMPLING_SDS = 3.0
-"""A reference day's swing counts only beyond this many sampling standard deviations of its share change
-(the significance test already allows for sampling noise; the swing is what the days add to it)."""
-SAMPLING_MEANS = 2.5
-"""The same for a numeric feature, in multiples of the Wasserstein distance sampling alone gives on average."""
-
-
-def _share_swing(day: IntArray, reference: IntArray) -> float:
-    """How far one reference day's shares moved from the other reference days' beyond sampling noise: the
-    largest share change, less `SAMPLING_SDS` of its sampling standard deviation (0 when within it)."""
-    others = reference - day
-    n, m = int(day.sum()), int(others.sum())
-    if n == 0 or m == 0:
-        return 0.0
-    shares = others / m
-    noise = np.sqrt(shares * (1 - shares) * (1 / n + 1 / m))
-    return float(np.max(np.maximum(np.abs(day / n - shares) - SAMPLING_SDS * noise, 0.0)))
-
-
-def _numeric_swing(day: NumericCounts, reference: NumericCounts) -> float:
-    """The same for a numeric feature: the day's normalised Wasserstein distance to the other reference days,
-    less `SAMPLING_MEANS` times what sampling alone gives. A day is 1/D of the pooled reference, so its distance
-    to the others is its distance to the pool times pool / others (exact: the area between the CDFs)."""
-    others = reference.size - day.size
-    distance = stats.wasserstein_normed(reference, day) * reference.size / others
-    noise = stats.sampling_wasserstein_normed(reference, day.size, others)
-    return max(distance - SAMPLING_MEANS * noise, 0.0)
-
-
-def _significance(
-    name: str,
-    kind: str,
-    method: str,
-    a: IntArray,
-    b: IntArray,
-    daily: Sequence[IntArray],
-    effect: tuple[str, float],
-    swings: Sequence[float],
-    config: DriftConfig,
-    window: _Window,
-    shift: str,
-) -> CheckResult:
-    """The `test` row: the family's significance test and the effect an alert needs (decided later): the
-    feature's floor, or `effect_swing_factor` times the largest change a reference day showed against the
-    other reference days (`swings`), whichever is larger."""
-    tested = share_test(a, b, daily, dispersion_alpha=config.dispersion_alpha)
-    measure, size = effect
-    floor = config.min_share_change if measure == SHARE_CHANGE else config.min_wasserstein
-    needed = max(floor, config.effect_swing_factor * max(swings, default=0.0))
-    allowance = (
-        f", allowing {tested.dispersion:.2g}x the sampling noise for the days' swing"
-        if tested.dispersion > 1
-        else ""
-    )
-    why = (
-        f"{config.effect_swing_factor:g}x the reference days' largest swing beyond sampling"
-        if needed > floor
-        else "floor"
-    )
-    message = (
-        f"{name}: {_NAMES[method]} {tested.p_value:.3g}{allowance}; {measure} {size:.3g} "
-        f"(an alert needs {needed:.3g}: {why}); {shift}."
-    )
-    return CheckResult(
-        feature=name,
-        kind=kind,
-        role="test",
-        method=method,
-        statistic=tested.statistic,
-        threshold=config.alpha,
-        p_value=tested.p_value,
-        drifted=tested.p_value < config.alpha,
-        direction=ALERT_DIRECTION,
-        reference_size=int(a.sum()),
-        current_size=int(b.sum()),
-        reference_start=window[0],
-        reference_end=window[1],
-        message=message,
-        effect_measure=measure,
-        effect_size=size,
-        effect_threshold=needed,
-        dispersion=tested.dispersion,
-    )
-
-
 def _psi(
     name: str,
     kind: str,
     a: IntArray,
     b: IntArray,
     config: DriftConfig,
-    window: _Window,
+    window: Window,
     shift: str,
 ) -> CheckResult:
     value = stats.psi(a, b)
@@ -420,12 +332,12 @@ def _result(
     drifted: bool,
     reference_size: int,
     current_size: int,
-    window: _Window,
+    window: Window,
     shift: str,
     *,
     role: str,
 ) -> CheckResult:
-    label = _NAMES[method]
+    label = METHOD_NAMES[method]
     if p_value is not None:
         verdict = f"{label} {p_value:.3g} {'<' if drifted else '>='} {threshold:g}"
     else:

@@ -60,6 +60,14 @@ class DriftConfig:
     effect_swing_factor: float = 2.0
     """An alert's effect must also reach this many times the largest change any reference day showed against
     the other reference days: what the application's normal day-to-day swing looks like (0 turns it off)."""
+    mix_adjusted: bool = True
+    """Test every feature but `route` and `model` within route x model segments (`stratified`), with its
+    effect and the reference days' swing measured against the reference re-weighted to the day's segment mix
+    (`effects`). Production's route and model mix swings from day to day, and every feature that differs by
+    route or model (lengths, tokens, cost, tags, topics) swings with it: pooled, a 2,000-trace day raised false
+    alarms on them while a real change within the routes drowned in the mix swing. The mix is still tested,
+    once, on `route` and `model`. A feature without segment tables on every day (profiles written before them)
+    falls back to the pooled test; False pools every test (the old behaviour)."""
     min_reference_days: int = 3
     """Warm-up: no alert while the reference holds fewer profiled days than this."""
     min_reference_rows: int = 500

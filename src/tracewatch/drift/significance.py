@@ -13,7 +13,13 @@ measures the swing the reference days themselves show and allows for it:
    differ only by sampling noise, above 1 when they swing more (quasi-likelihood, McCullagh & Nelder ch. 4).
    Only when that swing is itself significant (`dispersion_alpha`) is it used: today's `X2 / (K - 1) / phi`
    is then tested against F(K - 1, (D - 1)(K - 1)), which also pays for phi being estimated from few days.
-   Otherwise `X2` is tested against chi-square(K - 1), so nothing is lost when the days are steady.
+   Otherwise `X2` is tested against chi-square(K - 1), so nothing is lost when the days are steady
+   (`allow_for_swing`, which the within-segment test shares).
+
+This is the pooled test. A feature that differs by route or model also swings with the day's route x model
+mix, which this test can only allow for as more noise; `stratified` compares within segments instead, and
+`family` picks one of the two per feature (the pooled one for `route` and `model` themselves, for profiles
+without segment tables, or with `DriftConfig.mix_adjusted` off).
 
 The night's tests (every feature and every quality score) are one family: `benjamini_hochberg` adjusts their
 p-values together. On a night with no drift at all (every null hypothesis true) the false discovery rate equals
@@ -52,6 +58,8 @@ class ShareTest:
     or not significantly)."""
     categories: int
     """Categories tested after pooling the rare ones."""
+    strata: int = 1
+    """Segments the test looked within (`stratified`); 1: the pooled test."""
 
 
 def share_test(
@@ -59,23 +67,36 @@ def share_test(
 ) -> ShareTest:
     """Test `current` counts against pooled `reference` counts (same categories); `daily` holds each reference
     day's counts on those categories (fewer than two days: no dispersion is estimated)."""
-    groups = _pool_rare(reference, current)
-    ref, cur = _grouped(reference, groups), _grouped(current, groups)
+    groups = pool_rare(reference, current)
+    ref, cur = grouped(reference, groups), grouped(current, groups)
     statistic, dof = chi2_rows(np.vstack([ref, cur]))
+    days = [grouped(day, groups) for day in daily if day.sum() > 0]
+    between = chi2_rows(np.vstack(days)) if len(days) >= 2 else (0.0, 0)
+    return allow_for_swing((statistic, dof), between, len(ref), dispersion_alpha=dispersion_alpha)
+
+
+def allow_for_swing(
+    tested: tuple[float, int],
+    between: tuple[float, int],
+    categories: int,
+    *,
+    dispersion_alpha: float,
+    strata: int = 1,
+) -> ShareTest:
+    """The p-value of a chi-square `tested` = (statistic, dof), allowing for the reference days' swing that
+    `between` = (their own chi-square, its dof) shows when it is significant at `dispersion_alpha` (step 3)."""
+    statistic, dof = tested
     if dof < 1:
-        return ShareTest(0.0, 0, 1.0, 1.0, len(ref))
-    days = [_grouped(day, groups) for day in daily if day.sum() > 0]
+        return ShareTest(0.0, 0, 1.0, 1.0, categories, strata)
     dispersion, dispersion_dof = 1.0, 0
-    if len(days) >= 2:
-        between, dispersion_dof = chi2_rows(np.vstack(days))
-        if dispersion_dof > 0 and chi2_sf(between, dispersion_dof) < dispersion_alpha:
-            dispersion = max(between / dispersion_dof, 1.0)
+    if between[1] > 0 and chi2_sf(between[0], between[1]) < dispersion_alpha:
+        dispersion, dispersion_dof = max(between[0] / between[1], 1.0), between[1]
     p_value = (
         f_sf(statistic / dof / dispersion, dof, dispersion_dof)
         if dispersion > 1.0
         else chi2_sf(statistic, dof)
     )
-    return ShareTest(statistic, dof, min(max(p_value, 0.0), 1.0), dispersion, len(ref))
+    return ShareTest(statistic, dof, min(max(p_value, 0.0), 1.0), dispersion, categories, strata)
 
 
 def chi2_rows(table: IntArray) -> tuple[float, int]:
@@ -90,7 +111,7 @@ def chi2_rows(table: IntArray) -> tuple[float, int]:
     return float(np.sum((counts - expected) ** 2 / expected)), (rows - 1) * (columns - 1)
 
 
-def _pool_rare(reference: IntArray, current: IntArray) -> IntArray:
+def pool_rare(reference: IntArray, current: IntArray) -> IntArray:
     """A group index per category: common categories keep their own group, the rare ones share one; if even
     that one is rare, it joins the least common of the others."""
     total = reference + current
@@ -107,8 +128,11 @@ def _pool_rare(reference: IntArray, current: IntArray) -> IntArray:
     return groups
 
 
-def _grouped(counts: IntArray, groups: IntArray) -> IntArray:
-    summed: IntArray = np.bincount(groups, weights=counts, minlength=int(groups.max()) + 1).astype(np.int64)
+def grouped(counts: IntArray, groups: IntArray) -> IntArray:
+    """Counts summed by group (`pool_rare`), along the last axis."""
+    member = np.zeros((len(groups), int(groups.max()) + 1), np.int64)
+    member[np.arange(len(groups)), groups] = 1
+    summed: IntArray = np.asarray(counts, np.int64) @ member
     return summed
 
 

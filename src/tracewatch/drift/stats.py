@@ -53,10 +53,22 @@ def wasserstein_normed(ref: NumericCounts, cur: NumericCounts) -> float:
     Evidently floors the deviation at 0.001 in the feature's own unit, which makes a dollar cost (std about
     0.0002) look five times steadier than it is; here a floor applies only to a constant reference, whose
     scale is then its own magnitude (or 1 for a reference of zeros)."""
-    scale = ref.std()
-    if scale <= 0:
-        scale = abs(ref.mean() or 0.0) or 1.0
-    return wasserstein(ref, cur) / scale
+    return wasserstein(ref, cur) / scale_of(ref)
+
+
+def scale_of(ref: NumericCounts) -> float:
+    """The normaliser of a Wasserstein distance: the reference's std, or for a constant reference its own
+    magnitude (1 for a reference of zeros)."""
+    return ref.std() or abs(ref.mean() or 0.0) or 1.0
+
+
+def cdf_at(table: NumericCounts, grid: FloatArray) -> FloatArray:
+    """The table's empirical CDF at each grid point (share of values <= it; zeros for an empty table)."""
+    if not table.size:
+        return np.zeros(len(grid))
+    cumulative = np.concatenate([[0], np.cumsum(table.counts)])
+    shares: FloatArray = cumulative[np.searchsorted(table.values, grid, side="right")] / table.size
+    return shares
 
 
 def sampling_wasserstein_normed(ref: NumericCounts, n: int, m: int) -> float:
@@ -67,8 +79,7 @@ def sampling_wasserstein_normed(ref: NumericCounts, n: int, m: int) -> float:
         return 0.0
     cdf = np.cumsum(ref.counts)[:-1] / ref.counts.sum()
     spread = float(np.dot(np.sqrt(cdf * (1 - cdf)), np.diff(ref.values)))
-    scale = ref.std() or abs(ref.mean() or 0.0) or 1.0
-    return math.sqrt(2 / math.pi) * math.sqrt(1 / n + 1 / m) * spread / scale
+    return math.sqrt(2 / math.pi) * math.sqrt(1 / n + 1 / m) * spread / scale_of(ref)
 
 
 def aligned_categories(

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats as sst
 
 from tracewatch.drift import DayProfile, DriftConfig, assess_night, build_day_profile
-from tracewatch.drift.checks import SAMPLING_SDS
+from tracewatch.drift.effects import SAMPLING_SDS
 from tracewatch.drift.pvalues import f_sf, t_sf
 from tracewatch.drift.significance import benjamini_hochberg, chi2_rows, share_test
 
