@@ -72,6 +72,7 @@ class NumericCounts:
 
 
 def empty_numeric() -> NumericCounts:
+    """The table of no values (exact, so it merges with any other)."""
     return NumericCounts(np.empty(0, np.float64), np.empty(0, np.int64), exact=True)
 
 
@@ -133,6 +134,7 @@ def categorical_counts(series: pl.Series, *, null_label: str = "(null)") -> dict
 
 
 def merge_categorical(tables: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """The category counts of the union (counts add)."""
     out: dict[str, int] = {}
     for table in tables:
         for key, count in table.items():

@@ -38,6 +38,7 @@ PROFILE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def profile_key(day: dt.date) -> str:
+    """The one object holding the profile of `day`."""
     return f"{PROFILES_PREFIX}/date={day.isoformat()}/profile.parquet"
 
 

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import polars as pl
 
 from tracewatch.drift.counts import NumericCounts
-
-if TYPE_CHECKING:
-    from tracewatch.drift.profile import DayProfile
 
 SEGMENT_COLUMNS: tuple[str, ...] = ("route", "model")
 """The columns whose joint value is a segment; they are not tabled within segments themselves."""
@@ -59,7 +56,21 @@ def label_columns(label: str) -> tuple[str, ...]:
     return tuple(part.split("=", 1)[0] for part in label.split("|"))
 
 
-def covers(profile: DayProfile, name: str, *, numeric: bool) -> bool:
+class SegmentedProfile(Protocol):
+    """What `covers` and `shared_labels` read of a day profile (`profile.DayProfile` has it), so this module
+    does not import the profile that imports it."""
+
+    @property
+    def numeric(self) -> Mapping[str, NumericCounts]: ...
+
+    @property
+    def categorical(self) -> Mapping[str, Mapping[str, int]]: ...
+
+    @property
+    def segments(self) -> Mapping[str, SegmentTables]: ...
+
+
+def covers(profile: SegmentedProfile, name: str, *, numeric: bool) -> bool:
     """Whether `profile`'s segment tables of `name` hold all its values (they add up to the day's own table):
     false for a profile written before segments, or one whose traces had no segment column."""
     if numeric:
@@ -72,7 +83,7 @@ def covers(profile: DayProfile, name: str, *, numeric: bool) -> bool:
     return size == parts and (size == 0 or bool(profile.segments))
 
 
-def shared_labels(profiles: Sequence[DayProfile]) -> tuple[str, ...] | None:
+def shared_labels(profiles: Sequence[SegmentedProfile]) -> tuple[str, ...] | None:
     """Every segment label of the profiles, sorted, when they are cut by the same columns; else None."""
     labels = sorted({label for p in profiles for label in p.segments})
     if not labels or len({label_columns(label) for label in labels}) > 1:

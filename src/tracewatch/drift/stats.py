@@ -85,6 +85,7 @@ def sampling_wasserstein_normed(ref: NumericCounts, n: int, m: int) -> float:
 def aligned_categories(
     ref: Mapping[str, int], cur: Mapping[str, int]
 ) -> tuple[list[str], IntArray, IntArray]:
+    """The categories of either side, sorted, with each side's counts on them (0 where absent)."""
     keys = sorted(set(ref) | set(cur))
     return (
         keys,
