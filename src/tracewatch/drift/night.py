@@ -28,8 +28,14 @@ from tracewatch.drift.quality import (
 )
 from tracewatch.drift.window import ReferenceWindow, load_reference
 from tracewatch.ingest import scan_accepted
-from tracewatch.reports import DRIFT, QUALITY_TREND, PublishedPartition, partition_key, publish_partition
-from tracewatch.scoring import DAILY_SCORE_COLUMNS
+from tracewatch.reports import (
+    DAILY_SCORE_COLUMNS,
+    DRIFT,
+    QUALITY_TREND,
+    PublishedPartition,
+    partition_key,
+    publish_partition,
+)
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,7 +75,7 @@ def assess_night(
 ) -> NightAssessment:
     """Judge `current` against its reference days (oldest first): drift tests, quality trends, then the
     night's decision (`decision.decide_night`). Pure: no store. `scores` are extra daily scores with
-    `scoring.DAILY_SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
+    `reports.DAILY_SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
     """
     reference = merge_profiles(reference_days) if reference_days else None
     report = None
@@ -120,7 +126,7 @@ def detect_drift(
 
     `accepted` are the day's accepted traces (at least the `PROFILE_INPUT_COLUMNS` present) when the caller
     has them; otherwise they are read from the store. `scores` are extra daily scores (production-trace
-    scores) with `scoring.DAILY_SCORE_COLUMNS`, covering the day and its reference days. `rebaseline_from` accepts
+    scores) with `reports.DAILY_SCORE_COLUMNS`, covering the day and its reference days. `rebaseline_from` accepts
     the traffic from that date as the new normal (`baseline`). Rerunning a date replaces its profile, both
     partitions and its entry in the baseline state. Quality CUSUMs continue from the previous date's
     `quality_trend` partition (nights run in date order, as the nightly and backfill flows do; a missing

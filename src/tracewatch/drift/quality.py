@@ -29,7 +29,7 @@ from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import FEEDBACK_PREFIX
 from tracewatch.drift.profile import DayProfile
 from tracewatch.drift.pvalues import t_sf
-from tracewatch.scoring import DAILY_SCORE_COLUMNS
+from tracewatch.reports import DAILY_SCORE_COLUMNS
 
 
 def direction_text(higher_is_better: bool) -> str:

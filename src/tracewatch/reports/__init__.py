@@ -4,6 +4,7 @@ The sink of the pipeline: every stage publishes through it, and it imports no st
 
 from tracewatch.reports.tables import (
     COMPARISONS,
+    DAILY_SCORE_COLUMNS,
     DATASET_ITEMS,
     DATASET_VERSIONS,
     DRIFT,
@@ -34,6 +35,7 @@ from tracewatch.reports.writer import (
 
 __all__ = [
     "COMPARISONS",
+    "DAILY_SCORE_COLUMNS",
     "DATASET_ITEMS",
     "DATASET_VERSIONS",
     "DRIFT",

@@ -223,6 +223,19 @@ COMPARISONS = ReportTable(
     subpartition="experiment_id",
 )
 
+DAILY_SCORE_COLUMNS: dict[str, pl.DataType] = {
+    "date": pl.Date(),
+    "name": pl.String(),
+    "source": pl.String(),
+    "mean": pl.Float64(),
+    "count": pl.Int64(),
+    "std": pl.Float64(),
+    "higher_is_better": pl.Boolean(),
+}
+"""Daily score summaries (production-trace scores, feedback), as the quality trends read them: one row per
+(date, name); `std` is the population std of the day's values, and
+`higher_is_better` the direction the score's scorer states."""
+
 TRACE_QUALITY = ReportTable(
     name="trace_quality",
     version=2,

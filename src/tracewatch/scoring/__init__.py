@@ -13,7 +13,6 @@ from tracewatch.scoring.stage import (
 )
 from tracewatch.scoring.trace_scores import score_history
 from tracewatch.scoring.types import (
-    DAILY_SCORE_COLUMNS,
     SCORE_SCHEMA,
     SCORE_STATUSES,
     FrameScorer,
@@ -25,7 +24,6 @@ from tracewatch.scoring.types import (
 )
 
 __all__ = [
-    "DAILY_SCORE_COLUMNS",
     "SCORE_SCHEMA",
     "SCORE_STATUSES",
     "FrameScorer",

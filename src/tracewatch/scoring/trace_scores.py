@@ -19,12 +19,11 @@ from tracewatch.errors import ConfigError
 from tracewatch.hashing import key64, stable_hash64
 from tracewatch.ingest import scan_accepted
 from tracewatch.llm import Runtime
-from tracewatch.reports import JUDGE_AGREEMENT, TRACE_QUALITY, partition_key
+from tracewatch.reports import DAILY_SCORE_COLUMNS, JUDGE_AGREEMENT, TRACE_QUALITY, partition_key
 from tracewatch.scoring.agreement import Agreement, cohen_kappa, spearman
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.suite import LOWER_IS_BETTER, ScorerSuite
-from tracewatch.scoring.types import DAILY_SCORE_COLUMNS
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)

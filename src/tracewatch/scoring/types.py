@@ -24,19 +24,6 @@ SCORE_STATUSES: tuple[ScoreStatus, ...] = ("scored", "unscored", "error")
 MissingPolicy = Literal["error", "unscored"]
 """What a scorer does when the items lack a field it needs: stop with a ConfigError, or mark those items unscored."""
 
-DAILY_SCORE_COLUMNS: dict[str, pl.DataType] = {
-    "date": pl.Date(),
-    "name": pl.String(),
-    "source": pl.String(),
-    "mean": pl.Float64(),
-    "count": pl.Int64(),
-    "std": pl.Float64(),
-    "higher_is_better": pl.Boolean(),
-}
-"""Daily score summaries (production-trace scores, feedback), as the quality trends read them: one row per
-(date, name); `std` is the population std of the day's values, and
-`higher_is_better` the direction the score's scorer states."""
-
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     "value": pl.Float64(),
     "status": pl.String(),

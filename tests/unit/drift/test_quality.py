@@ -24,7 +24,7 @@ from tracewatch.drift.quality import (
     score_point,
 )
 from tracewatch.errors import ConfigError
-from tracewatch.scoring import DAILY_SCORE_COLUMNS
+from tracewatch.reports import DAILY_SCORE_COLUMNS
 
 DAY = dt.date(2026, 11, 10)
 HISTORY = [0.61, 0.6, 0.63, 0.59, 0.62, 0.6, 0.61]
