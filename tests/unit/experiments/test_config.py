@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.tasks import TASKS
 
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import (
@@ -25,28 +26,7 @@ from tracewatch.experiments import (
 )
 from tracewatch.llm import ModelError
 
-THIS = "tests.unit.experiments.test_config"
 MODEL = "openai/gpt-4o-mini"
-
-
-def shout(item: dict[str, Any]) -> str:
-    return str(item["input_text"]).upper()
-
-
-async def shout_later(item: dict[str, Any]) -> str:
-    await asyncio.sleep(0)
-    return str(item["input_text"]).upper()
-
-
-def returns_number(item: dict[str, Any]) -> int:
-    return 42
-
-
-def takes_two(item: dict[str, Any], other: int) -> str:
-    return ""
-
-
-NOT_CALLABLE = "a string"
 
 
 def item(**fields: Any) -> dict[str, Any]:
@@ -134,8 +114,8 @@ def test_equal_params_written_differently_fingerprint_the_same() -> None:
 
 
 def test_a_task_reference_is_fingerprinted() -> None:
-    a = ExperimentConfig(name="t", task=f"{THIS}:shout")
-    b = ExperimentConfig(name="t", task=f"{THIS}:shout_later")
+    a = ExperimentConfig(name="t", task=f"{TASKS}:shout")
+    b = ExperimentConfig(name="t", task=f"{TASKS}:shout_later")
     assert a.fingerprint() != b.fingerprint()
 
 
@@ -312,7 +292,7 @@ def test_the_default_prompt_is_the_input() -> None:
 
 
 def test_a_task_is_resolved_at_load_time_and_runs_sync_or_async() -> None:
-    for ref in (f"{THIS}:shout", f"{THIS}:shout_later"):
+    for ref in (f"{TASKS}:shout", f"{TASKS}:shout_later"):
         config = ExperimentConfig(name="t", task=ref)
         done = asyncio.run(config.run_task(item()))
         assert done.text == "WHAT IS 2+2?"
@@ -327,9 +307,9 @@ def test_a_task_is_resolved_at_load_time_and_runs_sync_or_async() -> None:
             "tests.unit.experiments.nowhere:fn",
             "cannot import 'tests.unit.experiments.nowhere': ModuleNotFoundError",
         ),
-        (f"{THIS}:missing", "has no attribute 'missing'"),
-        (f"{THIS}:NOT_CALLABLE", "is a str, not a callable"),
-        (f"{THIS}:takes_two", "must accept exactly one argument"),
+        (f"{TASKS}:missing", "has no attribute 'missing'"),
+        (f"{TASKS}:NOT_CALLABLE", "is a str, not a callable"),
+        (f"{TASKS}:takes_two", "must accept exactly one argument"),
     ],
 )
 def test_a_bad_task_reference_is_a_config_error(ref: str, message: str) -> None:
@@ -341,18 +321,18 @@ def test_a_bad_task_reference_is_a_config_error(ref: str, message: str) -> None:
 
 def test_a_task_config_takes_no_prompt_or_params() -> None:
     with pytest.raises(ConfigError, match="remove prompt, params"):
-        ExperimentConfig(name="t", task=f"{THIS}:shout", prompt="{input}", params={"temperature": 0})
+        ExperimentConfig(name="t", task=f"{TASKS}:shout", prompt="{input}", params={"temperature": 0})
 
 
 def test_a_config_needs_exactly_one_of_model_and_task() -> None:
     with pytest.raises(ConfigError, match="exactly one of `model`"):
         ExperimentConfig(name="t")
     with pytest.raises(ConfigError, match="exactly one of `model`"):
-        ExperimentConfig(name="t", model=MODEL, task=f"{THIS}:shout")
+        ExperimentConfig(name="t", model=MODEL, task=f"{TASKS}:shout")
 
 
 def test_a_task_that_returns_no_text_fails_the_item() -> None:
-    config = ExperimentConfig(name="t", task=f"{THIS}:returns_number")
+    config = ExperimentConfig(name="t", task=f"{TASKS}:returns_number")
     with pytest.raises(ModelError, match="returned int, expected the output text") as caught:
         asyncio.run(config.run_task(item()))
     assert caught.value.transient is False
@@ -456,7 +436,7 @@ def test_an_unknown_shipped_name_lists_the_shipped_ones() -> None:
 def test_configs_and_experiments_survive_pickling() -> None:
     exp = experiment(
         {"name": "g", "model": MODEL, "grid": {"temperature": [0.0, 0.7]}},
-        {"name": "t", "task": f"{THIS}:shout"},
+        {"name": "t", "task": f"{TASKS}:shout"},
     )
     again = pickle.loads(pickle.dumps(exp))
     assert again == exp

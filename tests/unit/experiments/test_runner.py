@@ -7,13 +7,15 @@ import asyncio
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from tests.support.fake_model import COST_USD, FakeModel, Step
+from tests.support.store_spy import StoreReads
+from tests.support.tasks import TASKS
 
 from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
@@ -37,10 +39,8 @@ from tracewatch.experiments._records import record_key, rows_to_frame
 from tracewatch.llm import (
     CACHE_PREFIX,
     PACK_PREFIX,
-    CallParams,
     Completion,
     LimitSettings,
-    Message,
     ModelError,
     ProviderLimits,
     ResponseCache,
@@ -51,53 +51,6 @@ from tracewatch.store import Store
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.005)
 SETTINGS = RunnerSettings(retry=FAST, chunk_size=7, flush_every=4, progress=lambda snapshot: None)
-COST = 0.01
-
-Behaviour = str | ModelError | BaseException
-"""Per attempt: "ok", "empty", "hang", or an exception to raise."""
-
-
-class FakeClient:
-    """Answers by script: the behaviours of an item's successive attempts are looked up by the first word of
-    its prompt (the last behaviour repeats); unscripted prompts are answered at once."""
-
-    def __init__(self, script: Mapping[str, Sequence[Behaviour]] | None = None) -> None:
-        self.script = dict(script or {})
-        self.calls: Counter[str] = Counter()
-        self.in_flight = 0
-        self.peak = 0
-        self.endpoints: Counter[str | None] = Counter()
-        self.endpoints_together = 0
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
-    async def complete(self, messages: Sequence[Message], call: CallParams) -> Completion:
-        prompt = messages[-1]["content"]
-        self.calls[prompt] += 1
-        steps = self.script.get(prompt.split()[0], ["ok"])
-        step = steps[min(self.calls[prompt], len(steps)) - 1]
-        self.in_flight += 1
-        self.peak = max(self.peak, self.in_flight)
-        self.endpoints[call.api_base] += 1
-        self.endpoints_together = max(self.endpoints_together, len(+self.endpoints))
-        try:
-            await asyncio.sleep(0.001)
-            if isinstance(step, BaseException):
-                raise step
-            if step == "hang":
-                await asyncio.sleep(3600)
-            text = "" if step == "empty" else f"answer to {prompt} (t={call.params.get('temperature')})"
-            return Completion(text, len(prompt.split()), 3, COST, 1.5, call.model)
-        finally:
-            self.in_flight -= 1
-            self.endpoints[call.api_base] -= 1
-
-
-def shout(item: dict[str, Any]) -> str:
-    """A task config's callable (referenced by module path below)."""
-    return str(item["input_text"]).upper()
 
 
 def make_items(*prompts: str | None) -> pl.DataFrame:
@@ -134,7 +87,7 @@ def spec(experiment_id: str = "exp-1", trials: int = 1, budget_usd: float | None
 def run(
     store: Store,
     items: pl.DataFrame,
-    client: FakeClient,
+    client: FakeModel,
     *,
     configs: Sequence[ExperimentConfig] | None = None,
     experiment: ExperimentSpec | None = None,
@@ -168,16 +121,11 @@ def by_item(frame: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return {row["item_id"]: row for row in frame.iter_rows(named=True)}
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(f"file://{tmp_path / 'store'}")
-
-
 # ---- every item accounted for ------------------------------------------------------------------------------
 
 
-def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(store: Store) -> None:
-    script: dict[str, list[Behaviour]] = {
+def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(file_store: Store) -> None:
+    script: dict[str, list[Step]] = {
         "bad": [ModelError("HTTP 400: unknown parameter", transient=False, status=400)],
         "flaky": [ModelError("HTTP 503: overloaded", transient=True, status=503), "ok"],
         "down": [ModelError("HTTP 503: overloaded", transient=True, status=503)],
@@ -199,9 +147,9 @@ def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(store: Store)
         "fine ten",
     )
     configs = [config("a", timeout_s=0.2), config("b", 0.7, timeout_s=0.2)]
-    result = run(store, items, FakeClient(script), configs=configs, experiment=spec(trials=2))
+    result = run(file_store, items, FakeModel(script), configs=configs, experiment=spec(trials=2))
 
-    rows = read_experiment_items(store, "exp-1")
+    rows = read_experiment_items(file_store, "exp-1")
     assert rows.height == 10 * 2 * 2
     assert rows.select("config_fingerprint", "item_id", "trial").n_unique() == rows.height
     assert rows.schema == pl.Schema(EXPERIMENT_ITEM_SCHEMA)
@@ -228,7 +176,7 @@ def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(store: Store)
         "qa-golden",
         3,
     )
-    assert (ok["input_tokens"], ok["output_tokens"], ok["cost_usd"], ok["cached"]) == (2, 3, COST, False)
+    assert (ok["input_tokens"], ok["output_tokens"], ok["cost_usd"], ok["cached"]) == (2, 3, COST_USD, False)
     assert ok["started_at"] <= ok["finished_at"] and ok["run_id"] == result.run_id
 
     counts = result.record.counts
@@ -238,73 +186,67 @@ def test_every_item_ends_ok_error_or_skipped_and_the_counts_add_up(store: Store)
     assert all(sum(c.values()) == 20 for c in result.record.counts_by_config.values())
 
 
-def test_a_bug_stops_the_run_and_keeps_the_rows_already_finished(store: Store) -> None:
+def test_a_bug_stops_the_run_and_keeps_the_rows_already_finished(file_store: Store) -> None:
     items = make_items(*(f"q{i} fine" for i in range(12)), "boom now", *(f"r{i} fine" for i in range(12)))
-    client = FakeClient({"boom": [KeyError("a bug in the client")]})
+    client = FakeModel({"boom": [KeyError("a bug in the client")]})
     with pytest.raises(KeyError, match="a bug in the client"):
-        run(store, items, client, settings=RunnerSettings(retry=FAST, chunk_size=100, workers_per_chunk=1))
-    kept = read_experiment_items(store, "exp-1")
+        run(
+            file_store,
+            items,
+            client,
+            settings=RunnerSettings(retry=FAST, chunk_size=100, workers_per_chunk=1),
+        )
+    kept = read_experiment_items(file_store, "exp-1")
     assert kept.height == 12 and set(kept.get_column("status")) == {"ok"}
 
 
 # ---- trials and the cache ----------------------------------------------------------------------------------
 
 
-def test_each_trial_is_its_own_row_and_its_own_cache_entry(store: Store) -> None:
-    client = FakeClient()
+def test_each_trial_is_its_own_row_and_its_own_cache_entry(file_store: Store) -> None:
+    client = FakeModel()
     random_sampling = config(temperature=0.7)
     run(
-        store,
+        file_store,
         plain_items(5),
         client,
         configs=[random_sampling],
         experiment=spec(trials=3),
-        cache=ResponseCache(store),
+        cache=ResponseCache(file_store),
     )
-    rows = read_experiment_items(store, "exp-1")
+    rows = read_experiment_items(file_store, "exp-1")
     assert rows.height == 15
     assert sorted(Counter(rows.get_column("trial")).items()) == [(0, 5), (1, 5), (2, 5)]
-    assert client.total == 15 and len(cache_entries(store)) == 15
+    assert client.total == 15 and len(cache_entries(file_store)) == 15
 
 
-def test_a_warm_cache_answers_without_a_single_call(store: Store) -> None:
-    first = FakeClient()
-    run(store, plain_items(20), first, experiment=spec("cold", trials=2), cache=ResponseCache(store))
-    second = FakeClient()
-    fresh = ResponseCache(store)  # nothing in memory: every answer is read back from the store
-    result = run(store, plain_items(20), second, experiment=spec("warm", trials=2), cache=fresh)
+def test_a_warm_cache_answers_without_a_single_call(file_store: Store) -> None:
+    first = FakeModel()
+    run(
+        file_store, plain_items(20), first, experiment=spec("cold", trials=2), cache=ResponseCache(file_store)
+    )
+    second = FakeModel()
+    fresh = ResponseCache(file_store)  # nothing in memory: every answer is read back from the file_store
+    result = run(file_store, plain_items(20), second, experiment=spec("warm", trials=2), cache=fresh)
     assert second.total == 0
-    warm = read_experiment_items(store, "warm")
+    warm = read_experiment_items(file_store, "warm")
     assert warm.height == 40 and warm.get_column("cached").all()
     assert set(warm.get_column("attempts")) == {0}
-    cold = read_experiment_items(store, "cold")
+    cold = read_experiment_items(file_store, "cold")
     assert warm.get_column("output").to_list() == cold.get_column("output").to_list()
     assert result.record.counts["ok"] == 40 and result.progress.cached == 40
 
 
-def spy_reads(store: Store) -> list[str]:
-    """The objects the store is asked to read from now on (the real reads still happen)."""
-    reads: list[str] = []
-    original = store.read_many
-
-    def spy(keys: Sequence[str]) -> dict[str, bytes]:
-        reads.extend(keys)
-        return original(keys)
-
-    store.read_many = spy  # type: ignore[method-assign]
-    return reads
-
-
-def test_a_warm_chunk_reads_one_pack_and_writes_the_rows_calls_would(store: Store) -> None:
+def test_a_warm_chunk_reads_one_pack_and_writes_the_rows_calls_would(file_store: Store) -> None:
     items = plain_items(20)  # chunks of 7: three chunks
-    run(store, items, FakeClient(), experiment=spec("cold"), cache=ResponseCache(store))
-    assert len(cache_packs(store)) == 3
-    reads = spy_reads(store)
-    second = FakeClient()
-    result = run(store, items, second, experiment=spec("warm"), cache=ResponseCache(store))
+    run(file_store, items, FakeModel(), experiment=spec("cold"), cache=ResponseCache(file_store))
+    assert len(cache_packs(file_store)) == 3
+    reads = StoreReads(file_store)
+    second = FakeModel()
+    result = run(file_store, items, second, experiment=spec("warm"), cache=ResponseCache(file_store))
 
-    assert second.total == 0 and sorted(reads) == cache_packs(store)
-    cold, warm = read_experiment_items(store, "cold"), read_experiment_items(store, "warm")
+    assert second.total == 0 and sorted(reads.objects) == cache_packs(file_store)
+    cold, warm = read_experiment_items(file_store, "cold"), read_experiment_items(file_store, "warm")
     assert warm.schema == cold.schema == pl.Schema(EXPERIMENT_ITEM_SCHEMA)
     answer = [c for c in EXPERIMENT_ITEM_SCHEMA if c not in ("run_id", "experiment_id", "cached", "attempts")]
     assert (
@@ -324,78 +266,87 @@ def test_a_warm_chunk_reads_one_pack_and_writes_the_rows_calls_would(store: Stor
     ]
 
 
-def test_a_chunk_partly_in_the_cache_calls_only_the_rest_and_completes_its_pack(store: Store) -> None:
-    run(store, plain_items(10), FakeClient(), experiment=spec("first"), cache=ResponseCache(store))
-    more = FakeClient()  # 14 items: the first chunk is all cached, the second has 3 of its 7
-    result = run(store, plain_items(14), more, experiment=spec("more"), cache=ResponseCache(store))
+def test_a_chunk_partly_in_the_cache_calls_only_the_rest_and_completes_its_pack(file_store: Store) -> None:
+    run(file_store, plain_items(10), FakeModel(), experiment=spec("first"), cache=ResponseCache(file_store))
+    more = FakeModel()  # 14 items: the first chunk is all cached, the second has 3 of its 7
+    result = run(file_store, plain_items(14), more, experiment=spec("more"), cache=ResponseCache(file_store))
     assert sorted(more.calls) == [f"q{i} what is {i}?" for i in range(10, 14)]
     assert [c.cached for c in result.chunks] == [7, 3]
-    rows = read_experiment_items(store, "more")
+    rows = read_experiment_items(file_store, "more")
     assert rows.height == 14 and set(rows.get_column("status")) == {"ok"}
 
-    reads = spy_reads(store)
-    again = FakeClient()
-    run(store, plain_items(14), again, experiment=spec("again"), cache=ResponseCache(store))
-    assert again.total == 0 and len(reads) == 2 and all(key.startswith(f"{PACK_PREFIX}/") for key in reads)
+    reads = StoreReads(file_store)
+    again = FakeModel()
+    run(file_store, plain_items(14), again, experiment=spec("again"), cache=ResponseCache(file_store))
+    assert (
+        again.total == 0
+        and len(reads.objects) == 2
+        and all(key.startswith(f"{PACK_PREFIX}/") for key in reads.objects)
+    )
 
 
-def test_a_changed_config_misses_the_cache(store: Store) -> None:
-    run(store, plain_items(8), FakeClient(), experiment=spec("before"), cache=ResponseCache(store))
-    changed = FakeClient()
+def test_a_changed_config_misses_the_cache(file_store: Store) -> None:
+    run(file_store, plain_items(8), FakeModel(), experiment=spec("before"), cache=ResponseCache(file_store))
+    changed = FakeModel()
     hotter = config(temperature=0.3)
     run(
-        store, plain_items(8), changed, configs=[hotter], experiment=spec("after"), cache=ResponseCache(store)
+        file_store,
+        plain_items(8),
+        changed,
+        configs=[hotter],
+        experiment=spec("after"),
+        cache=ResponseCache(file_store),
     )
     assert changed.total == 8
-    assert not read_experiment_items(store, "after").get_column("cached").any()
+    assert not read_experiment_items(file_store, "after").get_column("cached").any()
 
 
-def test_a_task_config_runs_its_callable_and_is_not_cached(store: Store) -> None:
-    task = ExperimentConfig(name="shout", task="tests.unit.experiments.test_runner:shout")
-    run(store, plain_items(3), FakeClient(), configs=[task], cache=ResponseCache(store))
-    rows = read_experiment_items(store, "exp-1")
+def test_a_task_config_runs_its_callable_and_is_not_cached(file_store: Store) -> None:
+    task = ExperimentConfig(name="shout", task=f"{TASKS}:shout")
+    run(file_store, plain_items(3), FakeModel(), configs=[task], cache=ResponseCache(file_store))
+    rows = read_experiment_items(file_store, "exp-1")
     assert rows.get_column("output").to_list() == ["Q0 WHAT IS 0?", "Q1 WHAT IS 1?", "Q2 WHAT IS 2?"]
-    assert rows.get_column("status").to_list() == ["ok"] * 3 and cache_entries(store) == []
+    assert rows.get_column("status").to_list() == ["ok"] * 3 and cache_entries(file_store) == []
 
 
 # ---- resume and retry-failed -------------------------------------------------------------------------------
 
 
-def test_a_rerun_after_a_crash_calls_only_what_has_no_ok_row(store: Store) -> None:
+def test_a_rerun_after_a_crash_calls_only_what_has_no_ok_row(file_store: Store) -> None:
     items = plain_items(30)
-    crashing = FakeClient({"q20": [RuntimeError("process died")]})
+    crashing = FakeModel({"q20": [RuntimeError("process died")]})
     settings = RunnerSettings(retry=FAST, chunk_size=100, flush_every=5, workers_per_chunk=1)
     with pytest.raises(RuntimeError):
-        run(store, items, crashing, settings=settings)
-    done = set(read_experiment_items(store, "exp-1").get_column("item_id"))
+        run(file_store, items, crashing, settings=settings)
+    done = set(read_experiment_items(file_store, "exp-1").get_column("item_id"))
     assert len(done) == 20
 
-    healthy = FakeClient()
-    result = run(store, items, healthy, settings=settings)
+    healthy = FakeModel()
+    result = run(file_store, items, healthy, settings=settings)
     called = {prompt.split()[0] for prompt in healthy.calls}
     assert called == {f"q{i}" for i in range(20, 30)}
     assert max(healthy.calls.values()) == 1
-    rows = read_experiment_items(store, "exp-1")
+    rows = read_experiment_items(file_store, "exp-1")
     assert rows.height == 30 and set(rows.get_column("status")) == {"ok"}
     assert result.record.counts == {"ok": 30, "error": 0, "skipped_budget": 0, "missing": 0}
     assert len(result.record.run_ids) == 2
 
 
-def test_retry_failed_reruns_only_the_errors_and_the_latest_row_wins(store: Store) -> None:
+def test_retry_failed_reruns_only_the_errors_and_the_latest_row_wins(file_store: Store) -> None:
     items = make_items("good one", "bad two", "good three", "bad four")
     bad = ModelError("HTTP 400: nope", transient=False, status=400)
-    run(store, items, FakeClient({"bad": [bad]}))
-    assert read_experiment_items(store, "exp-1").get_column("status").to_list() == [
+    run(file_store, items, FakeModel({"bad": [bad]}))
+    assert read_experiment_items(file_store, "exp-1").get_column("status").to_list() == [
         "ok",
         "error",
         "ok",
         "error",
     ]
 
-    healthy = FakeClient()
+    healthy = FakeModel()
     asyncio.run(
         run_experiment(
-            store,
+            file_store,
             spec(),
             [config()],
             items,
@@ -405,20 +356,20 @@ def test_retry_failed_reruns_only_the_errors_and_the_latest_row_wins(store: Stor
         )
     )
     assert sorted(healthy.calls) == ["bad four", "bad two"]
-    latest = read_experiment_items(store, "exp-1")
+    latest = read_experiment_items(file_store, "exp-1")
     assert latest.get_column("status").to_list() == ["ok"] * 4
-    stored = store.scan_parquet(item_parts(store, "exp-1")).collect()
+    stored = file_store.scan_parquet(item_parts(file_store, "exp-1")).collect()
     assert stored.height == 6  # both rows of a retried item are kept; readers see only the newer
 
 
-def test_retry_failed_leaves_skipped_items_to_a_plain_resume(store: Store) -> None:
+def test_retry_failed_leaves_skipped_items_to_a_plain_resume(file_store: Store) -> None:
     items = plain_items(6)
-    run(store, items, FakeClient(), experiment=spec(budget_usd=0.0))
-    assert set(read_experiment_items(store, "exp-1").get_column("status")) == {"skipped_budget"}
-    untouched = FakeClient()
+    run(file_store, items, FakeModel(), experiment=spec(budget_usd=0.0))
+    assert set(read_experiment_items(file_store, "exp-1").get_column("status")) == {"skipped_budget"}
+    untouched = FakeModel()
     asyncio.run(
         run_experiment(
-            store,
+            file_store,
             spec(budget_usd=1.0),
             [config()],
             items,
@@ -428,18 +379,18 @@ def test_retry_failed_leaves_skipped_items_to_a_plain_resume(store: Store) -> No
         )
     )
     assert untouched.total == 0
-    resumed = run(store, items, FakeClient(), experiment=spec(budget_usd=1.0))
+    resumed = run(file_store, items, FakeModel(), experiment=spec(budget_usd=1.0))
     assert resumed.record.counts["ok"] == 6
 
 
 # ---- the cost cap ------------------------------------------------------------------------------------------
 
 
-def test_the_cost_cap_stops_new_calls_and_skips_the_rest_with_a_reason(store: Store) -> None:
-    client = FakeClient()
+def test_the_cost_cap_stops_new_calls_and_skips_the_rest_with_a_reason(file_store: Store) -> None:
+    client = FakeModel()
     limits = ProviderLimits(LimitSettings(max_concurrency=4))
-    result = run(store, plain_items(40), client, experiment=spec(budget_usd=0.055), limits=limits)
-    rows = read_experiment_items(store, "exp-1")
+    result = run(file_store, plain_items(40), client, experiment=spec(budget_usd=0.055), limits=limits)
+    rows = read_experiment_items(file_store, "exp-1")
     statuses = Counter(rows.get_column("status"))
     # one probe call, then four in flight at a projected 0.01 each: 0.05 <= 0.055, a sixth would pass it
     assert statuses == {"ok": 5, "skipped_budget": 35}
@@ -452,24 +403,24 @@ def test_the_cost_cap_stops_new_calls_and_skips_the_rest_with_a_reason(store: St
     assert sum(result.record.counts.values()) == 40
 
 
-def test_what_earlier_runs_spent_counts_against_the_cap(store: Store) -> None:
-    run(store, plain_items(3), FakeClient(), experiment=spec(budget_usd=1.0))
-    more = FakeClient()
-    run(store, plain_items(10), more, experiment=spec(budget_usd=0.035))
+def test_what_earlier_runs_spent_counts_against_the_cap(file_store: Store) -> None:
+    run(file_store, plain_items(3), FakeModel(), experiment=spec(budget_usd=1.0))
+    more = FakeModel()
+    run(file_store, plain_items(10), more, experiment=spec(budget_usd=0.035))
     # 0.03 already spent: the probe (0.04) is allowed, the next one is not
     assert more.total == 1
-    assert Counter(read_experiment_items(store, "exp-1").get_column("status")) == {
+    assert Counter(read_experiment_items(file_store, "exp-1").get_column("status")) == {
         "ok": 4,
         "skipped_budget": 6,
     }
 
 
-def test_cache_hits_are_free_when_the_budget_is_closed(store: Store) -> None:
-    cache = ResponseCache(store)
-    run(store, plain_items(3), FakeClient(), experiment=spec("warmup"), cache=cache)
-    client = FakeClient()
-    run(store, plain_items(8), client, experiment=spec(budget_usd=0.0), cache=cache)
-    statuses = by_item(read_experiment_items(store, "exp-1"))
+def test_cache_hits_are_free_when_the_budget_is_closed(file_store: Store) -> None:
+    cache = ResponseCache(file_store)
+    run(file_store, plain_items(3), FakeModel(), experiment=spec("warmup"), cache=cache)
+    client = FakeModel()
+    run(file_store, plain_items(8), client, experiment=spec(budget_usd=0.0), cache=cache)
+    statuses = by_item(read_experiment_items(file_store, "exp-1"))
     assert [statuses[f"itm_{i:03d}"]["status"] for i in range(8)] == ["ok"] * 3 + ["skipped_budget"] * 5
     assert client.total == 0
 
@@ -477,19 +428,19 @@ def test_cache_hits_are_free_when_the_budget_is_closed(store: Store) -> None:
 # ---- limits, progress, flushing ----------------------------------------------------------------------------
 
 
-def test_chunks_running_together_share_the_provider_limit(store: Store) -> None:
-    client = FakeClient()
+def test_chunks_running_together_share_the_provider_limit(file_store: Store) -> None:
+    client = FakeModel()
     settings = RunnerSettings(retry=FAST, chunk_size=10, parallel_chunks=4)
-    run(store, plain_items(60), client, settings=settings, limits=ProviderLimits(LimitSettings(3)))
+    run(file_store, plain_items(60), client, settings=settings, limits=ProviderLimits(LimitSettings(3)))
     assert client.total == 60 and client.peak == 3
 
 
-def test_configs_on_different_providers_run_side_by_side(store: Store) -> None:
+def test_configs_on_different_providers_run_side_by_side(file_store: Store) -> None:
     configs = [config("a", api_base="http://one.test/v1"), config("b", 0.5, api_base="http://two.test/v1")]
-    client = FakeClient()
+    client = FakeModel()
     settings = RunnerSettings(retry=FAST, chunk_size=5, parallel_chunks=2)
     run(
-        store,
+        file_store,
         plain_items(20),
         client,
         configs=configs,
@@ -499,37 +450,37 @@ def test_configs_on_different_providers_run_side_by_side(store: Store) -> None:
     assert client.total == 40 and client.endpoints_together == 2
 
 
-def test_rate_limits_are_retried_after_the_servers_pause(store: Store) -> None:
+def test_rate_limits_are_retried_after_the_servers_pause(file_store: Store) -> None:
     limited = ModelError("rate limited", transient=True, status=429, retry_after_s=0.05)
-    client = FakeClient({"q0": [limited, "ok"], "q1": [limited, "ok"]})
+    client = FakeModel({"q0": [limited, "ok"], "q1": [limited, "ok"]})
     limits = ProviderLimits(LimitSettings(8, decrease_factor=0.5))
-    run(store, plain_items(10), client, limits=limits)
-    rows = by_item(read_experiment_items(store, "exp-1"))
+    run(file_store, plain_items(10), client, limits=limits)
+    rows = by_item(read_experiment_items(file_store, "exp-1"))
     assert rows["itm_000"]["status"] == "ok" and rows["itm_000"]["attempts"] == 2
     (throttle,) = limits.throttles().values()
     stats = throttle.limiter.stats()
     assert stats.cuts >= 1 and stats.pauses >= 1
 
 
-def test_progress_reports_reach_the_callback(store: Store) -> None:
+def test_progress_reports_reach_the_callback(file_store: Store) -> None:
     seen: list[ProgressSnapshot] = []
     run(
-        store,
+        file_store,
         make_items("q fine", "bad x", "q2 fine"),
-        FakeClient({"bad": [ModelError("no", transient=False)]}),
+        FakeModel({"bad": [ModelError("no", transient=False)]}),
         progress=seen.append,
     )
     final = seen[-1]
     assert final.finished and (final.done, final.total, final.ok, final.error) == (3, 3, 2, 1)
 
 
-def test_rows_are_flushed_in_batches_not_one_write_per_item(store: Store) -> None:
+def test_rows_are_flushed_in_batches_not_one_write_per_item(file_store: Store) -> None:
     settings = RunnerSettings(retry=FAST, chunk_size=100, flush_every=10, flush_interval_s=3600)
-    result = run(store, plain_items(35), FakeClient(), settings=settings)
-    parts = item_parts(store, "exp-1")
+    result = run(file_store, plain_items(35), FakeModel(), settings=settings)
+    parts = item_parts(file_store, "exp-1")
     # every 10 rows, unless the previous write is still going: then the next part takes the rows that waited
     assert 2 <= len(parts) <= 4 and result.chunks[0].rows_written == 35
-    assert store.scan_parquet(parts).collect().height == 35
+    assert file_store.scan_parquet(parts).collect().height == 35
     fingerprint = config().fingerprint()
     assert all(p.startswith(f"warehouse/experiments/exp-1/items/config={fingerprint}/part-") for p in parts)
 
@@ -537,12 +488,12 @@ def test_rows_are_flushed_in_batches_not_one_write_per_item(store: Store) -> Non
 # ---- the record and the chunk API --------------------------------------------------------------------------
 
 
-def test_the_record_holds_every_config_in_full_and_every_run(store: Store) -> None:
+def test_the_record_holds_every_config_in_full_and_every_run(file_store: Store) -> None:
     configs = [config("a", baseline=True, system_prompt="Be brief."), config("b", 0.7, prompt="Q: {input}")]
-    first = run(store, plain_items(4), FakeClient(), configs=configs, experiment=spec(budget_usd=5.0))
-    second = run(store, plain_items(4), FakeClient(), configs=configs, experiment=spec(budget_usd=5.0))
-    record = read_record(store, "exp-1")
-    assert record is not None and store.exists(record_key("exp-1"))
+    first = run(file_store, plain_items(4), FakeModel(), configs=configs, experiment=spec(budget_usd=5.0))
+    second = run(file_store, plain_items(4), FakeModel(), configs=configs, experiment=spec(budget_usd=5.0))
+    record = read_record(file_store, "exp-1")
+    assert record is not None and file_store.exists(record_key("exp-1"))
     assert [c.config for c in record.configs] == [c.describe() for c in configs]
     assert record.configs[1].config["prompt"] == "Q: {input}" and record.configs[0].config["baseline"] is True
     assert (record.dataset, record.dataset_version, record.trials, record.budget_usd) == (
@@ -554,19 +505,19 @@ def test_the_record_holds_every_config_in_full_and_every_run(store: Store) -> No
     assert record.run_ids == (first.run_id, second.run_id)
     assert record.created_at <= record.updated_at and record.finished_at is not None
     assert record.counts == {"ok": 8, "error": 0, "skipped_budget": 0, "missing": 0}
-    assert record.spent_usd == pytest.approx(8 * COST)
+    assert record.spent_usd == pytest.approx(8 * COST_USD)
 
 
-def test_a_rerun_may_not_change_the_dataset_version(store: Store) -> None:
-    run(store, plain_items(2), FakeClient())
+def test_a_rerun_may_not_change_the_dataset_version(file_store: Store) -> None:
+    run(file_store, plain_items(2), FakeModel())
     with pytest.raises(ConfigError, match="cannot change"):
-        run(store, plain_items(2), FakeClient(), experiment=ExperimentSpec("exp-1", "qa-golden", 4))
+        run(file_store, plain_items(2), FakeModel(), experiment=ExperimentSpec("exp-1", "qa-golden", 4))
 
 
-def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> None:
+def test_chunks_run_one_by_one_give_what_run_experiment_gives(file_store: Store) -> None:
     configs = [config("a"), config("b", 0.5)]
     experiment = spec("by-chunk", trials=2)
-    prepared = prepare_run(store, experiment, configs, plain_items(10), run_id="run-1", chunk_size=4)
+    prepared = prepare_run(file_store, experiment, configs, plain_items(10), run_id="run-1", chunk_size=4)
     assert [(p.config_index, p.start, p.stop) for p in prepared.plans] == [
         (0, 0, 4),
         (0, 4, 8),
@@ -575,23 +526,25 @@ def test_chunks_run_one_by_one_give_what_run_experiment_gives(store: Store) -> N
         (1, 4, 8),
         (1, 8, 10),
     ]
-    runtime = Runtime(client=FakeClient())
+    runtime = Runtime(client=FakeModel())
     for plan in prepared.plans:
         chunk = asyncio.run(run_planned_chunk(prepared, plan, runtime=runtime, settings=SETTINGS))
         assert chunk.chunk == plan.label
         assert sum(chunk.counts.values()) == (plan.stop - plan.start) * 2
-    record = finish_experiment(store, "by-chunk")
+    record = finish_experiment(file_store, "by-chunk")
     assert record.counts == {"ok": 40, "error": 0, "skipped_budget": 0, "missing": 0}
-    rerun = prepare_run(store, experiment, configs, plain_items(10), run_id="run-2", chunk_size=4)
+    rerun = prepare_run(file_store, experiment, configs, plain_items(10), run_id="run-2", chunk_size=4)
     again = asyncio.run(run_planned_chunk(rerun, rerun.plans[0], runtime=runtime))
     assert again.already_done == 8 and again.rows_written == 0
 
 
-def test_missing_keys_are_counted_until_a_run_writes_them(store: Store) -> None:
-    prepared = prepare_run(store, spec("partial"), [config()], plain_items(5), run_id="run-1", chunk_size=2)
-    runtime = Runtime(client=FakeClient())
+def test_missing_keys_are_counted_until_a_run_writes_them(file_store: Store) -> None:
+    prepared = prepare_run(
+        file_store, spec("partial"), [config()], plain_items(5), run_id="run-1", chunk_size=2
+    )
+    runtime = Runtime(client=FakeModel())
     asyncio.run(run_planned_chunk(prepared, prepared.plans[0], runtime=runtime))
-    assert finish_experiment(store, "partial").counts == {
+    assert finish_experiment(file_store, "partial").counts == {
         "ok": 2,
         "error": 0,
         "skipped_budget": 0,
@@ -607,22 +560,22 @@ def test_missing_keys_are_counted_until_a_run_writes_them(store: Store) -> None:
     ],
 )
 def test_items_that_cannot_be_run_are_refused(
-    store: Store, make: Callable[[], pl.DataFrame], error: type[Exception]
+    file_store: Store, make: Callable[[], pl.DataFrame], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        run(store, make(), FakeClient())
+        run(file_store, make(), FakeModel())
 
 
-def test_configs_must_differ(store: Store) -> None:
+def test_configs_must_differ(file_store: Store) -> None:
     with pytest.raises(ConfigError, match="distinct fingerprints"):
-        run(store, plain_items(2), FakeClient(), configs=[config("a"), config("b")])
+        run(file_store, plain_items(2), FakeModel(), configs=[config("a"), config("b")])
     with pytest.raises(ConfigError, match="distinct names"):
-        run(store, plain_items(2), FakeClient(), configs=[config("a"), config("a", 0.5)])
+        run(file_store, plain_items(2), FakeModel(), configs=[config("a"), config("a", 0.5)])
 
 
 def test_a_chunk_found_whole_in_the_cache_gives_the_rows_the_per_item_path_gives() -> None:
     from tracewatch.experiments._rows import cached_rows, item_row
-    from tracewatch.llm import CallResult, Completion
+    from tracewatch.llm import CallResult
 
     base = {
         "run_id": "r",
