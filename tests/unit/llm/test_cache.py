@@ -7,10 +7,10 @@ import asyncio
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
+from tests.support.store_spy import StoreReads
 
 from tracewatch.llm import PACK_PREFIX, CacheKeys, CallParams, Completion, ResponseCache, cache_key
 from tracewatch.llm._cache import cache_object_key, is_deterministic, pack_name, pack_object_key, request_key
@@ -205,26 +205,12 @@ async def answer_and_seal(cache: ResponseCache, keys: list[str], answered: range
     await cache.seal(keys)
 
 
-class ReadCounter:
-    """Counts the objects a store is asked to read (the spy keeps the real reads)."""
-
-    def __init__(self, store: Store) -> None:
-        self.objects: list[str] = []
-        original = store.read_many
-
-        def spy(keys: Sequence[str]) -> dict[str, bytes]:
-            self.objects += keys
-            return original(keys)
-
-        store.read_many = spy  # type: ignore[method-assign]
-
-
 def test_a_chunk_of_answers_comes_back_in_one_read(file_store: Store) -> None:
     keys = chunk_keys(20)
     asyncio.run(answer_and_seal(ResponseCache(file_store), keys, range(20)))
     assert [o.key for o in file_store.list_objects(PACK_PREFIX)] == [pack_object_key(pack_name(keys))]
 
-    reads = ReadCounter(file_store)
+    reads = StoreReads(file_store)
     fresh = ResponseCache(file_store)
     assert asyncio.run(fresh.prefetch(reversed(keys))) == 20  # the set names the pack, not the order
     assert reads.objects == [pack_object_key(pack_name(keys))]
@@ -255,14 +241,14 @@ def test_a_partial_pack_hits_what_it_holds_and_singles_fill_the_rest(file_store:
     asyncio.run(put_and_flush(killed, keys[6], answer_to(6)))  # before it could seal
     asyncio.run(put_and_flush(killed, keys[7], answer_to(7)))
 
-    reads = ReadCounter(file_store)
+    reads = StoreReads(file_store)
     fresh = ResponseCache(file_store)
     assert asyncio.run(fresh.prefetch(keys)) == 8
     assert reads.objects == [pack_object_key(pack_name(keys))] + [cache_object_key(k) for k in keys[6:]]
     assert [fresh.peek(key) is not None for key in keys] == [True] * 8 + [False] * 2
 
     asyncio.run(answer_and_seal(fresh, keys, range(8, 10)))  # the rerun answers the rest: the pack is whole
-    reads.objects.clear()
+    reads.clear()
     assert asyncio.run(ResponseCache(file_store).prefetch(keys)) == 10
     assert reads.objects == [pack_object_key(pack_name(keys))]
 

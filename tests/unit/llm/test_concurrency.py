@@ -7,23 +7,13 @@ import threading
 import time
 
 import pytest
+from tests.support.fake_clock import FakeClock
 
 from tracewatch.errors import ConfigError
 from tracewatch.llm import CallParams, LimitSettings, ProviderLimits
 from tracewatch.llm._buckets import TokenBucket
 from tracewatch.llm._concurrency import AdaptiveLimiter
 from tracewatch.llm._limits import estimate_tokens, provider_key
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 async def hold_many(limiter: AdaptiveLimiter, calls: int, hold_s: float) -> int:

@@ -1,4 +1,4 @@
-"""The retry policy: full-jitter backoff replayed exactly with a seeded RNG and a recording sleep."""
+"""The retry policy: full-jitter backoff replayed exactly with a seeded RNG and a fake clock whose sleep records."""
 
 from __future__ import annotations
 
@@ -6,20 +6,11 @@ import asyncio
 import random
 
 import pytest
+from tests.support.fake_clock import FakeClock
 
 from tracewatch.errors import ConfigError
 from tracewatch.llm import ModelError, RetryPolicy
 from tracewatch.llm._retry import with_retries
-
-
-class Recorder:
-    """A sleep that records and returns at once."""
-
-    def __init__(self) -> None:
-        self.slept: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.slept.append(seconds)
 
 
 def flaky(*errors: ModelError, value: str = "answer"):  # type: ignore[no-untyped-def]
@@ -61,36 +52,38 @@ def test_a_retry_after_replaces_the_exponential_schedule() -> None:
 
 def test_transient_errors_are_retried_with_the_seeded_delays() -> None:
     policy = RetryPolicy(max_attempts=5, base_delay_s=1.0, max_delay_s=8.0)
-    sleep = Recorder()
+    clock = FakeClock()
     attempt, seen = flaky(transient(), transient(429, retry_after_s=3.0))
-    done = asyncio.run(with_retries(attempt, policy, rng=random.Random(42), sleep=sleep))
+    done = asyncio.run(with_retries(attempt, policy, rng=random.Random(42), sleep=clock.sleep))
     assert (done.value, done.error, done.attempts) == ("answer", None, 3)
     assert seen == [1, 2, 3]
     twin = random.Random(42)
-    assert sleep.slept == [twin.uniform(0, 1.0), 3.0 + twin.uniform(0, 1.0)]
+    assert clock.slept == [twin.uniform(0, 1.0), 3.0 + twin.uniform(0, 1.0)]
 
 
 def test_a_terminal_error_is_not_retried() -> None:
-    sleep = Recorder()
+    clock = FakeClock()
     bad = ModelError("HTTP 400: bad request", transient=False, status=400)
     attempt, seen = flaky(bad)
-    done = asyncio.run(with_retries(attempt, RetryPolicy(), rng=random.Random(0), sleep=sleep))
+    done = asyncio.run(with_retries(attempt, RetryPolicy(), rng=random.Random(0), sleep=clock.sleep))
     assert (done.value, done.error, done.attempts) == (None, bad, 1)
-    assert seen == [1] and sleep.slept == []
+    assert seen == [1] and clock.slept == []
 
 
 def test_attempts_run_out() -> None:
-    sleep = Recorder()
+    clock = FakeClock()
     attempt, seen = flaky(*[transient() for _ in range(10)])
-    done = asyncio.run(with_retries(attempt, RetryPolicy(max_attempts=4), rng=random.Random(0), sleep=sleep))
+    done = asyncio.run(
+        with_retries(attempt, RetryPolicy(max_attempts=4), rng=random.Random(0), sleep=clock.sleep)
+    )
     assert done.value is None and done.error is not None and done.error.status == 503
-    assert done.attempts == 4 and seen == [1, 2, 3, 4] and len(sleep.slept) == 3
+    assert done.attempts == 4 and seen == [1, 2, 3, 4] and len(clock.slept) == 3
 
 
 def test_one_attempt_means_no_retry() -> None:
     attempt, seen = flaky(transient())
     done = asyncio.run(
-        with_retries(attempt, RetryPolicy(max_attempts=1), rng=random.Random(0), sleep=Recorder())
+        with_retries(attempt, RetryPolicy(max_attempts=1), rng=random.Random(0), sleep=FakeClock().sleep)
     )
     assert done.attempts == 1 and done.error is not None and seen == [1]
 
@@ -100,7 +93,7 @@ def test_other_exceptions_propagate() -> None:
         raise KeyError("a bug, not a model failure")
 
     with pytest.raises(KeyError):
-        asyncio.run(with_retries(attempt, RetryPolicy(), rng=random.Random(0), sleep=Recorder()))
+        asyncio.run(with_retries(attempt, RetryPolicy(), rng=random.Random(0), sleep=FakeClock().sleep))
 
 
 @pytest.mark.parametrize(
