@@ -119,7 +119,8 @@ def model_server() -> Iterator[ModelServer]:
 
 @pytest.fixture
 def server(model_server: ModelServer) -> ModelServer:
-    """The module's model server with its stats and faults reset."""
+    """The `model_server` in scope (a module may start its own), back to its start config with its stats and
+    attempt counts zeroed, so no test sees another's faults or counts."""
     model_server.reset(config=True)
     return model_server
 

@@ -38,10 +38,10 @@ def model_server() -> Iterator[ModelServer]:
 
 
 @pytest.fixture
-def server(model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> ModelServer:
-    model_server.reset(config=True)
+def server(server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> ModelServer:
+    """Conftest's reset `server` (this module's, with a key) and the key in the environment calls name."""
     monkeypatch.setenv(KEY_ENV, API_KEY)
-    return model_server
+    return server
 
 
 @pytest.fixture(params=["auto", "litellm"])

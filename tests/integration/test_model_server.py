@@ -34,17 +34,10 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="session")
 def model_server() -> Iterator[ModelServer]:
-    """One model server for the session, without auth; tests reset it through `server`."""
+    """One model server for the session, without auth; tests reset it through conftest's `server`."""
     server = start_model_server()
     yield server
     stop_model_server(server)
-
-
-@pytest.fixture
-def server(model_server: ModelServer) -> ModelServer:
-    """The shared server with its start config back and its stats and attempt counts zeroed."""
-    model_server.reset(config=True)
-    return model_server
 
 
 @pytest.fixture(scope="session")
