@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+from tests.support.dataset_items import item_frame, item_row
 
 from tracewatch.datasets.append import append_version
 from tracewatch.datasets.build import latest_items
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.lsh import SLOT_BITS, band_slots
 from tracewatch.datasets.minhash import MINHASH, signature_series, signatures
-from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.signatures import signatures_bytes, stored_slots
 from tracewatch.datasets.spec import DatasetSpec
 from tracewatch.datasets.versions import manifest_key, read_manifest, read_version
@@ -32,24 +32,7 @@ SPEC: dict[str, Any] = {
 def items(
     *keys: str, text: str = "which river flows through the city of {key} and where does it end"
 ) -> pl.DataFrame:
-    rows = [
-        {
-            "item_id": f"itm_{key}",
-            "content_hash": f"hash-{key}",
-            "input_text": text.format(key=key),
-            "input_messages": [{"role": "user", "content": text.format(key=key)}],
-            "retrieved_context": [],
-            "tags": [],
-            "feedback": [],
-            "metadata": "{}",
-            "source_trace_id": f"t-{key}",
-        }
-        for key in keys
-    ]
-    frame = pl.DataFrame(rows).with_columns(
-        [pl.lit(None, dtype=t).alias(c) for c, t in ITEM_SCHEMA.items() if c not in rows[0]]
-    )
-    frame = frame.select(list(ITEM_SCHEMA)).cast(ITEM_SCHEMA)  # type: ignore[arg-type]
+    frame = item_frame(*(item_row(key, text=text.format(key=key)) for key in keys))
     return frame.with_columns(dedup_keys(frame))
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 
 from tracewatch.datasets import append
 from tracewatch.datasets.append import VersionExistsError, append_version
@@ -37,37 +38,25 @@ from tracewatch.datasets.versions import (
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.store import Store
 
-DAY = dt.date(2026, 11, 1)
 NAME = "qa-golden"
 SPEC = {"strategy": "stratified", "n": 2, "strata": ["route"]}
 
 
 def items(*keys: str, **overrides: Any) -> pl.DataFrame:
-    rows = [
-        {
-            "item_id": f"itm_{key}",
-            "content_hash": f"hash-{key}",
-            "input_text": f"question {key}?",
-            "input_messages": [{"role": "user", "content": f"question {key}?"}],
-            "expected_output": None,
-            "expected_source": None,
-            "retrieved_context": [{"document_id": f"doc-{key}", "text": f"passage {key}", "score": 0.5}],
-            "project": "qa",
-            "route": "qa/single-fact",
-            "model": "gpt-4o-mini",
-            "tags": ["demo"],
-            "feedback": [],
-            "metadata": "{}",
-            "source_trace_id": f"t-{key}",
-            "source_date": DAY,
-            "strategy": "stratified",
-            "stratum": "route=qa/single-fact",
-            "redactions": 0,
-            **overrides,
-        }
+    """Stratified items with a passage each, keyed like the library keys them."""
+    rows = (
+        item_row(
+            key,
+            **{
+                "retrieved_context": [{"document_id": f"doc-{key}", "text": f"passage {key}", "score": 0.5}],
+                "tags": ["demo"],
+                "strategy": "stratified",
+                **overrides,
+            },
+        )
         for key in keys
-    ]
-    frame = pl.DataFrame(rows, schema=ITEM_SCHEMA)
+    )
+    frame = item_frame(*rows)
     return frame.with_columns(dedup_keys(frame))
 
 
@@ -110,14 +99,14 @@ def test_a_version_written_before_dedup_key_existed_reads_with_it_and_grows(stor
 
 
 def test_append_read_list_and_diff_round_trip(store: Store) -> None:
-    key = make_source_key((DAY, DAY), SPEC)
+    key = make_source_key((ITEM_DAY, ITEM_DAY), SPEC)
     first = sample(
         store,
         "a",
         "b",
         spec=SPEC,
         seed=7,
-        window=(DAY, DAY),
+        window=(ITEM_DAY, ITEM_DAY),
         counts={"redactions": {"email": 1}, "skipped": {"near_duplicate": 3}},
         source_key=key,
     )
@@ -238,7 +227,7 @@ def test_a_writer_that_loses_the_race_fails_and_the_damage_is_detected(
 
 
 def test_a_rerun_of_the_same_source_key_is_refused(store: Store) -> None:
-    key = make_source_key((DAY, DAY), SPEC)
+    key = make_source_key((ITEM_DAY, ITEM_DAY), SPEC)
     sample(store, "a", source_key=key)
     with pytest.raises(VersionExistsError, match=r"already has version 1 for source key .* \(run run-1\)"):
         sample(store, "b", run_id="rerun", source_key=key)

@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 
 from tracewatch.datasets.append import check_items
 from tracewatch.datasets.items import content_hash, dedup_key, dedup_keys, item_id
@@ -27,41 +28,10 @@ from tracewatch.datasets.versions import (
 )
 from tracewatch.errors import ConfigError, DataContractError
 
-DAY = dt.date(2026, 11, 1)
-
-
-def item(key: str, **overrides: Any) -> dict[str, Any]:
-    text = f"question {key}?"
-    row = {
-        "item_id": f"itm_{key}",
-        "content_hash": f"hash-{key}",
-        "input_text": text,
-        "input_messages": [{"role": "user", "content": text}],
-        "expected_output": None,
-        "expected_source": None,
-        "retrieved_context": [],
-        "project": "qa",
-        "route": "qa/single-fact",
-        "model": "gpt-4o-mini",
-        "tags": [],
-        "feedback": [],
-        "metadata": "{}",
-        "source_trace_id": f"t-{key}",
-        "source_date": DAY,
-        "strategy": "random",
-        "stratum": "route=qa/single-fact",
-        "redactions": 0,
-    }
-    return {**row, **overrides}
-
-
-def items(*rows: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(list(rows), schema=ITEM_SCHEMA)
-
 
 def stored(*rows: dict[str, Any]) -> pl.DataFrame:
     """Items as read from a version (with the bookkeeping columns)."""
-    return items(*rows).with_columns(
+    return item_frame(*rows).with_columns(
         pl.lit(1, dtype=pl.Int64).alias("added_in_version"),
         pl.lit(None, dtype=pl.Int64).alias("updated_in_version"),
     )
@@ -99,7 +69,7 @@ def test_refused_dataset_names_state_the_rule(name: str) -> None:
 
 def test_schema_errors_name_every_missing_extra_and_mistyped_column() -> None:
     frame = (
-        items(item("a"))
+        item_frame(item_row("a"))
         .drop("content_hash", "tags")
         .with_columns(pl.col("redactions").cast(pl.Float64), pl.lit("x").alias("score"))
     )
@@ -113,7 +83,7 @@ def test_schema_errors_name_every_missing_extra_and_mistyped_column() -> None:
 
 
 def test_all_null_columns_and_narrow_integers_are_cast_losslessly() -> None:
-    frame = pl.DataFrame([item("a")]).with_columns(pl.col("redactions").cast(pl.Int32))
+    frame = pl.DataFrame([item_row("a")]).with_columns(pl.col("redactions").cast(pl.Int32))
     assert frame.schema["expected_output"] == pl.Null and frame.schema["tags"] == pl.List(pl.Null)
     conformed = check_items(frame)
     assert conformed.schema == pl.Schema(ITEM_SCHEMA)
@@ -121,30 +91,30 @@ def test_all_null_columns_and_narrow_integers_are_cast_losslessly() -> None:
 
 
 def test_dedup_key_is_computed_where_it_is_absent_or_null_and_kept_where_given() -> None:
-    frame = items(item("a"), item("b"))
+    frame = item_frame(item_row("a"), item_row("b"))
     expected = dedup_keys(frame).to_list()
     assert expected == [dedup_key("question a?", ["question a?"]), dedup_key("question b?", ["question b?"])]
     assert check_items(frame.drop("dedup_key"))["dedup_key"].to_list() == expected
-    assert check_items(frame)["dedup_key"].to_list() == expected  # `items` leaves the column null
+    assert check_items(frame)["dedup_key"].to_list() == expected  # `item_frame` leaves the column null
     given = frame.with_columns(dedup_key=pl.Series([7, None], dtype=pl.UInt64))
     assert check_items(given)["dedup_key"].to_list() == [7, expected[1]]
 
 
 def test_a_nested_type_mismatch_is_refused() -> None:
-    frame = items(item("a")).with_columns(pl.col("tags").cast(pl.List(pl.Categorical)))
+    frame = item_frame(item_row("a")).with_columns(pl.col("tags").cast(pl.List(pl.Categorical)))
     with pytest.raises(DataContractError, match=r"tags is List\(Categorical"):
         check_items(frame)
 
 
 def test_bookkeeping_columns_are_accepted_and_dropped() -> None:
-    assert check_items(stored(item("a"))).columns == list(ITEM_SCHEMA)
+    assert check_items(stored(item_row("a"))).columns == list(ITEM_SCHEMA)
 
 
 def test_items_need_unique_non_null_ids() -> None:
     with pytest.raises(DataContractError, match=r"item_id is not unique \(1 repeated, e.g. \['itm_a'\]\)"):
-        check_items(items(item("a"), item("a", content_hash="other")))
+        check_items(item_frame(item_row("a"), item_row("a", content_hash="other")))
     with pytest.raises(DataContractError, match=r"1 row.* null content_hash"):
-        check_items(items(item("a", content_hash=None)))
+        check_items(item_frame(item_row("a", content_hash=None)))
 
 
 def test_spec_fingerprint_ignores_key_order_and_tells_specs_apart() -> None:
@@ -161,10 +131,10 @@ def test_a_spec_that_is_not_json_is_a_config_error() -> None:
 
 def test_source_key_combines_window_and_spec() -> None:
     spec = {"n": 10}
-    key = make_source_key((DAY, DAY + dt.timedelta(days=1)), spec)
+    key = make_source_key((ITEM_DAY, ITEM_DAY + dt.timedelta(days=1)), spec)
     assert key == f"window=2026-11-01..2026-11-02;spec={spec_fingerprint(spec)}"
     with pytest.raises(ConfigError, match="start 2026-11-02 is after its end 2026-11-01"):
-        make_source_key((DAY + dt.timedelta(days=1), DAY), spec)
+        make_source_key((ITEM_DAY + dt.timedelta(days=1), ITEM_DAY), spec)
 
 
 def test_manifest_survives_a_json_round_trip() -> None:
@@ -183,8 +153,8 @@ def test_manifest_survives_a_json_round_trip() -> None:
         spec={"n": 4},
         spec_fingerprint="abc",
         seed=7,
-        window_start=DAY,
-        window_end=DAY,
+        window_start=ITEM_DAY,
+        window_end=ITEM_DAY,
         item_schema_version=1,
         counts={"redactions": {"email": 2}},
         items_key="warehouse/datasets/qa/version=3/items.parquet",
@@ -337,16 +307,16 @@ def test_every_seed_row_becomes_an_item_or_a_rejection(inputs: list[str | None])
 
 def review_items() -> pl.DataFrame:
     return stored(
-        item(
+        item_row(
             "a",
             retrieved_context=[
                 {"document_id": "d1", "text": "first", "score": None},
                 {"document_id": None, "text": "second", "score": None},
             ],
         ),
-        item("b", expected_output="silver answer", expected_source="silver"),
-        item("c", expected_output="curated answer", expected_source="curated"),
-        item("d", expected_output="reviewed answer", expected_source="reviewed"),
+        item_row("b", expected_output="silver answer", expected_source="silver"),
+        item_row("c", expected_output="curated answer", expected_source="curated"),
+        item_row("d", expected_output="reviewed answer", expected_source="reviewed"),
     )
 
 
