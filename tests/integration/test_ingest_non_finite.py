@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.support.metric_tables import non_finite_cells
 
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.ingest.quarantine import read_records
@@ -54,14 +55,6 @@ def day_file(s3_store: Store, make_traces: Callable[..., pl.DataFrame]) -> pl.Da
     frame.write_parquet(buffer)
     s3_store.write_bytes(f"traces/date={DAY.isoformat()}/non-finite.parquet", buffer.getvalue())
     return frame
-
-
-def non_finite_cells(table: pl.DataFrame) -> dict[str, int]:
-    """Float column (feedback means included) -> how many NaN or infinite values it holds; {} when none."""
-    columns = {c: table.get_column(c) for c in table.columns if table.schema[c].is_float()}
-    columns["feedback.mean"] = table.get_column("feedback").explode().struct.field("mean")
-    counts = {c: int((~s.is_finite()).sum()) for c, s in columns.items()}
-    return {c: n for c, n in counts.items() if n}
 
 
 def _reports(store: Store, parts: MetricParts | None) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any]]:
