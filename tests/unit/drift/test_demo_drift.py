@@ -4,10 +4,10 @@ out alerted days keeps alerting on the sustained drift."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 
 import pytest
+from tests.support.demo_days import demo_date, demo_day
 
 from tracewatch.drift import (
     CheckResult,
@@ -17,9 +17,8 @@ from tracewatch.drift import (
     assess_night,
     build_day_profile,
 )
-from tracewatch.traces import DriftSpec, generate_day
+from tracewatch.traces import DriftSpec
 
-START = dt.date(2026, 11, 1)
 TRACES = 2000
 DAYS = 14
 ALL_EFFECTS = DriftSpec(from_day=10)
@@ -48,8 +47,7 @@ EFFECTS: dict[str, tuple[set[str], set[str]]] = {
 
 
 def _profile(index: int, spec: DriftSpec) -> DayProfile:
-    day = START + dt.timedelta(days=index - 1)
-    return build_day_profile(generate_day(day, seed=7, traces=TRACES, day_index=index, drift=spec), day)
+    return build_day_profile(demo_day(index, traces=TRACES, seed=7, drift=spec), demo_date(index))
 
 
 @pytest.fixture(scope="module")

@@ -10,25 +10,22 @@ import numpy as np
 import polars as pl
 import pytest
 from scipy import stats as sst
+from tests.support.demo_days import demo_day
 
 from tracewatch.drift import DriftConfig, build_day_profile, merge_profiles, run_checks
 from tracewatch.drift.features import TEXT_VECTOR
 from tracewatch.drift.profile_store import profile_frame, profile_from_frame
 from tracewatch.drift.text import DIMENSIONS, embed
 from tracewatch.drift.vectors import mmd_test, vector_moments
-from tracewatch.traces import generate_day
 
-DAY = dt.date(2026, 11, 1)
+DAY = dt.date(2026, 11, 1)  # the label of the profiles built from slices of the texts
 ALPHA = 0.05
 
 
 @pytest.fixture(scope="module")
 def texts() -> list[str]:
     """3,000 inputs of two demo days without drift."""
-    days = [
-        generate_day(DAY + dt.timedelta(days=i), seed=3, traces=1500, day_index=i + 1, drift=None)
-        for i in (0, 1)
-    ]
+    days = [demo_day(i, traces=1500, seed=3) for i in (1, 2)]
     return [t for day in days for t in day.get_column("input_text").to_list()]
 
 

@@ -3,7 +3,6 @@ and planted bad input exactly as summarised."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.demo_days import DEMO_START, demo_date, demo_day
 
 from tracewatch.errors import ConfigError
 from tracewatch.store import Store
@@ -24,23 +24,17 @@ from tracewatch.traces import (
     DemoSummary,
     DriftSpec,
     _profile,
-    generate_day,
     planted_pii_of_day,
     write_demo_traces,
 )
 from tracewatch.traces._corpus import ROUTES, TOPICS, load_corpus, topic_of
 from tracewatch.traces._pii_plant import PII_TRACES_PER_DAY, PlantedPII
 
-DAY = dt.date(2026, 11, 1)
 NEW_MODEL = "gpt-4o-mini-2026-10"
 
 
-def day(index: int) -> dt.date:
-    return DAY + dt.timedelta(days=index - 1)
-
-
 def make(index: int, traces: int = 2_000, *, seed: int = 7, drift: DriftSpec | None = None) -> pl.DataFrame:
-    return generate_day(day(index), seed=seed, traces=traces, day_index=index, drift=drift)
+    return demo_day(index, traces=traces, seed=seed, drift=drift)
 
 
 def correctness(frame: pl.DataFrame) -> pl.Series:
@@ -95,7 +89,7 @@ def test_identities_and_times_are_well_formed() -> None:
     frame = make(3, 3_000)
     assert frame["trace_id"].is_unique().all()
     assert frame["trace_id"].str.contains(r"^[0-9a-f]{32}$").all()
-    assert (frame["start_time"].dt.date() == day(3)).all()
+    assert (frame["start_time"].dt.date() == demo_date(3)).all()
     assert frame["start_time"].is_sorted()
     assert frame["user_id"].null_count() == 0
     assert frame["session_id"].str.starts_with("sess-20261103-").all()
@@ -291,19 +285,19 @@ def test_no_drift_spec_and_a_later_from_day_mean_the_same_day() -> None:
 def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, DemoSummary]:
     root: Path = tmp_path_factory.mktemp("demo-store")
     store = Store("file://" + str(root))
-    summary = write_demo_traces(store, start=DAY, days=8, traces_per_day=300, seed=3, files_per_day=2)
+    summary = write_demo_traces(store, start=DEMO_START, days=8, traces_per_day=300, seed=3, files_per_day=2)
     return store, summary
 
 
 def test_write_demo_traces_writes_the_summarised_keys(written: tuple[Store, DemoSummary]) -> None:
     store, summary = written
-    assert summary.days == tuple(day(i) for i in range(1, 9))
+    assert summary.days == tuple(demo_date(i) for i in range(1, 9))
     listed = tuple(o.key for o in store.list_objects("traces/"))
     assert listed == summary.keys
     good = [k for k in listed if "/part-0" in k]
     assert tuple(good) == summary.trace_keys
     assert len(good) == 8 * 2
-    assert summary.rows_per_day == {day(i): 300 for i in range(1, 9)}
+    assert summary.rows_per_day == {demo_date(i): 300 for i in range(1, 9)}
     assert summary.good_rows == 8 * 300
     assert summary.drifted_days == ()  # the default drift starts on day 10
     json.dumps(summary.as_dict())
@@ -312,10 +306,10 @@ def test_write_demo_traces_writes_the_summarised_keys(written: tuple[Store, Demo
 def test_written_parts_hold_exactly_the_generated_day(written: tuple[Store, DemoSummary]) -> None:
     store, _ = written
     for index in (1, 8):
-        key = f"traces/date={day(index).isoformat()}"
+        key = f"traces/date={demo_date(index).isoformat()}"
         parts = [store.read_parquet(f"{key}/part-{i:04d}.parquet") for i in range(2)]
         assert all(p.schema == pl.Schema(TRACE_SCHEMA) for p in parts)
-        expected = generate_day(day(index), seed=3, traces=300, day_index=index, drift=DriftSpec(from_day=10))
+        expected = demo_day(index, traces=300, seed=3, drift=DriftSpec(from_day=10))
         assert pl.concat(parts).equals(expected)
         assert parts[0]["start_time"].max() <= parts[1]["start_time"].min()
 
@@ -324,7 +318,7 @@ def test_planted_bad_rows_are_in_the_bad_file_as_summarised(written: tuple[Store
     store, summary = written
     planted = summary.planted_rows
     assert len(planted) == len(BAD_ROW_DAYS) * len(DEFECTS)
-    assert {row.day for row in planted} == {day(i) for i in BAD_ROW_DAYS}
+    assert {row.day for row in planted} == {demo_date(i) for i in BAD_ROW_DAYS}
     for planted_day in {row.day for row in planted}:
         rows = [row for row in planted if row.day == planted_day]
         key = f"traces/date={planted_day.isoformat()}/part-bad.parquet"
@@ -350,7 +344,7 @@ def test_planted_bad_rows_are_in_the_bad_file_as_summarised(written: tuple[Store
 def test_the_corrupt_file_is_summarised_and_unreadable(written: tuple[Store, DemoSummary]) -> None:
     store, summary = written
     (corrupt,) = summary.planted_files
-    assert corrupt.day == day(CORRUPT_FILE_DAY)
+    assert corrupt.day == demo_date(CORRUPT_FILE_DAY)
     assert store.read_bytes(corrupt.key)[:4] != b"PAR1"
     assert len(store.read_bytes(corrupt.key)) == corrupt.size
     with pytest.raises(pl.exceptions.ComputeError):
@@ -360,7 +354,7 @@ def test_the_corrupt_file_is_summarised_and_unreadable(written: tuple[Store, Dem
 def test_a_rerun_writes_the_same_bytes(tmp_path: Path) -> None:
     first, second = Store("file://" + str(tmp_path / "a")), Store("file://" + str(tmp_path / "b"))
     for store in (first, second):
-        write_demo_traces(store, start=DAY, days=5, traces_per_day=50, seed=11)
+        write_demo_traces(store, start=DEMO_START, days=5, traces_per_day=50, seed=11)
     keys = [o.key for o in first.list_objects("traces/")]
     assert keys == [o.key for o in second.list_objects("traces/")]
     assert all(first.read_bytes(k) == second.read_bytes(k) for k in keys)
@@ -369,7 +363,7 @@ def test_a_rerun_writes_the_same_bytes(tmp_path: Path) -> None:
 def test_without_planting_only_good_files_are_written(tmp_path: Path) -> None:
     store = Store("file://" + str(tmp_path))
     summary = write_demo_traces(
-        store, start=DAY, days=7, traces_per_day=20, plant_bad_input=False, drift=None
+        store, start=DEMO_START, days=7, traces_per_day=20, plant_bad_input=False, drift=None
     )
     assert summary.planted_rows == summary.planted_files == ()
     assert [o.key for o in store.list_objects("traces/")] == list(summary.trace_keys)
@@ -382,7 +376,7 @@ def test_without_planting_only_good_files_are_written(tmp_path: Path) -> None:
 def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict[str, int]) -> None:
     args = {"days": 1, "traces_per_day": 10, **kwargs}
     with pytest.raises(ConfigError):
-        write_demo_traces(Store("file://" + str(tmp_path)), start=DAY, **args)
+        write_demo_traces(Store("file://" + str(tmp_path)), start=DEMO_START, **args)
     with pytest.raises(ConfigError, match="from_day"):
         DriftSpec(from_day=0)
 
@@ -406,12 +400,12 @@ def planted_text(frame: pl.DataFrame, trace_id: str, column: str) -> str:
 
 def test_pii_is_planted_in_a_few_traces_per_day_where_the_summary_says() -> None:
     frame = make(2, 2_000)
-    planted = planted_pii_of_day(day(2), seed=7, traces=2_000, day_index=2, drift=None)
+    planted = planted_pii_of_day(demo_date(2), seed=7, traces=2_000, day_index=2, drift=None)
     trace_ids = {p.trace_id for p in planted}
     assert len(trace_ids) == PII_TRACES_PER_DAY
     assert {p.kind for p in planted} == {"email", "phone", "credit_card", "ip_address", "secret"}
     assert {p.column for p in planted} == {"input_text", "input_messages", "retrieved_context", "metadata"}
-    assert all(p.day == day(2) for p in planted)
+    assert all(p.day == demo_date(2) for p in planted)
     for p in planted:
         assert p.value in planted_text(frame, p.trace_id, p.column), p
     assert all(luhn_valid(p.value) for p in planted if p.kind == "credit_card")
@@ -424,7 +418,7 @@ def test_pii_is_planted_in_a_few_traces_per_day_where_the_summary_says() -> None
 def test_planted_traces_stay_consistent_and_look_like_failures() -> None:
     frame = make(4, 2_000)
     planted_ids = {
-        p.trace_id for p in planted_pii_of_day(day(4), seed=7, traces=2_000, day_index=4, drift=None)
+        p.trace_id for p in planted_pii_of_day(demo_date(4), seed=7, traces=2_000, day_index=4, drift=None)
     }
     rows = frame.filter(pl.col("trace_id").is_in(list(planted_ids)))
     last = rows["input_messages"].list.last().struct.field("content")
@@ -433,7 +427,7 @@ def test_planted_traces_stay_consistent_and_look_like_failures() -> None:
         expected = [] if record["status"] == "error" else [("thumbs", 0.0), ("rating", 1.0)]
         assert [(f["name"], f["value"]) for f in record["feedback"]] == expected
         json.loads(record["metadata"])
-    unplanted = generate_day(day(4), seed=7, traces=2_000, day_index=4, drift=None, plant_pii=False)
+    unplanted = demo_day(4, traces=2_000, seed=7, plant_pii=False)
     before = unplanted.filter(pl.col("trace_id").is_in(list(planted_ids)))
     assert (rows["input_tokens"] > before["input_tokens"]).all()
     # Only the planted rows differ, and the day keeps its order and identities.
@@ -445,7 +439,7 @@ def test_planted_traces_stay_consistent_and_look_like_failures() -> None:
 
 def test_planted_pii_is_deterministic_per_seed_and_day() -> None:
     def planted(index: int, seed: int = 7) -> tuple[PlantedPII, ...]:
-        return planted_pii_of_day(day(index), seed=seed, traces=500, day_index=index, drift=None)
+        return planted_pii_of_day(demo_date(index), seed=seed, traces=500, day_index=index, drift=None)
 
     assert planted(1) == planted(1)
     values = {p.value for p in planted(1)}
@@ -454,18 +448,18 @@ def test_planted_pii_is_deterministic_per_seed_and_day() -> None:
 
 
 def test_a_small_day_plants_in_every_trace_it_has() -> None:
-    planted = planted_pii_of_day(day(1), seed=7, traces=3, day_index=1, drift=None)
+    planted = planted_pii_of_day(demo_date(1), seed=7, traces=3, day_index=1, drift=None)
     assert {p.trace_id for p in planted} == set(make(1, 3)["trace_id"])
-    assert planted_pii_of_day(day(1), seed=7, traces=0, day_index=1, drift=None) == ()
+    assert planted_pii_of_day(demo_date(1), seed=7, traces=0, day_index=1, drift=None) == ()
 
 
 def test_the_written_summary_lists_the_planted_pii(written: tuple[Store, DemoSummary]) -> None:
     store, summary = written
     assert len({p.trace_id for p in summary.planted_pii}) == 8 * PII_TRACES_PER_DAY
     assert {p.day for p in summary.planted_pii} == set(summary.days)
-    first_day = [p for p in summary.planted_pii if p.day == day(1)]
+    first_day = [p for p in summary.planted_pii if p.day == demo_date(1)]
     assert first_day == list(
-        planted_pii_of_day(day(1), seed=3, traces=300, day_index=1, drift=DriftSpec(from_day=10))
+        planted_pii_of_day(demo_date(1), seed=3, traces=300, day_index=1, drift=DriftSpec(from_day=10))
     )
     good = pl.concat([store.read_parquet(key) for key in summary.trace_keys if "date=2026-11-01" in key])
     assert all(p.value in planted_text(good, p.trace_id, p.column) for p in first_day)
@@ -474,8 +468,10 @@ def test_the_written_summary_lists_the_planted_pii(written: tuple[Store, DemoSum
 
 def test_without_pii_planting_the_summary_lists_none(tmp_path: Path) -> None:
     store = Store("file://" + str(tmp_path))
-    summary = write_demo_traces(store, start=DAY, days=1, traces_per_day=20, plant_pii=False, drift=None)
+    summary = write_demo_traces(
+        store, start=DEMO_START, days=1, traces_per_day=20, plant_pii=False, drift=None
+    )
     assert summary.planted_pii == ()
     written = store.read_parquet(summary.trace_keys[0])
-    assert written.equals(generate_day(DAY, seed=7, traces=20, day_index=1, drift=None, plant_pii=False))
+    assert written.equals(demo_day(1, traces=20, seed=7, plant_pii=False))
     assert not written.equals(make(1, 20))

@@ -3,12 +3,12 @@ drift kinds at graded magnitudes. By default every frame is exactly what it was 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
 import polars as pl
 import pytest
+from tests.support.demo_days import demo_date, demo_day
 
 from tracewatch.errors import ConfigError
 from tracewatch.traces import (
@@ -23,18 +23,12 @@ from tracewatch.traces import (
 )
 from tracewatch.traces._synth_text import FOREIGN_QUESTIONS
 
-DAY = dt.date(2026, 11, 1)
 BIG = 20_000
 NON_LATIN = r"[\u0400-\u04FF\u3040-\u30FF\u3400-\u9FFF]"
 
 
-def day(index: int) -> dt.date:
-    return DAY + dt.timedelta(days=index - 1)
-
-
 def make(index: int, traces: int = BIG, *, seed: int = 5, **kwargs: Any) -> pl.DataFrame:
-    kwargs.setdefault("drift", None)
-    return generate_day(day(index), seed=seed, traces=traces, day_index=index, **kwargs)
+    return demo_day(index, traces=traces, seed=seed, **kwargs)
 
 
 def digest(frame: pl.DataFrame) -> str:
@@ -83,9 +77,9 @@ PINNED: dict[str, tuple[dict[str, Any], str]] = {
 @pytest.mark.parametrize("case", sorted(PINNED))
 def test_defaults_give_exactly_the_frames_of_before(case: str) -> None:
     kwargs, expected = PINNED[case]
-    frame = generate_day(day(kwargs["day_index"]), **kwargs)
+    frame = generate_day(demo_date(kwargs["day_index"]), **kwargs)
     assert digest(frame) == expected
-    assert generate_day(day(kwargs["day_index"]), **kwargs, variation=None).equals(frame)
+    assert generate_day(demo_date(kwargs["day_index"]), **kwargs, variation=None).equals(frame)
 
 
 def test_graded_fields_at_their_off_values_change_nothing() -> None:
