@@ -1,0 +1,186 @@
+"""Model-call messages flattened to text, whatever shape they arrived in.
+
+Every vocabulary ends in the same `ChatMessage(role, content)`: text parts are joined with newlines, a tool call
+becomes one compact JSON object `{"type": "tool_call", "id", "name", "arguments"}` (arguments decoded when they
+are a JSON string), so the same call reads the same in every dialect. Reasoning parts are left out of the content:
+they are not the answer a person saw, and scoring compares answers. Binary parts keep their type and MIME type,
+never their bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+
+from tracewatch.importers._attrs import AttributeReader, sub_indexed, to_json_text
+from tracewatch.importers._spans import ChatMessage
+
+UNKNOWN_ROLE = "unknown"
+_TEXT_PARTS = frozenset({"text", "refusal", "input_text", "output_text"})
+_SKIPPED_PARTS = frozenset({"reasoning", "thinking"})
+_BINARY_PARTS = frozenset({"blob", "image", "audio", "input_audio"})
+
+
+def tool_call_text(call_id: Any, name: Any, arguments: Any) -> str:
+    """One tool call as the canonical JSON object shared by all dialects."""
+    if isinstance(arguments, str):
+        # Arguments that are not JSON are kept as the string the model produced.
+        with contextlib.suppress(orjson.JSONDecodeError):
+            arguments = orjson.loads(arguments)
+    return to_json_text({"type": "tool_call", "id": call_id, "name": name, "arguments": arguments})
+
+
+def _part_text(part: Any, where: str, reader: AttributeReader) -> str | None:
+    if isinstance(part, str):
+        return part
+    if not isinstance(part, dict):
+        reader.warn(f"{where}: a message part that is not an object ({type(part).__name__}); kept as text")
+        return str(part)
+    kind = part.get("type")
+    if kind in _TEXT_PARTS or (kind is None and ("content" in part or "text" in part)):
+        # GenAI parts hold `content`; OpenAI content blocks (as older events carry them) hold `text`.
+        value = part.get("content", part.get("text"))
+        return reader.as_text(where, value)
+    if kind == "tool_call":
+        return tool_call_text(part.get("id"), part.get("name"), part.get("arguments"))
+    if kind == "tool_call_response":
+        response = part.get("response")
+        return response if isinstance(response, str) else to_json_text(response)
+    if kind in _SKIPPED_PARTS:
+        return None
+    if kind in _BINARY_PARTS:
+        return to_json_text({k: v for k, v in part.items() if k not in ("content", "data")})
+    return to_json_text(part)
+
+
+def content_text(content: Any, where: str, reader: AttributeReader) -> str:
+    """A message's content as text: a string, a list of parts or content blocks, or (with a warning) anything
+    else converted rather than dropped."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        texts = (_part_text(part, f"{where}.{i}", reader) for i, part in enumerate(content))
+        return "\n".join(t for t in texts if t)
+    if isinstance(content, dict):
+        return _part_text(content, where, reader) or ""
+    reader.warn(f"{where}: content is {type(content).__name__}, not text; converted")
+    return str(content)
+
+
+def _role(value: Any, where: str, reader: AttributeReader) -> str:
+    if isinstance(value, str) and value:
+        return value
+    reader.warn(f"{where}: message without a role; role set to {UNKNOWN_ROLE!r}")
+    return UNKNOWN_ROLE
+
+
+def _openai_tool_calls(calls: Any) -> list[str]:
+    """OpenAI-shaped tool calls (`{"id", "function": {"name", "arguments"}}`), as older GenAI events carry them."""
+    if not isinstance(calls, (list, tuple)):
+        return []
+    out = []
+    for call in calls:
+        if isinstance(call, dict):
+            nested = call.get("function")
+            function: dict[str, Any] = nested if isinstance(nested, dict) else call
+            out.append(tool_call_text(call.get("id"), function.get("name"), function.get("arguments")))
+    return out
+
+
+def structured_message(
+    message: Any, where: str, reader: AttributeReader, role: str | None = None
+) -> ChatMessage:
+    """A message object: GenAI `{"role", "parts"}`, or the older `{"role", "content", "tool_calls"}` shape.
+
+    `role` is the role the container states (an event's name) when the object itself may not repeat it.
+    """
+    if not isinstance(message, dict):
+        reader.warn(f"{where}: a message that is not an object ({type(message).__name__}); kept as text")
+        return ChatMessage(role or UNKNOWN_ROLE, content_text(message, where, reader))
+    stated = message.get("role")
+    role = _role(stated, where, reader) if stated is not None or role is None else role
+    pieces = []
+    if "parts" in message:
+        pieces.append(content_text(message["parts"], f"{where}.parts", reader))
+    if "content" in message:
+        pieces.append(content_text(message["content"], f"{where}.content", reader))
+    pieces.extend(_openai_tool_calls(message.get("tool_calls")))
+    return ChatMessage(role, "\n".join(p for p in pieces if p))
+
+
+def message_list(value: Any, where: str, reader: AttributeReader) -> list[ChatMessage]:
+    """A decoded message list (`gen_ai.input.messages` and friends). A string that was not JSON is kept as one
+    message of unknown role, so the text survives; the decoder has already warned about it."""
+    if isinstance(value, str):
+        return [ChatMessage(UNKNOWN_ROLE, value)]
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        reader.warn(f"{where}: expected a list of messages, got {type(value).__name__}; kept as text")
+        return [ChatMessage(UNKNOWN_ROLE, str(value))]
+    return [structured_message(item, f"{where}.{i}", reader) for i, item in enumerate(value)]
+
+
+def instructions_message(value: Any, where: str, reader: AttributeReader) -> ChatMessage:
+    """`gen_ai.system_instructions`: a list of parts (not of messages), which becomes one system message."""
+    return ChatMessage("system", content_text(value, where, reader))
+
+
+def indexed_messages(
+    groups: dict[int, dict[str, Any]],
+    where: str,
+    reader: AttributeReader,
+    *,
+    prefix: str = "",
+) -> list[ChatMessage]:
+    """Messages flattened into `{where}.{i}.{prefix}{field}` attributes (OpenInference with prefix `message.`,
+    OpenLLMetry's legacy `gen_ai.prompt.{i}.*` with none), in index order.
+
+    Understands role, content (a string, or a JSON list of parts as Traceloop writes multi-part content),
+    OpenInference `contents.{j}.message_content.*`, and tool calls in both vocabularies.
+    """
+    messages = []
+    for index in sorted(groups):
+        fields = groups[index]
+        at = f"{where}.{index}"
+        role = _role(fields.get(f"{prefix}role"), at, reader)
+        pieces = []
+        content = fields.get(f"{prefix}content")
+        if isinstance(content, str) and content.startswith("[{"):
+            content = reader.as_decoded(f"{at}.{prefix}content", content)
+        if content is not None:
+            pieces.append(content_text(content, f"{at}.{prefix}content", reader))
+        for j, part in sorted(sub_indexed(fields, f"{prefix}contents.").items()):
+            part_text = _indexed_content(part, f"{at}.{prefix}contents.{j}", reader)
+            if part_text:
+                pieces.append(part_text)
+        for call in sub_indexed(fields, f"{prefix}tool_calls.").values():
+            pieces.append(_indexed_tool_call(call))
+        name = fields.get(f"{prefix}function_call_name")
+        if name is not None:
+            pieces.append(tool_call_text(None, name, fields.get(f"{prefix}function_call_arguments_json")))
+        messages.append(ChatMessage(role, "\n".join(p for p in pieces if p)))
+    return messages
+
+
+def _indexed_content(part: dict[str, Any], where: str, reader: AttributeReader) -> str | None:
+    # OpenInference: message_content.type is text or image; image parts hold message_content.image.image.url.
+    if "message_content.text" in part:
+        return reader.as_text(where, part["message_content.text"])
+    kind = part.get("message_content.type")
+    rest = {k.removeprefix("message_content."): v for k, v in part.items() if k != "message_content.type"}
+    return to_json_text({"type": kind, **rest}) if rest or kind else None
+
+
+def _indexed_tool_call(call: dict[str, Any]) -> str:
+    if "tool_call.function.name" in call:  # OpenInference
+        return tool_call_text(
+            call.get("tool_call.id"),
+            call.get("tool_call.function.name"),
+            call.get("tool_call.function.arguments"),
+        )
+    return tool_call_text(call.get("id"), call.get("name"), call.get("arguments"))  # OpenLLMetry legacy
