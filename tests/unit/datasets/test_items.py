@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.reference_hash import MASK, fmix64
 
 from tracewatch.datasets.items import (
     NO_USABLE_INPUT,
@@ -140,26 +141,17 @@ def test_vectorised_content_hash_matches_the_python_one() -> None:
     assert len(set(expected)) == 4
 
 
-MASK = 2**64 - 1
 PINNED_KEY = 13501964970944139886
-
-
-def _fmix(h: int) -> int:
-    h ^= h >> 33
-    h = h * 0xFF51AFD7ED558CCD & MASK
-    h ^= h >> 33
-    h = h * 0xC4CEB9FE1A85EC53 & MASK
-    return h ^ (h >> 33)
 
 
 def reference_dedup_key(text: str | None, contents: list[str | None]) -> int:
     """The documented definition in plain Python integers (part hashes from `stable_hash64`, tested on its own)."""
     parts = pl.Series([normalise_text(p or "") for p in (text, *contents)], dtype=pl.String)
     text_hash, *message_hashes = (int(h) for h in stable_hash64(parts))
-    state = _fmix(text_hash ^ 0x5DEECE66D1CE4E5B)
+    state = fmix64(text_hash ^ 0x5DEECE66D1CE4E5B)
     for position, message_hash in enumerate(message_hashes, start=1):
-        state = (state + _fmix((message_hash + position * 0x9E3779B97F4A7C15) & MASK)) & MASK
-    return _fmix(state ^ len(contents))
+        state = (state + fmix64((message_hash + position * 0x9E3779B97F4A7C15) & MASK)) & MASK
+    return fmix64(state ^ len(contents))
 
 
 KEY_CASES: list[tuple[str | None, list[str | None]]] = [
