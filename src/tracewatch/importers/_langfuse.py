@@ -1,0 +1,425 @@
+"""Langfuse's scheduled blob-storage export, read into `SpanFacts`.
+
+The format, as documented at https://langfuse.com/docs/api-and-data-platform/features/export-to-blob-storage
+and https://langfuse.com/docs/api-and-data-platform/features/blob-storage-export-fields (manifest payload as
+written by Langfuse's worker, `worker/src/features/blobstorage/manifest.ts`):
+
+    {prefix}{project-id}/observations_v2/{timestamp}.{parquet|json|jsonl|csv}[.gz]
+    {prefix}{project-id}/scores/{timestamp}.{...}
+    {prefix}{project-id}/manifests/{timestamp}.json     written last: its presence is the run's commit point
+
+A run is complete only when its manifest exists, so only manifests are read, and only the files a manifest
+lists (`files[].key`); a data file no manifest lists belongs to a run still uploading (or one that failed and
+will be retried under the same keys) and is skipped with that reason, to be read once its manifest arrives.
+Adjacent windows share an inclusive boundary, so observations and scores are de-duplicated by id (the most
+recently updated copy wins).
+
+Time units: `start_time` / `end_time` are timestamps (`YYYY-MM-DD HH:MM:SS.ffffff` UTC in text formats), so a
+span's duration never depends on a unit. The `latency` and `time_to_first_token` columns do: seconds for
+integrations created on or after 2026-04-01 (and in the legacy `observations/` file), milliseconds for older
+enriched integrations, and nothing in the file says which. `latency_unit` states it; `"auto"` (the default)
+infers it per file from rows that have both the column and the timestamps, and leaves the columns unused (with
+a note) when no row can decide. They are used only to fill a missing `end_time` and for the time to first token
+(metadata `langfuse.time_to_first_token_ms`).
+
+The legacy export tables (`traces/`, `observations/`) are not read: Langfuse retired that export source
+(cloud cut-over 2026-11-16); a run that lists them gets a note saying so.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Any, Literal
+
+import orjson
+
+from tracewatch.importers._attrs import AttributeReader
+from tracewatch.importers._dialects import IMPORT_WARNINGS
+from tracewatch.importers._exports import (
+    ExportFileError,
+    ExportRead,
+    FileFormat,
+    as_count,
+    as_flag,
+    as_mapping,
+    as_number,
+    as_text_list,
+    decompress,
+    first_count,
+    format_of,
+    read_payload,
+    read_rows,
+    text_or_none,
+    timestamp_ns,
+)
+from tracewatch.importers._spans import FeedbackValue, SpanFacts, SpanRole
+from tracewatch.store import ObjectInfo, Store
+
+LatencyUnit = Literal["auto", "seconds", "milliseconds"]
+
+MANIFEST_VERSION = 1
+"""The manifest schema version this reader understands (Langfuse bumps it on breaking changes only)."""
+OBSERVATIONS = "observations_v2"
+SCORES = "scores"
+_LEGACY_TABLES = frozenset({"traces", "observations"})
+_DATA_TABLES = frozenset({OBSERVATIONS, SCORES}) | _LEGACY_TABLES
+_FILE_TYPES: dict[str, FileFormat] = {"PARQUET": "parquet", "CSV": "csv", "JSON": "json", "JSONL": "jsonl"}
+_ROLES: dict[str, SpanRole] = {"GENERATION": "llm", "RETRIEVER": "retriever"}
+_UNIT_SECONDS = {"seconds": 1.0, "milliseconds": 1e-3}
+_NUMERIC_SCORES = frozenset({"NUMERIC", "BOOLEAN"})
+SCORE_METADATA = "langfuse.scores"
+"""Metadata key of the categorical and text scores (and the comments of numeric ones) of a trace."""
+
+
+def read_langfuse_export(
+    store: Store,
+    prefix: str = "",
+    *,
+    manifests: list[str] | None = None,
+    latency_unit: LatencyUnit = "auto",
+) -> ExportRead[SpanFacts]:
+    """Read the completed export runs under `prefix`: every manifest found, or only those in `manifests`.
+
+    Every listed object ends up read, rejected or skipped with a reason: a data file that no manifest lists
+    is skipped as pending, one listed only by a manifest not selected is skipped as belonging to that run.
+    """
+    listing = store.list_objects(prefix)
+    result: ExportRead[SpanFacts] = ExportRead(objects_listed=len(listing))
+    by_key = {info.key: info for info in listing}
+    manifest_keys = [info.key for info in listing if _table_of(info.key) == "manifests"]
+    selected = [k for k in manifest_keys if manifests is None or k in set(manifests)]
+    accounted: dict[str, str] = {}  # data file -> the manifest that lists it
+    observations: list[tuple[str, dict[str, Any], float | None]] = []
+    scores: list[tuple[str, dict[str, Any]]] = []
+    for key in selected:
+        for info, entry in _manifest_files(store, key, by_key, result):
+            accounted[info.key] = key
+            table = str(entry.get("table") or _table_of(info.key))
+            if table in _LEGACY_TABLES:
+                result.skip(
+                    info.key, f"legacy `{table}` table of the retired Langfuse export source; not read"
+                )
+                continue
+            if table not in (OBSERVATIONS, SCORES):
+                result.skip(
+                    info.key, f"table {table!r} is not one this reader knows (observations_v2, scores)"
+                )
+                continue
+            rows = _read_file(store, info, entry, result)
+            if rows is None:
+                continue
+            if table == SCORES:
+                scores.extend((info.key, row) for row in rows)
+            elif table == OBSERVATIONS:
+                scale = _latency_scale(info.key, rows, latency_unit, result)
+                observations.extend((info.key, row, scale) for row in rows)
+    for key in manifest_keys:
+        if key not in selected:
+            result.skip(key, "export run not selected for this read")
+            for info, _ in _manifest_files(store, key, by_key, None):
+                accounted.setdefault(info.key, key)
+    for info in listing:
+        if info.key in accounted and accounted[info.key] not in selected:
+            result.skip(
+                info.key, f"belongs to the export run of {accounted[info.key]}, not selected for this read"
+            )
+        elif info.key in accounted or _table_of(info.key) == "manifests":
+            continue
+        elif _table_of(info.key) in _DATA_TABLES:
+            result.skip(
+                info.key,
+                "no readable manifest lists this file: its export run has not completed (Langfuse writes the manifest "
+                "last); it is read once the run's manifest appears",
+            )
+        else:
+            result.skip(info.key, "not part of a Langfuse export (observations_v2/, scores/, manifests/)")
+    facts = _observations_to_facts(observations, result)
+    _attach_scores(facts, scores, result)
+    result.records = facts
+    return result
+
+
+def _table_of(key: str) -> str:
+    parts = key.split("/")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def _manifest_files(
+    store: Store, key: str, by_key: dict[str, ObjectInfo], result: ExportRead[SpanFacts] | None
+) -> list[tuple[ObjectInfo, dict[str, Any]]]:
+    """The (object, manifest entry) pairs a manifest lists. `result` is None when the manifest is only
+    consulted for which files are accounted for; then its problems are not reported twice."""
+    try:
+        manifest = orjson.loads(store.read_bytes(key))
+    except orjson.JSONDecodeError as exc:
+        if result is not None:
+            result.reject(key, f"manifest is not valid JSON ({exc}); its run cannot be read")
+        return []
+    entries = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries
+    ):
+        if result is not None:
+            result.reject(
+                key,
+                "manifest has no `files` list of objects with a `key`; expected Langfuse's run manifest",
+            )
+        return []
+    version = manifest.get("version")
+    if isinstance(version, int) and version > MANIFEST_VERSION:
+        if result is not None:
+            result.reject(key, f"manifest version {version} is newer than the supported {MANIFEST_VERSION}")
+        return []
+    if result is not None:
+        result.objects_read += 1
+        window = manifest.get("window") or {}
+        result.notes.append(
+            f"{key}: export run {window.get('minTimestamp')} .. {window.get('maxTimestamp')}, "
+            f"source {manifest.get('exportSource')}, {len(entries)} file(s)"
+        )
+    run_folder = key.rsplit("/manifests/", 1)[0]
+    found = []
+    for n, entry in enumerate(entries):
+        info = _resolve(entry["key"], run_folder, by_key)
+        if info is not None:
+            found.append((info, entry))
+        elif result is not None:
+            result.reject(entry["key"], f"listed as files[{n}] by {key} but not in the store")
+    return found
+
+
+def _resolve(listed_key: str, run_folder: str, by_key: dict[str, ObjectInfo]) -> ObjectInfo | None:
+    """The stored object a manifest key means. Manifest keys include the prefix configured in Langfuse, which
+    need not be where this store is rooted; the table folder and file name are the same in both."""
+    if listed_key in by_key:
+        return by_key[listed_key]
+    table_and_name = "/".join(listed_key.rsplit("/", 2)[-2:])
+    return by_key.get(f"{run_folder}/{table_and_name}" if run_folder else table_and_name)
+
+
+def _read_file(
+    store: Store, info: ObjectInfo, entry: dict[str, Any], result: ExportRead[SpanFacts]
+) -> list[dict[str, Any]] | None:
+    stated_format, stated_gzip = format_of(info.key)
+    fmt = _FILE_TYPES.get(str(entry.get("fileType", "")).upper(), stated_format)
+    compressed = entry.get("compressed") if isinstance(entry.get("compressed"), bool) else stated_gzip
+    if fmt is None:
+        result.reject(
+            info.key, "cannot tell the file's format (manifest fileType or name .parquet/.csv/.json/.jsonl)"
+        )
+        return None
+    size = entry.get("sizeBytes")
+    if isinstance(size, int) and info.size != size:
+        result.reject(
+            info.key, f"object is {info.size} bytes but the manifest recorded {size}: changed or truncated"
+        )
+        return None
+    try:
+        rows = read_rows(decompress(store.read_bytes(info.key), bool(compressed)), fmt)
+    except ExportFileError as exc:
+        result.reject(info.key, str(exc))
+        return None
+    expected = entry.get("rowCount")
+    if isinstance(expected, int) and expected != len(rows):
+        result.reject(info.key, f"file has {len(rows)} rows but the manifest recorded {expected}")
+        return None
+    result.objects_read += 1
+    result.records_read += len(rows)
+    return rows
+
+
+def _latency_scale(
+    key: str, rows: list[dict[str, Any]], unit: LatencyUnit, result: ExportRead[SpanFacts]
+) -> float | None:
+    """Seconds per unit of one file's `latency` columns, or None when unknown (see the module docstring)."""
+    if unit != "auto":
+        return _UNIT_SECONDS[unit]
+    ratios = []
+    for row in rows:
+        latency = as_number(row.get("latency"))
+        start, end = timestamp_ns(row.get("start_time")), timestamp_ns(row.get("end_time"))
+        if latency and start is not None and end is not None and end > start:
+            ratios.append(latency / ((end - start) / 1e9))
+    ratio = statistics.median(ratios) if ratios else None
+    scale = 1.0 if ratio and 0.5 < ratio < 2 else 1e-3 if ratio and 500 < ratio < 2000 else None
+    if ratios:
+        named = {1.0: "seconds", 1e-3: "milliseconds"}.get(scale or 0.0, "neither seconds nor milliseconds")
+        result.notes.append(f"{key}: latency columns are in {named} (inferred from end_time - start_time)")
+    elif any(row.get("latency") is not None or row.get("time_to_first_token") is not None for row in rows):
+        result.notes.append(f"{key}: latency unit unknown (no row with both latency and timestamps); unused")
+    return scale
+
+
+def _observations_to_facts(
+    rows: list[tuple[str, dict[str, Any], float | None]], result: ExportRead[SpanFacts]
+) -> list[SpanFacts]:
+    """One `SpanFacts` per observation id; of copies in adjacent windows the most recently updated wins."""
+    latest: dict[str, tuple[str, dict[str, Any], float | None]] = {}
+    for key, row, scale in rows:
+        obs_id, trace_id = text_or_none(row.get("id")), text_or_none(row.get("trace_id"))
+        if obs_id is None or trace_id is None:
+            result.reject(key, "observation without `id` or `trace_id`", obs_id or "?")
+            continue
+        if obs_id in latest:
+            result.duplicates_dropped += 1
+            if str(row.get("updated_at") or "") <= str(latest[obs_id][1].get("updated_at") or ""):
+                continue
+        latest[obs_id] = (key, row, scale)
+    facts = []
+    for obs_id, (key, row, scale) in latest.items():
+        fact = _observation_facts(obs_id, row, scale)
+        if fact.start_time_unix_nano is None:
+            result.reject(key, f"start_time {row.get('start_time')!r} is not a timestamp", obs_id)
+            continue
+        facts.append(fact)
+    return facts
+
+
+def _observation_facts(obs_id: str, row: dict[str, Any], scale: float | None) -> SpanFacts:
+    """One observation in tracewatch's terms (see the module docstring for the columns)."""
+    parent = text_or_none(row.get("parent_observation_id"))
+    is_root = as_flag(row.get("is_root_observation")) is True or parent is None
+    kind = str(row.get("type") or "SPAN").upper()
+    role = _ROLES.get(kind, "other")
+    start, end = timestamp_ns(row.get("start_time")), timestamp_ns(row.get("end_time"))
+    latency = as_number(row.get("latency"))
+    if end is None and start is not None and latency is not None and scale is not None:
+        end = start + round(latency * scale * 1e9)
+    reader = AttributeReader({})
+    fact = SpanFacts(
+        trace_id=str(row["trace_id"]),
+        span_id=obs_id,
+        parent_span_id=None if is_root else parent,
+        name=text_or_none(row.get("name")) or kind.lower(),
+        start_time_unix_nano=start,
+        end_time_unix_nano=end,
+        role=role,
+        dialect="langfuse",
+        request_model=text_or_none(row.get("provided_model_name")),
+        user_id=text_or_none(row.get("user_id")),
+        session_id=text_or_none(row.get("session_id")),
+        tags=as_text_list(row.get("tags")),
+        route=text_or_none(row.get("trace_name")) if is_root else None,
+    )
+    if str(row.get("level") or "").upper() == "ERROR":
+        fact.status, fact.error_message = "error", text_or_none(row.get("status_message"))
+    for side in ("input", "output"):
+        payload = read_payload(row.get(side), side, reader)
+        setattr(fact, f"{side}_text", payload.text)
+        setattr(fact, f"{side}_messages", payload.messages)
+    usage = {k: as_count(v) for k, v in as_mapping(row.get("usage_details")).items()}
+    fact.input_tokens = first_count(usage, "input", "prompt_tokens", "input_tokens")
+    fact.output_tokens = first_count(usage, "output", "completion_tokens", "output_tokens")
+    fact.total_tokens = first_count(usage, "total", "total_tokens")
+    fact.cost_usd = _cost(row)
+    fact.metadata = _metadata(row, kind, usage, scale)
+    if reader.warnings:
+        fact.metadata[IMPORT_WARNINGS] = reader.warnings
+    return fact
+
+
+def _cost(row: dict[str, Any]) -> float | None:
+    """Total cost in USD. Langfuse writes `total_cost` 0 when no model price matched, so a zero only counts
+    when `cost_details` shows a cost was computed; otherwise the cost stays unknown, never 0."""
+    total = as_number(row.get("total_cost"))
+    if total:
+        return total
+    details = {k: as_number(v) for k, v in as_mapping(row.get("cost_details")).items()}
+    if details.get("total") is not None:
+        return details["total"]
+    parts = [v for v in details.values() if v is not None]
+    return sum(parts) if parts else None
+
+
+def _metadata(
+    row: dict[str, Any], kind: str, usage: dict[str, int | None], scale: float | None
+) -> dict[str, Any]:
+    """The observation's own metadata plus what Langfuse says that has no SpanFacts field, under `langfuse.*`."""
+    out: dict[str, Any] = dict(as_mapping(row.get("metadata")))
+    out["langfuse.type"] = kind
+    for name in (
+        "environment",
+        "release",
+        "version",
+        "prompt_name",
+        "prompt_version",
+        "model_parameters",
+        "project_id",
+        "level",
+    ):
+        value = text_or_none(row.get(name))
+        if value is not None and not (name == "level" and value == "DEFAULT"):
+            out[f"langfuse.{name}"] = value
+    extra = {k: v for k, v in usage.items() if k not in ("input", "output", "total") and v is not None}
+    if extra:
+        out["langfuse.usage_details"] = extra
+    ttft = as_number(row.get("time_to_first_token"))
+    if ttft is not None and scale is not None:
+        out["langfuse.time_to_first_token_ms"] = ttft * scale * 1e3
+    return out
+
+
+def _attach_scores(
+    facts: list[SpanFacts], rows: list[tuple[str, dict[str, Any]]], result: ExportRead[SpanFacts]
+) -> None:
+    """Numeric and boolean scores become feedback on their trace's root observation (or, when the root is in
+    another window, the trace's earliest observation here); categorical and text scores, and comments, become
+    metadata there. A score whose trace is not among the observations read is rejected with that reason."""
+    holder: dict[str, SpanFacts] = {}
+    for fact in sorted(facts, key=lambda f: (f.parent_span_id is not None, f.start_time_unix_nano or 0)):
+        holder.setdefault(fact.trace_id, fact)
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
+    for key, row in rows:
+        score_id = text_or_none(row.get("id")) or "?"
+        if score_id in latest:
+            result.duplicates_dropped += 1
+            if str(row.get("updated_at") or "") <= str(latest[score_id][1].get("updated_at") or ""):
+                continue
+        latest[score_id] = (key, row)
+    grouped: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
+    for score_id, (key, row) in latest.items():
+        trace_id = text_or_none(row.get("trace_id"))
+        if trace_id is None:
+            result.reject(key, "score is not linked to a trace (session or dataset-run score)", score_id)
+        elif trace_id not in holder:
+            result.reject(
+                key, f"score of trace {trace_id}, whose observations are not in the runs read", score_id
+            )
+        else:
+            grouped[trace_id].append((key, score_id, row))
+    for trace_id, scores in grouped.items():
+        target = holder[trace_id]
+        for key, score_id, row in scores:
+            if _apply_score(target, key, score_id, row, result):
+                result.merged += 1
+
+
+def _apply_score(
+    target: SpanFacts, key: str, score_id: str, row: dict[str, Any], result: ExportRead[SpanFacts]
+) -> bool:
+    """Put one score on `target`; False when it had to be rejected instead."""
+    name = text_or_none(row.get("name")) or "score"
+    data_type = str(
+        row.get("data_type") or ("NUMERIC" if row.get("string_value") in (None, "") else "CATEGORICAL")
+    )
+    value, comment = as_number(row.get("value")), text_or_none(row.get("comment"))
+    note: dict[str, Any] = {"name": name, "data_type": data_type, "source": text_or_none(row.get("source"))}
+    if observation := text_or_none(row.get("observation_id")):
+        note["observation_id"] = observation
+    if data_type.upper() in _NUMERIC_SCORES:
+        if value is None:
+            result.reject(
+                key, f"{data_type} score {name!r} has no numeric value ({row.get('value')!r})", score_id
+            )
+            return False
+        target.feedback = [*(target.feedback or []), FeedbackValue(name, value, note["source"])]
+        if comment is None:
+            return True
+        note["value"] = value
+    else:
+        note["value"] = text_or_none(row.get("string_value"))
+    if comment is not None:
+        note["comment"] = comment
+    target.metadata.setdefault(SCORE_METADATA, []).append(note)
+    return True
