@@ -155,6 +155,11 @@ def timestamp_ns(value: Any) -> int | None:
     return None
 
 
+def is_newer(row: dict[str, Any], than: dict[str, Any], column: str = "updated_at") -> bool:
+    """Whether `row` was updated after `than` (copies of one record in overlapping export windows)."""
+    return (timestamp_ns(row.get(column)) or 0) > (timestamp_ns(than.get(column)) or 0)
+
+
 def as_mapping(value: Any) -> dict[str, Any]:
     """A map however the export wrote it: an object, a JSON-encoded object (CSV), or Parquet's list of
     `{key, value}` entries (ClickHouse maps). Anything else is empty."""

@@ -29,7 +29,7 @@ The legacy export tables (`traces/`, `observations/`) are not read: Langfuse ret
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -48,12 +48,14 @@ from tracewatch.importers._exports import (
     decompress,
     first_count,
     format_of,
+    is_newer,
     read_payload,
     read_rows,
     text_or_none,
     timestamp_ns,
 )
-from tracewatch.importers._spans import FeedbackValue, SpanFacts, SpanRole
+from tracewatch.importers._langfuse_scores import attach_scores
+from tracewatch.importers._spans import SpanFacts, SpanRole
 from tracewatch.store import ObjectInfo, Store
 
 LatencyUnit = Literal["auto", "seconds", "milliseconds"]
@@ -67,9 +69,6 @@ _DATA_TABLES = frozenset({OBSERVATIONS, SCORES}) | _LEGACY_TABLES
 _FILE_TYPES: dict[str, FileFormat] = {"PARQUET": "parquet", "CSV": "csv", "JSON": "json", "JSONL": "jsonl"}
 _ROLES: dict[str, SpanRole] = {"GENERATION": "llm", "RETRIEVER": "retriever"}
 _UNIT_SECONDS = {"seconds": 1.0, "milliseconds": 1e-3}
-_NUMERIC_SCORES = frozenset({"NUMERIC", "BOOLEAN"})
-SCORE_METADATA = "langfuse.scores"
-"""Metadata key of the categorical and text scores (and the comments of numeric ones) of a trace."""
 
 
 def read_langfuse_export(
@@ -90,30 +89,9 @@ def read_langfuse_export(
     manifest_keys = [info.key for info in listing if _table_of(info.key) == "manifests"]
     selected = [k for k in manifest_keys if manifests is None or k in set(manifests)]
     accounted: dict[str, str] = {}  # data file -> the manifest that lists it
-    observations: list[tuple[str, dict[str, Any], float | None]] = []
-    scores: list[tuple[str, dict[str, Any]]] = []
+    rows = _Rows()
     for key in selected:
-        for info, entry in _manifest_files(store, key, by_key, result):
-            accounted[info.key] = key
-            table = str(entry.get("table") or _table_of(info.key))
-            if table in _LEGACY_TABLES:
-                result.skip(
-                    info.key, f"legacy `{table}` table of the retired Langfuse export source; not read"
-                )
-                continue
-            if table not in (OBSERVATIONS, SCORES):
-                result.skip(
-                    info.key, f"table {table!r} is not one this reader knows (observations_v2, scores)"
-                )
-                continue
-            rows = _read_file(store, info, entry, result)
-            if rows is None:
-                continue
-            if table == SCORES:
-                scores.extend((info.key, row) for row in rows)
-            elif table == OBSERVATIONS:
-                scale = _latency_scale(info.key, rows, latency_unit, result)
-                observations.extend((info.key, row, scale) for row in rows)
+        accounted |= dict.fromkeys(_read_run(store, key, by_key, latency_unit, result, rows), key)
     for key in manifest_keys:
         if key not in selected:
             result.skip(key, "export run not selected for this read")
@@ -129,15 +107,71 @@ def read_langfuse_export(
         elif _table_of(info.key) in _DATA_TABLES:
             result.skip(
                 info.key,
-                "no readable manifest lists this file: its export run has not completed (Langfuse writes the manifest "
-                "last); it is read once the run's manifest appears",
+                "no readable manifest lists this file: its export run has not completed (Langfuse writes the "
+                "manifest last); it is read once the run's manifest appears",
             )
         else:
             result.skip(info.key, "not part of a Langfuse export (observations_v2/, scores/, manifests/)")
-    facts = _observations_to_facts(observations, result)
-    _attach_scores(facts, scores, result)
-    result.records = facts
-    return result
+    return rows.finish(result)
+
+
+def read_langfuse_run(
+    store: Store, manifest_key: str, *, latency_unit: LatencyUnit = "auto"
+) -> ExportRead[SpanFacts]:
+    """One completed export run, the unit an import ledger records: its manifest and the files it lists.
+
+    Ids repeated in the previous run (the shared window boundary) come out again; whoever reads run after run
+    de-duplicates by (trace id, observation id), as for any re-sent span.
+    """
+    run_folder = manifest_key.rsplit("/manifests/", 1)[0] if "/manifests/" in manifest_key else ""
+    by_key = {info.key: info for info in store.list_objects(run_folder)}
+    result: ExportRead[SpanFacts] = ExportRead()
+    rows = _Rows()
+    files = _read_run(store, manifest_key, by_key, latency_unit, result, rows)
+    result.objects_listed = 1 + len(files)
+    return rows.finish(result)
+
+
+@dataclass(slots=True)
+class _Rows:
+    """The rows read from the files of the runs read so far, waiting to become facts."""
+
+    observations: list[tuple[str, dict[str, Any], float | None]] = field(default_factory=list)
+    scores: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def finish(self, result: ExportRead[SpanFacts]) -> ExportRead[SpanFacts]:
+        result.records = _observations_to_facts(self.observations, result)
+        attach_scores(result.records, self.scores, result)
+        return result
+
+
+def _read_run(
+    store: Store,
+    manifest_key: str,
+    by_key: dict[str, ObjectInfo],
+    latency_unit: LatencyUnit,
+    result: ExportRead[SpanFacts],
+    rows: _Rows,
+) -> list[str]:
+    """Read the files one manifest lists into `rows`; the keys of the stored files it lists."""
+    files = _manifest_files(store, manifest_key, by_key, result)
+    for info, entry in files:
+        table = str(entry.get("table") or _table_of(info.key))
+        if table in _LEGACY_TABLES:
+            result.skip(info.key, f"legacy `{table}` table of the retired Langfuse export source; not read")
+            continue
+        if table not in (OBSERVATIONS, SCORES):
+            result.skip(info.key, f"table {table!r} is not one this reader knows (observations_v2, scores)")
+            continue
+        read = _read_file(store, info, entry, result)
+        if read is None:
+            continue
+        if table == SCORES:
+            rows.scores.extend((info.key, row) for row in read)
+        else:
+            scale = _latency_scale(info.key, read, latency_unit, result)
+            rows.observations.extend((info.key, row, scale) for row in read)
+    return [info.key for info, _ in files]
 
 
 def _table_of(key: str) -> str:
@@ -263,7 +297,7 @@ def _observations_to_facts(
             continue
         if obs_id in latest:
             result.duplicates_dropped += 1
-            if str(row.get("updated_at") or "") <= str(latest[obs_id][1].get("updated_at") or ""):
+            if not is_newer(row, latest[obs_id][1]):
                 continue
         latest[obs_id] = (key, row, scale)
     facts = []
@@ -358,68 +392,3 @@ def _metadata(
     if ttft is not None and scale is not None:
         out["langfuse.time_to_first_token_ms"] = ttft * scale * 1e3
     return out
-
-
-def _attach_scores(
-    facts: list[SpanFacts], rows: list[tuple[str, dict[str, Any]]], result: ExportRead[SpanFacts]
-) -> None:
-    """Numeric and boolean scores become feedback on their trace's root observation (or, when the root is in
-    another window, the trace's earliest observation here); categorical and text scores, and comments, become
-    metadata there. A score whose trace is not among the observations read is rejected with that reason."""
-    holder: dict[str, SpanFacts] = {}
-    for fact in sorted(facts, key=lambda f: (f.parent_span_id is not None, f.start_time_unix_nano or 0)):
-        holder.setdefault(fact.trace_id, fact)
-    latest: dict[str, tuple[str, dict[str, Any]]] = {}
-    for key, row in rows:
-        score_id = text_or_none(row.get("id")) or "?"
-        if score_id in latest:
-            result.duplicates_dropped += 1
-            if str(row.get("updated_at") or "") <= str(latest[score_id][1].get("updated_at") or ""):
-                continue
-        latest[score_id] = (key, row)
-    grouped: dict[str, list[tuple[str, str, dict[str, Any]]]] = defaultdict(list)
-    for score_id, (key, row) in latest.items():
-        trace_id = text_or_none(row.get("trace_id"))
-        if trace_id is None:
-            result.reject(key, "score is not linked to a trace (session or dataset-run score)", score_id)
-        elif trace_id not in holder:
-            result.reject(
-                key, f"score of trace {trace_id}, whose observations are not in the runs read", score_id
-            )
-        else:
-            grouped[trace_id].append((key, score_id, row))
-    for trace_id, scores in grouped.items():
-        target = holder[trace_id]
-        for key, score_id, row in scores:
-            if _apply_score(target, key, score_id, row, result):
-                result.merged += 1
-
-
-def _apply_score(
-    target: SpanFacts, key: str, score_id: str, row: dict[str, Any], result: ExportRead[SpanFacts]
-) -> bool:
-    """Put one score on `target`; False when it had to be rejected instead."""
-    name = text_or_none(row.get("name")) or "score"
-    data_type = str(
-        row.get("data_type") or ("NUMERIC" if row.get("string_value") in (None, "") else "CATEGORICAL")
-    )
-    value, comment = as_number(row.get("value")), text_or_none(row.get("comment"))
-    note: dict[str, Any] = {"name": name, "data_type": data_type, "source": text_or_none(row.get("source"))}
-    if observation := text_or_none(row.get("observation_id")):
-        note["observation_id"] = observation
-    if data_type.upper() in _NUMERIC_SCORES:
-        if value is None:
-            result.reject(
-                key, f"{data_type} score {name!r} has no numeric value ({row.get('value')!r})", score_id
-            )
-            return False
-        target.feedback = [*(target.feedback or []), FeedbackValue(name, value, note["source"])]
-        if comment is None:
-            return True
-        note["value"] = value
-    else:
-        note["value"] = text_or_none(row.get("string_value"))
-    if comment is not None:
-        note["comment"] = comment
-    target.metadata.setdefault(SCORE_METADATA, []).append(note)
-    return True

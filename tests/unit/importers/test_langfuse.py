@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tracewatch.importers._exports import ExportRead
-from tracewatch.importers._langfuse import SCORE_METADATA, read_langfuse_export
+from tracewatch.importers._langfuse import read_langfuse_export, read_langfuse_run
+from tracewatch.importers._langfuse_scores import SCORE_METADATA
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, SpanFacts
 from tracewatch.store import Store
 
@@ -501,4 +502,21 @@ def test_a_manifest_entry_without_a_key_rejects_the_manifest(file_store: Store) 
     assert [r.key for r in read.rejected] == [keys["manifest"]]
     assert "no `files` list of objects with a `key`" in read.rejected[0].reason
     assert read.records == []
+    assert_accounted(read)
+
+
+def test_one_run_is_read_by_its_manifest(file_store: Store) -> None:
+    """The unit an import ledger records: one manifest and the files it lists, nothing else listed."""
+    write_run(file_store, "2026-12-01T10-00-00", observations=one_trace("t1"))
+    two = write_run(
+        file_store,
+        "2026-12-01T11-00-00",
+        observations=one_trace("t2"),
+        scores=[score("s", "t2", "ok", "BOOLEAN", 1)],
+    )
+    write_run(file_store, "2026-12-01T12-00-00", observations=one_trace("t3"), manifest=False)
+    read = read_langfuse_run(file_store, two["manifest"])
+    assert {f.trace_id for f in read.records} == {"t2"}
+    assert by_id(read)["o-root"].feedback == [FeedbackValue("ok", 1.0, "API")]
+    assert (read.objects_listed, read.objects_read, read.skipped, read.rejected) == (3, 3, [], [])
     assert_accounted(read)
