@@ -19,6 +19,7 @@ from tracewatch.llm._params import (
     redact_url,
 )
 from tracewatch.llm._parsing import STRICT_CONFIG, check_keys, config_keys, parse_config
+from tracewatch.llm._pricing import litellm_cost, token_prices
 from tracewatch.llm._providers import check_provider, load_litellm, register_model_prices
 from tracewatch.llm._retry import RetryPolicy, Sleep
 from tracewatch.llm._runtime import Runtime, call_context, model_runtime
@@ -58,10 +59,12 @@ __all__ = [
     "check_provider",
     "config_keys",
     "limit_settings_from_dict",
+    "litellm_cost",
     "load_litellm",
     "model_runtime",
     "parse_config",
     "read_api_base_env",
     "redact_url",
     "register_model_prices",
+    "token_prices",
 ]

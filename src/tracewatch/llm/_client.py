@@ -27,6 +27,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.llm._errors import model_error, scrubbed
 from tracewatch.llm._openai_http import OpenAICompatibleHTTP, chat_body
 from tracewatch.llm._params import CallParams
+from tracewatch.llm._pricing import token_prices
 from tracewatch.llm._providers import (
     KEYLESS_PROVIDERS,
     OPENAI_COMPATIBLE_PROVIDERS,
@@ -57,7 +58,6 @@ class LiteLLMClient:
         self._transport: Transport = transport
         self._litellm = load_litellm()
         self._routes: dict[tuple[str, str | None], _Route] = {}
-        self._unpriced: set[tuple[str, int]] = set()
         self._direct = OpenAICompatibleHTTP()
 
     def __repr__(self) -> str:
@@ -168,7 +168,7 @@ class LiteLLMClient:
         """litellm's price for a model in its cost map, else the config's pricing, else unknown (None)."""
         if input_tokens is None or output_tokens is None:
             return None
-        prices = self._prices(call.model)
+        prices = token_prices(call.model)
         if prices is not None:
             # litellm.acompletion already ran litellm.completion_cost; the direct transport prices per token.
             if isinstance(litellm_cost, int | float) and math.isfinite(litellm_cost):
@@ -177,19 +177,6 @@ class LiteLLMClient:
         if call.cost_per_1k_input is not None and call.cost_per_1k_output is not None:
             return (input_tokens * call.cost_per_1k_input + output_tokens * call.cost_per_1k_output) / 1000
         return None
-
-    def _prices(self, model: str) -> tuple[float, float] | None:
-        # A failed lookup costs ~0.4 ms, so misses are remembered until the cost map grows (register_model).
-        miss = (model, len(self._litellm.model_cost))
-        if miss in self._unpriced:
-            return None
-        try:
-            info = self._litellm.get_model_info(model)
-            prices = (float(info["input_cost_per_token"]), float(info["output_cost_per_token"]))
-        except Exception:  # litellm raises its own "not mapped" error, or the entry lacks prices
-            self._unpriced.add(miss)
-            return None
-        return prices
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from tracewatch.llm import load_litellm, register_model_prices
-from tracewatch.llm._pricing import litellm_cost, token_prices
+from tracewatch.llm import litellm_cost, load_litellm, register_model_prices, token_prices
 
 
 def test_a_known_model_is_priced_from_litellms_cost_map() -> None:
