@@ -21,7 +21,7 @@ import polars as pl
 
 from tracewatch.importers._attrs import AttributeReader, to_json_text
 from tracewatch.importers._messages import message_list
-from tracewatch.importers._spans import ChatMessage
+from tracewatch.importers._spans import ChatMessage, SpanFacts
 
 R = TypeVar("R")
 
@@ -267,6 +267,20 @@ def read_payload(value: Any, where: str, reader: AttributeReader) -> Payload:
         if len(value) == 1 and len(strings) == 1:
             return Payload(text=strings[0])
     return Payload(text=to_json_text(value))
+
+
+def set_payloads(fact: SpanFacts, input_value: Any, output_value: Any, reader: AttributeReader) -> None:
+    """A fact's input and output from a vendor's payloads. A model call keeps a conversation as messages; for
+    anything else (a chat function, a trace) a conversation becomes its last message's content, which is what
+    was asked or answered, so the trace's input and output read as text."""
+    for side, value in (("input", input_value), ("output", output_value)):
+        payload = read_payload(value, side, reader)
+        if payload.messages is not None and fact.role == "llm":
+            setattr(fact, f"{side}_messages", payload.messages)
+        elif payload.messages:
+            setattr(fact, f"{side}_text", payload.messages[-1].content)
+        else:
+            setattr(fact, f"{side}_text", payload.text)
 
 
 def _conversation(value: Any) -> list[Any] | None:

@@ -49,8 +49,8 @@ from tracewatch.importers._exports import (
     first_count,
     format_of,
     is_newer,
-    read_payload,
     read_rows,
+    set_payloads,
     text_or_none,
     timestamp_ns,
 )
@@ -338,10 +338,7 @@ def _observation_facts(obs_id: str, row: dict[str, Any], scale: float | None) ->
     )
     if str(row.get("level") or "").upper() == "ERROR":
         fact.status, fact.error_message = "error", text_or_none(row.get("status_message"))
-    for side in ("input", "output"):
-        payload = read_payload(row.get(side), side, reader)
-        setattr(fact, f"{side}_text", payload.text)
-        setattr(fact, f"{side}_messages", payload.messages)
+    set_payloads(fact, row.get("input"), row.get("output"), reader)
     usage = {k: as_count(v) for k, v in as_mapping(row.get("usage_details")).items()}
     fact.input_tokens = first_count(usage, "input", "prompt_tokens", "input_tokens")
     fact.output_tokens = first_count(usage, "output", "completion_tokens", "output_tokens")

@@ -29,13 +29,12 @@ from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._dialects import IMPORT_WARNINGS
 from tracewatch.importers._exports import (
     ExportRead,
-    Payload,
     as_count,
     as_mapping,
     as_number,
     as_text_list,
     first_count,
-    read_payload,
+    set_payloads,
     text_or_none,
     timestamp_ns,
 )
@@ -176,14 +175,7 @@ def _facts(
         fact.status = "error"
         fact.error_type = text_or_none(error.get("exception_type"))
         fact.error_message = text_or_none(error.get("message"))
-    for side in ("input", "output"):
-        payload = read_payload(item.get(side), side, reader)
-        if fact.role == "llm" and payload.messages is not None:
-            setattr(fact, f"{side}_messages", payload.messages)
-        else:
-            setattr(
-                fact, f"{side}_text", payload.text if payload.messages is None else _last_content(payload)
-            )
+    set_payloads(fact, item.get("input"), item.get("output"), reader)
     usage = {k: as_count(v) for k, v in as_mapping(item.get("usage")).items()}
     fact.input_tokens = first_count(usage, "prompt_tokens", "input_tokens")
     fact.output_tokens = first_count(usage, "completion_tokens", "output_tokens")
@@ -195,12 +187,6 @@ def _facts(
     if reader.warnings:
         fact.metadata[IMPORT_WARNINGS] = reader.warnings
     return fact
-
-
-def _last_content(payload: Payload) -> str:
-    """A conversation passed to or returned by something that is not a model call (a chat function) as text:
-    its last message's content, which is what was asked or answered."""
-    return payload.messages[-1].content if payload.messages else ""
 
 
 def _feedback(fact: SpanFacts, scores: Any, reader: AttributeReader) -> None:

@@ -520,3 +520,25 @@ def test_one_run_is_read_by_its_manifest(file_store: Store) -> None:
     assert by_id(read)["o-root"].feedback == [FeedbackValue("ok", 1.0, "API")]
     assert (read.objects_listed, read.objects_read, read.skipped, read.rejected) == (3, 3, [], [])
     assert_accounted(read)
+
+
+def test_a_conversation_on_a_span_that_is_not_a_model_call_reads_as_its_last_message(
+    file_store: Store,
+) -> None:
+    """A chat endpoint's trace records the conversation; the request's text is what was asked and answered."""
+    conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    rows = [
+        observation(
+            "o1",
+            "t1",
+            input=orjson.dumps({"messages": conversation}).decode(),
+            output=orjson.dumps(
+                {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}
+            ).decode(),
+            metadata={"payload": '{"a": 1}'},
+        )
+    ]
+    write_run(file_store, "2026-12-01T10-00-00", observations=rows)
+    [fact] = read_langfuse_export(file_store, "exports").records
+    assert (fact.input_text, fact.output_text, fact.input_messages) == ("Hi", "Hello", None)
+    assert fact.metadata["payload"] == '{"a": 1}'
