@@ -224,12 +224,24 @@ def _manifest_files(
 
 
 def _resolve(listed_key: str, run_folder: str, by_key: dict[str, ObjectInfo]) -> ObjectInfo | None:
-    """The stored object a manifest key means. Manifest keys include the prefix configured in Langfuse, which
-    need not be where this store is rooted; the table folder and file name are the same in both."""
+    """The stored object a manifest key means. Manifest keys start with the prefix configured in Langfuse,
+    which need not be where this store is rooted (and an integration may add its own folder), so the stored
+    key sharing the longest tail of folders with it wins; between equals, the one beside the manifest."""
     if listed_key in by_key:
         return by_key[listed_key]
-    table_and_name = "/".join(listed_key.rsplit("/", 2)[-2:])
-    return by_key.get(f"{run_folder}/{table_and_name}" if run_folder else table_and_name)
+    parts = listed_key.split("/")
+    tail = "/" + "/".join(parts[-2:])
+    candidates = [key for key in by_key if key.endswith(tail) or key == tail[1:]]
+
+    def closeness(key: str) -> tuple[int, bool]:
+        shared = 0
+        for mine, theirs in zip(reversed(key.split("/")), reversed(parts), strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        return shared, key.startswith(f"{run_folder}/") or not run_folder
+
+    return by_key[max(candidates, key=closeness)] if candidates else None
 
 
 def _read_file(

@@ -542,3 +542,20 @@ def test_a_conversation_on_a_span_that_is_not_a_model_call_reads_as_its_last_mes
     [fact] = read_langfuse_export(file_store, "exports").records
     assert (fact.input_text, fact.output_text, fact.input_messages) == ("Hi", "Hello", None)
     assert fact.metadata["payload"] == '{"a": 1}'
+
+
+def test_manifest_keys_resolve_to_the_right_file_in_a_shared_bucket(file_store: Store) -> None:
+    """Manifest keys carry Langfuse's own prefix (and possibly an integration folder), not this store's; two
+    projects in one bucket write the same timestamped names, and each manifest must get its own project's."""
+    name = "observations_v2/2026-12-01T10-00-00.jsonl"
+    mine, other = f"exports/{PROJECT}/integration-9/{name}", f"exports/other-project/integration-9/{name}"
+    file_store.write_bytes(mine, encode(one_trace("t-mine"), "jsonl"))
+    file_store.write_bytes(other, encode([observation("o-x", "t-other", is_root_observation=True)], "jsonl"))
+    entry = {"key": f"lf/{PROJECT}/integration-9/{name}", "table": "observations_v2", "fileType": "JSONL"}
+    file_store.write_bytes(
+        f"exports/{PROJECT}/manifests/2026-12-01T10-00-00.json", orjson.dumps({"files": [entry]})
+    )
+    read = read_langfuse_export(file_store, "exports")
+    assert {f.trace_id for f in read.records} == {"t-mine"}
+    assert "no readable manifest" in {s.key: s.reason for s in read.skipped}[other]
+    assert_accounted(read)
