@@ -1,6 +1,6 @@
 """Pydantic's validation errors as one `ConfigError` in the words of a YAML file: where the mistake is, what is
 wrong and what is expected. Every config style uses it (the pydantic dataclasses of llm and experiments, the
-spec models of datasets), so a mistake reads the same wherever it is made.
+spec models of datasets, the scoring configs), so a mistake reads the same wherever it is made.
 
 A problem names its place as a path below a start (`sampling.strategies[0] (uniform).rate`) or, when there is
 no start, after a label (`experiment 'a': params`); one line a problem, the missing keys of one place on one line:
@@ -23,6 +23,15 @@ from tracewatch.errors import ConfigError
 OUT_OF_RANGE = "out_of_range"
 """The error type of a bound check whose message states the whole range (`must be in (0, 1]`); its context has
 the `value` checked."""
+
+EXPECTED = "expected"
+"""The error type of a field that states what it takes in words (the scoring configs' `Expect`): its context has
+the `value` given and what is `expected` (`a non-negative number`), worded
+`max_ms='1s' is not allowed; max_ms must be a non-negative number`."""
+
+CLAUSE = "clause"
+"""The error type of a problem worded as a clause about its place, which it follows after a space:
+`metric 'regex'` + `needs argument(s) ['pattern']` (the scoring configs' key checks)."""
 
 _MISSING = frozenset({"missing", "missing_argument", "missing_keyword_only_argument"})
 
@@ -107,8 +116,12 @@ def problem(where: str, detail: ErrorDetails) -> str:
         return f"{where}={ctx['value']!r} {detail['msg']}"
     if kind in _BOUNDS:
         return f"{where}={given!r} must be {_BOUNDS[kind].format(**ctx)}"
+    if kind == CLAUSE:
+        return f"{where} {detail['msg']}"
+    if kind == EXPECTED:
+        return f"{where}={ctx['value']!r} is not allowed; {_field(detail)} must be {ctx['expected']}"
     if kind == "union_tag_invalid":
-        field = next((str(p) for p in reversed(detail["loc"]) if isinstance(p, str)), "")
+        field = _field(detail)
         noun = re.sub(r"ies$", "y", field).removesuffix("s")
         tags = ", ".join(sorted(re.findall(r"'([^']*)'", ctx["expected_tags"])))
         return (
@@ -122,3 +135,8 @@ def problem(where: str, detail: ErrorDetails) -> str:
         return f"{where}: expected {_EXPECTED[kind].format(**ctx)}, got {given!r}"
     message = detail["msg"]
     return f"{where}: {message[:1].lower()}{message[1:]}, got {given!r}"
+
+
+def _field(detail: ErrorDetails) -> str:
+    """The name of the field a problem is about: the last key of its place (not a list position)."""
+    return next((str(part) for part in reversed(detail["loc"]) if isinstance(part, str)), "")

@@ -12,16 +12,18 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
 
 import polars as pl
 import yaml
+from pydantic import BeforeValidator, Field, NonNegativeInt, PrivateAttr, model_validator
 
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import Experiment
 from tracewatch.llm import LimitSettings, Runtime, limit_settings_from_dict, model_runtime
 from tracewatch.paths import shipped_data
 from tracewatch.reports import PublishedPartition
+from tracewatch.scoring._config import Expect, ScoringModel
 from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experiment
 from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite
 from tracewatch.scoring.publish import publish_experiment_scoring, publish_trace_scoring
@@ -38,17 +40,43 @@ DEFAULT_EXPERIMENT_SCORERS: tuple[Mapping[str, Any], ...] = (
 dataset has no expected outputs, instead of stopping the night."""
 
 TRACE_SCORING_DIR = "scoring"
-_TRACE_KEYS = frozenset({"sample_size", "seed", "scorers", "limits"})
 
 
-@dataclass(frozen=True)
-class TraceScoringSpec:
-    """What the nightly production-trace scoring does (`data/scoring/<name>.yaml`)."""
+def _limits(value: object) -> dict[str, LimitSettings]:
+    """A model or provider's limits, checked by llm as an experiment's are (null: none)."""
+    given = value or {}
+    if not isinstance(given, Mapping):
+        raise ValueError("must map a model or provider to its limits")
+    where = f"{TraceScoringSpec.label}: limits"
+    return {str(k): limit_settings_from_dict(v, f"{where}.{k}") for k, v in given.items()}
 
-    suite: ScorerSuite
-    sample_size: int = 200
-    seed: int = 0
-    limits: Mapping[str, LimitSettings] | None = None
+
+class TraceScoringSpec(ScoringModel):
+    """What the nightly production-trace scoring does (`data/scoring/<name>.yaml`, docs/scoring.md)."""
+
+    label = "trace scoring"
+
+    sample_size: Annotated[NonNegativeInt, Expect("an integer >= 0")] = 200
+    """Traces scored a day: a deterministic sample of the day's accepted traces."""
+    seed: Annotated[int, Expect("an integer")] = 0
+    """Seed of the sample."""
+    scorers: Annotated[
+        tuple[Mapping[str, Any], ...], BeforeValidator(lambda value: value or ()), Field(strict=False)
+    ] = ()
+    """Scorer configs, as an experiment's `scorers:` (heuristic metrics and LLM judges)."""
+    limits: Annotated[dict[str, LimitSettings], BeforeValidator(_limits)] = Field(default_factory=dict)
+    """Concurrency and rate limits of the judges' models, by model string or provider."""
+    _suite: ScorerSuite = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _build_suite(self) -> Self:
+        self._suite = build_scorers(self.scorers, where=f"{self.label}: scorers")
+        return self
+
+    @property
+    def suite(self) -> ScorerSuite:
+        """The scorers, checked and built."""
+        return self._suite
 
 
 @dataclass(frozen=True)
@@ -72,25 +100,7 @@ def load_trace_scoring(source: str | Path | Mapping[str, Any] = "traces") -> Tra
             data = yaml.safe_load(path.read_text())
         except OSError as exc:
             raise ConfigError(f"cannot read trace scoring file {path}: {exc.strerror}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"trace scoring: expected a mapping of {sorted(_TRACE_KEYS)}")
-    unknown = sorted(str(k) for k in data if k not in _TRACE_KEYS)
-    if unknown:
-        raise ConfigError(f"trace scoring: unknown key(s) {unknown}; allowed: {sorted(_TRACE_KEYS)}")
-    size, seed = data.get("sample_size", 200), data.get("seed", 0)
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ConfigError(f"trace scoring: sample_size must be an integer >= 0, got {size!r}")
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"trace scoring: seed must be an integer, got {seed!r}")
-    limits = data.get("limits") or {}
-    if not isinstance(limits, Mapping):
-        raise ConfigError("trace scoring: limits must map a model or provider to its limits")
-    return TraceScoringSpec(
-        suite=build_scorers(data.get("scorers") or [], where="trace scoring: scorers"),
-        sample_size=size,
-        seed=seed,
-        limits={str(k): limit_settings_from_dict(v, f"trace scoring: limits.{k}") for k, v in limits.items()},
-    )
+    return TraceScoringSpec.parse(data)
 
 
 def experiment_suite(experiment: Experiment) -> ScorerSuite:

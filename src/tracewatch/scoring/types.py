@@ -14,6 +14,8 @@ from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import polars as pl
+from pydantic import ConfigDict, ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 ScoreStatus = Literal["scored", "unscored", "error"]
 """`scored`: measured. `unscored`: not applicable to the item (no expected output, null latency...).
@@ -75,20 +77,23 @@ class Score:
         return cls(None, "error", reason, metadata or {})
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=ConfigDict(strict=True))
 class ScorerSpec:
     """A scorer's name and arguments, recorded with every score so a report row says exactly what measured it."""
 
     name: str
     args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
-    def __post_init__(self) -> None:
+    @field_validator("args")
+    @classmethod
+    def _plain_json(cls, args: Mapping[str, Any], info: ValidationInfo) -> Mapping[str, Any]:
         try:
-            canonical = json.dumps(dict(self.args), sort_keys=True, allow_nan=False)
+            canonical = json.dumps(dict(args), sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"scorer {self.name!r} has arguments that are not plain JSON: {exc}") from exc
-        # Store a JSON round trip: no caller-owned mutable objects, and equality means "same JSON".
-        object.__setattr__(self, "args", MappingProxyType(json.loads(canonical)))
+            name = info.data.get("name")
+            raise ValueError(f"scorer {name!r} has arguments that are not plain JSON: {exc}") from None
+        # Keep a JSON round trip: no caller-owned mutable objects, and equality means "same JSON".
+        return MappingProxyType(json.loads(canonical))
 
     def to_json(self) -> str:
         """Stable text form (sorted keys, no spaces), fit for a report column or a hash."""

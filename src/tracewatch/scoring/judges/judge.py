@@ -26,6 +26,7 @@ from tracewatch.llm import (
     call_params_from_dict,
     config_keys,
 )
+from tracewatch.scoring.judges._options import JudgeOptions
 from tracewatch.scoring.judges.parse import parse_flag, parse_scale
 from tracewatch.scoring.judges.prompts import KINDS, JudgeItem, PromptKind, judge_messages, scale_of
 from tracewatch.scoring.types import Score, ScorerSpec
@@ -33,10 +34,6 @@ from tracewatch.scoring.types import Score, ScorerSpec
 DEFAULT_PARAMS: Mapping[str, Any] = {"temperature": 0.0, "seed": 0, "max_tokens": 256}
 """Judge params unless the config sets them: deterministic, so a judgement is cached and reproducible."""
 
-_OPTIONS: Mapping[str, frozenset[str]] = {
-    "rubric": frozenset({"criteria", "steps", "scale"}),
-    "moderation": frozenset({"categories"}),
-}
 _MODEL_KEYS = config_keys(CallParams) | {"api_base_env"}
 _UNUSED_KEYS = frozenset({"prompt", "system_prompt"})
 """Accepted so that a judge's model can be written like an experiment config; a judge's prompt is its kind's."""
@@ -57,15 +54,7 @@ class LLMJudge:
             raise ConfigError(f"unknown judge {kind!r}; known judges: {sorted(KINDS)}")
         self.kind: PromptKind = KINDS[kind]
         self.call = call
-        self.options: dict[str, Any] = dict(options or {})
-        allowed = _OPTIONS.get(kind, frozenset())
-        unknown = sorted(set(self.options) - allowed)
-        if unknown:
-            raise ConfigError(
-                f"judge {kind!r} takes no option(s) {unknown}; it takes {sorted(allowed) or 'none'}"
-            )
-        if kind == "rubric":
-            _check_rubric(self.options)
+        self.options: JudgeOptions = self.kind.options.parse(dict(options or {}), f"judge {kind!r}")
         self.name = name or kind
 
     def __repr__(self) -> str:
@@ -78,7 +67,8 @@ class LLMJudge:
             "judge": self.kind.name,
             "model": self.call.model,
             "params": dict(self.call.params),
-            **self.options,
+            # The options as the config gave them (not their defaults), so a record reads as its config.
+            **self.options.model_dump(mode="json", exclude_unset=True),
         }
 
     @property
@@ -147,25 +137,6 @@ class LLMJudge:
             if context.cache is not None:  # written, and packed: a rerun of the batch reads one object
                 await context.cache.seal(keys)
         return [score for score in scores if score is not None]
-
-
-def _check_rubric(options: Mapping[str, Any]) -> None:
-    criteria = options.get("criteria")
-    if not isinstance(criteria, str) or not criteria.strip():
-        raise ConfigError("judge 'rubric' needs `criteria`: the quality to judge, in a sentence or two")
-    steps = options.get("steps", [])
-    if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
-        raise ConfigError("judge 'rubric': `steps` must be a list of evaluation steps (strings)")
-    scale = options.get("scale", [1, 5])
-    if (
-        not isinstance(scale, list | tuple)
-        or len(scale) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) for v in scale)
-        or scale[0] >= scale[1]
-    ):
-        raise ConfigError(
-            f"judge 'rubric': `scale` must be two integers [low, high] with low < high, got {scale!r}"
-        )
 
 
 def judge_from_dict(config: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> LLMJudge:

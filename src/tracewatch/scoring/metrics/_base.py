@@ -10,42 +10,72 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 import polars as pl
 
 from tracewatch.errors import ConfigError
+from tracewatch.scoring._config import Expect, ScoringModel
 from tracewatch.scoring.types import SCORE_SCHEMA, MissingPolicy, Score, ScorerSpec
 
 TEXT = pl.String()
 NUMBER = pl.Float64()
 
 
+class MetricArgs(ScoringModel):
+    """A metric's arguments: `missing`, and in a subclass the metric's own (checked before anything is scored)."""
+
+    unknown_words = "has no argument(s) {unknown}; it takes {allowed}"
+    missing_words = "needs argument(s) {missing}"
+
+    missing: Annotated[MissingPolicy, Expect("'error' or 'unscored'")] = "error"
+    """What the metric does when the items lack a field it reads: stop with a ConfigError, or mark them unscored."""
+
+    @classmethod
+    def own_keys(cls) -> list[str]:
+        """The metric's own argument keys (all but `missing`), in their order: the ones taken by position."""
+        return [key for key in cls.accepted_keys() if key not in MetricArgs.model_fields]
+
+
+Flag = Annotated[bool, Expect("true or false")]
+"""A metric argument that is on or off."""
+
+
 class Metric(ABC):
-    """A heuristic scorer: satisfies both `Scorer` (one item) and `FrameScorer` (a frame of items)."""
+    """A heuristic scorer: satisfies both `Scorer` (one item) and `FrameScorer` (a frame of items).
+
+    Its arguments are its `Args` model's fields: the metric's own in their order, by position or by name, and
+    `missing` by name (`Regex("^a", fullmatch=True, missing="unscored")`); a wrong one is a ConfigError."""
 
     name: ClassVar[str]
+    Args: ClassVar[type[MetricArgs]] = MetricArgs
+    config: MetricArgs
 
-    def __init__(self, *, missing: MissingPolicy = "error") -> None:
-        if missing not in ("error", "unscored"):
-            raise ConfigError(
-                f"metric {self.name!r}: missing={missing!r} is not allowed; use 'error' or 'unscored'"
-            )
-        self.missing: MissingPolicy = missing
+    def __init__(self, *positional: Any, **named: Any) -> None:
+        own = self.Args.own_keys()
+        label = f"metric {self.name!r}"
+        if len(positional) > len(own):
+            raise ConfigError(f"{label} takes {len(own)} positional argument(s) {own}, got {len(positional)}")
+        given = dict(zip(own, positional, strict=False))
+        twice = sorted(set(given) & set(named))
+        if twice:
+            raise ConfigError(f"{label}: argument(s) {twice} given by position and by name")
+        self.config = self.Args.parse({**given, **named}, label)
+
+    @property
+    def missing(self) -> MissingPolicy:
+        return self.config.missing
 
     @property
     @abstractmethod
     def fields(self) -> Mapping[str, pl.DataType]:
         """Item field -> the type it is read as."""
 
-    def _own_args(self) -> dict[str, Any]:
-        """The metric's own arguments (besides `missing`), as given in its config."""
-        return {}
-
     @property
     def args(self) -> Mapping[str, Any]:
-        return {**self._own_args(), "missing": self.missing}
+        """The arguments as a config writes them (every one, defaults included)."""
+        return self.config.model_dump(by_alias=True)
 
     @property
     def spec(self) -> ScorerSpec:
@@ -272,9 +302,3 @@ def _constant(height: int, status: str, explanation: str) -> pl.DataFrame:
         {"value": [None] * height, "status": [status] * height, "explanation": [explanation] * height},
         schema=SCORE_SCHEMA,
     )
-
-
-def check_arg(ok: bool, metric: str, message: str) -> None:
-    """Refuse a bad metric argument with a ConfigError that names the metric and what is allowed."""
-    if not ok:
-        raise ConfigError(f"metric {metric!r}: {message}")

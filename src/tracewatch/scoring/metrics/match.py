@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Self
 
 import polars as pl
+from pydantic import Field, model_validator
 
-from tracewatch.errors import ConfigError
-from tracewatch.scoring.metrics._base import TEXT, ExprMetric, check_arg
+from tracewatch.scoring._config import Expect
+from tracewatch.scoring.metrics._base import TEXT, ExprMetric, Flag, MetricArgs
 from tracewatch.scoring.metrics._text import squad_normalise
-from tracewatch.scoring.types import MissingPolicy
 
 _OUTPUT = pl.col("output")
 _EXPECTED = pl.col("expected")
@@ -33,65 +33,74 @@ class ExactMatch(ExprMetric):
         return _verdict("normalised output equals expected", "normalised output differs from expected")
 
 
+class ContainsArgs(MetricArgs):
+    """The arguments of `contains`."""
+
+    text: Annotated[str | None, Expect("a string")] = None
+    """The text to look for; without it, the item's expected output."""
+    case_sensitive: Flag = False
+
+
 class Contains(ExprMetric):
     """1.0 when the output contains `text` (or, without `text`, the item's expected output) as a substring."""
 
     name = "contains"
-
-    def __init__(
-        self, text: str | None = None, case_sensitive: bool = False, *, missing: MissingPolicy = "error"
-    ):
-        super().__init__(missing=missing)
-        check_arg(text is None or isinstance(text, str), self.name, f"text must be a string, got {text!r}")
-        check_arg(isinstance(case_sensitive, bool), self.name, "case_sensitive must be true or false")
-        self.text = text
-        self.case_sensitive = case_sensitive
+    Args = ContainsArgs
+    config: ContainsArgs
 
     @property
     def fields(self) -> Mapping[str, pl.DataType]:
-        return {"output": TEXT} if self.text is not None else {"output": TEXT, "expected": TEXT}
-
-    def _own_args(self) -> dict[str, Any]:
-        return {"text": self.text, "case_sensitive": self.case_sensitive}
+        return {"output": TEXT} if self.config.text is not None else {"output": TEXT, "expected": TEXT}
 
     def _fold(self, expr: pl.Expr) -> pl.Expr:
-        return expr if self.case_sensitive else expr.str.to_lowercase()
+        return expr if self.config.case_sensitive else expr.str.to_lowercase()
 
     def value_expr(self) -> pl.Expr:
-        needle = _EXPECTED if self.text is None else pl.lit(self.text)
+        text = self.config.text
+        needle = _EXPECTED if text is None else pl.lit(text)
         return self._fold(_OUTPUT).str.contains(self._fold(needle), literal=True)
 
     def explanation_expr(self) -> pl.Expr:
-        what = "expected" if self.text is None else repr(self.text)
+        what = "expected" if self.config.text is None else repr(self.config.text)
         return _verdict(f"output contains {what}", f"output does not contain {what}")
+
+
+class RegexArgs(MetricArgs):
+    """The arguments of `regex`."""
+
+    pattern: Annotated[str, Field(min_length=1), Expect("a non-empty string")]
+    """Rust regex syntax, as polars uses."""
+    fullmatch: Flag = False
+    """Anchor the pattern at both ends of the output."""
+
+    @property
+    def effective(self) -> str:
+        """The pattern as matched: anchored at both ends for `fullmatch`."""
+        return rf"\A(?:{self.pattern})\z" if self.fullmatch else self.pattern
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Self:
+        try:
+            pl.select(pl.lit("").str.contains(self.effective)).item()
+        except pl.exceptions.PolarsError as exc:
+            raise ValueError(
+                f"pattern {self.pattern!r} is not a valid (Rust syntax) regular expression: {exc}"
+            ) from None
+        return self
 
 
 class Regex(ExprMetric):
     """1.0 when the output matches `pattern` (Rust regex syntax, as polars uses); `fullmatch` anchors both ends."""
 
     name = "regex"
+    Args = RegexArgs
+    config: RegexArgs
     fields: Mapping[str, pl.DataType] = {"output": TEXT}
 
-    def __init__(self, pattern: str, fullmatch: bool = False, *, missing: MissingPolicy = "error"):
-        super().__init__(missing=missing)
-        check_arg(isinstance(pattern, str) and pattern != "", self.name, "pattern must be a non-empty string")
-        check_arg(isinstance(fullmatch, bool), self.name, "fullmatch must be true or false")
-        self.pattern = pattern
-        self.fullmatch = fullmatch
-        self._effective = rf"\A(?:{pattern})\z" if fullmatch else pattern
-        try:
-            pl.select(pl.lit("").str.contains(self._effective)).item()
-        except pl.exceptions.PolarsError as exc:
-            raise ConfigError(
-                f"metric {self.name!r}: pattern {pattern!r} is not a valid (Rust syntax) regular expression: {exc}"
-            ) from exc
-
-    def _own_args(self) -> dict[str, Any]:
-        return {"pattern": self.pattern, "fullmatch": self.fullmatch}
-
     def value_expr(self) -> pl.Expr:
-        return _OUTPUT.str.contains(self._effective)
+        return _OUTPUT.str.contains(self.config.effective)
 
     def explanation_expr(self) -> pl.Expr:
-        how = "fully matches" if self.fullmatch else "matches"
-        return _verdict(f"output {how} {self.pattern!r}", f"output does not match {self.pattern!r}")
+        how = "fully matches" if self.config.fullmatch else "matches"
+        pattern = self.config.pattern
+        return _verdict(f"output {how} {pattern!r}", f"output does not match {pattern!r}")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
 
 import jsonschema
 import polars as pl
+from pydantic import Field, NonNegativeInt, model_validator
 
-from tracewatch.errors import ConfigError
-from tracewatch.scoring.metrics._base import TEXT, ExprMetric, RowMetric, check_arg
-from tracewatch.scoring.types import MissingPolicy
+from tracewatch.scoring._config import Expect
+from tracewatch.scoring.metrics._base import TEXT, ExprMetric, MetricArgs, RowMetric
 
 _OUTPUT_ONLY: Mapping[str, pl.DataType] = {"output": TEXT}
 
@@ -49,28 +50,34 @@ class IsJson(RowMetric):
         return 1.0, f"valid JSON ({type(document).__name__})"
 
 
+class JsonSchemaArgs(MetricArgs):
+    """The arguments of `json_schema`."""
+
+    json_schema: Annotated[Mapping[str, Any], Expect("a JSON schema object")] = Field(alias="schema")
+    """The JSON schema the output must validate against (written `schema:` in a config)."""
+
+    @model_validator(mode="after")
+    def _valid_schema(self) -> Self:
+        try:
+            jsonschema.validators.validator_for(self.json_schema).check_schema(self.json_schema)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"schema is not a valid JSON schema: {exc.message}") from None
+        return self
+
+
 class JsonSchemaMatch(RowMetric):
     """1.0 when the output is JSON that validates against `schema` (the draft the schema's $schema names,
     else the latest jsonschema supports); the explanation carries the most relevant validation error."""
 
     name = "json_schema"
+    Args = JsonSchemaArgs
+    config: JsonSchemaArgs
     fields = _OUTPUT_ONLY
 
-    def __init__(self, schema: Mapping[str, Any], *, missing: MissingPolicy = "error"):
-        super().__init__(missing=missing)
-        check_arg(isinstance(schema, Mapping), self.name, "schema must be a JSON schema object")
-        validator_class = jsonschema.validators.validator_for(schema)
-        try:
-            validator_class.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise ConfigError(
-                f"metric {self.name!r}: schema is not a valid JSON schema: {exc.message}"
-            ) from exc
-        self.schema = dict(schema)
-        self._validator = validator_class(self.schema)
-
-    def _own_args(self) -> dict[str, Any]:
-        return {"schema": self.schema}
+    @cached_property
+    def _validator(self) -> Any:
+        schema = self.config.json_schema
+        return jsonschema.validators.validator_for(schema)(schema)
 
     def score_values(self, *values: Any) -> tuple[float, str]:
         document, problem = parse_json(values[0])
@@ -84,48 +91,50 @@ class JsonSchemaMatch(RowMetric):
 
 
 LengthUnit = Literal["chars", "words"]
+Bound = Annotated[NonNegativeInt | None, Expect("a non-negative integer or null")]
+
+
+class LengthArgs(MetricArgs):
+    """The arguments of `length`: at least one bound."""
+
+    min: Bound = None
+    max: Bound = None
+    unit: Annotated[LengthUnit, Expect("'chars' or 'words'")] = "chars"
+    """What is counted: characters, or whitespace-separated words."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
 
 
 class LengthBounds(ExprMetric):
     """1.0 when the output's length (characters, or whitespace-separated words) is within [min, max]."""
 
     name = "length"
+    Args = LengthArgs
+    config: LengthArgs
     fields = _OUTPUT_ONLY
-
-    def __init__(
-        self,
-        min: int | None = None,
-        max: int | None = None,
-        unit: LengthUnit = "chars",
-        *,
-        missing: MissingPolicy = "error",
-    ):
-        super().__init__(missing=missing)
-        for label, bound in (("min", min), ("max", max)):
-            ok = bound is None or (isinstance(bound, int) and not isinstance(bound, bool) and bound >= 0)
-            check_arg(ok, self.name, f"{label} must be a non-negative integer or null, got {bound!r}")
-        check_arg(min is not None or max is not None, self.name, "give min, max or both")
-        check_arg(min is None or max is None or min <= max, self.name, f"min {min} is above max {max}")
-        check_arg(unit in ("chars", "words"), self.name, f"unit must be 'chars' or 'words', got {unit!r}")
-        self.min, self.max, self.unit = min, max, unit
-
-    def _own_args(self) -> dict[str, Any]:
-        return {"min": self.min, "max": self.max, "unit": self.unit}
 
     def _length(self) -> pl.Expr:
         output = pl.col("output")
-        return output.str.len_chars() if self.unit == "chars" else output.str.count_matches(r"\S+")
+        chars = self.config.unit == "chars"
+        return output.str.len_chars() if chars else output.str.count_matches(r"\S+")
 
     def value_expr(self) -> pl.Expr:
-        length = self._length()
+        length, low, high = self._length(), self.config.min, self.config.max
         inside = pl.lit(True)
-        if self.min is not None:
-            inside = inside & (length >= self.min)
-        if self.max is not None:
-            inside = inside & (length <= self.max)
+        if low is not None:
+            inside = inside & (length >= low)
+        if high is not None:
+            inside = inside & (length <= high)
         return inside
 
     def explanation_expr(self) -> pl.Expr:
-        bounds = f"[{self.min or 0}, {'inf' if self.max is None else self.max}]"
+        low, high = self.config.min, self.config.max
+        bounds = f"[{low or 0}, {'inf' if high is None else high}]"
         where = pl.when(pl.col("_value") > 0).then(pl.lit("within")).otherwise(pl.lit("outside"))
-        return pl.format("{} {} {} {}", self._length(), pl.lit(self.unit), where, pl.lit(bounds))
+        return pl.format("{} {} {} {}", self._length(), pl.lit(self.config.unit), where, pl.lit(bounds))

@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar
 
 import polars as pl
+from pydantic import NonNegativeFloat
 
-from tracewatch.scoring.metrics._base import NUMBER, ExprMetric, check_arg
-from tracewatch.scoring.types import MissingPolicy
+from tracewatch.scoring._config import Expect
+from tracewatch.scoring.metrics._base import NUMBER, ExprMetric, MetricArgs
+
+Maximum = Annotated[NonNegativeFloat, Expect("a non-negative number")]
 
 
 class _AtMost(ExprMetric):
-    """1.0 when `field` <= the configured maximum."""
+    """1.0 when `field` <= the maximum its `Args` take (their one field of their own)."""
 
     field: ClassVar[str]
-    arg: ClassVar[str]
     unit: ClassVar[str]
 
-    def __init__(self, maximum: float, *, missing: MissingPolicy = "error"):
-        super().__init__(missing=missing)
-        ok = isinstance(maximum, int | float) and not isinstance(maximum, bool) and maximum >= 0
-        check_arg(ok, self.name, f"{self.arg} must be a non-negative number, got {maximum!r}")
-        self.maximum = float(maximum)
+    @property
+    def maximum(self) -> float:
+        value: float = getattr(self.config, self.Args.own_keys()[0])
+        return value
 
     @property
     def fields(self) -> Mapping[str, pl.DataType]:
         return {self.field: NUMBER}
-
-    def _own_args(self) -> dict[str, Any]:
-        return {self.arg: self.maximum}
 
     def value_expr(self) -> pl.Expr:
         return pl.col(self.field) <= self.maximum
@@ -40,25 +38,33 @@ class _AtMost(ExprMetric):
         return pl.format("{} {} {} {}", pl.col(self.field), pl.lit(self.unit), relation, limit)
 
 
+class LatencyArgs(MetricArgs):
+    """The arguments of `latency`."""
+
+    max_ms: Maximum
+    """The slowest passing latency, in milliseconds."""
+
+
 class LatencyThreshold(_AtMost):
     """1 when the latency is at most `max_ms`, else 0."""
 
     name = "latency"
+    Args = LatencyArgs
     field = "latency_ms"
-    arg = "max_ms"
     unit = "ms"
 
-    def __init__(self, max_ms: float, *, missing: MissingPolicy = "error"):
-        super().__init__(max_ms, missing=missing)
+
+class CostArgs(MetricArgs):
+    """The arguments of `cost`."""
+
+    max_usd: Maximum
+    """The highest passing cost, in USD."""
 
 
 class CostThreshold(_AtMost):
     """1 when the cost is at most `max_usd`, else 0."""
 
     name = "cost"
+    Args = CostArgs
     field = "cost_usd"
-    arg = "max_usd"
     unit = "USD"
-
-    def __init__(self, max_usd: float, *, missing: MissingPolicy = "error"):
-        super().__init__(max_usd, missing=missing)
