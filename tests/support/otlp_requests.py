@@ -110,9 +110,10 @@ def log_record(
     attributes: dict[str, Any] | None = None,
     body: Any = None,
     trace_id: bytes = TRACE_ID,
+    span_id: bytes = CHILD_ID,
 ) -> LogRecord:
-    """A GenAI log event joined to `CHILD_ID`."""
-    record = LogRecord(trace_id=trace_id, span_id=CHILD_ID, time_unix_nano=START, event_name=event_name)
+    """A GenAI log event, by default joined to `CHILD_ID`."""
+    record = LogRecord(trace_id=trace_id, span_id=span_id, time_unix_nano=START, event_name=event_name)
     record.attributes.extend(key_values(attributes or {}))
     if body is not None:
         record.body.CopyFrom(any_value(body))

@@ -17,8 +17,9 @@ RejectedScope = Literal["object", "request", "span", "log_record"]
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """Something that could not be decoded: a whole object, one request of a multi-request file, or one span
-    or log record. `where` locates it (e.g. `request 2 resourceSpans[0].scopeSpans[1].spans[4]`); `raw` holds a
-    rejected span's or record's own encoding (JSON or protobuf bytes) so quarantine can keep it."""
+    or log record. `where` locates it inside its object (e.g. `line 2 resourceSpans[0].scopeSpans[1].spans[4]`,
+    empty for the object itself); `raw` holds a rejected span's or record's own encoding (JSON or protobuf
+    bytes) so quarantine can keep it."""
 
     scope: RejectedScope
     reason: str

@@ -163,6 +163,14 @@ def _enum(names: dict[str, int], value: object, what: str) -> int:
     raise RecordError(f"{what} {value!r} is not one of {', '.join(names)} or their numbers")
 
 
+def _text(value: object, what: str) -> str:
+    if type(value) is str:
+        return value
+    if value is None:
+        return ""
+    raise RecordError(f"{what} is {type(value).__name__}, expected a string")
+
+
 def _time(value: object, what: str) -> int | None:
     # 0 is protobuf's "not set": unknown, never the epoch.
     return (int64(value, what) or None) if value else None
@@ -172,7 +180,7 @@ def _event(d: dict[str, Any]) -> SpanEvent:
     get = d.get
     attrs = get("attributes")
     return SpanEvent(
-        name=get("name") or "",
+        name=_text(get("name"), "event name"),
         time_unix_nano=_time(get("timeUnixNano") or get("time_unix_nano"), "timeUnixNano"),
         attributes=attributes(attrs) if attrs else {},
     )
@@ -193,7 +201,7 @@ def _span(d: dict[str, Any], resource: dict[str, AttributeValue], scope_name: st
         trace_id=hex_id("span", "trace id", get("traceId") or get("trace_id"), TRACE_ID_BYTES),
         span_id=hex_id("span", "span id", get("spanId") or get("span_id"), SPAN_ID_BYTES),
         parent_span_id=hex_id("span", "parent span id", parent, SPAN_ID_BYTES) if parent else None,
-        name=get("name") or "",
+        name=_text(get("name"), "span name"),
         start_time_unix_nano=_time(
             get("startTimeUnixNano") or get("start_time_unix_nano"), "startTimeUnixNano"
         ),
@@ -265,23 +273,30 @@ def decode_trace_request(doc: object, out: DecodedTraces, label: str = "") -> No
 def _log_event(d: dict[str, Any]) -> LogEvent:
     get = d.get
     trace_id = get("traceId") or get("trace_id")
-    if not trace_id:
+    # Log records outside a span carry no ids, or all-zero ones from some bridges: both mean "none".
+    if not trace_id or (type(trace_id) is str and not trace_id.strip("0")):
         raise RecordError("log record has no trace id, so it cannot be joined to a span")
     span_id = get("spanId") or get("span_id")
     attrs = get("attributes")
     attributes_ = attributes(attrs) if attrs else {}
     name = get("eventName") or get("event_name") or attributes_.get("event.name") or ""
     body = get("body")
-    time = get("timeUnixNano") or get("time_unix_nano") or get("observedTimeUnixNano")
+    time = (
+        get("timeUnixNano")
+        or get("time_unix_nano")
+        or get("observedTimeUnixNano")
+        or get("observed_time_unix_nano")
+    )
     event = SpanEvent(
         name=name if type(name) is str else str(name),
-        time_unix_nano=_time(time or get("observed_time_unix_nano"), "timeUnixNano"),
+        time_unix_nano=_time(time, "timeUnixNano"),
         attributes=attributes_,
         body=any_value(body) if body else None,
     )
+    has_span = span_id and (type(span_id) is not str or span_id.strip("0"))
     return LogEvent(
         hex_id("log record", "trace id", trace_id, TRACE_ID_BYTES),
-        hex_id("log record", "span id", span_id, SPAN_ID_BYTES) if span_id else None,
+        hex_id("log record", "span id", span_id, SPAN_ID_BYTES) if has_span else None,
         event,
     )
 

@@ -258,12 +258,12 @@ def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
         try:
             decode(decompress(data, obj.compression), out, "")
         except RequestError as exc:
-            out.rejected.append(Rejected("object", str(exc), obj.key))
+            out.rejected.append(Rejected("object", str(exc)))
         return out
     try:
         data = decompress(data, _sniff_compression(data))
     except RequestError as exc:
-        out.rejected.append(Rejected("object", str(exc), obj.key))
+        out.rejected.append(Rejected("object", str(exc)))
         return out
     is_lines = obj.encoding == "json" and data.lstrip()[:1] == b"{"
     requests = _lines(data) if is_lines else _frames(data)
@@ -274,10 +274,10 @@ def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
             try:
                 decode(request, out, label)
             except RequestError as exc:
-                out.rejected.append(Rejected("request", str(exc), f"{obj.key} {label.strip()}"))
+                out.rejected.append(Rejected("request", str(exc), label.strip()))
     except RequestError as exc:
         scope: RejectedScope = "request" if out.requests or out.rejected else "object"
-        out.rejected.append(Rejected(scope, str(exc), obj.key))
+        out.rejected.append(Rejected(scope, str(exc)))
     return out
 
 

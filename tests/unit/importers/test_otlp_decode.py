@@ -196,7 +196,7 @@ def test_a_5_mb_attribute_value_is_kept_whole() -> None:
 def test_an_undecodable_json_object_is_rejected_whole(data: bytes, reason: str) -> None:
     decoded = decode_trace_object(JSON_TRACES, data)
     [rejected] = decoded.rejected
-    assert (rejected.scope, rejected.where, decoded.requests) == ("object", JSON_TRACES.key, 0)
+    assert (rejected.scope, rejected.where, decoded.requests) == ("object", "", 0)
     assert rejected.reason.startswith(reason)
 
 
@@ -219,6 +219,7 @@ def test_an_undecodable_json_object_is_rejected_whole(data: bytes, reason: str) 
             "an attribute key is NoneType, expected a string",
         ),
         ({"events": 5}, "does not follow the OTLP JSON shape (TypeError: "),
+        ({"name": ["chat"]}, "span name is list, expected a string"),
     ],
 )
 def test_a_json_span_breaking_the_mapping_is_rejected_with_what_is_wrong(
@@ -264,12 +265,15 @@ GENAI_BODY = {"message": {"role": "assistant", "content": "Paris."}, "index": 0,
 
 @pytest.mark.parametrize("encode", ["json", "proto"])
 def test_genai_log_events_keep_name_attributes_and_body(encode: str) -> None:
-    """The event name comes from the record's EventName, or else (older SDKs) its `event.name` attribute."""
+    """The event name comes from the record's EventName, or else (older SDKs) its `event.name` attribute; ids that
+    are absent or all zeros mean the record is outside a span (no trace id: it cannot be joined)."""
     request = logs_request(
         log_record(event_name="gen_ai.choice", attributes={"gen_ai.system": "openai"}, body=GENAI_BODY),
         log_record(attributes={"event.name": "gen_ai.user.message"}, body={"content": "Capital of France?"}),
         log_record(body="a plain application log line"),
         log_record(event_name="gen_ai.choice", trace_id=b""),
+        log_record(event_name="gen_ai.choice", trace_id=bytes(16)),
+        log_record(event_name="gen_ai.choice", span_id=bytes(8)),
     )
     if encode == "json":
         decoded = decode_log_object(JSON_LOGS, otlp_json(request))
@@ -289,9 +293,10 @@ def test_genai_log_events_keep_name_attributes_and_body(encode: str) -> None:
             ),
         ),
         (trace, span, SpanEvent("", START, {}, "a plain application log line")),
+        (trace, None, SpanEvent("gen_ai.choice", START, {}, None)),
     ]
-    assert reasons(decoded) == ["log record has no trace id, so it cannot be joined to a span"]
-    assert (decoded.requests, decoded.records_seen) == (1, 4)
+    assert reasons(decoded) == ["log record has no trace id, so it cannot be joined to a span"] * 2
+    assert (decoded.requests, decoded.records_seen) == (1, 6)
 
 
 def test_objects_of_the_other_signal_are_refused_by_name() -> None:

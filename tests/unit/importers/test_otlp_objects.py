@@ -154,7 +154,7 @@ def test_a_truncated_object_is_rejected_whole(suffix: str, reason: str) -> None:
     decoded = decode_trace_object(obj, data[: len(data) // 2])
     assert decoded.spans == []
     [rejected] = decoded.rejected
-    assert (rejected.scope, rejected.reason, rejected.where) == ("object", reason, obj.key)
+    assert (rejected.scope, rejected.reason, rejected.where) == ("object", reason, "")
 
 
 def test_a_corrupt_gzip_object_is_rejected_whole() -> None:
@@ -182,7 +182,7 @@ def test_fileexporter_json_lines_with_a_bad_line_reject_that_line_only() -> None
     decoded = decode_trace_object(fileexporter("json"), data)
     assert len(decoded.spans) == 4
     [rejected] = decoded.rejected
-    assert (rejected.scope, rejected.where) == ("request", "collector/out.data line 2")
+    assert (rejected.scope, rejected.where) == ("request", "line 2")
     assert rejected.reason.startswith("not valid OTLP JSON: ")
 
 
