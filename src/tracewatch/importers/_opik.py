@@ -54,9 +54,10 @@ def read_opik_export(
     listing = store.list_objects(prefix)
     result: ExportRead[SpanFacts] = ExportRead(objects_listed=len(listing))
     seen: set[str] = set()
+    chosen = None if keys is None else set(keys)
     for info in listing:
         name = info.key.rsplit("/", 1)[-1]
-        if keys is not None and info.key not in keys:
+        if chosen is not None and info.key not in chosen:
             result.skip(info.key, "not selected for this read")
         elif not name.startswith(FILE_PREFIX):
             result.skip(info.key, "not a trace file of `opik export` (trace_<id>.json)")
@@ -140,7 +141,9 @@ def _add_span(
         )
     elif timestamp_ns(span.get("start_time")) is None:
         result.reject(key, f"span start_time {span.get('start_time')!r} is not a timestamp", span_id)
-    elif span_id in seen or span_id == trace_id:
+    elif span_id == trace_id:
+        result.reject(key, "span has the id of its trace; spans and the trace need their own ids", span_id)
+    elif span_id in seen:
         result.duplicates_dropped += 1
     else:
         seen.add(span_id)

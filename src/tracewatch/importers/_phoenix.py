@@ -55,9 +55,10 @@ def read_phoenix_export(
     listing = store.list_objects(prefix)
     result: ExportRead[Span] = ExportRead(objects_listed=len(listing))
     seen: set[tuple[str, str]] = set()
+    chosen = None if keys is None else set(keys)
     for info in listing:
         name = info.key.rsplit("/", 1)[-1]
-        if keys is not None and info.key not in keys:
+        if chosen is not None and info.key not in chosen:
             result.skip(info.key, "not selected for this read")
         elif EVALUATIONS_FILE.match(name):
             result.skip(info.key, "Phoenix evaluations file (span annotations), not spans; not imported")

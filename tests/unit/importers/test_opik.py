@@ -216,6 +216,7 @@ def test_duplicates_count_once_and_foreign_or_broken_spans_are_rejected(file_sto
         span("s2", trace_id="0193a1b2-0000-7000-8000-00000000ffff"),
         span("s3", start_time="yesterday"),
         "not a span",
+        span(TRACE),
     ]
     key = export_file(file_store, trace(), spans)
     file_store.write_bytes(f"opik/copy/trace_{TRACE}.json", file_store.read_bytes(key))  # exported twice
@@ -225,9 +226,10 @@ def test_duplicates_count_once_and_foreign_or_broken_spans_are_rejected(file_sto
     assert "not the file's trace" in reasons["s2"]
     assert "is not a timestamp" in reasons["s3"]
     assert "not an object" in reasons["spans[4]"]
+    assert "has the id of its trace" in reasons[TRACE]
     # The repeated span in each file, then the second file's trace and span; its bad spans are reported again.
     assert read.duplicates_dropped == 1 + 1 + 2
-    assert len(read.rejected_records) == 3 + 3
+    assert len(read.rejected_records) == 4 + 4
     assert_accounted(read)
 
 
