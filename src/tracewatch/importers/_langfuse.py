@@ -247,32 +247,32 @@ def _resolve(listed_key: str, run_folder: str, by_key: dict[str, ObjectInfo]) ->
 def _read_file(
     store: Store, info: ObjectInfo, entry: dict[str, Any], result: ExportRead[SpanFacts]
 ) -> list[dict[str, Any]] | None:
+    """The rows of one listed file, or None when it is rejected (the reason names the rows the manifest says
+    it held, so what was lost is known)."""
+    expected = entry.get("rowCount") if isinstance(entry.get("rowCount"), int) else None
+    lost = f" ({expected} rows per the manifest)" if expected is not None else ""
     stated_format, stated_gzip = format_of(info.key)
     fmt = _FILE_TYPES.get(str(entry.get("fileType", "")).upper(), stated_format)
     compressed = entry.get("compressed") if isinstance(entry.get("compressed"), bool) else stated_gzip
-    if fmt is None:
-        result.reject(
-            info.key, "cannot tell the file's format (manifest fileType or name .parquet/.csv/.json/.jsonl)"
-        )
-        return None
     size = entry.get("sizeBytes")
-    if isinstance(size, int) and info.size != size:
-        result.reject(
-            info.key, f"object is {info.size} bytes but the manifest recorded {size}: changed or truncated"
-        )
-        return None
-    try:
-        rows = read_rows(decompress(store.read_bytes(info.key), bool(compressed)), fmt)
-    except ExportFileError as exc:
-        result.reject(info.key, str(exc))
-        return None
-    expected = entry.get("rowCount")
-    if isinstance(expected, int) and expected != len(rows):
-        result.reject(info.key, f"file has {len(rows)} rows but the manifest recorded {expected}")
-        return None
-    result.objects_read += 1
-    result.records_read += len(rows)
-    return rows
+    if fmt is None:
+        reason = "cannot tell the file's format (manifest fileType or name .parquet/.csv/.json/.jsonl)"
+    elif isinstance(size, int) and info.size != size:
+        reason = f"object is {info.size} bytes but the manifest recorded {size}: changed or truncated"
+    else:
+        try:
+            rows = read_rows(decompress(store.read_bytes(info.key), bool(compressed)), fmt)
+        except ExportFileError as exc:
+            reason = str(exc)
+        else:
+            if expected is None or expected == len(rows):
+                result.objects_read += 1
+                result.records_read += len(rows)
+                return rows
+            reason = f"file has {len(rows)} rows but the manifest recorded {expected}"
+            lost = ""
+    result.reject(info.key, reason + lost)
+    return None
 
 
 def _latency_scale(

@@ -419,6 +419,7 @@ def test_a_truncated_gzip_file_is_rejected(file_store: Store) -> None:
     assert read.records == []
     [rejected] = read.rejected
     assert rejected.key == keys["observations_v2"] and "not a complete gzip stream" in rejected.reason
+    assert rejected.reason.endswith("(2 rows per the manifest)")
     assert_accounted(read)
 
 
