@@ -123,7 +123,9 @@ class AttributeReader:
         for key, value in self.attributes.items():
             if not key.startswith(prefixes):
                 continue
-            prefix = next(p for p in prefixes if key.startswith(p))
+            for prefix in prefixes:  # a plain loop: a generator here costs more than the scan itself
+                if key.startswith(prefix):
+                    break
             index, _, suffix = key[len(prefix) :].partition(".")
             if not index.isdigit():
                 continue

@@ -58,13 +58,21 @@ def _part_text(part: Any, where: str, reader: AttributeReader) -> str | None:
 def content_text(content: Any, where: str, reader: AttributeReader) -> str:
     """A message's content as text: a string, a list of parts or content blocks, or (with a warning) anything
     else converted rather than dropped."""
-    if content is None:
-        return ""
     if isinstance(content, str):
         return content
+    if content is None:
+        return ""
     if isinstance(content, (list, tuple)):
-        texts = (_part_text(part, f"{where}.{i}", reader) for i, part in enumerate(content))
-        return "\n".join(t for t in texts if t)
+        texts = []
+        for i, part in enumerate(content):
+            # The common case, a GenAI text part, skips the general dispatch (1M spans: it adds up).
+            if type(part) is dict and part.get("type") == "text" and type(text := part.get("content")) is str:
+                text_or_none: str | None = text
+            else:
+                text_or_none = _part_text(part, f"{where}.{i}", reader)
+            if text_or_none:
+                texts.append(text_or_none)
+        return texts[0] if len(texts) == 1 else "\n".join(texts)
     if isinstance(content, dict):
         return _part_text(content, where, reader) or ""
     reader.warn(f"{where}: content is {type(content).__name__}, not text; converted")
@@ -103,12 +111,16 @@ def structured_message(
         return ChatMessage(role or UNKNOWN_ROLE, content_text(message, where, reader))
     stated = message.get("role")
     role = _role(stated, where, reader) if stated is not None or role is None else role
-    pieces = []
-    if "parts" in message:
-        pieces.append(content_text(message["parts"], f"{where}.parts", reader))
-    if "content" in message:
-        pieces.append(content_text(message["content"], f"{where}.content", reader))
-    pieces.extend(_openai_tool_calls(message.get("tool_calls")))
+    parts = message.get("parts")
+    content = message.get("content")
+    calls = message.get("tool_calls")
+    if content is None and calls is None:  # the GenAI shape: parts only
+        return ChatMessage(role, content_text(parts, f"{where}.parts", reader))
+    pieces = [
+        content_text(parts, f"{where}.parts", reader),
+        content_text(content, f"{where}.content", reader),
+        *_openai_tool_calls(calls),
+    ]
     return ChatMessage(role, "\n".join(p for p in pieces if p))
 
 
@@ -143,28 +155,35 @@ def indexed_messages(
     Understands role, content (a string, or a JSON list of parts as Traceloop writes multi-part content),
     OpenInference `contents.{j}.message_content.*`, and tool calls in both vocabularies.
     """
+    role_key, content_key = f"{prefix}role", f"{prefix}content"
     messages = []
     for index in sorted(groups):
         fields = groups[index]
         at = f"{where}.{index}"
-        role = _role(fields.get(f"{prefix}role"), at, reader)
-        pieces = []
-        content = fields.get(f"{prefix}content")
+        role = _role(fields.get(role_key), at, reader)
+        content = fields.get(content_key)
         if isinstance(content, str) and content.startswith("[{"):
-            content = reader.as_decoded(f"{at}.{prefix}content", content)
-        if content is not None:
-            pieces.append(content_text(content, f"{at}.{prefix}content", reader))
-        for j, part in sorted(sub_indexed(fields, f"{prefix}contents.").items()):
-            part_text = _indexed_content(part, f"{at}.{prefix}contents.{j}", reader)
-            if part_text:
-                pieces.append(part_text)
-        for call in sub_indexed(fields, f"{prefix}tool_calls.").values():
-            pieces.append(_indexed_tool_call(call))
-        name = fields.get(f"{prefix}function_call_name")
-        if name is not None:
-            pieces.append(tool_call_text(None, name, fields.get(f"{prefix}function_call_arguments_json")))
-        messages.append(ChatMessage(role, "\n".join(p for p in pieces if p)))
+            content = reader.as_decoded(f"{at}.{content_key}", content)
+        text = content_text(content, f"{at}.{content_key}", reader)
+        if len(fields) > (role_key in fields) + (content_key in fields):  # more than role and content
+            text = "\n".join(p for p in (text, *_indexed_extras(fields, at, prefix, reader)) if p)
+        messages.append(ChatMessage(role, text))
     return messages
+
+
+def _indexed_extras(fields: dict[str, Any], at: str, prefix: str, reader: AttributeReader) -> list[str]:
+    """A flattened message's content parts and tool calls, as text pieces in index order."""
+    pieces = []
+    for j, part in sorted(sub_indexed(fields, f"{prefix}contents.").items()):
+        part_text = _indexed_content(part, f"{at}.{prefix}contents.{j}", reader)
+        if part_text:
+            pieces.append(part_text)
+    for _, call in sorted(sub_indexed(fields, f"{prefix}tool_calls.").items()):
+        pieces.append(_indexed_tool_call(call))
+    name = fields.get(f"{prefix}function_call_name")
+    if name is not None:
+        pieces.append(tool_call_text(None, name, fields.get(f"{prefix}function_call_arguments_json")))
+    return pieces
 
 
 def _indexed_content(part: dict[str, Any], where: str, reader: AttributeReader) -> str | None:

@@ -330,6 +330,10 @@ def test_openinference_content_parts_tool_calls_and_cost() -> None:
                 "llm.input_messages.0.message.contents.1.message_content.type": "image",
                 "llm.input_messages.0.message.contents.1.message_content.image.image.url": "https://x/cat.png",
                 "llm.output_messages.0.message.role": "assistant",
+                # Exporters do not promise attribute order: the second call arrives first.
+                "llm.output_messages.0.message.tool_calls.1.tool_call.id": "call_10",
+                "llm.output_messages.0.message.tool_calls.1.tool_call.function.name": "lookup",
+                "llm.output_messages.0.message.tool_calls.1.tool_call.function.arguments": "not json",
                 "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_9",
                 "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "lookup",
                 "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": '{"q": "cat"}',
@@ -340,7 +344,8 @@ def test_openinference_content_parts_tool_calls_and_cost() -> None:
     )
     image = json.dumps({"type": "image", "image.image.url": "https://x/cat.png"}, separators=(",", ":"))
     assert facts.input_messages == [ChatMessage("user", f"What is this?\n{image}")]
-    assert facts.output_messages == [ChatMessage("assistant", tool_call("call_9", "lookup", {"q": "cat"}))]
+    calls = f"{tool_call('call_9', 'lookup', {'q': 'cat'})}\n{tool_call('call_10', 'lookup', 'not json')}"
+    assert facts.output_messages == [ChatMessage("assistant", calls)]
     assert facts.cost_usd == 0.003
 
 
