@@ -123,7 +123,7 @@ def read_langfuse_run(
     Ids repeated in the previous run (the shared window boundary) come out again; whoever reads run after run
     de-duplicates by (trace id, observation id), as for any re-sent span.
     """
-    run_folder = manifest_key.rsplit("/manifests/", 1)[0] if "/manifests/" in manifest_key else ""
+    run_folder = _run_folder(manifest_key)
     by_key = {info.key: info for info in store.list_objects(run_folder)}
     result: ExportRead[SpanFacts] = ExportRead()
     rows = _Rows()
@@ -174,6 +174,11 @@ def _read_run(
     return [info.key for info, _ in files]
 
 
+def _run_folder(manifest_key: str) -> str:
+    """The folder an export run writes its table folders into: the manifest's folder's parent."""
+    return manifest_key.rsplit("/", 2)[0] if manifest_key.count("/") >= 2 else ""
+
+
 def _table_of(key: str) -> str:
     parts = key.split("/")
     return parts[-2] if len(parts) >= 2 else ""
@@ -212,7 +217,7 @@ def _manifest_files(
             f"{key}: export run {window.get('minTimestamp')} .. {window.get('maxTimestamp')}, "
             f"source {manifest.get('exportSource')}, {len(entries)} file(s)"
         )
-    run_folder = key.rsplit("/manifests/", 1)[0]
+    run_folder = _run_folder(key)
     found = []
     for n, entry in enumerate(entries):
         info = _resolve(entry["key"], run_folder, by_key)

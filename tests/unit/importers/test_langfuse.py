@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -560,3 +561,13 @@ def test_manifest_keys_resolve_to_the_right_file_in_a_shared_bucket(file_store: 
     assert {f.trace_id for f in read.records} == {"t-mine"}
     assert "no readable manifest" in {s.key: s.reason for s in read.skipped}[other]
     assert_accounted(read)
+
+
+def test_a_store_rooted_at_the_project_folder(tmp_path: Path) -> None:
+    """The source location may be the project folder itself: then keys start at `manifests/`."""
+    outer = Store(f"file://{tmp_path / 'bucket'}")
+    keys = write_run(outer, "2026-12-01T10-00-00", observations=one_trace())
+    project = Store(f"file://{tmp_path / 'bucket' / ROOT}")
+    read = read_langfuse_run(project, keys["manifest"].removeprefix(f"{ROOT}/"))
+    assert sorted(by_id(read)) == ["o-gen", "o-root"]
+    assert (read.objects_listed, read.objects_read, read.rejected) == (3, 3, [])
