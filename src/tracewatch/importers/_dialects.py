@@ -15,7 +15,7 @@ several vocabularies at once:
 What every dialect shares is read last and never overrides what the dialect found: `http.route` on a server
 or root span as the route, `user.id` / `enduser.id` / `session.id`, `error.type` and `exception` events as the
 error, the span status, and the resource's `service.name` as the project when nothing better names it
-(`metadata["project_source"]` says which one did, so a source's project mapping can take precedence).
+(then `metadata["project_source"]` is "service.name", so a source's project mapping knows it is only a hint).
 Problems with values end up in `metadata["import_warnings"]`.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._genai import first_text, read_genai
-from tracewatch.importers._openinference import PROJECT, SPAN_KIND, read_openinference
+from tracewatch.importers._openinference import SPAN_KIND, read_openinference
 from tracewatch.importers._openllmetry import read_openllmetry
 from tracewatch.importers._spans import Dialect, Span, SpanFacts
 
@@ -97,9 +97,7 @@ def _read_common(span: Span, reader: AttributeReader, facts: SpanFacts) -> None:
     if facts.session_id is None:
         facts.session_id = reader.text("session.id")
     _read_error(span, reader, facts)
-    if facts.project is not None:
-        facts.metadata[PROJECT_SOURCE] = PROJECT
-    else:
+    if facts.project is None:
         service = span.resource.get("service.name")
         # The SDK's default (`unknown_service:python`) names no project: better unknown than a false one.
         if isinstance(service, str) and service and not service.startswith("unknown_service"):

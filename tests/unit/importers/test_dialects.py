@@ -204,6 +204,29 @@ def test_event_tool_calls_in_openai_shape_and_choices_in_index_order() -> None:
     assert facts.output_messages == [ChatMessage("assistant", "A"), ChatMessage("assistant", "B")]
 
 
+def test_oldest_content_events_and_attributes_winning_over_events() -> None:
+    """Semconv 1.26 and before: `gen_ai.content.prompt` / `gen_ai.content.completion` span events with a JSON
+    `gen_ai.prompt` / `gen_ai.completion` attribute. When a span has message attributes too, they win."""
+    old_events = [
+        event("gen_ai.content.prompt", **{"gen_ai.prompt": json.dumps([{"role": "user", "content": "Hi"}])}),
+        event(
+            "gen_ai.content.completion",
+            **{"gen_ai.completion": json.dumps([{"role": "assistant", "content": "Yo"}])},
+        ),
+    ]
+    facts = read_span(span({"gen_ai.system": "openai", "gen_ai.request.model": "m"}, events=old_events))
+    assert facts.input_messages == [ChatMessage("user", "Hi")]
+    assert facts.output_messages == [ChatMessage("assistant", "Yo")]
+    both = read_span(
+        span(
+            {"gen_ai.operation.name": "chat", "gen_ai.input.messages": json.dumps(CURRENT_INPUT[:1])},
+            events=old_events,
+        )
+    )
+    assert both.input_messages == [ChatMessage("user", "Weather in Paris?")]
+    assert both.output_messages == [ChatMessage("assistant", "Yo")], "each side falls back on its own"
+
+
 def test_genai_retrieval_operation() -> None:
     """`retrieval` operation with `gen_ai.retrieval.documents` (JSON, objects with id and score, per the
     attribute registry: https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/)."""
@@ -296,7 +319,7 @@ def test_openinference_chain_span_with_session_tags_metadata_and_project() -> No
     assert (facts.role, facts.input_text, facts.output_text) == ("other", "Capital of France?", "Paris.")
     assert (facts.session_id, facts.user_id, facts.tags) == ("s-1", "u-9", ["prod", "v2"])
     assert facts.project == "support-bot"
-    assert facts.metadata == {"tenant": "acme", "ab": 3, "project_source": "openinference.project.name"}
+    assert facts.metadata == {"tenant": "acme", "ab": 3}, "the project is the dialect's own: no source note"
 
 
 def test_openinference_retriever_documents_in_index_order() -> None:
