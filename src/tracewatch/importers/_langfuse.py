@@ -55,7 +55,7 @@ from tracewatch.importers._exports import (
     timestamp_ns,
 )
 from tracewatch.importers._langfuse_scores import attach_scores
-from tracewatch.importers._spans import SpanFacts, SpanRole
+from tracewatch.importers._spans import Passage, SpanFacts, SpanRole
 from tracewatch.store import ObjectInfo, Store
 
 LatencyUnit = Literal["auto", "seconds", "milliseconds"]
@@ -356,6 +356,8 @@ def _observation_facts(obs_id: str, row: dict[str, Any], scale: float | None) ->
     if str(row.get("level") or "").upper() == "ERROR":
         fact.status, fact.error_message = "error", text_or_none(row.get("status_message"))
     set_payloads(fact, row.get("input"), row.get("output"), reader)
+    if role == "retriever":
+        fact.retrieved = _passages(row.get("output"))
     usage = {k: as_count(v) for k, v in as_mapping(row.get("usage_details")).items()}
     fact.input_tokens = first_count(usage, "input", "prompt_tokens", "input_tokens")
     fact.output_tokens = first_count(usage, "output", "completion_tokens", "output_tokens")
@@ -365,6 +367,32 @@ def _observation_facts(obs_id: str, row: dict[str, Any], scale: float | None) ->
     if reader.warnings:
         fact.metadata[IMPORT_WARNINGS] = reader.warnings
     return fact
+
+
+def _passages(output: Any) -> list[Passage] | None:
+    """A retriever's documents, as LangChain and LlamaIndex record them in Langfuse: a list (or an object with
+    `documents`) of `{page_content | content | text, metadata, id?, score?}`. Anything else stays the output
+    text only."""
+    if isinstance(output, str):
+        try:
+            output = orjson.loads(output)
+        except orjson.JSONDecodeError:
+            return None
+    if isinstance(output, dict):
+        output = output.get("documents")
+    if not isinstance(output, list) or not output or not all(isinstance(d, dict) for d in output):
+        return None
+    passages = []
+    for document in output:
+        meta = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+        text = next(
+            (document[k] for k in ("page_content", "content", "text") if isinstance(document.get(k), str)),
+            None,
+        )
+        found_id = document.get("id", meta.get("id", meta.get("source")))
+        score = as_number(document.get("score", meta.get("score")))
+        passages.append(Passage(None if found_id is None else str(found_id), text, score))
+    return passages
 
 
 def _cost(row: dict[str, Any]) -> float | None:

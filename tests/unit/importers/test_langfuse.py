@@ -25,7 +25,7 @@ import pytest
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._langfuse import read_langfuse_export, read_langfuse_run
 from tracewatch.importers._langfuse_scores import SCORE_METADATA
-from tracewatch.importers._spans import ChatMessage, FeedbackValue, SpanFacts
+from tracewatch.importers._spans import ChatMessage, FeedbackValue, Passage, SpanFacts
 from tracewatch.store import Store
 
 PROJECT = "cm4proj01"
@@ -571,3 +571,26 @@ def test_a_store_rooted_at_the_project_folder(tmp_path: Path) -> None:
     read = read_langfuse_run(project, keys["manifest"].removeprefix(f"{ROOT}/"))
     assert sorted(by_id(read)) == ["o-gen", "o-root"]
     assert (read.objects_listed, read.objects_read, read.rejected) == (3, 3, [])
+
+
+def test_a_retriever_observation_lists_its_documents(file_store: Store) -> None:
+    """LangChain's Langfuse callback records a retriever's output as its documents."""
+    documents = [
+        {
+            "page_content": "Paris is the capital of France.",
+            "metadata": {"source": "wiki/France", "score": 0.9},
+        },
+        {"page_content": "Lyon is a city.", "metadata": {}, "type": "Document"},
+    ]
+    rows = [
+        observation(
+            "o1", "t1", type="RETRIEVER", input="capital of France", output=orjson.dumps(documents).decode()
+        )
+    ]
+    write_run(file_store, "2026-12-01T10-00-00", observations=rows)
+    [fact] = read_langfuse_export(file_store, "exports").records
+    assert fact.role == "retriever"
+    assert fact.retrieved == [
+        Passage("wiki/France", "Paris is the capital of France.", 0.9),
+        Passage(None, "Lyon is a city.", None),
+    ]
