@@ -50,6 +50,14 @@ class Settings(BaseSettings):
         "e.g. traces or demo) or a YAML path; an empty value turns trace scoring off.",
     )
 
+    sources: str = Field(
+        default="",
+        validation_alias=AliasChoices("TRACEWATCH_SOURCES"),
+        description="Where production traces are imported from before each night: a shipped name "
+        "(data/sources/<name>.yaml, e.g. demo) or a YAML path (docs/importing.md); empty: no import, the "
+        "application writes canonical trace files itself.",
+    )
+
     @property
     def nightly_experiments(self) -> list[str]:
         return [name.strip() for name in self.nightly_experiments_csv.split(",") if name.strip()]

@@ -156,24 +156,42 @@ class Store:
                     f"TRACEWATCH_STORE={self.url!r} is not a writable folder: {exc.strerror}"
                 ) from None
             return
+        self._check_bucket(
+            missing="create it or fix the store URL",
+            refused="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            endpoint_setting=" (TRACEWATCH_S3_ENDPOINT_URL)",
+            subject=f"TRACEWATCH_STORE={self.url!r}",
+        )
+
+    def check_readable(self) -> None:
+        """Fail fast when objects cannot be listed here (a read-only source: nothing is created or written)."""
+        if self.protocol == "file":
+            if not Path(self._root).is_dir():
+                raise StoreError(f"{self.url} is not an existing folder")
+            return
+        self._check_bucket(
+            missing="fix the location or the endpoint",
+            refused="check the credentials' environment variables",
+            endpoint_setting="",
+            subject=self.url,
+        )
+
+    def _check_bucket(self, *, missing: str, refused: str, endpoint_setting: str, subject: str) -> None:
         bucket = self._root.split("/", 1)[0]
         endpoint = self._settings.s3_endpoint_url or "AWS default"
         try:
             self.fs.ls(bucket, refresh=True)
         except FileNotFoundError:
             raise StoreError(
-                f"bucket {bucket!r} of TRACEWATCH_STORE={self.url!r} does not exist at {endpoint} "
-                "(TRACEWATCH_S3_ENDPOINT_URL); create it or fix the store URL"
+                f"bucket {bucket!r} of {subject} does not exist at {endpoint}{endpoint_setting}; {missing}"
             ) from None
         except PermissionError:
             raise StoreError(
-                f"the S3 server at {endpoint} refused the credentials for {self.url!r}: "
-                "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                f"the S3 server at {endpoint} refused the credentials for {self.url!r}: {refused}"
             ) from None
         except Exception as exc:  # botocore/aiohttp raise many unrelated types for "cannot connect"
             raise StoreError(
-                f"cannot reach the S3 endpoint {endpoint} (TRACEWATCH_S3_ENDPOINT_URL) for {self.url!r}: "
-                f"{type(exc).__name__}"
+                f"cannot reach the S3 endpoint {endpoint}{endpoint_setting} for {self.url!r}: {type(exc).__name__}"
             ) from None
 
     # ---- listing -----------------------------------------------------------------------------------------

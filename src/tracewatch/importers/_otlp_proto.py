@@ -32,18 +32,19 @@ from tracewatch.importers._spans import AttributeValue, Span, SpanEvent
 _SHAPE_ERRORS = (TypeError, AttributeError, ValueError)
 
 
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value", "bytes_value"})
+
+
 def any_value(value: Any) -> AttributeValue:
     """An OTLP `AnyValue` message as Python; an unset one is None."""
     which = value.WhichOneof("value")
-    if which == "string_value":
-        return value.string_value  # type: ignore[no-any-return]
+    if which in _SCALARS:
+        return getattr(value, which)  # type: ignore[no-any-return]
     if which is None:
         return None
     if which == "array_value":
         return [any_value(item) for item in value.array_value.values]
-    if which == "kvlist_value":
-        return attributes(value.kvlist_value.values)
-    return getattr(value, which)  # type: ignore[no-any-return]
+    return attributes(value.kvlist_value.values)
 
 
 def attributes(kvs: Any) -> dict[str, AttributeValue]:

@@ -76,6 +76,28 @@ INGEST_DAILY = ReportTable(
     description="Row accounting per day: every row read is accepted or quarantined; unreadable files counted.",
 )
 
+IMPORT_DAILY = ReportTable(
+    name="import_daily",
+    version=1,
+    schema={
+        "source": pl.String(),
+        "kind": pl.String(),
+        "objects": pl.Int64(),
+        "objects_rejected": pl.Int64(),
+        "records": pl.Int64(),
+        "records_rejected": pl.Int64(),
+        "records_duplicate": pl.Int64(),
+        "records_late": pl.Int64(),
+        "traces": pl.Int64(),
+        "traces_incomplete": pl.Int64(),
+        "traces_quarantined": pl.Int64(),
+        "traces_skipped": pl.Int64(),
+        "run_id": pl.String(),
+    },
+    description="Import accounting per upload day and source: objects and records read, traces made, "
+    "incomplete or quarantined; every record is in a trace or quarantined.",
+)
+
 DATASET_VERSIONS = ReportTable(
     name="dataset_versions",
     version=1,
@@ -289,6 +311,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
         TRACE_METRICS_DAILY,
         TRACE_METRICS_HOURLY,
         INGEST_DAILY,
+        IMPORT_DAILY,
         DATASET_VERSIONS,
         DATASET_ITEMS,
         EXPERIMENT_ITEMS,

@@ -1,0 +1,388 @@
+"""An import run: every configured source's new objects become canonical trace files under `traces/`, which
+the nightly ingest then validates like any other trace file.
+
+Per source, objects are read oldest upload first. Their spans go through the dialects to `SpanFacts`, wait in a
+buffer until their trace is whole (its root arrived and no span came for the grace window), and are assembled
+into one canonical row per trace. Whatever cannot be read is quarantined with its reason; traces still waiting
+at the end of the run are kept (`warehouse/state/imports/<source>/pending.parquet`) for the next run. The ledger
+(key and version of every object read) is the watermark, so a rerun reads nothing twice, and an explicit
+re-import of upload days replaces what those days produced instead of adding to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from tracewatch.hashing import key64
+from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
+from tracewatch.importers._dialects import read_span
+from tracewatch.importers._ledger import ImportLedger, ObjectEntry, load_import_ledger
+from tracewatch.importers._quarantine import QuarantineRecord, write_records
+from tracewatch.importers._readers import reader_for
+from tracewatch.importers._reading import ObjectContent, SourceObject
+from tracewatch.importers._sources import SourceConfig
+from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
+from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
+from tracewatch.reports import IMPORT_DAILY, PublishedPartition, publish_partition
+from tracewatch.runs import new_run_id, utc_now
+from tracewatch.settings import Settings
+from tracewatch.store import Store
+from tracewatch.traces import TRACE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+TRACES_PREFIX = "traces"
+STATE_PREFIX = "warehouse/state/imports"
+ROWS_PER_FILE = 200_000
+"""Canonical rows per written file: large enough that ingest reads few files, small enough to bound memory."""
+
+
+@dataclass
+class SourceImport:
+    """What one run did for one source."""
+
+    source: str
+    kind: str
+    objects: int = 0
+    objects_rejected: int = 0
+    records: int = 0
+    records_rejected: int = 0
+    records_duplicate: int = 0
+    records_late: int = 0
+    traces: int = 0
+    traces_incomplete: int = 0
+    traces_quarantined: int = 0
+    traces_skipped: int = 0
+    pending_traces: int = 0
+    outputs: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    """canonical files an explicit re-import removed (their days must be ingested again)"""
+
+    @property
+    def message(self) -> str:
+        if not self.objects:
+            return f"{self.source}: no new objects"
+        rejected = f", {self.objects_rejected} unreadable" if self.objects_rejected else ""
+        return (
+            f"{self.source}: {self.objects} object(s){rejected}, {self.records} record(s) "
+            f"({self.records_rejected} quarantined) -> {self.traces} trace(s), {self.traces_incomplete} incomplete, "
+            f"{self.traces_quarantined} quarantined, {self.pending_traces} waiting for late spans"
+        )
+
+
+@dataclass
+class ImportResult:
+    """The outcome of one import run over every source."""
+
+    run_id: str
+    sources: list[SourceImport] = field(default_factory=list)
+    published: list[PublishedPartition] = field(default_factory=list)
+
+    @property
+    def trace_dates(self) -> list[dt.date]:
+        """Dates whose canonical files were written or removed: what ingest must (re)read."""
+        keys = [k for s in self.sources for k in (*s.outputs, *s.removed)]
+        return sorted({date_of_output(k) for k in keys})
+
+    @property
+    def reimported_dates(self) -> list[dt.date]:
+        """Dates that lost a canonical file to a re-import: ingest must forget them and read them again."""
+        return sorted({date_of_output(k) for s in self.sources for k in s.removed})
+
+    @property
+    def message(self) -> str:
+        return "; ".join(s.message for s in self.sources) or "no sources configured"
+
+
+def date_of_output(key: str) -> dt.date:
+    """The date partition of a canonical trace file key (`traces/date=YYYY-MM-DD/...`)."""
+    partition = key.removeprefix(f"{TRACES_PREFIX}/").split("/", 1)[0]
+    return dt.date.fromisoformat(partition.removeprefix("date="))
+
+
+def import_traces(
+    store: Store,
+    sources: Sequence[SourceConfig],
+    *,
+    settings: Settings | None = None,
+    reimport: Sequence[dt.date] = (),
+    run_id: str | None = None,
+    now: dt.datetime | None = None,
+    pricer: Pricer | None = None,
+) -> ImportResult:
+    """Import every source's new objects into canonical trace files and publish `import_daily`.
+
+    Every source is opened (and checked) before anything is read, so a wrong location or credentials stop the
+    run at once, naming the source and the setting. `reimport` names upload days to read again from scratch:
+    their ledger entries are forgotten and the canonical files they produced removed first. `now` is the clock
+    the grace window is measured against (default: the wall clock).
+    """
+    settings = settings or Settings()
+    opened = [(source, source.open(settings)) for source in sources]
+    run_id = run_id or new_run_id("import")
+    now = now or utc_now()
+    ledger = load_import_ledger(store)
+    result = ImportResult(run_id=run_id)
+    days: set[dt.date] = set()
+    for source, source_store in opened:
+        outcome = _SourceRun(store, source, ledger, run_id, now, pricer).run(source_store, reimport)
+        result.sources.append(outcome)
+        days |= {e.upload_date for e in ledger.touched(source.name)}
+        ledger.save(store)
+    days |= set(reimport)
+    result.published = [_publish_import_daily(store, ledger, day, run_id) for day in sorted(days)]
+    return result
+
+
+class _SourceRun:
+    """One source through one run: read, buffer, assemble, write, account."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: SourceConfig,
+        ledger: ImportLedger,
+        run_id: str,
+        now: dt.datetime,
+        pricer: Pricer | None,
+    ) -> None:
+        self.store, self.source, self.ledger, self.run_id, self.now = store, source, ledger, run_id, now
+        self.pricer = pricer
+        self.outcome = SourceImport(source=source.name, kind=source.kind)
+        self.policy = (
+            IncompletePolicy.QUARANTINE
+            if source.incomplete == "quarantine"
+            else IncompletePolicy.IMPORT_FLAGGED
+        )
+        self.rows: list[tuple[str, dict[str, Any]]] = []  # (home object key, canonical row)
+        self.events: dict[tuple[str, str], list[SpanEvent]] = defaultdict(list)
+        self.trace_quarantine: dict[str, list[QuarantineRecord]] = defaultdict(list)  # by home object
+
+    @property
+    def pending_key(self) -> str:
+        return f"{STATE_PREFIX}/{self.source.name}/pending.parquet"
+
+    def run(self, source_store: Store, reimport: Sequence[dt.date]) -> SourceImport:
+        if reimport:
+            self._forget(reimport)
+        reader = reader_for(self.source)
+        pending = self.store.read_parquet(self.pending_key) if self.store.exists(self.pending_key) else None
+        buffer = TraceBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
+        for obj in reader.new_objects(source_store, self.ledger.known(self.source.name)):
+            content = reader.read(source_store, obj)
+            self._account(obj, content)
+            for joined in content.events:
+                self.events[(joined.trace_id, joined.span_id or "")].append(joined.event)
+            facts = [*content.facts, *(self._facts_of(span) for span in content.spans)]
+            buffer.add(facts, uploaded=obj.uploaded, home=obj.info.key)
+            self._assemble(buffer.release(obj.uploaded))
+            if len(self.rows) >= ROWS_PER_FILE:
+                self._write_rows()
+        self._assemble(buffer.release(self.now))
+        self._write_rows()
+        self._quarantine_traces()
+        self._unjoined_events()
+        self.outcome.pending_traces = buffer.trace_count
+        self.store.write_parquet(self.pending_key, buffer.to_frame())
+        return self.outcome
+
+    # ---- spans to facts to rows ----------------------------------------------------------------------------
+
+    def _facts_of(self, span: Span) -> SpanFacts:
+        joined = self.events.pop((span.trace_id, span.span_id), None)
+        if joined:
+            span.events.extend(joined)
+        facts = read_span(span)
+        attribute = self.source.project.from_attribute
+        if attribute:
+            value = span.attributes.get(attribute, span.resource.get(attribute))
+            if value is not None:
+                facts.project = str(value)
+        return facts
+
+    def _assemble(self, released: list[ReleasedTrace]) -> None:
+        for trace in released:
+            home = trace.home or ""
+            entry = self.ledger.entry(self.source.name, home)
+            if trace.late:
+                self.trace_quarantine[home] += [
+                    QuarantineRecord("span", trace.late_reason, trace_id=f.trace_id, span_id=f.span_id)
+                    for f in trace.facts
+                ]
+                self._count(entry, "records_late", len(trace.facts))
+                continue
+            assembled = assemble_trace(
+                trace.facts,
+                project=None,
+                pricer=self.pricer,
+                incomplete=self.policy,
+                source={"name": self.source.name, **trace.source_metadata()},
+            )
+            self._count(entry, "records_duplicate", assembled.duplicates)
+            if assembled.row is None:
+                skipped = assembled.code == "no_llm_call"
+                self.trace_quarantine[home].append(
+                    QuarantineRecord("trace", assembled.reason or "", trace_id=trace.trace_id)
+                )
+                self._count(entry, "traces_skipped" if skipped else "traces_quarantined", 1)
+                continue
+            row = assembled.row
+            row["project"] = self.source.project.project_of(row.get("project"))
+            self.rows.append((home, row))
+            self._count(entry, "traces_incomplete" if assembled.incomplete else "traces", 1)
+
+    def _count(self, entry: ObjectEntry | None, name: str, n: int) -> None:
+        if entry is not None and n:
+            setattr(entry, name, getattr(entry, name) + n)
+        if n and name in SourceImport.__dataclass_fields__:
+            setattr(self.outcome, name, getattr(self.outcome, name) + n)
+
+    # ---- writing -------------------------------------------------------------------------------------------
+
+    def _write_rows(self) -> None:
+        """Write the buffered rows, one file per trace date, named from the objects they came from, so the
+        same objects always give the same file names (a rerun replaces, never duplicates)."""
+        if not self.rows:
+            return
+        frame = pl.DataFrame([row for _, row in self.rows], schema=TRACE_SCHEMA).with_columns(
+            pl.Series("_home", [home for home, _ in self.rows])
+        )
+        self.rows.clear()
+        for (day,), part in frame.group_by(pl.col("start_time").dt.date(), maintain_order=True):
+            homes = sorted(set(part["_home"].to_list()))
+            digest = f"{key64(self.source.name, *homes):016x}"
+            key = f"{TRACES_PREFIX}/date={day}/import-{self.source.name}-{digest}.parquet"
+            self.store.write_parquet(key, part.drop("_home").sort("start_time", "trace_id"))
+            self.outcome.outputs.append(key)
+            for home in homes:
+                entry = self.ledger.entry(self.source.name, home)
+                if entry is not None and key not in entry.outputs:
+                    entry.outputs.append(key)
+
+    def _quarantine_traces(self) -> None:
+        """Trace-level quarantine (late spans, rootless or non-LLM traces), one record per home object."""
+        for home, records in self.trace_quarantine.items():
+            entry = self.ledger.entry(self.source.name, home)
+            day = entry.upload_date if entry is not None else self.now.date()
+            write_records(
+                self.store,
+                source=self.source.name,
+                upload_day=day,
+                object_key=f"{home}#traces",
+                object_version=entry.object_version if entry is not None else "",
+                records=records,
+                run_id=self.run_id,
+                at=utc_now(),
+                merge=True,
+            )
+
+    def _unjoined_events(self) -> None:
+        """Log records whose span never came in this run: quarantined, never dropped."""
+        if not self.events:
+            return
+        records = [
+            QuarantineRecord(
+                "log_record",
+                "log record names a span that no object of this import held; it could not be joined",
+                trace_id=trace_id,
+                span_id=span_id or None,
+            )
+            for (trace_id, span_id), events in self.events.items()
+            for _ in events
+        ]
+        write_records(
+            self.store,
+            source=self.source.name,
+            upload_day=self.now.date(),
+            object_key=f"unjoined-log-records#{self.run_id}",
+            object_version="",
+            records=records,
+            run_id=self.run_id,
+            at=utc_now(),
+        )
+        self.outcome.records_rejected += len(records)
+        self.events.clear()
+
+    # ---- accounting ----------------------------------------------------------------------------------------
+
+    def _account(self, obj: SourceObject, content: ObjectContent) -> None:
+        day = obj.uploaded.date()
+        rejected = list(content.rejected)
+        if content.unreadable:
+            rejected.append(QuarantineRecord("object", content.unreadable))
+        records_rejected = sum(r.scope != "object" for r in rejected)
+        self.ledger.add(
+            ObjectEntry(
+                source=self.source.name,
+                kind=self.source.kind,
+                object_key=obj.info.key,
+                object_version=obj.info.version,
+                object_size=obj.info.size,
+                upload_date=day,
+                status="skipped" if content.skipped else "rejected" if content.unreadable else "read",
+                reason=content.skipped or content.unreadable,
+                records=content.records,
+                records_rejected=records_rejected,
+                records_duplicate=0,
+                run_id=self.run_id,
+                imported_at=utc_now(),
+            )
+        )
+        write_records(
+            self.store,
+            source=self.source.name,
+            upload_day=day,
+            object_key=obj.info.key,
+            object_version=obj.info.version,
+            records=rejected,
+            run_id=self.run_id,
+            at=utc_now(),
+        )
+        self.outcome.objects += 1
+        self.outcome.objects_rejected += bool(content.unreadable)
+        self.outcome.records += content.records
+        self.outcome.records_rejected += records_rejected
+
+    def _forget(self, days: Sequence[dt.date]) -> None:
+        """An explicit re-import: forget the days' objects and remove the canonical files they produced."""
+        for entry in self.ledger.forget(self.source.name, days):
+            for key in entry.outputs:
+                if key not in self.outcome.removed and self.store.exists(key):
+                    self.store.delete(key)
+                    self.outcome.removed.append(key)
+
+
+def _publish_import_daily(
+    store: Store, ledger: ImportLedger, day: dt.date, run_id: str
+) -> PublishedPartition:
+    """`import_daily` for one upload day, every source's row rebuilt from the ledger."""
+    entries = ledger.frame.filter(pl.col("upload_date") == day)
+    frame = (
+        entries.group_by("source", "kind", maintain_order=True)
+        .agg(
+            pl.len().alias("objects"),
+            (pl.col("status") == "rejected").sum().alias("objects_rejected"),
+            *(pl.col(c).sum() for c in _SUMMED),
+        )
+        .with_columns(pl.lit(run_id).alias("run_id"))
+    )
+    return publish_partition(store, IMPORT_DAILY, day, frame, run_id=run_id)
+
+
+_SUMMED = (
+    "records",
+    "records_rejected",
+    "records_duplicate",
+    "records_late",
+    "traces",
+    "traces_incomplete",
+    "traces_quarantined",
+    "traces_skipped",
+)
