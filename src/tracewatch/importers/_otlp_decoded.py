@@ -101,6 +101,6 @@ def check_id_length(what: str, raw: bytes, expected: int) -> str:
     """`raw` as lower-case hex when it has the `expected` number of bytes and is not all zeros (OTLP: invalid)."""
     if len(raw) != expected:
         raise RecordError(f"{what} has {len(raw)} bytes, expected {expected}")
-    if not any(raw):
+    if raw == bytes(expected):
         raise RecordError(f"{what} is all zeros, which OTLP defines as invalid")
     return raw.hex()

@@ -139,6 +139,18 @@ def _base64_bytes(value: object, what: str) -> bytes:
 
 def hex_id(owner: str, what: str, value: object, size: int) -> str:
     """A hex id of `size` bytes as lower-case hex; the reason names base64 when the id looks like it."""
+    if type(value) is str and len(value) == 2 * size:
+        try:
+            raw = bytes.fromhex(value)
+        except ValueError:
+            raw = b""
+        # The common case in one pass; anything else goes the long way for its precise reason.
+        if len(raw) == size and raw != bytes(size):
+            return raw.hex()
+    return _bad_hex_id(owner, what, value, size)
+
+
+def _bad_hex_id(owner: str, what: str, value: object, size: int) -> str:
     if not value:
         raise RecordError(f"{owner} has no {what}")
     if type(value) is not str:

@@ -134,7 +134,7 @@ def decode_trace_request(data: bytes, out: DecodedTraces, label: str = "") -> No
 def _log_event(m: Any) -> LogEvent:
     trace_id, span_id = m.trace_id, m.span_id
     # Log records outside a span carry no ids, or all-zero ones from some bridges: both mean "none".
-    if not any(trace_id):
+    if trace_id == bytes(TRACE_ID_BYTES) or not trace_id:
         raise RecordError("log record has no trace id, so it cannot be joined to a span")
     attrs = attributes(m.attributes)
     name = m.event_name or attrs.get("event.name") or ""
@@ -146,7 +146,9 @@ def _log_event(m: Any) -> LogEvent:
     )
     return LogEvent(
         check_id_length("trace id", trace_id, TRACE_ID_BYTES),
-        check_id_length("span id", span_id, SPAN_ID_BYTES) if any(span_id) else None,
+        check_id_length("span id", span_id, SPAN_ID_BYTES)
+        if span_id and span_id != bytes(SPAN_ID_BYTES)
+        else None,
         event,
     )
 
