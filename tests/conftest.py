@@ -63,6 +63,13 @@ def store(request: pytest.FixtureRequest) -> Store:
 
 
 @pytest.fixture
+def file_store_env(monkeypatch: pytest.MonkeyPatch, file_store: Store) -> Store:
+    """Point the environment (as the CLI, the demo and a flow see it) at `file_store`."""
+    monkeypatch.setenv("TRACEWATCH_STORE", file_store.url)
+    return file_store
+
+
+@pytest.fixture
 def store_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> Store:
     """Point the environment (as a flow sees it) at a fresh S3 prefix."""
     prefix = f"t-{uuid.uuid4().hex[:12]}"

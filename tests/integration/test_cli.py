@@ -8,17 +8,16 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from devtools.model_server import Latency, start_model_server, stop_model_server
+from devtools.model_server import ModelServer
 from tracewatch.cli import main
 from tracewatch.datasets.versions import read_version
 from tracewatch.store import Store
 
 
 def test_seed_review_round_trip(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, file_store_env: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = Store(f"file://{tmp_path / 'store'}")
-    monkeypatch.setenv("TRACEWATCH_STORE", store.url)
+    store = file_store_env
     seed = tmp_path / "seed.csv"
     pl.DataFrame({"input": ["What is the capital of France?", "Who wrote Hamlet?", ""]}).write_csv(seed)
 
@@ -41,47 +40,42 @@ def test_seed_review_round_trip(
     assert capsys.readouterr().out.count("faq\t") == 2
 
 
-def test_a_missing_dataset_is_a_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
+@pytest.mark.usefixtures("file_store_env")
+def test_a_missing_dataset_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export-review", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("file_store_env")
 def test_run_an_experiment_from_the_terminal_and_rerun_it_for_free(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    server: ModelServer,
 ) -> None:
-    store = Store(f"file://{tmp_path / 'store'}")
-    monkeypatch.setenv("TRACEWATCH_STORE", store.url)
     seed = tmp_path / "seed.csv"
     pl.DataFrame({"input": ["What is the capital of France?", "Who wrote Hamlet?"]}).write_csv(seed)
     assert main(["seed", "faq", str(seed)]) == 0
-    server = start_model_server(latency=Latency.fixed(5))
-    try:
-        monkeypatch.setenv("ECHO_URL", server.base_url)
-        experiment = tmp_path / "echo.yaml"
-        experiment.write_text(
-            "name: echo\n"
-            "defaults: {model: openai/tracewatch-echo, api_base_env: ECHO_URL, prompt: '{input}'}\n"
-            "configs:\n  - {name: a, params: {temperature: 0.0, seed: 1}}\n  - {name: b, params: {temperature: 1.0}}\n"
-        )
-        assert main(["run-experiment", str(experiment), "--dataset", "faq"]) == 0
-        out = capsys.readouterr().out
-        assert "echo-faq-v1: {'ok': 4, 'error': 0, 'skipped_budget': 0, 'missing': 0}" in out
-        # Then scored with the default heuristics (no expected outputs: the reference metrics are unscored).
-        assert "| refusal | a | 0.000 [0.000, 0.000] | 2 | 0 | baseline |" in out
-        assert "| refusal | b | 0.000 [0.000, 0.000] | 2 | 0 | no detectable difference |" in out
-        assert "4/4 (100%)" in caplog.text  # the progress, as log lines when stderr is not a terminal
-        assert server.stats().requests == 4
+    monkeypatch.setenv("ECHO_URL", server.base_url)
+    experiment = tmp_path / "echo.yaml"
+    experiment.write_text(
+        "name: echo\n"
+        "defaults: {model: openai/tracewatch-echo, api_base_env: ECHO_URL, prompt: '{input}'}\n"
+        "configs:\n  - {name: a, params: {temperature: 0.0, seed: 1}}\n  - {name: b, params: {temperature: 1.0}}\n"
+    )
+    assert main(["run-experiment", str(experiment), "--dataset", "faq"]) == 0
+    out = capsys.readouterr().out
+    assert "echo-faq-v1: {'ok': 4, 'error': 0, 'skipped_budget': 0, 'missing': 0}" in out
+    # Then scored with the default heuristics (no expected outputs: the reference metrics are unscored).
+    assert "| refusal | a | 0.000 [0.000, 0.000] | 2 | 0 | baseline |" in out
+    assert "| refusal | b | 0.000 [0.000, 0.000] | 2 | 0 | no detectable difference |" in out
+    assert "4/4 (100%)" in caplog.text  # the progress, as log lines when stderr is not a terminal
+    assert server.stats().requests == 4
 
-        assert main(["run-experiment", str(experiment), "--dataset", "faq", "--id", "again"]) == 0
-        assert server.stats().requests == 4  # a new experiment, every answer from the response cache
-    finally:
-        stop_model_server(server)
+    assert main(["run-experiment", str(experiment), "--dataset", "faq", "--id", "again"]) == 0
+    assert server.stats().requests == 4  # a new experiment, every answer from the response cache
+
     assert main(["experiments"]) == 0
     listed = capsys.readouterr().out
     assert "echo-faq-v1\tfaq v1\t2 configs" in listed and "again\t" in listed

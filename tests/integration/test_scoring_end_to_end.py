@@ -10,11 +10,11 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from tests.support.dataset_items import item_frame, item_row
 
 from devtools.model_server import ModelServer
 from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import dedup_keys
-from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.datasets.versions import read_version
 from tracewatch.experiments import ExperimentConfig, ExperimentSpec, RunnerSettings, run_experiment
 from tracewatch.llm import LimitSettings, LiteLLMClient, ProviderLimits, ResponseCache, Runtime
@@ -32,32 +32,25 @@ N = 8
 
 
 def dataset(store: Store) -> None:
-    rows = [
-        {
-            "item_id": f"itm_{i}",
-            "content_hash": f"hash-{i}",
-            "input_text": f"question {i}: what is {i} plus {i}?",
-            "input_messages": [],
-            "expected_output": str(2 * i),
-            "expected_source": "curated",
-            "retrieved_context": [{"document_id": "d", "text": f"{i} plus {i} is {2 * i}.", "score": 1.0}]
+    rows = (
+        item_row(
+            str(i),
+            text=f"question {i}: what is {i} plus {i}?",
+            input_messages=[],
+            expected_output=str(2 * i),
+            expected_source="curated",
+            retrieved_context=[{"document_id": "d", "text": f"{i} plus {i} is {2 * i}.", "score": 1.0}]
             if i % 2
             else [],
-            "project": "qa",
-            "route": ["qa/math", "qa/other"][i % 2],
-            "model": "gpt-4o-mini",
-            "tags": ["math"],
-            "feedback": [],
-            "metadata": "{}",
-            "source_trace_id": f"t-{i}",
-            "source_date": DAY,
-            "strategy": "uniform",
-            "stratum": "all",
-            "redactions": 0,
-        }
+            route=["qa/math", "qa/other"][i % 2],
+            tags=["math"],
+            source_date=DAY,
+            strategy="uniform",
+            stratum="all",
+        )
         for i in range(N)
-    ]
-    frame = pl.DataFrame(rows, schema=ITEM_SCHEMA)
+    )
+    frame = item_frame(*rows)
     append_version(store, "qa-golden", frame.with_columns(dedup_keys(frame)), kind="seed", run_id="seed")
 
 

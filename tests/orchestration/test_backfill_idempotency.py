@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pytest
 from flows.nightly import backfill
 from flows.params import ExperimentChoice
 
@@ -75,10 +73,9 @@ def backfill_twice(
 
 
 def test_a_second_backfill_leaves_the_same_report_partitions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: ModelServer
+    file_store_env: Store, server: ModelServer
 ) -> None:
-    monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
-    store = Store(f"file://{tmp_path / 'store'}")
+    store = file_store_env
     echo = {
         "name": "echo",
         "defaults": {"model": "openai/tracewatch-echo", "api_base": server.base_url, "prompt": "{input}"},

@@ -4,7 +4,6 @@ one dataset version and one experiment of 4 configs on the real local model per 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -19,14 +18,13 @@ from tracewatch.traces import DriftSpec, planted_pii_of_day
 
 
 def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    file_store_env: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TRACEWATCH_STORE", f"file://{tmp_path / 'store'}")
+    store = file_store_env
     monkeypatch.delenv("TRACEWATCH_DEMO_MODEL_URL", raising=False)  # the demo starts its own model
     # 4 items a night (the demo's default is 2): 2 failure-seeking picks a night, so that some of the traces
     # with planted PII (and negative feedback) are picked and the redaction check below is not vacuous.
     assert main(["--days", "14", "--traces-per-day", "300", "--items-per-night", "4"]) == 0
-    store = Store(f"file://{tmp_path / 'store'}")
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     days = [end - dt.timedelta(days=offset) for offset in range(13, -1, -1)]
     for day in days:

@@ -13,11 +13,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+from tests.support.dataset_items import item_frame, item_row
 from tests.support.fake_model import COST_USD, FakeModel, Step
 from tests.support.store_spy import StoreReads
 from tests.support.tasks import TASKS
 
-from tracewatch.datasets.schema import ITEM_SCHEMA
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.experiments import (
     EXPERIMENT_ITEM_SCHEMA,
@@ -54,21 +54,19 @@ SETTINGS = RunnerSettings(retry=FAST, chunk_size=7, flush_every=4, progress=lamb
 
 
 def make_items(*prompts: str | None) -> pl.DataFrame:
-    rows = [
-        {
-            "item_id": f"itm_{i:03d}",
-            "input_text": prompt,
-            "input_messages": [],
-            "expected_output": f"expected {i}",
-            "source_trace_id": f"trace-{i}",
-            "source_date": dt.date(2026, 11, 1),
-            "tags": [],
-            "feedback": [],
-            "retrieved_context": [],
-        }
-        for i, prompt in enumerate(prompts)
-    ]
-    return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+    """Items whose inputs are `prompts` (the fake model's script keys on their first words), with no messages."""
+    return item_frame(
+        *(
+            item_row(
+                f"{i:03d}",
+                input_text=prompt,
+                input_messages=[],
+                expected_output=f"expected {i}",
+                source_trace_id=f"trace-{i}",
+            )
+            for i, prompt in enumerate(prompts)
+        )
+    )
 
 
 def plain_items(n: int, word: str = "q") -> pl.DataFrame:

@@ -360,8 +360,8 @@ def test_a_rerun_writes_the_same_bytes(tmp_path: Path) -> None:
     assert all(first.read_bytes(k) == second.read_bytes(k) for k in keys)
 
 
-def test_without_planting_only_good_files_are_written(tmp_path: Path) -> None:
-    store = Store("file://" + str(tmp_path))
+def test_without_planting_only_good_files_are_written(file_store: Store) -> None:
+    store = file_store
     summary = write_demo_traces(
         store, start=DEMO_START, days=7, traces_per_day=20, plant_bad_input=False, drift=None
     )
@@ -373,10 +373,10 @@ def test_without_planting_only_good_files_are_written(tmp_path: Path) -> None:
     "kwargs",
     [{"days": 0}, {"traces_per_day": 0}, {"files_per_day": 0}, {"files_per_day": 11}, {"seed": -1}],
 )
-def test_bad_arguments_are_config_errors(tmp_path: Path, kwargs: dict[str, int]) -> None:
+def test_bad_arguments_are_config_errors(file_store: Store, kwargs: dict[str, int]) -> None:
     args = {"days": 1, "traces_per_day": 10, **kwargs}
     with pytest.raises(ConfigError):
-        write_demo_traces(Store("file://" + str(tmp_path)), start=DEMO_START, **args)
+        write_demo_traces(file_store, start=DEMO_START, **args)
     with pytest.raises(ConfigError, match="from_day"):
         DriftSpec(from_day=0)
 
@@ -466,8 +466,8 @@ def test_the_written_summary_lists_the_planted_pii(written: tuple[Store, DemoSum
     json.dumps(summary.as_dict())
 
 
-def test_without_pii_planting_the_summary_lists_none(tmp_path: Path) -> None:
-    store = Store("file://" + str(tmp_path))
+def test_without_pii_planting_the_summary_lists_none(file_store: Store) -> None:
+    store = file_store
     summary = write_demo_traces(
         store, start=DEMO_START, days=1, traces_per_day=20, plant_pii=False, drift=None
     )
