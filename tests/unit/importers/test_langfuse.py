@@ -12,238 +12,26 @@ fileType, format, compressed, sizeBytes, rowCount}]}`.
 from __future__ import annotations
 
 import gzip
-import io
 from pathlib import Path
-from typing import Any
 
 import orjson
-import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from tests.support.export_files import LANGFUSE_PREFIX
+from tests.support.export_files import LANGFUSE_PROJECT as PROJECT
+from tests.support.export_files import LANGFUSE_ROOT as ROOT
+from tests.support.export_files import langfuse_encode as encode
+from tests.support.export_files import langfuse_ns as ns
+from tests.support.export_files import langfuse_observation as observation
+from tests.support.export_files import langfuse_one_trace as one_trace
+from tests.support.export_files import langfuse_score as score
+from tests.support.export_files import langfuse_ts as ts
+from tests.support.export_files import write_langfuse_run as write_run
 
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._langfuse import read_langfuse_export, read_langfuse_run
 from tracewatch.importers._langfuse_scores import SCORE_METADATA
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, Passage, SpanFacts
 from tracewatch.store import Store
-
-PROJECT = "cm4proj01"
-ROOT = f"exports/{PROJECT}"
-LANGFUSE_PREFIX = f"langfuse-bucket-prefix/{PROJECT}"  # where Langfuse believes it wrote (manifest keys)
-T = "2026-12-01 10:00:{:06.3f}000"
-
-
-def ts(seconds: float) -> str:
-    return T.format(seconds)
-
-
-def ns(seconds: float) -> int:
-    return 1_796_119_200_000_000_000 + round(seconds * 1e9)
-
-
-def observation(obs_id: str, trace_id: str, **fields: Any) -> dict[str, Any]:
-    """One enriched observation row with every field group, defaults as the docs describe ('' for unset)."""
-    row: dict[str, Any] = {
-        "id": obs_id,
-        "trace_id": trace_id,
-        "project_id": PROJECT,
-        "environment": "production",
-        "type": "SPAN",
-        "parent_observation_id": "",
-        "start_time": ts(0),
-        "end_time": ts(2),
-        "name": "handler",
-        "metadata": {},
-        "level": "DEFAULT",
-        "status_message": "",
-        "version": "",
-        "input": "",
-        "output": "",
-        "provided_model_name": "",
-        "model_parameters": "",
-        "usage_details": {},
-        "cost_details": {},
-        "completion_start_time": None,
-        "prompt_name": "",
-        "prompt_version": None,
-        "total_cost": 0,
-        "latency": 2.0,
-        "time_to_first_token": None,
-        "model_id": "",
-        "created_at": ts(0),
-        "updated_at": ts(3),
-        "is_root_observation": False,
-        "user_id": "u-7",
-        "session_id": "s-3",
-        "trace_name": "qa/answer",
-        "tags": ["prod"],
-        "release": "",
-        "bookmarked": False,
-        "public": False,
-    }
-    row.update(fields)
-    return row
-
-
-def score(
-    score_id: str, trace_id: str | None, name: str, data_type: str, value: float, **fields: Any
-) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "id": score_id,
-        "timestamp": ts(5),
-        "project_id": PROJECT,
-        "environment": "production",
-        "trace_id": trace_id,
-        "observation_id": None,
-        "session_id": None,
-        "dataset_run_id": None,
-        "name": name,
-        "value": value,
-        "source": "API",
-        "comment": None,
-        "data_type": data_type,
-        "string_value": None,
-        "created_at": ts(5),
-        "updated_at": ts(5),
-    }
-    row.update(fields)
-    return row
-
-
-def one_trace(trace_id: str = "t1") -> list[dict[str, Any]]:
-    """A root span and the model call under it, as the Langfuse OpenAI integration records them."""
-    return [
-        observation(
-            "o-root",
-            trace_id,
-            is_root_observation=True,
-            input="What is the capital of France?",
-            output="Paris.",
-            metadata={"tenant": "acme"},
-        ),
-        observation(
-            "o-gen",
-            trace_id,
-            type="GENERATION",
-            parent_observation_id="o-root",
-            name="OpenAI-generation",
-            start_time=ts(0.5),
-            end_time=ts(1.5),
-            latency=1.0,
-            input=orjson.dumps([{"role": "user", "content": "What is the capital of France?"}]).decode(),
-            output=orjson.dumps({"role": "assistant", "content": "Paris."}).decode(),
-            provided_model_name="gpt-4o-mini",
-            usage_details={"input": 12, "output": 5, "total": 17, "input_cached_tokens": 4},
-            cost_details={"input": 0.0001, "output": 0.0002, "total": 0.0003},
-            total_cost=0.0003,
-        ),
-    ]
-
-
-# ---- writing an export the way Langfuse does --------------------------------------------------------------
-
-
-def encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
-    if fmt == "jsonl":
-        return b"".join(orjson.dumps(r) + b"\n" for r in rows)
-    if fmt == "json":
-        return orjson.dumps(rows)
-    if fmt == "csv":  # all values text, objects and arrays JSON-encoded, null empty
-        text = [
-            {
-                k: None if v is None else v if isinstance(v, str) else orjson.dumps(v).decode()
-                for k, v in r.items()
-            }
-            for r in rows
-        ]
-        return pl.DataFrame(text, schema=dict.fromkeys(rows[0], pl.String)).write_csv().encode()
-    return parquet(rows)
-
-
-_MAPS = {"metadata": pa.string(), "usage_details": pa.uint64(), "cost_details": pa.float64()}
-
-
-def parquet(rows: list[dict[str, Any]]) -> bytes:
-    """Typed columns as ClickHouse writes them: maps as Parquet maps, timestamps as timestamps."""
-    columns = {}
-    for name in rows[0]:
-        values = [r[name] for r in rows]
-        if name in _MAPS:
-            columns[name] = pa.array([list(v.items()) for v in values], pa.map_(pa.string(), _MAPS[name]))
-        elif name in (
-            "start_time",
-            "end_time",
-            "created_at",
-            "updated_at",
-            "timestamp",
-            "completion_start_time",
-        ):
-            columns[name] = pa.array(
-                [None if v is None else pl.Series([v]).str.to_datetime().item() for v in values],
-                pa.timestamp("ms", "UTC"),
-            )
-        else:
-            columns[name] = pa.array(values)
-    buffer = io.BytesIO()
-    pq.write_table(pa.table(columns), buffer)
-    return buffer.getvalue()
-
-
-def write_run(
-    store: Store,
-    stamp: str,
-    *,
-    observations: list[dict[str, Any]],
-    scores: list[dict[str, Any]] | None = None,
-    fmt: str = "jsonl",
-    compressed: bool = False,
-    manifest: bool = True,
-    corrupt: dict[str, bytes] | None = None,
-) -> dict[str, str]:
-    """Write one export run: the table files, then (unless `manifest` is False) the manifest, last."""
-    files, keys = [], {}
-    for table, rows in (("observations_v2", observations), ("scores", scores or [])):
-        name = f"{stamp}.{fmt}" + (".gz" if compressed else "")
-        data = encode(rows, fmt) if rows else (b"" if fmt != "json" else b"[]")
-        if compressed:
-            data = gzip.compress(data)
-        data = (corrupt or {}).get(table, data)
-        keys[table] = f"{ROOT}/{table}/{name}"
-        store.write_bytes(keys[table], data)
-        files.append(
-            {
-                "key": f"{LANGFUSE_PREFIX}/{table}/{name}",
-                "table": table,
-                "fileType": fmt.upper(),
-                "format": fmt + ("-gzip" if compressed else ""),
-                "compressed": compressed,
-                "contentType": "application/octet-stream",
-                "sizeBytes": len(data),
-                "rowCount": None if fmt == "parquet" else len(rows),
-            }
-        )
-    if manifest:
-        keys["manifest"] = f"{ROOT}/manifests/{stamp}.json"
-        store.write_bytes(
-            keys["manifest"],
-            orjson.dumps(
-                {
-                    "version": 1,
-                    "projectId": PROJECT,
-                    "exportSource": "OBSERVATIONS_V2",
-                    "window": {
-                        "minTimestamp": "2026-12-01T09:00:00.000Z",
-                        "maxTimestamp": "2026-12-01T10:00:00.000Z",
-                    },
-                    "maxTimestamp": "2026-12-01T10:00:00.000Z",
-                    "createdAt": "2026-12-01T10:01:00.000Z",
-                    "tables": ["observations_v2", "scores"],
-                    "files": files,
-                }
-            ),
-        )
-    return keys
 
 
 def by_id(read: ExportRead[SpanFacts]) -> dict[str, SpanFacts]:

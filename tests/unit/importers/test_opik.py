@@ -10,114 +10,17 @@ their state in `export_manifest.db` beside the trace files.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from typing import Any
+from tests.support.export_files import OPIK_FOLDER as FOLDER
+from tests.support.export_files import OPIK_TRACE as TRACE
+from tests.support.export_files import opik_ns as ns
+from tests.support.export_files import opik_span as span
+from tests.support.export_files import opik_trace as trace
+from tests.support.export_files import write_opik_file as export_file
 
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._opik import SCORE_DETAILS, read_opik_export
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, SpanFacts
 from tracewatch.store import Store
-
-FOLDER = "opik/acme/projects/support-bot"
-TRACE = "0193a1b2-0000-7000-8000-000000000001"
-START = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
-
-
-def at(seconds: float) -> dt.datetime:
-    return START + dt.timedelta(seconds=seconds)
-
-
-def ns(seconds: float) -> int:
-    return round(at(seconds).timestamp() * 1e9)
-
-
-def trace(trace_id: str = TRACE, **fields: Any) -> dict[str, Any]:
-    """A `TracePublic.model_dump()`: datetimes stay datetime objects until json.dump's default=str."""
-    row: dict[str, Any] = {
-        "id": trace_id,
-        "project_id": "0193a1b2-0000-7000-8000-00000000aaaa",
-        "name": "answer_question",
-        "start_time": at(0),
-        "end_time": at(2),
-        "input": {"question": "What is the capital of France?"},
-        "output": {"output": "Paris."},
-        "metadata": {"tenant": "acme"},
-        "tags": ["prod"],
-        "error_info": None,
-        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
-        "created_at": at(3),
-        "last_updated_at": at(3),
-        "created_by": "admin",
-        "last_updated_by": "admin",
-        "feedback_scores": [
-            {
-                "name": "helpfulness",
-                "category_name": None,
-                "value": 0.75,
-                "reason": "concise",
-                "source": "sdk",
-            },
-            {"name": "tone", "category_name": "friendly", "value": 1.0, "reason": None, "source": "ui"},
-        ],
-        "comments": None,
-        "guardrails_validations": None,
-        "total_estimated_cost": 0.0003,
-        "span_count": 2,
-        "duration": 2000.0,
-        "thread_id": "thread-42",
-    }
-    row.update(fields)
-    return row
-
-
-def span(span_id: str, trace_id: str = TRACE, **fields: Any) -> dict[str, Any]:
-    """A `SpanPublic.model_dump()`."""
-    row: dict[str, Any] = {
-        "id": span_id,
-        "project_name": None,
-        "project_id": "0193a1b2-0000-7000-8000-00000000aaaa",
-        "trace_id": trace_id,
-        "parent_span_id": None,
-        "name": "chat_completion_create",
-        "type": "llm",
-        "start_time": at(0.5),
-        "end_time": at(1.5),
-        "input": {"messages": [{"role": "user", "content": "What is the capital of France?"}]},
-        "output": {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}}]},
-        "metadata": {"created_from": "openai"},
-        "model": "gpt-4o-mini",
-        "provider": "openai",
-        "tags": None,
-        "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17},
-        "error_info": None,
-        "created_at": at(3),
-        "last_updated_at": at(3),
-        "feedback_scores": None,
-        "comments": None,
-        "total_estimated_cost": 0.0003,
-        "total_estimated_cost_version": "v1",
-        "duration": 1000.0,
-    }
-    row.update(fields)
-    return row
-
-
-def export_file(
-    store: Store, the_trace: dict[str, Any] | None, spans: list[dict[str, Any]], **extra: Any
-) -> str:
-    trace_id = the_trace["id"] if the_trace else "missing"
-    document: dict[str, Any] = {} if the_trace is None else {"trace": the_trace}
-    document |= {
-        "spans": spans,
-        "attachments": [],
-        "downloaded_at": "2026-12-02T01:00:00",
-        "project_name": "support-bot",
-    }
-    document |= extra
-    key = f"{FOLDER}/trace_{trace_id}.json"
-    store.write_bytes(key, json.dumps(document, indent=2, default=str).encode())
-    return key
 
 
 def assert_accounted(read: ExportRead[SpanFacts]) -> None:

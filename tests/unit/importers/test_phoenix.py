@@ -12,119 +12,31 @@ Attribute names from `openinference.semconv.trace`.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-import json
 import uuid
-from typing import Any
 
 import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from openinference.semconv.trace import (
-    DocumentAttributes,
-    MessageAttributes,
     SpanAttributes,
 )
+from tests.support.export_files import PHOENIX_LLM as LLM
+from tests.support.export_files import PHOENIX_RETRIEVER as RETRIEVER
+from tests.support.export_files import PHOENIX_ROOT as ROOT
+from tests.support.export_files import PHOENIX_TRACE as TRACE
+from tests.support.export_files import phoenix_at as at
+from tests.support.export_files import phoenix_ns as ns
+from tests.support.export_files import phoenix_rag_frame as rag_frame
+from tests.support.export_files import phoenix_row as row
+from tests.support.export_files import save_phoenix_dataset as save_trace_dataset
 
 from tracewatch.importers._dialects import read_span
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._phoenix import read_phoenix_export, span_attributes
 from tracewatch.importers._spans import Span
 from tracewatch.store import Store
-
-TRACE = "0af7651916cd43dd8448eb211c80319c"
-ROOT, RETRIEVER, LLM = "b7ad6b7169203331", "00f067aa0ba902b7", "a3ce929d0e0e4736"
-START = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
-A = "attributes."
-
-
-def at(seconds: float) -> dt.datetime:
-    return START + dt.timedelta(seconds=seconds)
-
-
-def ns(seconds: float) -> int:
-    return round(at(seconds).timestamp() * 1e9)
-
-
-def row(span_id: str, parent: str | None, kind: str, name: str, **attributes: Any) -> dict[str, Any]:
-    """One row of a spans dataframe as `get_spans_dataframe` returns it (attribute columns prefixed)."""
-    base: dict[str, Any] = {
-        "name": name,
-        "span_kind": kind,
-        "parent_id": parent,
-        "start_time": at(0 if parent is None else 0.5),
-        "end_time": at(2 if parent is None else 1.5),
-        "status_code": "OK",
-        "status_message": "",
-        "events": [],
-        "context.span_id": span_id,
-        "context.trace_id": TRACE,
-    }
-    return base | {A + key: value for key, value in attributes.items()}
-
-
-def rag_frame() -> pd.DataFrame:
-    """A RAG request: a chain, a retriever and the model call, with OpenInference's names."""
-    messages = [
-        {MessageAttributes.MESSAGE_ROLE: "system", MessageAttributes.MESSAGE_CONTENT: "Answer briefly."},
-        {MessageAttributes.MESSAGE_ROLE: "user", MessageAttributes.MESSAGE_CONTENT: "Capital of France?"},
-    ]
-    documents = [
-        {
-            DocumentAttributes.DOCUMENT_ID: "doc-1",
-            DocumentAttributes.DOCUMENT_CONTENT: "Paris is the capital of France.",
-            DocumentAttributes.DOCUMENT_SCORE: 0.92,
-            DocumentAttributes.DOCUMENT_METADATA: {"source": "wiki"},
-        }
-    ]
-    rows = [
-        row(
-            ROOT,
-            None,
-            "CHAIN",
-            "query",
-            **{
-                SpanAttributes.INPUT_VALUE: "Capital of France?",
-                SpanAttributes.OUTPUT_VALUE: "Paris.",
-                SpanAttributes.SESSION_ID: "s-3",
-                SpanAttributes.METADATA: {"tenant": "acme"},
-            },
-        ),
-        row(RETRIEVER, ROOT, "RETRIEVER", "retrieve", **{SpanAttributes.RETRIEVAL_DOCUMENTS: documents}),
-        row(
-            LLM,
-            ROOT,
-            "LLM",
-            "ChatCompletion",
-            **{
-                SpanAttributes.LLM_MODEL_NAME: "gpt-4o-mini",
-                SpanAttributes.LLM_INPUT_MESSAGES: messages,
-                SpanAttributes.LLM_OUTPUT_MESSAGES: [
-                    {MessageAttributes.MESSAGE_ROLE: "assistant", MessageAttributes.MESSAGE_CONTENT: "Paris."}
-                ],
-                SpanAttributes.LLM_TOKEN_COUNT_PROMPT: 12,
-                SpanAttributes.LLM_TOKEN_COUNT_COMPLETION: 5,
-                SpanAttributes.LLM_TOKEN_COUNT_TOTAL: 17,
-                SpanAttributes.LLM_INVOCATION_PARAMETERS: json.dumps({"temperature": 0}),
-            },
-        ),
-    ]
-    return pd.DataFrame(rows)
-
-
-def save_trace_dataset(store: Store, frame: pd.DataFrame, folder: str = "phoenix") -> str:
-    """What `TraceDataset.save(directory)` writes: the frame with `arize` schema metadata, under its id."""
-    dataset_id = uuid.uuid4()
-    table = pa.Table.from_pandas(frame)
-    metadata = {b"arize": json.dumps({"dataset_id": str(dataset_id), "dataset_name": "prod", "eval_ids": []})}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer)
-    key = f"{folder}/trace_dataset-{dataset_id}.parquet"
-    store.write_bytes(key, buffer.getvalue())
-    return key
 
 
 def assert_accounted(read: ExportRead[Span]) -> None:
