@@ -1,3 +1,4 @@
-"""What several test modules share: fakes for the library's seams (a model client, a clock, a store spy) and the
-user tasks experiment configs name by module path. Imported as `tests.support.<module>` (pytest puts the
-repository root on the path, see `pythonpath` in pyproject.toml)."""
+"""What several test modules share, so each fake and each builder of test data exists once: fakes for the
+library's seams (`fake_model`, `fake_clock`, `store_spy`), builders of test data (dataset items, demo days,
+importer export files) and reference implementations the tests check the library against. Imported as
+`tests.support.<module>` (pytest puts the repository root on the path: `pythonpath` in pyproject.toml)."""
