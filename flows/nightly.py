@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import run_experiment_flow
+from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
@@ -26,7 +27,7 @@ from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_
 from tracewatch.reports import PublishedPartition
 from tracewatch.settings import Settings
 from tracewatch.store import Store
-from tracewatch.summaries import NightLinks, ingest_table, night_summary_markdown
+from tracewatch.summaries import NightLinks, import_markdown, ingest_table, night_summary_markdown
 
 
 def yesterday_utc() -> dt.date:
@@ -89,8 +90,9 @@ def nightly(
     rebaseline_from: dt.date | None = None,
     drift: dict[str, Any] | None = None,
 ) -> list[PublishedPartition]:
-    """Ingest new traces up to `day`, validate them, publish monitoring reports, sample the night's new
-    dataset items and run the configured experiments on the night's dataset version.
+    """Import new traces from the configured sources (TRACEWATCH_SOURCES, if set), ingest new traces up to
+    `day`, validate them, publish monitoring reports, sample the night's new dataset items and run the
+    configured experiments on the night's dataset version.
 
     Dates that received late files are re-reported too. A rerun of a night replaces its report partitions
     and resumes its experiments (answered items are not asked again).
@@ -113,8 +115,14 @@ def nightly(
         check_rebaseline(rebaseline_from, day)  # before any work, not after the ingest
     settings = Settings()
     store = connect_store()
-    result = ingest(store, day, reprocess)
     published: list[PublishedPartition] = []
+    sections: list[tuple[str, str]] = []
+    if settings.sources:  # production traces arrive through the importers: bring the new ones in first
+        imported = import_new_traces(store, configured_sources(settings.sources), [])
+        publish_import_artifacts(imported)
+        published += imported.published
+        sections.append(("Import", import_markdown(imported)))
+    result = ingest(store, day, reprocess)
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
         published += monitoring_reports(store, touched, result.run_id, result.parts.pop(touched, None))
@@ -154,6 +162,7 @@ def nightly(
             new_items=build.message,
             experiments=[summary.message for summary in ran],
             sections=[
+                *sections,
                 *((f"Scores of {summary.experiment_id}", summary.scores_markdown) for summary in ran),
                 ("Production scores", "\n".join(f"- {message}" for message in scoring_messages) or "Off."),
                 ("Drift and quality", alerts_markdown(day, alerts, summary=" ".join(drift_messages))),

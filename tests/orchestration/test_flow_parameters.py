@@ -10,6 +10,7 @@ import pytest
 import yaml
 from flows.datasets import build_dataset
 from flows.experiments import experiment
+from flows.imports import import_traces_flow
 from flows.nightly import backfill, nightly
 from flows.params import ExperimentChoice, ShippedExperiment
 from prefect.utilities.callables import parameter_schema
@@ -31,6 +32,7 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "backfill": backfill,
     "build-dataset": build_dataset,
     "experiment": experiment,
+    "import-traces": import_traces_flow,
 }
 
 

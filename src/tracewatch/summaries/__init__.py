@@ -1,6 +1,7 @@
 """What a person reads about the pipeline's results: the night's summary, an experiment's leaderboard, the
 store's overview. It sits above the stages (it reads what each of them wrote); the stages never import it."""
 
+from tracewatch.summaries.imports import import_markdown, import_table
 from tracewatch.summaries.leaderboard import experiment_leaderboard, leaderboard_table
 from tracewatch.summaries.night import NightLinks, ingest_table, night_summary_markdown
 from tracewatch.summaries.overview import daily_overview, overview_text
@@ -9,6 +10,8 @@ __all__ = [
     "NightLinks",
     "daily_overview",
     "experiment_leaderboard",
+    "import_markdown",
+    "import_table",
     "ingest_table",
     "leaderboard_table",
     "night_summary_markdown",
