@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from tests.support.dataset_items import item_frame, item_row
 
+from tests.support.dataset_items import item_frame, item_row
 from tracewatch.datasets.append import append_version
 from tracewatch.datasets.build import latest_items
 from tracewatch.datasets.items import dedup_keys

@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 
+from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 from tracewatch.datasets import append
 from tracewatch.datasets.append import VersionExistsError, append_version
 from tracewatch.datasets.items import dedup_keys

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import polars as pl
 import pytest
-from tests.conftest import TEST_BUCKET, s3_settings
 
 from devtools.instrumented_calls import EXAMPLE_ANSWERS, EXAMPLE_CALLS, INSTRUMENTATIONS, capture_calls
 from devtools.model_server import ModelServer
 from devtools.otlp_layout import AwsS3Layout, collector_unique_key, write_awss3_objects
 from devtools.s3server import S3Server
+from tests.conftest import TEST_BUCKET, s3_settings
 from tracewatch.importers import SourceConfig, import_traces
 from tracewatch.reports import IMPORT_DAILY
 from tracewatch.store import Store

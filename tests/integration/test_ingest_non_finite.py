@@ -11,8 +11,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tests.support.metric_tables import non_finite_cells
 
+from tests.support.metric_tables import non_finite_cells
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports

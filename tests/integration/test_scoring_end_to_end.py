@@ -10,9 +10,9 @@ import datetime as dt
 
 import polars as pl
 import pytest
-from tests.support.dataset_items import item_frame, item_row
 
 from devtools.model_server import ModelServer
+from tests.support.dataset_items import item_frame, item_row
 from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import dedup_keys
 from tracewatch.datasets.versions import read_version

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from flows.imports import import_traces_flow
 from flows.nightly import nightly
-from tests.conftest import TEST_BUCKET, s3_settings
 
 from devtools.otlp_layout import AwsS3Layout, compress
 from devtools.s3server import S3Server
+from tests.conftest import TEST_BUCKET, s3_settings
 from tracewatch.errors import ConfigError
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store

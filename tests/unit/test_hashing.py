@@ -11,22 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from tests.support.reference_hash import fmix64
 from tracewatch.errors import DataContractError
 from tracewatch.hashing import _stored_fixed_width, stable_hash64, unit_interval
 
 MASK = 2**64 - 1
-M1, M2 = 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53
 P1, P2 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F
 
 texts_with_nulls = st.lists(st.one_of(st.none(), st.text(max_size=40)), max_size=30)
-
-
-def _fmix(h: int) -> int:
-    h ^= h >> 33
-    h = h * M1 & MASK
-    h ^= h >> 33
-    h = h * M2 & MASK
-    return h ^ (h >> 33)
 
 
 def _rotl(x: int, r: int) -> int:
@@ -36,13 +28,13 @@ def _rotl(x: int, r: int) -> int:
 def reference_hash(text: str | None, key: int = 0) -> int:
     """The documented algorithm, one string at a time in plain Python: the vectorised version must agree."""
     data = b"" if text is None else text.encode()
-    state = _fmix(key ^ P2)
+    state = fmix64(key ^ P2)
     for at in range(0, len(data), 8):
         chunk = int.from_bytes(data[at : at + 8].ljust(8, b"\0"), "little")
         chunk = _rotl(chunk * P1 & MASK, 31) * P2 & MASK
         state = (_rotl(state ^ chunk, 27) * 5 + 0x52DCE729) & MASK
     state ^= len(data) ^ ((1 << 63) if text is None else 0)
-    return _fmix(state)
+    return fmix64(state)
 
 
 def test_hash_values_are_pinned() -> None:

@@ -10,6 +10,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.metric_tables import non_finite_cells
 from tracewatch.monitoring.metrics import (
     METRIC_INPUT_COLUMNS,
     combine_parts,
@@ -153,14 +154,6 @@ def test_a_group_without_any_cost_sums_to_zero() -> None:
         assert [str(v) for v in out.get_column("cost_usd_sum").to_list()] == ["0.0"] * out.height
 
 
-def non_finite(table: pl.DataFrame) -> dict[str, int]:
-    """Float column (feedback means included) -> how many NaN or infinite values it holds; {} when none."""
-    columns = {c: table.get_column(c) for c in table.columns if table.schema[c].is_float()}
-    columns["feedback.mean"] = table.get_column("feedback").explode().struct.field("mean")
-    counts = {c: int((~s.is_finite()).sum()) for c, s in columns.items()}
-    return {c: n for c, n in counts.items() if n}
-
-
 def test_non_finite_values_are_unknown_never_averaged() -> None:
     """Validation quarantines NaN and infinities; should one reach the aggregation anyway (a source that skips
     validation), it counts as a missing value: every statistic stays what the finite values give."""
@@ -173,7 +166,7 @@ def test_non_finite_values_are_unknown_never_averaged() -> None:
         pl.Series("cost_usd", [0.5, inf, nan, -inf, 0.25])
     )
     daily, hourly = daily_and_hourly_metrics(traces, pl.DataFrame(schema=QUARANTINE_COLUMNS))
-    assert non_finite(daily) == {} and non_finite(hourly) == {}
+    assert non_finite_cells(daily) == {} and non_finite_cells(hourly) == {}
     row = daily.row(0, named=True)
     assert row["trace_count"] == 5
     assert row["latency_ms_mean"] == 3.0

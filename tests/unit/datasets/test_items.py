@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.reference_hash import MASK, fmix64
 
+from tests.support.reference_hash import MASK, fmix64
 from tracewatch.datasets.items import (
     NO_USABLE_INPUT,
     SilverRule,

@@ -13,8 +13,8 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 
+from tests.support.dataset_items import ITEM_DAY, item_frame, item_row
 from tracewatch.datasets.append import check_items
 from tracewatch.datasets.items import content_hash, dedup_key, dedup_keys, item_id
 from tracewatch.datasets.review import ANSWER, REVIEWER, review_changes, review_sheet

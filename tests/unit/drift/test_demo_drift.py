@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from tests.support.demo_days import demo_date, demo_day
 
+from tests.support.demo_days import demo_date, demo_day
 from tracewatch.drift import (
     CheckResult,
     DayProfile,

@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 from scipy import stats as sst
-from tests.support.demo_days import demo_day
 
+from tests.support.demo_days import demo_day
 from tracewatch.drift import DriftConfig, build_day_profile, merge_profiles, run_checks
 from tracewatch.drift.features import TEXT_VECTOR
 from tracewatch.drift.profile_store import profile_frame, profile_from_frame

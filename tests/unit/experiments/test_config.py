@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.tasks import TASKS
 
+from tests.support.tasks import TASKS
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import (
     Experiment,

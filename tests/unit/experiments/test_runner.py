@@ -13,11 +13,11 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from tests.support.dataset_items import item_frame, item_row
 from tests.support.fake_model import COST_USD, FakeModel, Step
 from tests.support.store_spy import StoreReads
 from tests.support.tasks import TASKS
-
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.experiments import (
     EXPERIMENT_ITEM_SCHEMA,

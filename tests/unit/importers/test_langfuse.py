@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from tests.support.export_files import LANGFUSE_PREFIX
 from tests.support.export_files import LANGFUSE_PROJECT as PROJECT
 from tests.support.export_files import LANGFUSE_ROOT as ROOT
@@ -26,7 +27,6 @@ from tests.support.export_files import langfuse_one_trace as one_trace
 from tests.support.export_files import langfuse_score as score
 from tests.support.export_files import langfuse_ts as ts
 from tests.support.export_files import write_langfuse_run as write_run
-
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._langfuse import read_langfuse_export, read_langfuse_run
 from tracewatch.importers._langfuse_scores import SCORE_METADATA

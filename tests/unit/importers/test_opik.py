@@ -16,7 +16,6 @@ from tests.support.export_files import opik_ns as ns
 from tests.support.export_files import opik_span as span
 from tests.support.export_files import opik_trace as trace
 from tests.support.export_files import write_opik_file as export_file
-
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._opik import SCORE_DETAILS, read_opik_export
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, SpanFacts

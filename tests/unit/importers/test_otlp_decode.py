@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from tests.support.otlp_requests import (
     CHILD_ID,
     EVERY_KIND,
@@ -25,7 +26,6 @@ from tests.support.otlp_requests import (
     span_message,
     trace_request,
 )
-
 from tracewatch.importers._otlp_decoded import DecodedLogs, DecodedTraces
 from tracewatch.importers._otlp_objects import OtlpObject, decode_log_object, decode_trace_object
 from tracewatch.importers._spans import Span, SpanEvent

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import zstandard
+
 from tests.support.otlp_requests import (
     CHILD_ID,
     length_prefixed,
@@ -26,7 +27,6 @@ from tests.support.otlp_requests import (
     span_message,
     trace_request,
 )
-
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.importers._otlp_objects import (
     OtlpObject,

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from openinference.semconv.trace import (
     SpanAttributes,
 )
+
 from tests.support.export_files import PHOENIX_LLM as LLM
 from tests.support.export_files import PHOENIX_RETRIEVER as RETRIEVER
 from tests.support.export_files import PHOENIX_ROOT as ROOT
@@ -31,7 +32,6 @@ from tests.support.export_files import phoenix_ns as ns
 from tests.support.export_files import phoenix_rag_frame as rag_frame
 from tests.support.export_files import phoenix_row as row
 from tests.support.export_files import save_phoenix_dataset as save_trace_dataset
-
 from tracewatch.importers._dialects import read_span
 from tracewatch.importers._exports import ExportRead
 from tracewatch.importers._phoenix import read_phoenix_export, span_attributes

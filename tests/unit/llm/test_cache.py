@@ -10,8 +10,8 @@ import threading
 from dataclasses import replace
 
 import pytest
-from tests.support.store_spy import StoreReads
 
+from tests.support.store_spy import StoreReads
 from tracewatch.llm import PACK_PREFIX, CacheKeys, CallParams, Completion, ResponseCache, cache_key
 from tracewatch.llm._cache import cache_object_key, is_deterministic, pack_name, pack_object_key, request_key
 from tracewatch.store import Store

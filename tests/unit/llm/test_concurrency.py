@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-from tests.support.fake_clock import FakeClock
 
+from tests.support.fake_clock import FakeClock
 from tracewatch.errors import ConfigError
 from tracewatch.llm import CallParams, LimitSettings, ProviderLimits
 from tracewatch.llm._buckets import TokenBucket

@@ -6,8 +6,8 @@ import asyncio
 import random
 
 import pytest
-from tests.support.fake_clock import FakeClock
 
+from tests.support.fake_clock import FakeClock
 from tracewatch.errors import ConfigError
 from tracewatch.llm import ModelError, RetryPolicy
 from tracewatch.llm._retry import with_retries

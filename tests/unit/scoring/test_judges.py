@@ -4,12 +4,14 @@ through a fake client (the real client and cache are covered in tests/integratio
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pytest
 
+from tests.support.fake_model import FakeModel
+from tests.support.store_spy import StoreReads
 from tracewatch.errors import ConfigError
-from tracewatch.llm import CallParams, Completion, Message, ModelError, ResponseCache, RetryPolicy, Runtime
+from tracewatch.llm import ModelError, ResponseCache, RetryPolicy, Runtime
 from tracewatch.scoring.judges import judge_from_dict
 from tracewatch.scoring.judges.parse import first_json_object, parse_flag, parse_scale
 from tracewatch.store import Store
@@ -135,24 +137,7 @@ def test_bad_judge_configs_say_what_is_wrong(config: dict[str, object], message:
     assert message in str(raised.value)
 
 
-class ScriptedClient:
-    """Answers from a function of the user turn; counts calls."""
-
-    def __init__(self, reply: object) -> None:
-        self.reply = reply
-        self.calls: list[tuple[Sequence[Message], CallParams]] = []
-
-    async def complete(self, messages: Sequence[Message], call: CallParams) -> Completion:
-        self.calls.append((messages, call))
-        text = self.reply(messages[-1]["content"]) if callable(self.reply) else self.reply
-        if isinstance(text, ModelError):
-            raise text
-        return Completion(str(text), 10, 5, 0.001, 1.0, call.model)
-
-
-def _score(
-    config: Mapping[str, object], items: list[dict[str, str | None]], client: ScriptedClient, cache=None
-):
+def _score(config: Mapping[str, object], items: list[dict[str, str | None]], client: FakeModel, cache=None):
     judge = judge_from_dict({"model": "openai/judge", "api_base": "http://127.0.0.1:1/v1", **config})
     runtime = Runtime(client=client, cache=cache)
     quick = RetryPolicy(max_attempts=2, base_delay_s=0.0, max_delay_s=0.0)
@@ -160,57 +145,48 @@ def _score(
 
 
 def test_a_judge_scores_in_order_and_records_what_judged() -> None:
-    client = ScriptedClient(lambda text: '{"score": 5}' if "Paris." in text else '{"score": 1}')
+    client = FakeModel(reply=lambda text, _call: '{"score": 5}' if "Paris." in text else '{"score": 1}')
     items = [ITEM, {**ITEM, "output": "Lyon."}]
     first, second = _score({"judge": "correctness"}, items, client)
     assert (first.value, second.value) == (1.0, 0.0)
     assert first.metadata["model"] == "openai/judge"
     assert (first.metadata["temperature"], first.metadata["seed"]) == (0.0, 0)
-    assert client.calls[0][1].params["temperature"] == 0.0
+    assert client.requests[0].call.params["temperature"] == 0.0
 
 
 def test_items_without_the_needed_fields_are_unscored_and_not_sent() -> None:
-    client = ScriptedClient('{"score": 5}')
+    client = FakeModel(reply='{"score": 5}')
     (score,) = _score({"judge": "correctness"}, [{**ITEM, "expected": None}], client)
     assert score.status == "unscored" and "expected" in score.explanation
-    assert client.calls == []
+    assert client.total == 0
 
 
 def test_failed_calls_and_unreadable_replies_are_error_scores() -> None:
-    failing = ScriptedClient(ModelError("bad key", transient=False, status=401))
+    failing = FakeModel(reply=ModelError("bad key", transient=False, status=401))
     (failed,) = _score({"judge": "relevance"}, [ITEM], failing)
     assert failed.status == "error" and "HTTP 401" in failed.explanation
-    rambling = ScriptedClient("It is a pretty good answer overall.")
+    rambling = FakeModel(reply="It is a pretty good answer overall.")
     (unreadable,) = _score({"judge": "relevance"}, [ITEM], rambling)
     assert unreadable.status == "error"
     assert unreadable.metadata["raw"] == "It is a pretty good answer overall."
 
 
 def test_judgements_come_from_the_response_cache_the_second_time(file_store: Store) -> None:
-    client = ScriptedClient('{"score": 4}')
+    client = FakeModel(reply='{"score": 4}')
     first = _score({"judge": "relevance"}, [ITEM], client, ResponseCache(file_store))
     again = _score({"judge": "relevance"}, [ITEM], client, ResponseCache(file_store))
-    assert len(client.calls) == 1
+    assert client.total == 1
     assert first[0].value == again[0].value == 0.75
     assert (first[0].metadata["cached"], again[0].metadata["cached"]) == (False, True)
 
 
-def test_a_judged_batch_is_sealed_in_one_pack_that_a_rerun_reads_alone(
-    file_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    client = ScriptedClient('{"score": 4}')
+def test_a_judged_batch_is_sealed_in_one_pack_that_a_rerun_reads_alone(file_store: Store) -> None:
+    client = FakeModel(reply='{"score": 4}')
     items = [{**ITEM, "input": f"question {i}"} for i in range(3)]
     first = _score({"judge": "relevance"}, items, client, ResponseCache(file_store))
     packs = [o.key for o in file_store.list_objects("warehouse/cache/packs")]
-    assert len(packs) == 1 and len(client.calls) == 3
-    read: list[list[str]] = []
-    read_many = Store.read_many
-
-    def recording(store: Store, keys: Sequence[str]) -> dict[str, bytes]:
-        read.append(list(keys))
-        return read_many(store, keys)
-
-    monkeypatch.setattr(Store, "read_many", recording)
+    assert len(packs) == 1 and client.total == 3
+    reads = StoreReads(file_store)
     again = _score({"judge": "relevance"}, items, client, ResponseCache(file_store))
-    assert [s.value for s in again] == [s.value for s in first] and len(client.calls) == 3
-    assert read == [packs]  # the pack held every answer: no single entry was read
+    assert [s.value for s in again] == [s.value for s in first] and client.total == 3
+    assert reads.calls == [packs]  # the pack held every answer: no single entry was read

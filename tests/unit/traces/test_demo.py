@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.support.demo_days import DEMO_START, demo_date, demo_day
 
+from tests.support.demo_days import DEMO_START, demo_date, demo_day
 from tracewatch.errors import ConfigError
 from tracewatch.store import Store
 from tracewatch.traces import (

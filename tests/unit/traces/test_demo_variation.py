@@ -8,8 +8,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from tests.support.demo_days import demo_date, demo_day
 
+from tests.support.demo_days import demo_date, demo_day
 from tracewatch.errors import ConfigError
 from tracewatch.traces import (
     DRIFT_KINDS,
