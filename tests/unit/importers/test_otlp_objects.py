@@ -12,6 +12,7 @@ https://github.com/open-telemetry/opentelemetry-collector-contrib/blob/main/expo
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 from zoneinfo import ZoneInfo
 
@@ -236,3 +237,18 @@ def test_fileexporter_logs() -> None:
     data = length_prefixed(request.SerializeToString())
     decoded = decode_log_object(fileexporter(signal="logs"), data)
     assert [(r.span_id, r.event.name) for r in decoded.records] == [(CHILD_ID.hex(), "gen_ai.choice")]
+
+
+def test_decoding_leaves_the_cyclic_garbage_collector_as_it_found_it() -> None:
+    """Decoding pauses the collector per object (its passes over held spans cost more than decoding)."""
+    obj = parse_s3_exporter_key(f"{PARTITION}/traces_1.json")
+    assert gc.isenabled()
+    decode_trace_object(obj, b"not json")
+    decode_trace_object(obj, otlp_json(REQUEST))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        decode_trace_object(obj, otlp_json(REQUEST))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
