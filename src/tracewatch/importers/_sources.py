@@ -165,31 +165,38 @@ class SourceConfig(_SourceModel):
         return store_settings.model_copy(update=updates)
 
 
-class SourcesFile(_SourceModel):
-    """A sources YAML file: a list of sources with distinct names."""
-
-    sources: list[SourceConfig] = Field(default_factory=list)
-
-    @field_validator("sources")
-    @classmethod
-    def _distinct_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
-        names = [s.name for s in sources]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(
-                f"source name(s) {', '.join(repeated)} appear more than once; names must be distinct"
-            )
-        return sources
-
-
 def parse_sources(data: object, origin: str = "sources") -> list[SourceConfig]:
-    """The sources a mapping (`{sources: [...]}`) describes, or one ConfigError naming every problem."""
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{origin}: expected a mapping with a `sources:` list, got {type(data).__name__}")
-    try:
-        return SourcesFile.model_validate(data).sources
-    except PydanticValidationError as exc:
-        raise config_error(exc, label=origin) from None
+    """The sources a mapping (`{sources: [...]}`) describes, or one ConfigError naming every problem, each
+    under its source (`sources.yaml: source 'prod-otel': kind: expected ...`)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("sources"), list):
+        raise ConfigError(f"{origin}: expected a mapping with a `sources:` list, got {_shape(data)}")
+    unknown = sorted(str(k) for k in data if k != "sources")
+    problems: list[str] = (
+        [f"{origin}: unknown key(s) {', '.join(unknown)}; allowed: sources"] if unknown else []
+    )
+    sources: list[SourceConfig] = []
+    for at, item in enumerate(data["sources"]):
+        name = item.get("name") if isinstance(item, Mapping) else None
+        label = f"{origin}: source {name!r}" if isinstance(name, str) else f"{origin}: sources[{at}]"
+        try:
+            sources.append(SourceConfig.model_validate(item))
+        except PydanticValidationError as exc:
+            problems.append(str(config_error(exc, label=label)))
+    names = [s.name for s in sources]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        problems.append(
+            f"{origin}: source name(s) {', '.join(repeated)} appear more than once; names must be distinct"
+        )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return sources
+
+
+def _shape(data: object) -> str:
+    if isinstance(data, Mapping):
+        return "a mapping without a `sources:` list"
+    return type(data).__name__
 
 
 def load_sources(source: str | Path) -> list[SourceConfig]:
