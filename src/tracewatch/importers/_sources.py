@@ -26,10 +26,10 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from tracewatch.config_errors import config_error
+from tracewatch.config_errors import config_error, unknown_keys
 from tracewatch.errors import ConfigError, StoreError
 from tracewatch.importers._otlp_objects import DEFAULT_PARTITION_FORMAT
 from tracewatch.paths import shipped_data
@@ -51,6 +51,16 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 class _SourceModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        """An unknown key (a typo, a secret pasted inline) is refused with the allowed ones listed."""
+        if isinstance(data, Mapping):
+            unknown = unknown_keys(data, cls.model_fields)
+            if unknown:
+                raise ValueError(unknown)
+        return data
 
 
 class ProjectMapping(_SourceModel):
