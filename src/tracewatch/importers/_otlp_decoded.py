@@ -2,6 +2,10 @@
 
 Nothing is dropped silently: every span or log record either comes out decoded or as a `Rejected` with a reason a
 person can act on, and an object that cannot be read at all is one `Rejected` of scope `object`.
+
+Not kept, because nothing downstream reads them: span links, trace state, flags, dropped-item counts, the scope's
+version and schema URLs, and a log record's severity and resource. Each resource's attribute dict is shared by the
+spans of that resource (no copies): treat `Span.resource` as read-only.
 """
 
 from __future__ import annotations

@@ -261,13 +261,20 @@ def decode_trace_request(doc: object, out: DecodedTraces, label: str = "") -> No
     """
     blocks = _blocks(doc, "resourceSpans", "resource_spans")
     out.requests += 1
-    seen = 0
+    seen, rejected_before = 0, len(out.rejected)
     spans, rejected = out.spans, out.rejected
     for ri, block in enumerate(blocks):
         try:
             resource = _resource(block)
-            for si, scope_block in enumerate(block.get("scopeSpans") or block.get("scope_spans") or ()):
-                scope = scope_block.get("scope")
+            scope_blocks = (
+                block.get("scopeSpans")
+                or block.get("scope_spans")
+                # Older OTLP (Collectors of 2021-22) named scopes "instrumentation libraries".
+                or block.get("instrumentationLibrarySpans")
+                or ()
+            )
+            for si, scope_block in enumerate(scope_blocks):
+                scope = scope_block.get("scope") or scope_block.get("instrumentationLibrary")
                 scope_name = (scope.get("name") or None) if scope else None
                 for pi, d in enumerate(scope_block.get("spans") or ()):
                     seen += 1
@@ -278,7 +285,8 @@ def decode_trace_request(doc: object, out: DecodedTraces, label: str = "") -> No
                         rejected.append(_rejected("span", exc, where, d))
         except _SHAPE_ERRORS as exc:
             rejected.append(Rejected("request", shape_reason(exc, "JSON"), f"{label}resourceSpans[{ri}]"))
-    if seen == 0:
+    # A request whose blocks were rejected is not an empty one.
+    if seen == 0 and len(out.rejected) == rejected_before:
         out.empty_requests += 1
 
 
@@ -317,7 +325,7 @@ def decode_log_request(doc: object, out: DecodedLogs, label: str = "") -> None:
     """Add the records of one parsed `ExportLogsServiceRequest` to `out`, as `decode_trace_request` does spans."""
     blocks = _blocks(doc, "resourceLogs", "resource_logs")
     out.requests += 1
-    seen = 0
+    seen, rejected_before = 0, len(out.rejected)
     records, rejected = out.records, out.rejected
     for ri, block in enumerate(blocks):
         try:
@@ -331,5 +339,6 @@ def decode_log_request(doc: object, out: DecodedLogs, label: str = "") -> None:
                         rejected.append(_rejected("log_record", exc, where, d))
         except _SHAPE_ERRORS as exc:
             rejected.append(Rejected("request", shape_reason(exc, "JSON"), f"{label}resourceLogs[{ri}]"))
-    if seen == 0:
+    # A request whose blocks were rejected is not an empty one.
+    if seen == 0 and len(out.rejected) == rejected_before:
         out.empty_requests += 1

@@ -114,9 +114,18 @@ def decode_trace_request(data: bytes, out: DecodedTraces, label: str = "") -> No
     request = ExportTraceServiceRequest()
     _parse(request, data, "ExportTraceServiceRequest")
     out.requests += 1
-    seen = 0
+    seen, rejected_before = 0, len(out.rejected)
     spans, rejected = out.spans, out.rejected
     for ri, block in enumerate(request.resource_spans):
+        if not block.scope_spans and len(unknown_fields.UnknownFieldSet(block)):
+            # Older OTLP carried spans in `instrumentation_library_spans` (field 1000), which today's classes no
+            # longer define: reading on would count those spans as none.
+            reason = (
+                "resource block holds no scopeSpans but fields this OTLP version does not define "
+                "(e.g. the older instrumentationLibrarySpans)"
+            )
+            rejected.append(Rejected("request", reason, f"{label}resourceSpans[{ri}]"))
+            continue
         resource = attributes(block.resource.attributes)
         for si, scope_block in enumerate(block.scope_spans):
             scope_name = scope_block.scope.name or None
@@ -127,7 +136,8 @@ def decode_trace_request(data: bytes, out: DecodedTraces, label: str = "") -> No
                 except _SHAPE_ERRORS as exc:
                     where = f"{label}resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                     rejected.append(_rejected("span", exc, where, m))
-    if seen == 0:
+    # A request whose blocks were rejected is not an empty one.
+    if seen == 0 and len(out.rejected) == rejected_before:
         out.empty_requests += 1
 
 
@@ -158,7 +168,7 @@ def decode_log_request(data: bytes, out: DecodedLogs, label: str = "") -> None:
     request = ExportLogsServiceRequest()
     _parse(request, data, "ExportLogsServiceRequest")
     out.requests += 1
-    seen = 0
+    seen, rejected_before = 0, len(out.rejected)
     records, rejected = out.records, out.rejected
     for ri, block in enumerate(request.resource_logs):
         for si, scope_block in enumerate(block.scope_logs):
@@ -169,5 +179,6 @@ def decode_log_request(data: bytes, out: DecodedLogs, label: str = "") -> None:
                 except _SHAPE_ERRORS as exc:
                     where = f"{label}resourceLogs[{ri}].scopeLogs[{si}].logRecords[{pi}]"
                     rejected.append(_rejected("log_record", exc, where, m))
-    if seen == 0:
+    # A request whose blocks were rejected is not an empty one.
+    if seen == 0 and len(out.rejected) == rejected_before:
         out.empty_requests += 1

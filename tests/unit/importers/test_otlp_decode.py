@@ -304,3 +304,36 @@ def test_objects_of_the_other_signal_are_refused_by_name() -> None:
         decode_trace_object(JSON_LOGS, b"{}")
     with pytest.raises(ValueError, match="a traces object; use decode_trace_object"):
         decode_log_object(JSON_TRACES, b"{}")
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_older_otlp_instrumentation_library_spans() -> None:
+    """OTLP before `scopeSpans` carried spans in `instrumentationLibrarySpans` (protobuf field 1000): JSON reads
+    them; today's protobuf classes no longer define the field, so such a block is rejected, not read as empty."""
+    document = otlp_json_document(trace_request(span_message()))
+    block = document["resourceSpans"][0]
+    block["instrumentationLibrarySpans"] = block.pop("scopeSpans")
+    block["instrumentationLibrarySpans"][0]["instrumentationLibrary"] = block["instrumentationLibrarySpans"][
+        0
+    ].pop("scope")
+    assert json_traces(document).spans == [EXPECTED]
+
+    scope_block = trace_request(span_message()).resource_spans[0].scope_spans[0].SerializeToString()
+    old_request = _field(1, _field(1000, scope_block))
+    decoded = decode_trace_object(PROTO_TRACES, old_request)
+    assert (decoded.spans, decoded.requests, decoded.empty_requests) == ([], 1, 0)
+    [rejected] = decoded.rejected
+    assert (rejected.scope, rejected.where) == ("request", "resourceSpans[0]")
+    assert "older instrumentationLibrarySpans" in rejected.reason
