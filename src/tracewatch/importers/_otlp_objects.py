@@ -63,6 +63,7 @@ _FRAME_HEADER = struct.Struct(">I")
 class OtlpObject:
     """One object of OTLP data: its key, signal, encoding, compression and how requests are laid out in it.
 
+    `compression` is what the key says (decoding trusts the bytes' magic number instead, see `decompress`);
     `partition` is the upload-time bucket an awss3exporter key names (UTC), None for fileexporter files.
     """
 
@@ -187,23 +188,18 @@ def _unzstd(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def decompress(data: bytes, compression: Compression) -> bytes:
+def decompress(data: bytes) -> bytes:
     """The object's bytes uncompressed, or `RequestError` saying the stream is truncated or corrupt.
 
-    When the key names a compression but the bytes lack its header, they are taken as already uncompressed: the
-    awss3exporter can store objects with a `Content-Encoding` header that an HTTP client may have honoured.
+    Compression is read from the bytes' magic number, not from the key's suffix: the awss3exporter can store an
+    object with a `Content-Encoding` header that an HTTP client may have undone on the way, and the magic numbers
+    cannot be mistaken for OTLP (JSON starts with `{`, a protobuf request with 0x0A).
     """
-    if compression == "gzip" and data.startswith(_GZIP_MAGIC):
+    if data.startswith(_GZIP_MAGIC):
         return _gunzip(data)
-    if compression == "zstd" and data.startswith(_ZSTD_MAGIC):
+    if data.startswith(_ZSTD_MAGIC):
         return _unzstd(data)
     return data
-
-
-def _sniff_compression(data: bytes) -> Compression:
-    if data.startswith(_ZSTD_MAGIC):
-        return "zstd"
-    return "gzip" if data.startswith(_GZIP_MAGIC) else "none"
 
 
 def _frames(data: bytes) -> Iterator[tuple[str, bytes]]:
@@ -220,9 +216,8 @@ def _frames(data: bytes) -> Iterator[tuple[str, bytes]]:
             raise RequestError(
                 f"truncated file: frame {number} at byte {offset - 4} says {size} bytes, {len(data) - offset} remain"
             )
-        frame = data[offset : offset + size]
+        yield f"frame {number} ", data[offset : offset + size]
         offset += size
-        yield f"frame {number} ", (_unzstd(frame) if frame.startswith(_ZSTD_MAGIC) else frame)
 
 
 def _lines(data: bytes) -> Iterator[tuple[str, bytes]]:
@@ -256,25 +251,25 @@ _DECODERS: dict[tuple[Signal, Encoding], _Request] = {  # type: ignore[type-arg]
 
 def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
     decode = _DECODERS[(obj.signal, obj.encoding)]
-    if obj.framing == "single":
-        try:
-            decode(decompress(data, obj.compression), out, "")
-        except RequestError as exc:
-            out.rejected.append(Rejected("object", str(exc)))
-        return out
     try:
-        data = decompress(data, _sniff_compression(data))
+        data = decompress(data)
     except RequestError as exc:
         out.rejected.append(Rejected("object", str(exc)))
+        return out
+    if obj.framing == "single":
+        try:
+            decode(data, out, "")
+        except RequestError as exc:
+            out.rejected.append(Rejected("object", str(exc)))
         return out
     is_lines = obj.encoding == "json" and data.lstrip()[:1] == b"{"
     requests = _lines(data) if is_lines else _frames(data)
     try:
         # A frame's length can only be trusted up to the first bad one, so framing errors end the file;
-        # a request that does not decode is rejected alone.
+        # a request that does not decode (legacy mode compresses each one) is rejected alone.
         for label, request in requests:
             try:
-                decode(request, out, label)
+                decode(decompress(request), out, label)
             except RequestError as exc:
                 out.rejected.append(Rejected("request", str(exc), label.strip()))
     except RequestError as exc:

@@ -136,10 +136,15 @@ def test_zstd_objects_of_several_frames_decode_whole() -> None:
     assert [s.span_id for s in decoded.spans] == SPAN_IDS
 
 
-def test_a_gz_key_whose_bytes_arrive_already_uncompressed_is_read() -> None:
+def test_compression_is_read_from_the_bytes_not_the_key_suffix() -> None:
     """awss3exporter may store objects with `Content-Encoding: gzip`, which an HTTP client can undo on GET."""
-    decoded = decode_trace_object(parse_s3_exporter_key(f"{PARTITION}/traces_1.json.gz"), otlp_json(REQUEST))
-    assert [s.span_id for s in decoded.spans] == SPAN_IDS
+    uncompressed = decode_trace_object(
+        parse_s3_exporter_key(f"{PARTITION}/traces_1.json.gz"), otlp_json(REQUEST)
+    )
+    unnamed = decode_trace_object(
+        parse_s3_exporter_key(f"{PARTITION}/traces_1.json"), gzip.compress(otlp_json(REQUEST))
+    )
+    assert [s.span_id for s in uncompressed.spans] == [s.span_id for s in unnamed.spans] == SPAN_IDS
 
 
 @pytest.mark.parametrize(
@@ -200,6 +205,16 @@ def test_fileexporter_legacy_compression_zstd_compresses_each_framed_message() -
     data = length_prefixed(frame, frame)
     decoded = decode_trace_object(fileexporter("json"), data)
     assert [s.span_id for s in decoded.spans] == SPAN_IDS * 2
+
+
+def test_a_corrupt_legacy_compressed_frame_is_rejected_alone() -> None:
+    frame = zstandard.ZstdCompressor().compress(otlp_json(REQUEST))
+    data = length_prefixed(frame, frame[:-8], frame)
+    decoded = decode_trace_object(fileexporter("json"), data)
+    assert [s.span_id for s in decoded.spans] == SPAN_IDS * 2
+    [rejected] = decoded.rejected
+    assert (rejected.scope, rejected.where) == ("request", "frame 2")
+    assert rejected.reason == "truncated zstd stream: it ends inside a frame"
 
 
 @pytest.mark.parametrize("encoding", ["json", "proto"])
