@@ -16,11 +16,13 @@ What every dialect shares is read last and never overrides what the dialect foun
 or root span as the route, `user.id` / `enduser.id` / `session.id`, `error.type` and `exception` events as the
 error, the span status, and the resource's `service.name` as the project when nothing better names it
 (then `metadata["project_source"]` is "service.name", so a source's project mapping knows it is only a hint).
+Then tracewatch's own `tracewatch.*` names for feedback, tags and metadata (`_app_attributes`), on any span.
 Problems with values end up in `metadata["import_warnings"]`.
 """
 
 from __future__ import annotations
 
+from tracewatch.importers._app_attributes import read_app_attributes
 from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._genai import first_text, read_genai
 from tracewatch.importers._openinference import SPAN_KIND, read_openinference
@@ -83,6 +85,7 @@ def read_span(span: Span) -> SpanFacts:
     elif facts.dialect == "genai":
         read_genai(span, reader, facts)
     _read_common(span, reader, facts)
+    read_app_attributes(reader, facts)
     if reader.warnings:
         facts.metadata.setdefault(IMPORT_WARNINGS, []).extend(reader.warnings)
     facts.attributes_used = frozenset(reader.used)
