@@ -12,6 +12,11 @@ from typing import Any
 
 import orjson
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.support.otlp_requests import (
     CHILD_ID,
@@ -337,3 +342,35 @@ def test_older_otlp_instrumentation_library_spans() -> None:
     [rejected] = decoded.rejected
     assert (rejected.scope, rejected.where) == ("request", "resourceSpans[0]")
     assert "older instrumentationLibrarySpans" in rejected.reason
+
+
+def test_spans_from_the_opentelemetry_sdk_through_its_own_otlp_encoder() -> None:
+    """What an SDK exporter really sends: the SDK's spans, encoded by `opentelemetry-exporter-otlp-proto-common`."""
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test.instrumentation")
+    with (
+        tracer.start_as_current_span("POST /chat", kind=SpanKind.SERVER) as root,
+        tracer.start_as_current_span("chat smol", kind=SpanKind.CLIENT) as child,
+    ):
+        child.set_attributes({"gen_ai.request.model": "smol", "gen_ai.usage.input_tokens": 12})
+        child.add_event("gen_ai.choice", {"index": 0})
+        child.set_status(StatusCode.ERROR, "timeout")
+    request = encode_spans(exporter.get_finished_spans())
+    trace_id = f"{root.get_span_context().trace_id:032x}"
+    for decoded in (
+        decode_trace_object(PROTO_TRACES, request.SerializeToString()),
+        decode_trace_object(JSON_TRACES, otlp_json(request)),
+    ):
+        child_span, root_span = decoded.spans
+        assert {s.trace_id for s in decoded.spans} == {trace_id}
+        assert root_span.span_id == f"{root.get_span_context().span_id:016x}"
+        assert (root_span.parent_span_id, root_span.kind) == (None, 2)
+        assert child_span.parent_span_id == root_span.span_id
+        assert child_span.attributes == {"gen_ai.request.model": "smol", "gen_ai.usage.input_tokens": 12}
+        assert (child_span.status, child_span.status_message) == ("error", "timeout")
+        assert [(e.name, e.attributes) for e in child_span.events] == [("gen_ai.choice", {"index": 0})]
+        assert child_span.scope_name == "test.instrumentation"
+        assert root_span.resource["telemetry.sdk.language"] == "python"
+        assert child_span.start_time_unix_nano == child.start_time  # type: ignore[attr-defined]
