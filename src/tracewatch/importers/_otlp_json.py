@@ -35,7 +35,7 @@ from tracewatch.importers._otlp_decoded import (
     shape_reason,
     status_of,
 )
-from tracewatch.importers._spans import AttributeValue, Span, SpanEvent
+from tracewatch.importers._spans import AttributeValue, Span, SpanEvent, SpanStatus
 
 _STRING, _BOOL, _INT, _DOUBLE, _ARRAY, _KVLIST, _BYTES = range(7)
 _ANY_KINDS = {
@@ -202,7 +202,8 @@ def _span(d: dict[str, Any], resource: dict[str, AttributeValue], scope_name: st
     get = d.get
     parent = get("parentSpanId") or get("parent_span_id")
     kind = get("kind") or 0
-    status, message = "unset", None
+    status: SpanStatus = "unset"
+    message = None
     status_doc = get("status")
     if status_doc:
         status = status_of(_enum(_STATUS_CODES, status_doc.get("code") or 0, "status code"))
@@ -218,7 +219,7 @@ def _span(d: dict[str, Any], resource: dict[str, AttributeValue], scope_name: st
             get("startTimeUnixNano") or get("start_time_unix_nano"), "startTimeUnixNano"
         ),
         end_time_unix_nano=_time(get("endTimeUnixNano") or get("end_time_unix_nano"), "endTimeUnixNano"),
-        status=status,  # type: ignore[arg-type]
+        status=status,
         status_message=message,
         kind=kind if type(kind) is int else _enum(_SPAN_KINDS, kind, "span kind"),
         attributes=attributes(attrs) if attrs else {},
