@@ -6,6 +6,7 @@ Every write of a whole object is atomic: readers see the old object or the new o
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import io
 import json
@@ -38,11 +39,13 @@ _PARTITION = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>[^/]+)$")
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One stored object: its key relative to the root, size and a version tag (ETag or mtime)."""
+    """One stored object: its key relative to the root, size, a version tag (ETag or mtime) and when it was
+    last written (UTC; None when the listing does not say)."""
 
     key: str
     size: int
     version: str
+    modified: dt.datetime | None = None
 
 
 class Store:
@@ -211,7 +214,8 @@ class Store:
             if Path(key).name.startswith((".", "_tmp-")):
                 continue
             version = str(info.get("ETag") or info.get("mtime") or info.get("LastModified") or "")
-            out.append(ObjectInfo(key=key, size=int(info.get("size") or 0), version=version.strip('"')))
+            size = int(info.get("size") or 0)
+            out.append(ObjectInfo(key, size, version.strip('"'), _modified(info)))
         return sorted(out, key=lambda o: o.key)
 
     def partitions(self, prefix: str, name: str = "date") -> list[str]:
@@ -317,6 +321,17 @@ class Store:
         # from AWS_DEFAULT_REGION instead.
         os.environ.setdefault("AWS_DEFAULT_REGION", s.aws_region)
         return fsspec.filesystem("s3", **kwargs)
+
+
+def _modified(info: dict[str, Any]) -> dt.datetime | None:
+    """When a listed object was last written: s3fs gives `LastModified` (a datetime), local files `mtime`."""
+    stamp = info.get("LastModified")
+    if isinstance(stamp, dt.datetime):
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
+    mtime = info.get("mtime")
+    if isinstance(mtime, int | float):
+        return dt.datetime.fromtimestamp(mtime, dt.UTC)
+    return None
 
 
 @contextmanager

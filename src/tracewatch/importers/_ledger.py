@@ -97,15 +97,23 @@ class ImportLedger:
     def add(self, entry: ObjectEntry) -> None:
         self._pending[(entry.source, entry.object_key)] = entry
 
-    def forget(self, source: str, upload_dates: Iterable[dt.date]) -> list[ObjectEntry]:
-        """Drop the source's entries for these upload dates (an explicit re-import); returns what they were."""
-        days = list(upload_dates)
-        mask = (pl.col("source") == source) & pl.col("upload_date").is_in(days)
+    def forget_with_outputs(self, source: str, upload_dates: Iterable[dt.date]) -> list[ObjectEntry]:
+        """Drop the source's entries for these upload dates, and of every object whose traces share an output
+        file with them (an explicit re-import removes those files); returns what the entries were."""
+        self.flush()
+        mine = self.frame.filter(pl.col("source") == source)
+        keys = set(mine.filter(pl.col("upload_date").is_in(list(upload_dates)))["object_key"].to_list())
+        while True:  # grow to the closure: objects sharing a file with a forgotten object are forgotten too
+            chosen = mine.filter(pl.col("object_key").is_in(list(keys)))
+            files = list(set(chosen["outputs"].explode().drop_nulls().to_list()))
+            sharing = mine.filter(pl.col("outputs").list.eval(pl.element().is_in(files)).list.any())
+            grown = keys | set(sharing["object_key"].to_list())
+            if grown == keys:
+                break
+            keys = grown
+        mask = (pl.col("source") == source) & pl.col("object_key").is_in(list(keys))
         dropped = [ObjectEntry(**row) for row in self.frame.filter(mask).iter_rows(named=True)]
         self.frame = self.frame.filter(~mask)
-        self._pending = {
-            k: e for k, e in self._pending.items() if not (k[0] == source and e.upload_date in days)
-        }
         return dropped
 
     def flush(self) -> None:

@@ -177,9 +177,12 @@ class _ExportReader:
 def _export_content(read: ExportRead[object], key: str) -> ObjectContent:
     """An `ExportRead` of one object as the run's `ObjectContent`: every record read is a record; rejected
     records and duplicates are quarantined with their reasons."""
+    # Records merged into others (Langfuse scores attached to their trace as feedback) are not records of
+    # their own: what the object holds is its spans, observations or traces.
+    records = read.records_read - read.merged
     whole = next((r for r in read.rejected if r.record_id is None and r.key == key), None)
     if whole is not None:
-        return ObjectContent(records=read.records_read, unreadable=whole.reason)
+        return ObjectContent(records=records, unreadable=whole.reason)
     rejected = [
         QuarantineRecord(
             scope="record" if r.record_id is not None else "object",
@@ -189,7 +192,7 @@ def _export_content(read: ExportRead[object], key: str) -> ObjectContent:
         )
         for r in read.rejected
     ]
-    return ObjectContent(records=read.records_read, rejected=rejected)
+    return ObjectContent(records=records, rejected=rejected, duplicates=read.duplicates_dropped)
 
 
 class _LangfuseReader(_ExportReader):

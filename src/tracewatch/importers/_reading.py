@@ -40,6 +40,8 @@ class ObjectContent:
     unreadable: str | None = None
     skipped: str | None = None
     """why the object is not the format's (ledgered once, read never)"""
+    duplicates: int = 0
+    """records the reader dropped as copies of others in the same object or run (a vendor export's overlap)"""
 
 
 class SourceReader(Protocol):
@@ -56,9 +58,6 @@ class SourceReader(Protocol):
 
 
 def upload_time(info: ObjectInfo) -> dt.datetime:
-    """When an object without a time partition was uploaded, from its listing version (mtime or ETag) when it
-    is a timestamp; else the epoch, so such objects sort first and never hold a trace back."""
-    try:
-        return dt.datetime.fromtimestamp(float(info.version), dt.UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    """When an object without a time partition was uploaded: its last-modified time from the listing; the
+    epoch when the listing does not say, so such an object sorts first and never holds a trace back."""
+    return info.modified or dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -162,25 +162,40 @@ class _SourceRun:
             else IncompletePolicy.IMPORT_FLAGGED
         )
         self.rows: list[tuple[str, dict[str, Any]]] = []  # (home object key, canonical row)
-        self.events: dict[tuple[str, str], list[SpanEvent]] = defaultdict(list)
+        # Log records waiting for their span, with the object each came in (for its accounting).
+        self.events: dict[tuple[str, str], list[tuple[str, SpanEvent]]] = defaultdict(list)
+        self.released: dict[
+            str, dt.datetime
+        ] = {}  # trace id -> upload time of its last span, recent releases
         self.trace_quarantine: dict[str, list[QuarantineRecord]] = defaultdict(list)  # by home object
 
     @property
     def pending_key(self) -> str:
         return f"{STATE_PREFIX}/{self.source.name}/pending.parquet"
 
+    @property
+    def released_key(self) -> str:
+        return f"{STATE_PREFIX}/{self.source.name}/released.parquet"
+
     def run(self, source_store: Store, reimport: Sequence[dt.date]) -> SourceImport:
+        self._load_released()
         if reimport:
             self._forget(reimport)
         reader = reader_for(self.source)
         pending = self.store.read_parquet(self.pending_key) if self.store.exists(self.pending_key) else None
         buffer = TraceBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
+        buffer.remember_released(self.released)
         for obj in reader.new_objects(source_store, self.ledger.known(self.source.name)):
             content = reader.read(source_store, obj)
             self._account(obj, content)
             for joined in content.events:
-                self.events[(joined.trace_id, joined.span_id or "")].append(joined.event)
+                self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
+            if not (content.spans or content.facts):
+                continue  # a log object's time is not its spans': it must not move the grace clock
             facts = [*content.facts, *(self._facts_of(span) for span in content.spans)]
+            # Traces quiet for the grace window before this upload are whole: its spans of them are late,
+            # whether or not another object happened to come in between.
+            self._assemble(buffer.release(obj.uploaded))
             buffer.add(facts, uploaded=obj.uploaded, home=obj.info.key)
             self._assemble(buffer.release(obj.uploaded))
             if len(self.rows) >= ROWS_PER_FILE:
@@ -191,6 +206,7 @@ class _SourceRun:
         self._unjoined_events()
         self.outcome.pending_traces = buffer.trace_count
         self.store.write_parquet(self.pending_key, buffer.to_frame())
+        self._save_released()
         return self.outcome
 
     # ---- spans to facts to rows ----------------------------------------------------------------------------
@@ -198,7 +214,7 @@ class _SourceRun:
     def _facts_of(self, span: Span) -> SpanFacts:
         joined = self.events.pop((span.trace_id, span.span_id), None)
         if joined:
-            span.events.extend(joined)
+            span.events.extend(event for _, event in joined)
         facts = read_span(span)
         attribute = self.source.project.from_attribute
         if attribute:
@@ -218,6 +234,7 @@ class _SourceRun:
                 ]
                 self._count(entry, "records_late", len(trace.facts))
                 continue
+            self.released[trace.trace_id] = trace.last_new_uploaded
             assembled = assemble_trace(
                 trace.facts,
                 project=None,
@@ -228,9 +245,14 @@ class _SourceRun:
             self._count(entry, "records_duplicate", assembled.duplicates)
             if assembled.row is None:
                 skipped = assembled.code == "no_llm_call"
-                self.trace_quarantine[home].append(
-                    QuarantineRecord("trace", assembled.reason or "", trace_id=trace.trace_id)
-                )
+                # One record per distinct span, so the spans of a trace that is not a row are counted too.
+                span_ids = dict.fromkeys(f.span_id for f in trace.facts)
+                self.trace_quarantine[home] += [
+                    QuarantineRecord(
+                        "trace", assembled.reason or "", trace_id=trace.trace_id, span_id=span_id
+                    )
+                    for span_id in span_ids
+                ]
                 self._count(entry, "traces_skipped" if skipped else "traces_quarantined", 1)
                 continue
             row = assembled.row
@@ -257,7 +279,9 @@ class _SourceRun:
         self.rows.clear()
         for (day,), part in frame.group_by(pl.col("start_time").dt.date(), maintain_order=True):
             homes = sorted(set(part["_home"].to_list()))
-            digest = f"{key64(self.source.name, *homes):016x}"
+            # The traces name the file as well as their objects: a trace of an object released a night later
+            # (its late spans) must not get, and so replace, the name of the file its object's others went to.
+            digest = f"{key64(self.source.name, *homes, *sorted(part['trace_id'].to_list())):016x}"
             key = f"{TRACES_PREFIX}/date={day}/import-{self.source.name}-{digest}.parquet"
             self.store.write_parquet(key, part.drop("_home").sort("start_time", "trace_id"))
             self.outcome.outputs.append(key)
@@ -267,7 +291,8 @@ class _SourceRun:
                     entry.outputs.append(key)
 
     def _quarantine_traces(self) -> None:
-        """Trace-level quarantine (late spans, rootless or non-LLM traces), one record per home object."""
+        """Trace-level quarantine (late spans, rootless or non-LLM traces: a record per span), one file per home
+        object."""
         for home, records in self.trace_quarantine.items():
             entry = self.ledger.entry(self.source.name, home)
             day = entry.upload_date if entry is not None else self.now.date()
@@ -284,31 +309,53 @@ class _SourceRun:
             )
 
     def _unjoined_events(self) -> None:
-        """Log records whose span never came in this run: quarantined, never dropped."""
-        if not self.events:
-            return
-        records = [
-            QuarantineRecord(
-                "log_record",
-                "log record names a span that no object of this import held; it could not be joined",
-                trace_id=trace_id,
-                span_id=span_id or None,
+        """Log records whose span never came in this run: quarantined with their object, never dropped."""
+        by_origin: dict[str, list[QuarantineRecord]] = defaultdict(list)
+        for (trace_id, span_id), waiting in self.events.items():
+            for origin, _ in waiting:
+                by_origin[origin].append(
+                    QuarantineRecord(
+                        "log_record",
+                        "log record names a span that no object of this import held; it could not be joined",
+                        trace_id=trace_id,
+                        span_id=span_id or None,
+                    )
+                )
+        for origin, records in by_origin.items():
+            entry = self.ledger.entry(self.source.name, origin)
+            write_records(
+                self.store,
+                source=self.source.name,
+                upload_day=entry.upload_date if entry is not None else self.now.date(),
+                object_key=f"{origin}#unjoined",
+                object_version=entry.object_version if entry is not None else "",
+                records=records,
+                run_id=self.run_id,
+                at=utc_now(),
             )
-            for (trace_id, span_id), events in self.events.items()
-            for _ in events
-        ]
-        write_records(
-            self.store,
-            source=self.source.name,
-            upload_day=self.now.date(),
-            object_key=f"unjoined-log-records#{self.run_id}",
-            object_version="",
-            records=records,
-            run_id=self.run_id,
-            at=utc_now(),
-        )
-        self.outcome.records_rejected += len(records)
+            if entry is not None:
+                entry.records_rejected += len(records)
+            self.outcome.records_rejected += len(records)
         self.events.clear()
+
+    def _load_released(self) -> None:
+        """Traces released by recent runs, so that their spans arriving now are quarantined as late instead of
+        starting a second trace with the same id."""
+        if self.store.exists(self.released_key):
+            frame = self.store.read_parquet(self.released_key)
+            self.released = dict(
+                zip(frame["trace_id"].to_list(), frame["last_uploaded"].to_list(), strict=True)
+            )
+
+    def _save_released(self) -> None:
+        """Keep the releases of the last day (at least four grace windows) of upload time."""
+        keep = max(dt.timedelta(days=1), 4 * dt.timedelta(minutes=self.source.grace_minutes))
+        recent = {t: at for t, at in self.released.items() if at >= self.now - keep}
+        frame = pl.DataFrame(
+            {"trace_id": list(recent), "last_uploaded": list(recent.values())},
+            schema={"trace_id": pl.String(), "last_uploaded": pl.Datetime("us", "UTC")},
+        )
+        self.store.write_parquet(self.released_key, frame)
 
     # ---- accounting ----------------------------------------------------------------------------------------
 
@@ -330,7 +377,7 @@ class _SourceRun:
                 reason=content.skipped or content.unreadable,
                 records=content.records,
                 records_rejected=records_rejected,
-                records_duplicate=0,
+                records_duplicate=content.duplicates,
                 run_id=self.run_id,
                 imported_at=utc_now(),
             )
@@ -348,13 +395,19 @@ class _SourceRun:
         self.outcome.objects += 1
         self.outcome.objects_rejected += bool(content.unreadable)
         self.outcome.records += content.records
+        self.outcome.records_duplicate += content.duplicates
         self.outcome.records_rejected += records_rejected
 
     def _forget(self, days: Sequence[dt.date]) -> None:
-        """An explicit re-import: forget the days' objects and remove the canonical files they produced."""
-        for entry in self.ledger.forget(self.source.name, days):
+        """An explicit re-import: forget the days' objects and remove the canonical files they produced.
+
+        A file can also hold traces of objects uploaded on other days (one run reads several days); those
+        objects are forgotten too, so no trace is lost with the file: they are read again with the days."""
+        for entry in self.ledger.forget_with_outputs(self.source.name, days):
             for key in entry.outputs:
                 if key not in self.outcome.removed and self.store.exists(key):
+                    for trace_id in self.store.read_parquet(key)["trace_id"].to_list():
+                        self.released.pop(trace_id, None)  # read again, its spans are not late
                     self.store.delete(key)
                     self.outcome.removed.append(key)
 

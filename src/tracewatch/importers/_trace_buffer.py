@@ -138,6 +138,10 @@ class TraceBuffer:
         for trace_id in touched:
             self._schedule(trace_id)
 
+    def remember_released(self, trace_ids: Iterable[str]) -> None:
+        """Traces an earlier run released: spans of theirs that arrive now come out `late`, not as a new trace."""
+        self._released.update(trace_ids)
+
     def release(self, now: dt.datetime) -> list[ReleasedTrace]:
         """Traces quiet for at least `grace` at upload time `now`, and every late trace, oldest first."""
         out: list[ReleasedTrace] = []

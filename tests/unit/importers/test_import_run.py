@@ -1,0 +1,66 @@
+"""The import run across nights, on local folders: late traces keep their own files, spans of a trace released
+on an earlier night are late (not a second trace), and a re-import loses no trace that shared a file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+
+from tests.support.otlp_documents import Uploads, child_span, qa_spans, request, span_id
+from tracewatch.importers import SourceConfig, import_traces
+from tracewatch.store import Store
+
+T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
+MINUTE = dt.timedelta(minutes=1)
+
+
+def source_at(folder: Path) -> SourceConfig:
+    return SourceConfig(name="otel", kind="otlp", location=f"file://{folder}", grace_minutes=15)
+
+
+def imported(store: Store) -> pl.DataFrame:
+    files = store.list_objects("traces", suffix=".parquet")
+    return pl.concat([store.read_parquet(f.key) for f in files]) if files else pl.DataFrame()
+
+
+def test_a_trace_released_a_night_later_gets_a_file_of_its_own(tmp_path: Path, file_store: Store) -> None:
+    source = source_at(tmp_path / "otel")
+    uploads = Uploads(Store(source.location))
+    root1, chat1 = qa_spans(1)
+    root2, chat2 = qa_spans(2)
+    uploads.put(request(root1, chat1, root2), T0)
+    uploads.put(request(chat2), T0 + 10 * MINUTE)  # trace 2's model call comes in a second object
+    first = import_traces(file_store, [source], now=T0 + 20 * MINUTE)  # trace 2 is still within its window
+    assert (first.sources[0].traces, first.sources[0].pending_traces) == (1, 1)
+    second = import_traces(file_store, [source], now=T0 + 60 * MINUTE)
+    assert second.sources[0].traces == 1
+    assert set(second.sources[0].outputs).isdisjoint(first.sources[0].outputs)
+    assert sorted(imported(file_store)["trace_id"].to_list()) == [f"{1:032x}", f"{2:032x}"]
+
+
+def test_spans_of_a_trace_released_on_an_earlier_night_are_late(tmp_path: Path, file_store: Store) -> None:
+    source = source_at(tmp_path / "otel")
+    uploads = Uploads(Store(source.location))
+    root, chat = qa_spans(1)
+    uploads.put(request(root, chat), T0)
+    import_traces(file_store, [source], now=T0 + 60 * MINUTE)
+    uploads.put(request(child_span(1, 3, span_id(1, 1))), T0 + 24 * 60 * MINUTE)
+    later = import_traces(file_store, [source], now=T0 + 25 * 60 * MINUTE)
+    assert (later.sources[0].traces, later.sources[0].records_late) == (0, 1)
+    assert imported(file_store).height == 1  # no second row for trace 1
+
+
+def test_a_reimport_of_one_day_keeps_the_traces_that_shared_its_files(tmp_path: Path, file_store: Store) -> None:
+    source = source_at(tmp_path / "otel")
+    uploads = Uploads(Store(source.location))
+    day1, day2 = T0, T0 + 24 * 60 * MINUTE
+    root1, chat1 = qa_spans(1)
+    root2, chat2 = qa_spans(2)
+    uploads.put(request(root1, chat1), day1)
+    uploads.put(request(root2, chat2), day2)
+    import_traces(file_store, [source], now=day2 + 60 * MINUTE)  # one run, one file for both upload days
+    again = import_traces(file_store, [source], now=day2 + 60 * MINUTE, reimport=[day2.date()])
+    assert again.sources[0].objects == 2  # day 1's object shared the removed file: read again too
+    assert sorted(imported(file_store)["trace_id"].to_list()) == [f"{1:032x}", f"{2:032x}"]
