@@ -3,7 +3,7 @@ traces went. It is the importers' watermark, as ingest's ledger is ingest's: an 
 version is not in the ledger, so late objects in old partitions are picked up and nothing is read twice.
 
 Counts are per object so `import_daily` can be rebuilt from the ledger alone: a trace is counted on the object
-that holds its root span (or its first span when the root never came), even when it is released a night later.
+its first span arrived in (its "home"), even when it is released a night later.
 """
 
 from __future__ import annotations
