@@ -56,6 +56,7 @@ def test_real_instrumentation_spans_become_the_requests_the_server_saw(
     server: ModelServer,
     otel_source: tuple[SourceConfig, Store],
     s3_store: Store,
+    s3_server: S3Server,
 ) -> None:
     server.configure(answers=dict(EXAMPLE_ANSWERS))
     capture = capture_calls(instrumentation, EXAMPLE_CALLS, server)  # type: ignore[arg-type]

@@ -4,15 +4,13 @@ and readable by DuckDB straight from the S3 server the way a BI tool reads them.
 from __future__ import annotations
 
 import datetime as dt
-import pathlib
 from collections.abc import Callable
 
-import duckdb
-import duckdb_extension_httpfs
 import polars as pl
 import pytest
 
 from devtools.s3server import S3Server
+from tests.support.duckdb_s3 import duckdb_on
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports, report
 from tracewatch.reports import publish_partition, read_manifest
@@ -80,14 +78,7 @@ def test_duckdb_reads_the_report_tables_from_s3(
         s3_store.write_parquet(f"traces/date={day}/a.parquet", make_traces(day.isoformat(), 10 + offset))
         ingest_new_traces(s3_store, up_to=day)
         build_monitoring_reports(s3_store, day, run_id="r")
-    extension = next(pathlib.Path(duckdb_extension_httpfs.__file__).parent.rglob("httpfs.duckdb_extension"))
-    con = duckdb.connect()
-    con.sql(f"LOAD '{extension}'")
-    endpoint = s3_server.endpoint_url.removeprefix("http://")
-    con.sql(
-        f"CREATE SECRET tw (TYPE s3, KEY_ID '{s3_server.access_key_id}', SECRET '{s3_server.secret_access_key}', "
-        f"ENDPOINT '{endpoint}', URL_STYLE 'path', USE_SSL false, REGION 'us-east-1')"
-    )
+    con = duckdb_on(s3_server)
     url = s3_store.uri("reports/trace_metrics_daily/*/*.parquet")
     rows = con.sql(
         f"SELECT date, sum(trace_count) AS traces, max(latency_ms_p99) AS p99 "
