@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tracewatch.importers._messages import UNKNOWN_ROLE
 from tracewatch.importers._spans import ChatMessage, SpanFacts
 
 Pricer = Callable[[str, int, int], float | None]
@@ -167,7 +168,12 @@ def answer_text(messages: list[ChatMessage] | None) -> str | None:
 
 
 def last_user_text(messages: list[ChatMessage] | None) -> str | None:
-    """The user's input as plain text: the last user message (earlier turns and the system prompt are context)."""
+    """The user's input as plain text: the last user message (earlier turns and the system prompt are context),
+    else the last message of unknown role: messages that were not valid JSON are kept as one such message, and
+    their text is still the input (a row without input would be quarantined whole at ingest)."""
     if not messages:
         return None
-    return next((m.content for m in reversed(messages) if m.role == "user"), None)
+    found = next((m.content for m in reversed(messages) if m.role == "user"), None)
+    if found is None:
+        found = next((m.content for m in reversed(messages) if m.role == UNKNOWN_ROLE), None)
+    return found

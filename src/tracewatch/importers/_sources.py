@@ -152,8 +152,25 @@ class SourceConfig(_SourceModel):
         try:
             source.check_readable()
         except StoreError as exc:
-            raise ConfigError(f"source {self.name!r} (location {self.location}): {exc}") from None
+            raise ConfigError(
+                f"source {self.name!r} (location {self.location}): {exc}; {self._settings_origin()}"
+            ) from None
         return source
+
+    def _settings_origin(self) -> str:
+        """Which settings the endpoint and credentials came from, so a refusal names what to fix."""
+        named = [
+            f"{setting}={variable}"
+            for setting, variable in (
+                ("endpoint_url_env", self.endpoint_url_env),
+                ("access_key_id_env", self.access_key_id_env),
+                ("secret_access_key_env", self.secret_access_key_env),
+            )
+            if variable is not None
+        ]
+        if not named:
+            return "the source names no variables, so the store's own S3 endpoint and credentials were used"
+        return f"the source's settings {', '.join(named)} (the rest from the store's own settings)"
 
     def _settings(self, store_settings: Settings) -> Settings:
         """The store's S3 settings, with whatever this source overrides read from the variables it names."""
