@@ -5,9 +5,15 @@ and runs the demo experiment (2 prompt templates x 2 temperatures, data/experime
 dataset version on a real local model, SmolLM2-135M-Instruct behind llama.cpp's OpenAI-compatible server,
 which the demo starts and stops. Items answered on an earlier night come from the response cache.
 
+The traces arrive the way production traces do: the demo writes them as OTLP objects in the OpenTelemetry
+Collector's S3 layout (GenAI names, devtools/demo_otlp_writer.py) with planted bad objects and malformed traces,
+and sets TRACEWATCH_SOURCES so that every night imports new objects first (the source: data/sources/demo.yaml).
+With --direct-parquet it writes canonical trace files instead, as an application that writes them itself would.
+
 With TRACEWATCH_STORE unset, the demo starts the embedded local S3 server (SeaweedFS) for its duration, with
-data kept in `.tracewatch/s3`. With TRACEWATCH_STORE=file:///some/dir it uses that folder instead. With
-TRACEWATCH_DEMO_MODEL_URL set, the demo uses that OpenAI-compatible server instead of starting its own.
+data kept in `.tracewatch/s3`. With TRACEWATCH_STORE=file:///some/dir it uses that folder instead (the OTLP
+objects then go under <store>/otel/demo). With TRACEWATCH_DEMO_MODEL_URL set, the demo uses that
+OpenAI-compatible server instead of starting its own.
 """
 
 from __future__ import annotations
@@ -17,45 +23,85 @@ import datetime as dt
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from devtools.demo_otlp import register_demo_prices
+from devtools.demo_otlp_writer import write_demo_otlp
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
 from flows.params import ExperimentChoice
 from tracewatch.datasets import NIGHTLY_SPEC, DatasetSpec
+from tracewatch.importers import SourceConfig, load_sources
 from tracewatch.llm import load_litellm
 from tracewatch.paths import shipped_data
 from tracewatch.settings import Settings
-from tracewatch.store import open_store
+from tracewatch.store import Store, open_store
 from tracewatch.summaries import overview_text
 from tracewatch.traces import DriftSpec, write_demo_traces
 
 DEMO_PREFIX = "demo"
 DEMO_EXPERIMENT = "demo"
 DEMO_TRACE_SCORING = "demo"
+DEMO_SOURCES = "demo"
+"""The shipped sources file (data/sources/demo.yaml): the demo's OTLP objects on the embedded S3 server."""
+DEMO_SOURCE_PREFIX = "otel/demo"
+"""Where the OTLP objects go under a store the user chose (the shipped source names the embedded server)."""
 MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
 
 
 @contextmanager
-def embedded_store() -> Iterator[None]:
-    """Point TRACEWATCH_STORE at the embedded S3 server unless the user chose a store."""
+def embedded_store() -> Iterator[bool]:
+    """Point TRACEWATCH_STORE at the embedded S3 server unless the user chose a store; yields whether it did."""
     if os.environ.get("TRACEWATCH_STORE"):
-        yield
+        yield False
         return
     server = start_s3_server(S3_DATA_DIR.resolve())
     os.environ.update(server.environment("tracewatch", DEMO_PREFIX))
     try:
-        yield
+        yield True
     finally:
         stop_s3_server(server)
+
+
+@contextmanager
+def demo_sources(store: Store, *, embedded: bool) -> Iterator[SourceConfig]:
+    """Set TRACEWATCH_SOURCES to the demo's OTLP source for the demo's duration and yield that source.
+
+    On the embedded server it is the shipped file as it stands. Under a store the user chose, the shipped
+    bucket may not exist, so the source is the shipped one moved under the store (`<store>/otel/demo`, reached
+    with the store's own endpoint and credentials), written to a temporary sources file: the nightly runs read
+    TRACEWATCH_SOURCES like any deployment, with no demo-only path through the library.
+    """
+    previous = os.environ.get("TRACEWATCH_SOURCES")
+    with tempfile.TemporaryDirectory(prefix="tracewatch-demo-sources-") as folder:
+        if embedded:
+            setting = DEMO_SOURCES
+        else:
+            shipped = load_sources(DEMO_SOURCES)[0].model_dump(
+                mode="json", exclude={"endpoint_url_env", "access_key_id_env", "secret_access_key_env"}
+            )
+            shipped["location"] = store.uri(DEMO_SOURCE_PREFIX)
+            path = Path(folder) / "demo-sources.yaml"
+            path.write_text(yaml.safe_dump({"sources": [shipped]}, sort_keys=False))
+            setting = str(path)
+        os.environ["TRACEWATCH_SOURCES"] = setting
+        try:
+            (source,) = load_sources(setting)
+            yield source
+        finally:
+            if previous is None:
+                del os.environ["TRACEWATCH_SOURCES"]
+            else:
+                os.environ["TRACEWATCH_SOURCES"] = previous
 
 
 @contextmanager
@@ -113,29 +159,55 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--items-per-night", type=int, default=2, help="new dataset items sampled per night (x4 model calls)"
     )
+    parser.add_argument(
+        "--direct-parquet",
+        action="store_true",
+        help="write canonical trace files directly instead of OTLP objects to import",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
     import_model_client_soon()
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     start = end - dt.timedelta(days=args.days - 1)
-    with embedded_store(), demo_model(), demo_trace_scoring():
+    drift = DriftSpec(from_day=args.drift_from_day)
+    with ExitStack() as stack:
+        embedded = stack.enter_context(embedded_store())
+        stack.enter_context(demo_model())
+        stack.enter_context(demo_trace_scoring())
         from flows.nightly import backfill  # after the store environment is set
 
         store = open_store(Settings())
         store.check()
-        summary = write_demo_traces(
-            store,
-            start=start,
-            days=args.days,
-            traces_per_day=args.traces_per_day,
-            seed=args.seed,
-            drift=DriftSpec(from_day=args.drift_from_day),
-        )
-        print(
-            f"wrote {sum(summary.rows_per_day.values())} demo traces for {start}..{end} to {store.url} "
-            f"(planted: {len(summary.planted_rows)} malformed rows, {len(summary.planted_files)} unreadable file)"
-        )
+        if args.direct_parquet:
+            summary = write_demo_traces(
+                store,
+                start=start,
+                days=args.days,
+                traces_per_day=args.traces_per_day,
+                seed=args.seed,
+                drift=drift,
+            )
+            print(
+                f"wrote {summary.good_rows} demo traces for {start}..{end} to {store.url} (planted: "
+                f"{len(summary.planted_rows)} malformed rows, {len(summary.planted_files)} unreadable file)"
+            )
+        else:
+            source = stack.enter_context(demo_sources(store, embedded=embedded))
+            otlp = write_demo_otlp(
+                Store(source.location, Settings()),
+                start=start,
+                days=args.days,
+                traces_per_day=args.traces_per_day,
+                seed=args.seed,
+                drift=drift,
+            )
+            register_demo_prices()  # GenAI spans state no cost: the import prices them from litellm's cost map
+            print(
+                f"wrote {otlp.good_rows} demo traces for {start}..{end} as {len(otlp.object_keys)} OTLP objects "
+                f"to {source.location} (planted: {len(otlp.planted_traces)} malformed traces, "
+                f"{len(otlp.planted_objects)} bad objects); each night imports them first"
+            )
         backfill(
             start=start,
             end=end,
