@@ -44,8 +44,7 @@ def otel(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> tuple[SourceCo
 
 
 def run(store: Store, source: SourceConfig, now: dt.datetime = NOW) -> ImportState:
-    result = import_traces(store, [source], now=now)
-    return assert_accounted(store, result.sources[0])
+    return assert_accounted(store, import_traces(store, [source], now=now))
 
 
 def assert_qa_row(state: ImportState, n: int) -> None:
@@ -113,6 +112,26 @@ def test_requests_with_no_spans_are_read_and_hold_nothing(
     assert (state.outcome.objects, state.outcome.objects_rejected, state.outcome.records) == (5, 0, 2)
     assert state.ledger.filter(pl.col("records") == 0)["status"].to_list() == ["read"] * 4
     assert_qa_row(state, 1)
+
+
+def test_a_bad_line_of_a_fileexporter_file_is_rejected_alone(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, s3_store: Store
+) -> None:
+    """The fileexporter's JSON lines (`exporter/fileexporter`, one request per line): a line that is not JSON
+    is one quarantined request; the requests around it import."""
+    source, source_store = s3_source(s3_server, monkeypatch, "otlp_file")
+    lines = [request(*qa_spans(1)), b'{"resourceSpans": [{"scopeSpans": [', request(*qa_spans(2))]
+    source_store.write_bytes("otel/traces.jsonl", b"\n".join(lines) + b"\n")
+
+    state = run(s3_store, source, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))  # its upload time is real
+
+    assert (state.outcome.objects, state.outcome.objects_rejected, state.outcome.traces) == (1, 0, 2)
+    assert (state.outcome.records, state.outcome.records_rejected) == (4, 0)
+    [reason] = state.reasons("request")
+    assert "not valid OTLP JSON" in reason
+    assert state.quarantine.filter(pl.col("scope") == "request")["location"].to_list() == ["line 2"]
+    assert_qa_row(state, 1)
+    assert_qa_row(state, 2)
 
 
 # ---- spans that cannot be read ----------------------------------------------------------------------------

@@ -19,7 +19,13 @@ import pytest
 
 from devtools.s3server import S3Server
 from tests.conftest import TEST_BUCKET, s3_settings
-from tracewatch.importers import IMPORT_LEDGER_KEY, IMPORT_QUARANTINE_PREFIX, SourceConfig, SourceImport
+from tracewatch.importers import (
+    IMPORT_LEDGER_KEY,
+    IMPORT_QUARANTINE_PREFIX,
+    ImportResult,
+    SourceConfig,
+    SourceImport,
+)
 from tracewatch.importers._quarantine import RECORD_SCHEMA
 from tracewatch.reports import IMPORT_DAILY
 from tracewatch.store import Store
@@ -95,12 +101,21 @@ def _read_all(store: Store, keys: list[str]) -> pl.DataFrame | None:
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
-def assert_accounted(store: Store, outcome: SourceImport) -> ImportState:
-    """Check the invariant for one source after one run; return what the run left, for the test's own checks."""
+def assert_accounted(store: Store, result: ImportResult) -> ImportState:
+    """Check the invariant for the (first) source of one run; return what the run left, for the test's checks.
+
+    The run's own ledger entries and quarantine records are checked against its outcome (an earlier run of the
+    same source accounted for its own), `import_daily` against the whole ledger; nothing may be pending from an
+    earlier run, or its spans would be counted twice."""
+    outcome = result.sources[0]
     source = outcome.source
     ledger = store.read_parquet(IMPORT_LEDGER_KEY).filter(pl.col("source") == source)
+    _daily_matches_ledger(store, source, ledger)
+    ledger = ledger.filter(pl.col("run_id") == result.run_id)
     quarantine_keys = [o.key for o in store.list_objects(f"{IMPORT_QUARANTINE_PREFIX}/{source}", ".parquet")]
     quarantine = _read_all(store, quarantine_keys)
+    if quarantine is not None:
+        quarantine = quarantine.filter(pl.col("run_id") == result.run_id)
     rows = _read_all(store, sorted(set(outcome.outputs)))
     pending_key = f"warehouse/state/imports/{source}/pending.parquet"
     state = ImportState(
@@ -111,7 +126,6 @@ def assert_accounted(store: Store, outcome: SourceImport) -> ImportState:
         pending=store.read_parquet(pending_key),
     )
     _ledger_matches_outcome(state)
-    _daily_matches_ledger(store, state)
     _quarantine_is_readable(state)
     _rows_are_canonical(state)
     _every_record_is_somewhere(state)
@@ -131,10 +145,10 @@ def _ledger_matches_outcome(state: ImportState) -> None:
     )
 
 
-def _daily_matches_ledger(store: Store, state: ImportState) -> None:
-    for (day,), entries in state.ledger.group_by("upload_date"):
+def _daily_matches_ledger(store: Store, source: str, ledger: pl.DataFrame) -> None:
+    for (day,), entries in ledger.group_by("upload_date"):
         daily = store.read_parquet(f"reports/{IMPORT_DAILY.name}/date={day}/part-0.parquet")
-        [published] = daily.filter(pl.col("source") == state.outcome.source).iter_rows(named=True)
+        [published] = daily.filter(pl.col("source") == source).iter_rows(named=True)
         assert published["objects"] == entries.height
         assert published["objects_rejected"] == (entries["status"] == "rejected").sum()
         for name in COUNTS:

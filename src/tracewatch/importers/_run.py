@@ -364,7 +364,9 @@ class _SourceRun:
         rejected = list(content.rejected)
         if content.unreadable:
             rejected.append(QuarantineRecord("object", content.unreadable))
-        records_rejected = sum(r.scope != "object" for r in rejected)
+        # A whole request (a fileexporter line or frame) that cannot be read holds spans nobody could count:
+        # it is quarantined, but it is not one of the records `records` counts.
+        records_rejected = sum(r.scope not in ("object", "request") for r in rejected)
         self.ledger.add(
             ObjectEntry(
                 source=self.source.name,
