@@ -123,7 +123,8 @@ def test_a_bad_line_of_a_fileexporter_file_is_rejected_alone(
     lines = [request(*qa_spans(1)), b'{"resourceSpans": [{"scopeSpans": [', request(*qa_spans(2))]
     source_store.write_bytes("otel/traces.jsonl", b"\n".join(lines) + b"\n")
 
-    state = run(s3_store, source, now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))  # its upload time is real
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)  # a file's upload time is its real write time
+    state = run(s3_store, source, now=now)
 
     assert (state.outcome.objects, state.outcome.objects_rejected, state.outcome.traces) == (1, 0, 2)
     assert (state.outcome.records, state.outcome.records_rejected) == (4, 0)
