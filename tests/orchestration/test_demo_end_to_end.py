@@ -1,5 +1,6 @@
-"""`make demo` end to end on a local folder store: 14 nights, planted bad input quarantined, reports complete,
-one dataset version and one experiment of 4 configs on the real local model per night."""
+"""`make demo` end to end on a local folder store: 14 nights of traces imported from OTLP objects, planted bad
+input quarantined, reports complete, one dataset version and one experiment of 4 configs on the real local model
+per night."""
 
 from __future__ import annotations
 
@@ -33,10 +34,17 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
             manifest = read_manifest(store, table, day)
             assert manifest is not None and manifest.status == "data"
     accounting = pl.concat(store.read_parquet(partition_key("ingest_daily", d)) for d in days)
-    assert accounting.get_column("files_unreadable").sum() == 1
+    assert accounting.get_column("files_unreadable").sum() == 0  # the bad objects stop at the import:
+    imported = pl.concat(
+        store.read_parquet(o.key) for o in store.list_objects("reports/import_daily", ".parquet")
+    )
+    assert (
+        imported["objects_rejected"].sum() == 3
+    )  # invalid JSON, a truncated gzip, random bytes named .binpb
+    assert imported["records_rejected"].sum() == 1  # a span without a trace id
     assert (accounting["rows_accepted"] + accounting["rows_quarantined"] == accounting["rows_read"]).all()
     planted = pl.concat(read_records(store, d) for d in days).filter(pl.col("scope") == "row")
-    assert planted.height == 12  # six defects on each of two days
+    assert planted.height == 12  # six malformed traces on each of two days, imported, then rejected at ingest
     daily = pl.concat(
         store.read_parquet(partition_key("trace_metrics_daily", d)).with_columns(pl.lit(d).alias("date"))
         for d in days
