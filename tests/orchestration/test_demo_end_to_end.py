@@ -34,14 +34,12 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
             manifest = read_manifest(store, table, day)
             assert manifest is not None and manifest.status == "data"
     accounting = pl.concat(store.read_parquet(partition_key("ingest_daily", d)) for d in days)
-    assert accounting.get_column("files_unreadable").sum() == 0  # the bad objects stop at the import:
-    imported = pl.concat(
-        store.read_parquet(o.key) for o in store.list_objects("reports/import_daily", ".parquet")
-    )
-    assert (
-        imported["objects_rejected"].sum() == 3
-    )  # invalid JSON, a truncated gzip, random bytes named .binpb
-    assert imported["records_rejected"].sum() == 1  # a span without a trace id
+    # The bad objects stop at the import: invalid JSON, a truncated gzip and random bytes named .binpb whole,
+    # and the one span without a trace id.
+    assert accounting.get_column("files_unreadable").sum() == 0
+    imports = store.list_objects("reports/import_daily", ".parquet")
+    imported = pl.concat(store.read_parquet(o.key) for o in imports)
+    assert imported["objects_rejected"].sum() == 3 and imported["records_rejected"].sum() == 1
     assert (accounting["rows_accepted"] + accounting["rows_quarantined"] == accounting["rows_read"]).all()
     planted = pl.concat(read_records(store, d) for d in days).filter(pl.col("scope") == "row")
     assert planted.height == 12  # six malformed traces on each of two days, imported, then rejected at ingest
