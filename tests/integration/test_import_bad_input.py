@@ -13,6 +13,7 @@ import datetime as dt
 import random
 from typing import Any
 
+import orjson
 import polars as pl
 import pytest
 
@@ -20,6 +21,7 @@ from devtools.otlp_layout import compress
 from devtools.s3server import S3Server
 from tests.support.import_runs import ImportState, assert_accounted, s3_source
 from tests.support.otlp_documents import (
+    FIXTURES,
     QA,
     Uploads,
     child_span,
@@ -133,6 +135,46 @@ def test_a_bad_line_of_a_fileexporter_file_is_rejected_alone(
     assert state.quarantine.filter(pl.col("scope") == "request")["location"].to_list() == ["line 2"]
     assert_qa_row(state, 1)
     assert_qa_row(state, 2)
+
+
+@pytest.mark.parametrize("root_lost", [False, True])
+def test_log_events_join_their_spans_and_those_of_a_span_that_never_came_are_quarantined(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, s3_store: Store, root_lost: bool
+) -> None:
+    """The official openai-v2 instrumentation's default path: message content as log records
+    (`gen_ai.user.message`, `gen_ai.choice`) in `logs_*` objects of the same layout, joined by trace and span
+    id. The second request's spans are lost, so its log records cannot be joined; when the first request's
+    root is lost too (and such traces are quarantined), its joined log records are quarantined with it."""
+    source, source_store = s3_source(
+        s3_server, monkeypatch, "otlp", incomplete="quarantine" if root_lost else "import"
+    )
+    uploads = Uploads(source_store)
+    traces = orjson.loads((FIXTURES / "genai.traces.json").read_bytes())
+    blocks = traces["resourceSpans"][0]["scopeSpans"]
+    lost = sorted({s["traceId"] for block in blocks for s in block["spans"]})[1]
+    for block in blocks:
+        block["spans"] = [
+            s for s in block["spans"] if s["traceId"] != lost and (s.get("parentSpanId") or not root_lost)
+        ]
+    uploads.put((FIXTURES / "genai.logs.json").read_bytes(), UPLOADED_AT, signal="logs")
+    uploads.put(orjson.dumps(traces), UPLOADED_AT)
+
+    state = run(s3_store, source)
+
+    unjoined = state.quarantine.filter(
+        (pl.col("scope") == "log_record") & ~pl.col("object_key").str.ends_with("#traces")
+    )
+    assert set(unjoined["trace_id"]) == {lost} and unjoined.height == 2
+    assert all("could not be joined" in r for r in unjoined["reason"])
+    if root_lost:
+        assert (state.outcome.traces, state.outcome.traces_quarantined) == (0, 1)
+        with_trace = state.quarantine.filter(pl.col("object_key").str.ends_with("#traces"))
+        assert sorted(with_trace["scope"].to_list()) == ["log_record"] * 3 + ["trace"]
+        assert all("root span never arrived" in r for r in with_trace["reason"])
+    else:
+        [row] = state.rows.iter_rows(named=True)
+        assert row["output_text"] and row["input_text"]
+        assert state.metadata(str(row["trace_id"]))["log_record_count"] == 3
 
 
 # ---- spans that cannot be read ----------------------------------------------------------------------------

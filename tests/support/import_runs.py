@@ -181,17 +181,20 @@ def _rows_are_canonical(state: ImportState) -> None:
 
 
 def _every_record_is_somewhere(state: ImportState) -> None:
-    """records = rejected + duplicates + late + spans of imported rows + spans of quarantined or skipped
-    traces + spans still waiting (duplicates among them are counted only when their trace is released)."""
+    """records = rejected + duplicates + late + spans (and the log records joined to them) of imported rows +
+    those of quarantined or skipped traces + those still waiting (duplicates among them are counted only when
+    their trace is released)."""
     outcome, quarantine = state.outcome, state.quarantine
-    in_rows = sum(orjson.loads(m)["span_count"] for m in state.rows["metadata"])
+    metadata = [orjson.loads(m) for m in state.rows["metadata"]]
+    in_rows = sum(m["span_count"] + m.get("log_record_count", 0) for m in metadata)
+    pending_facts = [orjson.loads(f) for f in state.pending["facts"]]
+    pending = len(pending_facts) + sum(f.get("log_records", 0) for f in pending_facts)
     scope = pl.col("scope")
-    trace_level = (
-        pl.col("object_key").str.ends_with("#traces") if "object_key" in quarantine.columns else False
-    )
+    trace_level = pl.col("object_key").str.ends_with("#traces")
     rejected = quarantine.filter(scope.is_in(RECORD_SCOPES) & ~trace_level).height
     late = quarantine.filter((scope == "span") & trace_level).height
     traces = quarantine.filter(scope == "trace")
+    joined_logs = quarantine.filter((scope == "log_record") & trace_level).height
     assert rejected == outcome.records_rejected, "each rejected record has its own quarantine record"
     assert late == outcome.records_late
     assert (
@@ -204,10 +207,11 @@ def _every_record_is_somewhere(state: ImportState) -> None:
         + outcome.records_late
         + in_rows
         + traces.height
-        + state.pending.height
+        + joined_logs
+        + pending
     )
     assert outcome.records == accounted, (
         f"{outcome.records} record(s) read but {accounted} accounted for: {outcome.records_rejected} rejected, "
         f"{outcome.records_duplicate} duplicate, {outcome.records_late} late, {in_rows} in rows, "
-        f"{traces.height} in quarantined traces, {state.pending.height} pending"
+        f"{traces.height} in quarantined traces (and {joined_logs} log records joined to them), {pending} pending"
     )

@@ -16,14 +16,15 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from devtools.otlp_layout import AwsS3Layout, Compression, Marshaler, collector_unique_key, compress
 from tracewatch.store import Store
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "otlp" / "genai_latest.traces.json"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "otlp"
+FIXTURE = FIXTURES / "genai_latest.traces.json"
 _DOCUMENT = orjson.loads(FIXTURE.read_bytes())
 _RESOURCE = _DOCUMENT["resourceSpans"][0]["resource"]
 _SPANS = {
@@ -139,9 +140,10 @@ class Uploads:
         marshaler: Marshaler = "otlp_json",
         compression: Compression = "none",
         already_compressed: bool = False,
+        signal: Literal["traces", "logs"] = "traces",
     ) -> str:
-        """Write one traces object holding `body` (compressed here unless `already_compressed`); its key."""
+        """Write one object holding `body` (compressed here unless `already_compressed`); its key."""
         layout = AwsS3Layout(marshaler=marshaler, compression=compression)
-        key = layout.key("traces", uploaded_at, self._unique())
+        key = layout.key(signal, uploaded_at, self._unique())
         self.store.write_bytes(key, body if already_compressed else compress(body, compression))
         return key

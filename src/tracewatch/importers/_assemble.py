@@ -296,6 +296,9 @@ def _metadata(
         "retriever_span_count": sum(1 for s in tree.spans if s.role == "retriever"),
         "root_span_id": tree.stand_in.span_id,
     }
+    log_records = sum(s.log_records for s in tree.spans)
+    if log_records:  # log records joined to the spans as events (older GenAI content), for the accounting
+        meta["log_record_count"] = log_records
     failed_calls = sum(1 for s in llm_spans if _failed(s))
     if failed_calls:
         meta["failed_llm_calls"] = failed_calls

@@ -216,6 +216,7 @@ class _SourceRun:
         if joined:
             span.events.extend(event for _, event in joined)
         facts = read_span(span)
+        facts.log_records = len(joined) if joined else 0
         attribute = self.source.project.from_attribute
         if attribute:
             value = span.attributes.get(attribute, span.resource.get(attribute))
@@ -232,6 +233,7 @@ class _SourceRun:
                     QuarantineRecord("span", trace.late_reason, trace_id=f.trace_id, span_id=f.span_id)
                     for f in trace.facts
                 ]
+                self.trace_quarantine[home] += _joined_log_records(trace.facts, trace.late_reason)
                 self._count(entry, "records_late", len(trace.facts))
                 continue
             self.released[trace.trace_id] = trace.last_new_uploaded
@@ -253,6 +255,7 @@ class _SourceRun:
                     )
                     for span_id in span_ids
                 ]
+                self.trace_quarantine[home] += _joined_log_records(trace.facts, assembled.reason or "")
                 self._count(entry, "traces_skipped" if skipped else "traces_quarantined", 1)
                 continue
             row = assembled.row
@@ -412,6 +415,15 @@ class _SourceRun:
                         self.released.pop(trace_id, None)  # read again, its spans are not late
                     self.store.delete(key)
                     self.outcome.removed.append(key)
+
+
+def _joined_log_records(facts: list[SpanFacts], reason: str) -> list[QuarantineRecord]:
+    """The log records joined to spans that are quarantined go with them, one record each, so they are counted."""
+    return [
+        QuarantineRecord("log_record", reason, trace_id=f.trace_id, span_id=f.span_id)
+        for f in facts
+        for _ in range(f.log_records)
+    ]
 
 
 def _publish_import_daily(

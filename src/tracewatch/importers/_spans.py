@@ -122,3 +122,5 @@ class SpanFacts:
     metadata: dict[str, Any] = field(default_factory=dict)
     feedback: list[FeedbackValue] | None = None
     attributes_used: frozenset[str] = frozenset()
+    log_records: int = 0
+    """log records joined to the span as events: counted with it, so every record an import reads is accounted for"""
