@@ -376,6 +376,41 @@ def test_a_collector_retry_counts_each_span_once(otel: tuple[SourceConfig, Uploa
         assert_qa_row(state, n)
 
 
+@pytest.mark.parametrize(
+    ("root_after", "late"), [(dt.timedelta(minutes=10), False), (dt.timedelta(hours=2), True)]
+)
+def test_a_root_that_comes_in_the_next_run(
+    otel: tuple[SourceConfig, Uploads], s3_store: Store, root_after: dt.timedelta, late: bool
+) -> None:
+    """The first run ends inside the grace window of a trace whose root has not come: it waits (pending) and the
+    next run completes it; a root that comes after the window finds its trace imported incomplete and is
+    quarantined as late, never a second row."""
+    source, uploads = otel
+    root, chat = qa_spans(1)
+    uploads.put(request(chat, *qa_spans(2)), UPLOADED_AT)
+    first = run(s3_store, source, now=UPLOADED_AT + dt.timedelta(minutes=5))
+    assert (first.outcome.traces, first.outcome.pending_traces) == (0, 2)
+
+    uploads.put(request(root), UPLOADED_AT + root_after)
+    result = import_traces(s3_store, [source], now=UPLOADED_AT + root_after + dt.timedelta(hours=1))
+    second = assert_accounted(s3_store, result, before=first)
+
+    assert second.outcome.pending_traces == 0
+    assert_qa_row(second, 2)
+    if late:
+        assert (second.outcome.traces, second.outcome.traces_incomplete, second.outcome.records_late) == (
+            1,
+            1,
+            1,
+        )
+        assert second.metadata(trace_id(1))["incomplete"] is True
+        [reason] = second.reasons("span")
+        assert "arrived after the trace was assembled" in reason
+    else:
+        assert (second.outcome.traces, second.outcome.traces_incomplete) == (2, 0)
+        assert_qa_row(second, 1)
+
+
 # ---- the source itself --------------------------------------------------------------------------------------
 
 

@@ -50,8 +50,8 @@ def later() -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
 
 
-def run(store: Store, source: SourceConfig) -> ImportState:
-    return assert_accounted(store, import_traces(store, [source], now=later()))
+def run(store: Store, source: SourceConfig, before: ImportState | None = None) -> ImportState:
+    return assert_accounted(store, import_traces(store, [source], now=later()), before)
 
 
 def assert_answer_row(
@@ -123,7 +123,7 @@ def test_langfuse_runs_import_with_scores_and_a_run_without_manifest_waits_for_i
     write_langfuse_run(
         export, "2026-12-06T21-00-00", observations=unfinished, fmt="jsonl"
     )  # the manifest comes
-    second = run(s3_store, source)
+    second = run(s3_store, source, before=first)
 
     assert (second.outcome.objects, second.outcome.records, second.outcome.traces) == (1, 2, 1)
     assert_answer_row(second, "t3")

@@ -76,9 +76,18 @@ class ImportState:
 
     outcome: SourceImport
     ledger: pl.DataFrame
+    """the entries of the objects this run read"""
+    whole_ledger: pl.DataFrame
+    """every entry of the source (a run also counts traces on objects an earlier run read)"""
     quarantine: pl.DataFrame
     rows: pl.DataFrame
     pending: pl.DataFrame
+
+    @property
+    def pending_records(self) -> int:
+        """Spans waiting for their trace, and the log records joined to them."""
+        facts = [orjson.loads(f) for f in self.pending["facts"]]
+        return len(facts) + sum(f.get("log_records", 0) for f in facts)
 
     def reasons(self, scope: str) -> list[str]:
         """The quarantine reasons of one scope, in record order."""
@@ -101,43 +110,43 @@ def _read_all(store: Store, keys: list[str]) -> pl.DataFrame | None:
     return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
-def assert_accounted(store: Store, result: ImportResult) -> ImportState:
+def assert_accounted(store: Store, result: ImportResult, before: ImportState | None = None) -> ImportState:
     """Check the invariant for the (first) source of one run; return what the run left, for the test's checks.
 
-    The run's own ledger entries and quarantine records are checked against its outcome (an earlier run of the
-    same source accounted for its own), `import_daily` against the whole ledger; nothing may be pending from an
-    earlier run, or its spans would be counted twice."""
+    `before` is what the source's previous run left (None for its first run): the run's counts are checked
+    against what it added to the ledger, its quarantine records against its outcome, the spans it took over
+    from the previous run's pending traces count as read; `import_daily` is checked against the whole ledger."""
     outcome = result.sources[0]
     source = outcome.source
-    ledger = store.read_parquet(IMPORT_LEDGER_KEY).filter(pl.col("source") == source)
-    _daily_matches_ledger(store, source, ledger)
-    ledger = ledger.filter(pl.col("run_id") == result.run_id)
+    whole = store.read_parquet(IMPORT_LEDGER_KEY).filter(pl.col("source") == source)
+    _daily_matches_ledger(store, source, whole)
     quarantine_keys = [o.key for o in store.list_objects(f"{IMPORT_QUARANTINE_PREFIX}/{source}", ".parquet")]
     quarantine = _read_all(store, quarantine_keys)
     if quarantine is not None:
         quarantine = quarantine.filter(pl.col("run_id") == result.run_id)
     rows = _read_all(store, sorted(set(outcome.outputs)))
-    pending_key = f"warehouse/state/imports/{source}/pending.parquet"
     state = ImportState(
         outcome=outcome,
-        ledger=ledger,
+        ledger=whole.filter(pl.col("run_id") == result.run_id),
+        whole_ledger=whole,
         quarantine=quarantine if quarantine is not None else pl.DataFrame(schema=RECORD_SCHEMA),
         rows=rows if rows is not None else pl.DataFrame(schema=TRACE_SCHEMA),
-        pending=store.read_parquet(pending_key),
+        pending=store.read_parquet(f"warehouse/state/imports/{source}/pending.parquet"),
     )
-    _ledger_matches_outcome(state)
+    _ledger_matches_outcome(state, before)
     _quarantine_is_readable(state)
     _rows_are_canonical(state)
-    _every_record_is_somewhere(state)
+    _every_record_is_somewhere(state, before)
     return state
 
 
-def _ledger_matches_outcome(state: ImportState) -> None:
+def _ledger_matches_outcome(state: ImportState, before: ImportState | None) -> None:
     outcome, ledger = state.outcome, state.ledger
     assert outcome.objects == ledger.height, "every object read is ledgered once"
     assert outcome.objects_rejected == (ledger["status"] == "rejected").sum()
     for name in COUNTS:
-        assert getattr(outcome, name) == ledger[name].sum(), f"{name}: the run and the ledger disagree"
+        added = state.whole_ledger[name].sum() - (before.whole_ledger[name].sum() if before else 0)
+        assert getattr(outcome, name) == added, f"{name}: the run and the ledger disagree"
     assert outcome.pending_traces == state.pending["trace_id"].n_unique()
     unexplained = ledger.filter(pl.col("status").is_in(["rejected", "skipped"]) & pl.col("reason").is_null())
     assert unexplained.is_empty(), (
@@ -180,15 +189,15 @@ def _rows_are_canonical(state: ImportState) -> None:
     assert sum(incomplete) == outcome.traces_incomplete
 
 
-def _every_record_is_somewhere(state: ImportState) -> None:
-    """records = rejected + duplicates + late + spans (and the log records joined to them) of imported rows +
-    those of quarantined or skipped traces + those still waiting (duplicates among them are counted only when
-    their trace is released)."""
+def _every_record_is_somewhere(state: ImportState, before: ImportState | None) -> None:
+    """records read (+ those the previous run left waiting) = rejected + duplicates + late + spans (and the log
+    records joined to them) of imported rows + those of quarantined or skipped traces + those still waiting
+    (duplicates among them are counted only when their trace is released)."""
     outcome, quarantine = state.outcome, state.quarantine
     metadata = [orjson.loads(m) for m in state.rows["metadata"]]
     in_rows = sum(m["span_count"] + m.get("log_record_count", 0) for m in metadata)
-    pending_facts = [orjson.loads(f) for f in state.pending["facts"]]
-    pending = len(pending_facts) + sum(f.get("log_records", 0) for f in pending_facts)
+    pending = state.pending_records
+    carried = before.pending_records if before else 0
     scope = pl.col("scope")
     trace_level = pl.col("object_key").str.ends_with("#traces")
     rejected = quarantine.filter(scope.is_in(RECORD_SCOPES) & ~trace_level).height
@@ -210,8 +219,9 @@ def _every_record_is_somewhere(state: ImportState) -> None:
         + joined_logs
         + pending
     )
-    assert outcome.records == accounted, (
-        f"{outcome.records} record(s) read but {accounted} accounted for: {outcome.records_rejected} rejected, "
+    assert outcome.records + carried == accounted, (
+        f"{outcome.records} record(s) read (and {carried} carried over) but {accounted} accounted for: "
+        f"{outcome.records_rejected} rejected, "
         f"{outcome.records_duplicate} duplicate, {outcome.records_late} late, {in_rows} in rows, "
         f"{traces.height} in quarantined traces (and {joined_logs} log records joined to them), {pending} pending"
     )
