@@ -19,6 +19,7 @@ import pytest
 
 from devtools.otlp_layout import compress
 from devtools.s3server import S3Server
+from tests.support import otlp_requests
 from tests.support.import_runs import ImportState, assert_accounted, s3_source
 from tests.support.otlp_documents import (
     FIXTURES,
@@ -216,6 +217,34 @@ def test_spans_without_a_trace_id_or_with_ids_of_the_wrong_length_are_quarantine
     raw = state.quarantine.filter(pl.col("scope") == "span")["raw"]
     assert raw.null_count() == 0, "a rejected span keeps its own encoding"
     assert_qa_row(state, 1)
+
+
+def test_protobuf_spans_with_ids_of_the_wrong_length_are_quarantined_alone(
+    otel: tuple[SourceConfig, Uploads], s3_store: Store
+) -> None:
+    """The same checks on `.binpb` objects (pdata's proto marshaler), where ids are raw bytes."""
+    source, uploads = otel
+    body = otlp_requests.trace_request(
+        otlp_requests.span_message(),  # a model call whose root is in no object: imported incomplete
+        otlp_requests.span_message(trace_id=b"\x01" * 8),
+        otlp_requests.span_message(span_id=b"\x02" * 4),
+        otlp_requests.span_message(trace_id=b""),
+    ).SerializeToString()
+    uploads.put(body, UPLOADED_AT, marshaler="otlp_proto", compression="gzip")
+
+    state = run(s3_store, source)
+
+    assert (state.outcome.records, state.outcome.records_rejected, state.outcome.traces_incomplete) == (
+        4,
+        3,
+        1,
+    )
+    reasons = " | ".join(state.reasons("span"))
+    assert (
+        "8 bytes, expected 16" in reasons
+        and "4 bytes, expected 8" in reasons
+        and "span has no trace id" in reasons
+    )
 
 
 # ---- span trees that are not trees ------------------------------------------------------------------------
