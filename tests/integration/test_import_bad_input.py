@@ -25,6 +25,7 @@ from tests.support.otlp_documents import (
     FIXTURES,
     QA,
     Uploads,
+    assert_qa_row,
     child_span,
     qa_spans,
     request,
@@ -48,20 +49,6 @@ def otel(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> tuple[SourceCo
 
 def run(store: Store, source: SourceConfig, now: dt.datetime = NOW) -> ImportState:
     return assert_accounted(store, import_traces(store, [source], now=now))
-
-
-def assert_qa_row(state: ImportState, n: int) -> None:
-    """Test trace `n` became the row the fixture's `/qa` request makes."""
-    row = state.row(trace_id(n))
-    assert (row["route"], row["user_id"], row["session_id"]) == (QA.route, QA.user_id, QA.session_id)
-    assert (row["model"], row["input_tokens"], row["output_tokens"]) == (
-        QA.model,
-        QA.input_tokens,
-        QA.output_tokens,
-    )
-    assert (row["input_text"], row["output_text"], row["status"]) == (QA.input_text, QA.output_text, "ok")
-    assert row["latency_ms"] == pytest.approx(QA.latency_ms)
-    assert not state.metadata(trace_id(n)).get("incomplete", False)
 
 
 # ---- objects that cannot be read --------------------------------------------------------------------------
@@ -453,30 +440,3 @@ def test_a_wrong_location_stops_the_run_before_anything_is_read(
         import_traces(s3_store, [source, wrong], now=NOW)
     assert "'typo'" in str(raised.value) and "s3://no-such-bucket-19/otel" in str(raised.value)
     assert not s3_store.exists(IMPORT_LEDGER_KEY), "the good source was not read either"
-
-
-@pytest.mark.parametrize(
-    ("variable", "value", "setting"),
-    [
-        ("SOURCE_S3_SECRET", "not-the-secret", "secret_access_key_env=SOURCE_S3_SECRET"),
-        ("SOURCE_S3_KEY_ID", None, "access_key_id_env"),
-    ],
-)
-def test_wrong_or_missing_credentials_stop_the_run_naming_the_setting(
-    otel: tuple[SourceConfig, Uploads],
-    s3_store: Store,
-    monkeypatch: pytest.MonkeyPatch,
-    variable: str,
-    value: str | None,
-    setting: str,
-) -> None:
-    source, uploads = otel
-    uploads.put(request(*qa_spans(1)), UPLOADED_AT)
-    if value is None:
-        monkeypatch.delenv(variable)
-    else:
-        monkeypatch.setenv(variable, value)
-    with pytest.raises(ConfigError) as raised:
-        import_traces(s3_store, [source], now=NOW)
-    assert source.name in str(raised.value) and setting in str(raised.value)
-    assert not s3_store.exists(IMPORT_LEDGER_KEY)

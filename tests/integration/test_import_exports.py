@@ -41,7 +41,8 @@ from tests.support.export_files import (
     write_opik_file,
 )
 from tests.support.import_runs import ImportState, assert_accounted, s3_source
-from tracewatch.importers import SourceConfig, import_traces
+from tracewatch.errors import ConfigError
+from tracewatch.importers import IMPORT_LEDGER_KEY, SourceConfig, import_traces
 from tracewatch.store import Store
 
 
@@ -250,3 +251,33 @@ def test_phoenix_frames_import_and_bad_files_and_rows_are_quarantined(
     meta = state.metadata(PHOENIX_TRACE)
     assert meta["root_span_id"] == PHOENIX_ROOT and meta["llm_span_count"] == 1
     assert PHOENIX_LLM not in str(meta.get("span_tree", ""))
+
+
+# ---- the source itself (any kind) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting"),
+    [
+        ("SOURCE_S3_SECRET", "not-the-secret", "secret_access_key_env=SOURCE_S3_SECRET"),
+        ("SOURCE_S3_KEY_ID", None, "access_key_id_env"),
+    ],
+)
+def test_wrong_or_missing_credentials_stop_the_run_naming_the_setting(
+    langfuse: tuple[SourceConfig, Store],
+    s3_store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str | None,
+    setting: str,
+) -> None:
+    source, export = langfuse
+    write_langfuse_run(export, "2026-12-06T20-00-00", observations=langfuse_trace("t1"))
+    if value is None:
+        monkeypatch.delenv(variable)
+    else:
+        monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as raised:
+        import_traces(s3_store, [source], now=later())
+    assert source.name in str(raised.value) and setting in str(raised.value)
+    assert not s3_store.exists(IMPORT_LEDGER_KEY), "nothing was read"

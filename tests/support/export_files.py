@@ -35,9 +35,8 @@ from tracewatch.store import Store
 
 LANGFUSE_PROJECT = "cm4proj01"
 LANGFUSE_ROOT = f"exports/{LANGFUSE_PROJECT}"
-LANGFUSE_PREFIX = (
-    f"langfuse-bucket-prefix/{LANGFUSE_PROJECT}"  # where Langfuse believes it wrote (manifest keys)
-)
+LANGFUSE_PREFIX = f"langfuse-bucket-prefix/{LANGFUSE_PROJECT}"
+"""Where Langfuse believes it wrote (the manifest's keys)."""
 _LANGFUSE_TIME = "2026-12-01 10:00:{:06.3f}000"
 
 
@@ -171,6 +170,11 @@ def langfuse_encode(rows: list[dict[str, Any]], fmt: str) -> bytes:
 _LANGFUSE_MAPS = {"metadata": pa.string(), "usage_details": pa.uint64(), "cost_details": pa.float64()}
 
 
+_LANGFUSE_TIMES = frozenset(
+    {"start_time", "end_time", "created_at", "updated_at", "timestamp", "completion_start_time"}
+)
+
+
 def langfuse_parquet(rows: list[dict[str, Any]]) -> bytes:
     """Typed columns as ClickHouse writes them: maps as Parquet maps, timestamps as timestamps."""
     columns = {}
@@ -180,14 +184,7 @@ def langfuse_parquet(rows: list[dict[str, Any]]) -> bytes:
             columns[name] = pa.array(
                 [list(v.items()) for v in values], pa.map_(pa.string(), _LANGFUSE_MAPS[name])
             )
-        elif name in (
-            "start_time",
-            "end_time",
-            "created_at",
-            "updated_at",
-            "timestamp",
-            "completion_start_time",
-        ):
+        elif name in _LANGFUSE_TIMES:
             columns[name] = pa.array(
                 [None if v is None else pl.Series([v]).str.to_datetime().item() for v in values],
                 pa.timestamp("ms", "UTC"),
@@ -234,24 +231,16 @@ def write_langfuse_run(
         )
     if manifest:
         keys["manifest"] = f"{LANGFUSE_ROOT}/manifests/{stamp}.json"
-        store.write_bytes(
-            keys["manifest"],
-            orjson.dumps(
-                {
-                    "version": 1,
-                    "projectId": LANGFUSE_PROJECT,
-                    "exportSource": "OBSERVATIONS_V2",
-                    "window": {
-                        "minTimestamp": "2026-12-01T09:00:00.000Z",
-                        "maxTimestamp": "2026-12-01T10:00:00.000Z",
-                    },
-                    "maxTimestamp": "2026-12-01T10:00:00.000Z",
-                    "createdAt": "2026-12-01T10:01:00.000Z",
-                    "tables": ["observations_v2", "scores"],
-                    "files": files,
-                }
-            ),
-        )
+        window = {"minTimestamp": "2026-12-01T09:00:00.000Z", "maxTimestamp": "2026-12-01T10:00:00.000Z"}
+        payload = {
+            "version": 1,
+            "projectId": LANGFUSE_PROJECT,
+            "exportSource": "OBSERVATIONS_V2",
+            "window": window,
+        }
+        payload |= {"maxTimestamp": window["maxTimestamp"], "createdAt": "2026-12-01T10:01:00.000Z"}
+        payload |= {"tables": ["observations_v2", "scores"], "files": files}
+        store.write_bytes(keys["manifest"], orjson.dumps(payload))
     return keys
 
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
+import pytest
 
 from devtools.otlp_layout import AwsS3Layout, Compression, Marshaler, collector_unique_key, compress
+from tests.support.import_runs import ImportState
 from tracewatch.store import Store
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "otlp"
@@ -147,3 +149,17 @@ class Uploads:
         key = layout.key(signal, uploaded_at, self._unique())
         self.store.write_bytes(key, body if already_compressed else compress(body, compression))
         return key
+
+
+def assert_qa_row(state: ImportState, n: int) -> None:
+    """Test trace `n` became the row the fixture's `/qa` request makes."""
+    row = state.row(trace_id(n))
+    assert (row["route"], row["user_id"], row["session_id"]) == (QA.route, QA.user_id, QA.session_id)
+    assert (row["model"], row["input_tokens"], row["output_tokens"]) == (
+        QA.model,
+        QA.input_tokens,
+        QA.output_tokens,
+    )
+    assert (row["input_text"], row["output_text"], row["status"]) == (QA.input_text, QA.output_text, "ok")
+    assert row["latency_ms"] == pytest.approx(QA.latency_ms)
+    assert not state.metadata(trace_id(n)).get("incomplete", False)
