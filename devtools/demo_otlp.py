@@ -66,6 +66,9 @@ def register_demo_prices() -> None:
             m.name: {
                 "input_cost_per_token": m.usd_per_1k_input / 1000,
                 "output_cost_per_token": m.usd_per_1k_output / 1000,
+                # Stated so that litellm does not warn that it assumes them: the demo's calls use no cache.
+                "cache_creation_input_token_cost": 0.0,
+                "cache_read_input_token_cost": 0.0,
                 "litellm_provider": m.provider,
                 "mode": "chat",
             }
