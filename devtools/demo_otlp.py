@@ -165,7 +165,11 @@ def _root_attributes(row: Row, failed: bool) -> dict[str, Any]:
     }
     for feedback in row["feedback"] or []:
         attributes[f"tracewatch.feedback.{feedback['name']}"] = feedback["value"]
-    sources = {f["source"] for f in row["feedback"] or []} - {None, "user"}
+    sources = {f["source"] for f in row["feedback"] or []} - {None, "user"}  # "user" is the default
+    if len(sources) > 1:
+        raise ValueError(
+            f"trace {row['trace_id']}: one span states one feedback source, got {sorted(sources)}"
+        )
     if sources:
         attributes["tracewatch.feedback_source"] = sources.pop()
     return attributes
