@@ -231,7 +231,14 @@ def load_sources(source: str | Path) -> list[SourceConfig]:
     (`data/sources/<name>.yaml`, e.g. `demo`); a ConfigError naming the file and the problem."""
     path = Path(source)
     if path.suffix not in (".yaml", ".yml"):
-        path = shipped_data(f"{SOURCES_DIR}/{source}.yaml")
+        folder = shipped_data(SOURCES_DIR)
+        path = folder / f"{source}.yaml"
+        if not path.exists():
+            shipped = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            raise ConfigError(
+                f"TRACEWATCH_SOURCES={str(source)!r} is neither a YAML file (.yaml/.yml) nor a shipped source "
+                f"name; shipped: {shipped}"
+            )
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -60,6 +60,8 @@ def test_a_file_that_is_not_a_mapping_says_what_is_expected(tmp_path: Path) -> N
         load_sources(path)
     with pytest.raises(ConfigError, match="cannot read sources file"):
         load_sources(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match=r"neither a YAML file .* nor a shipped source name; shipped: demo"):
+        load_sources("dmeo")
 
 
 def test_credentials_come_from_the_variables_the_source_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +76,7 @@ def test_a_missing_local_folder_stops_at_once_naming_the_source(tmp_path: Path) 
     source = parse_sources(
         {"sources": [{"name": "local", "kind": "opik", "location": f"file://{tmp_path}/nope"}]}
     )[0]
-    with pytest.raises(ConfigError, match="source 'local'.*not an existing folder"):
+    with pytest.raises(ConfigError, match=r"source 'local'.*not an existing folder"):
         source.open(Settings())
 
 
