@@ -52,7 +52,9 @@ def test_spans_of_a_trace_released_on_an_earlier_night_are_late(tmp_path: Path, 
     assert imported(file_store).height == 1  # no second row for trace 1
 
 
-def test_a_reimport_of_one_day_keeps_the_traces_that_shared_its_files(tmp_path: Path, file_store: Store) -> None:
+def test_a_reimport_of_one_day_keeps_the_traces_that_shared_its_files(
+    tmp_path: Path, file_store: Store
+) -> None:
     source = source_at(tmp_path / "otel")
     uploads = Uploads(Store(source.location))
     day1, day2 = T0, T0 + 24 * 60 * MINUTE
