@@ -1,5 +1,5 @@
 """Run the benchmarks and publish their results: `python -m bench.run [--only NAME ...] [--repeats N] [--rows N]
-[--items N] [--calls N] [--seeds N]`
+[--items N] [--calls N] [--seeds N] [--spans N]`
 (`make bench` runs them all).
 
 Each benchmark writes bench/results/<name>.json (every raw timing, the medians, ratio, peak RSS and the machine)
@@ -25,6 +25,7 @@ from bench import (
     demo_alerts_bench,
     drift_bench,
     experiments_bench,
+    import_bench,
     ingest_bench,
     orchestration_bench,
     scoring_bench,
@@ -99,6 +100,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         lambda args, work: orchestration_bench.run_benchmark(repeats=args.repeats, work_dir=work),
         orchestration_bench.to_markdown,
     ),
+    Benchmark(
+        "import",
+        lambda args, work: import_bench.run_benchmark(spans=args.spans, repeats=args.repeats, work_dir=work),
+        import_bench.to_markdown,
+    ),
 )
 
 
@@ -118,9 +124,14 @@ def main(argv: list[str] | None = None) -> None:
         default=alerts_bench.DEFAULT_SEEDS,
         help="independent no-drift day sequences per size (alerts bench; fewer for a quick run)",
     )
+    parser.add_argument(
+        "--spans", type=int, default=1_000_000, help="OTLP spans imported, a multiple of 5 (import bench)"
+    )
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.rows < 10 or args.items < 1 or args.calls < 1 or args.seeds < 1:
         parser.error("--repeats, --items, --calls and --seeds must be >= 1 and --rows >= 10")
+    if args.spans < 5 or args.spans % 5:
+        parser.error("--spans must be a positive multiple of 5 (traces of 5 spans)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     for benchmark in BENCHMARKS:
         if benchmark.name in args.only:
