@@ -26,8 +26,9 @@ from tracewatch.store import Store
 from tracewatch.traces import TRACE_SCHEMA
 
 STATE_PREFIX = "warehouse/state/imports"
-ROWS_PER_FILE = 200_000
-"""Canonical rows per written file: large enough that ingest reads few files, small enough to bound memory."""
+ROWS_PER_FILE = 50_000
+"""Canonical rows per written file: large enough that ingest reads few files (a few a day), small enough that the
+rows waiting to be written stay a small part of an import's memory."""
 
 
 class SourceRun:

@@ -31,7 +31,10 @@ def load_litellm() -> Any:
     freeze every full collection during a run walks them all again; a warm-cache rerun of 2,000 items spent
     half its time there.
     """
-    first = "litellm" not in sys.modules
+    loaded = sys.modules.get("litellm")
+    if loaded is not None and getattr(loaded, "suppress_debug_info", False):
+        return loaded  # the common case, per priced span of an import: no environment or import machinery
+    first = loaded is None
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
