@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def one_seed(seed: int) -> dict[str, Any]:
         )
         for i in range(1, DAYS + 1)
     }
-    config, alerted, previous = DriftConfig(), set(), None
+    config, previous = DriftConfig(), None
+    alerted: set[int] = set()
     nights: dict[int, list[str]] = {}
     for index in range(2, DAYS + 1):
         # The rolling reference detect_drift would use: the latest usable days, alerted ones left out.
@@ -68,7 +70,8 @@ def one_seed(seed: int) -> dict[str, Any]:
 
 def run_benchmark(*, seeds: int = SEEDS, work_dir: Path | None = None) -> dict[str, Any]:
     """Judge `seeds` seeds of the demo (two worker processes) and summarise against the acceptance."""
-    with ProcessPoolExecutor(2) as pool:
+    # Spawned, not forked: after other benchmarks in the same process, a fork can copy a held lock and hang.
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         runs = list(pool.map(one_seed, range(1, seeds + 1)))
     noisy = [r["seed"] for r in runs if any(r["nights"][i] for i in QUIET)]
     silent_on_drift = [r["seed"] for r in runs if not r["nights"][DRIFT_DAY]]
