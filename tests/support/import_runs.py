@@ -26,22 +26,11 @@ from tracewatch.importers import (
     SourceConfig,
     SourceImport,
 )
+from tracewatch.importers._ledger import COUNT_COLUMNS
 from tracewatch.importers._quarantine import RECORD_SCHEMA
 from tracewatch.reports import IMPORT_DAILY
 from tracewatch.store import Store
 from tracewatch.traces import STATUS_VALUES, TRACE_SCHEMA
-
-COUNTS = (
-    "records",
-    "records_rejected",
-    "records_duplicate",
-    "records_late",
-    "traces",
-    "traces_incomplete",
-    "traces_quarantined",
-    "traces_skipped",
-)
-"""The per-object counts the ledger keeps and `import_daily` sums."""
 
 IDENTITY_COLUMNS = ("trace_id", "start_time", "project", "route", "status")
 """What every imported row states. The other required columns (`REQUIRED_COLUMNS`) may be unknown in a real
@@ -148,7 +137,7 @@ def _ledger_matches_outcome(state: ImportState, before: ImportState | None) -> N
     outcome, ledger = state.outcome, state.ledger
     assert outcome.objects == ledger.height, "every object read is ledgered once"
     assert outcome.objects_rejected == (ledger["status"] == "rejected").sum()
-    for name in COUNTS:
+    for name in COUNT_COLUMNS:
         added = state.whole_ledger[name].sum() - (before.whole_ledger[name].sum() if before else 0)
         assert getattr(outcome, name) == added, f"{name}: the run and the ledger disagree"
     assert outcome.pending_traces == state.pending["trace_id"].n_unique()
@@ -164,7 +153,7 @@ def _daily_matches_ledger(store: Store, source: str, ledger: pl.DataFrame) -> No
         [published] = daily.filter(pl.col("source") == source).iter_rows(named=True)
         assert published["objects"] == entries.height
         assert published["objects_rejected"] == (entries["status"] == "rejected").sum()
-        for name in COUNTS:
+        for name in COUNT_COLUMNS:
             assert published[name] == entries[name].sum(), (
                 f"import_daily {day} {name} disagrees with the ledger"
             )

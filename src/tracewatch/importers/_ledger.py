@@ -41,6 +41,19 @@ LEDGER_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+COUNT_COLUMNS: tuple[str, ...] = (
+    "records",
+    "records_rejected",
+    "records_duplicate",
+    "records_late",
+    "traces",
+    "traces_incomplete",
+    "traces_quarantined",
+    "traces_skipped",
+)
+"""The per-object counts the ledger keeps and `import_daily` sums per upload day and source."""
+
+
 @dataclass
 class ObjectEntry:
     """One source object as an import left it; trace counts grow when its traces are released."""

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from tracewatch.importers._assemble import Pricer
-from tracewatch.importers._ledger import ImportLedger, load_import_ledger
+from tracewatch.importers._ledger import COUNT_COLUMNS, ImportLedger, load_import_ledger
 from tracewatch.importers._results import ImportResult, SourceImport, date_of_output
 from tracewatch.importers._source_run import SourceRun
 from tracewatch.importers._sources import SourceConfig
@@ -73,20 +73,8 @@ def _publish_import_daily(
         .agg(
             pl.len().alias("objects"),
             (pl.col("status") == "rejected").sum().alias("objects_rejected"),
-            *(pl.col(c).sum() for c in _SUMMED),
+            *(pl.col(c).sum() for c in COUNT_COLUMNS),
         )
         .with_columns(pl.lit(run_id).alias("run_id"))
     )
     return publish_partition(store, IMPORT_DAILY, day, frame, run_id=run_id)
-
-
-_SUMMED = (
-    "records",
-    "records_rejected",
-    "records_duplicate",
-    "records_late",
-    "traces",
-    "traces_incomplete",
-    "traces_quarantined",
-    "traces_skipped",
-)
