@@ -3,8 +3,9 @@
 (`make bench` runs them all).
 
 Each benchmark writes bench/results/<name>.json (every raw timing, the medians, ratio, peak RSS and the machine)
-and bench/results/<name>.md (its table), and puts the table between its markers in README.md. A new benchmark is
-one more `Benchmark` in `BENCHMARKS`: a module with `run_benchmark` and `to_markdown`, and a marker pair.
+and bench/results/<name>.md (its table), puts the table between its markers in docs/benchmarks.md and rebuilds
+the README's one-line summaries (bench/publish.py). A new benchmark is one more `Benchmark` in `BENCHMARKS`: a
+module with `run_benchmark` and `to_markdown`, and a section with its marker pair in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,38 +31,42 @@ from bench import (
     scoring_bench,
 )
 from bench.common import REPO
+from bench.publish import Entry, publish
 
 RESULTS = REPO / "bench" / "results"
 WORK = REPO / "bench" / "work"  # git-ignored: the S3 server's data while a run lasts
 README = REPO / "README.md"
+DOC = REPO / "docs" / "benchmarks.md"
 
 log = logging.getLogger("bench")
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark: `run(args, work_dir)` returns its summary, `to_markdown` its README table, which goes
-    between `markers` (default `<!-- bench:<name>:start -->` ... `<!-- bench:<name>:end -->`)."""
+    """One benchmark: `run(args, work_dir)` returns its summary, `to_markdown` its table, which goes between
+    `<!-- bench:<name>:start -->` and `<!-- bench:<name>:end -->` in docs/benchmarks.md; `title` is what the
+    README's summary line says it measures."""
 
     name: str
+    title: str
     run: Callable[[argparse.Namespace, Path], dict[str, Any]]
     to_markdown: Callable[[dict[str, Any]], str]
-    markers: tuple[str, str] | None = None
 
     @property
-    def start_end(self) -> tuple[str, str]:
-        return self.markers or (f"<!-- bench:{self.name}:start -->", f"<!-- bench:{self.name}:end -->")
+    def entry(self) -> Entry:
+        return Entry(self.name, self.title)
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         "ingest",
+        "ingest, validation and monitoring reports of a day of traces, against a polars scan + group-by",
         lambda args, work: ingest_bench.run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=work),
         ingest_bench.to_markdown,
-        markers=("<!-- bench:start -->", "<!-- bench:end -->"),  # the first benchmark's, kept as they were
     ),
     Benchmark(
         "datasets",
+        "the nightly dataset sample of a day of traces against a large version, against a polars scan of what it reads",
         lambda args, work: datasets_bench.run_benchmark(
             rows=args.rows, items=args.items, repeats=args.repeats, work_dir=work
         ),
@@ -70,6 +74,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "experiments",
+        "concurrent chat calls through the experiment runner, against a bare openai client",
         lambda args, work: experiments_bench.run_benchmark(
             calls=args.calls, repeats=args.repeats, work_dir=work
         ),
@@ -77,31 +82,37 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     ),
     Benchmark(
         "scoring",
+        "every heuristic metric over a large set of experiment items",
         lambda args, work: scoring_bench.run_benchmark(items=args.items, repeats=args.repeats, work_dir=work),
         scoring_bench.to_markdown,
     ),
     Benchmark(
         "drift",
+        "a night's drift tests from stored daily profiles, against Evidently's preset on the same tables",
         lambda args, work: drift_bench.run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=work),
         drift_bench.to_markdown,
     ),
     Benchmark(
         "alerts",
+        "false alarms per no-drift night and the share of small drifts detected, against Evidently",
         lambda args, work: alerts_bench.run_benchmark(seeds=args.seeds, work_dir=work),
         alerts_bench.to_markdown,
     ),
     Benchmark(
         "demo_alerts",
+        "the demo generator's 14 days: no alert on quiet days, alerts from day 10",
         lambda args, work: demo_alerts_bench.run_benchmark(),
         demo_alerts_bench.to_markdown,
     ),
     Benchmark(
         "orchestration",
+        "the nightly flow under a Prefect server, against its stage functions called directly",
         lambda args, work: orchestration_bench.run_benchmark(repeats=args.repeats, work_dir=work),
         orchestration_bench.to_markdown,
     ),
     Benchmark(
         "import",
+        "OTLP spans imported from gzipped JSON and protobuf objects, against reading and parsing them alone",
         lambda args, work: import_bench.run_benchmark(spans=args.spans, repeats=args.repeats, work_dir=work),
         import_bench.to_markdown,
     ),
@@ -147,21 +158,15 @@ def run(benchmark: Benchmark, args: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{benchmark.name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     (RESULTS / f"{benchmark.name}.md").write_text(table)
-    update_readme(README, table, *benchmark.start_end, fallback=f"bench/results/{benchmark.name}.md")
+    entries = tuple(b.entry for b in BENCHMARKS)
+    for note in publish(
+        table, benchmark.entry, entries, doc=DOC, readme=README, fallback=f"bench/results/{benchmark.name}.md"
+    ):
+        print(f"note: {note}")
     print(table)
     log.info(
         "%s done in %.0f s; results in %s", benchmark.name, summary["bench_wall_s"], RESULTS.relative_to(REPO)
     )
-
-
-def update_readme(readme: Path, table: str, start: str, end: str, *, fallback: str) -> None:
-    """Replace what lies between `start` and `end`; touch nothing else, and say so if they are missing."""
-    text = readme.read_text()
-    pattern = re.compile(rf"{re.escape(start)}.*?{re.escape(end)}", re.DOTALL)
-    if not pattern.search(text):
-        print(f"note: {readme.name} has no {start} ... {end} markers; the table is in {fallback}")
-        return
-    readme.write_text(pattern.sub(lambda _: f"{start}\n{table}{end}", text, count=1))
 
 
 if __name__ == "__main__":
