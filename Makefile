@@ -3,6 +3,13 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen --no-sync
+# What the tests, the demo and `make up` need besides the library: the dev tools and the demo's local model. A
+# production install takes only the library (`uv sync --frozen --no-dev`).
+GROUPS := --group dev --group model
+# Quiet installs by default; `make V=1 <target>` shows the install command and every package uv installs.
+V ?=
+Q := $(if $(V),,@)
+UV_QUIET := $(if $(V),,--quiet)
 
 export PREFECT_HOME ?= $(CURDIR)/.tracewatch/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
@@ -19,7 +26,9 @@ install: .venv/.installed
 
 .venv/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --frozen
+	@echo "installing the library, its dev tools and the demo's local model into .venv (make V=1 lists every" \
+		"package; the first install builds llama-cpp-python from source, about 12 min on 2 cores)"
+	$(Q)$(UV) sync --frozen $(UV_QUIET) $(GROUPS)
 	@touch $@
 
 demo: install
@@ -30,8 +39,10 @@ demo: install
 up: install
 	$(RUN) python -m devtools.stack up $(UP_ARGS)
 
-status: install
-	$(RUN) python -m devtools.stack status
+# Says "not running" (exit 0) when nothing runs, without installing anything first, as `down` does.
+status:
+	@if [ -f .tracewatch/stack/state.json ]; then $(RUN) python -m devtools.stack status; \
+	else echo "the tracewatch stack is not running; start it with \`make up\`"; fi
 
 # Safe to call twice, and without an installed venv when nothing runs.
 down:

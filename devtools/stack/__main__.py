@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import devtools.stack
-from devtools.stack.lifecycle import StackOptions, down, not_running, running, up
+from devtools.stack.lifecycle import StackOptions, down, not_running, process_states, running, up
 from devtools.stack.prefect_admin import WORK_POOL
 from devtools.stack.state import Stack, load_stack
 
@@ -35,16 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped: " + ", ".join(stopped) if stopped else "the stack was not running")
         return 0
     if args.command == "status":
-        stack = load_stack(home)
-        if stack is None:
-            print("the stack is not running (make up)")
-            return 1
-        dead = not_running(stack)
-        if dead:
-            print(f"the stack is broken: not running: {', '.join(dead)} (make down; make up)")
-            return 1
-        print(describe(stack))
-        return 0
+        code, text = status(home)
+        print(text)
+        return code
     options = StackOptions(
         home=home,
         model=not args.no_model,
@@ -59,6 +52,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nthe tracewatch stack {took} (stop it with `make down`)\n")
     print(describe(stack))
     return 0
+
+
+def status(home: Path) -> tuple[int, str]:
+    """What `status` prints, and its exit code: 0 when the stack is plainly up or plainly not running (nothing
+    to fix, so `make status` is no make error), 1 when only part of it runs."""
+    alive = process_states(home)
+    if not any(alive.values()):
+        # A state file whose processes all stopped (a reboot, a kill) is a stack that is not running.
+        since = " (the processes of an earlier `make up` have stopped)" if alive else ""
+        return 0, f"the tracewatch stack is not running{since}; start it with `make up`"
+    running_now = ", ".join(name for name, ok in alive.items() if ok)
+    stack = load_stack(home)
+    if stack is None:  # `up` has not recorded its last process (the worker) yet
+        return 1, (
+            f"the stack is not up: `make up` is still starting it or stopped half-way (running: {running_now}); "
+            "`make down` stops what runs"
+        )
+    dead = not_running(stack)
+    if dead:
+        return 1, f"the stack is broken: not running: {', '.join(dead)} (make down; make up)"
+    return 0, describe(stack)
 
 
 def describe(stack: Stack) -> str:

@@ -112,6 +112,14 @@ def not_running(stack: Stack) -> list[str]:
     return [name for name, pid in stack.processes.items() if not is_running(pid, MARKERS[name])]
 
 
+def process_states(home: Path) -> dict[str, bool]:
+    """Whether each process recorded for the stack of `home` still runs; empty when nothing is recorded.
+
+    Unlike `running`, this also sees an `up` that has not finished (or was killed half-way)."""
+    processes = recorded_processes(home.resolve()) or {}
+    return {name: is_running(pid, MARKERS[name]) for name, pid in processes.items()}
+
+
 def _start(options: StackOptions, home: Path) -> Stack:
     directory = state_dir(home)
     logs = directory / "logs"
