@@ -245,10 +245,17 @@ def test_an_interrupted_version_is_ignored_and_then_replaced(store: Store) -> No
 
 def test_a_missing_version_names_the_versions_present(store: Store) -> None:
     sample(store, "a")
-    with pytest.raises(ConfigError, match=r"'qa-golden' has no version 5 .*its versions: \[1\]"):
+    with pytest.raises(ConfigError, match=r"^dataset 'qa-golden' has no version 5 in .*; its versions: 1$"):
         read_version(store, NAME, 5)
-    with pytest.raises(ConfigError, match=r"'other' has no any version.*datasets there: \['qa-golden'\]"):
+    with pytest.raises(
+        ConfigError, match=r"^there is no dataset 'other' in .*; the datasets there: qa-golden$"
+    ):
         read_version(store, "other")
+
+
+def test_an_unknown_dataset_on_an_empty_store_says_there_is_none_and_how_to_make_one(store: Store) -> None:
+    with pytest.raises(ConfigError, match=r"the datasets there: none yet \(the nightly flow samples"):
+        read_version(store, "qa-golden")
 
 
 # ---- seeding ---------------------------------------------------------------------------------------------

@@ -241,7 +241,7 @@ def test_the_cost_cap_skips_the_rest_without_calling(file_store: Store, server: 
     assert server.stats().requests == counts["ok"]
     assert rows.get_column("cost_usd").sum() <= 0.2
     skipped = rows.filter(pl.col("status") == "skipped_budget")
-    assert skipped.get_column("error").str.contains("cost cap 0.2000 USD reached").all()
+    assert skipped.get_column("error").str.contains("the cost cap of 0.2000 USD is reached").all()
     assert sum(result.record.counts.values()) == 60
 
 

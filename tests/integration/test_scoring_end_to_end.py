@@ -135,7 +135,7 @@ def test_an_experiment_is_scored_compared_and_published(store: Store, server: Mo
     assert set(scoring.quality["segment_kind"]) == {"all", "route", "tags", "input_length"}
     verdicts = dict(scoring.comparisons.select("scorer", "verdict").iter_rows())
     assert verdicts["exact_match"] == verdicts["correctness"] == "better"
-    assert verdicts["faithfulness"] == "no detectable difference"
+    assert verdicts["faithfulness"] == "no data"  # neither side scored an item: no verdict
 
     published = publish_experiment_scoring(store, scoring, DAY, run_id="run-1")
     assert [p.table for p in published] == ["experiment_items", "quality", "comparisons", "output_checks"]

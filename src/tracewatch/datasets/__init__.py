@@ -38,6 +38,7 @@ from tracewatch.datasets.versions import (
     list_datasets,
     list_versions,
     make_source_key,
+    missing_dataset_error,
     read_manifest,
     read_version,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "list_versions",
     "load_dataset_spec",
     "make_source_key",
+    "missing_dataset_error",
     "publish_dataset_reports",
     "read_manifest",
     "read_version",

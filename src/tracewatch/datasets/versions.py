@@ -283,12 +283,21 @@ def _resolve_version(store: Store, name: str, version: int | None) -> int:
             return version
     elif store.exists(manifest_key(name, version)):
         return version
-    present = complete_versions(store, name)
-    wanted = "any version" if version is None else f"version {version}"
-    raise ConfigError(
-        f"dataset {name!r} has no {wanted} in {store.url}; its versions: {present}, "
-        f"datasets there: {list_datasets(store)}"
-    )
+    raise missing_dataset_error(store, name, version)
+
+
+BUILD_HINT = "the nightly flow samples a version each night; the build-dataset flow or `tracewatch seed` make one by hand"
+
+
+def missing_dataset_error(store: Store, name: str, version: int | None = None) -> ConfigError:
+    """The error for a dataset (or a version of it) that the store does not have, naming what it does have:
+    the datasets there (a misspelt name is then one look away), or the dataset's own versions."""
+    datasets = list_datasets(store)
+    if name not in datasets:
+        there = ", ".join(datasets) if datasets else f"none yet ({BUILD_HINT})"
+        return ConfigError(f"there is no dataset {name!r} in {store.url}; the datasets there: {there}")
+    present = ", ".join(str(v) for v in complete_versions(store, name))
+    return ConfigError(f"dataset {name!r} has no version {version} in {store.url}; its versions: {present}")
 
 
 def check_window(window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:

@@ -47,7 +47,10 @@ from tracewatch.experiments._runner import (
     prepare_run,
     run_experiment,
     run_planned_chunk,
+    stopped_reason,
 )
+from tracewatch.experiments._spend import cost_aggregates, format_spend, unpriced
+from tracewatch.experiments._stopping import NOT_ATTEMPTED, TERMINAL_KINDS, TerminalStops
 from tracewatch.experiments._summary import ExperimentSummary, experiment_markdown, experiment_summary
 from tracewatch.experiments._tasks import TaskFn, resolve_task
 from tracewatch.experiments._templates import ItemFieldError, render_template
@@ -55,8 +58,10 @@ from tracewatch.experiments._templates import ItemFieldError, render_template
 __all__ = [
     "EXPERIMENTS_PREFIX",
     "EXPERIMENT_ITEM_SCHEMA",
+    "NOT_ATTEMPTED",
     "PROGRESS_LOGGER",
     "STATUSES",
+    "TERMINAL_KINDS",
     "ChunkPlan",
     "ChunkResult",
     "ConfigEntry",
@@ -75,7 +80,9 @@ __all__ = [
     "RunMode",
     "RunnerSettings",
     "TaskFn",
+    "TerminalStops",
     "console_progress",
+    "cost_aggregates",
     "dataset_input",
     "default_experiment_id",
     "experiment_from_dict",
@@ -84,6 +91,7 @@ __all__ = [
     "experiment_spec",
     "experiment_summary",
     "finish_experiment",
+    "format_spend",
     "interleaved",
     "item_parts",
     "items_prefix",
@@ -99,4 +107,6 @@ __all__ = [
     "run_planned_chunk",
     "shipped_experiments",
     "start_experiment",
+    "stopped_reason",
+    "unpriced",
 ]

@@ -33,6 +33,7 @@ from tracewatch.llm import (
     CallParams,
     Completion,
     Message,
+    check_param_names,
     check_provider,
     redact_url,
 )
@@ -77,6 +78,7 @@ class ExperimentConfig(CallOptions):
                     check_template_names(template, f"{where}: {label}")
         self.check_call_options(where)
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "passthrough_params", MappingProxyType(dict(self.passthrough_params)))
         object.__setattr__(self, "axes", MappingProxyType(dict(self.axes)))
 
     def _check_task_only(self, where: str) -> None:
@@ -85,8 +87,7 @@ class ExperimentConfig(CallOptions):
             for label in ("prompt", "system_prompt", "api_base", "api_key_env")
             if getattr(self, label) is not None
         ]
-        if self.params:
-            given.append("params")
+        given += [label for label in ("params", "passthrough_params") if getattr(self, label)]
         if given:
             raise ConfigError(
                 f"{where}: a task config runs its callable instead of a prompt; remove {', '.join(given)}"
@@ -104,6 +105,7 @@ class ExperimentConfig(CallOptions):
         # the constructor also re-resolves the task in the receiving process.
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         fields["params"], fields["axes"] = dict(self.params), dict(self.axes)
+        fields["passthrough_params"] = dict(self.passthrough_params)
         return (_config_from_fields, (fields,))
 
     @property
@@ -160,6 +162,18 @@ class ExperimentConfig(CallOptions):
             return
         check_provider(self.model, api_base=self.api_base, api_key_env=self.api_key_env)
 
+    def check_params(self) -> None:
+        """ConfigError naming each param the model does not accept (a misspelt `temprature`), with the closest
+        accepted name; `passthrough_params` are not checked. Imports litellm, as `check_provider` does."""
+        if self.model is not None:
+            check_param_names(
+                self.model,
+                self.params,
+                f"config {self.name!r}",
+                passthrough=self.passthrough_params.keys(),
+                api_base=self.api_base,
+            )
+
     def describe(self) -> dict[str, Any]:
         """The whole config as JSON-able data, for the experiment record (no secrets: key *names* only)."""
         return {
@@ -170,6 +184,7 @@ class ExperimentConfig(CallOptions):
             "prompt": self.prompt,
             "system_prompt": self.system_prompt,
             "params": dict(self.params),
+            "passthrough_params": sorted(self.passthrough_params),
             "api_base": redact_url(self.api_base),
             "api_key_env": self.api_key_env,
             "timeout_s": self.timeout_s,

@@ -60,9 +60,10 @@ class Experiment:
         )
 
     def check_providers(self) -> None:
-        """Check every model's provider and API key once, before any call."""
+        """Check every config's param names, and every model's provider and API key once, before any call."""
         done: set[tuple[str | None, str | None, str | None]] = set()
         for config in self.configs:
+            config.check_params()
             key = (config.model, config.api_base, config.api_key_env)
             if key not in done:
                 done.add(key)

@@ -15,8 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from tracewatch.datasets import latest_version, read_version
-from tracewatch.errors import ConfigError
+from tracewatch.datasets import latest_version, missing_dataset_error, read_version
 from tracewatch.experiments._experiment import Experiment
 from tracewatch.experiments._lifecycle import ExperimentSpec
 from tracewatch.experiments._loading import load_experiment
@@ -45,10 +44,7 @@ def dataset_input(store: Store, dataset: str, version: int | None = None) -> Dat
     if version is None:
         version = latest_version(store, dataset)
         if version is None:
-            raise ConfigError(
-                f"dataset {dataset!r} has no versions yet in {store.url}; build one first (the nightly flow "
-                "samples one each night, the build-dataset flow or `tracewatch seed` make one by hand)"
-            )
+            raise missing_dataset_error(store, dataset)
     return DatasetInput(dataset, version, read_version(store, dataset, version))
 
 

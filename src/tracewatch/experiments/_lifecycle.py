@@ -102,9 +102,12 @@ def finish_experiment(store: Store, experiment_id: str) -> ExperimentRecord:
         counts=totals,
         counts_by_config=by_config,
         spent_usd=round(spent, 9),
+        unpriced_by_config={
+            e.fingerprint: found.unpriced_by_config.get(e.fingerprint, 0) for e in record.configs
+        },
         updated_at=now,
         finished_at=now,
     )
     write_record(store, done)
-    log.info("experiment %s finished: %s, %.4f USD spent", experiment_id, totals, spent)
+    log.info("experiment %s finished: %s, %s spent", experiment_id, totals, done.spend_text())
     return done

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.experiments._spend import format_spend
 from tracewatch.reports import EXPERIMENT_ANSWER
 from tracewatch.store import Store
 
@@ -119,6 +120,9 @@ class ExperimentRecord:
     counts: dict[str, int] = field(default_factory=dict)
     counts_by_config: dict[str, dict[str, int]] = field(default_factory=dict)
     spent_usd: float = 0.0
+    """The known cost of every uncached call; a lower bound when answers have no price (`unpriced_items`)."""
+    unpriced_by_config: dict[str, int] = field(default_factory=dict)
+    """Answers (latest `ok` rows) without a price, per config fingerprint."""
     items_schema_version: int = ITEMS_SCHEMA_VERSION
     record_format: int = RECORD_FORMAT
 
@@ -126,6 +130,31 @@ class ExperimentRecord:
     def expected_rows(self) -> int:
         """Keys the experiment must account for: items x configs x trials."""
         return self.item_count * len(self.configs) * self.trials
+
+    @property
+    def unpriced_items(self) -> int:
+        """Answers whose cost nobody knows: `spent_usd` leaves them out, so it is a lower bound (or unknown)."""
+        return sum(self.unpriced_by_config.values())
+
+    def unpriced_models(self) -> list[str]:
+        """The models of the configs with answers without a price."""
+        return sorted(
+            {
+                str(entry.config.get("model"))
+                for entry in self.configs
+                if self.unpriced_by_config.get(entry.fingerprint) and entry.config.get("model")
+            }
+        )
+
+    def spend_text(self) -> str:
+        """What the experiment cost, for people: e.g. "0.0123 USD", "0.0123 USD (12 items without a price:
+        no price for model x)" or "unknown (40 items without a price: ...)", never a made-up 0."""
+        return format_spend(
+            self.spent_usd,
+            unpriced_items=self.unpriced_items,
+            answered=self.counts.get("ok"),
+            models=self.unpriced_models(),
+        )
 
     def config_rows(self) -> list[dict[str, Any]]:
         """One row per config: its name, baseline flag and counts per status (for tables and artifacts)."""

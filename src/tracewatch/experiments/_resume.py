@@ -20,6 +20,7 @@ from tracewatch.experiments._records import (
     empty_experiment_items,
     items_prefix,
 )
+from tracewatch.experiments._spend import unpriced
 from tracewatch.store import Store
 
 RunMode = Literal["resume", "retry_failed"]
@@ -93,10 +94,12 @@ def load_resume_state(
 
 @dataclass(frozen=True)
 class StatusCounts:
-    """How many keys of each config have each latest status, and what every uncached call cost."""
+    """How many keys of each config have each latest status, how many of its answers have no price, and what
+    every uncached call cost."""
 
     by_config: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     spent_usd: float = 0.0
+    unpriced_by_config: Mapping[str, int] = field(default_factory=dict)
 
     def count(self, fingerprint: str, status: str) -> int:
         return self.by_config.get(fingerprint, {}).get(status, 0)
@@ -108,11 +111,15 @@ def count_statuses(store: Store, experiment_id: str) -> StatusCounts:
     rows = _status_rows(store, experiment_id, None, None)
     if rows is None:
         return StatusCounts()
-    counts = latest_rows(rows.lazy()).group_by("config_fingerprint", "status").len().collect()
+    latest = latest_rows(rows.lazy())
+    counts = latest.group_by("config_fingerprint", "status").len().collect()
     by_config: dict[str, dict[str, int]] = {}
     for fingerprint, status, n in counts.iter_rows():
         by_config.setdefault(fingerprint, {})[status] = n
-    return StatusCounts(by_config=by_config, spent_usd=_spent(rows))
+    missing_price = latest.filter(unpriced()).group_by("config_fingerprint").len().collect()
+    return StatusCounts(
+        by_config=by_config, spent_usd=_spent(rows), unpriced_by_config=dict(missing_price.iter_rows())
+    )
 
 
 def _status_rows(

@@ -34,6 +34,7 @@ from tracewatch.experiments._progress import Progress, ProgressCallback, Progres
 from tracewatch.experiments._records import ExperimentRecord
 from tracewatch.experiments._resume import ResumeState, RunMode, load_resume_state
 from tracewatch.experiments._rows import cached_rows, item_row
+from tracewatch.experiments._stopping import TerminalStops, not_attempted
 from tracewatch.experiments._templates import ItemFieldError
 from tracewatch.llm import (
     CacheKeys,
@@ -70,10 +71,17 @@ class RunnerSettings:
     progress: ProgressCallback | None = None
     """None: `run_experiment` draws a bar on a terminal and logs a line every 10% otherwise
     (`console_progress`); `run_planned_chunk` logs one line when the chunk ends."""
+    stop_after_terminal_errors: int | None = 5
+    """A config starts no more calls after this many consecutive terminal errors of one kind (401/403, 404,
+    400); its other items end as `error` rows, not attempted. None: never stop."""
 
     def __post_init__(self) -> None:
         if self.chunk_size < 1 or self.parallel_chunks < 1 or self.flush_every < 1:
             raise ConfigError("chunk_size, parallel_chunks and flush_every must be >= 1")
+        if self.stop_after_terminal_errors is not None and self.stop_after_terminal_errors < 1:
+            raise ConfigError(
+                f"stop_after_terminal_errors={self.stop_after_terminal_errors} must be >= 1 (or None: never stop)"
+            )
         if self.workers_per_chunk is not None and self.workers_per_chunk < 1:
             raise ConfigError("workers_per_chunk must be >= 1 (or None for the default)")
 
@@ -92,6 +100,14 @@ class ChunkResult:
     rows_written: int
     parts: tuple[str, ...]
     elapsed_s: float
+    stopped_reason: str | None = None
+    """Why the config stopped calling during this run (repeated terminal errors), or None."""
+
+
+def stopped_reason(chunks: Sequence[ChunkResult]) -> str | None:
+    """Why a run must count as failed: every config that stopped early, with its reason; None if none did."""
+    reasons = {c.config_name: c.stopped_reason for c in chunks if c.stopped_reason is not None}
+    return "; ".join(f"config {name}: {reason}" for name, reason in reasons.items()) or None
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,11 @@ class ExperimentResult:
     record: ExperimentRecord
     chunks: tuple[ChunkResult, ...]
     progress: ProgressSnapshot
+
+    @property
+    def stopped_reason(self) -> str | None:
+        """Why the run failed although it finished (a config stopped after repeated terminal errors), or None."""
+        return stopped_reason(self.chunks)
 
 
 # ---- running -----------------------------------------------------------------------------------------------
@@ -121,6 +142,7 @@ class _Run:
     runtime: Runtime
     settings: RunnerSettings
     progress: Progress
+    stops: TerminalStops
 
 
 @dataclass(frozen=True)
@@ -138,6 +160,8 @@ class PreparedRun:
     mode: RunMode
     plans: tuple[ChunkPlan, ...]
     state: ResumeState
+    stops: TerminalStops = field(default_factory=TerminalStops)
+    """Terminal errors per config, shared by the run's chunks in this process."""
 
     def budget(self) -> CostBudget | None:
         """A fresh budget for the run's cost cap, opened with everything the experiment has spent."""
@@ -197,7 +221,7 @@ async def run_planned_chunk(
     progress = progress or Progress(
         len(units), settings.progress, label=f"{prepared.spec.experiment_id}/{config.name}/{plan.label}"
     )
-    run = _Run(prepared.store, prepared.spec, prepared.run_id, runtime, settings, progress)
+    run = _Run(prepared.store, prepared.spec, prepared.run_id, runtime, settings, progress, prepared.stops)
     result = await _run_units(run, config, units, done, plan.label)
     if own:
         log.info("%s (%d already done)", progress.close().summary(), done)
@@ -228,7 +252,7 @@ async def run_experiment(
         settings.progress or console_progress(),
         label=spec.experiment_id,
     )
-    run = _Run(store, spec, prepared.run_id, runtime, settings, progress)
+    run = _Run(store, spec, prepared.run_id, runtime, settings, progress, prepared.stops)
     gate = asyncio.Semaphore(settings.parallel_chunks)
 
     async def one(plan: ChunkPlan) -> ChunkResult:
@@ -307,12 +331,17 @@ async def _run_units(
     async def worker() -> None:
         for item, trial, request in queue:
             begun = utc_now()
-            if isinstance(
-                request, ItemFieldError
-            ):  # the item cannot fill the template: its failure, not the run's
+            stopped = run.stops.reason(fingerprint)
+            if stopped is not None:
+                result = not_attempted(stopped)
+            elif isinstance(request, ItemFieldError):  # the item cannot fill the template: its failure alone
                 result = CallResult("error", None, str(request), attempts=0)
             else:
                 result = await answer(context, *request)
+                if run.stops.record(fingerprint, result, settings.stop_after_terminal_errors) is not None:
+                    log.error(
+                        "config %s starts no more calls: %s", config.name, run.stops.reason(fingerprint)
+                    )
             writer.add(item_row(base, item, trial, result, begun))
             counts[result.status] += 1
             totals["attempts"] += result.attempts
@@ -346,6 +375,7 @@ async def _run_units(
         rows_written=writer.rows_written,
         parts=tuple(writer.parts),
         elapsed_s=round(time.perf_counter() - started, 3),
+        stopped_reason=run.stops.reason(fingerprint),
     )
     log.debug("chunk %s of %s: %s", chunk, config.name, result.counts)
     return result

@@ -11,7 +11,9 @@ from tracewatch.llm._cache import CACHE_PREFIX, PACK_PREFIX, CacheKeys, Response
 from tracewatch.llm._calls import CallContext, CallResult, Invoke, answer
 from tracewatch.llm._client import LiteLLMClient, Transport
 from tracewatch.llm._limits import LimitSettings, ProviderLimits, limit_settings_from_dict
+from tracewatch.llm._param_names import OPENAI_CHAT_PARAMS, accepted_params, check_param_names
 from tracewatch.llm._params import (
+    REFUSED_PARAMS,
     CallOptions,
     CallParams,
     call_params_from_dict,
@@ -27,7 +29,9 @@ from tracewatch.llm._types import CallStatus, Completion, Message, ModelClient, 
 
 __all__ = [
     "CACHE_PREFIX",
+    "OPENAI_CHAT_PARAMS",
     "PACK_PREFIX",
+    "REFUSED_PARAMS",
     "STRICT_CONFIG",
     "CacheKeys",
     "CallContext",
@@ -51,11 +55,13 @@ __all__ = [
     "Runtime",
     "Sleep",
     "Transport",
+    "accepted_params",
     "answer",
     "cache_key",
     "call_context",
     "call_params_from_dict",
     "check_keys",
+    "check_param_names",
     "check_provider",
     "config_keys",
     "limit_settings_from_dict",

@@ -49,6 +49,16 @@ class _Estimate:
         return self.total_usd / self.calls if self.calls else 0.0
 
 
+def cap_message(cap_usd: float, spent_usd: float, reserved_usd: float, next_usd: float) -> str:
+    """Why the budget closed, as a plain sentence: what happened, spent against the cap, what to do."""
+    in_flight = f", {reserved_usd:.4f} USD more is held for calls still running" if reserved_usd else ""
+    return (
+        f"the cost cap of {cap_usd:.4f} USD is reached: {spent_usd:.4f} USD is spent{in_flight}, and the next "
+        f"call would cost about {next_usd:.4f} USD, so no further call is started. To answer the rest, run the "
+        "same experiment id again with a higher budget_usd; answered items are not asked again"
+    )
+
+
 class CostBudget:
     """A cap in USD shared by every call of an experiment (or of one run of it)."""
 
@@ -99,10 +109,7 @@ class CostBudget:
             if self._spent + self._reserved + projected > self.cap_usd or self._spent >= self.cap_usd:
                 if probe:
                     estimate.probing = False
-                self._closed_reason = (
-                    f"cost cap {self.cap_usd:.4f} USD reached: {self._spent:.4f} spent, "
-                    f"{self._reserved:.4f} projected for calls in flight, next call ~{projected:.4f}"
-                )
+                self._closed_reason = cap_message(self.cap_usd, self._spent, self._reserved, projected)
                 log.warning("budget closed: %s", self._closed_reason)
                 return False, None
             self._reserved += projected

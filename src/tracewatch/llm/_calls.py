@@ -28,13 +28,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CallResult:
-    """How one (item, trial) ended. `error` is the reason for `error` and `skipped_budget`."""
+    """How one (item, trial) ended. `error` is the reason for `error` and `skipped_budget`; `failure` is the
+    provider's last error of an `error` result (its kind and HTTP status), for callers that stop on a run of
+    the same terminal error."""
 
     status: CallStatus
     completion: Completion | None
     error: str | None
     attempts: int
     cached: bool = False
+    failure: ModelError | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ async def answer(
         return CallResult("skipped_budget", None, reason, attempts=tried)
     if done.error is not None or done.value is None:
         assert done.error is not None
-        return CallResult("error", None, describe_error(done.error), attempts=done.attempts)
+        return CallResult(
+            "error", None, describe_error(done.error), attempts=done.attempts, failure=done.error
+        )
     if ctx.cache is not None and cache_key is not None:
         await _remember(ctx.cache, cache_key, done.value)
     return CallResult("ok", done.value, None, attempts=done.attempts)

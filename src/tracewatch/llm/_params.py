@@ -28,7 +28,7 @@ _FLOAT_PARAMS: Mapping[str, tuple[float, float]] = {
     "frequency_penalty": (-2.0, 2.0),
 }
 _INT_PARAMS: Mapping[str, int | None] = {"max_tokens": 1, "max_completion_tokens": 1, "seed": None}
-_REFUSED_PARAMS: Mapping[str, str] = {
+REFUSED_PARAMS: Mapping[str, str] = {
     "stream": "answers are read whole; streaming is not supported",
     "n": "one answer per call; use trials for repeated samples",
     "model": "set `model` on the config, not in params",
@@ -44,7 +44,11 @@ class CallOptions:
     `check_call_options` in their `__post_init__`."""
 
     params: Mapping[str, Any] = field(default_factory=dict)
-    """Provider params (temperature, max_tokens, seed, ...), checked and normalised."""
+    """Provider params (temperature, max_tokens, seed, ...), checked and normalised; after the check it also
+    holds the `passthrough_params`, since both are sent."""
+    passthrough_params: Mapping[str, Any] = field(default_factory=dict)
+    """Params sent as is, without checking their names against what litellm knows the model accepts (a
+    provider's newer or vendor-specific param); refused names and JSON-ness are still checked."""
     api_base: str | None = None
     api_key_env: str | None = None
     """The name of the environment variable that holds the API key (never the key itself)."""
@@ -57,7 +61,16 @@ class CallOptions:
     def check_call_options(self, where: str) -> None:
         """Check and normalise the options (params in their one JSON form); ConfigError messages start with
         `where`. Only for `__post_init__`: it sets the frozen `params`."""
-        object.__setattr__(self, "params", normalise_params(self.params, where))
+        passthrough = normalise_params(self.passthrough_params, where, label="passthrough_params")
+        params = normalise_params(self.params, where)
+        for name, value in passthrough.items():
+            # A name in both must agree: a config built from another's call_options() carries both.
+            if params.setdefault(name, value) != value:
+                raise ConfigError(
+                    f"{where}: {name} is set under both params and passthrough_params; keep one"
+                )
+        object.__setattr__(self, "params", dict(sorted(params.items())))
+        object.__setattr__(self, "passthrough_params", passthrough)
         if not self.timeout_s > 0:
             raise ConfigError(f"{where}: timeout_s={self.timeout_s} must be > 0")
         for label in ("cost_per_1k_input", "cost_per_1k_output"):
@@ -69,6 +82,7 @@ class CallOptions:
         """The options as keyword arguments, e.g. to build a `CallParams` (params as a plain dict)."""
         options = {f.name: getattr(self, f.name) for f in dataclasses.fields(CallOptions)}
         options["params"] = dict(self.params)
+        options["passthrough_params"] = dict(self.passthrough_params)
         return options
 
 
@@ -99,39 +113,43 @@ def redact_url(url: str | None) -> str | None:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
-def normalise_params(params: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Known params checked and given one JSON form (temperature 0 and 0.0 fingerprint the same), sorted."""
+def normalise_params(params: Mapping[str, Any], where: str, *, label: str = "params") -> dict[str, Any]:
+    """Known params checked and given one JSON form (temperature 0 and 0.0 fingerprint the same), sorted.
+    `label` is the config key the params come from, for the messages."""
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"{where}: {label} must be a mapping of name to value, got {params!r}")
     out: dict[str, Any] = {}
     for key, value in params.items():
         name = str(key)
-        if name in _REFUSED_PARAMS:
-            raise ConfigError(f"{where}: params.{name} is not allowed: {_REFUSED_PARAMS[name]}")
+        if name in REFUSED_PARAMS:
+            raise ConfigError(f"{where}: {label}.{name} is not allowed: {REFUSED_PARAMS[name]}")
         if value is not None:
-            out[name] = _param(name, value, where)
+            out[name] = _param(name, value, f"{where}: {label}.{name}")
     return dict(sorted(out.items()))
 
 
 def _param(name: str, value: Any, where: str) -> Any:
+    """`value` checked and normalised; `where` names the key (e.g. "config 'a': params.top_p")."""
     if name in _FLOAT_PARAMS:
         low, high = _FLOAT_PARAMS[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-            raise ConfigError(f"{where}: params.{name}={value!r} must be a number in [{low:g}, {high:g}]")
+            raise ConfigError(f"{where}={value!r} must be a number in [{low:g}, {high:g}]")
         return float(value)
     if name in _INT_PARAMS:
         minimum = _INT_PARAMS[name]
         if isinstance(value, bool) or not isinstance(value, int) or (minimum is not None and value < minimum):
             floor = f" >= {minimum}" if minimum is not None else ""
-            raise ConfigError(f"{where}: params.{name}={value!r} must be an integer{floor}")
+            raise ConfigError(f"{where}={value!r} must be an integer{floor}")
         return value
     if name == "stop":
         stops = [value] if isinstance(value, str) else value
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise ConfigError(f"{where}: params.stop={value!r} must be a string or a list of strings")
+            raise ConfigError(f"{where}={value!r} must be a string or a list of strings")
         return stops
     try:
         json.dumps(value)
     except TypeError:
-        raise ConfigError(f"{where}: params.{name}={value!r} must be JSON data") from None
+        raise ConfigError(f"{where}={value!r} must be JSON data") from None
     return value
 
 

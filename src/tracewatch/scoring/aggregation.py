@@ -127,6 +127,7 @@ def compare_with_baseline(
         reference = scores.filter(pl.col(config) == baseline).select(item, pl.col(value).alias("_baseline"))
         candidates = sorted(name for name in configs if name != baseline)
         results: list[PairedComparison] = []
+        scored = dict(scores.group_by(config).len().iter_rows())
         for candidate in candidates:
             paired = scores.filter(pl.col(config) == candidate).join(reference, on=item, how="inner")
             results.append(
@@ -161,6 +162,9 @@ def compare_with_baseline(
                         alpha=alpha,
                         higher_is_better=higher_is_better[metric_name],
                     ),
+                    "verdict_reason": _verdict_reason(
+                        result, candidate, baseline, scored.get(candidate, 0), scored.get(baseline, 0)
+                    ),
                 }
             )
     schema: dict[str, pl.DataType] = {
@@ -175,5 +179,18 @@ def compare_with_baseline(
         "p_adjusted": pl.Float64(),
         "test": pl.String(),
         "verdict": pl.String(),
+        "verdict_reason": pl.String(),
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _verdict_reason(
+    result: PairedComparison, candidate: str, baseline: str, n_candidate: int, n_baseline: int
+) -> str | None:
+    """Why a comparison has no verdict ("no data") or no p-value; None when the test ran."""
+    if result.n == 0:
+        return (
+            f"no item was scored by both {candidate} ({n_candidate} scored) and {baseline} ({n_baseline} "
+            "scored): nothing to compare"
+        )
+    return result.reason

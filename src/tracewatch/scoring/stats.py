@@ -35,7 +35,7 @@ __all__ = [
     "wilcoxon_signed_rank",
 ]
 
-Verdict = Literal["better", "worse", "no detectable difference"]
+Verdict = Literal["better", "worse", "no detectable difference", "no data"]
 PairedTest = Literal["permutation", "wilcoxon"]
 
 # Bound on the elements of one block of resampled indices (int64: 8 bytes each -> 32 MiB per block).
@@ -270,11 +270,15 @@ def verdict(
 ) -> Verdict:
     """better / worse when the adjusted p is below alpha, by the sign of the difference; otherwise no call.
 
-    No p-value (nothing paired, test undefined) is "no detectable difference": nothing was detected.
+    No difference at all (no item scored by both sides, so `mean_difference` is None) is "no data": with
+    nothing compared there is no verdict, not even "no detectable difference". Pairs without a p-value (the
+    test is undefined, e.g. every difference zero) are "no detectable difference": nothing was detected.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha}")
-    if adjusted_p is None or mean_difference is None or adjusted_p >= alpha or mean_difference == 0.0:
+    if mean_difference is None:
+        return "no data"
+    if adjusted_p is None or adjusted_p >= alpha or mean_difference == 0.0:
         return "no detectable difference"
     improved = (mean_difference > 0.0) == higher_is_better
     return "better" if improved else "worse"

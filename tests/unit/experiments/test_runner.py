@@ -394,7 +394,7 @@ def test_the_cost_cap_stops_new_calls_and_skips_the_rest_with_a_reason(file_stor
     assert statuses == {"ok": 5, "skipped_budget": 35}
     assert client.total == 5
     skipped = rows.filter(pl.col("status") == "skipped_budget")
-    assert skipped.get_column("error").str.contains("cost cap 0.0550 USD reached").all()
+    assert skipped.get_column("error").str.contains("the cost cap of 0.0550 USD is reached").all()
     assert skipped.get_column("output").is_null().all() and set(skipped.get_column("attempts")) == {0}
     assert rows.get_column("cost_usd").sum() <= 0.055
     assert result.record.spent_usd == pytest.approx(0.05)

@@ -41,7 +41,11 @@ def test_spent_plus_projected_in_flight_may_not_pass_the_cap() -> None:
     in_flight = [reserve(budget) for _ in range(3)]  # 0.25 spent + 3 x 0.25 projected = 1.0: allowed
     assert all(r is not None for r in in_flight)
     assert reserve(budget) is None  # a fourth would make 1.25
-    assert budget.closed_reason is not None and "cost cap 1.0000 USD reached" in budget.closed_reason
+    assert budget.closed_reason == (
+        "the cost cap of 1.0000 USD is reached: 0.2500 USD is spent, 0.7500 USD more is held for calls still "
+        "running, and the next call would cost about 0.2500 USD, so no further call is started. To answer the "
+        "rest, run the same experiment id again with a higher budget_usd; answered items are not asked again"
+    )
     for reservation in in_flight:
         budget.settle(reservation, 0.01)  # type: ignore[arg-type]
     assert reserve(budget) is None  # closed for good, even though money is left now

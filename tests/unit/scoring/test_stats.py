@@ -301,7 +301,7 @@ def test_holm_refuses_values_that_are_not_p_values() -> None:
         (0.05, 0.2, True, "no detectable difference"),  # alpha itself is not below alpha
         (0.2, -0.5, True, "no detectable difference"),
         (None, 0.3, True, "no detectable difference"),
-        (None, None, True, "no detectable difference"),
+        (None, None, True, "no data"),  # nothing paired: no verdict at all
         (0.001, 0.0, True, "no detectable difference"),
     ],
 )
@@ -523,13 +523,10 @@ def test_compare_with_baseline_gives_holm_adjusted_verdicts_per_metric() -> None
     assert rows["f1", "same"]["verdict"] == "no detectable difference"
     assert rows["latency", "good"]["verdict"] == "worse"
     assert rows["latency", "same"]["p_value"] == 1.0
-    # a config with no scores on a metric still gets a row, with nothing paired and no numbers
+    # a config with no scores on a metric still gets a row, with nothing paired, no numbers and no verdict
     unpaired = rows["latency", "partial"]
-    assert (unpaired["n_pairs"], unpaired["p_value"], unpaired["verdict"]) == (
-        0,
-        None,
-        "no detectable difference",
-    )
+    assert (unpaired["n_pairs"], unpaired["p_value"], unpaired["verdict"]) == (0, None, "no data")
+    assert unpaired["verdict_reason"].startswith("no item was scored by both partial (0 scored) and base (")
     f1 = [rows["f1", name] for name in ("good", "partial", "same")]
     assert [row["p_adjusted"] for row in f1] == pytest.approx(list(holm([row["p_value"] for row in f1])))
 
