@@ -2,7 +2,8 @@
 
 Every row was already checked by the polars compile of the suite during ingest; this step gives people GX's
 own view (Data Docs) of the day, with the quarantined rows in it so the failures show, and cross-checks that
-GX agrees with the row checks on that sample.
+GX agrees with the row checks on that sample. The site is built in a temporary folder, made readable offline
+(`tracewatch.validation.offline_docs`) and copied to the store; the log names the store copy, the one that lasts.
 """
 
 from __future__ import annotations
@@ -51,4 +52,8 @@ def publish_data_docs(
         index = result.docs_index.relative_to(tmp).as_posix() if result.docs_index else None
     summary = result.to_json_dict() | {"docs_index": index, "run_id": run_id, "date": day.isoformat()}
     store.write_json(f"{RESULTS_PREFIX}/date={day.isoformat()}/gx_result.json", summary)
-    return store.uri(f"{prefix}/{index}") if index else None
+    if index is None:
+        return None
+    url = store.uri(f"{prefix}/{index}")
+    log.info("Data Docs of %s published at %s (readable offline)", day, url)
+    return url

@@ -3,8 +3,9 @@
 This is the only module of tracewatch that imports `great_expectations`, and it does so lazily inside
 `run_suite`: GX takes seconds to import and is needed once a night, while `sample_for_gx` and the result
 types are cheap. Every run uses a fresh in-memory (ephemeral) context: nothing is written to the working
-directory, no project folder is needed, analytics are off and nothing is fetched from the network
-(the Data Docs HTML links bootstrap/jquery from CDNs when *viewed*, which is GX's doing).
+directory, no project folder is needed, analytics are off and nothing is fetched from the network. GX's
+Data Docs pages load their styles and scripts from CDNs when viewed; `offline_docs` rewrites the built site so it
+needs none. GX's own INFO logging is quieted (`gx_logging`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import numpy as np
 import polars as pl
 
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.validation.gx_logging import quiet_gx_loggers
+from tracewatch.validation.offline_docs import make_site_offline
 from tracewatch.validation.suite import Suite, day_parameters, load_suite
 
 logger = logging.getLogger(__name__)
@@ -137,7 +140,8 @@ def run_suite(
     """Validate `frame` (a bounded sample; see `sample_for_gx`) with real Great Expectations.
 
     Suite parameters are `day_start`/`day_end` for `day`, plus `parameters`. With `docs_dir`, a static
-    Data Docs site (index.html, suite and validation pages) is built there. Only the columns the suite reads
+    Data Docs site (index.html, suite and validation pages) is built there, readable offline
+    (`offline_docs.make_site_offline`). Only the columns the suite reads
     are converted to pandas; the rest (lists, structs) are never needed by an expectation. The row-only
     expectations (`ROW_ONLY_TYPES`: finiteness, which pandas cannot tell from null) are left out.
     """
@@ -186,8 +190,10 @@ def run_suite(
 def _import_gx() -> Any:
     # GX 1.24 has no analytics client, but older/newer releases read this; never phone home.
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quiet_gx_loggers()  # before the import: importing GX logs ~200 INFO lines
     import great_expectations as gx  # here, not at the top: seconds to import, needed only when GX runs
 
+    quiet_gx_loggers()  # after it too: some GX modules set their own logger to INFO when imported
     return gx
 
 
@@ -282,7 +288,9 @@ def _json_value(value: Any) -> Any:
 def _build_docs(context: Any) -> Path:
     urls: dict[str, str] = context.build_data_docs(site_names=[_SITE_NAME])
     index = Path(unquote(urlparse(urls[_SITE_NAME]).path))
-    logger.info("Data Docs built at %s", index)
+    make_site_offline(index.parent)
+    # DEBUG: the folder is often temporary; the caller logs where the site is published (ingest.data_docs).
+    logger.debug("Data Docs built at %s", index)
     return index
 
 

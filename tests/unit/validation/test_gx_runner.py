@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,7 +22,9 @@ import pytest
 from validation_frames import DAY, DAY_START, US, planted_day, traces
 
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.validation.gx_logging import GX_LOG_LEVEL_ENV, quiet_gx_loggers
 from tracewatch.validation.gx_runner import GxRunResult, run_suite, sample_for_gx
+from tracewatch.validation.offline_docs import OFFLINE_MARK
 from tracewatch.validation.rowchecks import failing_rows, unexpected_counts
 from tracewatch.validation.suite import ROW_ONLY_TYPES, Suite, load_suite
 
@@ -176,6 +179,53 @@ def test_data_docs_site_is_built_where_asked(planted_run: PlantedRun) -> None:
     pages = list((planted_run.docs_dir / "validations" / "traces" / DAY.isoformat()).rglob("*.html"))
     assert len(pages) == 1
     assert "latency_ms" in pages[0].read_text(encoding="utf-8")
+
+
+_NETWORK_RESOURCE = re.compile(r"""<(?:link|script)\b[^>]*\b(?:href|src)=["']https?://|\bsrc=["']https?://""")
+
+
+def test_data_docs_pages_load_no_style_or_script_from_the_network(planted_run: PlantedRun) -> None:
+    """GX links Bootstrap, jQuery and bootstrap-table from CDNs (its templates' `js_script_imports.j2`); the built
+    site must open offline with the index's run table drawn in the HTML."""
+    pages = sorted(planted_run.docs_dir.rglob("*.html"))
+    assert len(pages) == 3  # index, the suite, the day's validation
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not _NETWORK_RESOURCE.search(text), (page, _NETWORK_RESOURCE.search(text))
+        assert OFFLINE_MARK in text
+    index = (planted_run.docs_dir / "index.html").read_text(encoding="utf-8")
+    assert f"<td>{DAY.isoformat()}</td>" in index and "bootstrapTable(" not in index.split("</table>")[0]
+
+
+_SKIPPING = "Skipping registering function"
+_RUN_GX = f"""
+import logging, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+logging.basicConfig(level=logging.INFO)  # as the demo and `make up` configure logging
+from validation_frames import DAY, traces
+from tracewatch.validation import load_suite, run_suite, trace_suite_path
+run_suite(traces({{}}), load_suite(trace_suite_path()), day=DAY)
+"""
+
+
+@pytest.mark.parametrize(("level", "quiet"), [(None, True), ("INFO", False)])
+def test_gx_logs_no_registration_lines_unless_asked(level: str | None, quiet: bool) -> None:
+    """GX logs ~200 INFO lines when imported: none at the default level, all with TRACEWATCH_GX_LOG_LEVEL=INFO.
+    A fresh interpreter, since the lines come only with the first import of GX."""
+    env = {k: v for k, v in os.environ.items() if k != GX_LOG_LEVEL_ENV} | (
+        {GX_LOG_LEVEL_ENV: level} if level else {}
+    )
+    out = subprocess.run([sys.executable, "-c", _RUN_GX], capture_output=True, text=True, env=env, check=True)
+    assert (out.stderr.count(_SKIPPING) == 0) is quiet, out.stderr[-2000:]
+    assert ("tracewatch.validation.gx_runner:GX suite traces" in out.stderr) is True  # our own lines stay
+
+
+def test_a_bad_gx_log_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(GX_LOG_LEVEL_ENV, "loud")
+    with pytest.raises(
+        ConfigError, match="TRACEWATCH_GX_LOG_LEVEL='loud' is not a log level; expected one of DEBUG"
+    ):
+        quiet_gx_loggers()
 
 
 def test_gx_leaves_nothing_in_the_working_directory(planted_run: PlantedRun) -> None:
