@@ -51,7 +51,10 @@ def s3_store(s3_server: S3Server) -> Store:
 
 @pytest.fixture
 def file_store(tmp_path: Path) -> Store:
-    return Store(f"file://{tmp_path / 'store'}")
+    """A store in a new local folder (made here: a store's folder is never created on the quiet)."""
+    folder = tmp_path / "store"
+    folder.mkdir()
+    return Store(f"file://{folder}")
 
 
 @pytest.fixture(params=["file", "s3"])

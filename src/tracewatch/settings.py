@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_STORE = "file://./.tracewatch/store"
+DEFAULT_STORE_FOLDER = ".tracewatch/store"
+"""The store when TRACEWATCH_STORE is unset or empty: this folder under the working directory."""
+
+
+def default_store_url() -> str:
+    """`file://` and the absolute path of `DEFAULT_STORE_FOLDER` under the working directory, resolved now: a
+    store URL is always absolute, so it means the same folder wherever it is passed on to."""
+    return "file://" + str(Path.cwd() / DEFAULT_STORE_FOLDER)
 
 
 class Settings(BaseSettings):
     """Where tracewatch keeps its data and how to reach it.
 
-    `store` is the one root URL (`file:///abs/dir` or `s3://bucket/prefix`), read from `TRACEWATCH_STORE`.
+    `store` is the one root URL (`file:///abs/dir` or `s3://bucket/prefix`), read from `TRACEWATCH_STORE`; unset
+    or empty, it is `.tracewatch/store` under the working directory.
     S3 credentials and endpoint come from the usual AWS variables so existing deployments work unchanged.
     """
 
     model_config = SettingsConfigDict(env_prefix="TRACEWATCH_", extra="ignore", validate_by_name=True)
 
-    store: str = Field(default=DEFAULT_STORE, description="Root URL of the object store.")
+    store: str = Field(default_factory=default_store_url, description="Root URL of the object store.")
     s3_endpoint_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices(
@@ -57,6 +68,14 @@ class Settings(BaseSettings):
         "(data/sources/<name>.yaml, e.g. demo) or a YAML path (docs/importing.md); empty: no import, the "
         "application writes canonical trace files itself.",
     )
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        """`TRACEWATCH_STORE=` (set, but empty or blank) means the default, as unset does."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default_store_url()
+        return value.strip() if isinstance(value, str) else value
 
     @property
     def nightly_experiments(self) -> list[str]:

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from tracewatch.errors import ConfigError, StoreError
 from tracewatch.settings import Settings
+from tracewatch.store_problems import Hints, StoreSettingError, s3_problem, source_hints, store_hints
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,8 @@ class Store:
         self._settings = settings or Settings(store=url)
         parsed = urlparse(url)
         if parsed.scheme == "file":
-            root = (parsed.netloc + parsed.path) if parsed.netloc not in ("", "localhost") else parsed.path
             self.protocol = "file"
-            self._root = str(Path(root).resolve())
+            self._root = _local_root(url, parsed.netloc, parsed.path)
             self.url = "file://" + self._root
             self._fs: Any = fsspec.filesystem("file", auto_mkdir=True)
             self._connected = True
@@ -146,56 +146,66 @@ class Store:
 
     # ---- checks ------------------------------------------------------------------------------------------
 
-    def check(self) -> None:
-        """Fail fast with a message naming the setting when the store cannot be used."""
+    def check(self, *, create: bool = False, write: bool = True) -> None:
+        """Fail fast, in one line naming the setting to fix, when this store (TRACEWATCH_STORE) cannot be used.
+
+        A folder that does not exist is an error, never created on the quiet (a mistyped URL would otherwise
+        run green on an empty new folder); `create` makes it, for whoever fills a store of its own (the demo).
+        `write` also probes that a folder takes files. On S3: the bucket is listed, so missing or refused
+        credentials, a missing bucket and an endpoint that does not answer are told apart.
+        """
+        subject = f"TRACEWATCH_STORE={self.url!r}"
         if self.protocol == "file":
-            try:
-                Path(self._root).mkdir(parents=True, exist_ok=True)
-                probe = Path(self._root) / f".tracewatch-probe-{uuid.uuid4().hex}"
-                probe.write_bytes(b"")
-                probe.unlink()
-            except OSError as exc:
-                raise StoreError(
-                    f"TRACEWATCH_STORE={self.url!r} is not a writable folder: {exc.strerror}"
-                ) from None
+            self._check_folder(subject, create=create, write=write)
             return
-        self._check_bucket(
-            missing="create it or fix the store URL",
-            refused="check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-            endpoint_setting=" (TRACEWATCH_S3_ENDPOINT_URL)",
-            subject=f"TRACEWATCH_STORE={self.url!r}",
-        )
+        self._check_bucket(store_hints(subject))
 
     def check_readable(self) -> None:
         """Fail fast when objects cannot be listed here (a read-only source: nothing is created or written)."""
         if self.protocol == "file":
             if not Path(self._root).is_dir():
-                raise StoreError(f"{self.url} is not an existing folder")
+                raise StoreSettingError(f"{self.url} is not an existing folder")
             return
-        self._check_bucket(
-            missing="fix the location or the endpoint",
-            refused="check the credentials' environment variables",
-            endpoint_setting="",
-            subject=self.url,
-        )
+        self._check_bucket(source_hints(self.url))
 
-    def _check_bucket(self, *, missing: str, refused: str, endpoint_setting: str, subject: str) -> None:
+    def _check_folder(self, subject: str, *, create: bool, write: bool) -> None:
+        folder = Path(self._root)
+        if create:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreSettingError(f"{subject}: cannot create the folder: {exc.strerror}") from None
+        if not folder.exists():
+            raise StoreSettingError(
+                f"{subject}: the folder {folder} does not exist; create it (mkdir -p {folder}) or fix "
+                "TRACEWATCH_STORE"
+            )
+        if not folder.is_dir():
+            raise StoreSettingError(f"{subject}: {folder} is not a folder; fix TRACEWATCH_STORE")
+        if not write:
+            return
+        try:
+            probe = folder / f".tracewatch-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreSettingError(
+                f"{subject} is not a writable folder: {exc.strerror}; fix its permissions or TRACEWATCH_STORE"
+            ) from None
+
+    def _check_bucket(self, hints: Hints) -> None:
+        s = self._settings
+        if bool(s.aws_access_key_id) != bool(s.aws_secret_access_key):  # s3fs is given them only as a pair
+            missing = "secret access key" if s.aws_access_key_id else "access key id"
+            raise StoreSettingError(
+                f"half the S3 credentials for {hints.subject}: the {missing} is not set; set both: "
+                f"{hints.credentials}"
+            )
         bucket = self._root.split("/", 1)[0]
-        endpoint = self._settings.s3_endpoint_url or "AWS default"
         try:
             self.fs.ls(bucket, refresh=True)
-        except FileNotFoundError:
-            raise StoreError(
-                f"bucket {bucket!r} of {subject} does not exist at {endpoint}{endpoint_setting}; {missing}"
-            ) from None
-        except PermissionError:
-            raise StoreError(
-                f"the S3 server at {endpoint} refused the credentials for {self.url!r}: {refused}"
-            ) from None
-        except Exception as exc:  # botocore/aiohttp raise many unrelated types for "cannot connect"
-            raise StoreError(
-                f"cannot reach the S3 endpoint {endpoint}{endpoint_setting} for {self.url!r}: {type(exc).__name__}"
-            ) from None
+        except Exception as exc:  # botocore/aiohttp raise many unrelated types: told apart by s3_problem
+            raise s3_problem(exc, hints, bucket, s.s3_endpoint_url) from None
 
     # ---- listing -----------------------------------------------------------------------------------------
 
@@ -343,6 +353,17 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _local_root(url: str, host: str, path: str) -> str:
+    """The absolute folder of a `file://` URL. A relative one (`file://data/x`, `file:data`) is refused: it
+    would name another folder in every working directory (a worker's, a test's, a shell's)."""
+    if host not in ("", "localhost") or not path.startswith("/"):
+        raise ConfigError(
+            f"TRACEWATCH_STORE={url!r} is a relative path; expected an absolute one: file:///absolute/dir "
+            "(three slashes), or TRACEWATCH_STORE unset for .tracewatch/store in the working directory"
+        )
+    return str(Path(path).resolve())
 
 
 def open_store(settings: Settings | None = None) -> Store:

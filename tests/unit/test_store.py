@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
@@ -42,11 +44,50 @@ def test_s3_url_without_bucket_is_refused() -> None:
         Store("s3://")
 
 
-def test_unwritable_folder_is_reported(tmp_path: pytest.TempPathFactory) -> None:
-    blocker = tmp_path / "file"  # type: ignore[operator]
+@pytest.mark.parametrize(
+    "url", ["file://data/x", "file:relative", "file://./.tracewatch/store", "file://~/x"]
+)
+def test_a_relative_file_url_is_a_config_error_asking_for_an_absolute_path(url: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"is a relative path; expected an absolute one: file:///absolute/dir"
+    ):
+        Store(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///srv/tw", "file://localhost/srv/tw", "file:/srv/tw", "file:///srv/tw/"]
+)
+def test_absolute_file_urls_name_the_same_folder(url: str) -> None:
+    assert Store(url).url == "file:///srv/tw"
+
+
+def test_a_missing_folder_is_an_error_in_one_line_and_is_not_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent" / "dir"
+    with pytest.raises(ConfigError) as raised:
+        Store(f"file://{missing}").check()
+    assert str(raised.value) == (
+        f"TRACEWATCH_STORE='file://{missing}': the folder {missing} does not exist; create it "
+        f"(mkdir -p {missing}) or fix TRACEWATCH_STORE"
+    )
+    assert isinstance(raised.value, StoreError)  # still a store problem for callers that catch those
+    assert not missing.parent.exists()
+    with pytest.raises(ConfigError, match="does not exist"):
+        Store(f"file://{missing}").check(write=False)  # reading needs the folder too
+
+
+def test_a_store_filled_for_the_first_time_creates_its_folder_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "store"
+    Store(f"file://{folder}").check(create=True)
+    assert folder.is_dir() and list(folder.iterdir()) == []  # the write probe left nothing behind
+
+
+def test_a_file_in_the_way_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(StoreError, match="not a writable folder"):
-        Store(f"file://{blocker}/store").check()
+    with pytest.raises(ConfigError, match=r"is not a folder; fix TRACEWATCH_STORE$"):
+        Store(f"file://{blocker}").check()
+    with pytest.raises(ConfigError, match=r"cannot create the folder: Not a directory$"):
+        Store(f"file://{blocker}/store").check(create=True)
 
 
 def test_storage_options_and_repr_never_leak_into_logs() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic
@@ -17,14 +18,13 @@ from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.checks import FileOutcome, check_date
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
+from tracewatch.ingest.night import TRACES_PREFIX, NightTraces, night_traces
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.validation import Suite, load_suite, trace_suite_path
 
 log = logging.getLogger(__name__)
-
-TRACES_PREFIX = "traces"
 
 
 @dataclass
@@ -35,6 +35,9 @@ class IngestResult(Generic[Part]):
     files: list[FileOutcome] = field(default_factory=list)
     parts: dict[dt.date, Part] = field(default_factory=dict, repr=False)
     """Per date, the reducer's part of the rows accepted in this run (see `ingest_new_traces(reducer=...)`)."""
+    night: NightTraces | None = None
+    """The trace files and rows of the night ingested up to (`up_to`), new or not; None without `up_to`. Its
+    `warning` says when the night has no traces, for the log and the night's summary."""
 
     @property
     def dates_touched(self) -> list[dt.date]:
@@ -66,6 +69,7 @@ def ingest_new_traces(
     run_id: str | None = None,
     reducer: AcceptedRowsReducer[Part] | None = None,
     reduce_max_rows: int = 20_000_000,
+    require_traces: bool = False,
 ) -> IngestResult[Part]:
     """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
 
@@ -74,6 +78,10 @@ def ingest_new_traces(
     files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
     a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
     floats per row; later dates are then read again by the stage that wants them).
+
+    `require_traces` (with `up_to`, the night) raises `NoTracesError` when the night has no traces: before
+    anything is read or written when it has no trace file (so a store URL with a typo gets no reports), after
+    the ingest when its files hold no readable row. Without it, `result.night.warning` says so.
     """
     store.connect_soon()  # listing needs the S3 client; meanwhile the suite and the ledger are loaded
     suite = suite or load_suite(trace_suite_path())
@@ -85,9 +93,11 @@ def ingest_new_traces(
             side.submit(store.delete, f"{quarantine.QUARANTINE_PREFIX}/date={day.isoformat()}")
             for day in reprocess
         ]
-        new_files = _new_files(store, ledger, up_to)
+        new_files, files_per_date = _new_files(store, ledger, up_to)
         for done in cleared:
             done.result()
+    if require_traces and up_to is not None and not files_per_date[up_to]:
+        night_traces(store.url, up_to, files_per_date, rows=0).require()
     result: IngestResult[Part] = IngestResult(run_id=run_id)
     kept_rows = 0
     for day, objects in new_files.items():
@@ -101,16 +111,27 @@ def ingest_new_traces(
             result.parts[day] = checked.part
             kept_rows += reducer.rows(checked.part)
         log.info("ingested %d new file(s) for %s", len(objects), day)
+    if up_to is not None:
+        rows = int(ledger.for_date(up_to).get_column("rows_read").sum() or 0)
+        result.night = night_traces(store.url, up_to, files_per_date, rows)
+        if require_traces:
+            result.night.require()
+        elif result.night.warning:
+            log.warning("%s", result.night.warning)
     return result
 
 
-def _new_files(store: Store, ledger: Ledger, up_to: dt.date | None) -> dict[dt.date, list[ObjectInfo]]:
-    """The files of each `traces/date=D/` partition (D up to `up_to`) not in the ledger at their version.
+def _new_files(
+    store: Store, ledger: Ledger, up_to: dt.date | None
+) -> tuple[dict[dt.date, list[ObjectInfo]], Counter[dt.date]]:
+    """The files of each `traces/date=D/` partition (D up to `up_to`) not in the ledger at their version, and
+    the number of trace files of every date, new or not.
 
     One listing of the whole prefix (a thousand keys a round trip), not one per date: the dates come from
     the keys."""
     known = ledger.known_versions()
     found: dict[dt.date, list[ObjectInfo]] = {}
+    files_per_date: Counter[dt.date] = Counter()
     ignored: set[str] = set()
     for obj in store.list_objects(TRACES_PREFIX, suffix=".parquet"):
         partition, _, rest = obj.key.removeprefix(f"{TRACES_PREFIX}/").partition("/")
@@ -124,9 +145,10 @@ def _new_files(store: Store, ledger: Ledger, up_to: dt.date | None) -> dict[dt.d
                 log.warning("ignoring partition traces/date=%s: not a YYYY-MM-DD date", value)
                 ignored.add(value)
             continue
+        files_per_date[day] += 1
         if (up_to is None or day <= up_to) and (obj.key, obj.version) not in known:
             found.setdefault(day, []).append(obj)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items())), files_per_date
 
 
 def _ledger_entry(outcome: FileOutcome, run_id: str) -> LedgerEntry:
