@@ -18,6 +18,14 @@ def default_store_url() -> str:
     return "file://" + str(Path.cwd() / DEFAULT_STORE_FOLDER)
 
 
+def __getattr__(name: str) -> str:
+    """`DEFAULT_STORE`: the default store's URL, `default_store_url()` at the time it is looked up (the working
+    directory may change after this module is imported)."""
+    if name == "DEFAULT_STORE":
+        return default_store_url()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class Settings(BaseSettings):
     """Where tracewatch keeps its data and how to reach it.
 

@@ -35,3 +35,9 @@ def test_a_store_setting_is_kept_as_given(workdir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("TRACEWATCH_STORE", " s3://bucket/prefix ")
     assert Settings().store == "s3://bucket/prefix"
     assert Settings(store="file:///srv/tw").store == "file:///srv/tw"
+
+
+def test_default_store_names_the_default_of_the_working_directory(workdir: Path) -> None:
+    from tracewatch.settings import DEFAULT_STORE
+
+    assert DEFAULT_STORE == Settings().store == f"file://{workdir}/.tracewatch/store"
