@@ -32,7 +32,8 @@ def night_summary_markdown(
 ) -> str:
     """A short markdown report: what was ingested and quarantined (and why), the night's new dataset items
     (`new_items`, one line), the experiments' one-line results, further `sections` (title, markdown body:
-    scores, drift and quality alerts), and what was published, with links."""
+    scores, drift and quality alerts; headings in a body are nested under its `##` title, see `nest_headings`),
+    and what was published, with links."""
     links = links or NightLinks()
     lines = [
         f"# tracewatch night {day.isoformat()}",
@@ -52,7 +53,7 @@ def night_summary_markdown(
     if experiments:
         lines += ["## Experiments", "", *(f"- {message}" for message in experiments), ""]
     for title, body in sections:
-        lines += [f"## {title}", "", body.rstrip(), ""]
+        lines += [f"## {title}", "", nest_headings(body.rstrip(), under=2), ""]
     lines += ["## Published partitions", "", "| table | date | rows | status |", "|---|---|---|---|"]
     lines += [
         f"| {_link(p.table, links.partitions.get(p.key))} | {p.date} | {p.row_count} | {p.status} |"
@@ -65,6 +66,31 @@ def night_summary_markdown(
             for d, url in sorted(links.data_docs.items())
         ]
     return "\n".join(lines) + "\n"
+
+
+def nest_headings(body: str, *, under: int) -> str:
+    """`body`'s markdown headings moved down so the highest sits one level below `under` (a `#` title in a
+    section body would otherwise outrank the section it is in); code blocks are left alone."""
+    lines = body.split("\n")
+    fence = False
+    heading_at: list[int] = []
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and _heading_level(line):
+            heading_at.append(i)
+    if not heading_at:
+        return body
+    shift = under + 1 - min(_heading_level(lines[i]) for i in heading_at)
+    for i in heading_at if shift > 0 else ():
+        lines[i] = "#" * shift + lines[i]
+    return "\n".join(lines)
+
+
+def _heading_level(line: str) -> int:
+    """The ATX heading level of a line (0: not a heading)."""
+    hashes = len(line) - len(line.lstrip("#"))
+    return hashes if 0 < hashes <= 6 and line[hashes : hashes + 1] in (" ", "") else 0
 
 
 def _link(text: str, url: str | None) -> str:
