@@ -1,7 +1,7 @@
 """What a person reads about the pipeline's results: the night's summary, an experiment's leaderboard, the
 store's overview. It sits above the stages (it reads what each of them wrote); the stages never import it."""
 
-from tracewatch.summaries.alert_history import alert_streaks, alerted_on
+from tracewatch.summaries.alert_history import alert_streaks, alerted_on, night_drift_section
 from tracewatch.summaries.drift_section import (
     AlertKey,
     alert_key,
@@ -28,6 +28,7 @@ __all__ = [
     "ingest_table",
     "leaderboard_table",
     "nest_headings",
+    "night_drift_section",
     "night_line",
     "night_summary_markdown",
     "overview_text",

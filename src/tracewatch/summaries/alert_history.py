@@ -9,13 +9,14 @@ one or two partitions on most nights.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
+from tracewatch.drift import DriftNight
 from tracewatch.reports import DRIFT, QUALITY_TREND, partition_key
 from tracewatch.store import Store
-from tracewatch.summaries.drift_section import AlertKey
+from tracewatch.summaries.drift_section import AlertKey, alert_key, drift_section_markdown
 
 MAX_LOOKBACK_DAYS = 90
 """A streak longer than this is shown as starting this many days back (the walk stops there)."""
@@ -49,3 +50,10 @@ def alert_streaks(
         for key in going:
             starts[key] = night
     return starts
+
+
+def night_drift_section(store: Store, day: dt.date, nights: Sequence[DriftNight]) -> str:
+    """The summary's drift section for the nights a run assessed, each of tonight's alerts dated from the first
+    night of its run in the published reports (`alert_streaks`): one call for the nightly flow."""
+    tonight = [alert_key(a) for night in nights if night.day == day for a in night.alerts]
+    return drift_section_markdown(day, nights, since=alert_streaks(store, day, tonight))

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from night_fixtures import latency, night
 
 from tracewatch.reports import partition_key
 from tracewatch.store import Store
-from tracewatch.summaries import alert_streaks, alerted_on
+from tracewatch.summaries import alert_streaks, alerted_on, night_drift_section
 
 NIGHT = dt.date(2026, 11, 10)
 DAY = dt.timedelta(days=1)
@@ -60,3 +61,10 @@ def test_the_walk_back_stops_at_its_limit(store: Store) -> None:
         ("drift", "latency_ms"): NIGHT - 3 * DAY
     }
     assert alert_streaks(store, NIGHT, []) == {}
+
+
+def test_the_flow_gets_the_section_with_since_dates_from_the_store(store: Store) -> None:
+    publish(store, NIGHT - DAY, drift=("latency_ms",))
+    publish(store, NIGHT, drift=("latency_ms",))
+    section = night_drift_section(store, NIGHT, [night(NIGHT, latency(NIGHT))])  # only tonight in this run
+    assert section.splitlines()[-1].endswith("| 2026-11-09 |")
