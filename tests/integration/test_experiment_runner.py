@@ -181,6 +181,29 @@ def test_a_terminal_4xx_is_recorded_as_an_error_and_not_retried(file_store: Stor
         stop_model_server(locked)
 
 
+def test_a_run_whose_every_call_is_refused_stops_after_five_and_says_why(file_store: Store) -> None:
+    """Issue 20, item 9: a wrong key (HTTP 401 on every call) stops the config after five calls instead of one
+    call per item; every item is accounted for, and the run's result carries the reason to fail with."""
+    locked = start_model_server(api_key="sk-test-" + "k" * 24)
+    try:
+        frame = items(60)
+        result = run(file_store, locked.base_url, frame, concurrency=2)  # the client sends a placeholder key
+        asked = locked.stats().requests
+        assert 5 <= asked <= 6  # the fifth refusal, and at most one call in flight beside it
+        assert locked.stats().by_status == {401: asked}
+        rows = read_experiment_items(file_store, "exp")
+        assert rows.height == 60 and set(rows.get_column("status")) == {"error"}
+        reason = (
+            "stopped after 5 consecutive authentication errors (HTTP 401): authentication failed: "
+            "Incorrect API key provided."
+        )
+        assert rows.get_column("error").str.starts_with(f"not attempted: {reason}").sum() == 60 - asked
+        assert result.stopped_reason == f"config echo: {reason}"
+        assert result.record.counts == {"ok": 0, "error": 60, "skipped_budget": 0, "missing": 0}
+    finally:
+        stop_model_server(locked)
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [

@@ -286,7 +286,10 @@ def _resolve_version(store: Store, name: str, version: int | None) -> int:
     raise missing_dataset_error(store, name, version)
 
 
-BUILD_HINT = "the nightly flow samples a version each night; the build-dataset flow or `tracewatch seed` make one by hand"
+BUILD_HINT = (
+    "the nightly flow samples a version each night; the build-dataset flow or `tracewatch seed` make one "
+    "by hand"
+)
 
 
 def missing_dataset_error(store: Store, name: str, version: int | None = None) -> ConfigError:

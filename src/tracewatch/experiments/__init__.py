@@ -50,7 +50,7 @@ from tracewatch.experiments._runner import (
     stopped_reason,
 )
 from tracewatch.experiments._spend import cost_aggregates, format_spend, unpriced
-from tracewatch.experiments._stopping import NOT_ATTEMPTED, TERMINAL_KINDS, TerminalStops
+from tracewatch.experiments._stopping import TERMINAL_KINDS, TerminalStops
 from tracewatch.experiments._summary import ExperimentSummary, experiment_markdown, experiment_summary
 from tracewatch.experiments._tasks import TaskFn, resolve_task
 from tracewatch.experiments._templates import ItemFieldError, render_template
@@ -58,7 +58,6 @@ from tracewatch.experiments._templates import ItemFieldError, render_template
 __all__ = [
     "EXPERIMENTS_PREFIX",
     "EXPERIMENT_ITEM_SCHEMA",
-    "NOT_ATTEMPTED",
     "PROGRESS_LOGGER",
     "STATUSES",
     "TERMINAL_KINDS",

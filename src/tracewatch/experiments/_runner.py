@@ -298,6 +298,8 @@ async def _run_units(
     context = call_context(
         runtime, settings.retry, call, budget_key=fingerprint, timeout_s=config.timeout_s, task=config.task
     )
+    # Workers waiting for a provider slot when the config stops must not call once they get one.
+    context = replace(context, stop=partial(run.stops.reason, fingerprint))
     throttle = context.throttle
     writer = PartWriter(
         run.store,

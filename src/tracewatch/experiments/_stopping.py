@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracewatch.llm import CallResult, ModelErrorKind
+from tracewatch.llm import NOT_ATTEMPTED, CallResult, ModelErrorKind
 
 TERMINAL_KINDS: Mapping[ModelErrorKind, str] = {
     "auth": "authentication errors",
@@ -22,9 +22,6 @@ TERMINAL_KINDS: Mapping[ModelErrorKind, str] = {
     "bad_request": "bad requests",
 }
 """The error kinds no retry and no later item can fix, and how a reason names a run of them."""
-
-NOT_ATTEMPTED = "not attempted"
-"""How the error of an item a stopped config never called starts."""
 
 
 @dataclass
@@ -80,7 +77,7 @@ class TerminalStops:
 
 
 def not_attempted(reason: str) -> CallResult:
-    """The result of an item a stopped config does not call."""
+    """The result of an item a stopped config does not call (the same words as a call `answer` held back)."""
     return CallResult("error", None, f"{NOT_ATTEMPTED}: {reason}", attempts=0)
 
 

@@ -8,7 +8,7 @@ are private.
 
 from tracewatch.llm._budget import CostBudget, Reservation
 from tracewatch.llm._cache import CACHE_PREFIX, PACK_PREFIX, CacheKeys, ResponseCache, cache_key
-from tracewatch.llm._calls import CallContext, CallResult, Invoke, answer
+from tracewatch.llm._calls import NOT_ATTEMPTED, CallContext, CallResult, Invoke, answer
 from tracewatch.llm._client import LiteLLMClient, Transport
 from tracewatch.llm._limits import LimitSettings, ProviderLimits, limit_settings_from_dict
 from tracewatch.llm._param_names import OPENAI_CHAT_PARAMS, accepted_params, check_param_names
@@ -29,6 +29,7 @@ from tracewatch.llm._types import CallStatus, Completion, Message, ModelClient, 
 
 __all__ = [
     "CACHE_PREFIX",
+    "NOT_ATTEMPTED",
     "OPENAI_CHAT_PARAMS",
     "PACK_PREFIX",
     "REFUSED_PARAMS",

@@ -54,14 +54,25 @@ class CallContext:
     cache: ResponseCache | None = None
     budget: CostBudget | None = None
     sleep: Sleep = asyncio.sleep
+    stop: Callable[[], str | None] | None = None
+    """Asked once the throttle admits an attempt: a reason (e.g. the config stopped after repeated terminal
+    errors) means the attempt is not made. Calls that waited for a slot must not go out after the stop."""
 
 
 Invoke = Callable[[], Awaitable[Completion]]
 """One attempt: a model call (`client.complete(messages, call)`) or a task config's `run_task(item)`."""
 
 
+NOT_ATTEMPTED = "not attempted"
+"""How the reason of a call that `CallContext.stop` held back starts."""
+
+
 class _BudgetClosedError(Exception):
     """Raised inside an attempt to stop the retry loop when the cost cap refuses a call."""
+
+
+class _StoppedError(Exception):
+    """Raised inside an attempt to stop the retry loop when `CallContext.stop` gives a reason."""
 
 
 def describe_error(error: ModelError) -> str:
@@ -92,10 +103,13 @@ async def answer(
             reservation = await ctx.budget.reserve(ctx.budget_key)
             if reservation is None:
                 raise _BudgetClosedError(ctx.budget.closed_reason)
-        tried = number
         ticket: Ticket | None = None
         try:
             ticket = await ctx.throttle.acquire(messages, ctx.call)
+            stopped = ctx.stop() if ctx.stop is not None else None
+            if stopped is not None:
+                raise _StoppedError(stopped)
+            tried = number
             completion = await _call_once(invoke, ctx.timeout_s)
         except ModelError as error:
             last_error = error
@@ -123,10 +137,12 @@ async def answer(
     try:
         done = await with_retries(attempt, ctx.retry, rng=ctx.rng, sleep=ctx.sleep)
     except _BudgetClosedError as closed:
-        reason = f"skipped: {closed}"
-        if last_error is not None:
-            reason += f"; after {tried} attempt(s), last error: {describe_error(last_error)}"
-        return CallResult("skipped_budget", None, reason, attempts=tried)
+        return CallResult(
+            "skipped_budget", None, _after(f"skipped: {closed}", tried, last_error), attempts=tried
+        )
+    except _StoppedError as stopped:
+        reason = _after(f"{NOT_ATTEMPTED}: {stopped}", tried, last_error)
+        return CallResult("error", None, reason, attempts=tried)
     if done.error is not None or done.value is None:
         assert done.error is not None
         return CallResult(
@@ -135,6 +151,13 @@ async def answer(
     if ctx.cache is not None and cache_key is not None:
         await _remember(ctx.cache, cache_key, done.value)
     return CallResult("ok", done.value, None, attempts=done.attempts)
+
+
+def _after(reason: str, tried: int, last_error: ModelError | None) -> str:
+    """`reason` with the attempts already made and how the last one failed, if any was made."""
+    if last_error is None:
+        return reason
+    return f"{reason}; after {tried} attempt(s), last error: {describe_error(last_error)}"
 
 
 async def _remember(cache: ResponseCache, key: str, completion: Completion) -> None:

@@ -85,7 +85,8 @@ def check_param_names(
     offered = sorted(accepted - REFUSED_PARAMS.keys())
     problems = []
     for key in unknown:
-        close = difflib.get_close_matches(key, offered, n=1)
+        # Above difflib's default cutoff: a typo's neighbour is named, a name sharing a letter or two is not.
+        close = difflib.get_close_matches(key, offered, n=1, cutoff=0.75)
         problems.append(f"params.{key}" + (f" (did you mean {close[0]}?)" if close else ""))
     raise ConfigError(
         f"{where}: {', '.join(problems)} {'is' if len(problems) == 1 else 'are'} not a parameter model "
