@@ -14,6 +14,10 @@ With TRACEWATCH_STORE unset, the demo starts the embedded local S3 server (Seawe
 data kept in `.tracewatch/s3`. With TRACEWATCH_STORE=file:///some/dir it uses that folder instead (the OTLP
 objects then go under <store>/otel/demo). With TRACEWATCH_DEMO_MODEL_URL set, the demo uses that
 OpenAI-compatible server instead of starting its own.
+
+At the end the demo copies the store it ran on, and every night's summary from Prefect, to `.tracewatch/demo/`
+(devtools/demo_results.py), so the results open after the server has stopped: it prints the one command that
+opens them (`uv run python -m devtools.demo_results`).
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import yaml
 
 from devtools.demo_otlp import register_demo_prices
 from devtools.demo_otlp_writer import write_demo_otlp
+from devtools.demo_results import RESULTS_DIR, check_results_folder, describe_copy, save_results
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
 from flows.params import ExperimentChoice
@@ -56,6 +62,8 @@ DEMO_SOURCE_PREFIX = "otel/demo"
 """Where the OTLP objects go under a store the user chose (the shipped source names the embedded server)."""
 MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
+NIGHT_SUMMARY_KEY = "nightly-summary"
+"""The key of the markdown artifact each night publishes (flows/nightly.py)."""
 
 
 @contextmanager
@@ -147,6 +155,45 @@ def import_model_client_soon() -> None:
     threading.Thread(target=load_litellm, name="import-litellm", daemon=True).start()
 
 
+def night_summaries(backfill_run: UUID) -> dict[str, str]:
+    """Every night's summary artifact of one backfill run, by the night's flow run name (`nightly-<date>`):
+    the Prefect database they are in is the demo's own, which no server shows once the demo ends."""
+    from prefect.client.orchestration import get_client  # here, so `--help` and the setup skip the client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+    )
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    found: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        nights = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[backfill_run])
+            )
+        )
+        names = {run.id: run.name for run in nights}
+        offset = 0
+        while True:  # the server returns a page at a time
+            page = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[NIGHT_SUMMARY_KEY]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=list(names)),
+                ),
+                sort=ArtifactSort.CREATED_DESC,
+                offset=offset,
+            )
+            if not page:
+                return found
+            offset += len(page)
+            for artifact in page:  # newest first: a night's latest summary wins
+                if artifact.flow_run_id in names:
+                    found.setdefault(names[artifact.flow_run_id], str(artifact.data))
+
+
 def main(argv: list[str] | None = None) -> int:
     # Prefect's temporary local server can take a while to start on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
@@ -164,6 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write canonical trace files directly instead of OTLP objects to import",
     )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS_DIR,
+        help="the folder the results are copied to at the end, replacing the last demo's (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     started = time.monotonic()
@@ -179,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
 
         store = open_store(Settings())
         store.check()
+        check_results_folder(store, args.results)  # before the work, not after it
         if args.direct_parquet:
             summary = write_demo_traces(
                 store,
@@ -208,14 +262,20 @@ def main(argv: list[str] | None = None) -> int:
                 f"to {source.location} (planted: {len(otlp.planted_traces)} malformed traces, "
                 f"{len(otlp.planted_objects)} bad objects); each night imports them first"
             )
-        backfill(
+        state = backfill(
             start=start,
             end=end,
             dataset=DatasetSpec.from_dict(demo_dataset_spec(args.items_per_night)),
             experiments=[ExperimentChoice.model_validate(DEMO_EXPERIMENT)],
+            return_state=True,
         )
+        state.result()  # a failed night raises here, as the flow call itself would
         print(overview_text(store, start, end))
+        backfill_run = state.state_details.flow_run_id
+        summaries = night_summaries(backfill_run) if backfill_run else {}
+        kept = save_results(store, args.results, summaries)  # while the embedded server still runs
     print(f"demo finished in {time.monotonic() - started:.0f} s")
+    print(describe_copy(kept))
     return 0
 
 
