@@ -1,7 +1,9 @@
-"""What every flow shares: the store connection and when a failed task is worth another try."""
+"""What every flow shares: the store connection, when a failed task is worth another try, and run logs that
+state tracewatch's own errors in their one line."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -9,7 +11,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
-from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.errors import ConfigError, DataContractError, TracewatchError
 from tracewatch.settings import Settings
 from tracewatch.store import Store, open_store
 
@@ -44,7 +46,36 @@ def stage_task(fn: Callable[P, R]) -> Task[P, R]:
 
 @task(cache_policy=NO_CACHE)
 def connect_store() -> Store:
-    """Fail the run at once, naming the setting, when the store is misconfigured (no retries: it won't heal)."""
+    """Fail the run at once, in one line naming the setting, when the store is misconfigured: a folder that
+    does not exist (never created here), a missing bucket, missing or refused credentials (no retries: it
+    won't heal)."""
     store = open_store(Settings())
     store.check()
     return store
+
+
+class OneLineErrors(logging.Filter):
+    """Keep the traceback out of a run-log record of an error tracewatch raised on purpose.
+
+    Prefect logs a failed task's and a failed flow's exception with its traceback, once per level, so one
+    missing setting read as hundreds of lines of engine frames with the message lost among them. Such an
+    error's message says what is wrong and what to do; the record keeps it (and the run still fails), without
+    the frames. Any other exception (a bug) keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, TracewatchError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_tracewatch_tracebacks() -> None:
+    """Install `OneLineErrors` on Prefect's flow-run and task-run loggers (once)."""
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, OneLineErrors) for f in logger.filters):
+            logger.addFilter(OneLineErrors())
+
+
+quiet_tracewatch_tracebacks()  # every flow module imports this one, so every flow run logs this way

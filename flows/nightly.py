@@ -45,9 +45,13 @@ def _backfill_run_name() -> str:
 
 
 @stage_task
-def ingest(store: Store, day: dt.date, reprocess: bool) -> IngestResult[MetricParts]:
+def ingest(
+    store: Store, day: dt.date, reprocess: bool, require_traces: bool = True
+) -> IngestResult[MetricParts]:
     reprocessed = (day,) if reprocess else ()
-    return ingest_new_traces(store, up_to=day, reprocess=reprocessed, reducer=METRIC_REDUCER)
+    return ingest_new_traces(
+        store, up_to=day, reprocess=reprocessed, reducer=METRIC_REDUCER, require_traces=require_traces
+    )
 
 
 @stage_task
@@ -89,6 +93,7 @@ def nightly(
     experiments: list[ExperimentChoice] | None = None,
     rebaseline_from: dt.date | None = None,
     drift: dict[str, Any] | None = None,
+    fail_on_no_traces: bool = True,
 ) -> list[PublishedPartition]:
     """Import new traces from the configured sources (TRACEWATCH_SOURCES, if set), ingest new traces up to
     `day`, validate them, publish monitoring reports, sample the night's new dataset items and run the
@@ -108,6 +113,10 @@ def nightly(
             alerting (docs/drift.md, "Reference hygiene"). Leave empty on other nights.
         drift: Drift and alert settings overriding the defaults, e.g. {"alpha": 0.01, "min_reference_days": 3}
             (every setting: docs/drift.md, "Settings"); an unknown name stops the run and lists the allowed ones.
+        fail_on_no_traces: Fail the night when the store has no traces for it (no file under
+            traces/date=<day>/, or none with a readable row): a wrong TRACEWATCH_STORE, an application that
+            stopped writing or an import that found nothing should not pass as a quiet night. Off, such a night
+            runs with a warning in the log and the night's summary.
     """
     day = day or yesterday_utc()
     drift_config = DriftConfig.from_mapping(drift or {})
@@ -122,7 +131,10 @@ def nightly(
         publish_import_artifacts(imported)
         published += imported.published
         sections.append(("Import", import_markdown(imported)))
-    result = ingest(store, day, reprocess)
+    result = ingest(store, day, reprocess, fail_on_no_traces)
+    warning = result.night.warning if result.night is not None else None
+    if warning:  # the rule is off (on, ingest failed the night): logged by ingest, shown first in the summary
+        sections.insert(0, ("No traces", f"**Warning:** {warning}"))
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
         published += monitoring_reports(store, touched, result.run_id, result.parts.pop(touched, None))
@@ -186,6 +198,7 @@ def backfill(
     dataset: DatasetSpec | None = None,
     experiments: list[ExperimentChoice] | None = None,
     drift: dict[str, Any] | None = None,
+    fail_on_no_traces: bool = True,
 ) -> list[PublishedPartition]:
     """Run the nightly pipeline for every date from `start` to `end`, oldest first.
 
@@ -198,6 +211,8 @@ def backfill(
         dataset: The dataset spec, as the nightly flow takes it (default: the shipped nightly spec).
         experiments: The experiments to run each night, as the nightly flow takes them.
         drift: Drift and alert settings, as the nightly flow takes them.
+        fail_on_no_traces: Stop at the first night without traces (see the nightly flow); off, such nights
+            run with a warning, as for a range with known gaps.
     """
     if end < start:
         raise ConfigError(f"backfill end={end} is before start={start}; expected start <= end")
@@ -205,7 +220,12 @@ def backfill(
     day = start
     while day <= end:
         published += nightly(
-            day=day, reprocess=reprocess, dataset=dataset, experiments=experiments, drift=drift
+            day=day,
+            reprocess=reprocess,
+            dataset=dataset,
+            experiments=experiments,
+            drift=drift,
+            fail_on_no_traces=fail_on_no_traces,
         )
         day += dt.timedelta(days=1)
     return published
