@@ -217,7 +217,7 @@ def test_gx_logs_no_registration_lines_unless_asked(level: str | None, quiet: bo
     )
     out = subprocess.run([sys.executable, "-c", _RUN_GX], capture_output=True, text=True, env=env, check=True)
     assert (out.stderr.count(_SKIPPING) == 0) is quiet, out.stderr[-2000:]
-    assert ("tracewatch.validation.gx_runner:GX suite traces" in out.stderr) is True  # our own lines stay
+    assert "tracewatch.validation.gx_runner:GX suite traces" in out.stderr  # our own lines stay
 
 
 def test_a_bad_gx_log_level_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
