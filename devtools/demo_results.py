@@ -17,11 +17,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracewatch.errors import ConfigError
-from tracewatch.reports import REPORTS_PREFIX
-from tracewatch.store import Store
-from tracewatch.summaries import overview_text
+
+if TYPE_CHECKING:  # the library's imports take seconds on a busy machine: `--help` does without them
+    from tracewatch.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / ".tracewatch" / "demo"
@@ -134,6 +135,10 @@ def _relative(path: Path) -> str:
 
 def results_text(folder: Path, night: str | None = None) -> str:
     """The overview of the nights in `folder`, one night's summary (default: the newest) and how to go on."""
+    from tracewatch.reports import REPORTS_PREFIX
+    from tracewatch.store import Store
+    from tracewatch.summaries import overview_text
+
     if not (folder / REPORTS_PREFIX).is_dir():
         raise ConfigError(
             f"{folder} holds no demo results (no {REPORTS_PREFIX}/ folder); run `make demo` first"

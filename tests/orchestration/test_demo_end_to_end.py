@@ -5,11 +5,13 @@ per night."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
 from flows.demo import main
 
+from devtools.demo_results import OPEN_COMMAND
 from tracewatch.datasets.versions import list_versions, read_version
 from tracewatch.experiments import list_records, read_experiment_items
 from tracewatch.ingest.quarantine import read_records
@@ -19,13 +21,15 @@ from tracewatch.traces import DriftSpec, planted_pii_of_day
 
 
 def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
-    file_store_env: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    file_store_env: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     store = file_store_env
     monkeypatch.delenv("TRACEWATCH_DEMO_MODEL_URL", raising=False)  # the demo starts its own model
     # 4 items a night (the demo's default is 2): 2 failure-seeking picks a night, so that some of the traces
     # with planted PII (and negative feedback) are picked and the redaction check below is not vacuous.
-    assert main(["--days", "14", "--traces-per-day", "300", "--items-per-night", "4"]) == 0
+    results = tmp_path / "results"  # not the repository's .tracewatch/demo, which holds the user's last demo
+    argv = ["--days", "14", "--traces-per-day", "300", "--items-per-night", "4", "--results", str(results)]
+    assert main(argv) == 0
     end = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     days = [end - dt.timedelta(days=offset) for offset in range(13, -1, -1)]
     for day in days:
@@ -51,6 +55,12 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(
     assert models[:9] == [3] * 9 and models[9:] == [4] * 5  # the new model version arrives on day 10
     out = capsys.readouterr().out
     assert "traces" in out and "production-samples: 14 version(s)" in out
+    # The results outlive the run: a copy of the store and every night's summary, and the command that opens it.
+    assert out.rstrip().splitlines()[-1] == f"Open the results: {OPEN_COMMAND} --dir {results}"
+    assert sorted(p.name for p in (results / "summaries").iterdir()) == [f"nightly-{d}.md" for d in days]
+    assert (results / partition_key("drift", days[-1])).read_bytes() == store.read_bytes(
+        partition_key("drift", days[-1])
+    )
 
     # One dataset version per night, no item twice, and none of the planted PII in any of them.
     versions = list_versions(store, "production-samples")
