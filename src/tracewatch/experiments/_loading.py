@@ -54,7 +54,7 @@ class _ExperimentFile:
     configs: Annotated[list[Mapping[str, Any]], Field(min_length=1)]
     description: str = ""
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    """Config keys every config starts from (params are merged key by key)."""
+    """Config keys every config starts from (params and passthrough_params are merged key by key)."""
     prompts: Mapping[str, str] = field(default_factory=dict)
     """Template texts by label; a config's prompt or system_prompt may name a label."""
     limits: Mapping[str, Any] = field(default_factory=dict)
@@ -150,8 +150,9 @@ def experiment_from_dict(
 
 def _merge(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
     merged = {**defaults, **entry}
-    if isinstance(defaults.get("params"), Mapping) and isinstance(entry.get("params"), Mapping):
-        merged["params"] = {**defaults["params"], **entry["params"]}
+    for key in ("params", "passthrough_params"):
+        if isinstance(defaults.get(key), Mapping) and isinstance(entry.get(key), Mapping):
+            merged[key] = {**defaults[key], **entry[key]}
     return merged
 
 

@@ -83,6 +83,17 @@ def test_passthrough_params_are_sent_as_is_and_change_the_fingerprint() -> None:
         load(params={"top_k": 40})  # the same name under params is checked, and refused
 
 
+def test_passthrough_params_merge_with_the_defaults_key_by_key() -> None:
+    experiment = experiment_from_dict(
+        {
+            "name": "exp",
+            "defaults": {**LOCAL, "passthrough_params": {"top_k": 40, "min_p": 0.1}},
+            "configs": [{"name": "a", "passthrough_params": {"top_k": 20}}],
+        }
+    )
+    assert experiment.configs[0].passthrough_params == {"min_p": 0.1, "top_k": 20}
+
+
 def test_passthrough_params_are_still_checked_for_refused_names_and_clashes() -> None:
     with pytest.raises(
         ConfigError, match=r"passthrough_params.stream is not allowed: answers are read whole"
