@@ -35,9 +35,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,7 @@ EVIDENTLY_POWER_SEEDS = 10
 """Seeds for Evidently's power per kind and magnitude."""
 WORKERS = 2
 RUNS_FILE = REPO / "bench" / "results" / "alerts-runs.jsonl"
+MAX_MINUTES_VARIABLE = "ALERTS_BENCH_MAX_MINUTES"
 OLD_METHODS: tuple[str, ...] = ("ks", "chisquare", "wasserstein", "jensenshannon")
 OLD_QUALITY_Z = 3.5
 OLD_MMD_ALPHA = 0.05
@@ -282,6 +285,32 @@ def simulate(task: Task) -> dict[str, Any]:
 # ---- the parent --------------------------------------------------------------------------------------------
 
 
+def run_order(tasks: Sequence[Task]) -> list[Task]:
+    """Heavy and light simulations alternately (a power seed, then a no-drift-only seed), the Evidently power
+    seeds last: a run stopped by its time limit then holds as many no-drift seeds as power seeds, rather than
+    only the heaviest ones."""
+    heavy = [t for t in tasks if t.power and not t.evidently_power]
+    light = [t for t in tasks if not t.power]
+    interleaved = [t for pair in zip_longest(heavy, light) for t in pair if t is not None]
+    return interleaved + [t for t in tasks if t.evidently_power]
+
+
+def time_limit() -> float | None:
+    """Seconds the run may take (`ALERTS_BENCH_MAX_MINUTES`, unset: no limit). On a shared machine a full run
+    can outlast its slot; past the limit the finished simulations are summarised (the table says how many of
+    how many) and kept, so a later run with the same code finishes the rest."""
+    raw = os.environ.get(MAX_MINUTES_VARIABLE)
+    if raw is None or not raw.strip():
+        return None
+    try:
+        minutes = float(raw)
+    except ValueError:
+        raise ValueError(f"{MAX_MINUTES_VARIABLE}={raw!r}: expected a number of minutes, e.g. 50") from None
+    if not minutes > 0:
+        raise ValueError(f"{MAX_MINUTES_VARIABLE}={raw!r}: expected a positive number of minutes")
+    return minutes * 60
+
+
 def run_benchmark(
     *,
     seeds: int = DEFAULT_SEEDS,
@@ -303,17 +332,26 @@ def run_benchmark(
         for seed in range(seeds)
         for size in SIZES
     ]
-    # Seed by seed, so a run stopped early has whole seeds at both sizes (`alerts_checkpoint` resumes it).
     checkpoint = (work_dir or REPO / "bench" / "work") / "alerts-checkpoint.jsonl"
     code = alerts_checkpoint.fingerprint()
     results = alerts_checkpoint.load(checkpoint, code, [asdict(t) for t in tasks])
     done = {(r["seed"], r["size"]) for r in results}
-    todo = [t for t in tasks if (t.seed, t.size) not in done]
+    todo = run_order([t for t in tasks if (t.seed, t.size) not in done])
     log.info("alerts: %d of %d simulations already in %s", len(results), len(tasks), checkpoint)
+    limit = time_limit()
     started = time.perf_counter()
     # One process per core; the libraries' own threads would fight them.
     with single_threaded_env(), multiprocessing.get_context("spawn").Pool(workers) as pool:
-        for finished in pool.imap_unordered(simulate, todo, chunksize=1):
+        finishing = pool.imap_unordered(simulate, todo, chunksize=1)
+        for _ in todo:
+            left = None if limit is None else limit - (time.perf_counter() - started)
+            try:
+                if left is not None and left <= 0:
+                    raise multiprocessing.TimeoutError
+                finished = finishing.next(timeout=left)
+            except multiprocessing.TimeoutError:
+                log.warning("alerts: time limit reached; summarising the %d simulations done", len(results))
+                break
             task = Task(*(finished[f] for f in Task.__dataclass_fields__))
             alerts_checkpoint.append(checkpoint, code, asdict(task), finished)
             results.append(alerts_checkpoint.as_loaded(finished))
@@ -334,6 +372,9 @@ def run_benchmark(
         "workers": workers,
         "wall_s": round(wall, 1),
         "resumed": len(done),
+        "planned": len(tasks),
+        "completed": len(results),
+        "time_limit_min": None if limit is None else round(limit / 60, 1),
         "machine": machine_info(),
         "runs_file": str(RUNS_FILE.relative_to(REPO)),
     }

@@ -162,6 +162,10 @@ def summarise(
             "false_alarm_reasons": reasons,
             "power": _power([r for r in runs if r["power"]]),
             "simulation_s": round(sum(r["seconds"] for r in runs), 1),
+            "seeds_run": len(runs),
+            "power_seeds_run": sum(bool(r["power"]) for r in runs),
+            "evidently_seeds_run": sum(r["evidently_last"] is not None for r in runs),
+            "evidently_power_seeds_run": sum("evidently" in r["control"] for r in runs),
         }
     passed = {
         f"false_alarms_{size}": bool(per_size[str(size)]["false_alarms"]["new"]["rate"] <= MAX_FALSE_ALARM)
@@ -286,7 +290,8 @@ def _verdict_lines(summary: Mapping[str, Any]) -> list[str]:
         rate_new = sizes[size]["false_alarms"]["new"]
         lines.append(
             f"- nightly false-alarm rate <= {MAX_FALSE_ALARM:.0%} at {int(size):,}/day: "
-            f"{100 * rate_new['rate']:.1f}% (upper 95% bound {100 * rate_new['ci95'][1]:.1f}%), "
+            f"{100 * rate_new['rate']:.1f}% of {rate_new['nights']} seeds (upper 95% bound "
+            f"{100 * rate_new['ci95'][1]:.1f}%), "
             f"{VERDICT[ok[f'false_alarms_{size}']]}"
         )
     for size in sizes:
@@ -296,7 +301,8 @@ def _verdict_lines(summary: Mapping[str, Any]) -> list[str]:
         )
         verdict = all(ok[f"small_{kind}_{size}"] for kind in SMALL_SHIFTS)
         lines.append(
-            f"- small shifts detected (>= {MIN_SMALL_POWER:.0%}) at {int(size):,}/day: {smalls}, {VERDICT[verdict]}"
+            f"- small shifts detected (>= {MIN_SMALL_POWER:.0%}) at {int(size):,}/day: {smalls} of "
+            f"{sizes[size]['power_seeds_run']} seeds, {VERDICT[verdict]}"
         )
     return lines
 
@@ -305,12 +311,22 @@ def to_markdown(summary: dict[str, Any]) -> str:
     """The benchmark's tables: nightly false-alarm rates with intervals, detection rates per kind, magnitude,
     size and rule, the small shifts on otherwise quiet nights, then the verdicts."""
     m = summary["machine"]
+    counts = "; ".join(
+        f"{int(size):,}/day: {s['seeds_run']} seeds, {s['power_seeds_run']} with power, Evidently on "
+        f"{s['evidently_seeds_run']} (power {s['evidently_power_seeds_run']})"
+        for size, s in summary["sizes"].items()
+    )
+    planned, completed = summary.get("planned"), summary.get("completed")
+    stopped = (
+        f"**Stopped by its time limit ({summary['time_limit_min']} min) after {completed} of {planned} "
+        f"simulations** (planned: {summary['seeds']} seeds, {summary['power_seeds']} with power); what ran: "
+        if planned is not None and completed is not None and completed < planned
+        else "Seeds: "
+    )
     note = (
-        f"{summary['seeds']} seeds x {len(summary['sizes'])} sizes, each 7 reference days then "
-        f"{summary['nights']} no-drift nights in date order (demo generator with day-to-day variation of the "
-        f"route and model mix and volume); the last night of each seed is independent of the others. Power: the "
-        f"first night with one drift injected, {summary['power_seeds']} seeds per cell (Evidently: "
-        f"{summary['evidently_power_seeds']}; its false-alarm rate on {summary['evidently_seeds']} seeds). "
+        f"{stopped}{counts}. Each seed: 7 reference days then {summary['nights']} no-drift nights in date "
+        f"order (demo generator with day-to-day variation of the route and model mix and volume); the last "
+        f"night of each seed is independent of the others. Power: the first night with one drift injected. "
         f"Nightly rules: `assess_night` with `DriftConfig()` (mix-adjusted) and with `mix_adjusted=False` "
         f"(pooled), each with its own reference hygiene. Today's per-test rule: any size-aware test's own "
         f"verdict, the MMD at p < 0.05, a quality z <= -3.5 or CUSUM alarm, on the same profiles. "
