@@ -144,6 +144,10 @@ def test_an_experiment_is_scored_compared_and_published(store: Store, server: Mo
         ("answers", N, 0, 1.0),
         ("echo", N, 0, 1.0),
     ]
+    published_comparisons = store.read_parquet(partition_key("comparisons", DAY, ("experiment_id", "exp")))
+    no_data = published_comparisons.filter(pl.col("scorer") == "faithfulness")
+    assert no_data["verdict"].to_list() == ["no data"]
+    assert "nothing to compare" in no_data["verdict_reason"][0]  # the report says why there is no verdict
     items = store.read_parquet(partition_key("experiment_items", DAY, ("experiment_id", "exp")))
     first = items.filter(pl.col("config_name") == "answers", pl.col("item_id") == "itm_3")
     assert {e["scorer"]: e["value"] for e in first["scores"][0]} == {

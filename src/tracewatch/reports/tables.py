@@ -225,7 +225,7 @@ QUALITY = ReportTable(
 
 COMPARISONS = ReportTable(
     name="comparisons",
-    version=1,
+    version=2,
     schema={
         **_EXPERIMENT,
         "scorer": pl.String(),
@@ -239,9 +239,11 @@ COMPARISONS = ReportTable(
         "p_value": pl.Float64(),
         "p_adjusted": pl.Float64(),
         "verdict": pl.String(),
+        "verdict_reason": pl.String(),
         "run_id": pl.String(),
     },
-    description="Each config against the baseline on the items both scored; Holm-corrected p-values, a verdict.",
+    description="Each config against the baseline on the items both scored; Holm-corrected p-values, a verdict "
+    "(`no data` when no item was scored by both, with the reason).",
     subpartition="experiment_id",
 )
 

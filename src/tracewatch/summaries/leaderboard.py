@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from tracewatch.experiments import ExperimentRecord, read_experiment_items
+from tracewatch.experiments import ExperimentRecord, cost_aggregates, read_experiment_items
 from tracewatch.store import Store
 
 
@@ -14,13 +14,15 @@ def leaderboard_table(
     config_rows: Sequence[Mapping[str, object]], items: pl.DataFrame
 ) -> list[dict[str, object]]:
     """One row per config of an experiment, in the experiment's order: the counts per status (`config_rows`,
-    from the experiment record), what its items cost and their mean latency over the answered items (the
-    latency of the original call for answers from the cache). `items` are the experiment's item rows."""
+    from the experiment record), what its items cost (null, shown as unknown, when answers were given and none
+    has a price; `unpriced_items` counts the answers without one) and their mean latency over the answered
+    items (the latency of the original call for answers from the cache). `items` are the experiment's item
+    rows."""
     per_config = {
         row["config_name"]: row
         for row in items.group_by("config_name")
         .agg(
-            pl.col("cost_usd").sum().alias("cost_usd"),
+            *cost_aggregates(),
             pl.col("latency_ms").filter(pl.col("status") == "ok").mean().alias("mean_latency_ms"),
         )
         .iter_rows(named=True)
@@ -28,7 +30,7 @@ def leaderboard_table(
     table: list[dict[str, object]] = []
     for row in config_rows:
         stats = per_config.get(row["config"], {})
-        latency = stats.get("mean_latency_ms")
+        latency, cost = stats.get("mean_latency_ms"), stats.get("cost_usd", 0.0)
         table.append(
             {
                 "config": row["config"],
@@ -37,7 +39,8 @@ def leaderboard_table(
                 "error": row.get("error", 0),
                 "skipped_budget": row.get("skipped_budget", 0),
                 "missing": row.get("missing", 0),
-                "cost_usd": round(float(stats.get("cost_usd") or 0.0), 6),
+                "cost_usd": round(float(cost), 6) if cost is not None else None,
+                "unpriced_items": int(stats.get("unpriced_items") or 0),
                 "mean_latency_ms": round(float(latency), 1) if latency is not None else None,
             }
         )
