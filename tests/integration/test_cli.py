@@ -1,5 +1,6 @@
 """The `tracewatch` command on a local store: seed a dataset, export it for review, import the answers, run an
-experiment against the local test model server."""
+experiment against the local test model server (tables with their header rows, issue 20 item 17), and fail,
+saying why, when every call is refused (item 9)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from devtools.model_server import ModelServer
+from devtools.model_server import ModelServer, start_model_server, stop_model_server
 from tracewatch.cli import main
 from tracewatch.datasets.versions import read_version
 from tracewatch.store import Store
@@ -37,7 +38,12 @@ def test_seed_review_round_trip(
     reviewed = items.filter(pl.col("expected_source") == "reviewed")
     assert reviewed["expected_output"].to_list() == ["Paris"]
     assert main(["datasets"]) == 0
-    assert capsys.readouterr().out.count("faq\t") == 2
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split() == ["DATASET", "VERSION", "KIND", "ITEMS", "ADDED", "CREATED"]
+    assert [line.split()[:4] for line in listed[1:]] == [
+        ["faq", "1", "seed", "2"],
+        ["faq", "2", "review", "2"],
+    ]
 
 
 @pytest.mark.usefixtures("file_store_env")
@@ -76,9 +82,53 @@ def test_run_an_experiment_from_the_terminal_and_rerun_it_for_free(
     assert main(["run-experiment", str(experiment), "--dataset", "faq", "--id", "again"]) == 0
     assert server.stats().requests == 4  # a new experiment, every answer from the response cache
 
+    capsys.readouterr()
     assert main(["experiments"]) == 0
-    listed = capsys.readouterr().out
-    assert "echo-faq-v1\tfaq v1\t2 configs" in listed and "again\t" in listed
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == [
+        "EXPERIMENT",
+        "DATASET",
+        "VERSION",
+        "CONFIGS",
+        "ITEMS",
+        "TRIALS",
+        "STATUS",
+        "SPENT",
+    ]
+    assert [row.split()[:7] for row in rows] == [
+        ["echo-faq-v1", "faq", "1", "2", "2", "1", "error=0,missing=0,ok=4,skipped_budget=0"],
+        ["again", "faq", "1", "2", "2", "1", "error=0,missing=0,ok=4,skipped_budget=0"],
+    ]
 
     assert main(["run-experiment", str(experiment), "--dataset", "faq", "--version", "7"]) == 2
     assert "version" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("file_store_env")
+def test_a_run_whose_every_call_is_refused_fails_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = start_model_server(api_key="sk-test-" + "k" * 24)  # the client sends a placeholder key: 401
+    try:
+        seed = tmp_path / "seed.csv"
+        pl.DataFrame({"input": [f"question {i}?" for i in range(12)]}).write_csv(seed)
+        assert main(["seed", "faq", str(seed)]) == 0
+        monkeypatch.setenv("ECHO_URL", locked.base_url)
+        experiment = tmp_path / "echo.yaml"
+        experiment.write_text(
+            "name: echo\n"
+            "defaults: {model: openai/tracewatch-echo, api_base_env: ECHO_URL, prompt: '{input}'}\n"
+            "configs:\n  - {name: a, params: {temperature: 0.0}}\n"
+            # One call at a time: the stop can only keep calls from starting, and by default all 12 start at once.
+            "limits:\n  openai/tracewatch-echo: {max_concurrency: 1}\n"
+        )
+        capsys.readouterr()
+        assert main(["run-experiment", str(experiment), "--dataset", "faq"]) == 2
+        assert locked.stats().requests == 5  # stopped early, not one refused call per item
+    finally:
+        stop_model_server(locked)
+    out, err = capsys.readouterr()
+    assert "echo-faq-v1: {'ok': 0, 'error': 12" in out
+    assert err.splitlines()[-1].startswith(
+        "tracewatch: the run stopped early: config a: stopped after 5 consecutive authentication errors (HTTP 401)"
+    )
