@@ -29,7 +29,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
 from flows.common import connect_store, stage_task
-from flows.params import ExperimentChoice
+from flows.params import ExperimentChoice, ExperimentParameter
 from flows.scoring import check_scorers, score_experiment
 from tracewatch.experiments import (
     ChunkPlan,
@@ -112,7 +112,7 @@ def artifact_key(prefix: str, name: str) -> str:
 
 @flow(name="experiment", flow_run_name=_experiment_run_name, log_prints=True)
 async def experiment(
-    experiment: ExperimentChoice = DEFAULT_EXPERIMENT,
+    experiment: ExperimentParameter = DEFAULT_EXPERIMENT,
     dataset: str = "production-samples",
     version: Annotated[int | None, Field(ge=1)] = None,
     trials: Annotated[int, Field(ge=1, le=100)] = 1,
@@ -129,7 +129,11 @@ async def experiment(
     A rerun with the same experiment id skips every item already answered.
 
     Args:
-        experiment: A shipped experiment (data/experiments/<name>.yaml), a YAML file, or its content typed in.
+        experiment: A shipped experiment (data/experiments/<name>.yaml), a YAML file on the worker, or the
+            file's content typed in. A plain name or path is enough, from Python and from the Prefect CLI:
+            `--param experiment=demo` or `--param experiment=conf/mine.yaml`; the forms
+            `{"shipped": "demo"}`, `{"path": "conf/mine.yaml"}` and `{"inline": {...}}` (or the content itself,
+            `{"name": ..., "configs": [...]}`) work too.
         dataset: The dataset whose items are asked.
         version: The dataset version (default: the newest).
         trials: How many times each item is asked of each config.

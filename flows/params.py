@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 ShippedExperiment = Literal["demo", "hosted-examples"]
 """The experiment files shipped in data/experiments/ (`shipped_experiments()`; a test keeps them equal)."""
@@ -22,7 +24,8 @@ ShippedExperiment = Literal["demo", "hosted-examples"]
 
 class ExperimentChoice(BaseModel):
     """Which experiment to run: a shipped one, a YAML file on the worker, or the file's content typed in.
-    Exactly one. From Python, a name or path (str) or the file's content (a mapping) is accepted as is."""
+    Exactly one. A plain string is a name or a path (`as_choice`), a mapping that is not a choice is the file's
+    content, so `demo`, `conf/mine.yaml`, `{"path": "conf/mine.yaml"}` and the content all work."""
 
     # Extra keys are not refused: a mapping that is not a choice is an experiment file's content (`inline`), also
     # when it comes through the API, which checks parameters against this schema.
@@ -43,7 +46,7 @@ class ExperimentChoice(BaseModel):
     @classmethod
     def _from_source(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return {"path": value} if value.endswith((".yaml", ".yml")) else {"shipped": value}
+            return as_choice(value)
         if isinstance(value, Mapping) and not set(value) <= set(cls.model_fields):
             return {"inline": dict(value)}
         return value
@@ -65,3 +68,40 @@ class ExperimentChoice(BaseModel):
         if self.inline is not None:
             return str(self.inline.get("name", "inline"))
         return str(self.shipped) if self.shipped else Path(str(self.path)).stem
+
+
+def as_choice(text: str) -> dict[str, str]:
+    """A plain string as a choice: a path when it looks like one (a .yaml/.yml name or a folder in it), else a
+    shipped name; anything else is refused naming both forms."""
+    text = text.strip()
+    if text.endswith((".yaml", ".yml")) or "/" in text or "\\" in text:
+        return {"path": text}
+    if text in get_args(ShippedExperiment):
+        return {"shipped": text}
+    shipped = " or ".join(repr(name) for name in get_args(ShippedExperiment))
+    raise ValueError(
+        f"experiment {text!r} is neither a shipped experiment ({shipped}) nor a YAML path "
+        "(a name ending in .yaml or .yml, or a path with a folder)"
+    )
+
+
+class _NameOrPathToo:
+    """The JSON schema of a choice, widened to a plain string: the schema is what a Prefect server checks a
+    deployment run's parameters against before the flow sees them, so without it
+    `prefect deployment run ... --param experiment=demo` is refused although the flow accepts "demo"."""
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        text = {
+            "type": "string",
+            "title": "name or path",
+            "description": f"a shipped experiment's name ({', '.join(get_args(ShippedExperiment))}) or a YAML path "
+            "on the worker",
+        }
+        return {"anyOf": [handler(core), text]}
+
+
+ExperimentParameter = Annotated[ExperimentChoice, _NameOrPathToo()]
+"""A flow parameter that chooses an experiment: validated as `ExperimentChoice`, offered in the schema (the
+form, the API) as the choice or a plain name or path."""
