@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
+from flows.common import OneLineErrors
 from flows.nightly import nightly
 from prefect import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
-from tracewatch.errors import ConfigError
+from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.ingest.night import NoTracesError
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
@@ -102,6 +104,20 @@ def test_with_the_rule_off_a_night_without_traces_runs_with_a_warning(
     assert store_env.read_parquet(partition_key("ingest_daily", D2)).height == 0  # on record: nothing came
     summary = asyncio.run(newest_artifact("nightly-summary"))
     assert f"## No traces\n\n**Warning:** {warning}" in summary
+
+
+@pytest.mark.parametrize(
+    ("error", "keeps_traceback"), [(DataContractError("bad"), False), (KeyError("x"), True)]
+)
+def test_only_tracewatchs_own_errors_lose_their_traceback(error: Exception, keeps_traceback: bool) -> None:
+    try:
+        raise error
+    except Exception:
+        record = logging.getLogger("prefect.task_runs").makeRecord(
+            "prefect.task_runs", logging.ERROR, __file__, 1, "Task run failed", (), exc_info=sys.exc_info()
+        )
+    assert OneLineErrors().filter(record)  # the record is kept either way
+    assert (record.exc_info is not None) == keeps_traceback  # a bug keeps its traceback
 
 
 async def newest_artifact(key: str) -> str:
