@@ -103,15 +103,16 @@ def _night_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(module: str, function: str, args: argparse.Namespace, /, **parameters: Any) -> Any:
-    """Run the flow `flows.<module>.<name>` with `parameters` and return its result; a failed run raises
+    """Run the flow `flows.<module>.<function>` with `parameters` and return its result; a failed run raises
     `CommandError` with its reason in one line (the exit status of the error that failed it)."""
     prefect_environment()
-    flow = getattr(
-        importlib.import_module(f"flows.{module}"), function
-    )  # imports Prefect, which sets up logging
-    if getattr(args, "verbose", False):
-        logging.getLogger("tracewatch").setLevel(logging.DEBUG)
-    else:
+    # Importing a flow imports Prefect, which sets up logging: adjust it only after.
+    flow = getattr(importlib.import_module(f"flows.{module}"), function)
+    verbose = bool(getattr(args, "verbose", False))
+    # Prefect gives its extra loggers its handlers but not its level: tracewatch's INFO lines (what a stage
+    # read, wrote and decided) would stop at the root logger's WARNING.
+    logging.getLogger("tracewatch").setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not verbose:
         _tracebacks_off()
     state = flow(**parameters, return_state=True)
     if state.is_completed():
