@@ -37,10 +37,13 @@ class AttributeReader:
 
     def text(self, key: str) -> str | None:
         """The value as a string; scalars of another type are converted (with a warning) rather than lost."""
-        if key not in self.attributes:
+        attributes = self.attributes
+        if key not in attributes:
             return None
         self.used.add(key)
-        return self.as_text(key, self.attributes[key])
+        value = attributes[key]
+        # Read for every span, many times: the common case (a string) without the call.
+        return value if type(value) is str else self.as_text(key, value)
 
     def as_text(self, key: str, value: Any) -> str | None:
         if value is None or isinstance(value, str):
@@ -53,10 +56,12 @@ class AttributeReader:
 
     def integer(self, key: str) -> int | None:
         """A count: ints, integral floats and numeric strings (OTLP JSON sends int64 as strings) are accepted."""
-        if key not in self.attributes:
+        attributes = self.attributes
+        if key not in attributes:
             return None
         self.used.add(key)
-        return self.as_integer(key, self.attributes[key])
+        value = attributes[key]
+        return value if type(value) is int else self.as_integer(key, value)
 
     def as_integer(self, key: str, value: Any) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool):

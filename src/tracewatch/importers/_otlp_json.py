@@ -98,17 +98,26 @@ def attributes(kvs: Iterable[dict[str, Any]]) -> dict[str, AttributeValue]:
     """A `KeyValue` list as a dict (a repeated key keeps its last value, as in the Collector's maps)."""
     out: dict[str, AttributeValue] = {}
     for kv in kvs:
-        key = kv.get("key")
-        if type(key) is not str:
-            raise RecordError(f"an attribute key is {type(key).__name__}, expected a string")
-        value = kv.get("value")
-        if not value:
-            out[key] = None
-            continue
-        # Most GenAI attributes are strings: one dict lookup instead of the generic walk.
-        text = value.get("stringValue")
-        out[key] = text if type(text) is str else any_value(value)
+        # Most attributes are strings: three subscripts (cheaper than `.get` calls) and done; anything else,
+        # or a shape that raises, goes the long way for its value or its precise reason.
+        try:
+            key = kv["key"]
+            text = kv["value"]["stringValue"]
+            if type(key) is str and type(text) is str:
+                out[key] = text
+                continue
+        except (KeyError, TypeError):
+            pass
+        key, value = _key_value(kv)
+        out[key] = any_value(value) if value else None
     return out
+
+
+def _key_value(kv: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    key = kv.get("key")
+    if type(key) is not str:
+        raise RecordError(f"an attribute key is {type(key).__name__}, expected a string")
+    return key, kv.get("value")
 
 
 def int64(value: object, what: str) -> int:

@@ -279,7 +279,8 @@ def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (and restored as found)."""
     # Decoding allocates millions of small dicts and lists that never form reference cycles, yet each burst of
     # allocations triggers the cyclic collector, whose passes walk everything alive, spans already decoded and
     # held for assembly included: with 100k spans held, those passes took longer than the decoding itself.
@@ -297,7 +298,7 @@ def decode_trace_object(obj: OtlpObject, data: bytes) -> DecodedTraces:
     """Every span of a traces object, with what could not be decoded and why (never an exception for bad data)."""
     if obj.signal != "traces":
         raise ValueError(f"decode_trace_object got {obj.key!r}, a {obj.signal} object; use decode_log_object")
-    with _collector_paused():
+    with collector_paused():
         return _decode(obj, data, DecodedTraces())
 
 
@@ -305,5 +306,5 @@ def decode_log_object(obj: OtlpObject, data: bytes) -> DecodedLogs:
     """Every log record of a logs object as a `LogEvent` joined by trace and span id, with what was rejected."""
     if obj.signal != "logs":
         raise ValueError(f"decode_log_object got {obj.key!r}, a {obj.signal} object; use decode_trace_object")
-    with _collector_paused():
+    with collector_paused():
         return _decode(obj, data, DecodedLogs())
