@@ -51,6 +51,13 @@ def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
     assert (run.status, run.out) == (0, [f"tracewatch {version('tracewatch')}"])
 
 
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "tracewatch.cli", "--version"], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, f"tracewatch {version('tracewatch')}\n")
+
+
 def test_help_imports_none_of_the_heavy_libraries() -> None:
     """`tracewatch --help` answers at once: importing the command and printing its help loads neither polars
     nor Prefect nor litellm (each command imports what it needs when it runs)."""
