@@ -257,7 +257,7 @@ def summarise(
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README table: medians, the ratio, peak RSS, what the night found and the verdicts."""
+    """The docs/benchmarks.md table: medians, the ratio, peak RSS, what the night found and the verdicts."""
     med, rss, ok, counts = summary["medians_s"], summary["peak_rss_mb"], summary["passed"], summary["counts"]
     base = med["baseline_same_columns"]
     lines = [

@@ -92,7 +92,7 @@ def run_benchmark(*, seeds: int = SEEDS, work_dir: Path | None = None) -> dict[s
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README lines: seeds with an alert on days 2-9, and on day 10."""
+    """The docs/benchmarks.md lines: seeds with an alert on days 2-9, and on day 10."""
     seeds, ok = summary["seeds"], summary["passed"]
     noisy, silent = summary["noisy_seeds"], summary["silent_on_day_10"]
     examples = {

@@ -113,7 +113,7 @@ def summarise(
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README table: medians, the speed-up, decisions and the verdicts."""
+    """The docs/benchmarks.md table: medians, the speed-up, decisions and the verdicts."""
     med, rss, ok = summary["medians_s"], summary["peak_rss_mb"], summary["passed"]
     ph, tph = summary["profiles_phases_s"], summary["tables_phases_s"]
     rows = summary["rows_per_day"]

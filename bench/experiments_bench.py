@@ -170,7 +170,7 @@ def summarise(
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README table: median wall time and throughput per side, the ratios and the verdicts."""
+    """The docs/benchmarks.md table: median wall time and throughput per side, the ratios and the verdicts."""
     med, tput, ratio, ok = (
         summary["medians_s"],
         summary["throughput_per_s"],

@@ -154,7 +154,7 @@ def summarise(
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README table: medians, the ratio, peak RSS and the verdicts."""
+    """The docs/benchmarks.md table: medians, the ratio, peak RSS and the verdicts."""
     med, rss, ok = summary["medians_s"], summary["peak_rss_mb"], summary["passed"]
     base = med["baseline"]
     lines = [

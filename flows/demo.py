@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         from flows.nightly import backfill  # after the store environment is set
 
         store = open_store(Settings())
-        store.check()
+        store.check(create=True)  # the demo fills a new store; a user's store is never created for them
         check_results_folder(store, args.results)  # before the work, not after it
         if args.direct_parquet:
             summary = write_demo_traces(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -18,7 +19,6 @@ from tracewatch.drift import (
     DriftNight,
     alert_event,
     alert_rows,
-    alerts_markdown,
     detect_drift,
 )
 from tracewatch.scoring import score_history
@@ -44,15 +44,16 @@ def drift_day(
 
 
 @task(cache_policy=NO_CACHE)
-def announce_alerts(day: dt.date, alerts: tuple[Alert, ...], summary: str) -> int:
+def announce_alerts(day: dt.date, alerts: tuple[Alert, ...], drift_section: str) -> int:
     """One Prefect event per alert (only what paged: the night's decision), a markdown artifact of the night's
-    drift and a table artifact of alerts."""
+    drift (`drift_section`, the night summary's section, headings at ###) and a table artifact of alerts."""
     for alert in alerts:
         name, resource, payload = alert_event(alert)
         emit_event(event=name, resource={"prefect.resource.id": resource}, payload=payload)
     create_markdown_artifact(
         key="nightly-drift",
-        markdown=alerts_markdown(day, alerts, summary=summary),
+        markdown=f"# Drift and quality on {day}\n\n"
+        + re.sub(r"^###", "##", drift_section, flags=re.MULTILINE),
         description=f"Drift {day}",
     )
     if alerts:

@@ -20,14 +20,20 @@ from flows.imports import configured_sources, import_new_traces, publish_import_
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
-from tracewatch.drift import Alert, DriftConfig, alerts_markdown, check_rebaseline
+from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestResult, ingest_new_traces, publish_data_docs
 from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports
 from tracewatch.reports import PublishedPartition
 from tracewatch.settings import Settings
 from tracewatch.store import Store
-from tracewatch.summaries import NightLinks, import_markdown, ingest_table, night_summary_markdown
+from tracewatch.summaries import (
+    NightLinks,
+    import_markdown,
+    ingest_table,
+    night_drift_section,
+    night_summary_markdown,
+)
 
 
 def yesterday_utc() -> dt.date:
@@ -149,8 +155,9 @@ def nightly(
     ]
     # Production scores, then drift and quality trends (which read those scores), date by date, oldest first.
     spec = trace_scoring_spec(settings.trace_scoring) if settings.trace_scoring else None
-    scoring_messages, drift_messages = [], []
+    scoring_messages: list[str] = []
     alerts: list[Alert] = []
+    nights: list[DriftNight] = []
     for touched in touched_dates:
         if spec is not None:
             scored = score_traces(store, touched, spec, result.run_id)
@@ -160,9 +167,12 @@ def nightly(
             store, touched, result.run_id, rebaseline_from if touched == day else None, drift_config
         )
         published += drifted.published
-        drift_messages.append(drifted.message)
+        nights.append(drifted)
         alerts += drifted.alerts
-    announce_alerts(day, tuple(alerts), " ".join(drift_messages))
+    drift_section = night_drift_section(
+        store, day, nights
+    )  # tonight first, each alert with the night it began
+    announce_alerts(day, tuple(alerts), drift_section)
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
     docs = {touched: data_docs(store, touched, result.run_id) for touched in touched_dates}
     create_markdown_artifact(
@@ -177,7 +187,7 @@ def nightly(
                 *sections,
                 *((f"Scores of {summary.experiment_id}", summary.scores_markdown) for summary in ran),
                 ("Production scores", "\n".join(f"- {message}" for message in scoring_messages) or "Off."),
-                ("Drift and quality", alerts_markdown(day, alerts, summary=" ".join(drift_messages))),
+                ("Drift and quality", drift_section),
             ],
             links=NightLinks({p.key: store.uri(p.key) for p in published}, docs),
         ),

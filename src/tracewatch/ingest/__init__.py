@@ -3,6 +3,7 @@
 from tracewatch.ingest.checks import FileOutcome
 from tracewatch.ingest.data_docs import publish_data_docs
 from tracewatch.ingest.ledger import Ledger, load_ledger
+from tracewatch.ingest.night import NightTraces, NoTracesError
 from tracewatch.ingest.quarantine import read_records as read_quarantine_records
 from tracewatch.ingest.reducer import AcceptedRowsReducer
 from tracewatch.ingest.run import IngestResult, ingest_new_traces, scan_accepted
@@ -12,6 +13,8 @@ __all__ = [
     "FileOutcome",
     "IngestResult",
     "Ledger",
+    "NightTraces",
+    "NoTracesError",
     "ingest_new_traces",
     "load_ledger",
     "publish_data_docs",

@@ -11,7 +11,7 @@ FEEDBACK_STATS = pl.List(pl.Struct({"name": pl.String, "mean": pl.Float64, "coun
 
 @dataclass(frozen=True)
 class ReportTable:
-    """A BI table published as `reports/<name>/date=YYYY-MM-DD/part-0.parquet`.
+    """A BI table published as `reports/<name>/date=YYYY-MM-DD/[<subpartition>=<value>/]part-0.parquet`.
 
     `schema` excludes the `date` partition column, which readers take from the path (Hive style).
     Bump `version` whenever a column changes meaning or type; the manifest records it per partition.

@@ -44,8 +44,9 @@ def overview_text(store: Store, start: dt.date, end: dt.date) -> str:
         f"{table}\n"
         f"{_datasets_line(store)}\n"
         f"{_experiments_line(store)}\n"
-        f"Reports: {store.uri(REPORTS_PREFIX)}/<table>/date=YYYY-MM-DD/part-0.parquet "
-        f"(tables: {', '.join(REPORT_TABLES)})\n"
+        f"Reports: {store.uri(REPORTS_PREFIX)}/<table>/**/*.parquet (Hive-partitioned by date, and by "
+        f"experiment_id for experiment_items, quality, comparisons, output_checks; "
+        f"tables: {', '.join(REPORT_TABLES)})\n"
         f"Quarantine: {store.uri('warehouse/quarantine')}   Data Docs: {store.uri('warehouse/data_docs')}   "
         f"Datasets: {store.uri(DATASETS_PREFIX)}   Experiments: {store.uri(EXPERIMENTS_PREFIX)}\n"
     )
