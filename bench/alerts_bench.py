@@ -7,7 +7,8 @@ weekdays and weekends do), at 300 and 2,000 traces a day, one independent sequen
 
 - **False alarms.** Per seed and size: 7 reference days, then `NIGHTS` nights judged in date order, so the
   quality CUSUMs and the reference hygiene carry over (a night that alerted under the nightly rule is left
-  out of the next nights' reference: the 7 most recent days that did not alert). The primary figure is the
+  out of the next nights' reference: the 7 most recent days that did not alert; the mix-adjusted and the
+  pooled nightly rule each keep their own). The primary figure is the
   share of seeds whose **last** night raised at least one alert (independent across seeds, so a Wilson 95%
   interval holds); the share over all nights is reported too (nights of one seed share days, so its
   interval is only indicative). Today's rule runs its own chain: a plain rolling 7-day window.
@@ -27,7 +28,8 @@ rule's judgement of a night when both had the same reference days and CUSUMs.
 Speed (`alerts_memo`): each worker memoises the text embedding per text and the reference-only work of a night
 (the reference days' swings and dispersion) by the content of its arguments, so the 21 drifted copies of a
 seed's first night pay for their reference once, with every number unchanged; BLAS runs on one thread.
-Module layout: this one simulates, `alerts_report` summarises and writes the tables.
+Module layout: this one simulates, `alerts_report` summarises and writes the tables, `alerts_checkpoint`
+keeps finished simulations in bench/work so a run stopped (or cut by `ALERTS_BENCH_MAX_MINUTES`) resumes.
 """
 
 from __future__ import annotations
