@@ -138,7 +138,7 @@ def summarise(
 
 
 def to_markdown(summary: dict[str, Any]) -> str:
-    """The README table: per encoding the floor, the import and its phases, the ratio, peak RSS, verdicts."""
+    """The docs/benchmarks.md table: per encoding the floor, the import, its phases, ratio, peak RSS, verdicts."""
     lines = [
         "| import benchmark | median wall (s) | x floor | peak RSS (MB) |",
         "|---|---:|---:|---:|",
