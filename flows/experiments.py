@@ -31,6 +31,7 @@ from pydantic import Field
 from flows.common import connect_store, stage_task
 from flows.params import ExperimentChoice, ExperimentParameter
 from flows.scoring import check_scorers, score_experiment
+from tracewatch.errors import ConfigError
 from tracewatch.experiments import (
     ChunkPlan,
     ChunkResult,
@@ -209,7 +210,14 @@ async def experiment(
     )
     print(summary.message)
     print(scored.message)
+    if summary.stopped_reason:  # a wrong key or model: the run fails with the reason, after its artifacts
+        raise ExperimentStoppedError(f"experiment {spec.experiment_id}: {summary.stopped_reason}")
     return summary
+
+
+class ExperimentStoppedError(ConfigError):
+    """A config stopped calling after repeated terminal errors (a refused key, an unknown model): the items it
+    did not ask are recorded as errors, and the run fails so that nobody mistakes it for a green one."""
 
 
 def unwalked(value: T) -> T:

@@ -15,7 +15,7 @@ from prefect.runtime import flow_run
 
 from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
-from flows.experiments import run_experiment_flow
+from flows.experiments import ExperimentStoppedError, run_experiment_flow
 from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
@@ -149,10 +149,20 @@ def nightly(
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier
     # night resumes that night's experiment instead of starting one on a later version.
     version = build.manifest.version if build.manifest else None
-    ran = [
-        run_experiment_flow(experiment=choice, dataset=build.dataset, version=version, report_date=day)
-        for choice in nightly_experiments(experiments)
-    ]
+    ran, stopped = [], []
+    for choice in nightly_experiments(experiments):
+        try:
+            ran.append(
+                run_experiment_flow(
+                    experiment=choice, dataset=build.dataset, version=version, report_date=day
+                )
+            )
+        except (
+            ExperimentStoppedError
+        ) as exc:  # the rest of the night (scores, drift) still runs; the night fails
+            stopped.append(str(exc))
+    if stopped:
+        sections.insert(0, ("Experiments that stopped", "\n".join(f"- {reason}" for reason in stopped)))
     # Production scores, then drift and quality trends (which read those scores), date by date, oldest first.
     spec = trace_scoring_spec(settings.trace_scoring) if settings.trace_scoring else None
     scoring_messages: list[str] = []
@@ -196,6 +206,10 @@ def nightly(
     if result.files:
         create_table_artifact(
             key="nightly-ingest", table=ingest_table(result), description=f"Files ingested {day}"
+        )
+    if stopped:
+        raise ExperimentStoppedError(
+            "; ".join(stopped) + " (the rest of the night ran and published its reports)"
         )
     return published
 

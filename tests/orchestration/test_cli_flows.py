@@ -100,3 +100,15 @@ def test_a_bad_date_is_refused_before_any_flow_starts(tmp_path: Path, store: Sto
     run = flow_command("nightly", "--day", "2026-13-01", cwd=tmp_path, store=store)
     assert run.status == 2
     assert run.err[-1].endswith("argument --day: '2026-13-01' is not a date; expected YYYY-MM-DD")
+
+
+def test_a_night_without_traces_fails_unless_allowed(tmp_path: Path, store: Store) -> None:
+    refused = flow_command("nightly", "--day", DAY.isoformat(), cwd=tmp_path, store=store)
+    assert refused.status == 2
+    (reason,) = [line for line in refused.err if line.startswith("tracewatch: ")]
+    assert reason.startswith(f"tracewatch: the nightly flow run failed: no traces for the night {DAY}")
+    allowed = flow_command(
+        "nightly", "--day", DAY.isoformat(), "--allow-no-traces", cwd=tmp_path, store=store
+    )
+    assert allowed.status == 0, allowed.err
+    assert any(f"no traces for the night {DAY}" in line for line in allowed.err)  # the warning still shows

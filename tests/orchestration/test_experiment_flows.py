@@ -22,6 +22,8 @@ from prefect.client.schemas.sorting import ArtifactSort
 from devtools.model_server import (
     Faults,
     ModelServer,
+    start_model_server,
+    stop_model_server,
 )
 from tracewatch.datasets.versions import read_version
 from tracewatch.errors import ConfigError
@@ -126,7 +128,7 @@ def test_a_template_field_the_items_lack_stops_the_flow_before_any_call(
 
     with pytest.raises(ConfigError, match=r"metadata.customer_tier.*available fields: \{input\}"):
         run_experiment_flow(experiment=experiment, dataset=DATASET)
-    with pytest.raises(ConfigError, match="dataset 'nope' has no versions"):
+    with pytest.raises(ConfigError, match=r"there is no dataset 'nope' in .*; the datasets there: production-samples"):
         run_experiment_flow(experiment=echo_experiment(server), dataset="nope")
     assert server.stats().requests == 0
 
@@ -172,3 +174,25 @@ def test_the_night_leaves_a_summary_with_links_and_a_leaderboard_per_experiment(
     cold = answers.filter(pl.col("config_name") == "cold")
     assert rows[0]["cost_usd"] == pytest.approx(cold["cost_usd"].sum()) and rows[0]["cost_usd"] > 0
     assert rows[0]["mean_latency_ms"] == pytest.approx(cold["latency_ms"].mean(), abs=0.1)
+
+
+def test_a_night_whose_experiment_is_refused_fails_with_the_reason_after_the_rest_of_the_night(
+    store_env: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    locked = start_model_server(api_key="sk-test-" + "k" * 24)  # the client sends a placeholder key: 401
+    try:
+        experiment = echo_experiment(locked)
+        experiment["limits"] = {"openai/tracewatch-echo": {"max_concurrency": 1}}  # calls start one by one
+        night(store_env, make_traces, D1, "monday")
+        with pytest.raises(
+            ConfigError, match=r"stopped after 5 consecutive authentication errors \(HTTP 401\)"
+        ):
+            nightly(day=D1, experiments=[experiment])
+        assert locked.stats().requests == 2 * 5  # each config stopped calling after its fifth refusal
+    finally:
+        stop_model_server(locked)
+    record = read_record(store_env, f"echo-{DATASET}-v1")
+    assert (
+        record is not None and record.counts["ok"] == 0 and record.counts["missing"] == 0
+    )  # all accounted for
+    assert store_env.exists(partition_key("drift", D1))  # the rest of the night ran and published

@@ -144,6 +144,11 @@ def _add_night_arguments(parser: argparse.ArgumentParser) -> None:
         "--reprocess", action="store_true", help="forget what was ingested for the night and ingest it again"
     )
     parser.add_argument(
+        "--allow-no-traces",
+        action="store_true",
+        help="run a night without traces with a warning instead of failing it (for a range with known gaps)",
+    )
+    parser.add_argument(
         "--dataset-spec",
         metavar="YAML",
         help="the dataset spec to sample the night with (default: the shipped data/datasets/nightly.yaml)",

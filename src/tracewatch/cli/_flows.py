@@ -96,6 +96,7 @@ def _night_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
     return {
         "reprocess": args.reprocess,
+        "fail_on_no_traces": not args.allow_no_traces,
         "dataset": load_dataset_spec(args.dataset_spec) if args.dataset_spec else None,
         "experiments": args.experiment,
         "drift": dict(args.drift) if args.drift else None,

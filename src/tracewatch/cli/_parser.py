@@ -11,8 +11,8 @@ from tracewatch.cli._flow_parser import add_flow_commands
 
 _STORE_NOTE = (
     "Every command reads the store named by TRACEWATCH_STORE (file:///abs/dir or s3://bucket/prefix; default "
-    "file://./.tracewatch/store) and says which on its first line (stderr). Exit status: 0 done, 2 a setting, "
-    "parameter or input is wrong (one line says what), 1 anything else."
+    ".tracewatch/store under the working directory) and says which on its first line (stderr). Exit status: "
+    "0 done, 2 a setting, parameter or input is wrong (one line says what), 1 anything else."
 )
 
 
