@@ -204,6 +204,21 @@ def test_a_run_whose_every_call_is_refused_stops_after_five_and_says_why(file_st
         stop_model_server(locked)
 
 
+def test_a_refused_config_makes_only_the_calls_it_takes_to_stop_at_full_concurrency(
+    file_store: Store,
+) -> None:
+    """Before a config's first answer, only `stop_after_terminal_errors` calls are in flight: with 64 slots
+    and 60 items, a wrong key costs five refused calls, not 60 started at once."""
+    locked = start_model_server(api_key="sk-test-" + "k" * 24)
+    try:
+        result = run(file_store, locked.base_url, items(60), concurrency=64)
+        assert locked.stats().requests == 5
+        assert result.stopped_reason is not None
+        assert result.record.counts == {"ok": 0, "error": 60, "skipped_budget": 0, "missing": 0}
+    finally:
+        stop_model_server(locked)
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [

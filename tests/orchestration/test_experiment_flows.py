@@ -128,7 +128,9 @@ def test_a_template_field_the_items_lack_stops_the_flow_before_any_call(
 
     with pytest.raises(ConfigError, match=r"metadata.customer_tier.*available fields: \{input\}"):
         run_experiment_flow(experiment=experiment, dataset=DATASET)
-    with pytest.raises(ConfigError, match=r"there is no dataset 'nope' in .*; the datasets there: production-samples"):
+    with pytest.raises(
+        ConfigError, match=r"there is no dataset 'nope' in .*; the datasets there: production-samples"
+    ):
         run_experiment_flow(experiment=echo_experiment(server), dataset="nope")
     assert server.stats().requests == 0
 
@@ -182,7 +184,6 @@ def test_a_night_whose_experiment_is_refused_fails_with_the_reason_after_the_res
     locked = start_model_server(api_key="sk-test-" + "k" * 24)  # the client sends a placeholder key: 401
     try:
         experiment = echo_experiment(locked)
-        experiment["limits"] = {"openai/tracewatch-echo": {"max_concurrency": 1}}  # calls start one by one
         night(store_env, make_traces, D1, "monday")
         with pytest.raises(
             ConfigError, match=r"stopped after 5 consecutive authentication errors \(HTTP 401\)"

@@ -329,6 +329,14 @@ async def _run_units(
         await context.cache.prefetch(cache_keys)
         answered = _all_cached(context.cache, requests)
     queue = iter(requests)
+    limit = settings.stop_after_terminal_errors
+
+    async def admitted() -> bool:
+        """Wait while the config, with no answer yet, has as many calls out as it takes to stop (shared by the
+        chunks of this process); True: this call is one of those probes."""
+        while (probe := run.stops.admit(fingerprint, limit)) is None:
+            await asyncio.sleep(0.005)
+        return probe
 
     async def worker() -> None:
         for item, trial, request in queue:
@@ -339,11 +347,14 @@ async def _run_units(
             elif isinstance(request, ItemFieldError):  # the item cannot fill the template: its failure alone
                 result = CallResult("error", None, str(request), attempts=0)
             else:
+                probe = await admitted()
                 result = await answer(context, *request)
-                if run.stops.record(fingerprint, result, settings.stop_after_terminal_errors) is not None:
+                if run.stops.record(fingerprint, result, limit) is not None:
                     log.error(
                         "config %s starts no more calls: %s", config.name, run.stops.reason(fingerprint)
                     )
+                if probe:  # after the record, so a waiting call sees the stop this result may have caused
+                    run.stops.release(fingerprint)
             writer.add(item_row(base, item, trial, result, begun))
             counts[result.status] += 1
             totals["attempts"] += result.attempts

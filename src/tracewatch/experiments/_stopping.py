@@ -31,6 +31,8 @@ class _Streak:
     first: str = ""
     status: int | None = None
     reason: str | None = None
+    answered: bool = False
+    probing: int = 0
 
 
 @dataclass
@@ -47,6 +49,25 @@ class TerminalStops:
             streak = self._streaks.get(key)
             return streak.reason if streak is not None else None
 
+    def admit(self, key: str, limit: int | None) -> bool | None:
+        """May config `key` start a call now? Until its first answer, the calls out plus the current run of
+        terminal errors stay within `limit` (the probes: True, and `release` after recording the result), so a
+        run whose every call is refused makes `limit` calls whatever its concurrency; None: wait for a probe to
+        end; False: no probing needed."""
+        with self._lock:
+            streak = self._streaks.setdefault(key, _Streak())
+            if limit is None or streak.answered or streak.reason is not None:
+                return False
+            if streak.probing + streak.count < limit:
+                streak.probing += 1
+                return True
+            return None
+
+    def release(self, key: str) -> None:
+        """A probe `admit` allowed has ended (after its result was recorded)."""
+        with self._lock:
+            self._streaks[key].probing -= 1
+
     def __reduce__(self) -> tuple[Any, ...]:
         # A lock cannot be pickled; a copy sent to another process (a distributed task) starts its own count.
         return (TerminalStops, ())
@@ -60,6 +81,7 @@ class TerminalStops:
         """
         with self._lock:
             streak = self._streaks.setdefault(key, _Streak())
+            streak.answered = streak.answered or result.status == "ok"
             if streak.reason is not None or limit is None:
                 return None
             failure = result.failure

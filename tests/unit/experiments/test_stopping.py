@@ -215,3 +215,19 @@ def test_a_held_back_call_names_the_stop_and_makes_no_attempt() -> None:
     result = asyncio.run(answer(held, partial(client.complete, messages, call), messages, None))
     assert (result.status, result.attempts, client.total) == ("error", 0, 0)
     assert result.error == "not attempted: stopped after 5 consecutive bad requests (HTTP 400): x"
+
+
+def test_before_its_first_answer_a_config_has_no_more_calls_out_than_it_takes_to_stop() -> None:
+    stops = TerminalStops()
+    probes = [stops.admit("c", 3) for _ in range(4)]
+    assert probes == [True, True, True, None]  # the fourth waits
+    stops.record("c", failed(AUTH), 3)
+    stops.release("c")
+    assert stops.admit("c", 3) is None  # one refusal recorded + two out: still no room
+    stops.record("c", failed(SERVER), 3)  # a transient failure ends the run of refusals
+    stops.release("c")
+    assert stops.admit("c", 3) is True
+    stops.record("c", CallResult("ok", None, None, attempts=1), 3)
+    stops.release("c")
+    assert stops.admit("c", 3) is False  # answered: the provider's own limits alone
+    assert TerminalStops().admit("c", None) is False  # stopping off: no probing
