@@ -1,5 +1,6 @@
 """The installed library stands alone: nothing under src/tracewatch imports the repository's dev services
-(`devtools`, not in the wheel) or its Prefect flows (`flows`), so an installed wheel never needs the clone."""
+(`devtools`, not in the wheel) or, statically, its Prefect flows (`flows`, shipped in the wheel beside the
+library but imported only by name, by the CLI's flow commands), so the library never needs Prefect."""
 
 from __future__ import annotations
 
