@@ -32,6 +32,8 @@ PREFECT_FILE = Path("deployments/prefect.yaml")
 SERVER_MARKER = "prefect server start"
 WORKER_MARKER = "prefect worker start"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_BUSY_ATTEMPTS = 5
+"""Tries of a Prefect API call the server answers 503 (busy); waits 0.5, 1, 2, 4 s between them."""
 # Settings every Prefect process of the stack gets: no analytics, library logs in the UI, offline litellm/GX.
 _QUIET = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -83,15 +85,22 @@ def prefect_api(api_url: str, method: str, path: str, body: Mapping[str, Any] | 
     request = urllib.request.Request(
         api_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
     )
-    try:
-        with _NO_PROXY.open(request, timeout=30) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")[:500]
-        raise ServiceError(f"Prefect API {method} {path} answered {exc.code}: {detail}") from exc
-    except OSError as exc:
-        raise ServiceError(f"the Prefect server at {api_url} is unreachable: {exc}") from exc
-    return json.loads(raw) if raw else None
+    for attempt in range(_BUSY_ATTEMPTS):
+        try:
+            with _NO_PROXY.open(request, timeout=30) as response:
+                raw = response.read()
+            return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:500]
+            # 503: the server refused the request before doing it (its SQLite database busy under a worker's
+            # writes), so asking again cannot do it twice.
+            if exc.code == 503 and attempt + 1 < _BUSY_ATTEMPTS:
+                time.sleep(0.5 * 2**attempt)
+                continue
+            raise ServiceError(f"Prefect API {method} {path} answered {exc.code}: {detail}") from exc
+        except OSError as exc:
+            raise ServiceError(f"the Prefect server at {api_url} is unreachable: {exc}") from exc
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def wait_for_server(api_url: str, pid: int, log_path: Path, timeout_s: float) -> None:
