@@ -91,7 +91,7 @@ class Store:
         if not self._connected:
             with _CONNECTING:
                 if not self._connected:
-                    with _collector_paused():
+                    with collector_paused():
                         self._fs.connect()
                     self._connected = True
         return self._fs
@@ -345,7 +345,10 @@ def _modified(info: dict[str, Any]) -> dt.datetime | None:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused for the block (and restored as found): for bursts that allocate
+    millions of objects that never form cycles (botocore's models, decoded spans), whose collections would
+    otherwise walk everything alive again and again."""
     enabled = gc.isenabled()
     gc.disable()
     try:

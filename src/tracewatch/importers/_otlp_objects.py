@@ -19,13 +19,11 @@ Two Collector exporters are supported:
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import gzip
 import re
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -41,6 +39,7 @@ from tracewatch.importers._otlp_decoded import (
     RejectedScope,
     RequestError,
 )
+from tracewatch.store import collector_paused
 
 Signal = Literal["traces", "logs"]
 Encoding = Literal["json", "proto"]
@@ -278,27 +277,11 @@ def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
     return out
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector paused for the block (and restored as found)."""
-    # Decoding allocates millions of small dicts and lists that never form reference cycles, yet each burst of
-    # allocations triggers the cyclic collector, whose passes walk everything alive, spans already decoded and
-    # held for assembly included: with 100k spans held, those passes took longer than the decoding itself.
-    # Paused per object (and restored as found), the collector still runs between objects.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def decode_trace_object(obj: OtlpObject, data: bytes) -> DecodedTraces:
     """Every span of a traces object, with what could not be decoded and why (never an exception for bad data)."""
     if obj.signal != "traces":
         raise ValueError(f"decode_trace_object got {obj.key!r}, a {obj.signal} object; use decode_log_object")
-    with collector_paused():
+    with collector_paused():  # decoding allocates millions of objects that never form cycles
         return _decode(obj, data, DecodedTraces())
 
 

@@ -14,7 +14,6 @@ from tracewatch.hashing import key64
 from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
 from tracewatch.importers._dialects import read_span
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
-from tracewatch.importers._otlp_objects import collector_paused
 from tracewatch.importers._quarantine import QuarantineRecord, write_records
 from tracewatch.importers._readers import reader_for
 from tracewatch.importers._reading import ObjectContent, SourceObject, SourceReader
@@ -23,7 +22,7 @@ from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
 from tracewatch.runs import utc_now
-from tracewatch.store import Store
+from tracewatch.store import Store, collector_paused
 from tracewatch.traces import TRACE_SCHEMA
 
 STATE_PREFIX = "warehouse/state/imports"
