@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         "application writes canonical trace files itself.",
     )
 
+    feedback_orphan_after_hours: float = Field(
+        default=72.0,
+        ge=0,
+        validation_alias=AliasChoices("TRACEWATCH_FEEDBACK_ORPHAN_AFTER_HOURS"),
+        description="How long late feedback whose trace id is not (yet) among the ingested traces waits for "
+        "its trace, from the ingest that first saw it, before it is reported as orphaned (docs/trace-schema.md).",
+    )
+
     @field_validator("store", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
