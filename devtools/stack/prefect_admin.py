@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.processes import is_running, start_logging_process
+from tracewatch.cli.prefect_env import quiet_prefect_settings
 from tracewatch.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,9 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _BUSY_ATTEMPTS = 5
 """Tries of a Prefect API call the server answers 503 (busy); waits 0.5, 1, 2, 4 s between them."""
 # Settings every Prefect process of the stack gets: no analytics, library logs in the UI, offline litellm/GX.
-_QUIET = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_EXTRA_LOGGERS": "tracewatch",
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "GX_ANALYTICS_ENABLED": "False",
-    # SQLite on a busy machine: wait longer for the database (Prefect's default is 10 s).
-    "PREFECT_SERVER_DATABASE_TIMEOUT": "60",
-}
+# The flow commands' Prefect settings, and SQLite on a busy machine: wait longer for the database (Prefect's
+# default is 10 s).
+_QUIET = {**quiet_prefect_settings(), "PREFECT_SERVER_DATABASE_TIMEOUT": "60"}
 
 
 def prefect_environment(directory: Path, api_url: str) -> dict[str, str]:

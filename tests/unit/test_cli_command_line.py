@@ -15,8 +15,9 @@ import pytest
 
 from tests.support.entry_point import tracewatch
 from tracewatch.cli._failure import one_line
-from tracewatch.cli._flows import PREFECT_ENVIRONMENT, _WithoutTraceback, prefect_environment
+from tracewatch.cli._flows import _WithoutTraceback
 from tracewatch.cli._parser import build_parser
+from tracewatch.cli.prefect_env import PREFECT_ENVIRONMENT, prefect_environment
 
 HEAVY = ("polars", "pyarrow", "litellm", "prefect", "great_expectations", "s3fs", "pydantic_settings")
 

@@ -9,36 +9,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from tracewatch.cli._failure import CommandError, describe
+from tracewatch.cli.prefect_env import prefect_environment
 from tracewatch.store import Store
-
-PREFECT_ENVIRONMENT: dict[str, Callable[[], str]] = {
-    # Prefect's database and settings under the current directory, as `make` keeps them, not in ~/.prefect.
-    "PREFECT_HOME": lambda: str(Path.cwd() / ".tracewatch" / "prefect"),
-    "PREFECT_SERVER_ANALYTICS_ENABLED": lambda: "false",
-    # tracewatch's own log lines in the flow's log (the terminal and the UI).
-    "PREFECT_LOGGING_EXTRA_LOGGERS": lambda: "tracewatch",
-    "LITELLM_LOCAL_MODEL_COST_MAP": lambda: "True",
-    "GX_ANALYTICS_ENABLED": lambda: "False",
-    # The temporary server's first start migrates its database, which takes long on a slow disk.
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": lambda: "180",
-    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": lambda: "ignore",
-}
-"""What the Makefile exports for every target, as defaults: a value the user set is kept."""
-
-
-def prefect_environment() -> None:
-    """Set the defaults of `PREFECT_ENVIRONMENT` that are unset (or empty). Prefect reads its settings when it
-    is imported, so this runs before the first import of a flow."""
-    for name, default in PREFECT_ENVIRONMENT.items():
-        if not os.environ.get(name):
-            os.environ[name] = default()
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
 
 def nightly_command(store: Store, args: argparse.Namespace) -> None:
