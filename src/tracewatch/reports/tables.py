@@ -307,6 +307,25 @@ OUTPUT_CHECKS = ReportTable(
     subpartition="experiment_id",
 )
 
+FEEDBACK_ORPHANS = ReportTable(
+    name="feedback_orphans",
+    version=1,
+    schema={
+        "trace_id": pl.String(),
+        "name": pl.String(),
+        "value": pl.Float64(),
+        "source": pl.String(),
+        "created_at": pl.Datetime("us", "UTC"),
+        "feedback_date": pl.Date(),
+        "source_key": pl.String(),
+        "first_seen_at": pl.Datetime("us", "UTC"),
+        "waited_hours": pl.Float64(),
+        "reason": pl.String(),
+        "run_id": pl.String(),
+    },
+    description="Late feedback events whose trace id matched no ingested trace within the wait, per night.",
+)
+
 REPORT_TABLES: dict[str, ReportTable] = {
     t.name: t
     for t in (
@@ -322,6 +341,7 @@ REPORT_TABLES: dict[str, ReportTable] = {
         TRACE_QUALITY,
         JUDGE_AGREEMENT,
         OUTPUT_CHECKS,
+        FEEDBACK_ORPHANS,
     )
 }
 
