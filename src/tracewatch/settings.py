@@ -85,6 +85,29 @@ class Settings(BaseSettings):
         "its trace, from the ingest that first saw it, before it is reported as orphaned (docs/trace-schema.md).",
     )
 
+    task_runner: str = Field(
+        default="threads",
+        validation_alias=AliasChoices("TRACEWATCH_TASK_RUNNER"),
+        description="Where the nightly and backfill flows run their per-file tasks: threads (default, in the "
+        "flow's process), processes[:n], dask:<scheduler address> (an existing Dask cluster; its workers read "
+        "the store with their own credentials) or dask-local[:n] (a temporary local Dask cluster of n worker "
+        "processes); docs/scaling.md.",
+    )
+    fan_out: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("TRACEWATCH_FAN_OUT"),
+        description="Backfill starts one child run of the nightly deployment per day on the work pool (several "
+        "workers share them) instead of running the days one after another in its own process.",
+    )
+
+    import_workers: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=AliasChoices("TRACEWATCH_IMPORT_WORKERS"),
+        description="Worker processes an import reads and decodes OTLP objects in: 0 (the default) is one per "
+        "CPU, at most 4; 1 reads every object in the importing process itself (docs/importing.md).",
+    )
+
     @field_validator("store", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
