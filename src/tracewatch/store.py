@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracewatch.errors import ConfigError, StoreError
+from tracewatch.s3_client import s3_filesystem
 from tracewatch.settings import Settings
 from tracewatch.store_problems import Hints, StoreSettingError, s3_problem, source_hints, store_hints
 
@@ -279,16 +280,59 @@ class Store:
         """
         target = self.path(key)
         if self.protocol == "file":
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            tmp = f"{Path(target).parent}/_tmp-{uuid.uuid4().hex}"
+            tmp = self._write_temp(key, data, durable=durable)
+            os.replace(tmp, target)
+        else:
+            self.fs.pipe_file(target, data)
+
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        """Write one whole object only if no object has that key yet: True when written, False when one was
+        there (of two writers racing, exactly one gets True). For leases and claims.
+
+        S3: a PUT with `If-None-Match: *` (AWS since 2024; SeaweedFS answers 412 as AWS does). A server that
+        ignores the header would let both writers through, so the lease reads its object back and compares its
+        token. Locally: the data goes to a temp file that is hard-linked to the key (the link fails if the key
+        exists), so the object appears whole or not at all.
+        """
+        target = self.path(key)
+        if self.protocol == "file":
+            tmp = self._write_temp(key, data, durable=True)
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+            return True
+        try:
+            self.fs.pipe_file(target, data, mode="create")
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if _precondition_failed(exc):
+                return False
+            raise
+        return True
+
+    def _write_temp(self, key: str, data: bytes, *, durable: bool) -> str:
+        """`data` in a temp file beside the key's path; on any failure (a full disk) the temp file is removed
+        and the error names the cause and the path, so nothing half-written is left behind."""
+        parent = Path(self.path(key)).parent
+        tmp = f"{parent}/_tmp-{uuid.uuid4().hex}"
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 if durable:
                     fh.flush()
                     os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        else:
-            self.fs.pipe_file(target, data)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            reason = exc.strerror or str(exc)
+            raise StoreError(
+                f"cannot write {key} ({len(data)} bytes) to {self.url}: {reason.lower()} at {parent}"
+            ) from exc
+        return tmp
 
     def delete(self, key: str) -> None:
         """Delete an object or a whole prefix; deleting nothing is fine."""
@@ -330,7 +374,15 @@ class Store:
         # region_name in client_kwargs breaks bucket creation on S3-compatible servers; the region comes
         # from AWS_DEFAULT_REGION instead.
         os.environ.setdefault("AWS_DEFAULT_REGION", s.aws_region)
-        return fsspec.filesystem("s3", **kwargs)
+        return s3_filesystem(**kwargs)
+
+
+def _precondition_failed(exc: OSError) -> bool:
+    """Whether s3fs's error is a refused `If-None-Match` (412): AWS names the condition and s3fs raises
+    FileExistsError; SeaweedFS does not, and s3fs raises a plain OSError carrying botocore's error."""
+    response = getattr(exc.__cause__, "response", None) or {}
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error.get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
 def _modified(info: dict[str, Any]) -> dt.datetime | None:
