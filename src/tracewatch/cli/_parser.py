@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from tracewatch.cli._flow_parser import add_flow_commands
+from tracewatch.cli._flow_parser import add_flow_commands, iso_date
 
 _STORE_NOTE = (
     "Every command reads the store named by TRACEWATCH_STORE (file:///abs/dir or s3://bucket/prefix; default "
@@ -103,7 +103,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_experiment_commands(command)
     add_flow_commands(command)
+    _add_dashboard_command(command)
     return parser
+
+
+def _add_dashboard_command(command: Any) -> None:
+    board = command(
+        "dashboard",
+        "_dashboard:dashboard_command",
+        "build the static offline dashboard (reports/_site/index.html) from the report tables",
+    )
+    board.add_argument("--days", type=int, default=28, help="UTC days shown, ending on --end (default: 28)")
+    board.add_argument(
+        "--end", type=iso_date, help="the last day shown, YYYY-MM-DD (default: the newest report's date)"
+    )
+    board.add_argument("--out", help="also copy the page and its script into this local folder")
+    shown = board.add_mutually_exclusive_group()
+    shown.add_argument("--open", action="store_true", help="open the page in this machine's browser")
+    shown.add_argument("--serve", action="store_true", help="serve the page on 127.0.0.1 until Ctrl-C")
+    board.add_argument(
+        "--port", type=int, default=0, help="the port --serve listens on (default: a free one)"
+    )
 
 
 def _add_experiment_commands(command: Any) -> None:
