@@ -1,7 +1,11 @@
-"""Incremental ingest: find new trace files, read and validate them, quarantine what fails, keep a ledger."""
+"""Incremental ingest: find new trace (and late feedback) files, read and validate them, quarantine what fails,
+keep a ledger."""
 
 from tracewatch.ingest.checks import FileOutcome
 from tracewatch.ingest.data_docs import publish_data_docs
+from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, read_feedback_quarantine
+from tracewatch.ingest.feedback_overlay import feedback_dates, merge_feedback
+from tracewatch.ingest.feedback_run import FeedbackResult, RebuiltDate, ingest_new_feedback
 from tracewatch.ingest.ledger import Ledger, load_ledger
 from tracewatch.ingest.night import NightTraces, NoTracesError
 from tracewatch.ingest.quarantine import read_records as read_quarantine_records
@@ -9,15 +13,22 @@ from tracewatch.ingest.reducer import AcceptedRowsReducer
 from tracewatch.ingest.run import IngestResult, ingest_new_traces, scan_accepted
 
 __all__ = [
+    "FEEDBACK_EVENT_SCHEMA",
     "AcceptedRowsReducer",
+    "FeedbackResult",
     "FileOutcome",
     "IngestResult",
     "Ledger",
     "NightTraces",
     "NoTracesError",
+    "RebuiltDate",
+    "feedback_dates",
+    "ingest_new_feedback",
     "ingest_new_traces",
     "load_ledger",
+    "merge_feedback",
     "publish_data_docs",
+    "read_feedback_quarantine",
     "read_quarantine_records",
     "scan_accepted",
 ]

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import polars as pl
 
 from tracewatch.ingest import quarantine
+from tracewatch.ingest.feedback_overlay import with_late_feedback
 from tracewatch.ingest.ledger import Ledger, load_ledger
 from tracewatch.store import Store
 from tracewatch.traces import ROW_NR, TRACE_SCHEMA, RejectedFile, TraceFile, read_trace_file
@@ -36,7 +37,23 @@ def scan_accepted(
 
     Files in `exclude` are left out (the ingest step uses it for files it is about to read again).
     `max_rows_per_file` keeps a deterministic sample of each file, so a sample of a huge day stays small.
+    The `feedback` column includes the late feedback attached to the date's traces (`feedback_overlay`).
     """
+    if "feedback" not in columns:
+        return _scan(store, day, columns, ledger, exclude, max_rows_per_file)
+    read = columns if "trace_id" in columns else (*columns, "trace_id")
+    frame = _scan(store, day, read, ledger, exclude, max_rows_per_file)
+    return with_late_feedback(store, day, frame).select(columns)
+
+
+def _scan(
+    store: Store,
+    day: dt.date,
+    columns: tuple[str, ...],
+    ledger: Ledger | None,
+    exclude: frozenset[str],
+    max_rows_per_file: int | None,
+) -> pl.DataFrame:
     ledger = ledger or load_ledger(store)
     entries = ledger.for_date(day).filter(
         (pl.col("status") != "rejected") & ~pl.col("source_key").is_in(sorted(exclude))

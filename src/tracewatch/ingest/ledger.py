@@ -50,8 +50,9 @@ class LedgerEntry:
 class Ledger:
     """An in-memory view of the ledger; `save` writes it back atomically."""
 
-    def __init__(self, frame: pl.DataFrame) -> None:
+    def __init__(self, frame: pl.DataFrame, key: str = LEDGER_KEY) -> None:
         self.frame = frame
+        self.key = key
 
     def is_known(self, key: str, version: str) -> bool:
         hit = self.frame.filter((pl.col("source_key") == key) & (pl.col("source_version") == version))
@@ -75,14 +76,16 @@ class Ledger:
         self.frame = self.frame.filter(~pl.col("date").is_in(days))
 
     def save(self, store: Store) -> None:
-        store.write_parquet(LEDGER_KEY, self.frame)
+        store.write_parquet(self.key, self.frame)
 
 
-def load_ledger(store: Store) -> Ledger:
+def load_ledger(store: Store, key: str = LEDGER_KEY) -> Ledger:
     """The ledger as saved (empty before the first ingest): one read, no existence check first, and through
-    polars' own client, so it needs no S3 client of the store's (that one may still be starting)."""
+    polars' own client, so it needs no S3 client of the store's (that one may still be starting).
+
+    `key` names another input's ledger kept by the same rules (late feedback's, say)."""
     try:
-        frame = store.read_parquet(LEDGER_KEY)
+        frame = store.read_parquet(key)
     except FileNotFoundError:
-        return Ledger(pl.DataFrame(schema=LEDGER_SCHEMA))
-    return Ledger(frame.cast(LEDGER_SCHEMA))  # type: ignore[arg-type]
+        return Ledger(pl.DataFrame(schema=LEDGER_SCHEMA), key)
+    return Ledger(frame.cast(LEDGER_SCHEMA), key)  # type: ignore[arg-type]
