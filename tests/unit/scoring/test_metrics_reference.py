@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
-
 import polars as pl
 import pytest
 import sacrebleu
@@ -14,37 +10,11 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from rouge_score import rouge_scorer
 
+from tests.support.squad_official import f1_score as squad_f1
+from tests.support.squad_official import normalize_answer as squad_normalize_answer
 from tracewatch.scoring.metrics import Bleu, ExactMatch, LevenshteinRatio, RougeL, TokenF1
 from tracewatch.scoring.metrics._base import Metric
 from tracewatch.scoring.metrics._lcs import lcs_length
-
-
-# The SQuAD v1.1 evaluation script's functions, verbatim in substance: the published reference.
-def squad_normalize_answer(s: str) -> str:
-    def remove_articles(text: str) -> str:
-        return re.sub(r"\b(a|an|the)\b", " ", text)
-
-    def white_space_fix(text: str) -> str:
-        return " ".join(text.split())
-
-    def remove_punc(text: str) -> str:
-        exclude = set(string.punctuation)
-        return "".join(ch for ch in text if ch not in exclude)
-
-    return white_space_fix(remove_articles(remove_punc(s.lower())))
-
-
-def squad_f1(prediction: str, ground_truth: str) -> float:
-    prediction_tokens = squad_normalize_answer(prediction).split()
-    ground_truth_tokens = squad_normalize_answer(ground_truth).split()
-    common = Counter(prediction_tokens) & Counter(ground_truth_tokens)
-    num_same = sum(common.values())
-    if num_same == 0:
-        return 0.0
-    precision = 1.0 * num_same / len(prediction_tokens)
-    recall = 1.0 * num_same / len(ground_truth_tokens)
-    return (2 * precision * recall) / (precision + recall)
-
 
 ROUGE = rouge_scorer.RougeScorer(["rougeL"])
 
