@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 
-from tracewatch.catalog._quoting import ansi_literal
+from tracewatch.catalog._quoting import ansi_literal, double_quoted
 from tracewatch.errors import StoreError, TracewatchError
 from tracewatch.settings import Settings
 from tracewatch.store import Store
@@ -97,12 +97,24 @@ class CatalogConnection:
                 return Result([], [], [])
             return Result(list(relation.columns), [str(t) for t in relation.types], relation.fetchall())
 
-    def batches(self, sql: str, batch_rows: int = 100_000) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        """The result of `sql` as Arrow record batches, streamed (a large export never sits in memory)."""
+    def batches(
+        self, sql: str, *, nested_as_text: bool = False, batch_rows: int = 100_000
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        """The result of `sql` as Arrow record batches, streamed (a large export never sits in memory);
+        `nested_as_text`: lists, structs and maps as DuckDB prints them (CSV has no nested values)."""
         with self._translated():
             relation = self._con.sql(sql)
             if relation is None:
                 raise SqlError(f"the statement returns no rows to write: {self.redact(sql.strip())}")
+            if nested_as_text:
+                relation = relation.project(
+                    ", ".join(
+                        f"CAST({double_quoted(name)} AS VARCHAR) AS {double_quoted(name)}"
+                        if _nested(str(kind))
+                        else double_quoted(name)
+                        for name, kind in zip(relation.columns, relation.types, strict=True)
+                    )
+                )
             reader = relation.to_arrow_reader(batch_rows)
         return reader.schema, self._stream(reader)
 
@@ -119,6 +131,10 @@ class CatalogConnection:
         """The (name, DuckDB type) of each column `sql` returns, without reading its rows."""
         described = self.fetch(f"DESCRIBE {sql}")
         return [(str(row[0]), str(row[1])) for row in described.rows]
+
+
+def _nested(duckdb_type: str) -> bool:
+    return duckdb_type.endswith("]") or duckdb_type.startswith(("STRUCT", "MAP", "UNION"))
 
 
 def connect(store: Store, settings: Settings) -> CatalogConnection:

@@ -29,11 +29,13 @@ class ViewPlan:
     missing: list[ReportTable]
 
     def notes(self) -> list[str]:
-        """One sentence per missing table."""
+        """One sentence naming the missing tables (none: no note)."""
+        if not self.missing:
+            return []
+        names = ", ".join(t.name for t in self.missing)
         return [
-            f"no view {t.name}: the store has no {REPORTS_PREFIX}/{t.name}/ parts (an older store, or the stage "
-            "that writes it has not run here)"
-            for t in self.missing
+            f"{len(self.missing)} report table(s) are not in this store yet, so they have no view (no "
+            f"{REPORTS_PREFIX}/<table>/ parts: an older store, or their stages have not run here): {names}"
         ]
 
 
