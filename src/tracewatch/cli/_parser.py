@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tracewatch.cli._flow_parser import add_flow_commands, iso_date
+from tracewatch.cli._sql_parser import add_sql_command
 
 _STORE_NOTE = (
     "Every command reads the store named by TRACEWATCH_STORE (file:///abs/dir or s3://bucket/prefix; default "
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_experiment_commands(command)
     add_flow_commands(command)
+    add_sql_command(command)
     _add_dashboard_command(command)
     return parser
 
