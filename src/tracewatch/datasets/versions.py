@@ -27,6 +27,7 @@ from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
 from tracewatch.datasets.schema import STORED_SCHEMA
 from tracewatch.datasets.signatures import SIGNATURES_NAME, StoredSignatures
 from tracewatch.errors import ConfigError, DataContractError
+from tracewatch.paths import check_name
 from tracewatch.store import Store
 
 DATASETS_PREFIX = "warehouse/datasets"
@@ -37,8 +38,6 @@ MANIFEST_FORMAT = 1
 KINDS: tuple[str, ...] = ("sample", "seed", "review")
 """What created a version: the nightly sampler, a curated seed file, or an import of human review answers."""
 
-_NAME_RULE = "1-64 characters: lowercase letters, digits, '-' and '_', starting with a letter or digit"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _MANIFEST_KEY = re.compile(rf"^{DATASETS_PREFIX}/(?P<name>[^/]+)/version=(?P<version>\d+)/{MANIFEST_NAME}$")
 _DIFF_COLUMNS = ("content_hash", "expected_output", "expected_source")
 
@@ -117,9 +116,7 @@ class VersionDiff:
 
 def check_dataset_name(name: str) -> str:
     """Refuse names that would make awkward or ambiguous object keys."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(f"dataset name {name!r} is not allowed; use {_NAME_RULE}")
-    return name
+    return check_name(name, "dataset")
 
 
 def dataset_prefix(name: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import field
 from types import MappingProxyType
@@ -37,9 +36,7 @@ from tracewatch.llm import (
     check_provider,
     redact_url,
 )
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=-]*$")
-"""What config and experiment names may look like (they appear in object keys and task names)."""
+from tracewatch.paths import check_name
 
 
 @dataclass(frozen=True, kw_only=True, config=STRICT_CONFIG)
@@ -60,11 +57,7 @@ class ExperimentConfig(CallOptions):
 
     def __post_init__(self) -> None:
         where = f"config {self.name!r}"
-        if not NAME.match(self.name):
-            raise ConfigError(
-                f"config name {self.name!r} must start with a letter or digit and use only letters, digits "
-                "and . _ = -"
-            )
+        check_name(self.name, "config")  # it names task runs and report rows
         if (self.model is None) == (self.task is None):
             raise ConfigError(f"{where}: set exactly one of `model` (a litellm model string) or `task`")
         if self.task is not None:

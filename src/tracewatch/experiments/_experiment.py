@@ -12,9 +12,10 @@ import polars as pl
 from pydantic.dataclasses import dataclass
 
 from tracewatch.errors import ConfigError
-from tracewatch.experiments._config import NAME, ExperimentConfig
+from tracewatch.experiments._config import ExperimentConfig
 from tracewatch.experiments._templates import available_fields, has_value
 from tracewatch.llm import STRICT_CONFIG, LimitSettings
+from tracewatch.paths import check_name
 
 
 @dataclass(frozen=True, config=STRICT_CONFIG)
@@ -35,8 +36,7 @@ class Experiment:
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
-        if not NAME.match(self.name):
-            raise ConfigError(f"{where}: the name must use only letters, digits and . _ = -")
+        check_name(self.name, "experiment")
         if not self.configs:
             raise ConfigError(f"{where}: `configs` is empty; add at least one config")
         _check_unique(self.configs, where)

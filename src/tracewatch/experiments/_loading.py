@@ -32,7 +32,7 @@ from tracewatch.llm import (
     parse_config,
     read_api_base_env,
 )
-from tracewatch.paths import shipped_data
+from tracewatch.paths import check_name, shipped_data
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def load_experiment(
         return experiment_from_dict(source, check_providers=check_providers, environ=environ)
     path = Path(source)
     if path.suffix not in (".yaml", ".yml"):
-        name = str(source)
+        name = check_name(str(source), "experiment")  # a shipped name, never a way into another folder
         try:
             path = shipped_data(f"{EXPERIMENTS_DIR}/{name}.yaml")
         except ConfigError:

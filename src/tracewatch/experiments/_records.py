@@ -8,7 +8,6 @@ readers keep the latest row per key (see `_resume.latest_rows`), so no row is ev
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -18,6 +17,7 @@ import polars as pl
 
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.experiments._spend import format_spend
+from tracewatch.paths import check_name
 from tracewatch.reports import EXPERIMENT_ANSWER
 from tracewatch.store import Store
 
@@ -50,17 +50,10 @@ EXPERIMENT_ITEM_SCHEMA: dict[str, pl.DataType] = {
 """Column -> type of an experiment item row (documented for users in docs/experiments.md). The answer's columns
 are the ones the experiment_items report has too (`tracewatch.reports.EXPERIMENT_ANSWER`)."""
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-
 
 def check_experiment_id(experiment_id: str) -> str:
     """Refuse ids that would make awkward object keys."""
-    if not isinstance(experiment_id, str) or not _ID.fullmatch(experiment_id):
-        raise ConfigError(
-            f"experiment id {experiment_id!r} is not allowed; use 1-128 letters, digits, '.', '-' or '_', "
-            "starting with a letter or digit"
-        )
-    return experiment_id
+    return check_name(experiment_id, "experiment id")
 
 
 def experiment_prefix(experiment_id: str) -> str:

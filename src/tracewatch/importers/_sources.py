@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +31,7 @@ from pydantic import ValidationError as PydanticValidationError
 from tracewatch.config_errors import config_error, unknown_keys
 from tracewatch.errors import ConfigError, StoreError
 from tracewatch.importers._otlp_objects import DEFAULT_PARTITION_FORMAT
-from tracewatch.paths import shipped_data
+from tracewatch.paths import check_name, shipped_data
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 
@@ -45,8 +44,6 @@ IncompletePolicy = Literal["import", "quarantine"]
 
 SOURCES_DIR = "sources"
 """Shipped source files live under data/sources/."""
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
 class _SourceModel(BaseModel):
@@ -117,9 +114,10 @@ class SourceConfig(_SourceModel):
     @field_validator("name")
     @classmethod
     def _usable_name(cls, name: str) -> str:
-        if not _NAME.match(name):
-            raise ValueError(f"{name!r} is not a usable source name; expected letters, digits, '-' and '_'")
-        return name
+        try:
+            return check_name(name, "source")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("location")
     @classmethod
@@ -232,7 +230,7 @@ def load_sources(source: str | Path) -> list[SourceConfig]:
     path = Path(source)
     if path.suffix not in (".yaml", ".yml"):
         folder = shipped_data(SOURCES_DIR)
-        path = folder / f"{source}.yaml"
+        path = folder / f"{check_name(str(source), 'source')}.yaml"
         if not path.exists():
             shipped = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
             raise ConfigError(

@@ -35,7 +35,7 @@ def test_the_shipped_examples_cover_every_kind() -> None:
         ({"kind": "jaeger"}, "source .s.: kind: expected .otlp."),
         ({"location": "http://example.com/x"}, "expected s3://bucket/prefix or file:///dir"),
         ({"location": "s3:///no-bucket"}, "expected s3://bucket/prefix"),
-        ({"name": "has space"}, "not a usable source name"),
+        ({"name": "has space"}, "source name .has space. is refused"),
         ({"grace_minutes": -1}, "grace_minutes"),
         ({"s3_partition_timezone": "Mars/Olympus"}, "not a time zone name"),
         ({"incomplete": "drop"}, "incomplete"),
