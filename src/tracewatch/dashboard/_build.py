@@ -11,9 +11,14 @@ from dataclasses import dataclass
 
 from tracewatch.dashboard._bundle import ASSETS, bundle_name, javascript_bundle
 from tracewatch.dashboard._charts import Section
+from tracewatch.dashboard._datasets import datasets_section
+from tracewatch.dashboard._drift import drift_section
+from tracewatch.dashboard._experiments import ITEM_COLUMNS, experiments_section
+from tracewatch.dashboard._health import health_section
 from tracewatch.dashboard._load import ReportData, load_reports, report_dates
 from tracewatch.dashboard._overview import overview_section
 from tracewatch.dashboard._page import render_page
+from tracewatch.dashboard._quality import quality_section
 from tracewatch.errors import ConfigError
 from tracewatch.reports import REPORTS_PREFIX
 from tracewatch.runs import utc_now
@@ -24,7 +29,14 @@ log = logging.getLogger(__name__)
 SITE_PREFIX = f"{REPORTS_PREFIX}/_site"
 INDEX_KEY = f"{SITE_PREFIX}/index.html"
 
-SECTIONS: tuple[Callable[[ReportData], Section], ...] = (overview_section,)
+SECTIONS: tuple[Callable[[ReportData], Section], ...] = (
+    overview_section,
+    drift_section,
+    quality_section,
+    experiments_section,
+    datasets_section,
+    health_section,
+)
 
 
 @dataclass(frozen=True)
@@ -59,7 +71,8 @@ def build_dashboard(
     if found is not None and start < found[0] <= end:
         notes.append(f"The reports begin on {found[0]}: the {days} days asked for start there.")
         start = found[0]
-    data = load_reports(store, start, end)
+    # The answers' text is the bulk of experiment_items and no chart needs it.
+    data = load_reports(store, start, end, columns={"experiment_items": ITEM_COLUMNS})
     sections = [make(data) for make in SECTIONS]
     asset = f"{ASSETS}/{bundle_name()}"
     if not store.exists(f"{SITE_PREFIX}/{asset}"):

@@ -16,7 +16,7 @@ MAX_TABLE_ROWS = 200
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
-header{background:#fff;border-bottom:1px solid #ddd;padding:12px 24px;position:sticky;top:0;z-index:2}
+header{background:#fff;border-bottom:1px solid #ddd;padding:12px 24px}
 header h1{font-size:20px;margin:0 0 4px}header p{margin:2px 0;font-size:13px;color:#444}
 nav a{margin-right:14px;font-size:14px;color:#0072B2}
 main{padding:8px 24px 40px;max-width:1400px}section{margin-top:18px}

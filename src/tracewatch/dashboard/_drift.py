@@ -1,0 +1,198 @@
+"""Drift: each night's tests as a feature x day heatmap of how far each statistic went past its threshold, the
+alerts with their messages, and the chosen day's effects; read from the `drift` table."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import polars as pl
+
+from tracewatch.dashboard._charts import (
+    ALERT_COLOUR,
+    DAY_TITLE,
+    OKABE_ITO,
+    WIDTH,
+    Chart,
+    Section,
+    base,
+    day_tooltip,
+    empty_chart,
+    finish,
+    trend,
+)
+from tracewatch.dashboard._load import ReportData
+
+TABLE = "drift"
+MAX_STRENGTH = 4.0
+"""The heatmap's colour stops here: a p-value of 1e-40 and one of 1e-8 both read as "far past"."""
+
+PROFILES_NOTE = (
+    "The reference and current distributions of each feature live in the daily profiles "
+    "(warehouse/profiles/), which are not report tables; the dashboard reads report tables only, so the "
+    "chosen day shows each test's effect and message (the largest change) instead."
+)
+
+
+def strength(frame: pl.DataFrame) -> pl.DataFrame:
+    """`strength`: how far a test went toward its alert, 1 where it reaches the bar, higher past it.
+
+    The night's test alerts when its (adjusted) p-value is below alpha and its effect reaches the effect it
+    needs, so the strength is the lesser of the two ratios: log(p) / log(alpha) (or statistic / threshold for a
+    distance) and effect / needed effect. With thousands of traces a tiny p-value alone says little."""
+    p = pl.coalesce("p_value_adjusted", "p_value").clip(lower_bound=1e-300)
+    by_p = pl.col("direction").str.starts_with("p_value")
+    statistic = (
+        pl.when(by_p & pl.col("threshold").is_between(0, 1, closed="none"))
+        .then(p.log10() / pl.col("threshold").log10())
+        .when(~by_p & (pl.col("threshold") > 0))
+        .then(pl.col("statistic") / pl.col("threshold"))
+    )
+    effect = pl.when(pl.col("effect_threshold") > 0).then(pl.col("effect_size") / pl.col("effect_threshold"))
+    value = pl.min_horizontal(statistic, effect)  # a null ratio (unknown) leaves the other to decide
+    return frame.with_columns(value.clip(0, MAX_STRENGTH).alias("strength"))
+
+
+def drift_section(data: ReportData) -> Section:
+    read = data.table(TABLE)
+    section = Section(
+        "drift",
+        "Drift",
+        "Each night compares the day's traffic with its reference window (docs/drift.md). A cell is one feature's "
+        "test on one UTC day, coloured by how far it went toward alerting: 1 means both its p-value and its "
+        "effect reached what an alert needs, more is further past; a white "
+        "diamond marks a test that alerted (after the night's correction and the effect it needs).",
+        notes=[*read.notes, PROFILES_NOTE],
+    )
+    tests = read.frame.filter(pl.col("role") == "test") if read.has_rows else read.frame
+    if tests.height == 0:
+        why = read.why_empty() if not read.has_rows else "No drift tests in this window (no reference yet)."
+        section.charts.append(empty_chart("drift-heatmap", "Drift tests", why))
+        return section
+    cells = strength(tests).select(
+        "date",
+        "feature",
+        "method",
+        "statistic",
+        "threshold",
+        "p_value_adjusted",
+        "effect_size",
+        "alert",
+        "strength",
+        "message",
+    )
+    alerts = cells.filter(pl.col("alert").fill_null(False))
+    chosen = str(alerts.get_column("date").max() if alerts.height else cells.get_column("date").max())
+    day = cells.filter(pl.col("date").cast(pl.String) == chosen)
+    share = read.frame.filter(pl.col("role") == "dataset").select("date", pl.col("statistic").alias("share"))
+    section.charts.extend(
+        [
+            Chart(
+                "drift-heatmap",
+                "Drift tests: statistic against threshold",
+                cells,
+                _heatmap(cells, alerts),
+                table=cells.drop("message"),
+                marks=cells.height,
+            ),
+            Chart(
+                "drift-alerts",
+                "Alerts",
+                alerts,
+                _alerts(alerts) if alerts.height else None,
+                empty=None if alerts.height else "No drift test alerted in this window.",
+                table=alerts.select(
+                    "date", "feature", "method", "p_value_adjusted", "effect_size", "message"
+                ),
+                marks=alerts.height,
+            ),
+            Chart(
+                "drift-day",
+                f"Effects on {chosen}",
+                day,
+                _day(day, chosen),
+                table=day.select("feature", "method", "effect_size", "alert", "message"),
+                marks=day.height,
+                note="Chosen day: the latest that alerted (else the latest tested).",
+            ),
+            Chart(
+                "drift-share",
+                "Share of features alerting",
+                share,
+                trend(
+                    share,
+                    window=(data.start, data.end),
+                    y="share",
+                    y_title="share of tested features",
+                    title="Share of features alerting per day",
+                    y_format=".0%",
+                )
+                if share.height
+                else None,
+                empty=None if share.height else "No drift share rows in this window.",
+                marks=share.height,
+            ),
+        ]
+    )
+    return section
+
+
+def _heatmap(cells: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, object]:
+    x = alt.X("utcyearmonthdate(date):O", title=DAY_TITLE, axis=alt.Axis(format="%b %d", labelAngle=-45))
+    y = alt.Y("feature:N", title="feature", sort="ascending")
+    tips = [
+        day_tooltip(),
+        alt.Tooltip("feature:N"),
+        alt.Tooltip("method:N"),
+        alt.Tooltip("statistic:Q", format=".4g"),
+        alt.Tooltip("threshold:Q", format=".4g"),
+        alt.Tooltip("p_value_adjusted:Q", title="adjusted p", format=".3g"),
+        alt.Tooltip("strength:Q", title="against threshold", format=".2f"),
+        alt.Tooltip("alert:N"),
+        alt.Tooltip("message:N"),
+    ]
+    scale = alt.Scale(scheme="viridis", domain=[0, MAX_STRENGTH])
+    heat = (
+        base(cells, "Drift tests per feature and day", "colour: statistic against its threshold (1 = at it)")
+        .mark_rect()
+        .encode(x=x, y=y, color=alt.Color("strength:Q", title="x threshold", scale=scale), tooltip=tips)
+    )
+    marked = base(alerts, "").mark_point(shape="diamond", filled=True, color="white", stroke="black", size=70)
+    marked = marked.encode(x=x, y=y, tooltip=tips)
+    rows = cells.get_column("feature").n_unique()
+    return finish(alt.layer(heat, marked).properties(width=max(WIDTH, 24 * _days(cells)), height=16 * rows))
+
+
+def _alerts(alerts: pl.DataFrame) -> dict[str, object]:
+    chart = (
+        base(alerts, "Alerting tests", "each point one feature on one day")
+        .mark_point(filled=True, color=ALERT_COLOUR, size=80)
+        .encode(
+            x=alt.X("utcyearmonthdate(date):O", title=DAY_TITLE, axis=alt.Axis(format="%b %d")),
+            y=alt.Y("feature:N", title="feature"),
+            tooltip=[day_tooltip(), alt.Tooltip("feature:N"), alt.Tooltip("message:N")],
+        )
+    )
+    return finish(chart.properties(width=WIDTH))
+
+
+def _day(day: pl.DataFrame, chosen: str) -> dict[str, object]:
+    chart = (
+        base(day, f"Effect per feature on {chosen}", "the test's effect size; orange: alerted")
+        .mark_bar()
+        .encode(
+            x=alt.X("effect_size:Q", title="effect size (largest share change or normalised distance)"),
+            y=alt.Y("feature:N", title="feature", sort="-x"),
+            color=alt.condition(alt.datum.alert, alt.value(OKABE_ITO[1]), alt.value(OKABE_ITO[0])),
+            tooltip=[
+                alt.Tooltip("feature:N"),
+                alt.Tooltip("effect_size:Q", format=".4g"),
+                alt.Tooltip("message:N"),
+            ],
+        )
+    )
+    return finish(chart.properties(width=WIDTH))
+
+
+def _days(cells: pl.DataFrame) -> int:
+    return max(1, math.ceil(cells.get_column("date").n_unique()))
