@@ -8,6 +8,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from tracewatch.errors import ConfigError
+
 Command = Callable[..., argparse.ArgumentParser]
 
 
@@ -21,15 +23,15 @@ def iso_date(text: str) -> dt.date:
 
 def setting(text: str) -> tuple[str, Any]:
     """A NAME=VALUE argument; VALUE is read as YAML, so `0.01`, `3`, `true` and `[a, b]` keep their types."""
-    import yaml
+    from tracewatch.config_files import load_config_text
 
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
     try:
-        return name.strip(), yaml.safe_load(value)
-    except yaml.YAMLError as exc:
-        raise argparse.ArgumentTypeError(f"the value of {name.strip()} is not YAML: {exc}") from None
+        return name.strip(), load_config_text(value, f"the value of {name.strip()}")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def column_value(text: str) -> tuple[str, str]:
@@ -42,12 +44,12 @@ def column_value(text: str) -> tuple[str, str]:
 
 def mapping(text: str) -> dict[str, Any]:
     """A YAML (or JSON) mapping argument, e.g. '{kind: uniform, rate: 0.1}'."""
-    import yaml
+    from tracewatch.config_files import load_config_text
 
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not YAML: {exc}") from None
+        value = load_config_text(text, repr(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a mapping; expected e.g. '{{kind: uniform, rate: 0.1}}'"

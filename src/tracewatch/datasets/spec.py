@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
 
-import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from tracewatch.config_files import read_config_file
 from tracewatch.datasets.config import SpecModel
 from tracewatch.datasets.items import SilverRule
 from tracewatch.datasets.pii_rules import RedactionConfig
@@ -83,10 +83,7 @@ def load_dataset_spec(source: str | Mapping[str, Any] | None = None) -> DatasetS
     if isinstance(source, Mapping):
         return DatasetSpec.from_dict(source)
     path = Path(source) if source else shipped_data(NIGHTLY_SPEC)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read dataset spec {path}: {exc}; expected a YAML mapping") from exc
+    data = read_config_file(path, "dataset spec")
     if not isinstance(data, Mapping):
         raise ConfigError(f"dataset spec {path} is not a YAML mapping")
     return DatasetSpec.from_dict(data)

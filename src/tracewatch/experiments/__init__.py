@@ -52,10 +52,11 @@ from tracewatch.experiments._runner import (
 from tracewatch.experiments._spend import cost_aggregates, format_spend, unpriced
 from tracewatch.experiments._stopping import TERMINAL_KINDS, TerminalStops
 from tracewatch.experiments._summary import ExperimentSummary, experiment_markdown, experiment_summary
-from tracewatch.experiments._tasks import TaskFn, resolve_task
+from tracewatch.experiments._tasks import ALLOW_TASKS_ENV, TaskFn, resolve_task
 from tracewatch.experiments._templates import ItemFieldError, render_template
 
 __all__ = [
+    "ALLOW_TASKS_ENV",
     "EXPERIMENTS_PREFIX",
     "EXPERIMENT_ITEM_SCHEMA",
     "PROGRESS_LOGGER",

@@ -17,10 +17,10 @@ from dataclasses import field
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
+from tracewatch.config_files import read_config_file
 from tracewatch.errors import ConfigError
 from tracewatch.experiments._config import ExperimentConfig
 from tracewatch.experiments._experiment import Experiment
@@ -101,12 +101,7 @@ def load_experiment(
             raise ConfigError(
                 f"no shipped experiment {name!r}; shipped: {known}; or pass a .yaml path"
             ) from None
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read experiment file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"experiment file {path} is not valid YAML: {exc}") from None
+    data = read_config_file(path, "experiment file")
     return experiment_from_dict(data, check_providers=check_providers, environ=environ)
 
 

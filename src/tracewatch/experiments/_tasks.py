@@ -3,6 +3,10 @@
 A task is named `package.module:function`, imported and checked when the config is loaded, and called with
 one item as a dict; it returns the output text (or an awaitable of it). Sync callables run in a thread so they
 cannot stall the event loop. Its failures are the item's failures, never the run's.
+
+Naming a callable in a config is running code: importing a module runs it. So tasks are off unless the worker's
+environment sets TRACEWATCH_ALLOW_CALLABLE_TASKS=1 (docs/security.md): whoever may write an experiment config
+must not thereby be able to run code on the worker, unless the team decided so.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -23,11 +28,25 @@ TaskFn = Callable[[dict[str, Any]], str | Awaitable[str]]
 
 _TASK_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
+ALLOW_TASKS_ENV = "TRACEWATCH_ALLOW_CALLABLE_TASKS"
+"""The setting that allows task configs: `1`, `true` or `yes` (anything else, or unset, leaves them off)."""
+
+
+def callable_tasks_allowed() -> bool:
+    """Whether this process may import and call a config's task (TRACEWATCH_ALLOW_CALLABLE_TASKS)."""
+    return os.environ.get(ALLOW_TASKS_ENV, "").strip().lower() in ("1", "true", "yes")
+
 
 def resolve_task(ref: str, where: str = "task") -> TaskFn:
     """Import `package.module:function` and check it can be called with one argument (the item dict)."""
     if not isinstance(ref, str) or not _TASK_REF.match(ref):
         raise ConfigError(f"{where}={ref!r} must look like 'package.module:function'")
+    if not callable_tasks_allowed():
+        raise ConfigError(
+            f"{where}={ref!r} names Python code to run, and callable tasks are off; set "
+            f"{ALLOW_TASKS_ENV}=1 in the worker's environment to allow them (configs are then trusted as code, "
+            "see docs/security.md), or answer with a `model`"
+        )
     module_name, attr_path = ref.split(":", 1)
     try:
         target: Any = importlib.import_module(module_name)

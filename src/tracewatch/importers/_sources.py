@@ -24,11 +24,11 @@ from typing import Any, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from tracewatch.config_errors import config_error, unknown_keys
+from tracewatch.config_files import read_config_file
 from tracewatch.errors import ConfigError, StoreError
 from tracewatch.importers._otlp_objects import DEFAULT_PARTITION_FORMAT
 from tracewatch.paths import check_name, shipped_data
@@ -237,10 +237,5 @@ def load_sources(source: str | Path) -> list[SourceConfig]:
                 f"TRACEWATCH_SOURCES={str(source)!r} is neither a YAML file (.yaml/.yml) nor a shipped source "
                 f"name; shipped: {shipped}"
             )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(
-            f"cannot read sources file {path}: {exc}; expected a YAML file with a `sources:` list"
-        ) from None
+    data = read_config_file(path, "sources file")
     return parse_sources(data, origin=str(path))

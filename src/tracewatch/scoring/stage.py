@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any, Self
 
 import polars as pl
-import yaml
 from pydantic import BeforeValidator, Field, NonNegativeInt, PrivateAttr, model_validator
 
-from tracewatch.errors import ConfigError
+from tracewatch.config_files import read_config_file
 from tracewatch.experiments import Experiment
 from tracewatch.llm import LimitSettings, Runtime, limit_settings_from_dict, model_runtime
 from tracewatch.paths import shipped_data
@@ -60,6 +59,9 @@ class TraceScoringSpec(ScoringModel):
     """Traces scored a day: a deterministic sample of the day's accepted traces."""
     seed: Annotated[int, Expect("an integer")] = 0
     """Seed of the sample."""
+    agreement_size: Annotated[NonNegativeInt, Expect("an integer >= 0")] = 50
+    """Traces with human feedback the judges also score a day, beyond the sample, so that `judge_agreement`
+    has pairs to measure (they count there only, never in `trace_quality`); 0: the sample alone."""
     scorers: Annotated[
         tuple[Mapping[str, Any], ...], BeforeValidator(lambda value: value or ()), Field(strict=False)
     ] = ()
@@ -96,10 +98,7 @@ def load_trace_scoring(source: str | Path | Mapping[str, Any] = "traces") -> Tra
         path = Path(source)
         if path.suffix not in (".yaml", ".yml"):
             path = shipped_data(f"{TRACE_SCORING_DIR}/{source}.yaml")
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read trace scoring file {path}: {exc.strerror}") from None
+        data = read_config_file(path, "trace scoring file")
     return TraceScoringSpec.parse(data)
 
 
@@ -147,7 +146,14 @@ async def score_production_traces(
     """Score the day's sample of production traces and publish `trace_quality` and `judge_agreement`."""
     async with _judge_runtime(store, spec.suite, spec.limits) as runtime:
         scoring = await score_traces(
-            store, day, spec.suite, runtime, sample_size=spec.sample_size, seed=spec.seed, traces=traces
+            store,
+            day,
+            spec.suite,
+            runtime,
+            sample_size=spec.sample_size,
+            seed=spec.seed,
+            traces=traces,
+            agreement_size=spec.agreement_size,
         )
     published = publish_trace_scoring(store, scoring, run_id=run_id)
     rows = scoring.quality.filter(pl.col("segment_kind") == "all").select(

@@ -15,6 +15,7 @@ import pytest
 from tests.support.tasks import TASKS
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import (
+    ALLOW_TASKS_ENV,
     Experiment,
     ExperimentConfig,
     ItemFieldError,
@@ -25,6 +26,13 @@ from tracewatch.experiments import (
     shipped_experiments,
 )
 from tracewatch.llm import ModelError
+
+
+@pytest.fixture(autouse=True)
+def _callable_tasks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Task configs are off unless allowed (docs/security.md); these tests are about them once allowed."""
+    monkeypatch.setenv(ALLOW_TASKS_ENV, "1")
+
 
 MODEL = "openai/gpt-4o-mini"
 
