@@ -19,6 +19,7 @@ from flows.experiments import ExperimentStoppedError, run_experiment_flow
 from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
+from flows.task_runners import configured_task_runner, portable
 from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
 from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
@@ -91,7 +92,12 @@ def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[Expe
     return [ExperimentChoice.model_validate(name) for name in Settings().nightly_experiments]
 
 
-@flow(name="nightly", flow_run_name=_nightly_run_name, log_prints=True)
+@flow(
+    name="nightly",
+    flow_run_name=_nightly_run_name,
+    log_prints=True,
+    task_runner=configured_task_runner(),  # TRACEWATCH_TASK_RUNNER: threads, processes or Dask
+)
 def nightly(
     day: dt.date | None = None,
     reprocess: bool = False,
@@ -129,7 +135,7 @@ def nightly(
     if rebaseline_from is not None:
         check_rebaseline(rebaseline_from, day)  # before any work, not after the ingest
     settings = Settings()
-    store = connect_store()
+    store = portable(connect_store())  # travels to a worker as its URL: no credentials in task arguments
     published: list[PublishedPartition] = []
     sections: list[tuple[str, str]] = []
     if settings.sources:  # production traces arrive through the importers: bring the new ones in first
@@ -137,14 +143,16 @@ def nightly(
         publish_import_artifacts(imported)
         published += imported.published
         sections.append(("Import", import_markdown(imported)))
-    result = ingest(store, day, reprocess, fail_on_no_traces)
+    result = ingest.submit(store, day, reprocess, fail_on_no_traces).result()
     warning = result.night.warning if result.night is not None else None
     if warning:  # the rule is off (on, ingest failed the night): logged by ingest, shown first in the summary
         sections.insert(0, ("No traces", f"**Warning:** {warning}"))
     touched_dates = sorted({*result.dates_touched, day})
     for touched in touched_dates:
-        published += monitoring_reports(store, touched, result.run_id, result.parts.pop(touched, None))
-    build, dataset_reports = sample_dataset(store, day, result.run_id, dataset_spec(dataset))
+        published += monitoring_reports.submit(
+            store, touched, result.run_id, result.parts.pop(touched, None)
+        ).result()
+    build, dataset_reports = sample_dataset.submit(store, day, result.run_id, dataset_spec(dataset)).result()
     published += dataset_reports
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier
     # night resumes that night's experiment instead of starting one on a later version.

@@ -1,0 +1,100 @@
+"""Where the nightly and backfill flows run their tasks: the one place that turns the task-runner setting
+(`TRACEWATCH_TASK_RUNNER`, docs/scaling.md) into a Prefect task runner, and that lets a store travel to a
+worker process without its credentials.
+
+- `threads` (default): a thread pool in the flow's own process, as a flow runs without a setting.
+- `processes[:n]`: a pool of n local processes (default: one per core).
+- `dask:<scheduler address>`: an existing Dask cluster, through `prefect-dask`'s `DaskTaskRunner`.
+- `dask-local[:n]`: a temporary `distributed.LocalCluster` of n single-threaded worker processes (default 2).
+
+`prefect_dask` is imported only for a Dask setting, so an install without the `dask` extra runs the other two.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+
+from tracewatch.errors import ConfigError
+from tracewatch.settings import Settings
+from tracewatch.store import Store
+
+_FORMS = "threads, processes[:n], dask:<scheduler address> or dask-local[:n]"
+_WORKERS = re.compile(r"^[1-9][0-9]{0,2}$")
+DEFAULT_LOCAL_DASK_WORKERS = 2
+
+
+def task_runner_for(spec: str) -> TaskRunner[Any]:
+    """The task runner a setting names (see the module docstring); anything else is refused naming the forms."""
+    text = spec.strip()
+    kind, _, arg = text.partition(":")
+    if kind == "threads" and not arg:
+        return ThreadPoolTaskRunner()
+    if kind == "processes":
+        return ProcessPoolTaskRunner(max_workers=_workers(text, arg, None))
+    if kind == "dask" and arg.strip():
+        return _dask_runner(address=arg.strip())
+    if kind == "dask-local":
+        workers = _workers(text, arg, DEFAULT_LOCAL_DASK_WORKERS)
+        return _dask_runner(
+            cluster_class="distributed.LocalCluster",
+            # One thread per worker process: the per-file tasks are CPU-bound polars work, and a process
+            # per core is what bounds memory per process (docs/scaling.md).
+            cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True},
+        )
+    raise ConfigError(f"TRACEWATCH_TASK_RUNNER={spec!r} is not a task runner; expected {_FORMS}")
+
+
+def configured_task_runner() -> TaskRunner[Any]:
+    """The task runner of `Settings().task_runner` (read when a flow module is imported, as Prefect fixes a
+    flow's task runner when the flow is declared; `flow.with_options(task_runner=...)` picks another)."""
+    return task_runner_for(Settings().task_runner)
+
+
+def _workers(spec: str, arg: str, default: int | None) -> int | None:
+    if not arg:
+        return default
+    if not _WORKERS.match(arg.strip()):
+        raise ConfigError(
+            f"TRACEWATCH_TASK_RUNNER={spec!r}: {arg!r} is not a number of workers; expected 1 to 999, "
+            f"as in {spec.split(':', maxsplit=1)[0]}:2"
+        )
+    return int(arg)
+
+
+def _dask_runner(**options: Any) -> TaskRunner[Any]:
+    try:
+        from prefect_dask.task_runners import DaskTaskRunner  # only Dask settings need the extra
+    except ImportError as exc:
+        raise ConfigError(
+            "TRACEWATCH_TASK_RUNNER names Dask but prefect-dask is not installed; install the dask extra "
+            "(pip install 'tracewatch[dask]' or uv sync --extra dask), or use threads or processes"
+        ) from exc
+    runner: TaskRunner[Any] = DaskTaskRunner(**options)
+    return runner
+
+
+class PortableStore(Store):
+    """A store that travels to a worker process as its URL alone: the worker opens the same URL with the
+    credentials of its own environment (`TRACEWATCH_*` / `AWS_*`), so none pass through task arguments, the
+    scheduler or a log."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_reopened, (self.url,))
+
+
+def portable(store: Store) -> PortableStore:
+    """`store` as a `PortableStore` (the same URL and settings)."""
+    if isinstance(store, PortableStore):
+        return store
+    return PortableStore(store.url, store._settings)  # the same settings, no second read
+
+
+@functools.cache
+def _reopened(url: str) -> PortableStore:
+    """The store at `url` in this worker process, opened once per process (building an S3 client costs a
+    fraction of a second and some MB)."""
+    return PortableStore(url, Settings(store=url))
