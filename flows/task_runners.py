@@ -2,7 +2,8 @@
 (`TRACEWATCH_TASK_RUNNER`, docs/scaling.md) into a Prefect task runner, and that lets a store travel to a
 worker process without its credentials.
 
-- `threads` (default): a thread pool in the flow's own process, as a flow runs without a setting.
+- `threads` (default, also when the setting is empty): a thread pool in the flow's own process, as a flow runs
+  without a setting.
 - `processes[:n]`: a pool of n local processes (default: one per core).
 - `dask:<scheduler address>`: an existing Dask cluster, through `prefect-dask`'s `DaskTaskRunner`.
 - `dask-local[:n]`: a temporary `distributed.LocalCluster` of n single-threaded worker processes (default 2).
@@ -31,7 +32,7 @@ def task_runner_for(spec: str) -> TaskRunner[Any]:
     """The task runner a setting names (see the module docstring); anything else is refused naming the forms."""
     text = spec.strip()
     kind, _, arg = text.partition(":")
-    if kind == "threads" and not arg:
+    if kind in ("", "threads") and not arg:  # set but empty (a deployment's unset variable): the default
         return ThreadPoolTaskRunner()
     if kind == "processes":
         return ProcessPoolTaskRunner(max_workers=_workers(text, arg, None))

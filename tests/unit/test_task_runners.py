@@ -1,0 +1,63 @@
+"""The task-runner setting (flows/task_runners.py): each form gives the runner it names, a bad one is refused
+naming the forms, and a store pickles as its URL alone (prefect-dask's DaskTaskRunner,
+https://docs.prefect.io/integrations/prefect-dask, sends task arguments to the workers pickled)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+from flows.task_runners import PortableStore, portable, task_runner_for
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect_dask.task_runners import DaskTaskRunner
+from pydantic import SecretStr
+
+from tracewatch.errors import ConfigError
+from tracewatch.settings import Settings
+from tracewatch.store import Store
+
+
+@pytest.mark.parametrize("spec", ["threads", "", "  "])
+def test_threads_is_the_default_and_an_empty_setting_means_it(spec: str) -> None:
+    assert isinstance(task_runner_for(spec), ThreadPoolTaskRunner)
+
+
+def test_processes_take_a_worker_count() -> None:
+    runner = task_runner_for("processes:3")
+    assert isinstance(runner, ProcessPoolTaskRunner) and runner._max_workers == 3
+
+
+def test_dask_address_connects_to_an_existing_cluster() -> None:
+    runner = task_runner_for("dask:tcp://10.0.0.5:8786")
+    assert isinstance(runner, DaskTaskRunner) and runner.address == "tcp://10.0.0.5:8786"
+
+
+def test_dask_local_starts_single_threaded_worker_processes() -> None:
+    runner = task_runner_for("dask-local:3")
+    assert isinstance(runner, DaskTaskRunner) and runner.address is None
+    assert runner.cluster_kwargs == {"n_workers": 3, "threads_per_worker": 1, "processes": True}
+    assert task_runner_for("dask-local").cluster_kwargs["n_workers"] == 2
+
+
+@pytest.mark.parametrize("spec", ["dask", "dask:", "spark:x", "processes:many", "dask-local:0", "threads:2"])
+def test_a_wrong_setting_is_refused_naming_the_forms(spec: str) -> None:
+    with pytest.raises(ConfigError, match="TRACEWATCH_TASK_RUNNER"):
+        task_runner_for(spec)
+
+
+def test_the_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACEWATCH_TASK_RUNNER", "dask:tcp://scheduler:8786")
+    assert Settings().task_runner == "dask:tcp://scheduler:8786"
+
+
+def test_a_portable_store_pickles_as_its_url_alone(tmp_path: Path) -> None:
+    secret = "s3cr3t-not-to-be-sent"
+    store = Store(
+        f"file://{tmp_path}", Settings(store=f"file://{tmp_path}", aws_secret_access_key=SecretStr(secret))
+    )
+    sent = pickle.dumps(portable(store))
+    assert secret.encode() not in sent
+    again = pickle.loads(sent)
+    assert isinstance(again, PortableStore) and again.url == store.url
+    assert portable(again) is again
