@@ -1,8 +1,11 @@
 """Online-style scoring of production traces: a deterministic sample of a day's traces through the configured
 scorers, aggregated overall and per route and model, so quality trends exist on nights without experiments.
 
-Where a sampled trace carries human feedback, each LLM judge's score on that same output is compared with it
-(`judge_agreement`): Cohen's kappa when both sides are binary, Spearman's rho otherwise, always with n.
+Where a judged trace carries human feedback, each LLM judge's score on that same output is compared with it
+(`judge_agreement`): Cohen's kappa when both sides are binary, Spearman's rho otherwise, always with n. A
+uniform sample rarely holds enough traces with feedback (judges are costly, so samples are small), so the
+judges also score up to `agreement_size` traces that carry feedback, picked by the same stable hash: those
+count in `judge_agreement` only, never in `trace_quality`, whose sample stays uniform.
 """
 
 from __future__ import annotations
@@ -55,13 +58,31 @@ class TraceScoring:
     scores: pl.DataFrame
     quality: pl.DataFrame
     agreement: pl.DataFrame
+    agreement_traces: int = 0
+    """Traces with feedback the judges scored beyond the sample, for `agreement` only."""
 
     @property
     def message(self) -> str:
         if self.sampled == 0:
             return f"{self.day}: no traces to score"
         scorers = self.scores["scorer"].n_unique()
-        return f"{self.day}: scored {self.sampled} of {self.traces} traces with {scorers} scorers"
+        extra = f"; judges also scored {self.agreement_traces} with feedback" if self.agreement_traces else ""
+        line = f"{self.day}: scored {self.sampled} of {self.traces} traces with {scorers} scorers{extra}"
+        return line + "".join(f"; {agreement}" for agreement in self.agreement_lines())
+
+    def agreement_lines(self) -> list[str]:
+        """Each judge's agreement with each kind of human feedback, with its n: `relevance vs thumbs:
+        spearman 0.41 (n=12)`, or `unknown (n=1: needs at least 3 scored items, got 1)`."""
+        lines = []
+        for row in self.agreement.iter_rows(named=True):
+            measured = row["statistic"] is not None
+            value = (
+                f"{row['method']} {row['statistic']:.2f} (n={row['n']})"
+                if measured
+                else (f"unknown (n={row['n']}: {row['message']})")
+            )
+            lines.append(f"{row['judge']} vs {row['feedback']} feedback: {value}")
+        return lines
 
 
 def sample_traces(traces: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
@@ -74,6 +95,25 @@ def sample_traces(traces: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     draws = stable_hash64(traces["trace_id"], key=key64(seed, "trace-scoring"))
     chosen = np.argsort(draws, kind="stable")[:size]
     return traces[np.sort(chosen)]
+
+
+def has_feedback() -> pl.Expr:
+    """Whether a trace carries at least one finite human feedback value (what agreement can be measured on)."""
+    return (
+        pl.col("feedback")
+        .list.eval(pl.element().struct.field("value").is_finite())
+        .list.any()
+        .fill_null(False)
+    )
+
+
+def feedback_traces(traces: pl.DataFrame, sample: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
+    """Up to `size` traces with human feedback that are not in `sample`, by the sample's stable hash: what the
+    judges also score so that their agreement with people has pairs to be measured on."""
+    if size < 0:
+        raise ConfigError(f"trace scoring agreement size {size} must be >= 0")
+    rest = traces.filter(has_feedback(), ~pl.col("trace_id").is_in(sample["trace_id"].implode()))
+    return sample_traces(rest, size, seed)
 
 
 def _scoring_frame(traces: pl.DataFrame) -> pl.DataFrame:
@@ -99,14 +139,18 @@ async def score_traces(
     seed: int = 0,
     traces: pl.DataFrame | None = None,
     resamples: int = 2000,
+    agreement_size: int = 0,
 ) -> TraceScoring:
-    """Score a deterministic sample of `day`'s accepted traces (read from the store unless given)."""
+    """Score a deterministic sample of `day`'s accepted traces (read from the store unless given); the judges
+    also score up to `agreement_size` other traces with feedback, for `judge_agreement` only."""
     if traces is None:
         traces = scan_accepted(store, day, TRACE_COLUMNS)
-    sample = _scoring_frame(sample_traces(traces.select(TRACE_COLUMNS), sample_size, seed))
-    long = await score_rows(sample.select(list(SCORING_COLUMNS)), suite, runtime)
-    keyed = sample.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
-    scores = keyed.select("row", "trace_id", *SEGMENTS, "feedback").join(long, on="row").drop("row")
+    picked = sample_traces(traces.select(TRACE_COLUMNS), sample_size, seed)
+    sample = _scoring_frame(picked)
+    scores = await _long_scores(sample, suite, runtime)
+    judges_only = ScorerSuite(judges=suite.judges)
+    extra = _scoring_frame(feedback_traces(traces.select(TRACE_COLUMNS), picked, agreement_size, seed))
+    extra_scores = await _long_scores(extra, judges_only, runtime) if judges_only and extra.height else None
     spread = (
         scores.filter(pl.col("status") == "scored")
         .group_by("scorer")
@@ -123,11 +167,19 @@ async def score_traces(
             sampled=pl.lit(sample.height, pl.Int64),
         )
     )
-    judges = {judge.name for judge in suite.judges}
-    agreement = judge_agreement(scores.filter(pl.col("scorer").is_in(sorted(judges))))
-    result = TraceScoring(day, traces.height, sample.height, scores, quality, agreement)
+    judged = scores.filter(pl.col("scorer").is_in(sorted(j.name for j in suite.judges)))
+    agreement = judge_agreement(judged if extra_scores is None else pl.concat([judged, extra_scores]))
+    extra_count = 0 if extra_scores is None else extra.height
+    result = TraceScoring(day, traces.height, sample.height, scores, quality, agreement, extra_count)
     log.info(result.message)
     return result
+
+
+async def _long_scores(frame: pl.DataFrame, suite: ScorerSuite, runtime: Runtime | None) -> pl.DataFrame:
+    """`suite`'s long scores of `frame`'s traces, each with its trace id, segments and feedback."""
+    long = await score_rows(frame.select(list(SCORING_COLUMNS)), suite, runtime)
+    keyed = frame.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    return keyed.select("row", "trace_id", *SEGMENTS, "feedback").join(long, on="row").drop("row")
 
 
 AGREEMENT_SCHEMA: dict[str, pl.DataType] = {
@@ -140,24 +192,31 @@ def judge_agreement(scores: pl.DataFrame) -> pl.DataFrame:
     """Per (judge, feedback name): agreement on the traces that have both a scored judgement and that feedback.
 
     `scores` are long judge scores with each trace's `feedback` list. Feedback given twice on one trace is
-    averaged. Both sides binary (thumbs up/down against a pass/fail judge): Cohen's kappa; else Spearman."""
-    rows: list[dict[str, object]] = []
+    averaged. Both sides binary (thumbs up/down against a pass/fail judge): Cohen's kappa; else Spearman. A
+    feedback name the judged traces carry but no judgement of them could be read gets a row with n = 0, an
+    unknown statistic and the reason, so a night without a measure says why."""
     if scores.is_empty():
         return pl.DataFrame(schema=AGREEMENT_SCHEMA)
-    pairs = (
-        scores.filter(pl.col("status") == "scored")
-        .explode("feedback")
+    labelled = (
+        scores.explode("feedback")
         .drop_nulls("feedback")
         .unnest("feedback", separator=".")
         .filter(pl.col("feedback.value").is_finite())  # a null, NaN or inf rating is no rating
         .group_by("scorer", "scorer_args", "trace_id", "feedback.name")
-        .agg(pl.col("value").first(), pl.col("feedback.value").mean())
+        .agg((pl.col("status") == "scored").first().alias("scored"), "value", pl.col("feedback.value").mean())
+        .with_columns(pl.col("value").list.first())
         .sort("scorer", "feedback.name", "trace_id")
     )
-    for (judge, args, name), group in pairs.group_by(
+    rows: list[dict[str, object]] = []
+    for (judge, args, name), group in labelled.group_by(
         "scorer", "scorer_args", "feedback.name", maintain_order=True
     ):
-        found = _agreement(group["value"].to_numpy(), group["feedback.value"].to_numpy())
+        pairs = group.filter(pl.col("scored"))
+        if pairs.is_empty():
+            # Feedback was there but no judgement could be read: a row that says so, not a missing row.
+            found = Agreement(None, 0, "none", f"no readable judgement on the {group.height} traces with it")
+        else:
+            found = _agreement(pairs["value"].to_numpy(), pairs["feedback.value"].to_numpy())
         message = found.reason or f"{found.method} {found.statistic:.2f} over {found.n} traces"
         rows.append(
             {
