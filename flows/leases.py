@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -45,6 +46,10 @@ def night_lease(default_day: Callable[[], dt.date]) -> Callable[[Callable[P, R]]
             with held(connect_store(), f"nightly-{day}", run_label()):
                 return fn(*args, **kwargs)
 
+        # Prefect builds the flow's parameter model from the wrapper: give it the annotations resolved where
+        # `fn` was written (this module's globals do not hold the flow's parameter types).
+        wrapper.__annotations__ = typing.get_type_hints(fn)
+        wrapper.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
