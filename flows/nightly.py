@@ -17,6 +17,7 @@ from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import ExperimentStoppedError, run_experiment_flow
 from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
+from flows.leases import night_lease
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from flows.task_runners import configured_task_runner, portable
@@ -98,6 +99,7 @@ def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[Expe
     log_prints=True,
     task_runner=configured_task_runner(),  # TRACEWATCH_TASK_RUNNER: threads, processes or Dask
 )
+@night_lease(yesterday_utc)  # one run per night (a manual run and the deployment's): flows/leases.py
 def nightly(
     day: dt.date | None = None,
     reprocess: bool = False,
