@@ -27,6 +27,7 @@ from tracewatch.llm import (
     config_keys,
 )
 from tracewatch.scoring.judges._options import JudgeOptions
+from tracewatch.scoring.judges._quoting import Quoting
 from tracewatch.scoring.judges.parse import parse_flag, parse_scale
 from tracewatch.scoring.judges.prompts import KINDS, JudgeItem, PromptKind, judge_messages, scale_of
 from tracewatch.scoring.types import Score, ScorerSpec
@@ -81,9 +82,12 @@ class LLMJudge:
     def messages(self, item: JudgeItem) -> list[Message]:
         return judge_messages(self.kind, item, self.options)
 
-    def parse(self, text: str) -> Score:
+    def parse(self, text: str, item: JudgeItem | None = None) -> Score:
+        """The judge's verdict in `text`; given the `item` it judged, only what the judge wrote itself counts
+        (not its echo of the item's quoted texts, nor a verdict copied from them)."""
+        quoting = Quoting.of(item) if item is not None else None
         scale = scale_of(self.kind, self.options)
-        return parse_flag(text) if scale is None else parse_scale(text, *scale)
+        return parse_flag(text, quoting) if scale is None else parse_scale(text, *scale, quoting)
 
     async def score_items(
         self, items: Sequence[JudgeItem], runtime: Runtime, *, retry: RetryPolicy | None = None
@@ -94,14 +98,14 @@ class LLMJudge:
         context = call_context(
             runtime, retry or RetryPolicy(), call, budget_key=f"judge:{self.name}", timeout_s=call.timeout_s
         )
-        requests: list[tuple[list[Message], str] | Score] = []
+        requests: list[tuple[list[Message], str, JudgeItem] | Score] = []
         for item in items:
             absent = self.missing_fields(item)
             if absent:
                 requests.append(Score.unscored(f"judge {self.name!r} needs {absent}; the item has none"))
             else:
                 messages = self.messages(item)
-                requests.append((messages, cache_key(messages, call)))
+                requests.append((messages, cache_key(messages, call), item))
         keys = [r[1] for r in requests if not isinstance(r, Score)]
         if context.cache is not None:
             await context.cache.prefetch(keys)
@@ -110,14 +114,14 @@ class LLMJudge:
         extra = {"model": call.model, **{k: call.params.get(k) for k in ("temperature", "seed")}}
 
         async def worker() -> None:
-            for index, (messages, key) in pending:
+            for index, (messages, key, item) in pending:
                 result = await answer(
                     context, partial(runtime.client.complete, messages, call), messages, key
                 )
                 if result.completion is None:
                     scores[index] = Score.error(f"judge call failed: {result.error}", extra)
                     continue
-                judged = self.parse(result.completion.text)
+                judged = self.parse(result.completion.text, item)
                 scores[index] = Score(
                     judged.value,
                     judged.status,
