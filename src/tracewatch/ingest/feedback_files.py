@@ -56,7 +56,7 @@ def load_feedback_suite() -> Suite:
 
 @dataclass(frozen=True)
 class CheckedFeedback:
-    """The outcome of one feedback file: the accepted events (with `row_nr`) and the quarantine records."""
+    """The outcome of one feedback file: the accepted events and the quarantine records."""
 
     key: str
     rows: int | None
@@ -89,8 +89,10 @@ def check_feedback_file(
         .agg(pl.col("reasons").drop_nulls())
         .sort("row_nr")
     )
+    if reasons.is_empty():  # the usual case: no join at all
+        return CheckedFeedback(key, raw.height, frame, pl.DataFrame(schema=QUARANTINE_SCHEMA))
     numbered = frame.with_row_index("row_nr").with_columns(pl.col("row_nr").cast(pl.Int64))
-    accepted = numbered.join(reasons, on="row_nr", how="anti", maintain_order="left")
+    accepted = numbered.join(reasons, on="row_nr", how="anti", maintain_order="left").drop("row_nr")
     shown = raw.select(list(FEEDBACK_EVENT_SCHEMA)).with_row_index("row_nr")
     rejected = shown.with_columns(pl.col("row_nr").cast(pl.Int64)).join(reasons, on="row_nr", how="inner")
     records = rejected.select(
@@ -150,7 +152,7 @@ def _rejected(key: str, rows: int | None, reason: str, meta: dict[str, object]) 
         "file_rows": rows,
         "reasons": [reason],
     }
-    empty = pl.DataFrame(schema={"row_nr": pl.Int64, **FEEDBACK_EVENT_SCHEMA})
+    empty = pl.DataFrame(schema=FEEDBACK_EVENT_SCHEMA)
     return CheckedFeedback(key, rows, empty, pl.DataFrame([row], schema=QUARANTINE_SCHEMA), reason)
 
 
@@ -161,13 +163,19 @@ def feedback_quarantine_key(day: dt.date, source_key: str) -> str:
     return f"{FEEDBACK_QUARANTINE_PREFIX}/date={day.isoformat()}/{name}.parquet"
 
 
-def write_feedback_quarantine(store: Store, day: dt.date, checked: CheckedFeedback) -> None:
-    """Replace the file's quarantine record; a clean file leaves none (a reprocessed file loses its old one)."""
+def write_feedback_quarantine(store: Store, day: dt.date, checked: CheckedFeedback, stale: set[str]) -> None:
+    """Replace the file's quarantine record; a clean file leaves none: a rewritten file loses its old one
+    (`stale`, the records that exist: a clean file costs no round trip when it had none)."""
     key = feedback_quarantine_key(day, checked.key)
     if checked.quarantined.height:
         store.write_parquet(key, checked.quarantined)
-    else:
+    elif key in stale:
         store.delete(key)
+
+
+def feedback_quarantine_keys(store: Store) -> set[str]:
+    """The keys of every feedback quarantine record (one listing)."""
+    return {o.key for o in store.list_objects(FEEDBACK_QUARANTINE_PREFIX, ".parquet")}
 
 
 def read_feedback_quarantine(store: Store, day: dt.date) -> pl.DataFrame:

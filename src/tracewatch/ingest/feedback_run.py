@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -19,7 +20,9 @@ import polars as pl
 from tracewatch.ingest.feedback_attach import ATTACHED_SCHEMA, attach, distinct_events, trace_index
 from tracewatch.ingest.feedback_files import (
     FEEDBACK_PREFIX,
+    CheckedFeedback,
     check_feedback_file,
+    feedback_quarantine_keys,
     load_feedback_suite,
     write_feedback_quarantine,
 )
@@ -35,6 +38,8 @@ log = logging.getLogger(__name__)
 FEEDBACK_LEDGER_KEY = "warehouse/state/feedback_ledger.parquet"
 PENDING_KEY = "warehouse/feedback/pending.parquet"
 ORPHANED_PREFIX = "warehouse/feedback/orphaned"
+READ_AHEAD = 8
+"""Feedback files read and checked at once."""
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,19 @@ def ingest_new_feedback(
     ledger = load_ledger(store, FEEDBACK_LEDGER_KEY)
     known = ledger.known_versions()
     result = FeedbackResult(run_id=run_id)
+    new_files = [(day, obj) for day, objects in _new_files(store, known, up_to).items() for obj in objects]
+    stale = feedback_quarantine_keys(store) if new_files else set()
+
+    def check(item: tuple[dt.date, ObjectInfo]) -> CheckedFeedback:
+        day, obj = item
+        checked = check_feedback_file(store, obj.key, obj.version, day, suite, run_id=run_id, at=now)
+        write_feedback_quarantine(store, day, checked, stale)
+        return checked
+
     fresh: list[pl.DataFrame] = []
-    for day, objects in _new_files(store, known, up_to).items():
-        entries = []
-        for obj in objects:
-            checked = check_feedback_file(store, obj.key, obj.version, day, suite, run_id=run_id, at=now)
-            write_feedback_quarantine(store, day, checked)
+    entries: list[LedgerEntry] = []
+    with ThreadPoolExecutor(max_workers=READ_AHEAD) as pool:  # S3 round trips overlap; polars frees the GIL
+        for (day, obj), checked in zip(new_files, pool.map(check, new_files), strict=True):
             quarantined = checked.quarantined.height if checked.reason is None else checked.rows or 0
             result.files += 1
             result.files_rejected += checked.reason is not None
@@ -130,13 +142,12 @@ def ingest_new_feedback(
                 )
             )
             entries.append(_entry(obj, day, checked.rows, quarantined, checked.reason, run_id, now))
-        ledger.record(entries)
-    waiting = _read_pending(store)
-    candidates, duplicates = distinct_events(pl.concat([waiting, *fresh]).cast(ATTACHED_SCHEMA))  # type: ignore[arg-type]
-    result.duplicates += duplicates
+    ledger.record(entries)
+    candidates = pl.concat([_read_pending(store), *fresh]).cast(ATTACHED_SCHEMA)  # type: ignore[arg-type]
     index = trace_index(store, load_ledger(store))
+    found = candidates.join(index, on="trace_id", how="left", maintain_order="left")
     # the run that attaches an event owns it, so a waiting event whose trace arrived tonight rebuilds its date
-    resolved = candidates.join(index, on="trace_id", how="inner").with_columns(run_id=pl.lit(run_id))
+    resolved = found.filter(pl.col("date").is_not_null()).with_columns(run_id=pl.lit(run_id))
     attached = attach(store, resolved, run_id)
     result.duplicates += attached.duplicates
     result.replaced += attached.replaced
@@ -144,7 +155,8 @@ def ingest_new_feedback(
         RebuiltDate(day, events.height, dict(Counter(events.get_column("name").to_list())))
         for day, events in sorted(attached.changed.items())
     ]
-    unknown = candidates.join(index, on="trace_id", how="anti")
+    unknown, duplicates = distinct_events(found.filter(pl.col("date").is_null()).drop("date"))
+    result.duplicates += duplicates
     night = up_to or now.date()
     result.orphaned, result.published = _give_up(store, unknown, now, orphan_after, night, run_id)
     still = unknown.filter(now - pl.col("ingested_at") < orphan_after)
