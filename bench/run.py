@@ -25,6 +25,7 @@ from bench import (
     demo_alerts_bench,
     drift_bench,
     experiments_bench,
+    feedback_bench,
     import_bench,
     ingest_bench,
     orchestration_bench,
@@ -115,6 +116,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "OTLP spans imported from gzipped JSON and protobuf objects, against reading and parsing them alone",
         lambda args, work: import_bench.run_benchmark(spans=args.spans, repeats=args.repeats, work_dir=work),
         import_bench.to_markdown,
+    ),
+    Benchmark(
+        "feedback",
+        "late feedback events (--rows of them) attached to traces over 30 days, against a bare polars join",
+        lambda args, work: feedback_bench.run_benchmark(
+            events=args.rows, repeats=args.repeats, work_dir=work
+        ),
+        feedback_bench.to_markdown,
     ),
 )
 
