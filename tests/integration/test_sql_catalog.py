@@ -15,7 +15,6 @@ import datetime as dt
 import io
 import re
 import shlex
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -35,8 +34,9 @@ from tests.integration.test_documented_queries import (
 )
 from tests.support.ddl_text import read_tables
 from tests.support.duckdb_s3 import duckdb_on
-from tests.support.entry_point import Run, clean_environment, tracewatch
+from tests.support.entry_point import Run, tracewatch
 from tracewatch.catalog import DDL_DIALECTS, MASK, catalog_ddl, open_catalog
+from tracewatch.cli import main
 from tracewatch.reports import REPORT_TABLES
 from tracewatch.store import Store
 
@@ -45,6 +45,8 @@ README_QUERY = re.compile(
 )
 
 
+KEY_ID_QUERY = "SELECT regexp_extract(secret_string, 'key_id=([^;]+)', 1) AS key_id FROM duckdb_secrets()"
+"""The key id DuckDB shows for the store's secret: what must come out masked."""
 DEMO_STORE = "TRACEWATCH_STORE=file://$PWD/.tracewatch/demo"
 """How the README points the command at the demo's copy (the test points it at the S3 store instead)."""
 
@@ -119,35 +121,42 @@ def _spaced(sql: str) -> str:
 def test_time_is_utc_in_a_process_whose_zone_is_not(reports: Reports, tmp_path: Path) -> None:
     """Tokyo is UTC+9 all year: a session left in the process's zone would show 09:00:00+09."""
     day = min(reports.store.partitions("reports/trace_metrics_hourly"))
-    query = "SELECT min(hour) AS first_hour FROM trace_metrics_hourly"
-    table = reports.run("-c", query, cwd=tmp_path, TZ="Asia/Tokyo")
-    assert table.out == ["first_hour", f"{day} 00:00:00+00:00"], table.err
-    text = reports.run("-c", f"SELECT CAST(({query}) AS VARCHAR) AS shown", cwd=tmp_path, TZ="Asia/Tokyo")
-    assert text.out == ["shown", f"{day} 00:00:00+00"], text.err
+    query = "SELECT min(hour) AS first_hour, CAST(min(hour) AS VARCHAR) AS shown FROM trace_metrics_hourly"
+    run = reports.run("-c", query, cwd=tmp_path, TZ="Asia/Tokyo")
+    assert [re.split(r"\s{2,}", line) for line in run.out] == [
+        ["first_hour", "shown"],
+        [f"{day} 00:00:00+00:00", f"{day} 00:00:00+00"],
+    ], run.err
 
 
-def test_no_credential_is_ever_printed(reports: Reports, tmp_path: Path) -> None:
-    listed = reports.run("-c", "SELECT name, secret_string FROM duckdb_secrets()", cwd=tmp_path)
-    assert listed.status == 0 and MASK in "\n".join(listed.out)  # DuckDB shows the key id; it is masked
-    assert reports.run("--list", cwd=tmp_path).status == 0
+def test_no_credential_is_ever_printed(
+    reports: Reports, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (the command's own code path, as main() runs it), each way out: a table, the view
+    list, a failed read with its traceback (-v), an error quoting the secret, and the prompt fed by a pipe."""
+    for name, value in reports.env.items():
+        monkeypatch.setenv(name, value)
+
+    def sql(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        status = main(["sql", *args])
+        out, err = capsys.readouterr()
+        reports.assert_no_credential([out, err])
+        return status, out, err
+
+    status, out, _ = sql("-c", "SELECT name, secret_string FROM duckdb_secrets()")
+    assert status == 0 and MASK in out  # DuckDB shows the key id; it is masked
+    status, out, _ = sql("-c", KEY_ID_QUERY, "--format", "csv")
+    assert status == 0 and out.splitlines() == ['"key_id"', f'"{MASK}"']
+    assert sql("--list")[0] == 0
     missing = reports.store.uri("nowhere/*.parquet")
-    failed = reports.run("-v", "-c", f"SELECT * FROM read_parquet('{missing}')", cwd=tmp_path)
-    assert failed.status == 2 and "No files found" in "\n".join(failed.err)
-    echoed = reports.run("-c", f"SELECT CAST('{reports.server.secret_access_key}' AS INTEGER)", cwd=tmp_path)
-    assert echoed.status == 2 and MASK in "\n".join(echoed.err)
-    piped = subprocess.run(
-        [sys.executable, "-m", "tracewatch.cli", "sql"],
-        input="SELECT * FROM duckdb_secrets();\nSELECT secret FROM nowhere;\n",
-        env=clean_environment(**reports.env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert piped.returncode == 0, piped.stderr
-    reports.assert_no_credential([piped.stdout, piped.stderr])
-    assert "Table with name nowhere does not exist" in piped.stderr
+    status, _, err = sql("-v", "-c", f"SELECT * FROM read_parquet('{missing}')")
+    assert status == 2 and "No files found" in err
+    status, _, err = sql("-c", f"SELECT CAST('{reports.server.secret_access_key}' AS INTEGER)")
+    assert status == 2 and MASK in err
+    status, out, err = sql(stdin=f"{KEY_ID_QUERY};\nSELECT secret FROM nowhere;\n")
+    assert status == 0 and MASK in out
+    assert "Table with name nowhere does not exist" in err
 
 
 def _expected_type(kind: pa.DataType, dialect: str) -> str:
