@@ -53,6 +53,13 @@ def redact_text(text: str, config: RedactionConfig | None = None) -> tuple[str, 
     return str(redacted[0]), found
 
 
+def pii_found(texts: pl.Series, config: RedactionConfig | None = None) -> pl.Series:
+    """How many PII values `redact_frame` would replace in each text (Int64, 0 for null): the redactor's own
+    detection, for choices that depend on whether a trace holds personal data (the failure sampler's `pii`)."""
+    _, counts = _redact_strings(texts.cast(pl.String), rules_for(config or RedactionConfig()))
+    return pl.Series(texts.name, _total(counts, texts.len()), dtype=pl.Int64)
+
+
 def redact_frame(
     frame: pl.DataFrame,
     columns: Sequence[str],

@@ -11,7 +11,13 @@ from tracewatch.summaries.drift_section import (
 )
 from tracewatch.summaries.imports import import_markdown, import_table
 from tracewatch.summaries.leaderboard import experiment_leaderboard, leaderboard_table
-from tracewatch.summaries.night import NightLinks, ingest_table, nest_headings, night_summary_markdown
+from tracewatch.summaries.night import (
+    NightLinks,
+    dataset_night_line,
+    ingest_table,
+    nest_headings,
+    night_summary_markdown,
+)
 from tracewatch.summaries.overview import daily_overview, overview_text
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "alert_streaks",
     "alerted_on",
     "daily_overview",
+    "dataset_night_line",
     "drift_section_markdown",
     "experiment_leaderboard",
     "import_markdown",

@@ -68,6 +68,19 @@ def night_summary_markdown(
     return "\n".join(lines) + "\n"
 
 
+def dataset_night_line(message: str, redactions: Mapping[str, int]) -> str:
+    """The night's dataset build (`message`) with the PII redacted in its new items, per kind: a person sees
+    that redaction ran and what it caught, not only a total in a manifest. `redactions` is the build's count
+    per enabled kind (empty when redaction is off or no items were made)."""
+    if not redactions:
+        return message
+    found = [f"{count} {kind}" for kind, count in sorted(redactions.items()) if count]
+    if not found:
+        return f"{message}. No PII found in the new items (checked: {', '.join(sorted(redactions))})."
+    total = sum(redactions.values())
+    return f"{message}. **PII redacted in the new items: {total}** ({', '.join(found)})."
+
+
 def nest_headings(body: str, *, under: int) -> str:
     """`body`'s markdown headings moved down so the highest sits one level below `under` (a `#` title in a
     section body would otherwise outrank the section it is in); code blocks are left alone."""

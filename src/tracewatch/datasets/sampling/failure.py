@@ -9,10 +9,12 @@ import polars as pl
 from pydantic import Field, Strict, field_validator
 
 from tracewatch.datasets.config import Range
+from tracewatch.datasets.pii import pii_found
 from tracewatch.datasets.sampling._pool import POS, Pool, StrategyBase, picks
 
 STATUS = "status"
 FEEDBACK = "feedback"
+INPUT = "input_text"
 ERROR_STATUS = "error"
 Weight = Annotated[float, Strict(), Range(ge=0)]
 Thresholds = dict[str, Annotated[float, Strict()]]
@@ -24,7 +26,9 @@ class FailureSeeking(StrategyBase):
     A trace's weight is the largest weight among the signals it shows: `error_weight` for `status == "error"`,
     `low_feedback_weight` for a feedback score at or below its threshold in `low_feedback` (score name ->
     threshold), `low_score_weight` for a column at or below its threshold in `low_scores` (e.g. a judge score
-    column -> threshold); `base_weight` otherwise (0 picks failures only). The key -ln(u)/weight is an
+    column -> threshold), `pii_weight` for an input in which the redactor finds personal data (a user who
+    pastes a card number or an address is the case where the app's handling of PII is tested, and the item
+    is stored redacted); `base_weight` otherwise (0 picks failures only). The key -ln(u)/weight is an
     exponential race, so a weight-10 trace is picked about as often as ten weight-1 traces together.
     """
 
@@ -42,6 +46,8 @@ class FailureSeeking(StrategyBase):
     """score column -> value at or below which it counts as low"""
     low_score_weight: Weight = 5.0
     """weight of a low score"""
+    pii_weight: Weight = 0.0
+    """weight of an input holding personal data the redactor finds (0: not a signal)"""
     base_weight: Weight = 1.0
     """weight of everything else (0: failures only)"""
 
@@ -51,7 +57,8 @@ class FailureSeeking(StrategyBase):
         return dict(sorted(thresholds.items()))
 
     def key_columns(self) -> tuple[str, ...]:
-        return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *self.low_scores)
+        pii = (INPUT,) if self.pii_weight > 0 else ()
+        return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *pii, *self.low_scores)
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
         chosen = pool.smallest(pool.keyed(self), quota)
@@ -68,6 +75,7 @@ class FailureSeeking(StrategyBase):
             pl.when(self._is_error()).then(self.error_weight).otherwise(0.0),
             pl.when(self._has_low_feedback(self.low_feedback)).then(self.low_feedback_weight).otherwise(0.0),
             pl.when(self._has_low_score(self.low_scores)).then(self.low_score_weight).otherwise(0.0),
+            pl.when(self._holds_pii()).then(self.pii_weight).otherwise(0.0),
         )
 
     def _label(self) -> pl.Expr:
@@ -75,6 +83,7 @@ class FailureSeeking(StrategyBase):
         signals = [("error", self._is_error())]
         signals += [(f"feedback:{n}", self._has_low_feedback({n: t})) for n, t in self.low_feedback.items()]
         signals += [(f"score:{c}", self._has_low_score({c: t})) for c, t in self.low_scores.items()]
+        signals += [("pii", self._holds_pii())] if self.pii_weight > 0 else []
         reasons = pl.concat_str(
             [pl.when(hit).then(pl.lit(label)) for label, hit in signals], separator="+", ignore_nulls=True
         )
@@ -92,6 +101,11 @@ class FailureSeeking(StrategyBase):
         entry = pl.element().struct
         limit = entry.field("name").replace_strict(dict(thresholds), default=None, return_dtype=pl.Float64)
         return pl.col(FEEDBACK).list.eval(entry.field("value") <= limit).list.any().fill_null(False)
+
+    def _holds_pii(self) -> pl.Expr:
+        if self.pii_weight == 0:
+            return pl.lit(False)
+        return pl.col(INPUT).map_batches(lambda texts: pii_found(texts) > 0, return_dtype=pl.Boolean)
 
     @staticmethod
     def _has_low_score(thresholds: Mapping[str, float]) -> pl.Expr:
