@@ -108,3 +108,10 @@ def test_a_column_type_with_no_equivalent_names_the_table_column() -> None:
     table = ReportTable(name="odd", version=1, schema={"took": pl.Duration("us")}, description="odd")
     with pytest.raises(DataContractError, match="column took: polars type"):
         catalog_ddl("spark", ROOT, tables=[table])
+
+
+def test_the_command_offers_exactly_the_dialects_the_catalog_writes() -> None:
+    """The parser keeps its own list (argparse only, for a fast --help): it must name the same dialects."""
+    from tracewatch.cli._sql_parser import DDL_DIALECTS as OFFERED
+
+    assert OFFERED == DDL_DIALECTS
