@@ -85,6 +85,8 @@ class Stats:
     by_status: Counter[int] = field(default_factory=Counter)
     by_fault: Counter[str] = field(default_factory=Counter)
     by_request: Counter[str] = field(default_factory=Counter)
+    answered: Counter[str] = field(default_factory=Counter)
+    """Per request key, the whole answers sent (no fault): an item answered twice is a paid call repeated."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,6 +96,7 @@ class Stats:
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "by_fault": dict(self.by_fault),
             "by_request": dict(self.by_request),
+            "answered": dict(self.answered),
         }
 
 
@@ -204,6 +207,12 @@ async def _faulty_response(
         retry_after = config.faults.retry_after_s
         value = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
         return error_response(429, headers={"Retry-After": value})
+    if fault == "429_no_retry_after":
+        return error_response(429)
+    if fault == "reset":  # the connection dropped before any byte of a response (a peer reset)
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("the test model server reset the connection on purpose")
     if fault in ("500", "502", "503"):
         return error_response(int(fault))
     if fault == "empty_choices":
@@ -256,6 +265,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(delay)
     payload = completion(body, key, attempt, config)
     if fault is None:
+        state.stats.answered[key] += 1
         return web.json_response(payload)
     return await _faulty_response(request, fault, payload, config)
 

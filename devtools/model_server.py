@@ -75,6 +75,8 @@ class ModelServerStats:
     by_status: dict[int, int]
     by_fault: dict[str, int]
     by_request: dict[str, int]
+    answered: dict[str, int] = field(default_factory=dict)
+    """Whole answers sent per request key (no fault injected): more than 1 is a paid call repeated."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelServerStats:
@@ -85,6 +87,7 @@ class ModelServerStats:
             by_status={int(k): v for k, v in data["by_status"].items()},
             by_fault=dict(data["by_fault"]),
             by_request=dict(data["by_request"]),
+            answered=dict(data.get("answered", {})),
         )
 
     @property

@@ -17,8 +17,21 @@ from typing import Any, Literal, Self, get_args
 from tracewatch.errors import ConfigError
 
 FaultKind = Literal[
-    "429", "500", "502", "503", "timeout", "malformed", "truncated", "empty_choices", "empty_content"
+    "429",
+    "429_no_retry_after",
+    "500",
+    "502",
+    "503",
+    "timeout",
+    "malformed",
+    "truncated",
+    "reset",
+    "empty_choices",
+    "empty_content",
 ]
+"""`429` carries `Retry-After: retry_after_s`, `429_no_retry_after` none; `timeout` hangs for `hang_s`;
+`malformed` is a whole 200 whose JSON stops halfway, `truncated` promises a body and sends half of it, `reset`
+drops the connection before any byte of a response."""
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 ReplyMode = Literal["echo", "hash"]
 API_KEY_ENV = "TRACEWATCH_MODEL_SERVER_API_KEY"
