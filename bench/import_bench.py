@@ -21,6 +21,7 @@ import datetime as dt
 import gc
 import gzip
 import logging
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -256,40 +257,67 @@ def run_floor(location: str, encoding: str) -> tuple[dict[str, float], dict[str,
 
 
 def run_import(location: str, now: dt.datetime) -> tuple[dict[str, float], dict[str, int]]:
-    """`import_traces` over the source, as the import-traces flow calls it, into a fresh store."""
-    import tracewatch.importers._otlp_objects as otlp_objects
+    """`import_traces` over the source, as the import-traces flow calls it, into a fresh store, with the worker
+    processes the settings give (`TRACEWATCH_IMPORT_WORKERS`, default one per CPU)."""
     import tracewatch.importers._readers as readers
     import tracewatch.importers._run as import_run
     from bench.common import timing
     from tracewatch.importers import SourceConfig
+    from tracewatch.importers._object_reads import resolve_workers
     from tracewatch.llm import litellm_cost
     from tracewatch.llm._providers import load_litellm
     from tracewatch.settings import Settings
     from tracewatch.store import Store
 
-    phases: dict[str, float] = {"list": 0.0, "read": 0.0, "decode": 0.0}
+    workers = resolve_workers(Settings().import_workers)
+    phases: dict[str, float] = {"list": 0.0}
+    reader = readers._CollectorS3Reader
+    reader.new_objects = timing(reader.new_objects, phases, "list")  # type: ignore[method-assign]
+    if workers == 1:
+        source = _timed_source(location, phases)
+    else:  # the objects are read in the workers, which time nothing: the phases are what is left here
+        source = SourceConfig(name="bench", kind="otlp", location=location)
+    with timed(phases, "litellm_import"):
+        load_litellm()
+    store = Store.from_settings(Settings())
+    with timed(phases, "total"):
+        result = import_run.import_traces(store, [source], now=now, pricer=litellm_cost)
+    phases["process"] = phases["total"] - phases["list"] - phases.get("read", 0.0) - phases.get("decode", 0.0)
+    outcome = result.sources[0]
+    names = ("objects", "records", "records_rejected", "traces", "traces_incomplete", "traces_quarantined")
+    counts = {name: int(getattr(outcome, name)) for name in (*names, "pending_traces")}
+    counts["workers"] = workers
+    counts["workers_peak_rss_mb"] = round(children_peak_rss_mb())
+    return phases, counts
+
+
+def children_peak_rss_mb() -> float:
+    """The largest peak RSS of this process's finished children (the import's workers), in MB. An upper bound:
+    Linux starts a child's peak at what its parent held when it was started, before the child's exec."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _timed_source(location: str, phases: dict[str, float]) -> Any:
+    """A source whose reads and decodes are timed where the import calls them (in this process: one worker)."""
+    import tracewatch.importers._otlp_objects as otlp_objects
+    import tracewatch.importers._readers as readers
+    from bench.common import timing
+    from tracewatch.importers import SourceConfig
+    from tracewatch.settings import Settings
+    from tracewatch.store import Store
+
+    phases.update(read=0.0, decode=0.0)
     # Patch the names the reader calls, so each step is timed where the import really does it.
     readers.decode_trace_object = timing(otlp_objects.decode_trace_object, phases, "decode")  # type: ignore[attr-defined]
     readers.decode_log_object = timing(otlp_objects.decode_log_object, phases, "decode")  # type: ignore[attr-defined]
     opened = SourceConfig(name="bench", kind="otlp", location=location).open(Settings())
-    opened.list_objects = timing(opened.list_objects, phases, "list")  # type: ignore[method-assign]
     opened.read_bytes = timing(opened.read_bytes, phases, "read")  # type: ignore[method-assign]
 
     class TimedSource(SourceConfig):
         def open(self, store_settings: Settings) -> Store:
             return opened  # already opened (and checked) above, its reads timed
 
-    source = TimedSource(name="bench", kind="otlp", location=location)
-    with timed(phases, "litellm_import"):
-        load_litellm()
-    store = Store.from_settings(Settings())
-    with timed(phases, "total"):
-        result = import_run.import_traces(store, [source], now=now, pricer=litellm_cost)
-    phases["process"] = phases["total"] - phases["list"] - phases["read"] - phases["decode"]
-    outcome = result.sources[0]
-    names = ("objects", "records", "records_rejected", "traces", "traces_incomplete", "traces_quarantined")
-    counts = {name: int(getattr(outcome, name)) for name in (*names, "pending_traces")}
-    return phases, counts
+    return TimedSource(name="bench", kind="otlp", location=location)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -76,9 +76,33 @@ class _OtlpReader:
         self._objects: dict[str, OtlpObject] = {}
 
     def read(self, source: Store, obj: SourceObject) -> ObjectContent:
-        otlp = self._objects.get(obj.info.key)
+        return self.portable(obj)(source, obj)
+
+    def portable(self, obj: SourceObject) -> PortableRead:
+        """The read of `obj` as a value a worker process can run: it needs nothing of the listing but this."""
+        return PortableRead(self._objects.get(obj.info.key), self._skip_reason(obj.info.key))
+
+    def _skip_reason(self, key: str) -> str:
+        return f"{key!r} is not an OTLP traces or logs object of this source"
+
+
+@dataclass(frozen=True, slots=True)
+class PortableRead:
+    """One OTLP object's read, picklable: what the listing found the key to be (None: not the format's, then
+    `skip_reason` says why). An object holds spans or log records, never both, and the key says which."""
+
+    otlp: OtlpObject | None
+    skip_reason: str
+
+    @property
+    def holds_events(self) -> bool:
+        """Whether the object's records are log records, which join the spans of later objects."""
+        return self.otlp is not None and self.otlp.signal == "logs"
+
+    def __call__(self, source: Store, obj: SourceObject) -> ObjectContent:
+        otlp = self.otlp
         if otlp is None:
-            return ObjectContent(skipped=self._skip_reason(obj.info.key))
+            return ObjectContent(skipped=self.skip_reason)
         data = source.read_bytes(obj.info.key)
         if otlp.signal == "logs":
             logs = decode_log_object(otlp, data)
@@ -86,8 +110,11 @@ class _OtlpReader:
         traces = decode_trace_object(otlp, data)
         return _content(traces.rejected, records=traces.spans_seen, spans=traces.spans)
 
-    def _skip_reason(self, key: str) -> str:
-        return f"{key!r} is not an OTLP traces or logs object of this source"
+
+def portable_read(reader: SourceReader, obj: SourceObject) -> PortableRead | None:
+    """The read of `obj` for a worker process, or None when the reader's objects must be read where it was
+    listed (vendor exports keep state across objects: a de-duplication over the run, an export run's files)."""
+    return reader.portable(obj) if isinstance(reader, _OtlpReader) else None
 
 
 def _content(rejected: list[Rejected], *, records: int, **found: object) -> ObjectContent:

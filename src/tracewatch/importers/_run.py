@@ -18,6 +18,7 @@ import polars as pl
 
 from tracewatch.importers._assemble import Pricer
 from tracewatch.importers._ledger import COUNT_COLUMNS, ImportLedger, load_import_ledger
+from tracewatch.importers._object_reads import resolve_workers
 from tracewatch.importers._results import ImportResult, SourceImport, date_of_output
 from tracewatch.importers._source_run import SourceRun
 from tracewatch.importers._sources import SourceConfig
@@ -44,17 +45,20 @@ def import_traces(
     Every source is opened (and checked) before anything is read, so a wrong location or credentials stop the
     run at once, naming the source and the setting. `reimport` names upload days to read again from scratch:
     their ledger entries are forgotten and the canonical files they produced removed first. `now` is the clock
-    the grace window is measured against (default: the wall clock).
+    the grace window is measured against (default: the wall clock). OTLP objects are read in
+    `settings.import_workers` worker processes; the output is the same for any number.
     """
     settings = settings or Settings()
     opened = [(source, source.open(settings)) for source in sources]
     run_id = run_id or new_run_id("import")
     now = now or utc_now()
     ledger = load_import_ledger(store)
+    workers = resolve_workers(settings.import_workers)
     result = ImportResult(run_id=run_id)
     days: set[dt.date] = set()
     for source, source_store in opened:
-        outcome = SourceRun(store, source, ledger, run_id, now, pricer).run(source_store, reimport)
+        run = SourceRun(store, source, ledger, run_id, now, pricer, settings=settings, workers=workers)
+        outcome = run.run(source_store, reimport)
         result.sources.append(outcome)
         days |= {e.upload_date for e in ledger.touched(source.name)}
         ledger.save(store)

@@ -12,16 +12,17 @@ import polars as pl
 
 from tracewatch.hashing import key64
 from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
-from tracewatch.importers._dialects import read_span
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
+from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
 from tracewatch.importers._quarantine import QuarantineRecord, write_records
 from tracewatch.importers._readers import reader_for
-from tracewatch.importers._reading import ObjectContent, SourceObject, SourceReader
+from tracewatch.importers._reading import ObjectContent, SourceObject
 from tracewatch.importers._results import TRACES_PREFIX, SourceImport
 from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
 from tracewatch.runs import utc_now
+from tracewatch.settings import Settings
 from tracewatch.store import Store, collector_paused
 from tracewatch.traces import TRACE_SCHEMA
 
@@ -42,9 +43,15 @@ class SourceRun:
         run_id: str,
         now: dt.datetime,
         pricer: Pricer | None,
+        *,
+        settings: Settings | None = None,
+        workers: int = 1,
     ) -> None:
         self.store, self.source, self.ledger, self.run_id, self.now = store, source, ledger, run_id, now
         self.pricer = pricer
+        self.settings = settings or Settings()
+        self.workers = workers
+        """worker processes reading objects (1: all read here; `_object_reads`)"""
         self.outcome = SourceImport(source=source.name, kind=source.kind)
         self.policy = (
             IncompletePolicy.QUARANTINE
@@ -81,8 +88,16 @@ class SourceRun:
         # So the collector is paused for the source's run; what little cyclic garbage the store's client
         # leaves is collected once the run is over.
         with collector_paused():
-            for obj in reader.new_objects(source_store, self.ledger.known(self.source.name)):
-                self._read_object(reader, source_store, obj, buffer)
+            objects = reader.new_objects(source_store, self.ledger.known(self.source.name))
+            for read in read_objects(
+                reader,
+                source_store,
+                objects,
+                source=self.source,
+                settings=self.settings,
+                workers=self.workers,
+            ):
+                self._read_object(read, buffer)
             self._assemble(buffer.release(self.now))
             self._write_rows()
         self._quarantine_traces()
@@ -92,16 +107,17 @@ class SourceRun:
         self._save_released()
         return self.outcome
 
-    def _read_object(
-        self, reader: SourceReader, source_store: Store, obj: SourceObject, buffer: TraceBuffer
-    ) -> None:
-        content = reader.read(source_store, obj)
+    def _read_object(self, read: ObjectRead, buffer: TraceBuffer) -> None:
+        obj, content = read.obj, read.content
         self._account(obj, content)
         for joined in content.events:
             self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
-        if not (content.spans or content.facts):
+        if not (read.items or content.facts):
             return  # a log object's time is not its spans': it must not move the grace clock
-        facts = [*content.facts, *(self._facts_of(span) for span in content.spans)]
+        facts = [
+            *content.facts,
+            *(item if isinstance(item, SpanFacts) else self._facts_of(item) for item in read.items),
+        ]
         # Traces quiet for the grace window before this upload are whole: its spans of them are late,
         # whether or not another object happened to come in between.
         self._assemble(buffer.release(obj.uploaded))
@@ -114,16 +130,8 @@ class SourceRun:
 
     def _facts_of(self, span: Span) -> SpanFacts:
         joined = self.events.pop((span.trace_id, span.span_id), None)
-        if joined:
-            span.events.extend(event for _, event in joined)
-        facts = read_span(span)
-        facts.log_records = len(joined) if joined else 0
-        attribute = self.source.project.from_attribute
-        if attribute:
-            value = span.attributes.get(attribute, span.resource.get(attribute))
-            if value is not None:
-                facts.project = str(value)
-        return facts
+        events = [event for _, event in joined] if joined else None
+        return span_facts(span, events, self.source.project.from_attribute)
 
     def _assemble(self, released: list[ReleasedTrace]) -> None:
         for trace in released:
