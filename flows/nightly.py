@@ -16,6 +16,7 @@ from prefect.runtime import flow_run
 from flows.common import connect_store, stage_task
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import ExperimentStoppedError, run_experiment_flow
+from flows.feedback import attach_late_feedback, dates_to_rebuild
 from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
 from flows.leases import night_lease
 from flows.params import ExperimentChoice
@@ -149,7 +150,11 @@ def nightly(
     warning = result.night.warning if result.night is not None else None
     if warning:  # the rule is off (on, ingest failed the night): logged by ingest, shown first in the summary
         sections.insert(0, ("No traces", f"**Warning:** {warning}"))
-    touched_dates = sorted({*result.dates_touched, day})
+    late = attach_late_feedback.submit(store, day, result.run_id).result()  # feedback/date=D/, any trace date
+    published += late.published
+    sections.append(("Late feedback", late.markdown()))
+    # the night, dates with late trace files, and dates whose late feedback changed are (re)reported
+    touched_dates = dates_to_rebuild(day, result, late)
     for touched in touched_dates:
         published += monitoring_reports.submit(
             store, touched, result.run_id, result.parts.pop(touched, None)
