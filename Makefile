@@ -19,7 +19,7 @@ export GX_ANALYTICS_ENABLED := False
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 180
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: install demo test unit lint typecheck bench clean up down status chromium
+.PHONY: install demo test unit lint typecheck bench reliability clean up down status chromium
 
 install: .venv/.installed
 	@mkdir -p "$(PREFECT_HOME)"
@@ -69,6 +69,11 @@ unit: install
 
 bench: install
 	$(RUN) python -m bench.run
+
+# The full-size fault storm (10,000 items x 2 configs) and the reliability figures table
+# (bench/results/reliability.md, the README's summary; rows: bench/reliability/rows.json).
+reliability: install
+	$(RUN) python -m bench.reliability
 
 clean: down
 	rm -rf .tracewatch .pytest_cache .mypy_cache .ruff_cache
