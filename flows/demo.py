@@ -44,6 +44,7 @@ from devtools.demo_results import RESULTS_DIR, check_results_folder, describe_co
 from devtools.local_model import start_local_model, stop_local_model
 from devtools.s3server import start_s3_server, stop_s3_server
 from flows.params import ExperimentChoice
+from tracewatch.dashboard import INDEX_KEY
 from tracewatch.datasets import NIGHTLY_SPEC, DatasetSpec
 from tracewatch.importers import SourceConfig, load_sources
 from tracewatch.llm import load_litellm
@@ -276,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         kept = save_results(store, args.results, summaries)  # while the embedded server still runs
     print(f"demo finished in {time.monotonic() - started:.0f} s")
     print(describe_copy(kept))
+    board = kept.folder / INDEX_KEY  # the nightly rebuilt it in the store; the copy opens with no server
+    print(f"dashboard: {board} (open it in a browser, offline)" if board.exists() else "dashboard: not built")
     return 0
 
 
