@@ -21,6 +21,7 @@ from typing import Any
 
 from bench import (
     alerts_bench,
+    dashboard_bench,
     datasets_bench,
     demo_alerts_bench,
     drift_bench,
@@ -124,6 +125,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
             events=args.rows, repeats=args.repeats, work_dir=work
         ),
         feedback_bench.to_markdown,
+    ),
+    Benchmark(
+        "dashboard",
+        "the static dashboard built for 90 days of demo-sized reports, and its first render in chromium",
+        lambda args, work: dashboard_bench.run_benchmark(repeats=args.repeats, work_dir=work),
+        dashboard_bench.to_markdown,
     ),
 )
 
