@@ -38,6 +38,7 @@ from uuid import UUID
 
 import yaml
 
+from devtools.demo_feedback import write_late_feedback
 from devtools.demo_otlp import register_demo_prices
 from devtools.demo_otlp_writer import write_demo_otlp
 from devtools.demo_results import RESULTS_DIR, check_results_folder, describe_copy, save_results
@@ -263,6 +264,17 @@ def main(argv: list[str] | None = None) -> int:
                 f"to {source.location} (planted: {len(otlp.planted_traces)} malformed traces, "
                 f"{len(otlp.planted_objects)} bad objects); each night imports them first"
             )
+        ratings = write_late_feedback(  # some arrive a day late: the next night rebuilds their day
+            store,
+            start=start,
+            days=args.days,
+            traces_per_day=args.traces_per_day,
+            seed=args.seed,
+            drift=drift,
+        )
+        print(
+            f"wrote {ratings.events} reviewer ratings as late feedback ({sum(ratings.day_late.values())} a day late)"
+        )
         state = backfill(
             start=start,
             end=end,
