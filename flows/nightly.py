@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
 from flows.common import connect_store, stage_task
+from flows.dashboard import dashboard_markdown
 from flows.drift import announce_alerts, drift_day
 from flows.experiments import ExperimentStoppedError, run_experiment_flow
 from flows.feedback import attach_late_feedback, dates_to_rebuild
@@ -200,6 +201,7 @@ def nightly(
     announce_alerts(day, tuple(alerts), drift_section)
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
     docs = {touched: data_docs(store, touched, result.run_id) for touched in touched_dates}
+    dashboard = dashboard_markdown(store)  # from the reports just published; a failure is a warning in it
     create_markdown_artifact(
         key="nightly-summary",
         markdown=night_summary_markdown(
@@ -213,6 +215,7 @@ def nightly(
                 *((f"Scores of {summary.experiment_id}", summary.scores_markdown) for summary in ran),
                 ("Production scores", "\n".join(f"- {message}" for message in scoring_messages) or "Off."),
                 ("Drift and quality", drift_section),
+                ("Dashboard", dashboard),
             ],
             links=NightLinks({p.key: store.uri(p.key) for p in published}, docs),
         ),
