@@ -72,12 +72,14 @@ def base(frame: pl.DataFrame, title: str, subtitle: str | None = None) -> alt.Ch
     return alt.Chart({"values": records(frame)}, title=text)
 
 
-def day_x(start: dt.date, end: dt.date) -> alt.X:
-    """The day axis of every trend: UTC days, the whole window even where days are missing."""
+def day_x(start: dt.date, end: dt.date, *, bars: bool = False) -> alt.X:
+    """The day axis of every trend: UTC days, the whole window even where days are missing (bars span their
+    day, so the last one needs the day after it on the axis)."""
+    last = end + dt.timedelta(days=1) if bars else end
     return alt.X(
         "utcyearmonthdate(date):T",
         title=DAY_TITLE,
-        scale=alt.Scale(domain=[_datetime(start), _datetime(end)]),
+        scale=alt.Scale(domain=[_datetime(start), _datetime(last)]),
         axis=alt.Axis(format="%b %d", labelAngle=0, tickCount={"interval": "day", "step": _step(start, end)}),
     )
 
@@ -118,7 +120,7 @@ def finish(chart: alt.TopLevelMixin) -> dict[str, Any]:
     return spec
 
 
-def alert_layer(alerts: pl.DataFrame, start: dt.date, end: dt.date) -> alt.Chart | None:
+def alert_layer(alerts: pl.DataFrame, x: alt.X) -> alt.Chart | None:
     """Vertical rules on the days something alerted (drift or quality), with what alerted on hover."""
     if alerts.height == 0:
         return None
@@ -126,15 +128,15 @@ def alert_layer(alerts: pl.DataFrame, start: dt.date, end: dt.date) -> alt.Chart
         base(alerts, "")
         .mark_rule(color=ALERT_COLOUR, strokeDash=[4, 3], strokeWidth=2)
         .encode(
-            x=day_x(start, end),
+            x=x,
             tooltip=[day_tooltip(), alt.Tooltip("alerts:N", title="alerted")],
         )
     )
     return rules
 
 
-def with_alerts(chart: alt.Chart, alerts: pl.DataFrame, start: dt.date, end: dt.date) -> alt.TopLevelMixin:
-    layer = alert_layer(alerts, start, end)
+def with_alerts(chart: alt.Chart, alerts: pl.DataFrame, x: alt.X) -> alt.TopLevelMixin:
+    layer = alert_layer(alerts, x)
     return chart if layer is None else alt.layer(chart, layer)
 
 
@@ -165,14 +167,15 @@ def trend(
     """A value per UTC day: bars, or a line with a point per day (per `series` in colour), hover values."""
     start, end = window
     tips = [day_tooltip(), alt.Tooltip(f"{y}:Q", title=y_title, format=y_format)]
-    encoding: dict[str, Any] = {"x": day_x(start, end), "y": alt.Y(f"{y}:Q", title=y_title)}
+    x = day_x(start, end, bars=bars)
+    encoding: dict[str, Any] = {"x": x, "y": alt.Y(f"{y}:Q", title=y_title)}
     if series:
         encoding["color"] = colour(series, series_title, names)
         tips.insert(1, alt.Tooltip(f"{series}:N", title=series_title))
     chart = base(frame, title, subtitle)
     drawn = chart.mark_bar(color=OKABE_ITO[0]) if bars else chart.mark_line(point=True, color=OKABE_ITO[0])
     drawn = drawn.encode(**encoding, tooltip=tips).properties(width=WIDTH, height=HEIGHT)
-    return finish(with_alerts(drawn, alerts if alerts is not None else pl.DataFrame(), start, end))
+    return finish(with_alerts(drawn, alerts if alerts is not None else pl.DataFrame(), x))
 
 
 def small_multiples(

@@ -179,7 +179,7 @@ def _experiment(
             f"{title} cost and latency",
             costs,
             _costs(costs, experiment),
-            marks=costs.height  # the cost panel; latency beside it has as many,
+            marks=costs.height,  # the cost panel; latency beside it has as many,
         )
         if costs.height
         else empty_chart(f"{key}-cost", f"{title} cost and latency", "No experiment items published."),
