@@ -155,7 +155,9 @@ def distinct_events(events: pl.DataFrame) -> tuple[pl.DataFrame, int]:
 def _write(store: Store, key: str, frame: pl.DataFrame) -> None:
     """One partition written by polars' own Parquet writer (several times faster here than through Arrow)."""
     buffer = io.BytesIO()
-    frame.write_parquet(buffer, compression="zstd")
+    frame.write_parquet(
+        buffer, compression="zstd", compression_level=1
+    )  # state read once a night: speed first
     store.write_bytes(key, buffer.getvalue())
 
 

@@ -212,3 +212,14 @@ def test_merge_keeps_rows_without_late_feedback_bit_for_bit(make_traces: Callabl
         key=str,
     )
     assert merged.schema == traces.schema
+
+
+def test_a_stage_that_reads_feedback_without_trace_ids_gets_the_merged_lists(traced: Store) -> None:
+    write_feedback(traced, D2, "a", events(("t-2026-11-01-2", "rating", 2.0, "annotator", at(D2))))
+    ingest_new_feedback(traced, up_to=D2, now=NOW)
+    frame = scan_accepted(traced, D1, ("route", "feedback"))
+    assert frame.columns == ["route", "feedback"]
+    assert {"name": "rating", "value": 2.0, "source": "annotator"} in frame.get_column("feedback")[
+        2
+    ].to_list()
+    assert frame.height == 3
