@@ -47,6 +47,11 @@ PHASE_LABELS: tuple[tuple[str, str], ...] = (
 )
 
 
+PARALLEL_LABEL = (
+    "the rest: reading and decoding in the workers, overlapped with buffering, assembling, writing"
+)
+
+
 # ---- the parent: set up, spawn, summarise ------------------------------------------------------------------
 
 
@@ -110,6 +115,8 @@ def summarise(
         floor, ours = runs[f"floor_{encoding}"], runs[f"import_{encoding}"]
         ratio = median_phase(ours, "total") / median_phase(floor, "total")
         peak = max(r["peak_rss_mb"] for r in ours)
+        workers = max(r["counts"].get("workers", 1) for r in ours)
+        worker_peak = max(r["counts"].get("workers_peak_rss_mb", 0) for r in ours) if workers > 1 else 0
         encodings[encoding] = {
             "marshaler": marshaler,
             "floor_parser": parser,
@@ -120,12 +127,25 @@ def summarise(
                 "floor_parse_gc_running": round(median_phase(floor, "parse_gc_running"), 3),
                 "floor_parse_and_walk": round(median_phase(floor, "parse_and_walk"), 3),
                 "import": round(median_phase(ours, "total"), 3),
-                **{phase: round(median_phase(ours, phase), 3) for phase, _ in PHASE_LABELS},
+                **{
+                    phase: round(median_phase(ours, phase), 3)
+                    for phase, _ in PHASE_LABELS
+                    if all(phase in r["phases"] for r in ours)
+                },
                 "litellm_import": round(median_phase(ours, "litellm_import"), 3),
             },
             "ratio": round(ratio, 3),
-            "peak_rss_mb": {"floor": max(r["peak_rss_mb"] for r in floor), "import": peak},
-            "passed": {"ratio": ratio <= MAX_RATIO, "peak_rss": peak <= MAX_PEAK_RSS_MB},
+            "workers": workers,
+            "peak_rss_mb": {
+                "floor": max(r["peak_rss_mb"] for r in floor),
+                "import": peak,
+                "import_worker": worker_peak,
+            },
+            # Every process at its peak at once: the parent's and each worker's (an upper bound).
+            "passed": {
+                "ratio": ratio <= MAX_RATIO,
+                "peak_rss": peak + workers * worker_peak <= MAX_PEAK_RSS_MB,
+            },
         }
     return {
         "benchmark": "import",
@@ -147,6 +167,10 @@ def to_markdown(summary: dict[str, Any]) -> str:
     verdicts = []
     for encoding, result in summary["encodings"].items():
         med, rss, ok = result["medians_s"], result["peak_rss_mb"], result["passed"]
+        n = result.get("workers", 1)
+        # With workers the objects are read and decoded there, untimed: the phases are what the parent spent.
+        workers = f"{n} worker processes" if n > 1 else "in one process"
+        worker_rss = f" + {n} x {rss['import_worker']:.0f} (workers)" if n > 1 else ""
         base = med["floor"]
         lines += [
             f"| floor, `.{encoding}` objects: read + gunzip + `{result['floor_parser']}` | {base:.2f} | 1.00 "
@@ -162,17 +186,20 @@ def to_markdown(summary: dict[str, Any]) -> str:
                 if med.get("floor_parse_and_walk")
                 else []
             ),
-            f"| **tracewatch: import_traces, `{result['marshaler']}`** | **{med['import']:.2f}** "
-            f"| **{result['ratio']:.2f}** | **{rss['import']:.0f}** |",
+            f"| **tracewatch: import_traces, `{result['marshaler']}`, {workers}** | **{med['import']:.2f}** "
+            f"| **{result['ratio']:.2f}** | **{rss['import']:.0f}**{worker_rss} |",
             *(
-                f"| &nbsp;&nbsp;{label} | {med[phase]:.2f} | {med[phase] / base:.2f} | |"
+                f"| &nbsp;&nbsp;{PARALLEL_LABEL if n > 1 and phase == 'process' else label} | {med[phase]:.2f} "
+                f"| {med[phase] / base:.2f} | |"
                 for phase, label in PHASE_LABELS
+                if phase in med
             ),
             f"| &nbsp;&nbsp;not in the ratio: importing litellm (prices) | {med['litellm_import']:.2f} | | |",
         ]
         verdicts += [
             f"- `{result['marshaler']}`: wall time <= {MAX_RATIO:.0f}x floor: {result['ratio']:.2f}x, "
-            f"{VERDICT[ok['ratio']]}; peak RSS <= {MAX_PEAK_RSS_MB:.0f} MB: {rss['import']:.0f} MB, "
+            f"{VERDICT[ok['ratio']]}; peak RSS <= {MAX_PEAK_RSS_MB:.0f} MB: "
+            f"{rss['import'] + n * rss.get('import_worker', 0) if n > 1 else rss['import']:.0f} MB, "
             f"{VERDICT[ok['peak_rss']]}",
         ]
     data, m = next(iter(summary["encodings"].values()))["data"], summary["machine"]
