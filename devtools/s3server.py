@@ -45,6 +45,7 @@ class S3Server:
     secret_access_key: str = field(repr=False)
     data_dir: Path
     pid: int
+    ports: dict[str, int] = field(default_factory=dict)
 
     def environment(self, bucket: str, prefix: str = "") -> dict[str, str]:
         """The variables that point tracewatch (and any AWS client) at this server."""
@@ -77,14 +78,16 @@ def start_s3_server(
     secret_access_key: str | None = None,
     timeout_s: float = 60.0,
     log_path: Path | None = None,
+    ports: dict[str, int] | None = None,
 ) -> S3Server:
     """Start SeaweedFS in the background and wait until S3 answers. Credentials are generated if not given.
 
-    The server's log goes to `log_path` (default: `weed.log` in `data_dir`)."""
+    The server's log goes to `log_path` (default: `weed.log` in `data_dir`). `ports` (a previous server's
+    `ports`) brings a stopped server back at the same address on the same data, as a restart would."""
     data_dir.mkdir(parents=True, exist_ok=True)
     access_key_id = access_key_id or "tw" + secrets.token_hex(8)
     secret_access_key = secret_access_key or secrets.token_urlsafe(24)
-    ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
+    ports = dict(ports) if ports else dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
     args = [
         weed_binary(),
         "mini",
@@ -107,6 +110,7 @@ def start_s3_server(
         secret_access_key=secret_access_key,
         data_dir=data_dir,
         pid=process.pid,
+        ports=ports,
     )
     if not wait_for_port(ports["s3.port"], timeout_s) or process.poll() is not None:
         stop_s3_server(server)
