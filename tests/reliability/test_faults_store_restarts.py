@@ -17,7 +17,7 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -170,4 +170,4 @@ def test_a_night_survives_a_store_restart(
 
 def fresh_store_like(store: Store) -> Store:
     """The same prefix through a new client (the old one's connections died with the server)."""
-    return Store(store.url, store._settings)  # noqa: SLF001 -- the test's own store, rebuilt
+    return Store(store.url, store._settings)
