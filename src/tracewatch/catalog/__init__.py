@@ -12,7 +12,7 @@ from tracewatch.catalog.duckdb_connection import (
     connect,
     load_httpfs,
 )
-from tracewatch.catalog.session import Catalog, open_catalog
+from tracewatch.catalog.session import Catalog, open_catalog, tables_named_in
 from tracewatch.catalog.types import DIALECTS, Dialect, sql_type
 from tracewatch.catalog.views import ViewPlan, parts_location, plan_views, source_sql, view_sql
 
@@ -41,5 +41,6 @@ __all__ = [
     "source_sql",
     "sql_type",
     "table_columns",
+    "tables_named_in",
     "view_sql",
 ]

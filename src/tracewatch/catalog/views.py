@@ -43,7 +43,7 @@ def plan_views(store: Store, tables: Sequence[ReportTable] | None = None) -> Vie
     """Split `tables` (default: every report table) by whether `store` holds any part of them."""
     present: list[ReportTable] = []
     missing: list[ReportTable] = []
-    for table in tables or list(REPORT_TABLES.values()):
+    for table in list(REPORT_TABLES.values()) if tables is None else tables:
         parts = store.list_objects(f"{REPORTS_PREFIX}/{table.name}/", ".parquet")
         (present if parts else missing).append(table)
     return ViewPlan(present, missing)

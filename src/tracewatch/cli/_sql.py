@@ -13,7 +13,14 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from tracewatch.catalog import DEFAULT_DATABASE, Catalog, Result, catalog_ddl, open_catalog
+from tracewatch.catalog import (
+    DEFAULT_DATABASE,
+    Catalog,
+    Result,
+    catalog_ddl,
+    open_catalog,
+    tables_named_in,
+)
 from tracewatch.cli._table import print_table
 from tracewatch.errors import ConfigError
 from tracewatch.settings import Settings
@@ -31,7 +38,9 @@ def sql_command(store: Store, args: argparse.Namespace) -> None:
         location = args.location or store.url
         _write_text(catalog_ddl(args.ddl, location, database=args.database or DEFAULT_DATABASE), args.output)
         return
-    with open_catalog(store, settings) as catalog:
+    # One query opens only the views it names: each view reads its parts' footers when it is created.
+    tables = tables_named_in(args.command) if args.command is not None else None
+    with open_catalog(store, settings, tables=tables) as catalog:
         for note in catalog.notes:
             print(f"note: {note}", file=sys.stderr)
         if args.list:

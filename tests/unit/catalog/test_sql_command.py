@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests.integration.test_documented_queries import value_row
-from tracewatch.catalog import Catalog, Result, open_catalog
+from tracewatch.catalog import Catalog, Result, open_catalog, tables_named_in
 from tracewatch.cli import main
 from tracewatch.cli._sql_repl import MORE, PROMPT, run_repl
 from tracewatch.reports import EXPERIMENT_ITEMS, INGEST_DAILY, publish_partition
@@ -96,7 +96,24 @@ def test_one_query_as_a_table(reports: Store, capsys: pytest.CaptureFixture[str]
         "exp-a          2026-11-01  1      error-0",
         "exp-a          2026-11-01  2      error-1",
     ]
-    assert "(2 rows)" in err and "report table(s) are not in this store yet" in err
+    assert "(2 rows)" in err and "not in this store yet" not in err  # only the views it names
+
+
+def test_one_query_opens_only_the_views_it_names(reports: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each view reads its parts' footers when it is created: a query pays only for the tables it names."""
+    assert main(["sql", "-c", "SELECT count(*) AS views FROM duckdb_views() WHERE NOT internal"]) == 0
+    assert capsys.readouterr().out.split() == ["views", "0"]
+    assert main(["sql", "-c", "SELECT files FROM ingest_daily, drift"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "1 report table(s) are not in this store yet, so they have no view" in err and err.count("drift") == 2
+    )
+    assert "Table with name drift does not exist" in err
+
+
+def test_tables_named_in_a_query() -> None:
+    named = tables_named_in('SELECT * FROM "quality" q JOIN Comparisons c USING (dataset) -- trace_quality_x')
+    assert [t.name for t in named] == ["quality", "comparisons"]
 
 
 def test_one_query_as_csv_with_nested_values_as_text(
