@@ -137,6 +137,10 @@ def drift_section(data: ReportData) -> Section:
 
 
 def _heatmap(cells: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, object]:
+    # The messages (a few hundred characters each) ride on the alert marks only: on every cell of 90 days
+    # they would be most of the page's weight.
+    cells = _days_named(cells.drop("message"))
+    alerts = _days_named(alerts)
     x = alt.X("day:O", title=DAY_TITLE, axis=alt.Axis(labelAngle=-45))
     y = alt.Y("feature:N", title="feature", sort="ascending")
     tips = [
@@ -147,24 +151,21 @@ def _heatmap(cells: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, object]:
         alt.Tooltip("p_value_adjusted:Q", title="adjusted p", format=".3g"),
         alt.Tooltip("strength:Q", title="against threshold", format=".2f"),
         alt.Tooltip("alert:N"),
-        alt.Tooltip("message:N"),
     ]
     scale = alt.Scale(scheme="viridis", domain=[0, MAX_STRENGTH])
     heat = (
-        base(
-            _days_named(cells),
-            "Drift tests per feature and day",
-            "colour: statistic against its threshold (1 = at it)",
-        )
+        base(cells, "Drift tests per feature and day", "colour: how far toward an alert (1 = at it)")
         .mark_rect()
         .encode(x=x, y=y, color=alt.Color("strength:Q", title="toward alert", scale=scale), tooltip=tips)
     )
-    marked = base(_days_named(alerts), "").mark_point(
-        shape="diamond", filled=True, color="white", stroke="black", size=70
-    )
-    marked = marked.encode(x=x, y=y, tooltip=tips)
+    marked = base(alerts, "").mark_point(shape="diamond", filled=True, color="white", stroke="black", size=70)
+    marked = marked.encode(x=x, y=y, tooltip=[*tips, alt.Tooltip("message:N")])
     rows = cells.get_column("feature").n_unique()
-    return finish(alt.layer(heat, marked).properties(width=max(WIDTH, 24 * _days(cells)), height=16 * rows))
+    return finish(
+        alt.layer(heat, marked).properties(width=max(WIDTH, 24 * _days(cells)), height=16 * rows),
+        cells,
+        alerts,
+    )
 
 
 def _alerts(alerts: pl.DataFrame) -> dict[str, object]:
@@ -181,7 +182,7 @@ def _alerts(alerts: pl.DataFrame) -> dict[str, object]:
             ],
         )
     )
-    return finish(chart.properties(width=WIDTH))
+    return finish(chart.properties(width=WIDTH), _days_named(alerts))
 
 
 def _day(day: pl.DataFrame, chosen: str) -> dict[str, object]:
@@ -199,7 +200,7 @@ def _day(day: pl.DataFrame, chosen: str) -> dict[str, object]:
             ],
         )
     )
-    return finish(chart.properties(width=WIDTH))
+    return finish(chart.properties(width=WIDTH), day)
 
 
 def _days_named(frame: pl.DataFrame) -> pl.DataFrame:

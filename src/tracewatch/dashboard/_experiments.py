@@ -18,7 +18,7 @@ from tracewatch.dashboard._charts import (
     colour,
     empty_chart,
     finish,
-    records,
+    rows,
 )
 from tracewatch.dashboard._load import ReportData
 
@@ -205,13 +205,12 @@ def _leaderboard(frame: pl.DataFrame, configs: list[str], experiment: str) -> di
         .mark_point(filled=True, size=70)
         .encode(x="mean:Q", y=y, color=colour("config_name", "config", configs), tooltip=tips)
     )
-    chart = alt.layer(bars, points, data={"values": records(frame)}).properties(
-        width=220, height=18 * len(configs)
-    )
+    chart = alt.layer(bars, points, data=rows(frame)).properties(width=220, height=18 * len(configs))
     return finish(
         chart.facet(
             column=alt.Column("scorer:N", title=None), title=f"{experiment}: mean score per config"
-        ).resolve_scale(x="independent")
+        ).resolve_scale(x="independent"),
+        frame,
     )
 
 
@@ -245,11 +244,12 @@ def _comparisons(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
             tooltip=tips,
         )
     )
-    chart = alt.layer(zero, bars, points, data={"values": records(frame)}).properties(width=220)
+    chart = alt.layer(zero, bars, points, data=rows(frame)).properties(width=220)
     return finish(
         chart.facet(
             column=alt.Column("scorer:N", title=None), title=f"{experiment}: each config against the baseline"
-        ).resolve_scale(x="independent")
+        ).resolve_scale(x="independent"),
+        frame,
     )
 
 
@@ -258,7 +258,7 @@ def _segments(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
         (pl.col("segment_kind") + "=" + pl.col("segment")).alias("where")
     )
     chart = (
-        alt.Chart({"values": records(data)})
+        alt.Chart(rows(data))
         .mark_rect()
         .encode(
             x=alt.X("config_name:N", title="config"),
@@ -270,14 +270,12 @@ def _segments(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
         .facet(column=alt.Column("scorer:N", title=None), title=f"{experiment}: mean score per segment")
         .resolve_scale(color="independent")
     )
-    return finish(chart)
+    return finish(chart, data)
 
 
 def _checks(frame: pl.DataFrame, configs: list[str], experiment: str) -> dict[str, Any]:
     chart = (
-        alt.Chart(
-            {"values": records(frame.drop_nulls("pass_rate"))}, title=f"{experiment}: output check pass rates"
-        )
+        alt.Chart(rows(frame.drop_nulls("pass_rate")), title=f"{experiment}: output check pass rates")
         .mark_bar()
         .encode(
             x=alt.X(
@@ -299,7 +297,7 @@ def _checks(frame: pl.DataFrame, configs: list[str], experiment: str) -> dict[st
         )
         .properties(width=420)
     )
-    return finish(chart)
+    return finish(chart, frame.drop_nulls("pass_rate"))
 
 
 def _costs(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
@@ -310,7 +308,7 @@ def _costs(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
         alt.Tooltip("latency_ms_mean:Q", title="mean latency (ms)", format=",.0f"),
         alt.Tooltip("latency_ms_p90:Q", title="p90 latency (ms)", format=",.0f"),
     ]
-    bar = alt.Chart({"values": records(frame)}).mark_bar(color=OKABE_ITO[0])
+    bar = alt.Chart(rows(frame)).mark_bar(color=OKABE_ITO[0])
     cost = bar.encode(
         x=alt.X("cost_usd:Q", title="cost (USD, known costs)"),
         y=alt.Y("config_name:N", title=None),
@@ -321,4 +319,4 @@ def _costs(frame: pl.DataFrame, experiment: str) -> dict[str, Any]:
         y=alt.Y("config_name:N", title=None),
         tooltip=tips,
     ).properties(width=240, title="latency per config")
-    return finish(alt.hconcat(cost, latency, title=f"{experiment}: cost and latency"))
+    return finish(alt.hconcat(cost, latency, title=f"{experiment}: cost and latency"), frame)

@@ -166,4 +166,4 @@ def _kinds(kinds: pl.DataFrame) -> dict[str, object]:
         )
         .properties(width=420)
     )
-    return finish(chart)
+    return finish(chart, kinds)

@@ -24,7 +24,7 @@ from tracewatch.dashboard._charts import (
     day_x,
     empty_chart,
     finish,
-    records,
+    rows,
 )
 from tracewatch.dashboard._load import ReportData
 
@@ -126,15 +126,13 @@ def _means(frame: pl.DataFrame, names: list[str], window: tuple[dt.date, dt.date
         .mark_point(filled=True, size=90, color=ALERT_COLOUR)
         .encode(x=x, y="mean:Q", tooltip=tips)
     )
-    chart = alt.layer(line, reference, alarms, data={"values": records(frame)}).properties(
-        width=240, height=120
-    )
+    chart = alt.layer(line, reference, alarms, data=rows(frame)).properties(width=240, height=120)
     faceted = chart.facet(
         facet=alt.Facet("name:N", sort=names, title=None),
         columns=3,
         title="Score means per day (UTC) against their reference",
     )
-    return finish(faceted.resolve_scale(y="independent"))
+    return finish(faceted.resolve_scale(y="independent"), frame)
 
 
 def _cusum(frame: pl.DataFrame, names: list[str], window: tuple[dt.date, dt.date]) -> Chart:
@@ -156,13 +154,14 @@ def _cusum(frame: pl.DataFrame, names: list[str], window: tuple[dt.date, dt.date
         .encode(x=x, y=alt.Y("cusum:Q", title="CUSUM (daily-mean sd)"), tooltip=tips)
     )
     limit = alt.Chart().mark_rule(color=ALERT_COLOUR, strokeDash=[4, 3]).encode(y="mean(cusum_threshold):Q")
-    chart = alt.layer(line, limit, data={"values": records(cusum)}).properties(width=240, height=100)
+    chart = alt.layer(line, limit, data=rows(cusum)).properties(width=240, height=100)
     spec = finish(
         chart.facet(
             facet=alt.Facet("name:N", sort=names, title=None),
             columns=3,
             title="CUSUM toward worse per day (UTC); dashed: threshold h",
-        )
+        ),
+        cusum,
     )
     return Chart("quality-cusum", "CUSUM", cusum, spec, marks=cusum.height)
 
@@ -207,9 +206,9 @@ def _trace_scores(read: Any, window: tuple[dt.date, dt.date]) -> Chart:
             color=colour("scorer", "scorer", names),
         )
     )
-    chart = alt.layer(bars, points, data={"values": records(shown)}).properties(
+    chart = alt.layer(bars, points, data=rows(shown)).properties(
         width=560,
         height=180,
         title=alt.TitleParams(title, subtitle="daily sample, mean with bootstrap 95% CI"),
     )
-    return Chart("quality-trace-scores", title, shown, finish(chart), marks=shown.height)
+    return Chart("quality-trace-scores", title, shown, finish(chart, shown), marks=shown.height)
