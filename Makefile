@@ -70,9 +70,11 @@ unit: install
 bench: install
 	$(RUN) python -m bench.run
 
-# The full-size fault storm (10,000 items x 2 configs) and the reliability figures table
+# The kill -9 sweep at all its points, the full-size fault storm (10,000 items x 2 configs) and the
+# reliability figures table
 # (bench/results/reliability.md, the README's summary; rows: bench/reliability/rows.json).
 reliability: install
+	TRACEWATCH_RELIABILITY_FULL=1 $(RUN) pytest -q tests/reliability/test_faults_kill_points.py  # 12 kill points
 	$(RUN) python -m bench.reliability
 
 clean: down
