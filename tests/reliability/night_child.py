@@ -11,7 +11,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import sys
 
 from tracewatch.datasets import load_dataset_spec, sample_dataset_items
 from tracewatch.datasets.versions import read_version
@@ -42,7 +41,8 @@ def night(store: Store, day: dt.date, base_url: str) -> None:
         build_monitoring_reports(store, touched, run_id=result.run_id, parts=result.parts.pop(touched, None))
     build, _ = sample_dataset_items(store, load_dataset_spec(), day, run_id=result.run_id)
     assert build.manifest is not None, "the night sampled no dataset version"
-    items = read_version(store, DATASET, build.manifest.version)
+    version = build.manifest.version
+    items = read_version(store, DATASET, version)
 
     async def experiment() -> None:
         async with LiteLLMClient() as client:
@@ -53,7 +53,7 @@ def night(store: Store, day: dt.date, base_url: str) -> None:
             )
             await run_experiment(
                 store,
-                ExperimentSpec(EXPERIMENT, DATASET, build.manifest.version),
+                ExperimentSpec(EXPERIMENT, DATASET, version),
                 [config(base_url)],
                 items,
                 runtime=runtime,
@@ -100,4 +100,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -7,11 +7,14 @@ import datetime as dt
 
 import polars as pl
 
+from tracewatch.experiments import read_experiment_items
 from tracewatch.ingest import ingest_new_traces
 from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
 from tracewatch.store import Store
 
 REPORTS = ("trace_metrics_daily", "trace_metrics_hourly", "ingest_daily")
+ANSWERED = ["item_id", "status", "output", "error"]
+"""What an experiment's answers are compared on (run ids, timings, attempts and cache hits differ by run)."""
 VOLATILE = ("run_id", "published_at", "created_at", "ingested_at", "updated_at")
 
 
@@ -52,3 +55,8 @@ def unreadable_parquet(store: Store) -> list[str]:
         except Exception:
             bad.append(obj.key)
     return bad
+
+
+def answers(store: Store, experiment_id: str = "night-echo") -> pl.DataFrame:
+    """An experiment's answers, as compared between an interrupted and an uninterrupted night."""
+    return read_experiment_items(store, experiment_id).select(ANSWERED).sort("item_id")

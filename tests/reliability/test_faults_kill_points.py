@@ -24,7 +24,7 @@ import pytest
 
 from devtools.model_server import Latency, ModelServer, request_key, start_model_server, stop_model_server
 from tests.reliability.night_child import DATASET, EXPERIMENT, night
-from tests.reliability.nights import report_tables, unreadable_parquet
+from tests.reliability.nights import answers, report_tables, unreadable_parquet
 from tracewatch.datasets.versions import list_versions
 from tracewatch.experiments import read_experiment_items
 from tracewatch.store import Store
@@ -47,7 +47,6 @@ ALL_POINTS = [
 ]
 CI_POINTS = [ALL_POINTS[0], ALL_POINTS[4], ALL_POINTS[9]]
 POINTS = ALL_POINTS if os.environ.get("TRACEWATCH_RELIABILITY_FULL") == "1" else CI_POINTS
-COMPARED = ["item_id", "status", "output", "error"]
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +62,6 @@ def night_store(tmp_path: Path, traces: pl.DataFrame) -> Store:
     store = Store(f"file://{folder}")
     store.write_parquet(f"traces/date={DAY}/a.parquet", traces)
     return store
-
-
-def answers(store: Store) -> pl.DataFrame:
-    return read_experiment_items(store, EXPERIMENT).select(COMPARED).sort("item_id")
 
 
 def answer_key(input_text: str) -> str:

@@ -1,5 +1,6 @@
 """The object store restarts mid-night (issue 22, item 1): the local S3 server (SeaweedFS) is killed with
-SIGKILL at a chosen write of the night (during ingest, the dataset version write, report publishing) and
+SIGKILL at a chosen write of the night (during ingest, report publishing, the dataset version write,
+the experiment's cache writes) and
 brought back on the same address and data folder a moment later. The night completes (the store's retries
 bridged the gap) or fails with an error naming the store; a rerun completes; no Parquet object is torn, no
 dataset version lacks its manifest or has a manifest whose items are missing; and the reports equal those of
@@ -23,13 +24,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from devtools.model_server import Latency, ModelServer, start_model_server, stop_model_server
 from devtools.s3server import S3Server, start_s3_server, stop_s3_server
 from tests.conftest import TEST_BUCKET, s3_settings
-from tests.reliability.nights import report_tables, unreadable_parquet
-from tracewatch.datasets import load_dataset_spec, sample_dataset_items
+from tests.reliability.night_child import night
+from tests.reliability.nights import answers, report_tables, unreadable_parquet
 from tracewatch.datasets.versions import DATASETS_PREFIX, MANIFEST_NAME, list_versions
-from tracewatch.ingest import ingest_new_traces
-from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
 from tracewatch.store import Store
 
 DAY = dt.date(2026, 11, 1)
@@ -77,12 +77,11 @@ def fresh_store(server: S3Server) -> Store:
     return Store.from_settings(s3_settings(server, f"r-{uuid.uuid4().hex[:12]}"))
 
 
-def night(store: Store) -> None:
-    """The night's storing stages in the flow's order: ingest, monitoring reports, the dataset version."""
-    result = ingest_new_traces(store, up_to=DAY, reprocess=(), reducer=METRIC_REDUCER, require_traces=True)
-    for touched in sorted({*result.dates_touched, DAY}):
-        build_monitoring_reports(store, touched, run_id=result.run_id, parts=result.parts.pop(touched, None))
-    sample_dataset_items(store, load_dataset_spec(), DAY, run_id=result.run_id)
+@pytest.fixture(scope="module")
+def echo() -> Iterator[ModelServer]:
+    server = start_model_server(latency=Latency.fixed(5))
+    yield server
+    stop_model_server(server)
 
 
 def kill_at(monkeypatch: pytest.MonkeyPatch, owned: Restartable, prefix: str, nth: int) -> list[str]:
@@ -113,11 +112,13 @@ def versions_whole(store: Store) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(restartable: Restartable, make_traces_module: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def uninterrupted(
+    restartable: Restartable, echo: ModelServer, make_traces_module: pl.DataFrame
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     store = fresh_store(restartable.server)
     store.write_parquet(f"traces/date={DAY}/a.parquet", make_traces_module)
-    night(store)
-    return report_tables(store, DAY)
+    night(store, DAY, echo.base_url)
+    return report_tables(store, DAY), answers(store)
 
 
 @pytest.fixture(scope="module")
@@ -133,11 +134,13 @@ def make_traces_module() -> pl.DataFrame:
         ("ingest", "warehouse/", 1),
         ("report publishing", "reports/", 2),
         ("dataset version write", "warehouse/datasets/", 1),
+        ("experiment cache writes", "warehouse/cache/", 6),
     ],
 )
 def test_a_night_survives_a_store_restart(
     restartable: Restartable,
-    uninterrupted: dict[str, pl.DataFrame],
+    echo: ModelServer,
+    uninterrupted: tuple[dict[str, pl.DataFrame], pl.DataFrame],
     make_traces_module: pl.DataFrame,
     monkeypatch: pytest.MonkeyPatch,
     point: str,
@@ -148,7 +151,7 @@ def test_a_night_survives_a_store_restart(
     store.write_parquet(f"traces/date={DAY}/a.parquet", make_traces_module)
     written = kill_at(monkeypatch, restartable, prefix, nth)
     try:
-        night(store)
+        night(store, DAY, echo.base_url)
         outcome = "completed"
     except Exception as exc:  # the night may fail: then clearly, naming the store
         outcome = f"failed: {exc}"
@@ -161,11 +164,13 @@ def test_a_night_survives_a_store_restart(
     assert restartable.restarted.wait(90), "the server did not come back"
     monkeypatch.undo()
     store = fresh_store_like(store)
-    night(store)  # the rerun completes
+    night(store, DAY, echo.base_url)  # the rerun completes
     assert unreadable_parquet(store) == [] and versions_whole(store) == [], point
+    reports, expected_answers = uninterrupted
     got = report_tables(store, DAY)
-    for table, frame in uninterrupted.items():
+    for table, frame in reports.items():
         assert got[table].equals(frame), (point, outcome, table)
+    assert answers(store).equals(expected_answers), (point, outcome)
 
 
 def fresh_store_like(store: Store) -> Store:
