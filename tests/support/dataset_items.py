@@ -37,6 +37,8 @@ def item_row(key: str, *, text: str | None = None, **overrides: Any) -> dict[str
         "strategy": "random",
         "stratum": "route=qa/single-fact",
         "redactions": 0,
+        "source": "production",
+        "provenance": None,
     }
     return {**row, **overrides}
 

@@ -24,7 +24,13 @@ from polars.datatypes import DataTypeClass
 from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
 from tracewatch.datasets.lsh import SLOT_BITS
 from tracewatch.datasets.minhash import MINHASH
-from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SCHEMA_VERSION, STORED_SCHEMA
+from tracewatch.datasets.schema import (
+    ITEM_SCHEMA,
+    ITEM_SCHEMA_VERSION,
+    ITEM_SOURCES,
+    STORED_SCHEMA,
+    with_provenance_columns,
+)
 from tracewatch.datasets.signatures import (
     SIGNED_TEXT,
     StoredSignatures,
@@ -54,6 +60,8 @@ from tracewatch.store import Store
 log = logging.getLogger(__name__)
 
 _DType = pl.DataType | DataTypeClass
+DERIVED_COLUMNS: tuple[str, ...] = (DEDUP_KEY, "source", "provenance")
+"""Item columns a writer may leave out: they derive from the others (or are null, for `provenance`)."""
 _NARROW_INTEGERS = (pl.Int8(), pl.Int16(), pl.Int32(), pl.UInt8(), pl.UInt16(), pl.UInt32())
 
 
@@ -66,11 +74,12 @@ def check_items(frame: pl.DataFrame, *, what: str = "items") -> pl.DataFrame:
 
     All-null columns (polars type Null, e.g. `[None]` or `[[]]`) and narrower integers are cast; any other type
     must match exactly, so a lossy cast can never change an item. Version bookkeeping columns are accepted and dropped.
-    `dedup_key` derives from the input, so it is computed where it is absent or null.
+    `dedup_key` derives from the input, so it is computed where it is absent or null; `source` is derived where
+    absent or null (`schema.derived_source`), and `provenance` is null where absent.
     """
     problems = []
     derive = DEDUP_KEY not in frame.columns
-    missing = [c for c in ITEM_SCHEMA if c not in frame.columns and c != DEDUP_KEY]
+    missing = [c for c in ITEM_SCHEMA if c not in frame.columns and c not in DERIVED_COLUMNS]
     extra = [c for c in frame.columns if c not in STORED_SCHEMA]
     mistyped = [
         f"{c} is {frame.schema[c]} (expected {want})"
@@ -89,7 +98,11 @@ def check_items(frame: pl.DataFrame, *, what: str = "items") -> pl.DataFrame:
         )
     if derive:
         frame = frame.with_columns(pl.lit(None, pl.UInt64).alias(DEDUP_KEY))
+    frame = with_provenance_columns(frame)
     conformed = frame.select(list(ITEM_SCHEMA)).cast(ITEM_SCHEMA)  # type: ignore[arg-type]
+    unknown = conformed.filter(~pl.col("source").is_in(ITEM_SOURCES)).get_column("source").unique().sort()
+    if unknown.len():
+        raise DataContractError(f"{what}: source {unknown.to_list()} is not one of {list(ITEM_SOURCES)}")
     if conformed.get_column(DEDUP_KEY).has_nulls():
         conformed = conformed.with_columns(pl.col(DEDUP_KEY).fill_null(dedup_keys(conformed)))
     for column in ("item_id", "content_hash"):
@@ -182,6 +195,7 @@ def append_version(
         items_sha256=hashlib.sha256(data).hexdigest(),
         write_id=uuid.uuid4().hex,
         signatures=signed.to_json(),
+        sources=source_counts(items),
     )
     _commit(store, manifest, data, sidecar)
     log.info(
@@ -194,6 +208,12 @@ def append_version(
         changes.height,
     )
     return manifest
+
+
+def source_counts(items: pl.DataFrame) -> dict[str, int]:
+    """How many items of each source `items` holds (every source named, zero included), for the manifest."""
+    found = dict(items.get_column("source").value_counts().iter_rows())
+    return {source: int(found.get(source, 0)) for source in ITEM_SOURCES}
 
 
 # ---- internals -------------------------------------------------------------------------------------------

@@ -335,6 +335,8 @@ def items_with_redactions(
         if isinstance(strategy, str)
         else pl.lit(strategy.cast(pl.String)),
         stratum=pl.lit(None, pl.String) if stratum is None else pl.lit(stratum.cast(pl.String)),
+        source=pl.lit("production", pl.String),
+        provenance=pl.lit(None, pl.String),
     )
     draft = draft.with_columns(
         expected_source=pl.when(pl.col("expected_output").is_not_null()).then(pl.lit("silver"))

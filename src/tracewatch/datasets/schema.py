@@ -12,8 +12,13 @@ import polars as pl
 
 from tracewatch.traces import CONTEXT_PASSAGE, FEEDBACK, MESSAGE
 
-ITEM_SCHEMA_VERSION = 2
-"""2 added `dedup_key`; `versions.read_version` computes it for items written at version 1."""
+ITEM_SCHEMA_VERSION = 3
+"""2 added `dedup_key`; 3 added `source` and `provenance`. `versions.read_version` computes the dedup key for
+items written at version 1 and derives `source` (null provenance) for items written before version 3."""
+
+ITEM_SOURCES: tuple[str, ...] = ("production", "seed", "review", "synthetic")
+"""Where an item came from: a sampled production trace, a curated seed file, a reviewer, or a model asked for
+inputs in the style of a thin stratum (`datasets.synthetic`)."""
 
 EXPECTED_SOURCES: tuple[str, ...] = ("silver", "curated", "reviewed")
 """Where an expected output came from: a positively rated trace output, a curated file, or human review."""
@@ -38,6 +43,8 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
     "strategy": pl.String(),
     "stratum": pl.String(),
     "redactions": pl.Int64(),
+    "source": pl.String(),
+    "provenance": pl.String(),
 }
 """Column -> type of a dataset item.
 
@@ -51,12 +58,34 @@ ITEM_SCHEMA: dict[str, pl.DataType] = {
 - `source_trace_id` / `source_date`: the trace the item came from (null for curated items).
 - `strategy` / `stratum`: the sampling strategy that picked the item and its stratum label (e.g. `route=qa`).
 - `redactions`: how many PII values were replaced by placeholders in this item (see docs/datasets-pii.md).
+- `source`: one of `ITEM_SOURCES`; derived by `derived_source` where a writer leaves it null.
+- `provenance`: for synthetic items a JSON object naming the generator (`model`, `template`, `kind`, `seed`)
+  and the real items it was conditioned on (`conditioned_on`: item ids); null for every other source.
 """
 
 
 HASH_COLUMNS: tuple[str, ...] = ("dedup_key", "content_hash")
 """The item columns that identify content exactly: what a dataset build can de-duplicate on (`dedup_key`, with
 matches confirmed by `content_hash`, or `content_hash` itself)."""
+
+
+def derived_source() -> pl.Expr:
+    """`source` where a row has one, else what it must be: production when the item names a source trace, seed
+    otherwise (items written before `source` existed came only from those two)."""
+    derived = (
+        pl.when(pl.col("source_trace_id").is_not_null()).then(pl.lit("production")).otherwise(pl.lit("seed"))
+    )
+    return pl.coalesce(pl.col("source"), derived).alias("source")
+
+
+def with_provenance_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with `source` derived where absent or null and `provenance` null where absent: how items written
+    before item schema 3, or by writers that do not set them, read."""
+    if "provenance" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("provenance"))
+    if "source" not in frame.columns:
+        frame = frame.with_columns(pl.lit(None, pl.String).alias("source"))
+    return frame.with_columns(derived_source())
 
 
 def empty_items() -> pl.DataFrame:

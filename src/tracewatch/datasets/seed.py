@@ -342,6 +342,8 @@ def _item(record: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, An
         "strategy": SEED_STRATEGY,
         "stratum": None,
         "redactions": None,
+        "source": "seed",
+        "provenance": None,
     }
 
 

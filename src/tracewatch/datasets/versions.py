@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from tracewatch.datasets.items import DEDUP_KEY, dedup_keys
-from tracewatch.datasets.schema import STORED_SCHEMA
+from tracewatch.datasets.schema import STORED_SCHEMA, with_provenance_columns
 from tracewatch.datasets.signatures import SIGNATURES_NAME, StoredSignatures
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.paths import check_name
@@ -35,8 +35,9 @@ ITEMS_NAME = "items.parquet"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 
-KINDS: tuple[str, ...] = ("sample", "seed", "review")
-"""What created a version: the nightly sampler, a curated seed file, or an import of human review answers."""
+KINDS: tuple[str, ...] = ("sample", "seed", "review", "synthetic")
+"""What created a version: the nightly sampler, a curated seed file, an import of human review answers, or
+synthetic items added directly, without review (`datasets.synthetic`)."""
 
 _MANIFEST_KEY = re.compile(rf"^{DATASETS_PREFIX}/(?P<name>[^/]+)/version=(?P<version>\d+)/{MANIFEST_NAME}$")
 _DIFF_COLUMNS = ("content_hash", "expected_output", "expected_source")
@@ -70,6 +71,9 @@ class VersionManifest:
     manifest_format: int = MANIFEST_FORMAT
     signatures: dict[str, Any] | None = None
     """`StoredSignatures` of the items (`datasets.signatures`); absent in versions written before them."""
+    sources: dict[str, int] | None = None
+    """Items per source (`schema.ITEM_SOURCES`) in this version; absent in versions written before item schema
+    3 (`source_counts` of the items gives them)."""
 
     @property
     def stored_signatures(self) -> StoredSignatures | None:
@@ -218,7 +222,8 @@ def read_version(
     """All items of `version` (default: the latest), in STORED_SCHEMA, checked against the manifest's sha256.
 
     `columns` decodes only those (the nightly selection needs four of them). Items written before
-    `dedup_key` existed (item schema 1) get it computed from their stored, already redacted input.
+    `dedup_key` existed (item schema 1) get it computed from their stored, already redacted input; items written
+    before `source` existed (item schema < 3) get it derived from `source_trace_id` and a null `provenance`.
     """
     return read_items(store, read_manifest(store, name, version), columns=columns)
 
@@ -237,12 +242,17 @@ def read_items(
     unknown = [c for c in wanted if c not in STORED_SCHEMA]
     if unknown:
         raise ConfigError(f"read_version: unknown column(s) {unknown}; stored columns: {list(STORED_SCHEMA)}")
-    upgrade = DEDUP_KEY in wanted and DEDUP_KEY not in pl.read_parquet_schema(io.BytesIO(data))
+    present = pl.read_parquet_schema(io.BytesIO(data))
+    upgrade = DEDUP_KEY in wanted and DEDUP_KEY not in present
     inputs = ("input_text", "input_messages") if upgrade else ()
-    decoded = [c for c in dict.fromkeys((*wanted, *inputs)) if c != DEDUP_KEY or not upgrade]
+    old_source = "source" not in present and ("source" in wanted or "provenance" in wanted)
+    derivation = ("source_trace_id",) if old_source else ()
+    decoded = [c for c in dict.fromkeys((*wanted, *inputs, *derivation)) if c in present]
     frame = pl.read_parquet(io.BytesIO(data), columns=decoded)
     if upgrade:
         frame = frame.with_columns(dedup_keys(frame))
+    if old_source:
+        frame = with_provenance_columns(frame)
     return frame.select(wanted)
 
 
