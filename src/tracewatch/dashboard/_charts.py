@@ -63,10 +63,17 @@ def empty_chart(chart_id: str, title: str, why: str) -> Chart:
 
 def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready dicts: dates as ISO days (Vega reads `YYYY-MM-DD` as UTC midnight)."""
-    return [
-        {k: v.isoformat() if isinstance(v, dt.date | dt.datetime) else v for k, v in row.items()}
-        for row in frame.iter_rows(named=True)
-    ]
+    return [{k: _json_value(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
+
+
+def _json_value(value: Any) -> Any:
+    """Days as ISO text; floats to 6 significant digits (what a tooltip shows at most; the exact value is in
+    the table under the chart), which keeps 90 days of cells light."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    return value
 
 
 def rows(frame: pl.DataFrame) -> dict[str, str]:

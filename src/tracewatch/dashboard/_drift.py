@@ -139,8 +139,8 @@ def drift_section(data: ReportData) -> Section:
 def _heatmap(cells: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, object]:
     # The messages (a few hundred characters each) ride on the alert marks only: on every cell of 90 days
     # they would be most of the page's weight.
-    cells = _days_named(cells.drop("message"))
-    alerts = _days_named(alerts)
+    cells = _days_named(cells.drop("message")).drop("date")
+    alerts = _days_named(alerts).drop("date")
     x = alt.X("day:O", title=DAY_TITLE, axis=alt.Axis(labelAngle=-45))
     y = alt.Y("feature:N", title="feature", sort="ascending")
     tips = [
@@ -209,4 +209,4 @@ def _days_named(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _days(cells: pl.DataFrame) -> int:
-    return max(1, math.ceil(cells.get_column("date").n_unique()))
+    return max(1, math.ceil(cells.get_column("day").n_unique()))
