@@ -74,7 +74,8 @@ bench: install
 # reliability figures table
 # (bench/results/reliability.md, the README's summary; rows: bench/reliability/rows.json).
 reliability: install
-	TRACEWATCH_RELIABILITY_FULL=1 $(RUN) pytest -q tests/reliability/test_faults_kill_points.py  # 12 kill points
+	TRACEWATCH_RELIABILITY_FULL=1 $(RUN) pytest -q tests/reliability/test_faults_kill_points.py \
+		tests/reliability/test_faults_store_restarts.py  # every kill point and store restart point
 	$(RUN) python -m bench.reliability
 
 clean: down
