@@ -33,6 +33,15 @@ from tracewatch.datasets.versions import DATASETS_PREFIX, MANIFEST_NAME, list_ve
 from tracewatch.store import Store
 
 DAY = dt.date(2026, 11, 1)
+ALL_POINTS = [
+    ("ingest", "warehouse/", 1),
+    ("report publishing", "reports/", 2),
+    ("dataset version write", "warehouse/datasets/", 1),
+    ("experiment cache writes", "warehouse/cache/", 6),
+]
+POINTS = ALL_POINTS if os.environ.get("TRACEWATCH_RELIABILITY_FULL") == "1" else ALL_POINTS[1::2]
+"""`make test` restarts the store during report publishing and the cache writes (a restart costs seconds);
+`make reliability` at all four points."""
 DOWN_S = 1.5
 """How long the server stays dead before its restart begins (the restart itself takes seconds more)."""
 
@@ -128,15 +137,7 @@ def make_traces_module() -> pl.DataFrame:
     return canonical_traces(DAY.isoformat(), 120)
 
 
-@pytest.mark.parametrize(
-    ("point", "prefix", "nth"),
-    [
-        ("ingest", "warehouse/", 1),
-        ("report publishing", "reports/", 2),
-        ("dataset version write", "warehouse/datasets/", 1),
-        ("experiment cache writes", "warehouse/cache/", 6),
-    ],
-)
+@pytest.mark.parametrize(("point", "prefix", "nth"), POINTS, ids=[p[0] for p in POINTS])
 def test_a_night_survives_a_store_restart(
     restartable: Restartable,
     echo: ModelServer,
