@@ -20,6 +20,7 @@ from tests.support.store_spy import StoreReads
 from tests.support.tasks import TASKS
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.experiments import (
+    ALLOW_TASKS_ENV,
     EXPERIMENT_ITEM_SCHEMA,
     STATUSES,
     ExperimentConfig,
@@ -299,7 +300,10 @@ def test_a_changed_config_misses_the_cache(file_store: Store) -> None:
     assert not read_experiment_items(file_store, "after").get_column("cached").any()
 
 
-def test_a_task_config_runs_its_callable_and_is_not_cached(file_store: Store) -> None:
+def test_a_task_config_runs_its_callable_and_is_not_cached(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ALLOW_TASKS_ENV, "1")  # task configs are off unless allowed (docs/security.md)
     task = ExperimentConfig(name="shout", task=f"{TASKS}:shout")
     run(file_store, plain_items(3), FakeModel(), configs=[task], cache=ResponseCache(file_store))
     rows = read_experiment_items(file_store, "exp-1")
