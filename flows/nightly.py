@@ -33,6 +33,7 @@ from tracewatch.settings import Settings
 from tracewatch.store import Store
 from tracewatch.summaries import (
     NightLinks,
+    dataset_night_line,
     import_markdown,
     ingest_table,
     night_drift_section,
@@ -208,7 +209,7 @@ def nightly(
             day,
             result,
             published,
-            new_items=build.message,
+            new_items=dataset_night_line(build.message, build.redactions),
             experiments=[summary.message for summary in ran],
             sections=[
                 *sections,
