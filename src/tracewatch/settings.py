@@ -88,16 +88,10 @@ class Settings(BaseSettings):
     task_runner: str = Field(
         default="threads",
         validation_alias=AliasChoices("TRACEWATCH_TASK_RUNNER"),
-        description="Where the nightly and backfill flows run their per-file tasks: threads (default, in the "
-        "flow's process), processes[:n], dask:<scheduler address> (an existing Dask cluster; its workers read "
-        "the store with their own credentials) or dask-local[:n] (a temporary local Dask cluster of n worker "
-        "processes); docs/scaling.md.",
-    )
-    fan_out: bool = Field(
-        default=False,
-        validation_alias=AliasChoices("TRACEWATCH_FAN_OUT"),
-        description="Backfill starts one child run of the nightly deployment per day on the work pool (several "
-        "workers share them) instead of running the days one after another in its own process.",
+        description="Where the nightly flow (and each night of a backfill) runs its ingest, monitoring and "
+        "dataset tasks: threads (default, in the flow's process), processes[:n], dask:<scheduler address> (an "
+        "existing Dask cluster; its workers read the store with their own credentials) or dask-local[:n] (a "
+        "temporary local Dask cluster of n worker processes); docs/scaling.md.",
     )
 
     import_workers: int = Field(
