@@ -93,7 +93,7 @@ def readme_summary(rows: list[Row]) -> str:
     return (
         f"Reliability suite: {len(rows)} faults and attacks, {lost} items lost and {duplicated} duplicated "
         "(table: [bench/results/reliability.md](bench/results/reliability.md); `make reliability` reruns the "
-        "full-size fault storm)."
+        "full-size fault storm and every kill and store-restart point)."
     )
 
 
@@ -103,5 +103,9 @@ def publish(rows: list[Row], extra: dict[str, Any] | None = None) -> None:
     table = to_markdown(rows)
     payload = {"rows": [asdict(row) for row in rows], **(extra or {})}
     (RESULTS / "reliability.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (RESULTS / "reliability.md").write_text(f"# Reliability figures\n\n{table}\n")
+    how = (
+        "Generated from `bench/reliability/rows.json` (`make reliability` reruns the measured rows). To add a "
+        "case, add an object with the keys of the rows there and run `python -m bench.reliability --table`."
+    )
+    (RESULTS / "reliability.md").write_text(f"# Reliability figures\n\n{how}\n\n{table}\n")
     replace_block(README, readme_summary(rows) + "\n", *MARKERS)
