@@ -101,7 +101,9 @@ def publish(rows: list[Row], extra: dict[str, Any] | None = None) -> None:
     """Write bench/results/reliability.json and .md, and the README's summary between its markers."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     table = to_markdown(rows)
-    payload = {"rows": [asdict(row) for row in rows], **(extra or {})}
+    previous = RESULTS / "reliability.json"
+    kept = json.loads(previous.read_text()) if previous.exists() else {}  # --table keeps the last measurements
+    payload = {**kept, **(extra or {}), "rows": [asdict(row) for row in rows]}
     (RESULTS / "reliability.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     how = (
         "Generated from `bench/reliability/rows.json` (`make reliability` reruns the measured rows). To add a "
