@@ -102,7 +102,8 @@ def publish(rows: list[Row], extra: dict[str, Any] | None = None) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     table = to_markdown(rows)
     previous = RESULTS / "reliability.json"
-    kept = json.loads(previous.read_text()) if previous.exists() else {}  # --table keeps the last measurements
+    # --table keeps the last measurements
+    kept = json.loads(previous.read_text()) if previous.exists() else {}
     payload = {**kept, **(extra or {}), "rows": [asdict(row) for row in rows]}
     (RESULTS / "reliability.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     how = (
