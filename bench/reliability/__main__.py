@@ -57,7 +57,12 @@ def main(argv: list[str] | None = None) -> None:
             log.info("fault-free run done: %s", clean)
         rows = upsert(load_rows(), storm_row(storm, clean))  # rows added while the storm ran are kept
         save_rows(rows)
-        extra = {"storm": storm.to_json(), "fault_free": clean.to_json(), "machine": machine_info()}
+        extra = {
+            "storm": storm.to_json(),
+            "fault_free": clean.to_json(),
+            "machine": machine_info(),
+            "note": "",
+        }
     publish(rows, extra)
 
 
