@@ -186,7 +186,9 @@ def test_a_schema_error_names_the_columns_and_writes_nothing(store: Store) -> No
 def test_bad_name_kind_and_counts_are_config_errors(store: Store) -> None:
     with pytest.raises(ConfigError, match="dataset name 'QA Golden' is refused"):
         append_version(store, "QA Golden", items("a"), kind="sample", run_id="r")
-    with pytest.raises(ConfigError, match=r"kind 'nightly' is not one of \['sample', 'seed', 'review'\]"):
+    with pytest.raises(
+        ConfigError, match=r"kind 'nightly' is not one of \['sample', 'seed', 'review', 'synthetic'\]"
+    ):
         append_version(store, NAME, items("a"), kind="nightly", run_id="r")
     with pytest.raises(ConfigError, match="manifest count 'skipped'"):
         append_version(store, NAME, items("a"), kind="sample", run_id="r", counts={"skipped": "3"})

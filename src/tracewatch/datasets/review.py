@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from tracewatch.datasets.append import append_version
+from tracewatch.datasets.pending import read_pending
 from tracewatch.datasets.schema import empty_items
 from tracewatch.datasets.seed import LoadedFile, RejectedRow, load_file, reason_counts
 from tracewatch.datasets.versions import (
@@ -68,6 +69,8 @@ class ReviewChanges:
     """What a review file would change: the replaced items and the rows that cannot be applied."""
 
     replaced: pl.DataFrame
+    added: pl.DataFrame
+    """Pending items (`datasets.pending`) the file gives an answer, so accepts into the dataset."""
     skipped: tuple[RejectedRow, ...]
     reviewers: dict[str, int]
 
@@ -128,16 +131,29 @@ def export_for_review(
     """Write the review sheet of `version` (default: latest) as Parquet and CSV; a rerun replaces it."""
     version = read_manifest(store, name, version).version
     items = read_version(store, name, version)
-    sheet = review_sheet(items, include_silver=include_silver)
-    prefix = review_prefix(name, version)
+    return _write_sheet(
+        store, name, version, review_prefix(name, version), review_sheet(items, include_silver=include_silver)
+    )
+
+
+def export_pending_for_review(store: Store, name: str, run_id: str, items: pl.DataFrame) -> ReviewExport:
+    """The review sheet of items pending review (`datasets.pending`, e.g. synthetic ones) of run `run_id`.
+
+    A reviewer accepts an item by writing its reference answer; `import_reviews` then adds it to the dataset.
+    `version` in the export is the dataset's latest version, which the items were checked against.
+    """
+    version = read_manifest(store, name).version
+    prefix = f"{dataset_prefix(name)}/review/pending/run={run_id}"
+    return _write_sheet(store, name, version, prefix, review_sheet(items))
+
+
+def _write_sheet(store: Store, name: str, version: int, prefix: str, sheet: pl.DataFrame) -> ReviewExport:
     parquet_key, csv_key = f"{prefix}/needs_review.parquet", f"{prefix}/needs_review.csv"
     store.write_parquet(parquet_key, sheet)
     buffer = io.BytesIO()
     sheet.write_csv(buffer)
     store.write_bytes(csv_key, buffer.getvalue())
-    log.info(
-        "dataset %s version %d: %d item(s) exported for review to %s", name, version, sheet.height, prefix
-    )
+    log.info("dataset %s: %d item(s) exported for review to %s", name, sheet.height, prefix)
     return ReviewExport(
         dataset=name, version=version, item_count=sheet.height, parquet_key=parquet_key, csv_key=csv_key
     )
@@ -146,12 +162,19 @@ def export_for_review(
 # ---- import ----------------------------------------------------------------------------------------------
 
 
-def review_changes(items: pl.DataFrame, loaded: LoadedFile) -> ReviewChanges:
+def review_changes(
+    items: pl.DataFrame, loaded: LoadedFile, pending: pl.DataFrame | None = None
+) -> ReviewChanges:
     """Match a review file's answers to `items` (a stored version) without writing anything.
 
     An item with two different answers in one file gets neither. An answer equal to an already reviewed
     expected output is skipped as "unchanged", so importing the same file twice creates no second version.
+    An answer for an item of `pending` (items waiting for review, not yet in the dataset) adds that item.
     """
+    pending = (
+        empty_items() if pending is None else pending.join(items.select("item_id"), on="item_id", how="anti")
+    )
+    waiting = set(pending.get_column("item_id").to_list())
     missing = [c for c in ("item_id", ANSWER) if c not in loaded.columns]
     if missing:
         raise DataContractError(
@@ -169,7 +192,7 @@ def review_changes(items: pl.DataFrame, loaded: LoadedFile) -> ReviewChanges:
             skipped.append(RejectedRow(number, "missing_item_id", "the row has no item_id"))
         elif answer is None:
             skipped.append(RejectedRow(number, "blank_answer", f"no reviewed answer for {item_id}"))
-        elif item_id not in current:
+        elif item_id not in current and item_id not in waiting:
             skipped.append(RejectedRow(number, "unknown_item_id", f"{item_id} is not in the dataset"))
         else:
             by_item.setdefault(item_id, []).append((number, answer, _clean(record.get(REVIEWER))))
@@ -181,13 +204,14 @@ def review_changes(items: pl.DataFrame, loaded: LoadedFile) -> ReviewChanges:
             skipped.extend(RejectedRow(n, "conflicting_answers", detail) for n, _, _ in rows)
             continue
         skipped.extend(RejectedRow(n, "duplicate_row", f"same answer as row {first}") for n, _, _ in repeats)
-        now = current[item_id]
+        now = current.get(item_id, {"expected_source": None, "expected_output": None})
         if now["expected_source"] == REVIEWED and now["expected_output"] == answer:
             skipped.append(RejectedRow(first, "unchanged", f"{item_id} already has this reviewed answer"))
         else:
             answers[item_id] = (answer, reviewer)
     return ReviewChanges(
         replaced=_replaced_items(items, answers),
+        added=_replaced_items(pending, answers),
         skipped=tuple(sorted(skipped, key=lambda r: r.row)),
         reviewers=dict(sorted(Counter(r for _, r in answers.values() if r is not None).items())),
     )
@@ -209,15 +233,15 @@ def import_reviews(
     """
     check_dataset_name(name)
     loaded = load_file(source, store=store if from_store else None, fmt=fmt)
-    changes = review_changes(read_version(store, name), loaded)
+    changes = review_changes(read_version(store, name), loaded, read_pending(store, name))
     manifest = None
-    if changes.replaced.is_empty():
+    if changes.replaced.is_empty() and changes.added.is_empty():
         log.info("dataset %s: no applicable review answers in %s, no version created", name, loaded.source)
     else:
         manifest = append_version(
             store,
             name,
-            empty_items(),
+            changes.added,
             kind="review",
             run_id=run_id,
             replaced=changes.replaced,
@@ -240,7 +264,7 @@ def import_reviews(
         dataset=name,
         source=loaded.source,
         rows_read=loaded.rows_read,
-        applied=changes.replaced.height,
+        applied=changes.replaced.height + changes.added.height,
         skipped=changes.skipped,
         manifest=manifest,
     )
