@@ -9,6 +9,7 @@ from typing import Any
 
 from tracewatch.cli._flow_parser import add_flow_commands, iso_date
 from tracewatch.cli._sql_parser import add_sql_command
+from tracewatch.cli._synthesize import add_synthesize_command
 
 _STORE_NOTE = (
     "Every command reads the store named by TRACEWATCH_STORE (file:///abs/dir or s3://bucket/prefix; default "
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the sheet export-review wrote, answers filled in (CSV, Parquet or JSONL)",
     )
 
+    add_synthesize_command(command)
     _add_experiment_commands(command)
     add_flow_commands(command)
     add_sql_command(command)
