@@ -102,6 +102,14 @@ class Settings(BaseSettings):
         "CPU, at most 4; 1 reads every object in the importing process itself (docs/importing.md).",
     )
 
+    allow_callable_tasks: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("TRACEWATCH_ALLOW_CALLABLE_TASKS"),
+        description="Whether an experiment config may name a Python callable as its task (`package.module:fn`): "
+        "importing it runs code, so it is off unless set to 1/true (configs are then trusted as code; "
+        "docs/security.md).",
+    )
+
     @field_validator("store", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:

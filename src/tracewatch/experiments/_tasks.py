@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
-import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,12 +28,14 @@ TaskFn = Callable[[dict[str, Any]], str | Awaitable[str]]
 _TASK_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 ALLOW_TASKS_ENV = "TRACEWATCH_ALLOW_CALLABLE_TASKS"
-"""The setting that allows task configs: `1`, `true` or `yes` (anything else, or unset, leaves them off)."""
+"""The setting that allows task configs (`Settings.allow_callable_tasks`): `1` or `true` (unset: off)."""
 
 
 def callable_tasks_allowed() -> bool:
     """Whether this process may import and call a config's task (TRACEWATCH_ALLOW_CALLABLE_TASKS)."""
-    return os.environ.get(ALLOW_TASKS_ENV, "").strip().lower() in ("1", "true", "yes")
+    from tracewatch.settings import Settings
+
+    return Settings().allow_callable_tasks
 
 
 def resolve_task(ref: str, where: str = "task") -> TaskFn:
