@@ -132,7 +132,7 @@ def test_an_experiment_is_scored_compared_and_published(store: Store, server: Mo
         ("answers", False, 1.0, N),
         ("echo", True, 0.0, N),
     ]
-    assert set(scoring.quality["segment_kind"]) == {"all", "route", "tags", "input_length"}
+    assert set(scoring.quality["segment_kind"]) == {"all", "route", "tags", "input_length", "source"}
     verdicts = dict(scoring.comparisons.select("scorer", "verdict").iter_rows())
     assert verdicts["exact_match"] == verdicts["correctness"] == "better"
     assert verdicts["faithfulness"] == "no data"  # neither side scored an item: no verdict

@@ -25,7 +25,7 @@ from tracewatch.datasets.sampling import (
     Stratified,
     Uniform,
 )
-from tracewatch.datasets.schema import ITEM_SCHEMA, STORED_SCHEMA
+from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SOURCES, STORED_SCHEMA
 from tracewatch.datasets.seed import RejectedRow, SeedOutcome, SeedReport, seed_dataset
 from tracewatch.datasets.spec import NIGHTLY_SPEC, DatasetSpec, load_dataset_spec
 from tracewatch.datasets.versions import (
@@ -46,6 +46,7 @@ from tracewatch.datasets.versions import (
 __all__ = [
     "DATASETS_PREFIX",
     "ITEM_SCHEMA",
+    "ITEM_SOURCES",
     "NIGHTLY_SPEC",
     "STORED_SCHEMA",
     "DatasetBuild",

@@ -11,6 +11,7 @@ from typing import Any
 import polars as pl
 from pydantic.dataclasses import dataclass
 
+from tracewatch.datasets import ITEM_SOURCES
 from tracewatch.errors import ConfigError
 from tracewatch.experiments._config import ExperimentConfig
 from tracewatch.experiments._templates import available_fields, has_value
@@ -33,10 +34,18 @@ class Experiment:
     output_suite: str | None = None
     """The expectation suite the outputs are checked with: a shipped name (`outputs`, `outputs-json`) or a
     path; None means the default `outputs` suite."""
+    sources: tuple[str, ...] | None = None
+    """The dataset item sources the experiment runs over (e.g. `[production, seed]` to leave synthetic items
+    out); None means every item."""
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
         check_name(self.name, "experiment")
+        unknown = [s for s in self.sources or () if s not in ITEM_SOURCES]
+        if unknown or self.sources == ():
+            raise ConfigError(
+                f"{where}: sources {list(self.sources or ())} must be some of {list(ITEM_SOURCES)}"
+            )
         if not self.configs:
             raise ConfigError(f"{where}: `configs` is empty; add at least one config")
         _check_unique(self.configs, where)
@@ -68,6 +77,19 @@ class Experiment:
             if key not in done:
                 done.add(key)
                 config.check_provider()
+
+    def select_items(self, items: pl.DataFrame) -> pl.DataFrame:
+        """The items of `sources` (all when None); none left is a ConfigError naming what the items hold."""
+        if self.sources is None:
+            return items
+        chosen = items.filter(pl.col("source").is_in(self.sources))
+        if chosen.is_empty() and not items.is_empty():
+            held = dict(sorted(items.get_column("source").value_counts().iter_rows()))
+            raise ConfigError(
+                f"experiment {self.name!r}: no dataset item has a source in {list(self.sources)}; "
+                f"the items hold {held}"
+            )
+        return chosen
 
     def check_items(self, items: pl.DataFrame | Iterable[Mapping[str, Any]]) -> None:
         """ConfigError, listing the fields the items do have, if a template uses a field none of them has."""

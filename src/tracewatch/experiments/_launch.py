@@ -7,6 +7,7 @@ missing API key stops the run with a configuration error and nothing spent.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ def launch(
     against its items and make the spec: what the flow and the command line do before any call."""
     loaded = load_experiment(experiment)
     source = dataset_input(store, dataset, version)
+    source = dataclasses.replace(source, items=loaded.select_items(source.items))
     spec = experiment_spec(loaded, source, experiment_id=experiment_id, trials=trials, budget_usd=budget_usd)
     return Launch(loaded, source, spec)
 

@@ -60,6 +60,8 @@ class _ExperimentFile:
     limits: Mapping[str, Any] = field(default_factory=dict)
     scorers: list[Mapping[str, Any]] = field(default_factory=list)
     output_suite: str | None = None
+    sources: list[str] | None = None
+    """Dataset item sources to run over (production, seed, review, synthetic); absent means every item."""
 
 
 @dataclass(frozen=True, kw_only=True, config=STRICT_CONFIG)
@@ -130,6 +132,7 @@ def experiment_from_dict(
         description=document.description,
         scorers=tuple(dict(s) for s in document.scorers),
         output_suite=document.output_suite,
+        sources=tuple(document.sources) if document.sources is not None else None,
         limits={
             str(key): limit_settings_from_dict(value, f"{where}: limits.{key}")
             for key, value in document.limits.items()

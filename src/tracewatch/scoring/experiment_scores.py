@@ -27,7 +27,9 @@ from tracewatch.validation import Suite
 
 log = logging.getLogger(__name__)
 
-SEGMENTS: tuple[str, ...] = ("route", "tags", "input_length")
+SEGMENTS: tuple[str, ...] = ("route", "tags", "input_length", "source")
+"""Segment kinds of the quality table; `source` (production, seed, review, synthetic) tells how the configs do
+on synthetic items apart from real ones."""
 ITEM_KEYS: tuple[str, ...] = ("config_name", "config_fingerprint", "item_id", "trial")
 
 
@@ -58,7 +60,9 @@ class ExperimentScoring:
 
 def _scoring_frame(store: Store, items: pl.DataFrame, dataset: str, version: int) -> pl.DataFrame:
     """Experiment items in the scoring shape, with their segments from the dataset items."""
-    source = read_version(store, dataset, version, columns=["item_id", "route", "tags", "retrieved_context"])
+    source = read_version(
+        store, dataset, version, columns=["item_id", "route", "tags", "source", "retrieved_context"]
+    )
     joined = items.join(source, on="item_id", how="left")
     return joined.with_columns(
         context=context_text(pl.col("retrieved_context")),
