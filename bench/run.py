@@ -30,6 +30,7 @@ from bench import (
     import_bench,
     ingest_bench,
     orchestration_bench,
+    scaling_bench,
     scoring_bench,
 )
 from bench.common import REPO
@@ -131,6 +132,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "the static dashboard built for 90 days of demo-sized reports, and its first render in chromium",
         lambda args, work: dashboard_bench.run_benchmark(repeats=args.repeats, work_dir=work),
         dashboard_bench.to_markdown,
+    ),
+    Benchmark(
+        "scaling",
+        "the night except experiments at a tenth and all of --rows traces, on threads and on 1 and 2 Dask workers",
+        lambda args, work: scaling_bench.run_benchmark(rows=args.rows, repeats=args.repeats, work_dir=work),
+        scaling_bench.to_markdown,
     ),
 )
 
