@@ -10,7 +10,8 @@ one canonical trace row, so it never needs to know where a span came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any, Literal
 
 AttributeValue = str | int | float | bool | bytes | None | list[Any] | dict[str, Any]
@@ -124,3 +125,11 @@ class SpanFacts:
     attributes_used: frozenset[str] = frozenset()
     log_records: int = 0
     """log records joined to the span as events: counted with it, so every record an import reads is accounted for"""
+
+    def __reduce__(self) -> tuple[type[SpanFacts], tuple[Any, ...]]:
+        # Facts cross from import workers to the importing process by the million: the field values in one C
+        # call, rebuilt by `__init__`, pickle in half the time of the dataclass's per-field state.
+        return SpanFacts, _FACT_VALUES(self)
+
+
+_FACT_VALUES = attrgetter(*(f.name for f in fields(SpanFacts)))
