@@ -1,5 +1,6 @@
 """Drift: each night's tests as a feature x day heatmap of how far each statistic went past its threshold, the
-alerts with their messages, and the chosen day's effects; read from the `drift` table."""
+alerts with their messages, and the chosen day's effects and distributions; read from the `drift` and
+`drift_distributions` tables."""
 
 from __future__ import annotations
 
@@ -20,17 +21,12 @@ from tracewatch.dashboard._charts import (
     finish,
     trend,
 )
-from tracewatch.dashboard._load import ReportData
+from tracewatch.dashboard._load import ReportData, TableRead
 
 TABLE = "drift"
+DISTRIBUTIONS = "drift_distributions"
 MAX_STRENGTH = 4.0
 """The heatmap's colour stops here: a p-value of 1e-40 and one of 1e-8 both read as "far past"."""
-
-PROFILES_NOTE = (
-    "The reference and current distributions of each feature live in the daily profiles "
-    "(warehouse/profiles/), which are not report tables; the dashboard reads report tables only, so the "
-    "chosen day shows each test's effect and message (the largest change) instead."
-)
 
 
 def strength(frame: pl.DataFrame) -> pl.DataFrame:
@@ -61,7 +57,7 @@ def drift_section(data: ReportData) -> Section:
         "test on one UTC day, coloured by how far it went toward alerting: 1 means both its p-value and its "
         "effect reached what an alert needs, more is further past; a white "
         "diamond marks a test that alerted (after the night's correction and the effect it needs).",
-        notes=[*read.notes, PROFILES_NOTE],
+        notes=[*read.notes, *data.table(DISTRIBUTIONS).notes, *_missing(data.table(DISTRIBUTIONS))],
     )
     tests = read.frame.filter(pl.col("role") == "test") if read.has_rows else read.frame
     if tests.height == 0:
@@ -114,6 +110,7 @@ def drift_section(data: ReportData) -> Section:
                 marks=day.height,
                 note="Chosen day: the latest that alerted (else the latest tested).",
             ),
+            distributions_chart(data.table(DISTRIBUTIONS), alerts, chosen),
             Chart(
                 "drift-share",
                 "Share of features alerting",
@@ -134,6 +131,85 @@ def drift_section(data: ReportData) -> Section:
         ]
     )
     return section
+
+
+def distributions_chart(read: TableRead, alerts: pl.DataFrame, chosen: str) -> Chart:
+    """Reference against current shares, bucket by bucket, of each feature that alerted on the chosen day,
+    with the test's message; the rows drawn are the rows of the table under the chart."""
+    title = f"Distributions of the drifted features on {chosen}"
+    drifted = alerts.filter(pl.col("date").cast(pl.String) == chosen).select("feature", "message")
+    if drifted.height == 0:
+        return empty_chart(
+            "drift-distributions", title, "No feature alerted in this window: nothing to show."
+        )
+    if not read.has_rows:
+        return empty_chart("drift-distributions", title, read.why_empty())
+    shares = (
+        read.frame.filter(pl.col("date").cast(pl.String) == chosen)
+        .join(drifted, on="feature", how="inner")
+        .sort("feature", "bucket_order")
+        .select(
+            "feature",
+            "bucket",
+            "bucket_order",
+            "reference_share",
+            "current_share",
+            "reference_count",
+            "current_count",
+            "message",
+        )
+    )
+    if shares.height == 0:
+        why = f"`{DISTRIBUTIONS}` has no rows for the features that alerted on {chosen} (written before it existed)."
+        return empty_chart("drift-distributions", title, why)
+    return Chart(
+        "drift-distributions",
+        title,
+        shares,
+        _distributions(shares, title),
+        table=shares,
+        marks=2 * shares.height,
+        note="; ".join(f"{f}: {m}" for f, m in drifted.sort("feature").iter_rows()),
+    )
+
+
+def _missing(read: TableRead) -> list[str]:
+    """What an older store cannot show: its nights ran before the distributions were published."""
+    if read.status != "missing":
+        return []
+    return [
+        f"No `{DISTRIBUTIONS}` report in this store yet: the reference and current distributions of the "
+        "drifted features are kept in the daily profiles (warehouse/profiles/) and reach the report tables "
+        "from the next drift night on."
+    ]
+
+
+def _distributions(shares: pl.DataFrame, title: str) -> dict[str, object]:
+    windows = ["reference", "current"]
+    share = alt.X("share:Q", title="share of the window's values", axis=alt.Axis(format=".0%"))
+    chart = (
+        base(shares, title, "reference window against the day, on the buckets the test compared")
+        .transform_fold(["reference_share", "current_share"], as_=["column", "share"])
+        .transform_calculate(window="replace(datum.column, '_share', '')")
+        .mark_bar()
+        .encode(
+            x=share,
+            y=alt.Y("bucket:N", title="bucket", sort=alt.EncodingSortField("bucket_order", op="min")),
+            yOffset=alt.YOffset("window:N", sort=windows),
+            color=alt.Color("window:N", title="window", scale=alt.Scale(domain=windows, range=OKABE_ITO[:2])),
+            tooltip=[
+                alt.Tooltip("feature:N"),
+                alt.Tooltip("bucket:N"),
+                alt.Tooltip("window:N"),
+                alt.Tooltip("share:Q", format=".2%"),
+                alt.Tooltip("message:N"),
+            ],
+        )
+        .properties(width=WIDTH - 120, height=alt.Step(9))
+        .facet(row=alt.Row("feature:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .resolve_scale(y="independent")
+    )
+    return finish(chart, shares)
 
 
 def _heatmap(cells: pl.DataFrame, alerts: pl.DataFrame) -> dict[str, object]:

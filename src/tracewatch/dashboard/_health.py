@@ -1,18 +1,28 @@
-"""Data health: rows read, accepted and quarantined per day, where the quarantined rows came from, and the
-files and objects rejected whole; read from `ingest_daily`, `trace_metrics_daily` and `import_daily`."""
+"""Data health: rows read, accepted and quarantined per day, the top quarantine reasons per day, where the
+quarantined rows came from, and the files and objects rejected whole; read from `ingest_daily`,
+`quarantine_daily`, `trace_metrics_daily` and `import_daily`."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import altair as alt
 import polars as pl
 
 from tracewatch.dashboard._charts import (
+    HEIGHT,
+    MAX_COLOURS,
     MAX_PANELS,
     OKABE_ITO,
+    OTHER,
+    WIDTH,
     Chart,
     Section,
     base,
     capped,
+    colour,
+    day_tooltip,
+    day_x,
     empty_chart,
     finish,
     trend,
@@ -27,10 +37,7 @@ IMPORT_REASONS = {
     "traces_quarantined": "import: trace quarantined",
     "traces_skipped": "import: no LLM call",
 }
-REASONS_NOTE = (
-    "Per-rule quarantine reasons are kept with the rows in warehouse/quarantine/, not in a report table; the "
-    "kinds below are what the report tables count."
-)
+REASONS = "quarantine_daily"
 
 
 def row_accounting(ingest: pl.DataFrame) -> pl.DataFrame:
@@ -72,6 +79,25 @@ def quarantine_kinds(ingest: pl.DataFrame, metrics: pl.DataFrame, imports: pl.Da
     )
 
 
+def top_reasons(reasons: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """Quarantined rows per day and reason (a whole file's reason prefixed `file: `), the `MAX_COLOURS` reasons
+    with the most rows over the window by name and the rest as "other"; the names drawn, most rows first.
+    Files whose rows could not be counted have no rows to draw: `Rejected files` counts them."""
+    named = reasons.filter(pl.col("rows").is_not_null()).with_columns(
+        pl.when(pl.col("scope") == "file")
+        .then("file: " + pl.col("reason").fill_null("(none)"))
+        .otherwise(pl.col("reason"))
+        .alias("reason")
+    )
+    kept, names = capped(named, "reason", "rows", MAX_COLOURS)
+    per_day = kept.group_by("date", "reason").agg(pl.col("rows").sum(), pl.col("files").sum())
+    order = {name: i for i, name in enumerate(names)}
+    ranked = per_day.with_columns(
+        pl.col("reason").replace_strict(order, return_dtype=pl.Int64).alias("_rank")
+    )
+    return ranked.sort("date", "_rank").drop("_rank"), names
+
+
 def rejected_files(ingest: pl.DataFrame, imports: pl.DataFrame) -> pl.DataFrame:
     files = ingest.group_by("date").agg(pl.col("files_rejected").sum(), pl.col("files_unreadable").sum())
     joined = files
@@ -89,12 +115,14 @@ def health_section(data: ReportData) -> Section:
     ingest = data.table("ingest_daily")
     metrics = data.table("trace_metrics_daily")
     imports = data.table("import_daily")
+    reasons = data.table(REASONS)
     section = Section(
         "health",
         "Data health",
         "Every row read is accepted or quarantined (docs/reports.md); files that could not be read at all are "
-        "counted apart. Quarantined rows are kept with their reasons in warehouse/quarantine/.",
-        notes=[*ingest.notes, *imports.notes],
+        "counted apart. Quarantined rows are kept with their reasons in warehouse/quarantine/ and counted per "
+        "reason in `quarantine_daily`.",
+        notes=[*ingest.notes, *imports.notes, *reasons.notes],
     )
     window = (data.start, data.end)
     if not ingest.has_rows:
@@ -122,13 +150,13 @@ def health_section(data: ReportData) -> Section:
                 table=ingest.frame.select("date", "files", *ROWS, "files_rejected", "files_unreadable"),
                 marks=rows.height,
             ),
+            reasons_chart(reasons.frame, reasons.why_empty(), window),
             Chart(
                 "health-reasons",
                 "Quarantine by kind",
                 kinds,
                 _kinds(kinds),
                 marks=kinds.height,
-                note=REASONS_NOTE,
             )
             if kinds.height
             else empty_chart(
@@ -153,6 +181,45 @@ def health_section(data: ReportData) -> Section:
         ]
     )
     return section
+
+
+def reasons_chart(reasons: pl.DataFrame, why_empty: str, window: tuple[dt.date, dt.date]) -> Chart:
+    """Stacked bars of each day's quarantined rows by reason; the table under it is the rows drawn."""
+    title = "Top quarantine reasons per day"
+    if reasons.height == 0:
+        return empty_chart("health-top-reasons", title, why_empty)
+    per_day, names = top_reasons(reasons)
+    if per_day.height == 0:
+        return empty_chart("health-top-reasons", title, "No quarantined row could be counted in this window.")
+    x = day_x(*window, bars=True)
+    chart = (
+        base(per_day, title, "rows quarantined, by reason; a row with several reasons counts under each")
+        .mark_bar()
+        .encode(
+            x=x,
+            y=alt.Y("rows:Q", title="quarantined rows (count)", stack="zero"),
+            color=colour("reason", "reason", names),
+            tooltip=[day_tooltip(), "reason:N", alt.Tooltip("rows:Q", format=","), alt.Tooltip("files:Q")],
+        )
+        .properties(width=WIDTH, height=HEIGHT)
+    )
+    unknown = reasons.filter(pl.col("rows").is_null()).height
+    notes = []
+    if unknown:
+        notes.append(
+            f"{unknown} file reason(s) had no countable rows (unreadable files): see Rejected files."
+        )
+    if OTHER in names:
+        notes.append(f'"{OTHER}" sums the reasons past the top {MAX_COLOURS}.')
+    return Chart(
+        "health-top-reasons",
+        title,
+        per_day,
+        finish(chart, per_day),
+        table=per_day,
+        marks=per_day.height,
+        note=" ".join(notes) or None,
+    )
 
 
 def _kinds(kinds: pl.DataFrame) -> dict[str, object]:

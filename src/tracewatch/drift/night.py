@@ -16,6 +16,7 @@ from tracewatch.drift.baseline import read_state, write_state
 from tracewatch.drift.checks import CheckResult, DriftReport, run_checks
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.decision import decide_night, warm_up_reason
+from tracewatch.drift.distributions import distribution_frame
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
 from tracewatch.drift.profile_store import write_profile
@@ -36,6 +37,7 @@ from tracewatch.reports import (
     partition_key,
     publish_partition,
 )
+from tracewatch.reports.tables import DRIFT_DISTRIBUTIONS
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class NightAssessment:
     alerts: tuple[Alert, ...]
     warming_up: str | None
     """Why no alert could be raised yet (a thin reference), else None."""
+    reference: DayProfile | None = None
+    """The merged reference days the tests compared with (None without reference days)."""
 
     @property
     def results(self) -> tuple[CheckResult, ...]:
@@ -92,7 +96,7 @@ def assess_night(
         *(drift_alerts(current.day, report.results) if report else []),
         *quality_alerts(points),
     )
-    return NightAssessment(report, points, alerts, warming)
+    return NightAssessment(report, points, alerts, warming, reference)
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,9 @@ def detect_drift(
     published = (
         publish_partition(store, DRIFT, day, drift_frame(night.report, reference), run_id=run_id),
         publish_partition(store, QUALITY_TREND, day, quality_frame(night.quality), run_id=run_id),
+        publish_partition(
+            store, DRIFT_DISTRIBUTIONS, day, distributions(night, current, config), run_id=run_id
+        ),
     )
     write_state(store, state.with_night(day, tuple(sorted({a.feature for a in night.alerts}))))
     message = _message(day, current, reference, night)
@@ -185,6 +192,14 @@ def drift_frame(report: DriftReport | None, reference: ReferenceWindow) -> pl.Da
         pl.lit(reference.end, dtype=pl.Date).alias("reference_end"),
         pl.lit(len(reference.found), dtype=pl.Int64).alias("reference_days"),
     )
+
+
+def distributions(night: NightAssessment, current: DayProfile, config: DriftConfig) -> pl.DataFrame:
+    """The `drift_distributions` rows of the features the night tested (zero rows when nothing was compared)."""
+    tested = [r.feature for r in night.results if r.role == "test"]
+    if night.reference is None or not tested:
+        return distribution_frame(current, current, (), config)
+    return distribution_frame(night.reference, current, tested, config)
 
 
 def quality_frame(points: tuple[QualityPoint, ...]) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from tracewatch.reports import (
     ReportTable,
     publish_partition,
 )
+from tracewatch.reports.tables import QUARANTINE_DAILY
 from tracewatch.store import Store
 from tracewatch.traces import GROUP_KEYS
 
@@ -24,7 +25,7 @@ from tracewatch.traces import GROUP_KEYS
 def build_monitoring_reports(
     store: Store, day: dt.date, *, run_id: str, parts: MetricParts | None = None
 ) -> list[PublishedPartition]:
-    """Publish `trace_metrics_daily`, `trace_metrics_hourly` and `ingest_daily` for `day`.
+    """Publish `trace_metrics_daily`, `trace_metrics_hourly`, `ingest_daily` and `quarantine_daily` for `day`.
 
     `parts` are the monitoring parts of the date's accepted traces when the caller has them already, as
     ingest does for the files it just read; otherwise the traces are read from the store. Either way the
@@ -32,18 +33,22 @@ def build_monitoring_reports(
     ones.
     """
     # The reads overlap each other and the aggregation; nothing is published until every table is computed,
-    # so a failure leaves the date's three tables as they were, never out of step with each other.
+    # so a failure leaves the date's tables as they were, never out of step with each other.
     with ThreadPoolExecutor(max_workers=3) as pool:
-        quarantined = pool.submit(read_quarantine_records, store, day, ["scope", "start_time", *GROUP_KEYS])
+        quarantined = pool.submit(
+            read_quarantine_records, store, day, [*REASON_COLUMNS, "start_time", *GROUP_KEYS]
+        )
         ledger = load_ledger(store)
         if parts is None:
             parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
-        rejected = quarantined.result().filter(pl.col("scope") == "row")
+        records = quarantined.result()
+        rejected = records.filter(pl.col("scope") == "row")
         daily, hourly = metrics_from_parts(parts, rejected)
         tables = (
             (TRACE_METRICS_DAILY, daily),
             (TRACE_METRICS_HOURLY, hourly),
             (INGEST_DAILY, _accounting(ledger.for_date(day))),
+            (QUARANTINE_DAILY, quarantine_reasons(records)),
         )
         published = [pool.submit(_publish, store, table, day, frame, run_id) for table, frame in tables]
     return [future.result() for future in published]
@@ -53,6 +58,25 @@ def _publish(
     store: Store, table: ReportTable, day: dt.date, frame: pl.DataFrame, run_id: str
 ) -> PublishedPartition:
     return publish_partition(store, table, day, frame, run_id=run_id)
+
+
+REASON_COLUMNS = ["scope", "reasons", "file_rows"]
+"""The quarantine record columns `quarantine_reasons` needs."""
+
+
+def quarantine_reasons(records: pl.DataFrame) -> pl.DataFrame:
+    """`quarantine_daily`'s rows: per scope (`row`, `file`) and reason, the rows and source files it rejected,
+    most rows first. A whole file counts its rows, unknown (null) when no file with that reason could be read."""
+    per_reason = records.select(REASON_COLUMNS).explode("reasons").rename({"reasons": "reason"})
+    counted = per_reason.group_by("scope", "reason").agg(
+        pl.when(pl.col("scope").first() == "row")
+        .then(pl.len())
+        .otherwise(pl.when(pl.col("file_rows").is_not_null().any()).then(pl.col("file_rows").sum()))
+        .cast(pl.Int64)
+        .alias("rows"),
+        pl.when(pl.col("scope").first() == "file").then(pl.len()).otherwise(0).cast(pl.Int64).alias("files"),
+    )
+    return counted.sort(["rows", "scope", "reason"], descending=[True, False, False], nulls_last=True)
 
 
 def _accounting(entries: pl.DataFrame) -> pl.DataFrame:

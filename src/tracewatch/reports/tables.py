@@ -326,12 +326,26 @@ FEEDBACK_ORPHANS = ReportTable(
     description="Late feedback events whose trace id matched no ingested trace within the wait, per night.",
 )
 
+QUARANTINE_DAILY = ReportTable(
+    name="quarantine_daily",
+    version=1,
+    schema={
+        "reason": pl.String(),
+        "scope": pl.String(),
+        "rows": pl.Int64(),
+        "files": pl.Int64(),
+        "run_id": pl.String(),
+    },
+    description="Quarantined rows and files per day, scope and reason (a row with two reasons counts under each).",
+)
+
 REPORT_TABLES: dict[str, ReportTable] = {
     t.name: t
     for t in (
         TRACE_METRICS_DAILY,
         TRACE_METRICS_HOURLY,
         INGEST_DAILY,
+        QUARANTINE_DAILY,
         IMPORT_DAILY,
         DATASET_VERSIONS,
         DATASET_ITEMS,
@@ -415,4 +429,18 @@ QUALITY_TREND = ReportTable(
     ),
 )
 
-REPORT_TABLES.update({t.name: t for t in (DRIFT, QUALITY_TREND)})
+DRIFT_DISTRIBUTIONS = ReportTable(
+    name="drift_distributions",
+    version=1,
+    schema={
+        **{c: pl.String() for c in ("feature", "kind", "bucket")},
+        "bucket_order": pl.Int64(),
+        **{c: pl.Float64() for c in ("reference_share", "current_share")},
+        **{c: pl.Int64() for c in ("reference_count", "current_count")},
+        "run_id": pl.String(),
+    },
+    description="Per tested feature: reference and current shares on the buckets its test compared (numeric: "
+    "reference deciles; categorical: the top 10 categories and `(other)`), from the night's profiles.",
+)
+
+REPORT_TABLES.update({t.name: t for t in (DRIFT, QUALITY_TREND, DRIFT_DISTRIBUTIONS)})
