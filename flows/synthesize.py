@@ -5,6 +5,7 @@ Thin by design: the task body is one call into the `tracewatch` library (`datase
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from prefect import flow
@@ -14,7 +15,6 @@ from pydantic import Field
 from flows.common import connect_store, stage_task
 from tracewatch.datasets import load_dataset_spec
 from tracewatch.datasets.synthetic import SynthesisResult, synthesize
-from tracewatch.errors import ConfigError
 from tracewatch.experiments import load_experiment
 from tracewatch.llm import CallParams, LimitSettings
 from tracewatch.runs import new_run_id
@@ -27,13 +27,8 @@ def generator_model(experiment: str, config: str | None) -> tuple[CallParams, di
     """The model call of an experiment's config (its baseline unless `config` names one), with the
     experiment's provider limits: the generator is configured like any model the project calls."""
     loaded = load_experiment(experiment)
-    if config is None:
-        return loaded.baseline.call_params(), dict(loaded.limits)
-    for candidate in loaded.configs:
-        if candidate.name == config:
-            return candidate.call_params(), dict(loaded.limits)
-    names = [c.name for c in loaded.configs]
-    raise ConfigError(f"experiment {loaded.name!r} has no config {config!r}; its configs: {names}")
+    chosen = loaded.baseline if config is None else loaded.config(config)
+    return chosen.call_params(), dict(loaded.limits)
 
 
 @stage_task
@@ -49,8 +44,12 @@ def synthesize_items(
     seed: int,
     direct: bool | None,
     per_request: int,
+    max_strata: int | None,
+    max_tokens: int | None,
 ) -> SynthesisResult:
     call, limits = generator_model(experiment, config)
+    if max_tokens is not None:  # an experiment's answers may be short; a list of inputs needs more room
+        call = dataclasses.replace(call, params={**call.params, "max_tokens": max_tokens})
     return synthesize(
         store,
         dataset,
@@ -62,6 +61,7 @@ def synthesize_items(
         seed=seed,
         direct=direct,
         per_request=per_request,
+        max_strata=max_strata,
         limits=limits,
         run_id=new_run_id("synth"),
     )
@@ -79,6 +79,8 @@ def synthesize_flow(
     direct: bool | None = None,
     per_request: Annotated[int, Field(ge=1, le=50)] = 3,
     spec: str | None = None,
+    max_strata: Annotated[int, Field(ge=1)] | None = None,
+    max_tokens: Annotated[int, Field(ge=1)] | None = None,
 ) -> dict[str, Any]:
     """Ask a model for new inputs for every stratum of a dataset with fewer than `target` items.
 
@@ -97,6 +99,8 @@ def synthesize_flow(
         per_request: Inputs asked for per stratum and kind.
         spec: The dataset spec (YAML path) that defines the strata, redaction and de-duplication (default:
             the shipped nightly spec).
+        max_strata: Fill only this many of the thinnest strata (default: every thin stratum).
+        max_tokens: The generator's max_tokens, replacing the config's (default: the config's).
     """
     store = connect_store()
     result = synthesize_items(
@@ -111,6 +115,8 @@ def synthesize_flow(
         seed,
         direct,
         per_request,
+        max_strata,
+        max_tokens,
     )
     summary = summarise(result)
     create_markdown_artifact(

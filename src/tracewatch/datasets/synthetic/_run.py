@@ -98,6 +98,7 @@ def synthesize(
     seed: int,
     direct: bool | None = None,
     per_request: int = 3,
+    max_strata: int | None = None,
     limits: Mapping[str, LimitSettings] | None = None,
     runtime: Runtime | None = None,
     run_id: str | None = None,
@@ -108,16 +109,19 @@ def synthesize(
     The proposals are redacted and de-duplicated (exact and near, against the dataset and each other) like
     sampled items. By default they are stored as pending items with a review sheet (`tracewatch import-review`
     adds the ones given an answer); `direct` (or `TRACEWATCH_SYNTHETIC_DIRECT`) appends them as a version.
+    `max_strata` keeps only that many of the thinnest strata (a quick run, e.g. the demo's).
     `runtime` replaces the store's default model runtime (tests pass one); its budget is then the caller's.
     """
     kinds = check_kinds(kinds)
+    if max_strata is not None and max_strata < 1:
+        raise ConfigError(f"max_strata must be at least 1 (or None for every thin stratum), got {max_strata}")
     if per_request < 1 or budget_usd < 0:
         raise ConfigError(f"per_request must be >= 1 and budget_usd >= 0, got {per_request} and {budget_usd}")
     direct = direct_setting(direct)
     run_id = run_id or new_run_id("synth")
     base = read_manifest(store, dataset)
     items = read_version(store, dataset, base.version)
-    thin = thin_strata(items, strata_columns(spec), target_per_stratum)
+    thin = thin_strata(items, strata_columns(spec), target_per_stratum)[:max_strata]
     call = with_seed(model, seed)
     templates = {kind: load_template(kind) for kind in kinds}
     requests = [
