@@ -64,6 +64,10 @@ DEMO_SOURCE_PREFIX = "otel/demo"
 """Where the OTLP objects go under a store the user chose (the shipped source names the embedded server)."""
 MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
+DEMO_SYNTHETIC_TARGET = 10
+"""Every demo stratum holds fewer items than this; `max_strata=1` then picks the thinnest."""
+DEMO_SYNTHETIC_TOKENS = 160
+"""Room for a JSON list of three short inputs (the demo experiment's 24 tokens fit one short answer)."""
 NIGHT_SUMMARY_KEY = "nightly-summary"
 """The key of the markdown artifact each night publishes (flows/nightly.py)."""
 
@@ -149,6 +153,23 @@ def demo_dataset_spec(items_per_night: int) -> dict[str, Any]:
     spec: dict[str, Any] = yaml.safe_load(shipped_data(NIGHTLY_SPEC).read_text())
     spec["sampling"]["budget"] = items_per_night
     return spec
+
+
+def synthesize_thinnest_stratum() -> None:
+    """A few synthetic items for the nightly dataset's thinnest stratum on the local model, written for review
+    (docs/datasets.md, "Synthetic items"): one request, so it fits the demo's time budget, and no new version,
+    so each night's version stays the night's sample."""
+    from flows.synthesize import synthesize_flow  # after the store environment is set, like the nightly flow
+
+    done = synthesize_flow(
+        dataset=demo_dataset_spec(1)["name"],
+        target=DEMO_SYNTHETIC_TARGET,
+        experiment=DEMO_EXPERIMENT,
+        max_strata=1,
+        max_tokens=DEMO_SYNTHETIC_TOKENS,
+        direct=False,
+    )
+    print(f"synthetic items: {done['message']}")
 
 
 def import_model_client_soon() -> None:
@@ -283,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             return_state=True,
         )
         state.result()  # a failed night raises here, as the flow call itself would
+        synthesize_thinnest_stratum()
         print(overview_text(store, start, end))
         backfill_run = state.state_details.flow_run_id
         summaries = night_summaries(backfill_run) if backfill_run else {}
