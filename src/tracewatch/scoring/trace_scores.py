@@ -214,7 +214,12 @@ def judge_agreement(scores: pl.DataFrame) -> pl.DataFrame:
         pairs = group.filter(pl.col("scored"))
         if pairs.is_empty():
             # Feedback was there but no judgement could be read: a row that says so, not a missing row.
-            found = Agreement(None, 0, "none", f"no readable judgement on the {group.height} traces with it")
+            found = Agreement(
+                None,
+                0,
+                "none",
+                f"no readable judgement on any of the {group.height} trace(s) with this feedback",
+            )
         else:
             found = _agreement(pairs["value"].to_numpy(), pairs["feedback.value"].to_numpy())
         message = found.reason or f"{found.method} {found.statistic:.2f} over {found.n} traces"

@@ -83,7 +83,7 @@ def test_feedback_with_no_readable_judgement_is_a_row_with_n_0_and_the_reason() 
     )
     (row,) = judge_agreement(scores).to_dicts()
     assert (row["judge"], row["feedback"], row["n"], row["statistic"]) == ("relevance", "thumbs", 0, None)
-    assert row["message"] == "no readable judgement on the 2 traces with it"
+    assert row["message"] == "no readable judgement on any of the 2 trace(s) with this feedback"
 
 
 def test_judges_also_score_feedback_traces_for_agreement_only(file_store: Store) -> None:
