@@ -47,8 +47,8 @@ def squad_words(text: pl.Expr) -> pl.Expr:
     """SQuAD v1.1 `normalize_answer` up to its whitespace fix: lowercase, drop ASCII punctuation, drop a/an/the.
     Its whitespace-separated tokens are those of the normalised answer.
 
-    Word boundaries are Python's (`python_word_class`). Lowercasing is polars' (Rust's Unicode version, 16 in
-    polars 1.x/2.x) where the reference uses Python's (Unicode 14 in Python 3.11): the few dozen letters added
+    Word boundaries are Python's (`python_word_class`). Lowercasing is polars' (Rust's Unicode tables, 16 in
+    the polars we ship) where the reference uses Python's (Unicode 14 in Python 3.11): about 55 letters added
     since have case mappings only one side knows, so text with them can normalise differently."""
     lowered = text.str.to_lowercase().str.replace_all(_PUNCTUATION, "")
     # Adjacent articles share the separator between them and a match consumes it, so one pass removes every
