@@ -6,7 +6,9 @@ server is refused and fails the test), every chart drawn with one mark per data 
 marking day 10. A screenshot of each section is kept in `.tracewatch/test-artifacts/dashboard/`.
 
 Vega-Lite's SVG renderer gives each mark group the class `role-mark` and each item an `aria-roledescription`
-(https://vega.github.io/vega/docs/marks/#aria), which is what the marks are counted by.
+(https://vega.github.io/vega/docs/marks/#aria), which is what the marks are counted by. Charts are drawn as
+they near the viewport, through an IntersectionObserver
+(https://developer.mozilla.org/en-US/docs/Web/API/Intersection_Observer_API).
 """
 
 from __future__ import annotations
@@ -157,8 +159,19 @@ def watched(browser: Browser) -> Iterator[Watched]:
     context.close()
 
 
+def draw_every_chart(page: Page) -> None:
+    """Scroll each section, then each of its charts, into view (a chart is drawn only when it nears the
+    viewport) and wait until every chart of the page is drawn."""
+    for section in SECTIONS:
+        page.locator(f"section#{section}").scroll_into_view_if_needed()
+        for figure in page.locator(f"section#{section} figure[data-marks]").all():
+            figure.scroll_into_view_if_needed()
+    page.wait_for_function("document.body.dataset.rendered === document.body.dataset.charts", timeout=60_000)
+
+
 def check_page(watched: Watched, shots: Path | None) -> None:
     page = watched.page
+    draw_every_chart(page)
     assert not watched.errors, watched.errors
     assert not watched.outside, f"requests left the page: {watched.outside}"
     assert page.locator("section").count() == len(SECTIONS)
@@ -185,8 +198,10 @@ def test_the_dashboard_opens_from_the_file_system_offline(
     shots = artifacts / "dashboard"
     shots.mkdir(parents=True, exist_ok=True)
     watched.open((site / "index.html").as_uri())
-    check_page(watched, shots)
     page = watched.page
+    first = page.evaluate("[Number(document.body.dataset.rendered), Number(document.body.dataset.charts)]")
+    assert 0 < first[0] < first[1], f"drawn on opening / charts: {first}"  # the first screen only
+    check_page(watched, shots)
     page.screenshot(path=str(shots / "full-page.png"), full_page=True)
     per_day = dict((c, m) for c, m, _ in page.evaluate(_MARKS))
     assert per_day["overview-traces"] == DAYS  # one bar per day
