@@ -3,11 +3,14 @@ immutability, empty nights, reruns, seeding from files and the human review roun
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -209,8 +212,9 @@ def test_a_version_is_never_overwritten_by_a_stale_writer(
 def test_a_writer_that_loses_the_race_fails_and_the_damage_is_detected(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The documented limit: without a conditional put the loser may overwrite the winner's items, so the
+    """A writer that bypasses the dataset's lease (an older tracewatch) may overwrite the winner's items: the
     loser fails and readers refuse the damaged version instead of returning the wrong items."""
+    monkeypatch.setattr(append, "held", lambda *_, **__: contextlib.nullcontext())
     real_write = store.write_bytes
     raced: list[str] = []
 
@@ -226,6 +230,28 @@ def test_a_writer_that_loses_the_race_fails_and_the_damage_is_detected(
     assert read_manifest(store, NAME, 1).run_id == "winner"
     with pytest.raises(DataContractError, match="does not match the sha256 in its manifest"):
         read_version(store, NAME, 1)
+
+
+def test_two_writers_of_one_dataset_at_once_write_consecutive_versions(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A nightly run and a build-dataset run appending at the same moment: the dataset's lease makes them take
+    turns, so they write versions 1 and 2 (never both 1), each complete and readable."""
+    started = threading.Barrier(2)
+    real_latest = append.latest_version
+
+    def latest_after_both_started(*args: Any) -> int | None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            started.wait(timeout=5)  # the first writer looks only once the second is running too
+        return real_latest(*args)
+
+    monkeypatch.setattr(append, "latest_version", latest_after_both_started)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda key: sample(store, key, run_id=f"run-{key}"), ["a", "b"]))
+    assert sorted(m.version for m in done if m is not None) == [1, 2]
+    assert complete_versions(store, NAME) == [1, 2]
+    assert sorted(ids(read_version(store, NAME, 2))) == ["itm_a", "itm_b"]
+    assert len(ids(read_version(store, NAME, 1))) == 1
 
 
 def test_a_rerun_of_the_same_source_key_is_refused(store: Store) -> None:

@@ -1,10 +1,12 @@
 """Appending a version to a dataset: the items checked against the item schema, then written with their
 signatures, then the manifest that makes the version exist.
 
-The store has no conditional put, so two writers racing for the same N are caught by existence checks (before
-the items, again right before the manifest, and by reading the manifest back). A narrow window remains in
-which the loser overwrites the winner's `items.parquet`; the manifest's sha256 of the items makes
-`read_version` refuse such a version instead of returning the wrong items. Run one writer per dataset.
+Writers of one dataset take turns: the whole append (reading the latest version, writing N+1) runs holding the
+dataset's lease (`tracewatch.lease`, created with the store's conditional create), so a nightly run and a
+build-dataset or import-review run on the same dataset write N+1 and N+2, never both N+1. A second writer waits
+for the first (`APPEND_WAIT_S`) and then stops naming it. The existence checks before the items, before the
+manifest and the manifest read back stay, for writers that bypass the lease (an older tracewatch); the
+manifest's sha256 of the items makes `read_version` refuse a version whose items were overwritten.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from tracewatch.datasets.versions import (
     spec_fingerprint,
 )
 from tracewatch.errors import ConfigError, DataContractError, TracewatchError
+from tracewatch.lease import LeaseSettings, held
 from tracewatch.runs import utc_now
 from tracewatch.store import Store
 
@@ -62,6 +65,8 @@ log = logging.getLogger(__name__)
 _DType = pl.DataType | DataTypeClass
 DERIVED_COLUMNS: tuple[str, ...] = (DEDUP_KEY, "source", "provenance")
 """Item columns a writer may leave out: they derive from the others (or are null, for `provenance`)."""
+APPEND_WAIT_S = 300.0
+"""How long an append waits for another writer of the same dataset (an append takes seconds to minutes)."""
 _NARROW_INTEGERS = (pl.Int8(), pl.Int16(), pl.Int32(), pl.UInt8(), pl.UInt16(), pl.UInt32())
 
 
@@ -147,6 +152,28 @@ def append_version(
     spec_json: dict[str, Any] = json.loads(canonical_json(spec or {}, "sampling spec"))
     counts = _check_counts(counts or {})
     window = check_window(window) if window is not None else None
+    holder = f"run {run_id}" if run_id else "a writer"
+    wait_s = max(LeaseSettings().wait_s, APPEND_WAIT_S)
+    with held(store, f"dataset-{name}", holder, settings=LeaseSettings(wait_s=wait_s)):
+        return _append_next(
+            store, name, added, changes, kind, run_id, spec_json, seed, window, counts, source_key
+        )
+
+
+def _append_next(
+    store: Store,
+    name: str,
+    added: pl.DataFrame,
+    changes: pl.DataFrame,
+    kind: str,
+    run_id: str,
+    spec_json: dict[str, Any],
+    seed: int | None,
+    window: tuple[dt.date, dt.date] | None,
+    counts: dict[str, Any],
+    source_key: str | None,
+) -> VersionManifest | None:
+    """The append itself, run by one writer of the dataset at a time."""
     if source_key is not None and (done := find_version(store, name, source_key=source_key)) is not None:
         raise VersionExistsError(
             f"dataset {name!r} already has version {done.version} for source key {source_key!r} "
