@@ -19,6 +19,7 @@ from tracewatch.dashboard._charts import (
     base,
     empty_chart,
     finish,
+    rows,
     trend,
 )
 from tracewatch.dashboard._load import ReportData, TableRead
@@ -188,7 +189,7 @@ def _distributions(shares: pl.DataFrame, title: str) -> dict[str, object]:
     windows = ["reference", "current"]
     share = alt.X("share:Q", title="share of the window's values", axis=alt.Axis(format=".0%"))
     chart = (
-        base(shares, title, "reference window against the day, on the buckets the test compared")
+        alt.Chart(rows(shares))
         .transform_fold(["reference_share", "current_share"], as_=["column", "share"])
         .transform_calculate(window="replace(datum.column, '_share', '')")
         .mark_bar()
@@ -206,7 +207,12 @@ def _distributions(shares: pl.DataFrame, title: str) -> dict[str, object]:
             ],
         )
         .properties(width=WIDTH - 120, height=alt.Step(9))
-        .facet(row=alt.Row("feature:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")))
+        .facet(
+            row=alt.Row("feature:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
+            title=alt.TitleParams(
+                title, subtitle="reference window against the day, on the buckets the test compared"
+            ),
+        )
         .resolve_scale(y="independent")
     )
     return finish(chart, shares)

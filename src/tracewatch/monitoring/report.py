@@ -62,12 +62,20 @@ def _publish(
 
 REASON_COLUMNS = ["scope", "reasons", "file_rows"]
 """The quarantine record columns `quarantine_reasons` needs."""
+RULE_DETAIL = r"^(.*?): .* (\[[^\]]*\])$"
+"""A failed rule's reason is `<description>: <this row's values> [<expectation id>]`
+(`validation.rowchecks`); the row's values are dropped, so each rule is one reason, not one per value."""
 
 
 def quarantine_reasons(records: pl.DataFrame) -> pl.DataFrame:
-    """`quarantine_daily`'s rows: per scope (`row`, `file`) and reason, the rows and source files it rejected,
+    """`quarantine_daily`'s rows: per scope (`row`, `file`) and reason (a failed rule without the row's values:
+    `RULE_DETAIL`), the rows and source files it rejected,
     most rows first. A whole file counts its rows, unknown (null) when no file with that reason could be read."""
-    per_reason = records.select(REASON_COLUMNS).explode("reasons").rename({"reasons": "reason"})
+    per_reason = (
+        records.select(REASON_COLUMNS)
+        .explode("reasons")
+        .with_columns(pl.col("reasons").str.replace(RULE_DETAIL, "${1} ${2}").alias("reason"))
+    )
     counted = per_reason.group_by("scope", "reason").agg(
         pl.when(pl.col("scope").first() == "row")
         .then(pl.len())

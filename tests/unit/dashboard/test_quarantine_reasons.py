@@ -27,8 +27,8 @@ def _records(rows: list[tuple[str, list[str], int | None]]) -> pl.DataFrame:
 def test_each_reason_counts_its_rows_and_whole_files_their_rows_or_unknown() -> None:
     records = _records(
         [
-            ("row", ["latency_ms negative", "trace_id null"], None),
-            ("row", ["latency_ms negative"], None),
+            ("row", ["latency_ms must be >= 0: latency_ms=-1.0 [lat]", "trace_id null"], None),
+            ("row", ["latency_ms must be >= 0: latency_ms=-7.5 [lat]"], None),
             ("file", ["missing column model"], 40),
             ("file", ["missing column model"], 2),
             ("file", ["not a Parquet file"], None),
@@ -36,7 +36,7 @@ def test_each_reason_counts_its_rows_and_whole_files_their_rows_or_unknown() -> 
     )
     assert quarantine_reasons(records).rows() == [
         ("file", "missing column model", 42, 2),
-        ("row", "latency_ms negative", 2, 0),
+        ("row", "latency_ms must be >= 0 [lat]", 2, 0),  # one reason per rule, whatever the values
         ("row", "trace_id null", 1, 0),
         ("file", "not a Parquet file", None, 1),  # unreadable: its rows are unknown, not 0
     ]
