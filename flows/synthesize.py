@@ -45,11 +45,11 @@ def synthesize_items(
     direct: bool | None,
     per_request: int,
     max_strata: int | None,
-    max_tokens: int | None,
+    params: dict[str, Any] | None,
 ) -> SynthesisResult:
     call, limits = generator_model(experiment, config)
-    if max_tokens is not None:  # an experiment's answers may be short; a list of inputs needs more room
-        call = dataclasses.replace(call, params={**call.params, "max_tokens": max_tokens})
+    if params:  # an experiment's answers may be short; a list of inputs needs more room, or a response format
+        call = dataclasses.replace(call, params={**call.params, **params})
     return synthesize(
         store,
         dataset,
@@ -80,7 +80,7 @@ def synthesize_flow(
     per_request: Annotated[int, Field(ge=1, le=50)] = 3,
     spec: str | None = None,
     max_strata: Annotated[int, Field(ge=1)] | None = None,
-    max_tokens: Annotated[int, Field(ge=1)] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Ask a model for new inputs for every stratum of a dataset with fewer than `target` items.
 
@@ -100,7 +100,8 @@ def synthesize_flow(
         spec: The dataset spec (YAML path) that defines the strata, redaction and de-duplication (default:
             the shipped nightly spec).
         max_strata: Fill only this many of the thinnest strata (default: every thin stratum).
-        max_tokens: The generator's max_tokens, replacing the config's (default: the config's).
+        params: Model params replacing the config's, e.g. {"max_tokens": 200} or a `response_format` that
+            constrains the reply to a JSON list (default: the config's params).
     """
     store = connect_store()
     result = synthesize_items(
@@ -116,7 +117,7 @@ def synthesize_flow(
         direct,
         per_request,
         max_strata,
-        max_tokens,
+        params,
     )
     summary = summarise(result)
     create_markdown_artifact(

@@ -33,7 +33,8 @@ def parse_reply(text: str) -> ParsedReply:
     if fenced:
         body = fenced["body"].strip()
     try:
-        value: Any = json.loads(body)
+        # strict=False: models write raw newlines and tabs inside strings; the text is still what they meant.
+        value: Any = json.loads(body, strict=False)
     except json.JSONDecodeError as exc:
         return ParsedReply((), ((NOT_JSON, f"{exc.msg} in {_clip(text)!r}"),))
     if not isinstance(value, list):
