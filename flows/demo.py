@@ -66,8 +66,15 @@ MODEL_URL_ENV = "TRACEWATCH_DEMO_MODEL_URL"
 S3_DATA_DIR = Path(".tracewatch/s3")
 DEMO_SYNTHETIC_TARGET = 10
 """Every demo stratum holds fewer items than this; `max_strata=1` then picks the thinnest."""
-DEMO_SYNTHETIC_TOKENS = 160
-"""Room for a JSON list of three short inputs (the demo experiment's 24 tokens fit one short answer)."""
+DEMO_SYNTHETIC_PARAMS: dict[str, Any] = {
+    "max_tokens": 160,
+    "response_format": {
+        "type": "json_object",
+        "schema": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 3},
+    },
+}
+"""Room for a JSON list of three short inputs (the demo experiment's 24 tokens fit one short answer), and
+llama.cpp's JSON-schema grammar: a 135M model writes prose around a list unless its decoding is constrained."""
 NIGHT_SUMMARY_KEY = "nightly-summary"
 """The key of the markdown artifact each night publishes (flows/nightly.py)."""
 
@@ -166,7 +173,7 @@ def synthesize_thinnest_stratum() -> None:
         target=DEMO_SYNTHETIC_TARGET,
         experiment=DEMO_EXPERIMENT,
         max_strata=1,
-        max_tokens=DEMO_SYNTHETIC_TOKENS,
+        params=DEMO_SYNTHETIC_PARAMS,
         direct=False,
     )
     print(f"synthetic items: {done['message']}")
