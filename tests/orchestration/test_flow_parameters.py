@@ -13,6 +13,7 @@ from flows.experiments import experiment
 from flows.imports import import_traces_flow
 from flows.nightly import backfill, nightly
 from flows.params import ExperimentChoice, ShippedExperiment
+from flows.synthesize import synthesize_flow
 from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools import validate
 from prefect.utilities.schema_tools.validation import ValidationError as SchemaValidationError
@@ -33,6 +34,7 @@ FLOWS: dict[str, Callable[..., Any]] = {
     "build-dataset": build_dataset,
     "experiment": experiment,
     "import-traces": import_traces_flow,
+    "synthesize": synthesize_flow,
 }
 
 
