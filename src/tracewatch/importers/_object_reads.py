@@ -35,8 +35,9 @@ from tracewatch.settings import Settings
 from tracewatch.store import Store, collector_paused
 
 MAX_AUTO_WORKERS = 4
-"""Workers when the setting leaves it to the machine: one per CPU, at most this many (the importing process's
-own buffering and assembly is the limit beyond)."""
+"""Workers when the setting leaves it to the machine: one per CPU besides the importing process's own, at most
+this many (its buffering and assembly is the limit beyond). On 2 CPUs that is 1, reading in the importing
+process: measured there, two workers made the import slower (docs/importing.md, "Worker processes")."""
 
 MIN_OBJECTS_FOR_WORKERS = 8
 """Fewer objects than this are read in the importing process: starting a worker (a fresh interpreter importing
@@ -57,12 +58,12 @@ class ObjectRead:
 
 
 def resolve_workers(setting: int) -> int:
-    """The number of worker processes a setting of `setting` means (0: one per CPU, at most 4)."""
+    """The number of worker processes a setting of `setting` means (0: one per CPU but one, 1 to 4)."""
     if setting < 0:
         raise ValueError(
             f"import_workers must be 0 (one per CPU) or a number of processes >= 1, got {setting}"
         )
-    return setting or max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+    return setting or max(1, min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS))
 
 
 def span_facts(span: Span, joined: Sequence[SpanEvent] | None, from_attribute: str | None) -> SpanFacts:

@@ -140,8 +140,10 @@ def test_a_source_of_few_objects_is_read_in_the_importing_process(
     assert result.sources[0].traces > 1_000
 
 
-@pytest.mark.parametrize(("setting", "cpus", "expected"), [(0, 2, 2), (0, 16, 4), (0, None, 1), (3, 2, 3)])
-def test_the_worker_setting_is_one_per_cpu_capped_unless_given(
+@pytest.mark.parametrize(
+    ("setting", "cpus", "expected"), [(0, 2, 1), (0, 4, 3), (0, 16, 4), (0, None, 1), (3, 2, 3)]
+)
+def test_the_worker_setting_leaves_a_cpu_to_the_importing_process_unless_given(
     setting: int, cpus: int | None, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(object_reads.os, "cpu_count", lambda: cpus)
