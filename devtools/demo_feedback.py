@@ -1,6 +1,8 @@
 """The demo's late feedback: reviewers rate some of each day's answers after the fact, in feedback files of their
 own (`feedback/date=D/`), most the same day and a third a day late, so the demo's nights show a day rebuilt for
-feedback that arrived after its traces (docs/trace-schema.md, "Late feedback")."""
+feedback that arrived after its traces (docs/trace-schema.md, "Late feedback"). And, as in production, the app's
+feedback endpoint rates a request whose trace the exporter dropped, once a day: that feedback waits for its
+trace, then the report `feedback_orphans` lists it."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ REVIEWED_SHARE = 0.08
 """Share of each day's answered traces a reviewer rates."""
 A_DAY_LATE = 3
 """One reviewed trace in this many is rated the next day (its day is rebuilt on the next night)."""
+DROPPED_TRACE_PREFIX = "dropped-"
+"""The ids of the requests whose traces never arrive (no demo trace id starts with it)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,7 @@ class DemoFeedback:
     keys: tuple[str, ...]
     events: int
     day_late: dict[dt.date, int]
+    without_trace: int
 
 
 def write_late_feedback(
@@ -57,14 +62,41 @@ def write_late_feedback(
             )
         )
     events = pl.concat(frames)
+    dropped = _ratings_without_trace(start, days)
     keys = []
     for (arrived,), part in events.group_by(pl.col("created_at").dt.date(), maintain_order=True):
         key = f"feedback/date={arrived}/reviews.parquet"
         store.write_parquet(key, part.drop("trace_date"))
         keys.append(key)
+    for (arrived,), part in dropped.group_by(pl.col("created_at").dt.date(), maintain_order=True):
+        key = f"feedback/date={arrived}/app-endpoint.parquet"
+        store.write_parquet(key, part)
+        keys.append(key)
     late_rows = events.filter(pl.col("created_at").dt.date() > pl.col("trace_date"))
     day_late = dict(late_rows.group_by("trace_date").len().sort("trace_date").iter_rows())
-    return DemoFeedback(tuple(sorted(keys)), events.height, day_late)
+    total = events.height + dropped.height
+    return DemoFeedback(tuple(sorted(keys)), total, day_late, dropped.height)
+
+
+def _ratings_without_trace(start: dt.date, days: int) -> pl.DataFrame:
+    """One thumbs-down a day, at noon, from the app's endpoint, for a request whose trace never arrives."""
+    noons = [dt.datetime.combine(start + dt.timedelta(days=i), dt.time(12), dt.UTC) for i in range(days)]
+    return pl.DataFrame(
+        {
+            "trace_id": [f"{DROPPED_TRACE_PREFIX}{noon.date().isoformat()}" for noon in noons],
+            "name": ["thumbs"] * days,
+            "value": [0.0] * days,
+            "source": ["app-endpoint"] * days,
+            "created_at": noons,
+        },
+        schema={
+            "trace_id": pl.String,
+            "name": pl.String,
+            "value": pl.Float64,
+            "source": pl.String,
+            "created_at": pl.Datetime("us", "UTC"),
+        },
+    )
 
 
 def _day_end(day: dt.date) -> pl.Expr:

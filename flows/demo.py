@@ -301,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             drift=drift,
         )
         print(
-            f"wrote {ratings.events} reviewer ratings as late feedback ({sum(ratings.day_late.values())} a day late)"
+            f"wrote {ratings.events - ratings.without_trace} reviewer ratings as late feedback "
+            f"({sum(ratings.day_late.values())} a day late) and {ratings.without_trace} app ratings whose "
+            "traces were dropped (reported as orphans after the wait)"
         )
         state = backfill(
             start=start,

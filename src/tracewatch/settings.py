@@ -82,7 +82,8 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("TRACEWATCH_FEEDBACK_ORPHAN_AFTER_HOURS"),
         description="How long late feedback whose trace id is not (yet) among the ingested traces waits for "
-        "its trace, from the ingest that first saw it, before it is reported as orphaned (docs/trace-schema.md).",
+        "its trace, from its created_at to the end of the night being run, before it is reported as orphaned "
+        "(docs/trace-schema.md).",
     )
 
     task_runner: str = Field(

@@ -25,11 +25,14 @@ def test_demo_feedback_attaches_and_the_next_night_rebuilds_the_day_before(file_
         ingest_new_feedback(
             file_store, up_to=D1 + dt.timedelta(days=n), now=dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
         )
-        for n in range(3)
+        for n in range(4)
     ]
     assert sum(n.rows_read for n in nights) == written.events
-    assert [n.rows_quarantined for n in nights] == [0, 0, 0]
-    assert nights[-1].waiting == 0
+    assert [n.rows_quarantined for n in nights] == [0, 0, 0, 0]
+    # one rating a day names a dropped trace: it waits, and 72 h after it was given it is an orphan
+    assert written.without_trace == 3
+    assert [n.waiting for n in nights] == [1, 2, 3, 2]
+    assert [n.orphaned for n in nights] == [0, 0, 0, 1]
     assert nights[1].dates_rebuilt == [D1, D1 + dt.timedelta(days=1)]  # yesterday's late ratings and today's
     late_on_night_2 = next(r for r in nights[1].rebuilt if r.date == D1)
     assert late_on_night_2.events == written.day_late[D1]

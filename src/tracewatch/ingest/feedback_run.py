@@ -158,8 +158,9 @@ def ingest_new_feedback(
     unknown, duplicates = distinct_events(found.filter(pl.col("date").is_null()).drop("date"))
     result.duplicates += duplicates
     night = up_to or now.date()
-    result.orphaned, result.published = _give_up(store, unknown, now, orphan_after, night, run_id)
-    still = unknown.filter(now - pl.col("ingested_at") < orphan_after)
+    clock = _night_end(up_to) if up_to is not None else now
+    result.orphaned, result.published = _give_up(store, unknown, clock, orphan_after, night, run_id)
+    still = unknown.filter(clock - pl.col("created_at") < orphan_after)
     store.write_parquet(PENDING_KEY, still)
     result.waiting = still.height
     ledger.save(store)  # last: a run that failed before this reads its files again, and duplicates count once
@@ -182,15 +183,20 @@ def _give_up(
     night: dt.date,
     run_id: str,
 ) -> tuple[int, list[PublishedPartition]]:
-    """Publish tonight's orphans: the night's earlier orphans (a rerun keeps them) plus those whose wait ran out."""
+    """Publish tonight's orphans: the night's earlier orphans (a rerun keeps them) plus those whose wait ran out
+    by the night's clock (`now`: the end of the night; the wait counts from the event's `created_at`)."""
     hours = after.total_seconds() / 3600
-    orphans = unknown.filter(now - pl.col("ingested_at") >= after).select(
+    waited = (pl.lit(now, pl.Datetime("us", "UTC")) - pl.col("created_at")).dt.total_seconds() / 3600
+    orphans = unknown.filter(now - pl.col("created_at") >= after).select(
         *(c for c in ("trace_id", "name", "value", "source", "created_at", "feedback_date", "source_key")),
         first_seen_at=pl.col("ingested_at"),
-        waited_hours=(pl.lit(now, pl.Datetime("us", "UTC")) - pl.col("ingested_at")).dt.total_seconds()
-        / 3600,
+        waited_hours=waited,
         reason=pl.concat_str(
-            pl.lit("no trace with id "), pl.col("trace_id"), pl.lit(f" after {hours:.1f} h")
+            pl.lit("no trace with id "),
+            pl.col("trace_id"),
+            pl.lit(" by the end of the night, "),
+            waited.round(1).cast(pl.String),
+            pl.lit(f" h after the feedback was given (it waits {hours:.1f} h)"),
         ),
     )
     if orphans.is_empty() and not store.exists(_orphaned_key(night)):
@@ -200,6 +206,12 @@ def _give_up(
     store.write_parquet(_orphaned_key(night), together)
     published = publish_partition(store, FEEDBACK_ORPHANS, night, together, run_id=run_id)
     return orphans.height, [published]
+
+
+def _night_end(night: dt.date) -> dt.datetime:
+    """The clock a night's waits are read on: the end of its day (UTC), not the wall clock, so a rerun, a
+    backfill of old nights and the demo's fourteen nights in a row orphan the same events as the nights did."""
+    return dt.datetime.combine(night + dt.timedelta(days=1), dt.time(), dt.UTC)
 
 
 def _orphaned_key(night: dt.date) -> str:

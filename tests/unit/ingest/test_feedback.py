@@ -23,7 +23,7 @@ from tracewatch.ingest.feedback_run import FEEDBACK_LEDGER_KEY
 from tracewatch.reports import FEEDBACK_ORPHANS, partition_key
 from tracewatch.store import Store
 
-D1, D2, D3 = dt.date(2026, 11, 1), dt.date(2026, 11, 2), dt.date(2026, 11, 3)
+D1, D2, D3, D4 = (dt.date(2026, 11, d) for d in (1, 2, 3, 4))
 NOW = dt.datetime(2026, 11, 4, 2, 0, tzinfo=dt.UTC)
 
 
@@ -189,15 +189,21 @@ def test_feedback_for_an_unknown_trace_waits_then_is_orphaned_never_dropped(
     ingest_new_traces(traced)
     second = ingest_new_feedback(traced, up_to=D3, now=NOW + dt.timedelta(hours=1), orphan_after=wait)
     assert (second.waiting, second.orphaned, second.dates_rebuilt) == (1, 0, [D3])
-    third = ingest_new_feedback(traced, up_to=D3, now=NOW + dt.timedelta(hours=25), orphan_after=wait)
+    # the wait is read on the nights' clock (the end of each night), not the wall clock: by the end of D4 the
+    # ghost's feedback, given at noon on D3, has waited 36 h
+    third = ingest_new_feedback(traced, up_to=D4, now=NOW + dt.timedelta(days=30), orphan_after=wait)
     assert (third.waiting, third.orphaned) == (0, 1)
-    orphans = traced.read_parquet(partition_key(FEEDBACK_ORPHANS.name, D3))
+    orphans = traced.read_parquet(partition_key(FEEDBACK_ORPHANS.name, D4))
     assert orphans.select("trace_id", "reason", "waited_hours").rows() == [
-        ("ghost", "no trace with id ghost after 24.0 h", 25.0)
+        (
+            "ghost",
+            "no trace with id ghost by the end of the night, 36.0 h after the feedback was given (it waits 24.0 h)",
+            36.0,
+        )
     ]
     # a rerun of the night keeps the night's orphans in its report
-    ingest_new_feedback(traced, up_to=D3, now=NOW + dt.timedelta(hours=26), orphan_after=wait)
-    assert traced.read_parquet(partition_key(FEEDBACK_ORPHANS.name, D3)).height == 1
+    ingest_new_feedback(traced, up_to=D4, now=NOW + dt.timedelta(days=31), orphan_after=wait)
+    assert traced.read_parquet(partition_key(FEEDBACK_ORPHANS.name, D4)).height == 1
 
 
 def test_merge_keeps_rows_without_late_feedback_bit_for_bit(make_traces: Callable[..., pl.DataFrame]) -> None:
