@@ -87,7 +87,7 @@ def test_nights_publish_profiles_and_reports_and_reruns_replace_them(ingested: S
     vector = drift.filter(pl.col("feature") == "input_vector").row(0, named=True)
     assert (vector["kind"], vector["method"], vector["current_size"]) == ("vector", "mmd", 300)
     assert vector["reference_size"] == 900 and vector["p_value"] is not None
-    assert {p.table for p in night.published} == {"drift", "quality_trend"}
+    assert {p.table for p in night.published} == {"drift", "quality_trend", "drift_distributions"}
 
     again = detect_drift(store, DAYS[3], run_id="n3")
     assert [o.key for o in store.list_objects(f"reports/drift/date={DAYS[3]}")] == [
