@@ -62,7 +62,7 @@ chromium:
 	@bash .ci/install-chromium
 
 test: lint typecheck chromium
-	$(RUN) pytest
+	$(RUN) pytest --durations=30
 
 unit: install
 	$(RUN) pytest tests/unit
