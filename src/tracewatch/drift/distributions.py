@@ -22,7 +22,7 @@ from tracewatch.drift.checks import _as_categories
 from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.counts import NumericCounts
 from tracewatch.drift.profile import DayProfile
-from tracewatch.reports.tables import DRIFT_DISTRIBUTIONS
+from tracewatch.reports import DRIFT_DISTRIBUTIONS
 
 TOP_CATEGORIES = 10
 """Categories kept by name per categorical feature; the rest are summed into `OTHER`."""

@@ -32,12 +32,12 @@ from tracewatch.ingest import scan_accepted
 from tracewatch.reports import (
     DAILY_SCORE_COLUMNS,
     DRIFT,
+    DRIFT_DISTRIBUTIONS,
     QUALITY_TREND,
     PublishedPartition,
     partition_key,
     publish_partition,
 )
-from tracewatch.reports.tables import DRIFT_DISTRIBUTIONS
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,13 @@ from tracewatch.ingest import load_ledger, read_quarantine_records, scan_accepte
 from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
 from tracewatch.reports import (
     INGEST_DAILY,
+    QUARANTINE_DAILY,
     TRACE_METRICS_DAILY,
     TRACE_METRICS_HOURLY,
     PublishedPartition,
     ReportTable,
     publish_partition,
 )
-from tracewatch.reports.tables import QUARANTINE_DAILY
 from tracewatch.store import Store
 from tracewatch.traces import GROUP_KEYS
 
