@@ -13,8 +13,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
 from flows.common import connect_store, stage_task
-from tracewatch.datasets import load_dataset_spec
-from tracewatch.datasets.synthetic import SynthesisResult, synthesize
+from tracewatch.datasets import SynthesisResult, load_dataset_spec, synthesize
 from tracewatch.experiments import load_experiment
 from tracewatch.llm import CallParams, LimitSettings
 from tracewatch.runs import new_run_id

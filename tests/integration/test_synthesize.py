@@ -13,11 +13,11 @@ import pytest
 
 from devtools.model_server import ModelServer
 from tests.support.dataset_items import item_frame, item_row
+from tracewatch.datasets import BUDGET_STOP, EXACT_IN_BATCH, MODEL_ERROR, synthesize
 from tracewatch.datasets.append import append_version
 from tracewatch.datasets.items import content_hash
 from tracewatch.datasets.review import ANSWER, REVIEWER, import_reviews
 from tracewatch.datasets.spec import DatasetSpec
-from tracewatch.datasets.synthetic import BUDGET_STOP, EXACT_IN_BATCH, MODEL_ERROR, synthesize
 from tracewatch.datasets.synthetic._parse import EMPTY, NOT_JSON, NOT_TEXT
 from tracewatch.datasets.versions import read_manifest, read_version
 from tracewatch.llm import CallParams

@@ -63,7 +63,7 @@ def kinds_option(value: str) -> list[str]:
 def synthesize_command(store: Store, args: argparse.Namespace) -> None:
     """Synthetic items written for review (or added as a version with --direct), and every outcome's count."""
     from tracewatch.cli._flows import _run as run_flow
-    from tracewatch.datasets.synthetic import check_kinds
+    from tracewatch.datasets import check_kinds
     from tracewatch.errors import ConfigError
 
     check_kinds(args.kinds)  # before Prefect starts: a typo fails in one line

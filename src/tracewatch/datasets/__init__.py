@@ -28,6 +28,14 @@ from tracewatch.datasets.sampling import (
 from tracewatch.datasets.schema import ITEM_SCHEMA, ITEM_SOURCES, STORED_SCHEMA
 from tracewatch.datasets.seed import RejectedRow, SeedOutcome, SeedReport, seed_dataset
 from tracewatch.datasets.spec import NIGHTLY_SPEC, DatasetSpec, load_dataset_spec
+from tracewatch.datasets.synthetic import (
+    BUDGET_STOP,
+    EXACT_IN_BATCH,
+    MODEL_ERROR,
+    SynthesisResult,
+    check_kinds,
+    synthesize,
+)
 from tracewatch.datasets.versions import (
     DATASETS_PREFIX,
     VersionDiff,
@@ -44,9 +52,12 @@ from tracewatch.datasets.versions import (
 )
 
 __all__ = [
+    "BUDGET_STOP",
     "DATASETS_PREFIX",
+    "EXACT_IN_BATCH",
     "ITEM_SCHEMA",
     "ITEM_SOURCES",
+    "MODEL_ERROR",
     "NIGHTLY_SPEC",
     "STORED_SCHEMA",
     "DatasetBuild",
@@ -64,12 +75,14 @@ __all__ = [
     "SeedReport",
     "SilverRule",
     "Stratified",
+    "SynthesisResult",
     "Uniform",
     "VersionDiff",
     "VersionExistsError",
     "VersionManifest",
     "append_version",
     "build_dataset_version",
+    "check_kinds",
     "dedup_keys",
     "diff_versions",
     "export_for_review",
@@ -89,4 +102,5 @@ __all__ = [
     "redact_text",
     "sample_dataset_items",
     "seed_dataset",
+    "synthesize",
 ]
