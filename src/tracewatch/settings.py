@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=AliasChoices("TRACEWATCH_IMPORT_WORKERS"),
         description="Worker processes an import reads and decodes OTLP objects in: 0 (the default) is one per "
-        "CPU, at most 4; 1 reads every object in the importing process itself (docs/importing.md).",
+        "CPU but one (the importing process assembles), at most 4, so a 2-CPU machine reads in the importing "
+        "process itself; 1 always does (docs/importing.md).",
     )
 
     allow_callable_tasks: bool = Field(

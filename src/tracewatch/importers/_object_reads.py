@@ -61,7 +61,7 @@ def resolve_workers(setting: int) -> int:
     """The number of worker processes a setting of `setting` means (0: one per CPU but one, 1 to 4)."""
     if setting < 0:
         raise ValueError(
-            f"import_workers must be 0 (one per CPU) or a number of processes >= 1, got {setting}"
+            f"import_workers must be 0 (one per CPU but one) or a number of processes >= 1, got {setting}"
         )
     return setting or max(1, min((os.cpu_count() or 1) - 1, MAX_AUTO_WORKERS))
 
