@@ -121,6 +121,10 @@ def _add_dashboard_command(command: Any) -> None:
     board.add_argument(
         "--end", type=iso_date, help="the last day shown, YYYY-MM-DD (default: the newest report's date)"
     )
+    board.add_argument(
+        "--project",
+        help="build (and --open/--serve) only this project's page; an unknown name lists the projects present",
+    )
     board.add_argument("--out", help="also copy the page and its script into this local folder")
     shown = board.add_mutually_exclusive_group()
     shown.add_argument("--open", action="store_true", help="open the page in this machine's browser")
