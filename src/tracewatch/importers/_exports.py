@@ -38,6 +38,19 @@ class Rejection:
     """None when the whole object is meant; else the id of the record within it."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """A score for a trace this read does not hold, for the late-feedback input (docs/trace-schema.md, "Late
+    feedback"): the trace was, or will be, imported by another run, and the nightly attaches it by id."""
+
+    trace_id: str
+    name: str
+    value: float
+    source: str
+    created_at: dt.datetime | None
+    """None when the export states no time; the import run then uses the export run's upload time."""
+
+
 @dataclass(slots=True)
 class ExportRead(Generic[R]):
     """What a reader made of one export location, with every object and record accounted for.
@@ -56,7 +69,10 @@ class ExportRead(Generic[R]):
     records_read: int = 0
     duplicates_dropped: int = 0
     merged: int = 0
-    """Records read that became part of another record (a Langfuse score attached to its trace)."""
+    """Records read that became part of another record (a Langfuse score attached to its trace) or a late
+    feedback event (one in `feedback`)."""
+    feedback: list[FeedbackEvent] = field(default_factory=list)
+    """Scores of traces not in this read, for the late-feedback input rather than a trace row."""
     notes: list[str] = field(default_factory=list)
     """Facts about the read worth showing a person (a unit inferred, a dataset's name), one sentence each."""
 

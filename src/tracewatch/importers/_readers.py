@@ -204,8 +204,9 @@ class _ExportReader:
 def _export_content(read: ExportRead[object], key: str) -> ObjectContent:
     """An `ExportRead` of one object as the run's `ObjectContent`: every record read is a record; rejected
     records and duplicates are quarantined with their reasons."""
-    # Records merged into others (Langfuse scores attached to their trace as feedback) are not records of
-    # their own: what the object holds is its spans, observations or traces.
+    # Records merged into others (Langfuse scores attached to their trace as feedback, or sent to the
+    # late-feedback input) are not records of their own: what the object holds is its spans, observations or
+    # traces.
     records = read.records_read - read.merged
     whole = next((r for r in read.rejected if r.record_id is None and r.key == key), None)
     if whole is not None:
@@ -238,6 +239,7 @@ class _LangfuseReader(_ExportReader):
         read = read_langfuse_run(source, key, latency_unit=self.source.langfuse_latency_unit)
         content = _export_content(read, key)  # type: ignore[arg-type]
         content.facts = list(read.records)
+        content.feedback = list(read.feedback)
         return content
 
 

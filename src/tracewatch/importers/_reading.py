@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tracewatch.importers._exports import FeedbackEvent
 from tracewatch.importers._otlp_decoded import LogEvent
 from tracewatch.importers._quarantine import QuarantineRecord
 from tracewatch.importers._spans import Span, SpanFacts
@@ -42,6 +43,8 @@ class ObjectContent:
     """why the object is not the format's (ledgered once, read never)"""
     duplicates: int = 0
     """records the reader dropped as copies of others in the same object or run (a vendor export's overlap)"""
+    feedback: list[FeedbackEvent] = field(default_factory=list)
+    """scores of traces this object does not hold, for the late-feedback input (Langfuse)"""
 
 
 class SourceReader(Protocol):

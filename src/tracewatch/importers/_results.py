@@ -27,6 +27,10 @@ class SourceImport:
     traces_quarantined: int = 0
     traces_skipped: int = 0
     pending_traces: int = 0
+    feedback_events: int = 0
+    """scores of traces imported by other runs, written as late feedback (`feedback_outputs`)"""
+    feedback_outputs: list[str] = field(default_factory=list)
+    """the late-feedback files written (`feedback/date=D/...`); not trace files, so not in `trace_dates`"""
     outputs: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     """canonical files an explicit re-import removed (their days must be ingested again)"""
@@ -40,6 +44,7 @@ class SourceImport:
             f"{self.source}: {self.objects} object(s){rejected}, {self.records} record(s) "
             f"({self.records_rejected} quarantined) -> {self.traces} trace(s), {self.traces_incomplete} incomplete, "
             f"{self.traces_quarantined} quarantined, {self.pending_traces} waiting for late spans"
+            + (f", {self.feedback_events} score(s) written as late feedback" if self.feedback_events else "")
         )
 
 

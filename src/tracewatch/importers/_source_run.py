@@ -12,6 +12,7 @@ import polars as pl
 
 from tracewatch.hashing import key64
 from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
+from tracewatch.importers._exports import FeedbackEvent
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
 from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
 from tracewatch.importers._quarantine import QuarantineRecord, write_records
@@ -21,6 +22,7 @@ from tracewatch.importers._results import TRACES_PREFIX, SourceImport
 from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
+from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
 from tracewatch.runs import utc_now
 from tracewatch.settings import Settings
 from tracewatch.store import Store, collector_paused
@@ -65,6 +67,7 @@ class SourceRun:
             str, dt.datetime
         ] = {}  # trace id -> upload time of its last span, recent releases
         self.trace_quarantine: dict[str, list[QuarantineRecord]] = defaultdict(list)  # by home object
+        self.feedback: list[FeedbackEvent] = []  # scores of traces imported by other runs
 
     @property
     def pending_key(self) -> str:
@@ -102,6 +105,7 @@ class SourceRun:
             self._write_rows()
         self._quarantine_traces()
         self._unjoined_events()
+        self._write_feedback()
         self.outcome.pending_traces = buffer.trace_count
         self.store.write_parquet(self.pending_key, buffer.to_frame())
         self._save_released()
@@ -110,6 +114,13 @@ class SourceRun:
     def _read_object(self, read: ObjectRead, buffer: TraceBuffer) -> None:
         obj, content = read.obj, read.content
         self._account(obj, content)
+        # A score that states no time was given by the time its export run was uploaded, at the latest.
+        self.feedback += [
+            e
+            if e.created_at is not None
+            else FeedbackEvent(e.trace_id, e.name, e.value, e.source, obj.uploaded)
+            for e in content.feedback
+        ]
         for joined in content.events:
             self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
         if not (read.items or content.facts):
@@ -201,6 +212,25 @@ class SourceRun:
                 entry = self.ledger.entry(self.source.name, home)
                 if entry is not None and key not in entry.outputs:
                     entry.outputs.append(key)
+
+    def _write_feedback(self) -> None:
+        """Scores of traces imported by other runs, as late-feedback files (docs/trace-schema.md), one per
+        `created_at` day, named from the events: a rerun of the same export writes the same object with the
+        same content, and different events never get, and so replace, the name of another file."""
+        if not self.feedback:
+            return
+        frame = pl.DataFrame(
+            [(e.trace_id, e.name, e.value, e.source, e.created_at) for e in self.feedback],
+            schema=FEEDBACK_EVENT_SCHEMA,
+            orient="row",
+        ).sort("created_at", "trace_id", "name", "source", "value")
+        self.feedback.clear()
+        for (day,), part in frame.group_by(pl.col("created_at").dt.date(), maintain_order=True):
+            cells = [str(v) for row in part.iter_rows() for v in row]
+            key = f"{FEEDBACK_PREFIX}/date={day}/import-{self.source.name}-{key64(*cells):016x}.parquet"
+            self.store.write_parquet(key, part)
+            self.outcome.feedback_outputs.append(key)
+            self.outcome.feedback_events += part.height
 
     def _quarantine_traces(self) -> None:
         """Trace-level quarantine (late spans, rootless or non-LLM traces: a record per span), one file per home

@@ -11,6 +11,7 @@ fileType, format, compressed, sizeBytes, rowCount}]}`.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from pathlib import Path
 
@@ -262,17 +263,46 @@ def test_scores_that_cannot_be_attached_are_rejected_with_reasons(file_store: St
         "2026-12-01T10-00-00",
         observations=one_trace(),
         scores=[
-            score("s1", "t-elsewhere", "helpfulness", "NUMERIC", 1),
+            score("s1", "t-elsewhere", "tone", "CATEGORICAL", 0, string_value="rude"),
             score("s2", None, "session-score", "NUMERIC", 1, session_id="s-3"),
             score("s3", "t1", "broken", "NUMERIC", None),
+            score("s4", "t-elsewhere", "broken", "NUMERIC", None),
         ],
     )
     read = read_langfuse_export(file_store, "exports")
     reasons = {r.record_id: r.reason for r in read.rejected_records}
-    assert "whose observations are not in the runs read" in reasons["s1"]
+    assert "only numeric and boolean scores can be sent as late feedback" in reasons["s1"]
     assert "not linked to a trace" in reasons["s2"]
     assert "has no numeric value" in reasons["s3"]
+    assert "has no numeric value" in reasons["s4"]
     assert by_id(read)["o-root"].feedback is None
+    assert read.feedback == []
+    assert_accounted(read)
+
+
+def test_scores_of_traces_not_in_the_read_become_late_feedback_events(file_store: Store) -> None:
+    """A score given after its trace was exported (fields `timestamp`, `source` as documented at
+    https://langfuse.com/docs/api-and-data-platform/features/blob-storage-export-fields): an event for the
+    late-feedback input, with the score's own time and source ('langfuse' when it states none)."""
+    write_run(
+        file_store,
+        "2026-12-01T10-00-00",
+        observations=one_trace(),
+        scores=[
+            score("s1", "t-old", "helpfulness", "NUMERIC", 0.25, source="ANNOTATION"),
+            score("s2", "t-old", "thumbs", "BOOLEAN", 1, source=None, timestamp=None, created_at=None),
+            score("s3", "t1", "ok", "BOOLEAN", 1),
+        ],
+    )
+    read = read_langfuse_export(file_store, "exports")
+    late = {(e.name, e.trace_id, e.value, e.source, e.created_at) for e in read.feedback}
+    at = dt.datetime.fromisoformat(ts(5)).replace(tzinfo=dt.UTC)
+    assert late == {
+        ("helpfulness", "t-old", 0.25, "ANNOTATION", at),
+        ("thumbs", "t-old", 1.0, "langfuse", None),
+    }
+    assert by_id(read)["o-root"].feedback == [FeedbackValue("ok", 1.0, "API")]
+    assert read.rejected_records == []
     assert_accounted(read)
 
 
