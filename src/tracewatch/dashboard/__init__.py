@@ -7,6 +7,7 @@ Above the stages, beside `summaries`: it reads `reports/<table>/**/*.parquet` th
 from tracewatch.dashboard._build import INDEX_KEY, SITE_PREFIX, DashboardBuild, build_dashboard
 from tracewatch.dashboard._load import ReportData, TableRead, load_reports, report_dates
 from tracewatch.dashboard._local import copy_site, local_site, site_server
+from tracewatch.dashboard._projects import project_page
 
 __all__ = [
     "INDEX_KEY",
@@ -18,6 +19,7 @@ __all__ = [
     "copy_site",
     "load_reports",
     "local_site",
+    "project_page",
     "report_dates",
     "site_server",
 ]

@@ -18,6 +18,14 @@ from tracewatch.dashboard._health import health_section
 from tracewatch.dashboard._load import ReportData, load_reports, report_dates
 from tracewatch.dashboard._overview import overview_section
 from tracewatch.dashboard._page import render_page
+from tracewatch.dashboard._projects import (
+    check_project,
+    project_data,
+    project_page,
+    projects_in,
+    selector,
+    whole_tables_note,
+)
 from tracewatch.dashboard._quality import quality_section
 from tracewatch.errors import ConfigError
 from tracewatch.reports import REPORTS_PREFIX
@@ -51,14 +59,26 @@ class DashboardBuild:
     empty: int
     notes: tuple[str, ...]
     seconds: float
+    projects: tuple[str, ...] = ()
+    """The projects of the window; with two or more, each has its page beside the all-projects one."""
+    pages: tuple[str, ...] = ()
+    """Every page this build wrote (store keys), the one `key` names first."""
 
 
 def build_dashboard(
-    store: Store, *, days: int = 28, end: dt.date | None = None, now: dt.datetime | None = None
+    store: Store,
+    *,
+    days: int = 28,
+    end: dt.date | None = None,
+    now: dt.datetime | None = None,
+    project: str | None = None,
 ) -> DashboardBuild:
     """Write `reports/_site/index.html` (and its script) for the `days` UTC days ending `end` (default: the
     newest date any report table has; today when there is none), starting no earlier than the first report
-    (a young store is not drawn as weeks of nothing). A store with no reports gets a page that says so."""
+    (a young store is not drawn as weeks of nothing). A store with no reports gets a page that says so.
+
+    With several projects in the window, each also gets `reports/_site/project/<slug>/index.html`; `project`
+    builds that one page only (an unknown name is refused, naming the projects present)."""
     if days < 1:
         raise ConfigError(f"dashboard days={days}: expected a whole number of days, 1 or more")
     began = time.perf_counter()
@@ -73,30 +93,73 @@ def build_dashboard(
         start = found[0]
     # The answers' text is the bulk of experiment_items and no chart needs it.
     data = load_reports(store, start, end, columns={"experiment_items": ITEM_COLUMNS})
-    sections = [make(data) for make in SECTIONS]
+    projects = projects_in(data)
+    if project is not None:
+        check_project(project, projects)
     asset = f"{ASSETS}/{bundle_name()}"
     if not store.exists(f"{SITE_PREFIX}/{asset}"):
         store.write_bytes(f"{SITE_PREFIX}/{asset}", javascript_bundle())
-    page = render_page(
-        sections,
-        start=start,
-        end=end,
-        store_url=store.url,
-        generated_at=now or utc_now(),
-        script_src=asset,
-        notes=notes + [n for t in data.tables.values() for n in t.notes],
-    )
-    store.write_bytes(INDEX_KEY, page.encode())
+    shown: list[str | None] = [project] if project is not None else [None]
+    if project is None and len(projects) > 1:
+        shown += projects
+    written = [
+        _write_page(store, data, p, projects, asset=asset, notes=notes, generated_at=now or utc_now())
+        for p in shown
+    ]
+    sections = written[0][1]
     charts = [c for s in sections for c in s.charts]
     built = DashboardBuild(
-        key=INDEX_KEY,
-        uri=store.uri(INDEX_KEY),
+        key=written[0][0],
+        uri=store.uri(written[0][0]),
         start=start,
         end=end,
         charts=sum(c.spec is not None for c in charts),
         empty=sum(c.spec is None for c in charts),
         notes=tuple(notes),
         seconds=time.perf_counter() - began,
+        projects=tuple(projects),
+        pages=tuple(key for key, _ in written),
     )
-    log.info("dashboard %s..%s: %d charts, %d empty, at %s", start, end, built.charts, built.empty, built.uri)
+    log.info(
+        "dashboard %s..%s: %d charts, %d empty, %d page(s), at %s",
+        start,
+        end,
+        built.charts,
+        built.empty,
+        len(built.pages),
+        built.uri,
+    )
     return built
+
+
+def _write_page(
+    store: Store,
+    data: ReportData,
+    project: str | None,
+    projects: list[str],
+    *,
+    asset: str,
+    notes: list[str],
+    generated_at: dt.datetime,
+) -> tuple[str, list[Section]]:
+    """Draw and write one page (all projects, or one); its key and sections. A project's page sits two
+    folders down, so its links and script are relative to the site's root from there."""
+    root = "" if project is None else "../../"
+    page_notes = notes + [n for t in data.tables.values() for n in t.notes]
+    if project is not None:
+        data = project_data(data, project)
+        page_notes.append(whole_tables_note(data))
+    sections = [make(data) for make in SECTIONS]
+    page = render_page(
+        sections,
+        start=data.start,
+        end=data.end,
+        store_url=store.url,
+        generated_at=generated_at,
+        script_src=f"{root}{asset}",
+        notes=page_notes,
+        selector=selector(projects, project, root),
+    )
+    key = INDEX_KEY if project is None else f"{SITE_PREFIX}/{project_page(project)}"
+    store.write_bytes(key, page.encode())
+    return key, sections

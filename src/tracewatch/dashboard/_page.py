@@ -25,7 +25,8 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
 header{background:#fff;border-bottom:1px solid #ddd;padding:12px 24px}
 header h1{font-size:20px;margin:0 0 4px}header p{margin:2px 0;font-size:13px;color:#444}
-nav a{margin-right:14px;font-size:14px;color:#0072B2}
+nav a,.projects a{margin-right:14px;font-size:14px;color:#0072B2}
+.projects a[aria-current]{font-weight:bold;color:#1b1b1b;text-decoration:none}
 main{padding:8px 24px 40px;max-width:1400px}section{margin-top:18px}
 section h2{font-size:18px;border-bottom:2px solid #0072B2;padding-bottom:4px}
 .intro{font-size:13px;color:#333;max-width:900px}
@@ -77,8 +78,9 @@ def render_page(
     generated_at: dt.datetime,
     script_src: str,
     notes: list[str],
+    selector: str = "",
 ) -> str:
-    """The whole HTML document."""
+    """The whole HTML document; `selector` is the project links under the title (empty: one project)."""
     specs = {c.id: c.spec for s in sections for c in s.charts if c.spec is not None}
     days = (end - start).days + 1
     nav = "".join(f'<a href="#{s.id}">{html.escape(s.title)}</a>' for s in sections)
@@ -93,7 +95,7 @@ def render_page(
         "<header><h1>tracewatch: the last "
         f"{days} day{'s' if days != 1 else ''}</h1>"
         f"<p>{start.isoformat()} to {end.isoformat()}, days in UTC. Built {generated_at:%Y-%m-%d %H:%M} UTC "
-        f"from the report tables of {html.escape(store_url)}.</p><nav>{nav}</nav></header>"
+        f"from the report tables of {html.escape(store_url)}.</p>{selector}<nav>{nav}</nav></header>"
         f"<main>{notes_html}{body}</main>"
         f'<script type="application/json" id="tracewatch-specs">{payload}</script>'
         f'<script src="{html.escape(script_src)}"></script>'
