@@ -43,6 +43,7 @@ from tests.support.export_files import (
 from tests.support.import_runs import ImportState, assert_accounted, s3_source
 from tracewatch.errors import ConfigError
 from tracewatch.importers import IMPORT_LEDGER_KEY, SourceConfig, import_traces
+from tracewatch.ingest import ingest_new_feedback, ingest_new_traces, scan_accepted
 from tracewatch.store import Store
 
 
@@ -158,10 +159,55 @@ def test_langfuse_bad_files_are_quarantined_and_overlapping_windows_count_once(
     reasons = " | ".join(state.reasons("object"))
     assert "manifest is not valid JSON" in reasons
     assert "gzip" in reasons and "truncated" in reasons
-    [score_reason] = state.reasons("record")
-    assert score_reason == "score of trace t3, whose observations are not in the runs read"
+    # the score of t3, whose observations could not be read, waits in the late-feedback input for them
+    assert state.reasons("record") == []
+    assert state.outcome.feedback_events == 1
+    [late] = state.outcome.feedback_outputs
+    assert s3_store.read_parquet(late)["trace_id"].to_list() == ["t3"]
     assert_answer_row(state, "t1")
     assert_answer_row(state, "t2")
+
+
+def test_a_langfuse_score_of_a_trace_imported_earlier_reaches_it_as_late_feedback(
+    langfuse: tuple[SourceConfig, Store], s3_store: Store
+) -> None:
+    """A score given two days after its trace was exported comes in a later export run (Langfuse exports a
+    score with its own `timestamp`: https://langfuse.com/docs/api-and-data-platform/features/blob-storage-export-fields).
+    It is written to `feedback/date=D/` and, once the nightly ingests traces and feedback, is in the trace's
+    feedback beside the score that came with the trace."""
+    source, export = langfuse
+    write_langfuse_run(
+        export,
+        "2026-12-01T11-00-00",
+        observations=langfuse_trace("t1"),
+        scores=[langfuse_score("s1", "t1", "helpfulness", "NUMERIC", 0.8)],
+    )
+    first = run(s3_store, source)
+    reviewed = "2026-12-03 09:00:00.000000"
+    scores = [
+        langfuse_score("s2", "t1", "rating", "NUMERIC", 4, source="ANNOTATION", timestamp=reviewed),
+        langfuse_score("s3", None, "session-score", "NUMERIC", 1, session_id="s-3"),
+    ]
+    write_langfuse_run(export, "2026-12-03T10-00-00", observations=[], scores=scores)
+    second = run(s3_store, source, before=first)
+
+    assert second.outcome.feedback_events == 1
+    assert "1 score(s) written as late feedback" in second.outcome.message
+    [key] = second.outcome.feedback_outputs
+    assert key.startswith(f"feedback/date=2026-12-03/import-{source.name}-") and key.endswith(".parquet")
+    assert second.outcome.outputs == []  # no trace file: nothing for the trace days to re-read
+    assert second.reasons("record") == ["score is not linked to a trace (session or dataset-run score)"]
+    trace_day = first.row("t1")["start_time"].date()
+
+    ingest_new_traces(s3_store, up_to=dt.date(2026, 12, 3))
+    late = ingest_new_feedback(s3_store, up_to=dt.date(2026, 12, 3))
+
+    assert late.dates_rebuilt == [trace_day]
+    [feedback] = scan_accepted(s3_store, trace_day, ("trace_id", "feedback"))["feedback"].to_list()
+    assert sorted(feedback, key=lambda f: f["name"]) == [
+        {"name": "helpfulness", "value": 0.8, "source": "API"},
+        {"name": "rating", "value": 4.0, "source": "ANNOTATION"},
+    ]
 
 
 # ---- Opik --------------------------------------------------------------------------------------------------
