@@ -194,7 +194,9 @@ def _facts(
 
 def _feedback(fact: SpanFacts, scores: Any, reader: AttributeReader) -> None:
     """Feedback scores: every Opik score has a numeric `value` (a categorical one too, with its
-    `category_name`), so each becomes feedback; category names and reasons go to metadata."""
+    `category_name`), so each becomes feedback; category names and reasons go to metadata. They stay on the
+    trace row rather than going to the late-feedback input: `opik export` writes them inside the trace's own
+    file, so they always arrive with their trace and are never late."""
     if not isinstance(scores, list):
         return
     values, details = [], []
