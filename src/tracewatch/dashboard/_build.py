@@ -19,7 +19,9 @@ from tracewatch.dashboard._load import ReportData, load_reports, report_dates
 from tracewatch.dashboard._overview import overview_section
 from tracewatch.dashboard._page import render_page
 from tracewatch.dashboard._projects import (
+    DrawnSection,
     check_project,
+    draw_sections,
     project_data,
     project_page,
     projects_in,
@@ -102,12 +104,23 @@ def build_dashboard(
     shown: list[str | None] = [project] if project is not None else [None]
     if project is None and len(projects) > 1:
         shown += projects
-    written = [
-        _write_page(store, data, p, projects, asset=asset, notes=notes, generated_at=now or utc_now())
-        for p in shown
-    ]
-    sections = written[0][1]
-    charts = [c for s in sections for c in s.charts]
+    written: list[tuple[str, list[DrawnSection]]] = []
+    for page_project in shown:
+        page_data = data if page_project is None else project_data(data, page_project)
+        # A project's page takes the all-projects page's sections that read no per-project table as drawn.
+        drawn = draw_sections(SECTIONS, page_data, written[0][1] if written else None)
+        key = _write_page(
+            store,
+            page_data,
+            [section for section, _ in drawn],
+            page_project,
+            projects,
+            asset=asset,
+            notes=notes,
+            generated_at=now or utc_now(),
+        )
+        written.append((key, drawn))
+    charts = [c for section, _ in written[0][1] for c in section.charts]
     built = DashboardBuild(
         key=written[0][0],
         uri=store.uri(written[0][0]),
@@ -135,21 +148,20 @@ def build_dashboard(
 def _write_page(
     store: Store,
     data: ReportData,
+    sections: list[Section],
     project: str | None,
     projects: list[str],
     *,
     asset: str,
     notes: list[str],
     generated_at: dt.datetime,
-) -> tuple[str, list[Section]]:
-    """Draw and write one page (all projects, or one); its key and sections. A project's page sits two
-    folders down, so its links and script are relative to the site's root from there."""
+) -> str:
+    """Write one page (all projects, or one); its key. A project's page sits two folders down, so its links
+    and script are relative to the site's root from there."""
     root = "" if project is None else "../../"
     page_notes = notes + [n for t in data.tables.values() for n in t.notes]
     if project is not None:
-        data = project_data(data, project)
         page_notes.append(whole_tables_note(data))
-    sections = [make(data) for make in SECTIONS]
     page = render_page(
         sections,
         start=data.start,
@@ -162,4 +174,4 @@ def _write_page(
     )
     key = INDEX_KEY if project is None else f"{SITE_PREFIX}/{project_page(project)}"
     store.write_bytes(key, page.encode())
-    return key, sections
+    return key

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
-from tracewatch.dashboard._load import ReportData
+from tracewatch.dashboard._charts import Section
+from tracewatch.dashboard._load import ReportData, TableRead
 from tracewatch.errors import ConfigError
 from tracewatch.reports import REPORT_TABLES
 
@@ -20,6 +22,9 @@ PROJECT_COLUMN = "project"
 PROJECT_TABLES = frozenset(name for name, t in REPORT_TABLES.items() if PROJECT_COLUMN in t.schema)
 """Taken from the schemas the writer uses, so a table that gains a project column is filtered without a change
 here."""
+
+DrawnSection = tuple[Section, frozenset[str]]
+"""A section as drawn, with the report tables it read."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -52,6 +57,41 @@ def project_data(data: ReportData, project: str) -> ReportData:
         frame = read.frame.filter(read.frame[PROJECT_COLUMN] == project)
         tables[name] = replace(read, frame=frame, status="data" if frame.height else "empty")
     return replace(data, tables=tables)
+
+
+class _Reads(Mapping[str, TableRead]):
+    """The tables of a window, noting which ones a section looks at (iterating them all counts as all)."""
+
+    def __init__(self, tables: Mapping[str, TableRead]) -> None:
+        self._tables = tables
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> TableRead:
+        self.read.add(name)
+        return self._tables[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self.read.update(self._tables)
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+def draw_sections(
+    makers: Sequence[Callable[[ReportData], Section]], data: ReportData, reuse: list[DrawnSection] | None
+) -> list[DrawnSection]:
+    """Each section drawn on `data`, with the tables it read. A section of `reuse` (the all-projects page's)
+    that read no per-project table is taken as it is: the same whole tables draw the same charts, and
+    drawing drift and experiments once per project would multiply the build time for nothing."""
+    drawn: list[DrawnSection] = []
+    for index, make in enumerate(makers):
+        if reuse is not None and not reuse[index][1] & PROJECT_TABLES:
+            drawn.append(reuse[index])
+            continue
+        reads = _Reads(data.tables)
+        drawn.append((make(replace(data, tables=reads)), frozenset(reads.read)))
+    return drawn
 
 
 def whole_tables_note(data: ReportData) -> str:

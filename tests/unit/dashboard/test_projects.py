@@ -14,8 +14,10 @@ import pytest
 from dashboard_reports import DAY, day, drift_test, metric_row, publish
 
 from tracewatch.cli import main
-from tracewatch.dashboard import INDEX_KEY, SITE_PREFIX, build_dashboard, project_page
-from tracewatch.dashboard._projects import project_slug
+from tracewatch.dashboard import INDEX_KEY, SITE_PREFIX, build_dashboard, load_reports, project_page
+from tracewatch.dashboard._drift import drift_section
+from tracewatch.dashboard._overview import overview_section
+from tracewatch.dashboard._projects import draw_sections, project_data, project_slug
 from tracewatch.errors import ConfigError
 from tracewatch.store import Store
 
@@ -132,3 +134,16 @@ def test_an_unknown_project_is_refused_when_the_window_has_none(file_store: Stor
     publish(file_store, "drift", DAY, [drift_test("latency")])
     with pytest.raises(ConfigError, match=r"unknown project 'x': the projects present are none"):
         build_dashboard(file_store, project="x")
+
+
+def test_a_projects_page_redraws_only_the_sections_that_read_a_per_project_table(file_store: Store) -> None:
+    two_projects(file_store)
+    data = load_reports(file_store, day(-1), DAY)
+    makers = [overview_section, drift_section]
+
+    every = draw_sections(makers, data, None)
+    search = draw_sections(makers, project_data(data, "search"), every)
+
+    assert "trace_metrics_daily" in every[0][1] and "trace_metrics_daily" not in every[1][1]
+    assert search[0] is not every[0]  # traffic: drawn again on the project's rows
+    assert search[1] is every[1]  # drift has no project column: the same charts, not drawn twice
