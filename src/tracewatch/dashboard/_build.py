@@ -120,6 +120,8 @@ def build_dashboard(
             generated_at=now or utc_now(),
         )
         written.append((key, drawn))
+    if project is None:
+        _drop_stale_pages(store, {key for key, _ in written})
     charts = [c for section, _ in written[0][1] for c in section.charts]
     built = DashboardBuild(
         key=written[0][0],
@@ -143,6 +145,16 @@ def build_dashboard(
         built.uri,
     )
     return built
+
+
+def _drop_stale_pages(store: Store, written: set[str]) -> None:
+    """Delete the project pages an earlier build wrote for projects this window does not have (or all of
+    them, with one project): no page is left behind that the selector no longer leads to or that shows an
+    older window."""
+    for found in store.list_objects(f"{SITE_PREFIX}/project/"):
+        if found.key not in written:
+            store.delete(found.key)
+            log.info("dashboard: removed %s (no such project page in this build)", found.key)
 
 
 def _write_page(

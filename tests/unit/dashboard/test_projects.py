@@ -147,3 +147,14 @@ def test_a_projects_page_redraws_only_the_sections_that_read_a_per_project_table
     assert "trace_metrics_daily" in every[0][1] and "trace_metrics_daily" not in every[1][1]
     assert search[0] is not every[0]  # traffic: drawn again on the project's rows
     assert search[1] is every[1]  # drift has no project column: the same charts, not drawn twice
+
+
+def test_a_full_build_removes_the_pages_of_projects_no_longer_in_the_window(file_store: Store) -> None:
+    two_projects(file_store)
+    build_dashboard(file_store)
+    publish(file_store, "trace_metrics_daily", day(1), [metric_row("m", "r", project="search")])
+
+    built = build_dashboard(file_store, days=1)
+
+    assert (built.projects, built.pages) == (("search",), (INDEX_KEY,))
+    assert not file_store.list_objects(f"{SITE_PREFIX}/project/")
