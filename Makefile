@@ -28,7 +28,9 @@ install: .venv/.installed
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@echo "installing the library, its dev tools and the demo's local model into .venv (make V=1 lists every" \
 		"package; the first install builds llama-cpp-python from source, about 12 min on 2 cores)"
-	$(Q)$(UV) sync --frozen $(UV_QUIET) $(GROUPS)
+	@# Offline first: with uv's cache warm this reuses the llama-cpp-python wheel built before (online, uv may
+	@# revalidate the sdist, get a new cache revision and build it again); a cold cache falls back to online.
+	$(Q)$(UV) sync --frozen --offline --quiet $(GROUPS) 2>/dev/null || $(UV) sync --frozen $(UV_QUIET) $(GROUPS)
 	@touch $@
 
 demo: install
