@@ -28,9 +28,12 @@ RUN_FIELDS = ("run_id", "written_at")
 
 
 def report_snapshot(store: Store) -> dict[str, Any]:
-    """Every report partition's rows without the run columns, and every manifest without the run fields."""
+    """Every report partition's rows without the run columns, and every manifest without the run fields (the
+    dashboard under reports/_site/ is a page built from them, with its build time: not a report)."""
     snapshot: dict[str, Any] = {}
     for info in store.list_objects("reports"):
+        if info.key.startswith("reports/_site/"):
+            continue
         if info.key.endswith(".parquet"):
             frame = store.read_parquet(info.key)
             snapshot[info.key] = (frame.schema, frame.drop([c for c in RUN_COLUMNS if c in frame.columns]))
