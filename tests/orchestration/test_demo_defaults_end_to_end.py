@@ -49,6 +49,8 @@ def test_the_default_demo_fills_every_table_and_shows_redactions_and_agreement(
 
     agreement = table_rows(store, "judge_agreement")
     assert set(agreement["feedback"]) >= {"thumbs", "rating"} and (agreement["n"] >= 0).all()
+    # the local judge's verdicts are read (JSON-schema decoding), so some night has pairs to compare
+    assert (agreement["n"] > 0).any()
     summaries = "\n".join(p.read_text() for p in sorted((results / "summaries").iterdir()))
     assert "relevance vs thumbs feedback:" in summaries and "(n=" in summaries
     assert "PII redacted in the new items" in summaries
