@@ -319,9 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         summaries = night_summaries(backfill_run) if backfill_run else {}
         kept = save_results(store, args.results, summaries)  # while the embedded server still runs
     print(f"demo finished in {time.monotonic() - started:.0f} s")
-    print(describe_copy(kept))
     board = kept.folder / INDEX_KEY  # the nightly rebuilt it in the store; the copy opens with no server
     print(f"dashboard: {board} (open it in a browser, offline)" if board.exists() else "dashboard: not built")
+    print(describe_copy(kept))  # last: the one command that opens the results
     return 0
 
 

@@ -21,6 +21,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 
 from tracewatch.errors import ConfigError, DataContractError
 from tracewatch.ingest.night import NoTracesError
+from tracewatch.lease import lease_prefix
 from tracewatch.reports.writer import partition_key
 from tracewatch.store import Store
 
@@ -86,7 +87,11 @@ def test_a_night_without_traces_fails_before_anything_is_published(
         f"no traces for the night {D2}: no trace file in {store_env.url}/traces/date={D2}/ (the store has trace "
         f"files for 1 other date(s), the latest {D1}); a night without traces fails"
     )
-    assert store_env.list_objects("reports") == [] and store_env.list_objects("warehouse") == []
+    # the night's lease record (which run last held the night, released) is the only object written
+    assert store_env.list_objects("reports") == []
+    assert [o.key for o in store_env.list_objects("warehouse")] == [
+        o.key for o in store_env.list_objects(lease_prefix(f"nightly-{D2}"))
+    ]
     assert "Traceback" not in run_log()
 
 

@@ -22,7 +22,7 @@ from tracewatch.importers._results import TRACES_PREFIX, SourceImport
 from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
-from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
+from tracewatch.ingest import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
 from tracewatch.runs import utc_now
 from tracewatch.settings import Settings
 from tracewatch.store import Store, collector_paused

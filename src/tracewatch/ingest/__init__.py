@@ -3,7 +3,7 @@ keep a ledger."""
 
 from tracewatch.ingest.checks import FileOutcome
 from tracewatch.ingest.data_docs import publish_data_docs
-from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, read_feedback_quarantine
+from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX, read_feedback_quarantine
 from tracewatch.ingest.feedback_overlay import feedback_dates, merge_feedback
 from tracewatch.ingest.feedback_run import FeedbackResult, RebuiltDate, ingest_new_feedback
 from tracewatch.ingest.ledger import Ledger, load_ledger
@@ -14,6 +14,7 @@ from tracewatch.ingest.run import IngestResult, ingest_new_traces, scan_accepted
 
 __all__ = [
     "FEEDBACK_EVENT_SCHEMA",
+    "FEEDBACK_PREFIX",
     "AcceptedRowsReducer",
     "FeedbackResult",
     "FileOutcome",
