@@ -12,8 +12,8 @@ import datetime as dt
 import functools
 import inspect
 import typing
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from prefect.runtime import flow_run
 
@@ -32,7 +32,10 @@ def run_label() -> str:
     return f"flow run {flow_run.get_name()!r} ({run_id})"
 
 
-def night_lease(default_day: Callable[[], dt.date]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def night_lease(
+    default_day: Callable[[], dt.date],
+    check: Callable[[Mapping[str, Any], dt.date], None] | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a flow function whose `day` parameter names its night (None: `default_day()`), so that its body
     runs holding the lease `nightly-<day>`. Put it under `@flow`: the flow's parameters stay the function's."""
 
@@ -43,6 +46,8 @@ def night_lease(default_day: Callable[[], dt.date]) -> Callable[[Callable[P, R]]
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             bound = signature.bind(*args, **kwargs)
             day = bound.arguments.get("day") or default_day()
+            if check is not None:  # a parameter mistake stops the run before it takes (and leaves) a lease
+                check(bound.arguments, day)
             with held(connect_store(), f"nightly-{day}", run_label()):
                 return fn(*args, **kwargs)
 

@@ -7,6 +7,7 @@ Thin by design: every task body is one call into the `tracewatch` library.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from prefect import flow
@@ -96,13 +97,21 @@ def nightly_experiments(experiments: list[ExperimentChoice] | None) -> list[Expe
     return [ExperimentChoice.model_validate(name) for name in Settings().nightly_experiments]
 
 
+def _check_parameters(arguments: Mapping[str, Any], day: dt.date) -> None:
+    """The nightly's parameter checks that need no store: before the lease, before any work."""
+    rebaseline_from = arguments.get("rebaseline_from")
+    if rebaseline_from is not None:
+        check_rebaseline(rebaseline_from, day)
+
+
 @flow(
     name="nightly",
     flow_run_name=_nightly_run_name,
     log_prints=True,
     task_runner=configured_task_runner(),  # TRACEWATCH_TASK_RUNNER: threads, processes or Dask
 )
-@night_lease(yesterday_utc)  # one run per night (a manual run and the deployment's): flows/leases.py
+# One run per night (a manual run and the deployment's; flows/leases.py), its parameters checked first.
+@night_lease(yesterday_utc, check=_check_parameters)
 def nightly(
     day: dt.date | None = None,
     reprocess: bool = False,
@@ -137,8 +146,6 @@ def nightly(
     """
     day = day or yesterday_utc()
     drift_config = DriftConfig.from_mapping(drift or {})
-    if rebaseline_from is not None:
-        check_rebaseline(rebaseline_from, day)  # before any work, not after the ingest
     settings = Settings()
     store = portable(connect_store())  # travels to a worker as its URL: no credentials in task arguments
     published: list[PublishedPartition] = []
