@@ -180,6 +180,7 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_revision(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
 
 

@@ -128,6 +128,7 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"{summary['page_bytes'] / 1e6:.2f} | |\n\n"
         f"- build of {summary['days']} days <= {BUILD_TARGET_S:g} s: {summary['build_s']} s, {VERDICT[ok['build']]}\n"
         f"- first render <= {RENDER_TARGET_S:g} s: {summary['render_s']} s, {VERDICT[ok['render']]}\n\n"
-        f"Machine: {summary['machine']['usable_cpus']} usable CPUs, shared with other work while measured; "
+        f"Machine: {summary['machine']['usable_cpus']} usable CPUs, load average "
+        f"{summary['machine']['load_avg_1m']} when the runs ended; "
         f"commit {summary['machine']['git']}, {summary['machine']['date']}.\n"
     )
