@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
+from prefect import task, unmapped
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from flows.common import RETRIES, RETRY_DELAYS_S, transient
 from tracewatch.errors import ConfigError
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 
+T = TypeVar("T")
+R = TypeVar("R")
 _FORMS = "threads, processes[:n], dask:<scheduler address> or dask-local[:n]"
 _WORKERS = re.compile(r"^[1-9][0-9]{0,2}$")
 DEFAULT_LOCAL_DASK_WORKERS = 2
@@ -99,3 +106,28 @@ def _reopened(url: str) -> PortableStore:
     """The store at `url` in this worker process, opened once per process (building an S3 client costs a
     fraction of a second and some MB)."""
     return PortableStore(url, Settings(store=url))
+
+
+def _part_run_name() -> str:
+    step = task_run.parameters["step"]
+    return f"{getattr(getattr(step, 'func', step), '__name__', 'part')}-{task_run.parameters['index']}"
+
+
+@task(
+    cache_policy=NO_CACHE,
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS_S,
+    retry_condition_fn=transient,
+    task_run_name=_part_run_name,
+)
+def run_part(step: Callable[[Any], Any], item: Any, index: int) -> Any:
+    """One part of a split stage (`tracewatch.part_map`), as a task: retried like a stage, named after its step."""
+    return step(item)
+
+
+def on_task_runner(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
+    """A `tracewatch.part_map.PartMap` that runs each part as a task on the current flow's task runner (a
+    thread, a process or a Dask worker), in the items' order. Call it from a flow's body, not from inside a
+    task: a task's own submissions do not reach the flow's runner."""
+    futures = run_part.map(step=unmapped(step), item=list(items), index=list(range(len(items))))
+    return [future.result() for future in futures]
