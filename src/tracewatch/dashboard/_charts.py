@@ -202,7 +202,7 @@ def trend(
     start, end = window
     tips = [day_tooltip(), alt.Tooltip(f"{y}:Q", title=y_title, format=y_format)]
     x = day_x(start, end, bars=bars)
-    encoding: dict[str, Any] = {"x": x, "y": alt.Y(f"{y}:Q", title=y_title)}
+    encoding: dict[str, Any] = {"x": x, "y": alt.Y(f"{y}:Q", title=y_title, scale=_headroom(frame, y, bars))}
     if series:
         encoding["color"] = colour(series, series_title, names)
         tips.insert(1, alt.Tooltip(f"{series}:N", title=series_title))
@@ -211,6 +211,14 @@ def trend(
     drawn = drawn.encode(**encoding, tooltip=tips).properties(width=WIDTH, height=HEIGHT)
     alerts = alerts if alerts is not None else pl.DataFrame()
     return finish(with_alerts(drawn, alerts, x), frame, alerts)
+
+
+def _headroom(frame: pl.DataFrame, y: str, bars: bool) -> Any:
+    """Bars end below the frame's top, so a full bar does not read as a bar cut off at the top."""
+    top = frame[y].max() if bars and y in frame.columns and frame.height else None
+    if not isinstance(top, int | float) or top <= 0:
+        return alt.Undefined
+    return alt.Scale(domain=[0, top * 1.08], nice=True)
 
 
 def small_multiples(
