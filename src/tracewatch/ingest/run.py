@@ -16,10 +16,12 @@ from typing import Generic
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
-from tracewatch.ingest.checks import FileOutcome, check_date
+from tracewatch.ingest.checks import FileOutcome, check_date, in_threads
+from tracewatch.ingest.file_checks import portable_suite
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
 from tracewatch.ingest.night import TRACES_PREFIX, NightTraces, night_traces
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
+from tracewatch.part_map import PartMap
 from tracewatch.runs import new_run_id, utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.validation import Suite, load_suite, trace_suite_path
@@ -60,32 +62,36 @@ class IngestResult(Generic[Part]):
         return sum(f.status == "rejected" for f in self.files)
 
 
-def ingest_new_traces(
+@dataclass(frozen=True)
+class IngestPlan:
+    """What an ingest will read, decided before any file is: the run, the suite, the ledger (reprocessed dates
+    already forgotten and their old quarantine deleted) and the new files of each date."""
+
+    run_id: str
+    suite: Suite
+    ledger: Ledger
+    new_files: dict[dt.date, list[ObjectInfo]]
+    files_per_date: Counter[dt.date]
+    """The number of trace files of every date, new or not."""
+    up_to: dt.date | None
+    require_traces: bool
+
+
+def plan_ingest(
     store: Store,
     *,
     up_to: dt.date | None = None,
     reprocess: tuple[dt.date, ...] = (),
     suite: Suite | None = None,
     run_id: str | None = None,
-    reducer: AcceptedRowsReducer[Part] | None = None,
-    reduce_max_rows: int = 20_000_000,
     require_traces: bool = False,
-) -> IngestResult[Part]:
-    """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
+) -> IngestPlan:
+    """The first step of `ingest_new_traces`: forget the reprocessed dates, list the files not in the ledger.
 
-    Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
-    With a `reducer` (monitoring's `METRIC_REDUCER`, say), the part of the accepted rows (made while the
-    files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
-    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
-    floats per row; later dates are then read again by the stage that wants them).
-
-    `require_traces` (with `up_to`, the night) raises `NoTracesError` when the night has no traces: before
-    anything is read or written when it has no trace file (so a store URL with a typo gets no reports), after
-    the ingest when its files hold no readable row. Without it, `result.night.warning` says so.
-    """
+    With `require_traces`, a night (`up_to`) without any trace file raises `NoTracesError` here, before anything
+    is read or written (so a store URL with a typo gets no reports)."""
     store.connect_soon()  # listing needs the S3 client; meanwhile the suite and the ledger are loaded
-    suite = suite or load_suite(trace_suite_path())
-    run_id = run_id or new_run_id("ingest")
+    suite = portable_suite(suite or load_suite(trace_suite_path()))  # it may travel to worker processes
     ledger = load_ledger(store)
     ledger.forget_dates(list(reprocess))
     with ThreadPoolExecutor(max_workers=1) as side:  # their old quarantine goes while traces/ is listed
@@ -98,27 +104,80 @@ def ingest_new_traces(
             done.result()
     if require_traces and up_to is not None and not files_per_date[up_to]:
         night_traces(store.url, up_to, files_per_date, rows=0).require()
-    result: IngestResult[Part] = IngestResult(run_id=run_id)
+    return IngestPlan(
+        run_id or new_run_id("ingest"), suite, ledger, new_files, files_per_date, up_to, require_traces
+    )
+
+
+def ingest_planned(
+    store: Store,
+    plan: IngestPlan,
+    *,
+    reducer: AcceptedRowsReducer[Part] | None = None,
+    reduce_max_rows: int = 20_000_000,
+    part_map: PartMap = in_threads,
+) -> IngestResult[Part]:
+    """Ingest the planned files date by date: the per-file steps through `part_map`, then the date's ledger
+    entries, saved before the next date starts (the ledger is written here only, after every file of the date is
+    settled, so a step retried or killed part-way is read again on the rerun and counted once)."""
+    ledger = plan.ledger
+    result: IngestResult[Part] = IngestResult(run_id=plan.run_id)
     kept_rows = 0
-    for day, objects in new_files.items():
+    for day, objects in plan.new_files.items():
         keeping = reducer if kept_rows < reduce_max_rows else None
-        checked = check_date(store, ledger, day, objects, suite, run_id=run_id, reducer=keeping)
+        checked = check_date(
+            store, ledger, day, objects, plan.suite, run_id=plan.run_id, reducer=keeping, part_map=part_map
+        )
         result.files += checked.files
-        ledger.record([_ledger_entry(outcome, run_id) for outcome in checked.files])
+        ledger.record([_ledger_entry(outcome, plan.run_id) for outcome in checked.files])
         ledger.save(store)
         whole_date = ledger.for_date(day).height == len(objects)
         if reducer is not None and checked.part is not None and whole_date:
             result.parts[day] = checked.part
             kept_rows += reducer.rows(checked.part)
         log.info("ingested %d new file(s) for %s", len(objects), day)
-    if up_to is not None:
-        rows = int(ledger.for_date(up_to).get_column("rows_read").sum() or 0)
-        result.night = night_traces(store.url, up_to, files_per_date, rows)
-        if require_traces:
+    if plan.up_to is not None:
+        rows = int(ledger.for_date(plan.up_to).get_column("rows_read").sum() or 0)
+        result.night = night_traces(store.url, plan.up_to, plan.files_per_date, rows)
+        if plan.require_traces:
             result.night.require()
         elif result.night.warning:
             log.warning("%s", result.night.warning)
     return result
+
+
+def ingest_new_traces(
+    store: Store,
+    *,
+    up_to: dt.date | None = None,
+    reprocess: tuple[dt.date, ...] = (),
+    suite: Suite | None = None,
+    run_id: str | None = None,
+    reducer: AcceptedRowsReducer[Part] | None = None,
+    reduce_max_rows: int = 20_000_000,
+    require_traces: bool = False,
+    part_map: PartMap = in_threads,
+) -> IngestResult[Part]:
+    """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
+
+    Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
+    With a `reducer` (monitoring's `METRIC_REDUCER`, say), the part of the accepted rows (made while the
+    files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
+    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
+    floats per row; later dates are then read again by the stage that wants them).
+
+    `require_traces` (with `up_to`, the night) raises `NoTracesError` when the night has no traces: before
+    anything is read or written when it has no trace file (so a store URL with a typo gets no reports), after
+    the ingest when its files hold no readable row. Without it, `result.night.warning` says so.
+
+    The per-file steps (read, check, quarantine, reduce) run through `part_map` (threads here; the nightly
+    flow passes its task runner); the plan, the duplicate check across files and the ledger stay in this
+    process (`plan_ingest`, `ingest_planned`).
+    """
+    plan = plan_ingest(
+        store, up_to=up_to, reprocess=reprocess, suite=suite, run_id=run_id, require_traces=require_traces
+    )
+    return ingest_planned(store, plan, reducer=reducer, reduce_max_rows=reduce_max_rows, part_map=part_map)
 
 
 def _new_files(
@@ -167,4 +226,12 @@ def _ledger_entry(outcome: FileOutcome, run_id: str) -> LedgerEntry:
     )
 
 
-__all__ = ["FileOutcome", "IngestResult", "ingest_new_traces", "scan_accepted"]
+__all__ = [
+    "FileOutcome",
+    "IngestPlan",
+    "IngestResult",
+    "ingest_new_traces",
+    "ingest_planned",
+    "plan_ingest",
+    "scan_accepted",
+]
