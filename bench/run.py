@@ -21,6 +21,7 @@ from typing import Any
 
 from bench import (
     alerts_bench,
+    alerts_sustained,
     dashboard_bench,
     datasets_bench,
     demo_alerts_bench,
@@ -100,6 +101,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         "false alarms per no-drift night and the share of small drifts detected, against Evidently",
         lambda args, work: alerts_bench.run_benchmark(seeds=args.seeds, work_dir=work),
         alerts_bench.to_markdown,
+    ),
+    Benchmark(
+        "alerts_sustained",
+        "nights to detection of small shifts that last, and false alarms with the sustained test in the family",
+        lambda args, work: alerts_sustained.run_benchmark(seeds=args.seeds, work_dir=work),
+        alerts_sustained.to_markdown,
     ),
     Benchmark(
         "demo_alerts",
