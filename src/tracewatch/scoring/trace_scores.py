@@ -20,31 +20,23 @@ import polars as pl
 
 from tracewatch.errors import ConfigError
 from tracewatch.hashing import key64, stable_hash64
-from tracewatch.ingest import scan_accepted
 from tracewatch.llm import Runtime
+from tracewatch.part_map import PartMap, in_process
 from tracewatch.reports import DAILY_SCORE_COLUMNS, JUDGE_AGREEMENT, TRACE_QUALITY, partition_key
 from tracewatch.scoring.agreement import Agreement, cohen_kappa, spearman
 from tracewatch.scoring.apply import SCORING_COLUMNS, context_text, score_rows
 from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.suite import LOWER_IS_BETTER, ScorerSuite
+from tracewatch.scoring.trace_sample import (
+    TRACE_COLUMNS,  # noqa: F401 (re-exported: what scoring reads)
+    day_sample,
+    has_feedback,
+    sample_frame,
+)
 from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
 
-TRACE_COLUMNS: tuple[str, ...] = (
-    "trace_id",
-    "route",
-    "model",
-    "input_text",
-    "output_text",
-    "retrieved_context",
-    "latency_ms",
-    "cost_usd",
-    "status",
-    "error_message",
-    "feedback",
-)
-"""What trace scoring reads of each trace."""
 SEGMENTS: tuple[str, ...] = ("route", "model")
 
 
@@ -97,16 +89,6 @@ def sample_traces(traces: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     return traces[np.sort(chosen)]
 
 
-def has_feedback() -> pl.Expr:
-    """Whether a trace carries at least one finite human feedback value (what agreement can be measured on)."""
-    return (
-        pl.col("feedback")
-        .list.eval(pl.element().struct.field("value").is_finite())
-        .list.any()
-        .fill_null(False)
-    )
-
-
 def feedback_traces(traces: pl.DataFrame, sample: pl.DataFrame, size: int, seed: int) -> pl.DataFrame:
     """Up to `size` traces with human feedback that are not in `sample`, by the sample's stable hash: what the
     judges also score so that their agreement with people has pairs to be measured on."""
@@ -140,16 +122,21 @@ async def score_traces(
     traces: pl.DataFrame | None = None,
     resamples: int = 2000,
     agreement_size: int = 0,
+    part_map: PartMap = in_process,
 ) -> TraceScoring:
-    """Score a deterministic sample of `day`'s accepted traces (read from the store unless given); the judges
-    also score up to `agreement_size` other traces with feedback, for `judge_agreement` only."""
+    """Score a deterministic sample of `day`'s accepted traces (read from the store file by file through
+    `part_map`, unless given); the judges also score up to `agreement_size` other traces with feedback, for
+    `judge_agreement` only. The picks are `sample_traces` and `feedback_traces` of the whole day."""
     if traces is None:
-        traces = scan_accepted(store, day, TRACE_COLUMNS)
-    picked = sample_traces(traces.select(TRACE_COLUMNS), sample_size, seed)
-    sample = _scoring_frame(picked)
+        picked = day_sample(
+            store, day, size=sample_size, agreement_size=agreement_size, seed=seed, part_map=part_map
+        )
+    else:
+        picked = sample_frame(traces, sample_size, agreement_size, seed)
+    sample = _scoring_frame(picked.sample)
     scores = await _long_scores(sample, suite, runtime)
     judges_only = ScorerSuite(judges=suite.judges)
-    extra = _scoring_frame(feedback_traces(traces.select(TRACE_COLUMNS), picked, agreement_size, seed))
+    extra = _scoring_frame(picked.extra)
     extra_scores = await _long_scores(extra, judges_only, runtime) if judges_only and extra.height else None
     spread = (
         scores.filter(pl.col("status") == "scored")
@@ -163,14 +150,14 @@ async def score_traces(
         .join(spread, on=["scorer", "segment_kind"], how="left")
         .with_columns(
             higher_is_better=_directions(pl.col("scorer"), suite.higher_is_better()),
-            traces=pl.lit(traces.height, pl.Int64),
+            traces=pl.lit(picked.traces, pl.Int64),
             sampled=pl.lit(sample.height, pl.Int64),
         )
     )
     judged = scores.filter(pl.col("scorer").is_in(sorted(j.name for j in suite.judges)))
     agreement = judge_agreement(judged if extra_scores is None else pl.concat([judged, extra_scores]))
     extra_count = 0 if extra_scores is None else extra.height
-    result = TraceScoring(day, traces.height, sample.height, scores, quality, agreement, extra_count)
+    result = TraceScoring(day, picked.traces, sample.height, scores, quality, agreement, extra_count)
     log.info(result.message)
     return result
 
