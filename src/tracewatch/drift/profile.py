@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from tracewatch.drift.counts import (
@@ -61,21 +63,59 @@ class DayProfile:
         return self.dates[-1]
 
 
+@dataclass(frozen=True)
+class TextSample:
+    """The day's sampled inputs (`features.text_sample`), in the day's row order, with each one's segment label
+    (None when the traces have no segment column): all the text representation needs."""
+
+    texts: list[str | None]
+    labels: list[str] | None
+
+
 def build_day_profile(traces: pl.DataFrame, day: dt.date) -> DayProfile:
     """Profile a day's accepted traces (any subset of the trace schema's columns)."""
-    numeric, categorical = _tables(traces, day)
-    vectors = {}
-    topics = None
+    sample = None
     if "input_text" in traces.columns:
-        topics, vectors[TEXT_VECTOR] = text_features(traces, day)
+        sample = text_sample_of(traces, text_sample(traces.height, day))
+    return assemble_profile(day, day_tables(traces, day), segment_tables(traces, day), sample)
+
+
+def day_tables(traces: pl.DataFrame, day: dt.date) -> SegmentTables:
+    """The row count and the tables of every feature of some traces but the topic cells (those come from the
+    day's text sample, `assemble_profile`)."""
+    return SegmentTables(traces.height, *_tables(traces, day))
+
+
+def text_sample_of(traces: pl.DataFrame, positions: npt.NDArray[np.int64]) -> TextSample:
+    """The inputs at `positions` (sorted) of `traces` and their segment labels."""
+    labels = segment_labels(traces)
+    return TextSample(
+        traces.get_column("input_text").gather(positions).to_list(),
+        labels.gather(positions).to_list() if labels is not None else None,
+    )
+
+
+def assemble_profile(
+    day: dt.date, tables: SegmentTables, segments: Mapping[str, SegmentTables], sample: TextSample | None
+) -> DayProfile:
+    """The day's profile from its tables, its segments' tables and its text sample (None: no `input_text`):
+    the text representation runs once, on the whole day's sample, so a day profiled from parts (`profile_parts`)
+    is the day profiled whole."""
+    numeric, categorical = dict(tables.numeric), dict(tables.categorical)
+    vectors = {}
+    if sample is not None:
+        texts = pl.DataFrame({"input_text": sample.texts}, schema={"input_text": pl.String})
+        topics, vectors[TEXT_VECTOR] = text_features(texts, day)  # all of a sample is at most TEXT_SAMPLE
         categorical["input_topic"] = categorical_counts(topics)
+        if sample.labels is not None:
+            segments = _with_topic_cells(segments, topics, pl.Series(sample.labels, dtype=pl.String))
     return DayProfile(
         dates=(day,),
-        rows=traces.height,
+        rows=tables.rows,
         numeric=dict(sorted(numeric.items())),
         categorical=dict(sorted(categorical.items())),
         vectors=vectors,
-        segments=_segments(traces, day, topics),
+        segments=dict(sorted(segments.items())),
     )
 
 
@@ -90,24 +130,36 @@ def _tables(traces: pl.DataFrame, day: dt.date, exclude: Sequence[str] = ()) -> 
     return numeric, categorical
 
 
-def _segments(traces: pl.DataFrame, day: dt.date, topics: pl.Series | None) -> dict[str, SegmentTables]:
-    """Each segment's tables; the topic cells by the segment of each sampled input."""
+def segment_tables(traces: pl.DataFrame, day: dt.date) -> dict[str, SegmentTables]:
+    """Each segment's tables but the topic cells (none without a segment column or a trace)."""
     labels = segment_labels(traces)
     if labels is None or traces.height == 0:
         return {}
-    sampled = labels.gather(text_sample(traces.height, day)) if topics is not None else None
     out = {}
     parts = traces.with_columns(labels.alias("__segment__")).partition_by("__segment__", as_dict=True)
     for (label,), part in parts.items():
         numeric, categorical = _tables(part.drop("__segment__"), day, exclude=SEGMENT_COLUMNS)
-        if topics is not None and sampled is not None:
-            cells = categorical_counts(topics.filter(sampled == label))
-            if cells:
-                categorical["input_topic"] = cells
         out[str(label)] = SegmentTables(
             part.height, dict(sorted(numeric.items())), dict(sorted(categorical.items()))
         )
     return dict(sorted(out.items()))
+
+
+def _with_topic_cells(
+    segments: Mapping[str, SegmentTables], topics: pl.Series, labels: pl.Series
+) -> dict[str, SegmentTables]:
+    """Each segment's tables with the topic cells of its sampled inputs (none when it has no sampled input)."""
+    out = {}
+    for label, tables in segments.items():
+        cells = categorical_counts(topics.filter(labels == label))
+        categorical = {**tables.categorical, "input_topic": cells} if cells else tables.categorical
+        out[label] = SegmentTables(tables.rows, tables.numeric, dict(sorted(categorical.items())))
+    return out
+
+
+def merge_tables(items: Sequence[SegmentTables]) -> SegmentTables:
+    """The tables of the union of some traces (rows add, counts add; `counts` says why this is exact)."""
+    return SegmentTables(sum(t.rows for t in items), *_merged_tables(items))
 
 
 def merge_profiles(profiles: Iterable[DayProfile]) -> DayProfile:
@@ -155,5 +207,5 @@ def _merged_segments(items: Sequence[DayProfile]) -> dict[str, SegmentTables]:
     out = {}
     for label in sorted({label for p in known for label in p.segments}):
         parts = [p.segments[label] for p in known if label in p.segments]
-        out[label] = SegmentTables(sum(s.rows for s in parts), *_merged_tables(parts))
+        out[label] = merge_tables(parts)
     return out

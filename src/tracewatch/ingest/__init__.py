@@ -1,6 +1,7 @@
 """Incremental ingest: find new trace (and late feedback) files, read and validate them, quarantine what fails,
 keep a ledger."""
 
+from tracewatch.ingest.accepted import AcceptedFile, accepted_files, read_accepted_file
 from tracewatch.ingest.checks import FileOutcome, in_threads
 from tracewatch.ingest.data_docs import publish_data_docs
 from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX, read_feedback_quarantine
@@ -22,6 +23,7 @@ from tracewatch.ingest.run import (
 __all__ = [
     "FEEDBACK_EVENT_SCHEMA",
     "FEEDBACK_PREFIX",
+    "AcceptedFile",
     "AcceptedRowsReducer",
     "FeedbackResult",
     "FileOutcome",
@@ -31,6 +33,7 @@ __all__ = [
     "NightTraces",
     "NoTracesError",
     "RebuiltDate",
+    "accepted_files",
     "feedback_dates",
     "in_threads",
     "ingest_new_feedback",
@@ -40,6 +43,7 @@ __all__ = [
     "merge_feedback",
     "plan_ingest",
     "publish_data_docs",
+    "read_accepted_file",
     "read_feedback_quarantine",
     "read_quarantine_records",
     "scan_accepted",

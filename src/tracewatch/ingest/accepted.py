@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -44,6 +45,52 @@ def scan_accepted(
     read = columns if "trace_id" in columns else (*columns, "trace_id")
     frame = _scan(store, day, read, ledger, exclude, max_rows_per_file)
     return with_late_feedback(store, day, frame).select(columns)
+
+
+@dataclass(frozen=True)
+class AcceptedFile:
+    """One ingested file of a date, as a per-file step reads its accepted rows (`read_accepted_file`): its key,
+    the rows the ledger says it accepted, and the numbers of its rows in quarantine."""
+
+    day: dt.date
+    key: str
+    rows_accepted: int
+    quarantined: tuple[int, ...]
+
+
+def accepted_files(store: Store, day: dt.date, ledger: Ledger | None = None) -> list[AcceptedFile]:
+    """The date's files with accepted rows, in the order `scan_accepted` reads them (so the parts of a stage
+    mapped over them combine in the whole day's row order)."""
+    ledger = ledger or load_ledger(store)
+    entries = ledger.for_date(day).filter(pl.col("status") != "rejected")
+    rejected_rows = _quarantined_rows(store, day, entries) if entries.height else None
+    out = []
+    for key, accepted in entries.select("source_key", "rows_accepted").iter_rows():
+        rows: tuple[int, ...] = ()
+        if rejected_rows is not None and rejected_rows.height:
+            mine = rejected_rows.filter(pl.col("source_key") == key).get_column("row_nr")
+            rows = tuple(mine.sort().to_list())
+        out.append(AcceptedFile(day, key, int(accepted or 0), rows))
+    return out
+
+
+def read_accepted_file(store: Store, file: AcceptedFile, columns: tuple[str, ...]) -> pl.DataFrame:
+    """One file's accepted rows (only `columns`), as `scan_accepted` has them in the whole day: quarantined rows
+    left out, late feedback merged into `feedback`. A file that cannot be read now has no rows (with a warning,
+    as `scan_accepted` skips it)."""
+    read_columns = columns if "feedback" not in columns or "trace_id" in columns else (*columns, "trace_id")
+    read = read_trace_file(store, file.key, read_columns)
+    if isinstance(read, RejectedFile):
+        log.warning("%s was ingested but cannot be read now: %s", read.key, read.reason)
+        return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
+    dropped = pl.DataFrame(
+        {"source_key": [file.key] * len(file.quarantined), "row_nr": list(file.quarantined)},
+        schema={"source_key": pl.String(), "row_nr": pl.Int64()},
+    )
+    frame = _accepted_rows(read, dropped, None)
+    if "feedback" in columns:
+        frame = with_late_feedback(store, file.day, frame)
+    return frame.select(columns)
 
 
 def _scan(
