@@ -57,9 +57,19 @@ def one_seed(seed: int) -> dict[str, Any]:
     nights: dict[int, list[str]] = {}
     for index in range(2, DAYS + 1):
         # The rolling reference detect_drift would use: the latest usable days, alerted ones left out.
-        usable = reference_dates(day_of(index), config, {day_of(j) for j in alerted})
+        excluded = {day_of(j) for j in alerted}
+        usable = reference_dates(day_of(index), config, excluded)
+        # And the usable days before it, which the sustained test's reference reaches into (`detect_drift`).
+        wider = reference_dates(
+            day_of(index), config, excluded, count=config.reference_days + config.sustained_nights - 1
+        )
+        earlier = [days[_index(d)] for d in wider if d >= START and d < usable[0]] if usable else []
         night = assess_night(
-            [days[_index(d)] for d in usable if d >= START], days[index], config, previous=previous
+            [days[_index(d)] for d in usable if d >= START],
+            days[index],
+            config,
+            previous=previous,
+            earlier=earlier,
         )
         previous = night.cusum_states()
         nights[index] = sorted({f"{a.kind}:{a.feature}" for a in night.alerts})

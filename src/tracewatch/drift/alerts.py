@@ -55,7 +55,9 @@ Alert = DriftAlert | QualityAlert
 
 
 def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAlert]:
-    """One alert per feature that alerted, plus one for the dataset when its share of alerts is reached."""
+    """One alert per feature that alerted, plus one for the dataset when its share of alerts is reached. A
+    feature whose night's own test and sustained test both alerted gets one alert, the night's own (first)."""
+    paging = {r.feature: r for r in reversed(results) if r.alert and r.role in ("test", "dataset")}
     return [
         DriftAlert(
             day=day,
@@ -71,7 +73,7 @@ def drift_alerts(day: dt.date, results: Sequence[CheckResult]) -> list[DriftAler
             effect_size=r.effect_size,
         )
         for r in results
-        if r.alert and r.role in ("test", "dataset")
+        if paging.get(r.feature) is r
     ]
 
 

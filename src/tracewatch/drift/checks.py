@@ -41,6 +41,7 @@ from tracewatch.drift.results import (
     P_VALUE_DIRECTION,
     CheckResult,
     Window,
+    is_sustained,
 )
 from tracewatch.drift.segments import SEGMENT_COLUMNS, SegmentTables, covers, shared_labels
 from tracewatch.drift.vectors import VectorMoments, mmd_effect, mmd_test
@@ -63,13 +64,20 @@ class DriftReport:
 
     @property
     def drifted_features(self) -> tuple[str, ...]:
-        """The features that alerted (after the night's decision; empty before it)."""
-        return tuple(r.feature for r in self.results if r.role == "test" and r.alert)
+        """The features that alerted, on the night's own test or the sustained one (after the night's decision;
+        empty before it)."""
+        return tuple(dict.fromkeys(r.feature for r in self.results if r.role == "test" and r.alert))
 
     @property
     def tests(self) -> tuple[CheckResult, ...]:
-        """The night's family members: one significance test per feature."""
-        return tuple(r for r in self.results if r.role == "test")
+        """The night's own significance test of each feature (one per feature; the sustained tests, which also
+        join the night's family, are `sustained`)."""
+        return tuple(r for r in self.results if r.role == "test" and not is_sustained(r))
+
+    @property
+    def sustained(self) -> tuple[CheckResult, ...]:
+        """The sustained (multi-night) tests of the night's features."""
+        return tuple(r for r in self.results if is_sustained(r))
 
 
 def run_checks(
@@ -118,9 +126,10 @@ def run_checks(
 def dataset_result(
     results: Sequence[CheckResult], config: DriftConfig, sizes: tuple[int, int], window: Window
 ) -> CheckResult:
-    """The dataset row: the share of tested features that alerted, against `drift_share`."""
-    tests = [r for r in results if r.role == "test"]
-    alerted = sum(r.alert for r in tests)
+    """The dataset row: the share of tested features that alerted (on any of their tests: the night's own or
+    the sustained one), against `drift_share`."""
+    tests = list(dict.fromkeys(r.feature for r in results if r.role == "test"))
+    alerted = len({r.feature for r in results if r.role == "test" and r.alert})
     share = alerted / len(tests) if tests else 0.0
     drifted = bool(tests) and share >= config.drift_share
     return CheckResult(

@@ -27,6 +27,8 @@ DEFAULT_METHODS: Mapping[str, str] = MappingProxyType({"input_topic": "chisquare
 traffic; a 0.1 Jensen-Shannon distance would miss a topic doubling its share spread over several cells."""
 
 REFERENCE_DAYS_ALLOWED: tuple[int, ...] = (7, 14, 28)
+MAX_SUSTAINED_NIGHTS = 7
+"""A longer pool would need a reference reaching further back than a week's rolling window gives."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class DriftConfig:
     alarms on them while a real change within the routes drowned in the mix swing. The mix is still tested,
     once, on `route` and `model`. A feature without segment tables on every day (profiles written before them)
     falls back to the pooled test; False pools every test (the old behaviour)."""
+    sustained_nights: int = 3
+    """The sustained test (`sustained`): each feature is also tested on the night pooled with the previous
+    nights that did not alert, up to this many nights in all, against reference days outside that pool, inside the
+    night's family. A small shift that lasts is found within a few nights where one thin night cannot show it
+    (docs/drift.md). 1 turns it off."""
     min_reference_days: int = 3
     """Warm-up: no alert while the reference holds fewer profiled days than this."""
     min_reference_rows: int = 500
@@ -126,6 +133,10 @@ class DriftConfig:
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+        if not 1 <= self.sustained_nights <= MAX_SUSTAINED_NIGHTS:
+            raise ConfigError(
+                f"sustained_nights={self.sustained_nights} must be between 1 (off) and {MAX_SUSTAINED_NIGHTS}"
+            )
         if self.min_reference_days < 1 or self.min_reference_rows < 0:
             raise ConfigError("min_reference_days must be >= 1 and min_reference_rows >= 0")
         if self.reference_lookback_days < self.reference_days:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -19,7 +19,7 @@ from tracewatch.drift.decision import decide_night, warm_up_reason
 from tracewatch.drift.distributions import distribution_frame
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
-from tracewatch.drift.profile_store import write_profile
+from tracewatch.drift.profile_store import read_profiles, write_profile
 from tracewatch.drift.quality import (
     CusumState,
     QualityPoint,
@@ -27,7 +27,9 @@ from tracewatch.drift.quality import (
     feedback_scores,
     quality_trends,
 )
-from tracewatch.drift.window import ReferenceWindow, load_reference
+from tracewatch.drift.results import SUSTAINED_SUFFIX
+from tracewatch.drift.sustained import sustained_results, with_sustained
+from tracewatch.drift.window import ReferenceWindow, load_reference, reference_dates
 from tracewatch.ingest import scan_accepted
 from tracewatch.reports import (
     DAILY_SCORE_COLUMNS,
@@ -76,15 +78,19 @@ def assess_night(
     *,
     previous: Mapping[tuple[str, str], CusumState] | None = None,
     scores: pl.DataFrame | None = None,
+    earlier: Sequence[DayProfile] = (),
 ) -> NightAssessment:
-    """Judge `current` against its reference days (oldest first): drift tests, quality trends, then the
-    night's decision (`decision.decide_night`). Pure: no store. `scores` are extra daily scores with
-    `reports.DAILY_SCORE_COLUMNS` covering the day and its reference days; `previous` the CUSUMs of the night before.
+    """Judge `current` against its reference days (oldest first): drift tests (the night's own and the
+    sustained ones, `sustained`), quality trends, then the night's decision (`decision.decide_night`). Pure: no
+    store. `scores` are extra daily scores with `reports.DAILY_SCORE_COLUMNS` covering the day and its reference
+    days; `previous` the CUSUMs of the night before; `earlier` usable days before the reference days, which the
+    sustained test's reference reaches into for the days its pool takes out (without them it is shorter).
     """
     reference = merge_profiles(reference_days) if reference_days else None
     report = None
     if reference is not None and reference.rows > 0 and current.rows > 0:
         report = run_checks(reference, current, config, reference_days)
+        report = with_sustained(report, sustained_results(reference_days, current, config, earlier))
     extra = scores if scores is not None else pl.DataFrame(schema=DAILY_SCORE_COLUMNS)
     extra = extra.select(list(DAILY_SCORE_COLUMNS)).cast(pl.Schema(DAILY_SCORE_COLUMNS))
     all_scores = pl.concat([feedback_scores([*reference_days, current]), extra])
@@ -125,6 +131,7 @@ def detect_drift(
     config: DriftConfig | None = None,
     scores: pl.DataFrame | None = None,
     rebaseline_from: dt.date | None = None,
+    profile: DayProfile | None = None,
 ) -> DriftNight:
     """Profile `day`, compare it with its reference window and publish the `drift` and `quality_trend` tables.
 
@@ -135,19 +142,31 @@ def detect_drift(
     partitions and its entry in the baseline state. Quality CUSUMs continue from the previous date's
     `quality_trend` partition (nights run in date order, as the nightly and backfill flows do; a missing
     previous night restarts them at 0). With no reference profile yet (the first nights), no drift is claimed:
-    the drift partition is written empty and the message says why.
+    the drift partition is written empty and the message says why. `profile` is the day's profile when the
+    caller built it already (file by file, `profile_parts.profile_from_files`); then no trace is read here.
     """
     config = config or DriftConfig()
-    if accepted is None:
-        accepted = scan_accepted(store, day, PROFILE_INPUT_COLUMNS)
-    current = build_day_profile(accepted, day)
+    if profile is not None:
+        current = profile
+    else:
+        if accepted is None:
+            accepted = scan_accepted(store, day, PROFILE_INPUT_COLUMNS)
+        current = build_day_profile(accepted, day)
     key = write_profile(store, current)
     state = read_state(store)
     if rebaseline_from is not None:
         state = state.rebaselined(rebaseline_from, day)
     excluded = state.excluded() if config.exclude_alerted_days else frozenset()
     reference = load_reference(store, day, config, excluded, state.earliest(day))
-    night = assess_night(reference.daily, current, config, previous=previous_cusum(store, day), scores=scores)
+    earlier = earlier_days(store, day, config, excluded, state.earliest(day))
+    night = assess_night(
+        reference.daily,
+        current,
+        config,
+        previous=previous_cusum(store, day),
+        scores=scores,
+        earlier=earlier,
+    )
     published = (
         publish_partition(store, DRIFT, day, drift_frame(night.report, reference), run_id=run_id),
         publish_partition(store, QUALITY_TREND, day, quality_frame(night.quality), run_id=run_id),
@@ -172,6 +191,23 @@ def detect_drift(
     )
 
 
+def earlier_days(
+    store: Store,
+    day: dt.date,
+    config: DriftConfig,
+    excluded: Collection[dt.date],
+    earliest: dt.date | None,
+) -> tuple[DayProfile, ...]:
+    """The usable days just before a rolling reference window, as many as the sustained test's pool takes out
+    of it (none with a pinned baseline, or with the sustained test off)."""
+    extra = config.sustained_nights - 1
+    if config.baseline is not None or extra < 1:
+        return ()
+    dates = reference_dates(day, config, excluded, earliest, count=config.reference_days + extra)
+    profiles = read_profiles(store, dates[: max(len(dates) - config.reference_days, 0)])
+    return tuple(profiles[d] for d in sorted(profiles))
+
+
 def previous_cusum(store: Store, day: dt.date) -> dict[tuple[str, str], CusumState]:
     """The CUSUM states published the day before (none when that night did not run: the sums restart)."""
     key = partition_key(QUALITY_TREND.name, day - dt.timedelta(days=1))
@@ -186,17 +222,19 @@ def drift_frame(report: DriftReport | None, reference: ReferenceWindow) -> pl.Da
     rows = [dataclasses.astuple(r) for r in report.results] if report else []
     schema = {name: dtype for name, dtype in DRIFT.schema.items() if name in fields}
     frame = pl.DataFrame(rows, schema=[(f, schema[f]) for f in fields], orient="row")
-    # The window asked for (reference_days says how many of its days had a profile), not just the days found.
+    # The window asked for (reference_days says how many of its days had a profile), not just the days found;
+    # a sustained row keeps its own reference span (the days outside its pool).
+    own = pl.col("method").str.ends_with(SUSTAINED_SUFFIX) & (pl.col("role") == "test")
     return frame.with_columns(
-        pl.lit(reference.start, dtype=pl.Date).alias("reference_start"),
-        pl.lit(reference.end, dtype=pl.Date).alias("reference_end"),
+        pl.when(own).then(pl.col("reference_start")).otherwise(pl.lit(reference.start, dtype=pl.Date)),
+        pl.when(own).then(pl.col("reference_end")).otherwise(pl.lit(reference.end, dtype=pl.Date)),
         pl.lit(len(reference.found), dtype=pl.Int64).alias("reference_days"),
     )
 
 
 def distributions(night: NightAssessment, current: DayProfile, config: DriftConfig) -> pl.DataFrame:
     """The `drift_distributions` rows of the features the night tested (zero rows when nothing was compared)."""
-    tested = [r.feature for r in night.results if r.role == "test"]
+    tested = list(dict.fromkeys(r.feature for r in night.results if r.role == "test"))
     if night.reference is None or not tested:
         return distribution_frame(current, current, (), config)
     return distribution_frame(night.reference, current, tested, config)

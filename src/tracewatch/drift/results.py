@@ -27,6 +27,8 @@ METHOD_NAMES = {
     "mmd": "MMD p-value",
 }
 Window = tuple[dt.date, dt.date]
+SUSTAINED_SUFFIX = "night"
+"""A sustained (multi-night, `sustained`) test row's method is the night's method with `_<N>night` appended."""
 
 
 @dataclass(frozen=True)
@@ -58,3 +60,8 @@ class CheckResult:
     dispersion: float | None = None
     """How much more the reference days differ among themselves than sampling explains (1: not significantly)."""
     alert: bool = False
+
+
+def is_sustained(result: CheckResult) -> bool:
+    """Whether a `drift` row is a sustained (multi-night) test rather than the night's own."""
+    return result.role == "test" and result.method.endswith(SUSTAINED_SUFFIX)

@@ -50,9 +50,12 @@ def reference_dates(
     config: DriftConfig,
     excluded: Collection[dt.date] = (),
     earliest: dt.date | None = None,
+    *,
+    count: int | None = None,
 ) -> list[dt.date]:
-    """The pinned baseline's days, or the `reference_days` most recent usable days before `day` (never `day`
-    itself; oldest first): not in `excluded`, not before `earliest`, within `reference_lookback_days`."""
+    """The pinned baseline's days, or the `reference_days` (or `count`) most recent usable days before `day`
+    (never `day` itself; oldest first): not in `excluded`, not before `earliest`, within
+    `reference_lookback_days`."""
     if config.baseline is not None:
         start, end = config.baseline
         days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
@@ -61,7 +64,7 @@ def reference_dates(
         return [d for d in days if d != day]
     back = [day - dt.timedelta(days=i) for i in range(1, config.reference_lookback_days + 1)]
     usable = [d for d in back if d not in excluded and (earliest is None or d >= earliest)]
-    return sorted(usable[: config.reference_days])
+    return sorted(usable[: config.reference_days if count is None else count])
 
 
 def load_reference(
