@@ -58,6 +58,8 @@ __all__ = ["run_benchmark", "simulate", "to_markdown"]
 
 SIZES: tuple[int, ...] = (300, 2_000)
 REFERENCE_DAYS = 7
+EARLIER_DAYS = 2
+"""Usable days before the reference handed to the sustained test (its pool of 3 nights takes 2 out)."""
 NIGHTS = 4
 START = dt.date(2026, 3, 2)
 DEFAULT_SEEDS = 200
@@ -98,14 +100,20 @@ class Judgement:
 
 
 def judge(
-    reference_days: Sequence[Any], current: Any, previous: Mapping[Any, Any] | None, *, pooled: bool = False
+    reference_days: Sequence[Any],
+    current: Any,
+    previous: Mapping[Any, Any] | None,
+    *,
+    pooled: bool = False,
+    earlier: Sequence[Any] = (),
 ) -> Judgement:
     """The adapter to the decision API: `assess_night` decides the nightly rule (as shipped, or with
-    `mix_adjusted=False` when `pooled`); today's per-test rule is read off its rows."""
+    `mix_adjusted=False` when `pooled`); today's per-test rule is read off its rows. `earlier`: the usable days
+    before the reference, which the sustained test's reference reaches into (as `detect_drift` gives them)."""
     from tracewatch.drift import DriftConfig, assess_night
 
     config = DriftConfig(mix_adjusted=False) if pooled else DriftConfig()
-    night = assess_night(reference_days, current, config, previous=previous)
+    night = assess_night(reference_days, current, config, previous=previous, earlier=earlier)
     new_why = tuple(sorted({f"{a.kind}:{a.feature}" for a in night.alerts}))
     old_why = old_rule(night.results, night.quality)
     return Judgement(bool(night.alerts), bool(old_why), new_why, old_why, night.cusum_states())
@@ -189,8 +197,15 @@ def hygiene_chain(
     previous: Mapping[Any, Any] | None = None
     rolling: dict[int, Judgement] = {}
     for night in nights:
-        clean = [i for i in range(1, night) if i not in alerted][-REFERENCE_DAYS:]
-        verdict = judge([profiles[i] for i in clean], profiles[night], previous, pooled=pooled)
+        usable = [i for i in range(1, night) if i not in alerted]
+        clean, before = usable[-REFERENCE_DAYS:], usable[:-REFERENCE_DAYS][-EARLIER_DAYS:]
+        verdict = judge(
+            [profiles[i] for i in clean],
+            profiles[night],
+            previous,
+            pooled=pooled,
+            earlier=[profiles[i] for i in before],
+        )
         previous = verdict.states
         if not alerted:
             rolling[night] = verdict
