@@ -25,7 +25,7 @@ from uuid import UUID
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 from prefect.client.schemas.objects import FlowRun, State, StateType
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 from prefect.states import Cancelled
 
 from flows.fan_out_runs import (
@@ -55,16 +55,16 @@ class FanOutError(RuntimeError):
     """Some children of a fan-out did not complete (the message names them and how to run only those)."""
 
 
-def _this_run() -> tuple[UUID, int]:
+def _this_run() -> UUID:
     run_id = flow_run.get_id()
     if run_id is None:  # only reachable by calling the function outside a flow run (`.fn`)
         raise ConfigError("a fan-out runs as a Prefect flow run: call the flow, not its function")
-    return UUID(run_id), max(int(flow_run.get_run_count() or 1), 1)
+    return UUID(run_id)
 
 
 def _retry_command(entrypoint: str) -> str:
     run_id = flow_run.get_id()
-    if flow_run.get_deployment_id():
+    if deployment.get_id():
         return f"prefect flow-run retry {run_id}"
     return f"prefect flow-run retry {run_id} --entrypoint {entrypoint}"
 
@@ -159,7 +159,7 @@ def backfill_fan_out(
     """
     if end < start:
         raise ConfigError(f"backfill end={end} is before start={start}; expected start <= end")
-    parent_id, attempt = _this_run()
+    parent_id = _this_run()
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     shared = {
         "reprocess": reprocess,
@@ -192,7 +192,7 @@ def backfill_fan_out(
                 child_deployment,
                 {"day": label, "after": after, **shared},
                 parent_id=parent_id,
-                attempt=attempt,
+                replaces=earlier.get(label),
                 label=label,
                 name=f"backfill-night-{label}",
             )
@@ -250,7 +250,7 @@ def nightly_stores(
     if not stores or len(set(stores)) != len(stores):
         raise ConfigError(f"nightly-stores stores={stores!r}: expected one or more store URLs, each once")
     night = day or yesterday_utc()
-    parent_id, attempt = _this_run()
+    parent_id = _this_run()
     earlier = earlier_children(parent_id)
     children: list[tuple[str, FlowRun, bool]] = []
     for index, store in enumerate(stores, start=1):
@@ -260,7 +260,7 @@ def nightly_stores(
                 child_deployment,
                 {"day": night.isoformat()},
                 parent_id=parent_id,
-                attempt=attempt,
+                replaces=earlier.get(store),
                 label=store,
                 name=f"nightly-{night}-store-{index}",
                 job_variables={"env": {"TRACEWATCH_STORE": store}},
