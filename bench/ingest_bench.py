@@ -206,7 +206,7 @@ def run_baseline(keys: list[str]) -> tuple[dict[str, float], dict[str, int]]:
 
 def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
     """The nightly path for one date: a full re-ingest, GX Data Docs and the monitoring reports."""
-    import tracewatch.ingest.checks as ingest_checks
+    import tracewatch.ingest.file_checks as ingest_checks
     import tracewatch.ingest.run as ingest_run
     from tracewatch.ingest.data_docs import publish_data_docs
     from tracewatch.monitoring import METRIC_REDUCER, build_monitoring_reports
@@ -216,7 +216,7 @@ def run_tracewatch(day: dt.date) -> tuple[dict[str, float], dict[str, int]]:
 
     store = Store.from_settings(Settings())
     phases: dict[str, float] = {"rowchecks": 0.0}
-    # Patch the name checks.py calls, so the row checks are timed where ingest really uses them.
+    # Patch the name file_checks.py calls, so the row checks are timed where ingest really uses them.
     # Files are checked in threads: count the wall time during which any file's checks were running.
     ingest_checks.failing_rows = timing_concurrent(ingest_checks.failing_rows, phases, "rowchecks")  # type: ignore[attr-defined]
     run_id = new_run_id("bench")
