@@ -39,6 +39,7 @@ from flows.fan_out_runs import (
     outcome,
     outcome_table,
     start_child,
+    state_type,
     wait_for,
 )
 from flows.nightly import nightly, yesterday_utc
@@ -108,7 +109,7 @@ def backfill_night(
     """
     if after is not None:
         before = wait_for(after)
-        if before.state_type != StateType.COMPLETED:
+        if state_type(before) != StateType.COMPLETED:
             state = before.state.name if before.state is not None else "unknown"
             return Cancelled(
                 message=f"night {day} not run: the night before ({before.name}) ended {state}, and each "
@@ -212,12 +213,12 @@ def _one_ahead(active: list[tuple[str, FlowRun]], outcomes: dict[str, ChildOutco
         label, child = active.pop(0)
         done = wait_for(child.id)
         outcomes[label] = outcome(label, done)
-        if done.state_type != StateType.COMPLETED:
+        if state_type(done) != StateType.COMPLETED:
             return f"the night {label} before it did not complete"
     if active:
         label, child = active[-1]
         seen = wait_for(child.id, until_running=True)
-        if seen.state_type not in (StateType.COMPLETED, StateType.RUNNING):
+        if state_type(seen) not in (StateType.COMPLETED, StateType.RUNNING):
             active.pop()
             outcomes[label] = outcome(label, wait_for(child.id))
             return f"the night {label} before it did not complete"

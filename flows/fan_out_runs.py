@@ -50,6 +50,11 @@ class Decision(enum.Enum):
     RUN = "run"  # never started, or ended other than completed: started (again)
 
 
+def state_type(run: FlowRun) -> StateType | None:
+    """The run's state type, from its state (a `FlowRun` built by hand has no separate `state_type`)."""
+    return run.state.type if run.state is not None else run.state_type
+
+
 def chain_plan(labels: Sequence[str], earlier: Mapping[str, FlowRun]) -> list[Decision]:
     """The decisions for an ordered chain (a backfill's nights): a completed child is kept only while every
     label before it is kept too, since a night run again changes what the later nights build on (the dataset
@@ -65,11 +70,12 @@ def chain_plan(labels: Sequence[str], earlier: Mapping[str, FlowRun]) -> list[De
 
 def decide(latest: FlowRun | None) -> Decision:
     """The decision for one label from its latest child (None: no child yet)."""
-    if latest is None or latest.state_type is None:
+    state = state_type(latest) if latest is not None else None
+    if state is None:
         return Decision.RUN
-    if latest.state_type == StateType.COMPLETED:
+    if state == StateType.COMPLETED:
         return Decision.DONE
-    if latest.state_type in _UNFINISHED:
+    if state in _UNFINISHED:
         return Decision.ADOPT
     return Decision.RUN
 
@@ -107,21 +113,23 @@ def start_child(
     parameters: Mapping[str, Any],
     *,
     parent_id: UUID,
-    attempt: int,
+    replaces: FlowRun | None,
     label: str,
     name: str,
     job_variables: Mapping[str, Any] | None = None,
 ) -> FlowRun:
     """A child flow run of `deployment` on its work pool, linked to the parent in the UI, tagged so that a
-    retry of the parent finds it; returned at once (scheduled, not yet on a worker)."""
+    retry of the parent finds it (`replaces`: the earlier attempt's child for `label`, if any); returned at
+    once (scheduled, not yet on a worker)."""
     run = run_deployment(
         deployment,
         parameters=dict(parameters),
         flow_run_name=name,
         timeout=0,
         tags=[FAN_OUT_TAG, parent_tag(parent_id), label_tag(label)],
-        # A client retry of the create call within one attempt gives the same run, never a second one.
-        idempotency_key=f"{parent_id}/{label}/{attempt}",
+        # A client retry of the create call gives the same run, never a second one; the key names the child
+        # this one replaces, so each attempt of the parent gets a run of its own.
+        idempotency_key=f"{parent_id}/{label}/{replaces.id if replaces is not None else 'first'}",
         job_variables=dict(job_variables) if job_variables else None,
     )
     if not isinstance(run, FlowRun):  # run_deployment answers a coroutine only when called from async code
@@ -134,7 +142,7 @@ def wait_for(run_id: UUID, *, until_running: bool = False) -> FlowRun:
     with get_client(sync_client=True) as client:
         while True:
             run = client.read_flow_run(run_id)
-            state = run.state_type
+            state = state_type(run)
             if state is not None and state not in _UNFINISHED:
                 return run
             if until_running and state in (StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING):
