@@ -45,15 +45,8 @@ class Distinct:
         types) are repeats. Bytes, because a column that mixes a repeated long system prompt with distinct
         short questions costs mostly the prompt.
         """
-        if series.len() < _DEDUPLICATE_FROM:
-            return cls(series, None)
-        positions = np.random.default_rng(0).integers(0, series.len(), _SAMPLE)
-        sample = series.gather(np.sort(positions))
-        if series.dtype == pl.String:
-            unique_share = _bytes(sample.unique()) / max(_bytes(sample), 1)
-        else:
-            unique_share = sample.n_unique() / sample.len()
-        if unique_share > 0.5:
+        positions = sample_positions(series.len())
+        if positions is None or not repeats_a_lot(series.gather(positions)):
             return cls(series, None)
         return cls.factorise(series)
 
@@ -96,6 +89,23 @@ class Distinct:
     def rows(self, per_value: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """`expand` for a numpy array."""
         return per_value if self.codes is None else per_value[self.codes]
+
+
+def sample_positions(length: int) -> npt.NDArray[np.int64] | None:
+    """The rows `Distinct.of` looks at in a column of `length` rows, ascending (None: too short to bother).
+    A function of the length alone, so a column split into parts can be sampled part by part."""
+    if length < _DEDUPLICATE_FROM:
+        return None
+    return np.sort(np.random.default_rng(0).integers(0, length, _SAMPLE))
+
+
+def repeats_a_lot(sample: pl.Series) -> bool:
+    """`Distinct.of`'s verdict on the values at `sample_positions`: more than half of the bytes are repeats."""
+    if sample.dtype == pl.String:
+        unique_share = _bytes(sample.unique()) / max(_bytes(sample), 1)
+    else:
+        unique_share = sample.n_unique() / sample.len()
+    return unique_share <= 0.5
 
 
 def _bytes(values: pl.Series) -> int:

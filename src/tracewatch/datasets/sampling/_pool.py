@@ -7,6 +7,7 @@ id, so neither row order nor how the input was split into files can change a pic
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Protocol, TypeVar, cast
@@ -19,6 +20,7 @@ from pydantic import Strict, model_validator
 from tracewatch.datasets.config import Range, SpecModel
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MinHashScheme
+from tracewatch.datasets.sampling._horizon import Horizon
 from tracewatch.hashing import key64, rekey, unit_interval
 
 T = TypeVar("T")
@@ -86,6 +88,8 @@ class Pool:
     memo: dict[str, object]
     competing_rows: dict[str, pl.DataFrame]
     """Each strategy's competing candidates (`competing`), by strategy name, kept across `Sampler.choose` calls."""
+    horizon: Horizon | None = None
+    """When `frame` holds merged per-file shortlists: how far they reach (choices past it raise)."""
 
     def remember(self, name: str, compute: Callable[[], T]) -> T:
         """`compute()` once per candidate set: per-row keys do not change when candidates are taken away."""
@@ -140,14 +144,21 @@ class Pool:
         values = self.remember(f"{column}/contiguous", lambda: self.source.get_column(column).rechunk())
         return values.gather(rows)
 
-    def smallest(self, keyed: pl.DataFrame, quota: int) -> pl.DataFrame:
-        """The `quota` rows of `keyed` with the smallest finite `KEY`, in key order (ties: smaller id first)."""
+    def smallest(
+        self, keyed: pl.DataFrame, quota: int, *, strategy: str | None = None, bound: float = math.inf
+    ) -> pl.DataFrame:
+        """The `quota` rows of `keyed` with the smallest finite `KEY`, in key order (ties: smaller id first).
+        With a `horizon`, the choice is certified for `strategy` (`keyed` holds only keys below `bound`)."""
         eligible = keyed.filter(pl.col(KEY).is_finite())
         if quota <= 0 or eligible.is_empty():
-            return eligible.clear()
-        cutoff = eligible[KEY].bottom_k(quota).max()
-        near = eligible.filter(pl.col(KEY) <= cutoff).sort(KEY, self.id_column)
-        return self._distinct(near).head(quota)
+            chosen = eligible.clear()
+        else:
+            cutoff = eligible[KEY].bottom_k(quota).max()
+            near = eligible.filter(pl.col(KEY) <= cutoff).sort(KEY, self.id_column)
+            chosen = self._distinct(near).head(quota)
+        if self.horizon is not None and strategy is not None:
+            self.horizon.certify(strategy, chosen.get_column(KEY), quota, bound=bound)
+        return chosen
 
     def smallest_per_group(
         self, keyed: pl.DataFrame, group: NDArray[np.int64], quotas: NDArray[np.int64]

@@ -14,6 +14,7 @@ from tracewatch.datasets.dedup import require_columns
 from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MINHASH, MinHashScheme, signature_matrix
+from tracewatch.datasets.sampling._horizon import Horizon
 from tracewatch.datasets.sampling._pool import (
     HASH,
     PICK_SCHEMA,
@@ -122,7 +123,10 @@ class Sampler:
         distinct_on: str | None,
         id_column: str,
         scheme: MinHashScheme,
+        horizon: Horizon | None = None,
     ) -> None:
+        """`horizon`: `candidates` are merged per-file shortlists of a larger night (`_horizon`)."""
+        self.horizon = horizon
         self.frame = candidates.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(POS))
         self.traces = traces
         self.spec = spec
@@ -166,11 +170,12 @@ class Sampler:
         for strategy, share in zip(self.spec.strategies, self.spec.quotas(budget), strict=True):
             quota = share + carry
             pool = self._pool(available)
-            picked = (
-                strategy.pick(pool, quota)
-                if quota > 0 and available.any()
-                else pl.DataFrame(schema=PICK_SCHEMA)
-            )
+            if quota > 0 and available.any():
+                picked = strategy.pick(pool, quota)
+            else:
+                if quota > 0 and self.horizon is not None:
+                    self.horizon.require_complete(strategy.name)
+                picked = pl.DataFrame(schema=PICK_SCHEMA)
             if picked.height > quota:
                 raise AssertionError(
                     f"strategy {strategy.name!r} picked {picked.height} rows for a quota of {quota}"
@@ -181,6 +186,10 @@ class Sampler:
             rows = self.frame[ROW].gather(picked[POS])
             results.append(picked.select(rows.alias(ROW), pl.lit(strategy.name).alias(STRATEGY), STRATUM))
         return pl.concat(results) if results else pl.DataFrame(schema=CHOSEN_SCHEMA)
+
+    def pool(self) -> Pool:
+        """Every candidate available: what a per-file shortlist ranks (`datasets.shortlist`)."""
+        return self._pool(Availability(self.frame.height, self.groups, self.group_count))
 
     def _pool(self, available: Availability) -> Pool:
         return Pool(
@@ -194,6 +203,7 @@ class Sampler:
             scheme=self.scheme,
             memo=self.memo,
             competing_rows=self.competing_rows,
+            horizon=self.horizon,
         )
 
 

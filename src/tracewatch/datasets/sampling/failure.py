@@ -61,7 +61,7 @@ class FailureSeeking(StrategyBase):
         return (STATUS, *((FEEDBACK,) if self.low_feedback else ()), *pii, *self.low_scores)
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        chosen = pool.smallest(pool.keyed(self), quota)
+        chosen = pool.smallest(pool.keyed(self), quota, strategy=self.name)
         labels = pool.at(chosen[POS], *self.key_columns()).select(self._label()).to_series()
         return picks(chosen, labels)
 

@@ -39,7 +39,7 @@ class Novelty(StrategyBase):
         return ()
 
     def pick(self, pool: Pool, quota: int) -> pl.DataFrame:
-        shortlist = pool.smallest(pool.keyed(self), quota * self.pool_factor)
+        shortlist = pool.smallest(pool.keyed(self), quota * self.pool_factor, strategy=self.name)
         matrix = signatures(pool.fetch(self.text, shortlist[POS]), pool.scheme)
         novel = matrix[:, 0] != EMPTY
         if pool.existing_signatures is not None and len(pool.existing_signatures) and novel.any():

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.items import NO_USABLE_INPUT, has_text
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MINHASH, MinHashScheme
+from tracewatch.datasets.sampling._horizon import Horizon
 from tracewatch.datasets.sampling._pool import ROW
 from tracewatch.datasets.sampling._verdicts import Verdicts
 from tracewatch.datasets.sampling.engine import Sampler, id_hashes, materialise, prepare
@@ -75,13 +77,16 @@ class Ranked:
     distinct_on: str | None
 
 
-def rank(traces: pl.DataFrame, spec: SamplingSpec, *, id_column: str = "trace_id") -> Ranked:
+def rank(
+    traces: pl.DataFrame, spec: SamplingSpec, *, id_column: str = "trace_id", grouped: bool | None = None
+) -> Ranked:
     """Hash the ids (and look for repeats) and group equal inputs once per night (see `competing_groups`), the
-    two at once: numpy and polars both work outside the GIL."""
+    two at once: numpy and polars both work outside the GIL. `grouped` is the night's grouping verdict when
+    `traces` are only part of it."""
     string_ids = traces.schema.get(id_column) == pl.String  # else `prepare` says what is wrong
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="id-hashes") as pool:
         hashes = pool.submit(id_hashes, traces.get_column(id_column)) if string_ids else None
-        groups = competing_groups(traces, spec)
+        groups = competing_groups(traces, spec, grouped=grouped)
         traces = traces if groups is None else traces.with_columns(groups)
         distinct_on = None if groups is None else groups.name
         frame = prepare(traces, spec, distinct_on=distinct_on, id_column=id_column, hashes=hashes)
@@ -101,6 +106,8 @@ def select_new_traces(
     check: ExactCheck | None = None,
     examine: Examine | None = None,
     index: SignatureIndex | None = None,
+    candidate_count: int | None = None,
+    horizon: Horizon | None = None,
 ) -> Selection:
     """Pick up to `spec.budget` traces that are new to `existing` (the dataset's items) and to each other.
 
@@ -111,6 +118,10 @@ def select_new_traces(
     when the key is lossy (see `dedup.ExactCheck`). `existing` needs the hash column, `existing_id_column` and
     ideally stored signatures in `signature_column`. `index` is `reference_for(existing, spec)` when the caller
     built it already (e.g. while reading the candidates).
+
+    Two-phase selection (`datasets.two_phase`) passes merged per-file shortlists as `traces`, with the night's
+    `candidate_count` and the shortlists' `horizon`; the result is then the whole night's, or
+    `ShortlistTooShort` is raised.
     """
     if oversample < 1:
         raise ConfigError(f"oversample={oversample} must be >= 1")
@@ -126,7 +137,9 @@ def select_new_traces(
         distinct_on=distinct_on,
         id_column=id_column,
         scheme=scheme,
+        horizon=horizon,
     )
+    candidates = traces.height if candidate_count is None else candidate_count
     verdicts = Verdicts(
         traces,
         existing,
@@ -138,7 +151,7 @@ def select_new_traces(
         existing_id_column,
         sampler.groups,
     )
-    shortlist = min(spec.budget * oversample, traces.height)
+    shortlist = min(spec.budget * oversample, candidates)
     verdicts.look_at(sampler.with_other_representatives(sampler.choose(verdicts.rejected, shortlist)[ROW]))
     for round_number in itertools.count(1):
         chosen = sampler.choose(verdicts.rejected)
@@ -148,14 +161,14 @@ def select_new_traces(
         log.info(
             "selection round %d: %d rejected so far, examining more", round_number, verdicts.rejected.sum()
         )
-        shortlist = min(2 * shortlist, traces.height)
+        shortlist = min(2 * shortlist, candidates)
         verdicts.look_at(
             sampler.with_other_representatives(sampler.choose(verdicts.rejected, shortlist)[ROW])
         )
     found = verdicts.picked(chosen)
     picked = _with_examined(materialise(traces, chosen).drop(GROUP_KEY, strict=False), found, id_column)
     dropped = pl.concat([pl.DataFrame(schema=dropped_schema(id_column)), *verdicts.dropped])
-    return Selection(picked, dropped, _counts(traces.height, picked.height, dropped, verdicts, spec))
+    return Selection(picked, dropped, _counts(candidates, picked.height, dropped, verdicts, spec))
 
 
 def reference_for(
@@ -192,14 +205,24 @@ def needs_signatures(spec: SamplingSpec) -> bool:
     return bool(similarity_thresholds(spec))
 
 
-def competing_groups(traces: pl.DataFrame, spec: SamplingSpec) -> pl.Series | None:
+def group_column(columns: Collection[str], spec: SamplingSpec) -> str | None:
+    """The column of `columns` equal inputs are grouped on (`competing_groups`); None: no grouping possible."""
+    column = spec.dedup.hash_column if spec.dedup.hash_column in columns else INPUT_TEXT
+    return column if column in columns else None
+
+
+def competing_groups(
+    traces: pl.DataFrame, spec: SamplingSpec, *, grouped: bool | None = None
+) -> pl.Series | None:
     """Which candidates compete as one (`GROUP_KEY` codes; null: on its own), so that a question asked a thousand
     times is one candidate and the shortlist is not spent on its repeats: the exact key where the candidates
-    carry it already, else the raw text (blank texts compete on their own: their input may be in messages)."""
-    column = spec.dedup.hash_column if spec.dedup.hash_column in traces.columns else INPUT_TEXT
-    if column not in traces.columns:
+    carry it already, else the raw text (blank texts compete on their own: their input may be in messages).
+    `grouped` overrides the verdict on `traces` (whether they repeat enough) with the whole night's."""
+    column = group_column(traces.columns, spec)
+    if column is None or grouped is False:
         return None
-    distinct = Distinct.of(traces.get_column(column))
+    values = traces.get_column(column)
+    distinct = Distinct.factorise(values) if grouped else Distinct.of(values)
     if distinct.codes is None:  # barely repeats: examining the few repeats costs less than grouping
         return None
     values = distinct.values
@@ -213,6 +236,8 @@ def competing_groups(traces: pl.DataFrame, spec: SamplingSpec) -> pl.Series | No
 def _with_examined(chosen: pl.DataFrame, kept: pl.DataFrame, id_column: str) -> pl.DataFrame:
     """The picked rows with what examining them found (redacted text, key, signature) in place of the raw."""
     found = kept.drop(ROW)
+    if id_column not in found.columns:  # nothing was examined (a budget of 0): nothing was picked either
+        return chosen
     return chosen.drop([c for c in found.columns if c != id_column], strict=False).join(
         found, on=id_column, how="left", maintain_order="left"
     )

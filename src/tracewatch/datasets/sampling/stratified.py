@@ -11,7 +11,7 @@ from pydantic import BeforeValidator, Field, Strict, WithJsonSchema, field_valid
 
 from tracewatch.datasets.config import Range
 from tracewatch.datasets.sampling._allocate import allocate_strata
-from tracewatch.datasets.sampling._pool import GROUP, POS, STRATUM, Pool, StrategyBase, picks
+from tracewatch.datasets.sampling._pool import GROUP, KEY, POS, STRATUM, Pool, StrategyBase, picks
 from tracewatch.errors import ConfigError
 from tracewatch.traces import TRACE_SCHEMA
 
@@ -64,10 +64,44 @@ class Stratified(StrategyBase):
         )
         available = pool.availability.at(competing[POS].to_numpy())
         keyed, group = competing.filter(pl.Series(available)), ids[available]
+        if pool.horizon is not None:
+            return self._pick_shortlisted(pool, quota, keyed, ids, labels, available)
         sizes = np.bincount(group, minlength=len(labels))
         quotas = np.array(allocate_strata(sizes.tolist(), quota, self.min_per_stratum), dtype=np.int64)
         chosen = pool.smallest_per_group(keyed, group, quotas)
         return picks(chosen, labels.gather(chosen[GROUP]))
+
+    def _pick_shortlisted(
+        self,
+        pool: Pool,
+        quota: int,
+        keyed: pl.DataFrame,
+        ids: NDArray[np.int64],
+        labels: pl.Series,
+        available: NDArray[np.bool_],
+    ) -> pl.DataFrame:
+        """`pick` over merged shortlists: the allocation uses the whole night's stratum sizes (less the
+        candidates taken, which are all shortlisted), and each stratum's picks are certified below its horizon."""
+        assert pool.horizon is not None
+        strata = pool.horizon.strata[self.name]
+        index = {label: at for at, label in enumerate(strata.labels.to_list())}
+        missing = [label for label in labels.to_list() if label not in index]
+        if missing:
+            raise AssertionError(f"strategy {self.name!r}: shortlisted strata {missing} are not the night's")
+        everywhere = np.array([index[label] for label in labels.to_list()], dtype=np.int64)[ids]
+        taken = np.bincount(everywhere[~available], minlength=strata.labels.len())
+        sizes = strata.sizes - taken
+        quotas = np.array(allocate_strata(sizes.tolist(), quota, self.min_per_stratum), dtype=np.int64)
+        group = everywhere[available]
+        shortlisted = np.bincount(group, minlength=strata.labels.len())
+        chosen = pool.smallest_per_group(keyed, group, np.minimum(quotas, shortlisted))
+        found = chosen.group_by(GROUP).agg(pl.col(KEY))
+        keys = dict(zip(found[GROUP].to_list(), found[KEY].to_list(), strict=True))
+        for at in np.flatnonzero(quotas):
+            stratum = strata.labels[int(at)]
+            got = pl.Series(KEY, keys.get(int(at), []), dtype=pl.Float64)
+            pool.horizon.certify(self.name, got, int(quotas[at]), stratum=stratum)
+        return picks(chosen, strata.labels.gather(chosen[GROUP]))
 
 
 def stratum_ids(frame: pl.DataFrame, by: tuple[str, ...]) -> tuple[NDArray[np.int64], pl.Series]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, ClassVar, Literal
 
 import polars as pl
@@ -33,4 +34,5 @@ class Uniform(StrategyBase):
         if self.rate is not None:
             keyed = keyed.filter(pl.col(KEY) < self.rate)
         limit = quota if self.count is None else min(quota, self.count)
-        return picks(pool.smallest(keyed, limit), "all")
+        bound = math.inf if self.rate is None else self.rate
+        return picks(pool.smallest(keyed, limit, strategy=self.name, bound=bound), "all")
