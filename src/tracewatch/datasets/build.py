@@ -9,6 +9,7 @@ A rerun of the same window and spec finds the version it made and adds nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +27,7 @@ from tracewatch.datasets.items import (
 )
 from tracewatch.datasets.lsh import SignatureIndex
 from tracewatch.datasets.minhash import MINHASH
+from tracewatch.datasets.parts import accepted_parts, as_filters, part_rows, read_part
 from tracewatch.datasets.sampling import (
     SamplingSpec,
     Selection,
@@ -38,6 +40,7 @@ from tracewatch.datasets.sampling import (
 from tracewatch.datasets.schema import ITEM_SCHEMA, STORED_SCHEMA
 from tracewatch.datasets.signatures import StoredSignatures, stored_slots
 from tracewatch.datasets.spec import DatasetSpec
+from tracewatch.datasets.two_phase import PartsSelection, select_in_parts
 from tracewatch.datasets.versions import (
     VersionManifest,
     list_versions,
@@ -47,6 +50,7 @@ from tracewatch.datasets.versions import (
 )
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import scan_accepted
+from tracewatch.part_map import PartMap, in_process
 from tracewatch.store import Store
 from tracewatch.traces import TRACE_SCHEMA
 
@@ -83,8 +87,13 @@ def build_dataset_version(
     end: dt.date,
     run_id: str,
     filters: Mapping[str, Sequence[Any]] | None = None,
+    part_map: PartMap = in_process,
 ) -> DatasetBuild:
-    """Sample new items from the accepted traces of `start`..`end` into a new version of `spec.name`."""
+    """Sample new items from the accepted traces of `start`..`end` into a new version of `spec.name`.
+
+    The window is read file by file (`two_phase`: per-file shortlists, one selection over them, the picks'
+    rows read per file), so memory follows the largest file, not the window; `part_map` runs the per-file
+    steps (a flow passes one that spreads them over its task runner)."""
     if end < start:
         raise ConfigError(f"dataset window end={end} is before start={start}; expected start <= end")
     window = (start, end)
@@ -103,19 +112,20 @@ def build_dataset_version(
                 else latest_items(store, spec, versions.result())
             )
         )
-        traces, counts = read_candidates(store, spec, start, end, filters or {})
+        chosen = select_window(store, spec, start, end, filters or {}, reference, part_map=part_map)
+        counts = {"traces": chosen.rows, FILTERED_OUT: chosen.rows - chosen.candidates}
         done = made_for(versions.result(), source_key)
         if done is not None:
             return _built_before(store, spec, window, done)
-        if traces.height == 0:
+        if chosen.selection is None:
             message = f"no traces in {start}..{end} for dataset {spec.name!r}: no version created"
             log.info(message)
             return DatasetBuild(spec.name, window, None, False, counts, {}, _no_items(), message)
-        selection = select_candidates(store, spec, traces, reference)
+        selection = chosen.selection
     finally:
         background.shutdown(wait=False, cancel_futures=True)
     counts |= {f"candidates: {k}": v for k, v in selection.counts.items()}
-    items, redactions = items_for_picks(store, spec, selection.picked, start, end)
+    items, redactions = items_for_picks(store, spec, selection.picked, start, end, part_map=part_map)
     manifest = write_version(
         store,
         spec.name,
@@ -156,15 +166,49 @@ def _built_before(
     )
 
 
+def select_window(
+    store: Store,
+    spec: DatasetSpec,
+    start: dt.date,
+    end: dt.date,
+    filters: Mapping[str, Sequence[Any]],
+    reference: LatestItems | Future[LatestItems | None] | None = None,
+    *,
+    part_map: PartMap = in_process,
+) -> PartsSelection:
+    """`select_candidates` over the window's candidates (`read_candidates`), file by file: the same picks and
+    counts, with memory bounded by the largest file (`two_phase`)."""
+    _check_filters(filters)
+    dedup = spec.sampling.dedup
+    examine = examiner(spec.redaction, text=dedup.text, exact_check=dedup.hash_column != CONTENT_HASH)
+    columns = tuple(dict.fromkeys((*CANDIDATE_COLUMNS, *spec.sampling.columns(), *filters)))
+
+    def latest() -> tuple[pl.DataFrame, SignatureIndex | None]:
+        found = reference.result() if isinstance(reference, Future) else reference
+        found = found or latest_items(store, spec)
+        return found.items, found.index
+
+    read = functools.partial(read_part, store, as_filters(filters))
+    parts = accepted_parts(store, start, end)
+    return select_in_parts(
+        read, parts, columns, spec.sampling, reference=latest, examine=examine, part_map=part_map
+    )
+
+
+def _check_filters(filters: Mapping[str, Sequence[Any]]) -> None:
+    unknown = sorted(set(filters) - set(TRACE_SCHEMA))
+    if unknown:
+        raise ConfigError(f"dataset filters: unknown column(s) {unknown}; available: {sorted(TRACE_SCHEMA)}")
+
+
 def read_candidates(
     store: Store, spec: DatasetSpec, start: dt.date, end: dt.date, filters: Mapping[str, Sequence[Any]]
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """The accepted traces of `start`..`end` that pass `filters`, with the columns selection reads
     (`CANDIDATE_COLUMNS`, the strategies' and the filters' columns), and the counts `traces` and
-    `filtered out`."""
-    unknown = sorted(set(filters) - set(TRACE_SCHEMA))
-    if unknown:
-        raise ConfigError(f"dataset filters: unknown column(s) {unknown}; available: {sorted(TRACE_SCHEMA)}")
+    `filtered out`. The one-pass read of the whole window: the nightly build goes file by file
+    (`select_window`)."""
+    _check_filters(filters)
     traces = _read_window(store, start, end, (*CANDIDATE_COLUMNS, *spec.sampling.columns(), *filters))
     counts = {"traces": traces.height}
     return _apply_filters(traces, filters, counts), counts
@@ -243,13 +287,25 @@ def _apply_filters(
 
 
 def items_for_picks(
-    store: Store, spec: DatasetSpec, picked: pl.DataFrame, start: dt.date, end: dt.date
+    store: Store,
+    spec: DatasetSpec,
+    picked: pl.DataFrame,
+    start: dt.date,
+    end: dt.date,
+    *,
+    part_map: PartMap = in_process,
 ) -> tuple[pl.DataFrame, dict[str, int]]:
-    """Items for the picked traces: their full rows, redacted, with the strategy and stratum that chose them."""
+    """Items for the picked traces: their full rows (read file by file), redacted, with the strategy and
+    stratum that chose them."""
     if picked.height == 0:
         return _no_items(), {}
     ids = picked.select("trace_id", "strategy", "stratum")
-    full = _read_window(store, start, end, ITEM_SOURCE_COLUMNS).join(ids, on="trace_id", how="inner")
+    step = functools.partial(part_rows, store, ITEM_SOURCE_COLUMNS, ids.get_column("trace_id"))
+    rows = part_map(step, accepted_parts(store, start, end))
+    found = (
+        pl.concat(rows) if rows else pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in ITEM_SOURCE_COLUMNS})
+    )
+    full = found.join(ids, on="trace_id", how="inner")
     ordered = ids.select("trace_id").join(full, on="trace_id", how="left", maintain_order="left")
     return items_with_redactions(
         ordered,

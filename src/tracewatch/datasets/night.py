@@ -10,6 +10,7 @@ import polars as pl
 
 from tracewatch.datasets.build import DatasetBuild, build_dataset_version
 from tracewatch.datasets.spec import DatasetSpec
+from tracewatch.part_map import PartMap, in_process
 from tracewatch.reports import DATASET_ITEMS, DATASET_VERSIONS, PublishedPartition, publish_partition
 from tracewatch.store import Store
 
@@ -60,8 +61,9 @@ def _item_rows(build: DatasetBuild) -> pl.DataFrame:
 
 
 def sample_dataset_items(
-    store: Store, spec: DatasetSpec, day: dt.date, *, run_id: str
+    store: Store, spec: DatasetSpec, day: dt.date, *, run_id: str, part_map: PartMap = in_process
 ) -> tuple[DatasetBuild, list[PublishedPartition]]:
-    """The nightly dataset step: sample `day`'s accepted traces into the next version, then report it."""
-    build = build_dataset_version(store, spec, start=day, end=day, run_id=run_id)
+    """The nightly dataset step: sample `day`'s accepted traces into the next version, then report it. The
+    night is read file by file; `part_map` runs those steps (the nightly flow: on its task runner)."""
+    build = build_dataset_version(store, spec, start=day, end=day, run_id=run_id, part_map=part_map)
     return build, publish_dataset_reports(store, build, day, run_id=run_id)
