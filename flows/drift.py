@@ -1,4 +1,5 @@
-"""The nightly drift step as Prefect tasks: one library call for the day, then one Prefect event per alert
+"""The nightly drift step as Prefect tasks: the day's profile file by file on the flow's task runner
+(`day_profile`, from the flow's body), one library call for the day, then one Prefect event per alert
 (so users can wire automations, e.g. e-mail or Slack, to `tracewatch.drift.detected` and
 `tracewatch.quality.dropped`) and the artifacts that list what drifted and by how much."""
 
@@ -13,16 +14,25 @@ from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
 from flows.common import stage_task
+from flows.task_runners import on_task_runner
 from tracewatch.drift import (
     Alert,
+    DayProfile,
     DriftConfig,
     DriftNight,
     alert_event,
     alert_rows,
     detect_drift,
 )
+from tracewatch.drift.profile_parts import profile_from_files
 from tracewatch.scoring import score_history
 from tracewatch.store import Store
+
+
+def day_profile(store: Store, day: dt.date) -> DayProfile:
+    """The day's profile, each file's part a task on the flow's task runner (call it from the flow's body):
+    the profile of the whole day, without one process reading the day."""
+    return profile_from_files(store, day, part_map=on_task_runner)
 
 
 @stage_task
@@ -32,14 +42,21 @@ def drift_day(
     run_id: str,
     rebaseline_from: dt.date | None = None,
     config: DriftConfig | None = None,
+    profile: DayProfile | None = None,
 ) -> DriftNight:
-    """Profile the day, test it against its reference, trend feedback and production scores, decide what
-    pages, publish."""
+    """Profile the day (unless `profile` is given: `day_profile`), test it against its reference, trend
+    feedback and production scores, decide what pages, publish."""
     config = config or DriftConfig()
     history_start = day - dt.timedelta(days=config.reference_lookback_days)
     scores = score_history(store, history_start, day)
     return detect_drift(
-        store, day, run_id=run_id, config=config, scores=scores, rebaseline_from=rebaseline_from
+        store,
+        day,
+        run_id=run_id,
+        config=config,
+        scores=scores,
+        rebaseline_from=rebaseline_from,
+        profile=profile,
     )
 
 
