@@ -16,19 +16,19 @@ from prefect.runtime import flow_run
 
 from flows.common import connect_store, stage_task
 from flows.dashboard import dashboard_markdown
-from flows.drift import announce_alerts, drift_day
+from flows.drift import announce_alerts, day_profile, drift_day
 from flows.experiments import ExperimentStoppedError, run_experiment_flow
 from flows.feedback import attach_late_feedback, dates_to_rebuild
 from flows.imports import configured_sources, import_new_traces, publish_import_artifacts
 from flows.leases import night_lease
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
-from flows.task_runners import configured_task_runner, portable
+from flows.task_runners import configured_task_runner, on_task_runner, portable
 from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
 from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
-from tracewatch.ingest import IngestResult, ingest_new_traces, publish_data_docs
-from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports
+from tracewatch.ingest import IngestPlan, ingest_planned, plan_ingest, publish_data_docs
+from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports, day_metric_parts
 from tracewatch.reports import PublishedPartition
 from tracewatch.settings import Settings
 from tracewatch.store import Store
@@ -57,13 +57,10 @@ def _backfill_run_name() -> str:
 
 
 @stage_task
-def ingest(
-    store: Store, day: dt.date, reprocess: bool, require_traces: bool = True
-) -> IngestResult[MetricParts]:
+def ingest(store: Store, day: dt.date, reprocess: bool, require_traces: bool = True) -> IngestPlan:
+    """Ingest's plan (the new files, the ledger); the flow's body then maps the files on its task runner."""
     reprocessed = (day,) if reprocess else ()
-    return ingest_new_traces(
-        store, up_to=day, reprocess=reprocessed, reducer=METRIC_REDUCER, require_traces=require_traces
-    )
+    return plan_ingest(store, up_to=day, reprocess=reprocessed, require_traces=require_traces)
 
 
 @stage_task
@@ -155,7 +152,9 @@ def nightly(
         publish_import_artifacts(imported)
         published += imported.published
         sections.append(("Import", import_markdown(imported)))
-    result = ingest.submit(store, day, reprocess, fail_on_no_traces).result()
+    plan = ingest.submit(store, day, reprocess, fail_on_no_traces).result()
+    # each file read, checked and reduced as a task on the flow's runner; the ledger is kept here
+    result = ingest_planned(store, plan, reducer=METRIC_REDUCER, part_map=on_task_runner)
     warning = result.night.warning if result.night is not None else None
     if warning:  # the rule is off (on, ingest failed the night): logged by ingest, shown first in the summary
         sections.insert(0, ("No traces", f"**Warning:** {warning}"))
@@ -165,9 +164,10 @@ def nightly(
     # the night, dates with late trace files, and dates whose late feedback changed are (re)reported
     touched_dates = dates_to_rebuild(day, result, late)
     for touched in touched_dates:
-        published += monitoring_reports.submit(
-            store, touched, result.run_id, result.parts.pop(touched, None)
-        ).result()
+        parts = result.parts.pop(touched, None)
+        if parts is None:  # a date ingest kept no parts for: its files' parts as tasks on the runner
+            parts = day_metric_parts(store, touched, part_map=on_task_runner)
+        published += monitoring_reports.submit(store, touched, result.run_id, parts).result()
     build, dataset_reports = sample_dataset.submit(store, day, result.run_id, dataset_spec(dataset)).result()
     published += dataset_reports
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier
@@ -197,9 +197,9 @@ def nightly(
             scored = score_traces(store, touched, spec, result.run_id)
             published += scored.published
             scoring_messages.append(scored.message)
-        drifted = drift_day(
-            store, touched, result.run_id, rebaseline_from if touched == day else None, drift_config
-        )
+        rebaseline = rebaseline_from if touched == day else None
+        profile = day_profile(store, touched)  # file by file on the runner, from this body
+        drifted = drift_day(store, touched, result.run_id, rebaseline, drift_config, profile)
         published += drifted.published
         nights.append(drifted)
         alerts += drifted.alerts
