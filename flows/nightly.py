@@ -168,7 +168,10 @@ def nightly(
         if parts is None:  # a date ingest kept no parts for: its files' parts as tasks on the runner
             parts = day_metric_parts(store, touched, part_map=on_task_runner)
         published += monitoring_reports.submit(store, touched, result.run_id, parts).result()
-    build, dataset_reports = sample_dataset.submit(store, day, result.run_id, dataset_spec(dataset)).result()
+    # file by file: each file's shortlist and the picks' rows as tasks on the runner, the selection here
+    build, dataset_reports = sample_dataset_items(
+        store, dataset_spec(dataset), day, run_id=result.run_id, part_map=on_task_runner
+    )
     published += dataset_reports
     # The experiments run on the version this night built (or found, on a rerun), so a rerun of an earlier
     # night resumes that night's experiment instead of starting one on a later version.
