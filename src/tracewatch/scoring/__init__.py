@@ -11,6 +11,7 @@ from tracewatch.scoring.stage import (
     score_production_traces,
     scores_markdown,
 )
+from tracewatch.scoring.trace_sample import DaySample, day_sample
 from tracewatch.scoring.trace_scores import score_history
 from tracewatch.scoring.types import (
     SCORE_SCHEMA,
@@ -26,6 +27,7 @@ from tracewatch.scoring.types import (
 __all__ = [
     "SCORE_SCHEMA",
     "SCORE_STATUSES",
+    "DaySample",
     "FrameScorer",
     "MissingPolicy",
     "Score",
@@ -34,6 +36,7 @@ __all__ = [
     "ScorerSpec",
     "StageResult",
     "TraceScoringSpec",
+    "day_sample",
     "experiment_suite",
     "format_leaderboard",
     "load_trace_scoring",

@@ -27,6 +27,7 @@ from tracewatch.scoring.experiment_scores import ExperimentScoring, score_experi
 from tracewatch.scoring.output_checks import DEFAULT_OUTPUT_SUITE, load_output_suite
 from tracewatch.scoring.publish import publish_experiment_scoring, publish_trace_scoring
 from tracewatch.scoring.suite import ScorerSuite, build_scorers
+from tracewatch.scoring.trace_sample import DaySample
 from tracewatch.scoring.trace_scores import score_traces
 from tracewatch.store import Store
 
@@ -142,8 +143,12 @@ async def score_production_traces(
     *,
     run_id: str,
     traces: pl.DataFrame | None = None,
+    picked: DaySample | None = None,
 ) -> StageResult:
-    """Score the day's sample of production traces and publish `trace_quality` and `judge_agreement`."""
+    """Score the day's sample of production traces and publish `trace_quality` and `judge_agreement`.
+
+    The sample is read file by file here unless `picked` (`day_sample` with the spec's sizes and seed, which a
+    flow can map over its workers) or the day's `traces` are given."""
     async with _judge_runtime(store, spec.suite, spec.limits) as runtime:
         scoring = await score_traces(
             store,
@@ -154,6 +159,7 @@ async def score_production_traces(
             seed=spec.seed,
             traces=traces,
             agreement_size=spec.agreement_size,
+            picked=picked,
         )
     published = publish_trace_scoring(store, scoring, run_id=run_id)
     rows = scoring.quality.filter(pl.col("segment_kind") == "all").select(

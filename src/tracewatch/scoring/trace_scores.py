@@ -29,6 +29,7 @@ from tracewatch.scoring.segments import segmented_aggregates
 from tracewatch.scoring.suite import LOWER_IS_BETTER, ScorerSuite
 from tracewatch.scoring.trace_sample import (
     TRACE_COLUMNS,  # noqa: F401 (re-exported: what scoring reads)
+    DaySample,
     day_sample,
     has_feedback,
     sample_frame,
@@ -123,16 +124,20 @@ async def score_traces(
     resamples: int = 2000,
     agreement_size: int = 0,
     part_map: PartMap = in_process,
+    picked: DaySample | None = None,
 ) -> TraceScoring:
     """Score a deterministic sample of `day`'s accepted traces (read from the store file by file through
-    `part_map`, unless given); the judges also score up to `agreement_size` other traces with feedback, for
-    `judge_agreement` only. The picks are `sample_traces` and `feedback_traces` of the whole day."""
-    if traces is None:
-        picked = day_sample(
-            store, day, size=sample_size, agreement_size=agreement_size, seed=seed, part_map=part_map
+    `part_map`, unless the traces or the picks are given: a flow maps `day_sample` over its workers from its
+    own body); the judges also score up to `agreement_size` other traces with feedback, for `judge_agreement`
+    only. The picks are `sample_traces` and `feedback_traces` of the whole day."""
+    if picked is None:
+        picked = (
+            day_sample(
+                store, day, size=sample_size, agreement_size=agreement_size, seed=seed, part_map=part_map
+            )
+            if traces is None
+            else sample_frame(traces, sample_size, agreement_size, seed)
         )
-    else:
-        picked = sample_frame(traces, sample_size, agreement_size, seed)
     sample = _scoring_frame(picked.sample)
     scores = await _long_scores(sample, suite, runtime)
     judges_only = ScorerSuite(judges=suite.judges)

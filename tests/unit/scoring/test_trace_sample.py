@@ -4,8 +4,10 @@ per-file shortlists merged give the same rows, in the same order, as the whole-d
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
+import pickle
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,8 +17,16 @@ import pytest
 
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import ingest_new_traces, scan_accepted
-from tracewatch.scoring.trace_sample import TRACE_COLUMNS, day_sample, pick, sample_frame, shortlist
-from tracewatch.scoring.trace_scores import feedback_traces, sample_traces
+from tracewatch.scoring.suite import build_scorers
+from tracewatch.scoring.trace_sample import (
+    TRACE_COLUMNS,
+    DaySample,
+    day_sample,
+    pick,
+    sample_frame,
+    shortlist,
+)
+from tracewatch.scoring.trace_scores import TraceScoring, feedback_traces, sample_traces, score_traces
 from tracewatch.store import Store
 from tracewatch.traces import write_demo_traces
 
@@ -125,3 +135,27 @@ def test_a_day_without_files_has_nothing_to_score(file_store: Store) -> None:
     picked = day_sample(file_store, dt.date(2026, 11, 1), size=50, agreement_size=20, seed=0)
     assert (picked.traces, picked.sample.height, picked.extra.height) == (0, 0, 0)
     assert picked.sample.columns == list(TRACE_COLUMNS)
+
+
+def test_picks_made_apart_score_as_the_stage_scores_on_its_own(file_store: Store) -> None:
+    """A flow maps `day_sample` over its workers and hands the picks to the scoring task: the same scores and
+    quality as the task reading the day itself (each part's step pickles, as a process or Dask worker needs)."""
+    start = dt.date(2026, 11, 1)
+    write_demo_traces(file_store, start=start, days=1, traces_per_day=600, seed=2, files_per_day=3)
+    ingest_new_traces(file_store, up_to=start)
+    suite = build_scorers([{"metric": "length", "max": 2000}, {"metric": "latency", "max_ms": 5000}])
+
+    def pickled(step: Callable[[Any], Any], items: Sequence[Any], /) -> list[Any]:
+        return [pickle.loads(pickle.dumps(step))(item) for item in items]
+
+    picked = day_sample(file_store, start, size=40, agreement_size=10, seed=1, part_map=pickled)
+
+    def score(given: DaySample | None) -> TraceScoring:
+        scoring = score_traces(
+            file_store, start, suite, sample_size=40, seed=1, resamples=20, agreement_size=10, picked=given
+        )
+        return asyncio.run(scoring)
+
+    apart, alone = score(picked), score(None)
+    assert apart.scores.equals(alone.scores) and apart.quality.equals(alone.quality)
+    assert (apart.traces, apart.sampled) == (alone.traces, alone.sampled) == (600, 40)
