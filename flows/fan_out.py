@@ -214,14 +214,15 @@ def _one_ahead(active: list[tuple[str, FlowRun]], outcomes: dict[str, ChildOutco
         done = wait_for(child.id)
         outcomes[label] = outcome(label, done)
         if state_type(done) != StateType.COMPLETED:
-            return f"the night {label} before it did not complete"
+            return f"the night of {label} before it did not complete"
     if active:
         label, child = active[-1]
-        seen = wait_for(child.id, until_running=True)
-        if state_type(seen) not in (StateType.COMPLETED, StateType.RUNNING):
-            active.pop()
-            outcomes[label] = outcome(label, wait_for(child.id))
-            return f"the night {label} before it did not complete"
+        if state_type(wait_for(child.id, until_running=True)) != StateType.RUNNING:
+            active.pop()  # it ended (or is paused or cancelling): its end decides
+            done = wait_for(child.id)
+            outcomes[label] = outcome(label, done)
+            if state_type(done) != StateType.COMPLETED:
+                return f"the night of {label} before it did not complete"
     return None
 
 

@@ -88,7 +88,7 @@ def test_the_failure_names_each_child_that_did_not_complete_and_how_to_retry() -
     outcomes = [
         outcome("d1", child("d1", StateType.COMPLETED), earlier=True),
         outcome("d2", child("d2", StateType.FAILED)),
-        not_started("d3", "the night d2 before it did not complete"),
+        not_started("d3", "the night of d2 before it did not complete"),
     ]
 
     message = failure_message("backfill d1..d3", outcomes, "prefect flow-run retry 123")
@@ -96,7 +96,7 @@ def test_the_failure_names_each_child_that_did_not_complete_and_how_to_retry() -
     assert message is not None
     assert "2 of 3 children did not complete" in message
     assert "d2: Failed (no traces)" in message
-    assert "d3: not started (the night d2 before it did not complete)" in message
+    assert "d3: not started (the night of d2 before it did not complete)" in message
     assert "prefect flow-run retry 123" in message
     assert "d1" not in message.split(" - ", 1)[1]
 
