@@ -16,6 +16,7 @@ inputs over the whole night, so a part sends one 128-bit hash, key and stratum p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -81,10 +82,27 @@ class PartShortlist:
     single: Reach
 
 
+@dataclass(frozen=True)
+class Depth:
+    """How long a part's shortlists are: about twice its share of the picks when the night's `parts` are alike,
+    times `factor`, which the caller grows when they prove too short (a skewed split, many duplicates)."""
+
+    parts: int
+    factor: int = 1
+
+    def of(self, picks: int, repeats: float = 0.0) -> int:
+        """Shortlist length for `picks` picks over the night (and at least a few, so tiny shares are covered).
+        `repeats`: the share of the part's rows that repeat an input of the part; such inputs are asked in the
+        other parts too, and a part's best of them competes with theirs, so the part's share of the picks
+        grows towards all of them."""
+        share = picks * max(1 / max(self.parts, 1), repeats)
+        return self.factor * (math.ceil(2 * share) + 3 * math.ceil(math.sqrt(share)) + 10)
+
+
 def part_shortlist(
-    read: Reader, columns: tuple[str, ...], spec: SamplingSpec, factor: int, part: Any
+    read: Reader, columns: tuple[str, ...], spec: SamplingSpec, depth: Depth, part: Any
 ) -> PartShortlist:
-    """Phase one for `part`: `factor` scales the shortlists (the caller grows it when they prove too short)."""
+    """Phase one for `part`, with shortlists of `depth`."""
     got = read(part, columns)
     frame = got.candidates
     if frame.height == 0:
@@ -93,8 +111,8 @@ def part_shortlist(
             pl.lit(False).alias(IN_GROUPED), pl.lit(False).alias(IN_SINGLE)
         )
         return PartShortlist(got.rows, 0, shortlist, empty, empty)
-    grouped_rows, grouped = _reach(frame, spec, grouped=True, factor=factor)
-    single_rows, single = _reach(frame, spec, grouped=False, factor=factor)
+    grouped_rows, grouped = _reach(frame, spec, grouped=True, depth=depth)
+    single_rows, single = _reach(frame, spec, grouped=False, depth=depth)
     keep = grouped_rows | single_rows
     shortlist = (
         frame.with_row_index(PART_ROW)
@@ -140,7 +158,7 @@ def _sampler(
 
 
 def _reach(
-    frame: pl.DataFrame, spec: SamplingSpec, *, grouped: bool, factor: int
+    frame: pl.DataFrame, spec: SamplingSpec, *, grouped: bool, depth: Depth
 ) -> tuple[NDArray[np.bool_], Reach]:
     """Which rows the part's shortlists hold under one grouping verdict, and how far they reach."""
     ranked = rank(frame, spec, grouped=grouped)
@@ -148,18 +166,26 @@ def _reach(
     column = group_column(ranked.traces.columns, spec)
     picked = np.zeros(frame.height, dtype=bool)
     reach = Reach({}, {}, {})
-    depth = factor * OVERSAMPLE * max(spec.budget, 1)
+    picks = OVERSAMPLE * max(spec.budget, 1)  # the first shortlist selection examines
     for strategy in spec.strategies:
         competing = pool.competing(strategy)
+        repeats = 1 - competing.height / frame.height
         if isinstance(strategy, Stratified):
             ids, labels = stratum_ids(pool.at(competing[POS], *strategy.by), strategy.by)
             keyed = competing.with_columns(labels.gather(ids).alias(STRATUM))
-            share = pl.len().over(STRATUM) * (2 * depth) / max(keyed.height, 1)
-            wanted = factor * (strategy.min_per_stratum + 1) + share.ceil().cast(pl.Int64)
+            # a stratum's picks follow its size; its minimum may all come from this part
+            per_stratum = keyed.group_by(STRATUM).len().iter_rows()
+            lengths = {
+                stratum: depth.of(picks * size // keyed.height, repeats)
+                + depth.factor * strategy.min_per_stratum
+                for stratum, size in per_stratum
+            }
+            wanted = pl.col(STRATUM).replace_strict(lengths, return_dtype=pl.Int64)
             _summarise(strategy.name, keyed, ranked.distinct_on, ranked.traces, column, reach)
         else:
             keyed = competing.with_columns(pl.lit(ALL).alias(STRATUM))
-            wanted = pl.lit(depth * (strategy.pool_factor if isinstance(strategy, Novelty) else 1))
+            pool_factor = strategy.pool_factor if isinstance(strategy, Novelty) else 1
+            wanted = pl.lit(depth.of(picks * pool_factor, repeats))
         positions, limits = _smallest(keyed, wanted)
         picked[positions] = True
         reach.limits.update({(strategy.name, stratum): limit for stratum, limit in limits.items()})

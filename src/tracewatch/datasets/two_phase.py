@@ -38,6 +38,7 @@ from tracewatch.datasets.shortlist import (
     IN_SINGLE,
     PART_ROW,
     SIZE,
+    Depth,
     PartRead,
     PartShortlist,
     Reach,
@@ -90,7 +91,8 @@ def select_in_parts(
     does. The flow's process holds the merged shortlists, never a whole part."""
     factor, grouped = 1, None
     while True:
-        shortlists = part_map(functools.partial(part_shortlist, read, columns, spec, factor), parts)
+        depth = Depth(len(parts), factor)
+        shortlists = part_map(functools.partial(part_shortlist, read, columns, spec, depth), parts)
         rows = sum(s.rows for s in shortlists)
         candidates = sum(s.candidates for s in shortlists)
         if candidates == 0:
