@@ -69,17 +69,14 @@ def profile_from_files(
     *,
     ledger: Ledger | None = None,
     part_map: PartMap = in_threads,
-    columns: tuple[str, ...] = PROFILE_INPUT_COLUMNS,
 ) -> DayProfile:
     """The profile of `day`'s accepted traces, one file per step of `part_map`: the same profile as
     `build_day_profile` of the whole day read at once (`scan_accepted`), with no process holding the day."""
-    if "input_text" not in columns:
-        raise ValueError(f"a profile from files samples input_text; columns {columns} do not include it")
     files = accepted_files(store, day, ledger)
     if not files:
-        return build_day_profile(_no_traces(columns), day)
+        return build_day_profile(_no_traces(), day)
     expected = [f.rows_accepted for f in files]
-    parts = part_map(functools.partial(profile_file, store, columns), file_jobs(files, expected, day))
+    parts = part_map(functools.partial(profile_file, store), file_jobs(files, expected, day))
     found = [p.tables.rows for p in parts]
     if found != expected:  # a file unreadable now, or a ledger count off: sample again over the rows read
         log.warning(
@@ -88,18 +85,18 @@ def profile_from_files(
             found,
             expected,
         )
-        parts = part_map(functools.partial(profile_file, store, columns), file_jobs(files, found, day))
+        parts = part_map(functools.partial(profile_file, store), file_jobs(files, found, day))
     return merge_parts(day, parts)
 
 
-def _no_traces(columns: tuple[str, ...]) -> pl.DataFrame:
-    """No traces, with the columns' types: the profile of a date without an accepted file."""
-    return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
+def _no_traces() -> pl.DataFrame:
+    """No traces, with the profiled columns' types: the profile of a date without an accepted file."""
+    return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in PROFILE_INPUT_COLUMNS})
 
 
-def profile_file(store: Store, columns: tuple[str, ...], job: FileProfileJob) -> ProfilePart:
+def profile_file(store: Store, job: FileProfileJob) -> ProfilePart:
     """The part of one file: its tables and segments (no topic cells) and its sampled inputs."""
-    traces = read_accepted_file(store, job.file, columns)
+    traces = read_accepted_file(store, job.file, PROFILE_INPUT_COLUMNS)
     day = job.file.day
     positions = np.asarray(job.sampled, dtype=np.int64)
     return ProfilePart(

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import canonical_traces
 from tracewatch.drift.counts import MAX_EXACT_VALUES
-from tracewatch.drift.features import TEXT_SAMPLE
+from tracewatch.drift.features import PROFILE_INPUT_COLUMNS, TEXT_SAMPLE
 from tracewatch.drift.profile import (
     build_day_profile,
     day_tables,
@@ -20,9 +20,11 @@ from tracewatch.drift.profile import (
     segment_tables,
     text_sample_of,
 )
-from tracewatch.drift.profile_parts import ProfilePart, file_jobs, merge_parts
+from tracewatch.drift.profile_parts import ProfilePart, file_jobs, merge_parts, profile_from_files
 from tracewatch.drift.profile_store import profile_frame
-from tracewatch.ingest import AcceptedFile
+from tracewatch.ingest import AcceptedFile, ingest_new_traces, load_ledger, scan_accepted
+from tracewatch.part_map import in_process
+from tracewatch.store import Store
 
 DAY = dt.date(2026, 11, 20)
 WORDS = ["refund", "ticket", "пароль", "票", "invoice", "what", "how", "is", "the", "order", "delivery"]
@@ -88,3 +90,22 @@ def test_merging_each_files_own_profile_is_not_the_day() -> None:
     assert merged.vectors["input_vector"].n == 2 * TEXT_SAMPLE != whole.vectors["input_vector"].n
     assert merged.categorical["input_topic"] != whole.categorical["input_topic"]
     assert merged.numeric == whole.numeric
+
+
+def test_a_ledger_count_off_is_sampled_again_over_the_rows_read(
+    file_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sample positions come from the ledger's accepted rows; when a file holds other rows than it says
+    (unreadable now, a count off), the day is sampled again over the rows read, so the profile stays the day's."""
+    traces = _day(7000, 9)
+    for i, (start, rows) in enumerate(((0, 2500), (2500, 4500))):
+        file_store.write_parquet(f"traces/date={DAY}/{i}.parquet", traces.slice(start, rows))
+    ingest_new_traces(file_store, up_to=DAY)
+    ledger = load_ledger(file_store)
+    ledger.frame = ledger.frame.with_columns(pl.col("rows_accepted") + pl.Series([1, -1]))
+    whole = build_day_profile(scan_accepted(file_store, DAY, PROFILE_INPUT_COLUMNS), DAY)
+
+    split = profile_from_files(file_store, DAY, ledger=ledger, part_map=in_process)
+
+    assert profile_frame(split).equals(profile_frame(whole))
+    assert "sampling again" in caplog.text
