@@ -131,7 +131,7 @@ def _quarantined_rows(store: Store, day: dt.date, entries: pl.DataFrame) -> pl.D
     whose files quarantined nothing costs no listing of the quarantine (nor a wait for the S3 client).
 
     This relies on ingest's invariant: a file has a row record in the quarantine exactly when its ledger entry
-    counts quarantined rows (`checks._settle_file` writes or deletes the record, then the ledger is saved with
+    counts quarantined rows (`file_checks.settle_file` writes or deletes the record, then the ledger is saved with
     the count; reprocessing clears both). A null count reads the quarantine."""
     counted = entries.get_column("rows_quarantined")
     if counted.null_count() == 0 and counted.sum() == 0:
