@@ -7,6 +7,7 @@ from tracewatch.drift.config import DriftConfig
 from tracewatch.drift.features import PROFILE_INPUT_COLUMNS
 from tracewatch.drift.night import DriftNight, NightAssessment, assess_night, detect_drift
 from tracewatch.drift.profile import DayProfile, build_day_profile, merge_profiles
+from tracewatch.drift.profile_parts import profile_from_files
 from tracewatch.drift.profile_store import read_profile, write_profile
 from tracewatch.drift.quality import CusumState, QualityPoint, feedback_scores, quality_trends
 from tracewatch.drift.vectors import VectorMoments, mmd_test
@@ -38,6 +39,7 @@ __all__ = [
     "load_reference",
     "merge_profiles",
     "mmd_test",
+    "profile_from_files",
     "quality_trends",
     "read_profile",
     "run_checks",
