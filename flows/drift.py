@@ -23,8 +23,8 @@ from tracewatch.drift import (
     alert_event,
     alert_rows,
     detect_drift,
+    profile_from_files,
 )
-from tracewatch.drift.profile_parts import profile_from_files
 from tracewatch.scoring import score_history
 from tracewatch.store import Store
 

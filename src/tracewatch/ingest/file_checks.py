@@ -22,8 +22,7 @@ from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.runs import utc_now
 from tracewatch.store import ObjectInfo, Store
 from tracewatch.traces import ROW_NR, TRACE_SCHEMA, RejectedFile, TraceFile, read_trace_file
-from tracewatch.validation import Suite, failing_rows
-from tracewatch.validation.suite import parse_suite
+from tracewatch.validation import Suite, failing_rows, load_suite
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def portable_suite(suite: Suite) -> PortableSuite:
 
 
 def _suite_from_gx(raw: dict[str, Any]) -> PortableSuite:
-    return portable_suite(parse_suite(raw, origin=f"suite {raw.get('name')!r} sent to a worker"))
+    return portable_suite(load_suite(raw))
 
 
 @dataclass(frozen=True)
