@@ -91,7 +91,7 @@ def check_date(
         Settle(c, flagged.get(i), quarantine.quarantine_key(day, c.obj.key) in stale)
         for i, c in enumerate(readable)
     ]
-    settled = iter(part_map(functools.partial(settle_file, files), settles))
+    settled = iter(part_map(functools.partial(settle_file, files), settles) if settles else [])
     in_order = [c if isinstance(c, SettledFile) else next(settled) for c in checked]
     parts = [s.part for s in in_order if s.part is not None]
     part = reducer.combine(parts) if reducer else None

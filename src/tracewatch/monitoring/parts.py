@@ -23,7 +23,7 @@ def day_metric_parts(
 ) -> MetricParts:
     """The monitoring parts of `day`'s accepted traces, one file per step of `part_map`."""
     files = accepted_files(store, day, ledger)
-    return combine_parts(part_map(functools.partial(file_metric_parts, store), files))
+    return combine_parts(part_map(functools.partial(file_metric_parts, store), files) if files else [])
 
 
 def file_metric_parts(store: Store, file: AcceptedFile) -> MetricParts:
