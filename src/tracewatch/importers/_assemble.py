@@ -289,14 +289,19 @@ def _as_dict(item: Any) -> dict[str, Any]:
 def _metadata(
     tree: SpanTree, llm_spans: list[SpanFacts], notes: list[str], source: Mapping[str, Any] | None
 ) -> dict[str, Any]:
+    dialects: set[str] = set()
+    retrievers = log_records = 0
+    for span in tree.spans:  # one pass for three counts: this runs for every trace of an import
+        dialects.add(span.dialect)
+        retrievers += span.role == "retriever"
+        log_records += span.log_records
     meta: dict[str, Any] = {
-        "dialects": sorted({s.dialect for s in tree.spans}),
+        "dialects": sorted(dialects),
         "span_count": len(tree.spans),
         "llm_span_count": len(llm_spans),
-        "retriever_span_count": sum(1 for s in tree.spans if s.role == "retriever"),
+        "retriever_span_count": retrievers,
         "root_span_id": tree.stand_in.span_id,
     }
-    log_records = sum(s.log_records for s in tree.spans)
     if log_records:  # log records joined to the spans as events (older GenAI content), for the accounting
         meta["log_record_count"] = log_records
     failed_calls = sum(1 for s in llm_spans if _failed(s))

@@ -95,13 +95,20 @@ def read_span(span: Span) -> SpanFacts:
 
 
 def _read_common(span: Span, reader: AttributeReader, facts: SpanFacts) -> None:
-    if facts.route is None and (span.kind == _SPAN_KIND_SERVER or span.parent_span_id is None):
+    # Runs for every span, and most spans state none of these: a key test each before any call.
+    attributes = reader.attributes
+    if (
+        facts.route is None
+        and "http.route" in attributes
+        and (span.kind == _SPAN_KIND_SERVER or span.parent_span_id is None)
+    ):
         facts.route = reader.text("http.route")
-    if facts.user_id is None:
+    if facts.user_id is None and ("user.id" in attributes or "enduser.id" in attributes):
         facts.user_id = first_text(reader, "user.id", "enduser.id")
-    if facts.session_id is None:
+    if facts.session_id is None and "session.id" in attributes:
         facts.session_id = reader.text("session.id")
-    _read_error(span, reader, facts)
+    if "error.type" in attributes or span.events or facts.status != "unset":
+        _read_error(span, reader, facts)
     if facts.project is None:
         service = span.resource.get("service.name")
         # The SDK's default (`unknown_service:python`) names no project: better unknown than a false one.

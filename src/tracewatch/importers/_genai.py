@@ -40,20 +40,24 @@ CHOICE_EVENT = "gen_ai.choice"
 def first_integer(reader: AttributeReader, *keys: str) -> int | None:
     """The first of `keys` that holds an integer; every present key is marked used (they are synonyms)."""
     found = None
+    attributes = reader.attributes
     for key in keys:
-        value = reader.integer(key)
-        if found is None:
-            found = value
+        if key in attributes:  # most synonyms are absent: no call for them
+            value = reader.integer(key)
+            if found is None:
+                found = value
     return found
 
 
 def first_text(reader: AttributeReader, *keys: str) -> str | None:
     """The first of `keys` that holds text; every present key is marked used (they are synonyms)."""
     found = None
+    attributes = reader.attributes
     for key in keys:
-        value = reader.text(key)
-        if found is None and value:
-            found = value
+        if key in attributes:  # most synonyms are absent: no call for them
+            value = reader.text(key)
+            if found is None and value:
+                found = value
     return found
 
 

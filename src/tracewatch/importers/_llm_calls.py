@@ -111,8 +111,13 @@ def _span_cost(span: SpanFacts, pricer: Pricer | None) -> tuple[float | None, Co
         return None, None
     if span.input_tokens < 0 or span.output_tokens < 0:
         return None, None  # impossible counts: validation quarantines the row and says why
-    # The answering model's name is often the dated one the cost map lists (gpt-4o-mini-2024-07-18).
-    for model in dict.fromkeys(m for m in (span.response_model, span.request_model) if m):
+    # The answering model's name is often the dated one the cost map lists (gpt-4o-mini-2024-07-18); the
+    # requested one is tried after it when it differs.
+    answered, requested = span.response_model, span.request_model
+    models = [answered] if answered else []
+    if requested and requested != answered:
+        models.append(requested)
+    for model in models:
         cost = pricer(model, span.input_tokens, span.output_tokens)
         if cost is not None and math.isfinite(cost) and cost >= 0:
             return cost, "litellm_cost_map"

@@ -134,7 +134,24 @@ def message_list(value: Any, where: str, reader: AttributeReader) -> list[ChatMe
     if not isinstance(value, (list, tuple)):
         reader.warn(f"{where}: expected a list of messages, got {type(value).__name__}; kept as text")
         return [ChatMessage(UNKNOWN_ROLE, str(value))]
-    return [structured_message(item, f"{where}.{i}", reader) for i, item in enumerate(value)]
+    return [
+        _plain_message(item) or structured_message(item, f"{where}.{i}", reader)
+        for i, item in enumerate(value)
+    ]
+
+
+def _plain_message(item: Any) -> ChatMessage | None:
+    """The common message, `{"role": ..., "parts": [{"type": "text", "content": ...}]}`, without building the
+    `where` of its warnings (it has none); None for every other shape, which `structured_message` reads."""
+    if type(item) is not dict or len(item) != 2:
+        return None
+    role, parts = item.get("role"), item.get("parts")
+    if type(role) is not str or not role or type(parts) is not list or len(parts) != 1:
+        return None
+    part = parts[0]
+    if type(part) is dict and part.get("type") == "text" and type(text := part.get("content")) is str:
+        return ChatMessage(role, text)
+    return None
 
 
 def instructions_message(value: Any, where: str, reader: AttributeReader) -> ChatMessage:

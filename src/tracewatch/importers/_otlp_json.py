@@ -98,16 +98,25 @@ def attributes(kvs: Iterable[dict[str, Any]]) -> dict[str, AttributeValue]:
     """A `KeyValue` list as a dict (a repeated key keeps its last value, as in the Collector's maps)."""
     out: dict[str, AttributeValue] = {}
     for kv in kvs:
-        # Most attributes are strings: three subscripts (cheaper than `.get` calls) and done; anything else,
-        # or a shape that raises, goes the long way for its value or its precise reason.
+        # Most attributes are strings, and most others integers (token counts): those two without a call or a
+        # raised KeyError; anything else, or a shape that raises, goes the long way for its value or its precise
+        # reason.
         try:
             key = kv["key"]
-            text = kv["value"]["stringValue"]
-            if type(key) is str and type(text) is str:
-                out[key] = text
-                continue
-        except (KeyError, TypeError):
+            value = kv["value"]
+            text = value.get("stringValue")
+        except (KeyError, TypeError, AttributeError):
             pass
+        else:
+            if type(key) is str:
+                if type(text) is str:
+                    out[key] = text
+                    continue
+                if text is None and len(value) == 1:
+                    number = value.get("intValue")
+                    if type(number) is str or type(number) is int:
+                        out[key] = int64(number, "intValue")
+                        continue
         key, value = _key_value(kv)
         out[key] = any_value(value) if value else None
     return out

@@ -53,10 +53,19 @@ def attributes(kvs: Any) -> dict[str, AttributeValue]:
     for kv in kvs:
         value = kv.value
         # Most GenAI attributes are non-empty strings: one field read instead of the generic dispatch (an empty
-        # string_value reads the same as another kind's, so that goes the long way).
+        # string_value reads the same as another kind's, so that goes the long way); the other scalars (token
+        # counts) are dispatched here, without `any_value`'s call: every read of a upb message costs.
         text = value.string_value
-        out[kv.key] = text if text else any_value(value)
+        if text:
+            out[kv.key] = text
+            continue
+        which = value.WhichOneof("value")
+        out[kv.key] = getattr(value, which) if which in _SCALARS else any_value(value)
     return out
+
+
+_NO_TRACE_ID = bytes(TRACE_ID_BYTES)
+_NO_SPAN_ID = bytes(SPAN_ID_BYTES)
 
 
 def _id(owner: str, what: str, raw: bytes, size: int) -> str:
@@ -66,12 +75,25 @@ def _id(owner: str, what: str, raw: bytes, size: int) -> str:
 
 
 def _span(m: Any, resource: dict[str, AttributeValue], scope_name: str | None) -> Span:
-    parent = m.parent_span_id
+    # Ids of the right length and not all zeros (nearly all of them) in one test each; anything else goes
+    # through `_id` / `check_id_length` for its precise reason.
+    trace_id, span_id, parent = m.trace_id, m.span_id, m.parent_span_id
     status = m.status
+    events = m.events
     return Span(
-        trace_id=_id("span", "trace id", m.trace_id, TRACE_ID_BYTES),
-        span_id=_id("span", "span id", m.span_id, SPAN_ID_BYTES),
-        parent_span_id=check_id_length("parent span id", parent, SPAN_ID_BYTES) if parent else None,
+        trace_id=trace_id.hex()
+        if len(trace_id) == TRACE_ID_BYTES and trace_id != _NO_TRACE_ID
+        else _id("span", "trace id", trace_id, TRACE_ID_BYTES),
+        span_id=span_id.hex()
+        if len(span_id) == SPAN_ID_BYTES and span_id != _NO_SPAN_ID
+        else _id("span", "span id", span_id, SPAN_ID_BYTES),
+        parent_span_id=(
+            parent.hex()
+            if len(parent) == SPAN_ID_BYTES and parent != _NO_SPAN_ID
+            else check_id_length("parent span id", parent, SPAN_ID_BYTES)
+        )
+        if parent
+        else None,
         name=m.name,
         start_time_unix_nano=m.start_time_unix_nano or None,
         end_time_unix_nano=m.end_time_unix_nano or None,
@@ -85,8 +107,10 @@ def _span(m: Any, resource: dict[str, AttributeValue], scope_name: str | None) -
             SpanEvent(
                 name=e.name, time_unix_nano=e.time_unix_nano or None, attributes=attributes(e.attributes)
             )
-            for e in m.events
-        ],
+            for e in events
+        ]
+        if events
+        else [],
     )
 
 
@@ -144,7 +168,7 @@ def decode_trace_request(data: bytes, out: DecodedTraces, label: str = "") -> No
 def _log_event(m: Any) -> LogEvent:
     trace_id, span_id = m.trace_id, m.span_id
     # Log records outside a span carry no ids, or all-zero ones from some bridges: both mean "none".
-    if trace_id == bytes(TRACE_ID_BYTES) or not trace_id:
+    if trace_id == _NO_TRACE_ID or not trace_id:
         raise RecordError("log record has no trace id, so it cannot be joined to a span")
     attrs = attributes(m.attributes)
     name = m.event_name or attrs.get("event.name") or ""
@@ -156,9 +180,7 @@ def _log_event(m: Any) -> LogEvent:
     )
     return LogEvent(
         check_id_length("trace id", trace_id, TRACE_ID_BYTES),
-        check_id_length("span id", span_id, SPAN_ID_BYTES)
-        if span_id and span_id != bytes(SPAN_ID_BYTES)
-        else None,
+        check_id_length("span id", span_id, SPAN_ID_BYTES) if span_id and span_id != _NO_SPAN_ID else None,
         event,
     )
 

@@ -16,6 +16,7 @@ was assembled is released on its own, marked `late`, instead of becoming a secon
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -80,9 +81,13 @@ class ReleasedTrace:
         """Where and when the trace's spans arrived, for the row's metadata `source`."""
         return {
             "home": self.home,
-            "first_uploaded": self.first_uploaded.isoformat(),
-            "last_uploaded": self.last_new_uploaded.isoformat(),
+            "first_uploaded": _isoformat(self.first_uploaded),
+            "last_uploaded": _isoformat(self.last_new_uploaded),
         }
+
+
+_isoformat = functools.lru_cache(maxsize=4096)(dt.datetime.isoformat)
+"""Upload times are few (one per object) and every released trace names two of them."""
 
 
 @dataclass

@@ -108,6 +108,20 @@ def test_json_int64_as_numbers_and_unknown_fields_are_read() -> None:
     assert json_traces(document).spans == [EXPECTED]
 
 
+def test_json_attribute_values_beside_unknown_fields_read_as_their_kind() -> None:
+    """Unknown fields are ignored (the OTLP JSON rule), also next to the value's kind: a string or an int64
+    beside one reads as without it, and an empty value is None."""
+    document = otlp_json_document(trace_request(span_message()))
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] = [
+        {"key": "s", "value": {"stringValue": "text", "note": 1}},
+        {"key": "i", "value": {"note": 1, "intValue": "42"}},
+        {"key": "n", "value": {"intValue": 7}},
+        {"key": "e", "value": {}},
+    ]
+    [span] = json_traces(document).spans
+    assert span.attributes == {"s": "text", "i": 42, "n": 7, "e": None}
+
+
 def test_upper_case_hex_ids_are_read_as_lower_case() -> None:
     document = otlp_json_document(trace_request(span_message()))
     span = document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
@@ -219,6 +233,15 @@ def test_an_undecodable_json_object_is_rejected_whole(data: bytes, reason: str) 
             "stringValue is int, expected a string",
         ),
         ({"attributes": [{"key": "a", "value": {"bytesValue": "***"}}]}, "bytesValue is not valid base64"),
+        ({"attributes": [{"key": "a", "value": {"intValue": "12x"}}]}, "intValue '12x' is not an integer"),
+        (
+            {"attributes": [{"key": "a", "value": {"intValue": 1.5}}]},
+            "intValue is 1.5, expected an integer (a number or a decimal string)",
+        ),
+        (
+            {"attributes": [{"key": "a", "value": ["x"]}]},
+            "does not follow the OTLP JSON shape (AttributeError: ",
+        ),
         (
             {"attributes": [{"value": {"stringValue": "a"}}]},
             "an attribute key is NoneType, expected a string",
