@@ -1,7 +1,8 @@
 """The backfill fanned out over a real process work pool: two real `prefect worker start` processes with one
 slot each share a 6-day backfill (the next night waits on the other worker, so they take turns), the nights
 still run in date order; a night that fails stops the nights after it, and a retry of the parent
-(`prefect flow-run retry`) runs only the nights that did not complete.
+(`prefect flow-run retry`) runs only the nights that did not complete. A night over two stores runs a child per
+store, both at once.
 
 Prefect's `run_deployment` (https://docs.prefect.io/v3/deploy/index, "Run a deployment from another flow") starts
 each child; the workers' labels (`prefect.worker.name`, set by the worker on the runs it submits) say which
@@ -22,7 +23,7 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
-from flows.fan_out import backfill_fan_out
+from flows.fan_out import backfill_fan_out, nightly_stores
 from flows.fan_out_runs import parent_tag
 from prefect import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
@@ -70,8 +71,8 @@ def _prefect(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
-    """The `backfill-night` deployment on a process pool with two workers of one slot each, their runs on a
-    store of their own (one for the module: the tests use dates far apart)."""
+    """The `backfill-night` and `nightly-store` deployments on a process pool with two workers of one slot
+    each, their runs on a store of their own (one for the module: the tests use dates far apart)."""
     home = tmp_path_factory.mktemp("fan-out")
     (home / "store").mkdir()
     store = open_store(Settings(store=(home / "store").as_uri()))
@@ -119,6 +120,8 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         "deployments/prefect.yaml",
         "--name",
         "backfill-night",
+        "--name",
+        "nightly-store",
     ]
     done = _prefect(deploy, env)
     running = Pool(store, env, logs)
@@ -236,3 +239,30 @@ def test_a_retry_of_the_parent_runs_only_the_nights_that_did_not_complete(pool: 
         parent = client.read_flow_run(parent_id)
     assert parent.state_type == StateType.COMPLETED
     assert parent.run_count == 2
+
+
+def test_a_night_over_two_stores_runs_one_child_per_store_at_once(
+    pool: Pool, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    day = dt.date(2026, 9, 1)
+    stores = []
+    for name in ("team-a", "team-b"):
+        folder = tmp_path_factory.mktemp(name)
+        store = open_store(Settings(store=folder.as_uri()))
+        _write_days(store, day, 1)
+        stores.append(store)
+
+    state = nightly_stores(stores=[store.url for store in stores], day=day, return_state=True)
+
+    assert state.is_completed(), f"{state.message}\n{pool.log_tail()}"
+    children = _children(state.state_details.flow_run_id)
+    assert len(children) == 2
+    assert all(run.state_type == StateType.COMPLETED for run in children)
+    # Both at once: one on each worker, the second started before the first ended.
+    assert {run.labels.get("prefect.worker.name") for run in children} == set(WORKERS)
+    first, second = sorted(children, key=lambda run: run.start_time or run.expected_start_time)
+    assert first.end_time is not None and second.start_time is not None
+    assert second.start_time < first.end_time
+    for store in stores:  # each child ran on the store it was given (TRACEWATCH_STORE in its job)
+        assert store.list_objects(f"reports/trace_metrics_daily/date={day}"), store.url
+    assert not pool.store.list_objects(f"reports/trace_metrics_daily/date={day}")
