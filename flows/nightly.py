@@ -211,7 +211,13 @@ def nightly(
     )  # tonight first, each alert with the night it began
     announce_alerts(day, tuple(alerts), drift_section)
     # GX's own Data Docs of a sample come after the reports: they document, the row checks already decided.
-    docs = {touched: data_docs(store, touched, result.run_id) for touched in touched_dates}
+    docs = {
+        touched: data_docs(store, touched, result.run_id) for touched in touched_dates if settings.data_docs
+    }
+    if not settings.data_docs:
+        sections.append(
+            ("Data Docs", "Off (TRACEWATCH_DATA_DOCS=false): the row checks ran; no sample documented.")
+        )
     dashboard = dashboard_markdown(store)  # from the reports just published; a failure is a warning in it
     create_markdown_artifact(
         key="nightly-summary",

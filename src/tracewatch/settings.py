@@ -95,6 +95,14 @@ class Settings(BaseSettings):
         "temporary local Dask cluster of n worker processes); docs/scaling.md.",
     )
 
+    data_docs: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("TRACEWATCH_DATA_DOCS"),
+        description="Whether each night publishes Great Expectations Data Docs of a sample of its rows (about "
+        "10 s a night). Off, the row checks still decide every row; only the sample's documentation is skipped, "
+        "which suits a long backfill (docs/validation.md).",
+    )
+
     import_workers: int = Field(
         default=0,
         ge=0,

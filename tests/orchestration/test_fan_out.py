@@ -82,6 +82,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         "TRACEWATCH_STORE": store.url,
         "TRACEWATCH_NIGHTLY_EXPERIMENTS": "",
         "TRACEWATCH_TASK_RUNNER": "threads",
+        "TRACEWATCH_DATA_DOCS": "false",  # a backfill's setting: no GX site per night (about 10 s each)
         "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
     with get_client(sync_client=True) as client:
@@ -207,6 +208,7 @@ def test_two_workers_share_a_six_day_backfill_in_date_order(pool: Pool) -> None:
         if info.key.endswith("manifest.json")
     )
     assert len(manifests) == len(days), manifests
+    assert not pool.store.list_objects("warehouse/data_docs")  # TRACEWATCH_DATA_DOCS=false in the workers
 
 
 def test_a_retry_of_the_parent_runs_only_the_nights_that_did_not_complete(pool: Pool, tmp_path: Path) -> None:
