@@ -58,6 +58,7 @@ STOP_ABOVE_MB = 8192
 holds the day would otherwise take the shared machine's memory; the case is reported as stopped."""
 SAMPLE_EVERY_S = 0.05
 SERVER_STARTUP_S = 600
+TASK_RUNS_PAGE = 200
 """The Prefect test server's start-up on a loaded machine (at a load of 19 on 2 cores, 120 s was not enough)."""
 STOPPED = "stopped above the benchmark's memory ceiling"
 CASES: tuple[tuple[str, str, int], ...] = (
@@ -356,10 +357,17 @@ def _task_measures(
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    task_runs: list[Any] = []
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=1000
-        )
+        while True:  # pages of the server's maximum (200): a night of 100 files has more task runs
+            page = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                limit=TASK_RUNS_PAGE,
+                offset=len(task_runs),
+            )
+            task_runs += page
+            if len(page) < TASK_RUNS_PAGE:
+                break
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for run in task_runs:
         measured = totals[run.name.rsplit("-", 1)[0]]
