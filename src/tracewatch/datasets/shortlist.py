@@ -166,8 +166,10 @@ def _reach(
     column = group_column(ranked.traces.columns, spec)
     picked = np.zeros(frame.height, dtype=bool)
     reach = Reach({}, {}, {})
-    picks = OVERSAMPLE * max(spec.budget, 1)  # the first shortlist selection examines
-    for strategy in spec.strategies:
+    # Each strategy's share of the first shortlist selection examines; what an earlier strategy leaves unused
+    # carries over, and a carry past the depth's margin shows as a choice past the horizon (then: deeper).
+    shares = spec.quotas(OVERSAMPLE * max(spec.budget, 1))
+    for strategy, picks in zip(spec.strategies, shares, strict=True):
         competing = pool.competing(strategy)
         repeats = 1 - competing.height / frame.height
         if isinstance(strategy, Stratified):

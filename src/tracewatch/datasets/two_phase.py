@@ -101,6 +101,14 @@ def select_in_parts(
             grouped = _grouping_verdict(read, parts, shortlists, spec, columns, part_map)
         night = _merged(read, parts, shortlists, spec, columns, grouped, part_map)
         horizon = _horizon(shortlists, spec, grouped)
+        log.info(
+            "two-phase selection: %d of %d candidates in %d parts shortlisted (grouped: %s, shortlists x%d)",
+            night.height,
+            candidates,
+            len(parts),
+            grouped,
+            factor,
+        )
         existing, index = reference()
         try:
             selection = select_new_traces(

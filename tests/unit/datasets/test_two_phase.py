@@ -186,8 +186,8 @@ def test_a_large_night_in_ten_parts_is_grouped_and_selected_as_a_whole(questions
     assert_same(whole, split_up)
     grouped = Distinct.of(traces.get_column("input_text")).codes is not None
     assert grouped == (questions == 300)
-    # the merge held shortlists, not the night
-    assert split_up.factor == 1
+    if questions == 30_000:  # few duplicates: the first shortlists suffice (the merge never held the night)
+        assert split_up.factor == 1
 
 
 def test_a_night_of_duplicates_needs_longer_shortlists_and_still_matches() -> None:
