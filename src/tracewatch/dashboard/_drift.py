@@ -49,13 +49,24 @@ def strength(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(value.clip(0, MAX_STRENGTH).alias("strength"))
 
 
+def strongest_per_feature_day(tests: pl.DataFrame) -> pl.DataFrame:
+    """One cell per feature and day. A feature can have two tests on a night: its own, and the sustained test
+    that pools it with the nights before (method `..._<n>night`, docs/drift.md); the cell shows the one that
+    alerted, else the one that went furthest toward alerting, so two tests never draw over each other."""
+    ranked = tests.sort(
+        [pl.col("alert").fill_null(False), pl.col("strength").fill_null(-1.0)], descending=True
+    )
+    return ranked.unique(["date", "feature"], keep="first", maintain_order=True).sort("date", "feature")
+
+
 def drift_section(data: ReportData) -> Section:
     read = data.table(TABLE)
     section = Section(
         "drift",
         "Drift",
         "Each night compares the day's traffic with its reference window (docs/drift.md). A cell is one feature's "
-        "test on one UTC day, coloured by how far it went toward alerting: 1 means both its p-value and its "
+        "test on one UTC day (the night's own, or the test pooling it with the nights before, whichever went "
+        "further), coloured by how far it went toward alerting: 1 means both its p-value and its "
         "effect reached what an alert needs, more is further past; a white "
         "diamond marks a test that alerted (after the night's correction and the effect it needs).",
         notes=[*read.notes, *data.table(DISTRIBUTIONS).notes, *_missing(data.table(DISTRIBUTIONS))],
@@ -65,7 +76,7 @@ def drift_section(data: ReportData) -> Section:
         why = read.why_empty() if not read.has_rows else "No drift tests in this window (no reference yet)."
         section.charts.append(empty_chart("drift-heatmap", "Drift tests", why))
         return section
-    cells = strength(tests).select(
+    cells = strongest_per_feature_day(strength(tests)).select(
         "date",
         "feature",
         "method",

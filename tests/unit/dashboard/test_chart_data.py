@@ -131,6 +131,33 @@ def test_drift_cells_are_the_test_rows_with_their_distance_to_the_alert(file_sto
     assert any("warehouse/profiles" in note for note in section.notes)  # what the page cannot show, said
 
 
+def test_a_features_night_and_sustained_tests_make_one_cell(file_store: Store) -> None:
+    """The sustained test (`..._3night`) is a second test row of the feature on the night: one cell, showing
+    the test that alerted, else the one that went further."""
+    publish(
+        file_store,
+        "drift",
+        DAY,
+        [
+            drift_test("latency_ms", p_value_adjusted=1e-3, effect_size=0.3),
+            drift_test(
+                "latency_ms", method="binned_cmh_chisquare_3night", p_value_adjusted=1e-5, effect_size=0.3
+            ),
+            drift_test("model", alert=True, p_value_adjusted=1e-3, effect_size=0.3),
+            drift_test("model", method="cmh_chisquare_3night", p_value_adjusted=1e-9, effect_size=0.5),
+        ],
+    )
+    section = drift_section(load(file_store))
+
+    heat = chart(section, "drift-heatmap")
+    assert heat.data.select("feature", "method").rows() == [
+        ("latency_ms", "binned_cmh_chisquare_3night"),  # neither alerted: the one further toward it
+        ("model", "binned_cmh_chisquare"),  # the one that alerted
+    ]
+    assert heat.marks == 2
+    assert chart(section, "drift-day").data.get_column("feature").to_list() == ["latency_ms", "model"]
+
+
 def test_quality_trends_draw_each_score_and_its_alarms(file_store: Store) -> None:
     rows = [
         {
