@@ -24,7 +24,7 @@ from flows.leases import night_lease
 from flows.params import ExperimentChoice
 from flows.scoring import score_traces, trace_scoring_spec
 from flows.task_runners import configured_task_runner, on_task_runner, portable
-from tracewatch.datasets import DatasetBuild, DatasetSpec, load_dataset_spec, sample_dataset_items
+from tracewatch.datasets import DatasetSpec, load_dataset_spec, sample_dataset_items
 from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestPlan, ingest_planned, plan_ingest, publish_data_docs
@@ -73,13 +73,6 @@ def monitoring_reports(
     store: Store, day: dt.date, run_id: str, parts: MetricParts | None
 ) -> list[PublishedPartition]:
     return build_monitoring_reports(store, day, run_id=run_id, parts=parts)
-
-
-@stage_task
-def sample_dataset(
-    store: Store, day: dt.date, run_id: str, spec: DatasetSpec
-) -> tuple[DatasetBuild, list[PublishedPartition]]:
-    return sample_dataset_items(store, spec, day, run_id=run_id)
 
 
 def dataset_spec(dataset: DatasetSpec | None) -> DatasetSpec:

@@ -11,7 +11,8 @@ import pytest
 from flows.common import RETRIES, transient
 from flows.datasets import build_version
 from flows.experiments import finish, prepare_experiment
-from flows.nightly import backfill, data_docs, ingest, monitoring_reports, nightly, sample_dataset
+from flows.nightly import backfill, data_docs, ingest, monitoring_reports, nightly
+from flows.task_runners import run_part
 from prefect import flow, get_client, task
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
@@ -94,7 +95,7 @@ def test_the_stage_tasks_retry_transient_failures() -> None:
     for stage in (
         ingest,
         monitoring_reports,
-        sample_dataset,
+        run_part,  # each file's part of a split stage (ingest checks, dataset shortlists, profiles)
         data_docs,
         build_version,
         prepare_experiment,
