@@ -36,11 +36,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -48,7 +47,7 @@ from typing import Any
 import polars as pl
 
 from bench import alerts_checkpoint
-from bench.alerts_memo import clear_memos, memoise_embed, memoise_reference_work, single_threaded_env
+from bench.alerts_memo import clear_memos, memoise_embed, memoise_reference_work
 from bench.alerts_report import summarise, to_markdown, write_runs
 from bench.common import REPO, machine_info
 
@@ -356,30 +355,18 @@ def run_benchmark(
     todo = run_order([t for t in tasks if (t.seed, t.size) not in done])
     log.info("alerts: %d of %d simulations already in %s", len(results), len(tasks), checkpoint)
     limit = time_limit()
-    started = time.perf_counter()
-    # One process per core; the libraries' own threads would fight them.
-    with single_threaded_env(), multiprocessing.get_context("spawn").Pool(workers) as pool:
-        finishing = pool.imap_unordered(simulate, todo, chunksize=1)
-        for _ in todo:
-            left = None if limit is None else limit - (time.perf_counter() - started)
-            try:
-                if left is not None and left <= 0:
-                    raise multiprocessing.TimeoutError
-                finished = finishing.next(timeout=left)
-            except multiprocessing.TimeoutError:
-                log.warning("alerts: time limit reached; summarising the %d simulations done", len(results))
-                break
-            task = Task(*(finished[f] for f in Task.__dataclass_fields__))
-            alerts_checkpoint.append(checkpoint, code, asdict(task), finished)
-            results.append(alerts_checkpoint.as_loaded(finished))
-            if len(results) % max(1, len(tasks) // 40) == 0 or len(results) == len(tasks):
-                log.info(
-                    "alerts: %d/%d simulations, %.0f s",
-                    len(results),
-                    len(tasks),
-                    time.perf_counter() - started,
-                )
-    wall = time.perf_counter() - started
+    wall = alerts_checkpoint.run_resumable(
+        "alerts",
+        simulate,
+        todo,
+        workers=workers,
+        checkpoint=checkpoint,
+        code=code,
+        task_fields=[f.name for f in fields(Task)],
+        results=results,
+        total=len(tasks),
+        limit_s=limit,
+    )
     write_runs(RUNS_FILE, results)
     settings = {
         "seeds": seeds,

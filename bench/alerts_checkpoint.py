@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.alerts_memo import single_threaded_env
 from bench.common import REPO
+
+log = logging.getLogger(__name__)
 
 SOURCES: tuple[str, ...] = (
     "src/tracewatch/drift",
@@ -72,3 +78,40 @@ def as_loaded(result: Mapping[str, Any]) -> dict[str, Any]:
     and fresh simulations treats both alike."""
     loaded: dict[str, Any] = json.loads(json.dumps(result))
     return loaded
+
+
+def run_resumable(
+    name: str,
+    simulate: Callable[[Any], dict[str, Any]],
+    todo: Sequence[Any],
+    *,
+    workers: int,
+    checkpoint: Path,
+    code: str,
+    task_fields: Sequence[str],
+    results: list[dict[str, Any]],
+    total: int,
+    limit_s: float | None,
+) -> float:
+    """Simulate each task of `todo` on `workers` spawned processes (one per core, the libraries' own threads
+    kept to one), keeping each finished one in `checkpoint` and `results`, until all are done or `limit_s`
+    has passed (the rest is left for a rerun with the same code). Returns the wall seconds taken."""
+    started = time.perf_counter()
+    with single_threaded_env(), multiprocessing.get_context("spawn").Pool(workers) as pool:
+        finishing = pool.imap_unordered(simulate, todo, chunksize=1)
+        for _ in todo:
+            left = None if limit_s is None else limit_s - (time.perf_counter() - started)
+            try:
+                if left is not None and left <= 0:
+                    raise multiprocessing.TimeoutError
+                finished = finishing.next(timeout=left)
+            except multiprocessing.TimeoutError:
+                log.warning("%s: time limit reached; summarising the %d simulations done", name, len(results))
+                break
+            append(checkpoint, code, {field: finished[field] for field in task_fields}, finished)
+            results.append(as_loaded(finished))
+            if len(results) % max(1, total // 40) == 0 or len(results) == total:
+                log.info(
+                    "%s: %d/%d simulations, %.0f s", name, len(results), total, time.perf_counter() - started
+                )
+    return time.perf_counter() - started

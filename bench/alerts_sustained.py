@@ -23,16 +23,15 @@ simulations are kept in bench/work (`alerts_checkpoint`), so a later run with th
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from bench import alerts_checkpoint
 from bench.alerts_bench import _sample_texts, day_of, frame_of, time_limit
-from bench.alerts_memo import clear_memos, memoise_embed, memoise_reference_work, single_threaded_env
+from bench.alerts_memo import clear_memos, memoise_embed, memoise_reference_work
 from bench.alerts_report import rate
 from bench.common import REPO, VERDICT, machine_info
 
@@ -271,31 +270,23 @@ def run_benchmark(
         (t for t in tasks if (t.seed, t.size) not in done),
         key=lambda t: (t.seed % max(drift_seeds, 1), t.seed),
     )
-    limit = time_limit()
-    started = time.perf_counter()
-    with single_threaded_env(), multiprocessing.get_context("spawn").Pool(workers) as pool:
-        finishing = pool.imap_unordered(simulate, todo, chunksize=1)
-        for _ in todo:
-            left = None if limit is None else limit - (time.perf_counter() - started)
-            try:
-                if left is not None and left <= 0:
-                    raise multiprocessing.TimeoutError
-                finished = finishing.next(timeout=left)
-            except multiprocessing.TimeoutError:
-                log.warning("alerts_sustained: time limit; summarising the %d simulations done", len(results))
-                break
-            task = Task(finished["seed"], finished["size"], finished["drift"])
-            alerts_checkpoint.append(checkpoint, code, asdict(task), finished)
-            results.append(alerts_checkpoint.as_loaded(finished))
-            if len(results) % 20 == 0:
-                log.info(
-                    "alerts_sustained: %d/%d, %.0f s", len(results), len(tasks), time.perf_counter() - started
-                )
+    wall = alerts_checkpoint.run_resumable(
+        "alerts_sustained",
+        simulate,
+        todo,
+        workers=workers,
+        checkpoint=checkpoint,
+        code=code,
+        task_fields=[f.name for f in fields(Task)],
+        results=results,
+        total=len(tasks),
+        limit_s=time_limit(),
+    )
     settings = {
         "seeds": seeds,
         "drift_seeds": drift_seeds,
         "workers": workers,
-        "wall_s": round(time.perf_counter() - started, 1),
+        "wall_s": round(wall, 1),
         "planned": len(tasks),
         "completed": len(results),
         "resumed": len(done),
