@@ -30,6 +30,7 @@ from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestPlan, ingest_planned, plan_ingest, publish_data_docs
 from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports, day_metric_parts
 from tracewatch.reports import PublishedPartition
+from tracewatch.scoring import day_sample
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 from tracewatch.summaries import (
@@ -190,7 +191,15 @@ def nightly(
     nights: list[DriftNight] = []
     for touched in touched_dates:
         if spec is not None:
-            scored = score_traces(store, touched, spec, result.run_id)
+            picked = day_sample(  # each file's shortlist on the runner; the merge and the judges here
+                store,
+                touched,
+                size=spec.sample_size,
+                agreement_size=spec.agreement_size,
+                seed=spec.seed,
+                part_map=on_task_runner,
+            )
+            scored = score_traces(store, touched, spec, result.run_id, picked)
             published += scored.published
             scoring_messages.append(scored.message)
         rebaseline = rebaseline_from if touched == day else None

@@ -11,6 +11,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from flows.common import stage_task
 from tracewatch.experiments import Experiment
 from tracewatch.scoring import (
+    DaySample,
     StageResult,
     TraceScoringSpec,
     experiment_suite,
@@ -40,7 +41,12 @@ def trace_scoring_spec(source: str) -> TraceScoringSpec:
 
 
 @stage_task
-def score_traces(store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str) -> StageResult:
+def score_traces(
+    store: Store, day: dt.date, spec: TraceScoringSpec, run_id: str, picked: DaySample | None = None
+) -> StageResult:
+    """`picked`: the day's sample, picked file by file on the flow's runner (`day_sample` from the flow body)."""
     # Sync, for the sync nightly flow: judges are async calls, run on a loop of their own.
-    result: StageResult = run_coro_as_sync(score_production_traces(store, day, spec, run_id=run_id))
+    result: StageResult = run_coro_as_sync(
+        score_production_traces(store, day, spec, run_id=run_id, picked=picked)
+    )
     return result

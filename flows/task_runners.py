@@ -2,8 +2,8 @@
 (`TRACEWATCH_TASK_RUNNER`, docs/scaling.md) into a Prefect task runner, and that lets a store travel to a
 worker process without its credentials.
 
-- `threads` (default, also when the setting is empty): a thread pool in the flow's own process, as a flow runs
-  without a setting.
+- `threads[:n]` (default, also when the setting is empty): a pool of n threads (default: one per usable CPU)
+  in the flow's own process.
 - `processes[:n]`: a pool of n local processes (default: one per core).
 - `dask:<scheduler address>`: an existing Dask cluster, through `prefect-dask`'s `DaskTaskRunner`.
 - `dask-local[:n]`: a temporary `distributed.LocalCluster` of n single-threaded worker processes (default 2).
@@ -14,6 +14,7 @@ worker process without its credentials.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -30,7 +31,7 @@ from tracewatch.store import Store
 
 T = TypeVar("T")
 R = TypeVar("R")
-_FORMS = "threads, processes[:n], dask:<scheduler address> or dask-local[:n]"
+_FORMS = "threads[:n], processes[:n], dask:<scheduler address> or dask-local[:n]"
 _WORKERS = re.compile(r"^[1-9][0-9]{0,2}$")
 DEFAULT_LOCAL_DASK_WORKERS = 2
 
@@ -40,7 +41,9 @@ def task_runner_for(spec: str) -> TaskRunner[Any]:
     text = spec.strip()
     kind, _, arg = text.partition(":")
     if kind in ("", "threads") and not arg:  # set but empty (a deployment's unset variable): the default
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=default_threads())
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=_workers(text, arg, None))
     if kind == "processes":
         return ProcessPoolTaskRunner(max_workers=_workers(text, arg, None))
     if kind == "dask" and arg.strip():
@@ -54,6 +57,13 @@ def task_runner_for(spec: str) -> TaskRunner[Any]:
             cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True},
         )
     raise ConfigError(f"TRACEWATCH_TASK_RUNNER={spec!r} is not a task runner; expected {_FORMS}")
+
+
+def default_threads() -> int:
+    """Threads of the default runner: one per usable CPU. Each runs one file's step of a split stage, so the
+    flow's memory is a few files in flight, not the day (Prefect's own default has no limit: a 100-file day
+    read all its files at once)."""
+    return max(2, len(os.sched_getaffinity(0)))
 
 
 def configured_task_runner() -> TaskRunner[Any]:

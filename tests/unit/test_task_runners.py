@@ -4,6 +4,7 @@ https://docs.prefect.io/integrations/prefect-dask, sends task arguments to the w
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from tracewatch.store import Store
 
 @pytest.mark.parametrize("spec", ["threads", "", "  "])
 def test_threads_is_the_default_and_an_empty_setting_means_it(spec: str) -> None:
-    assert isinstance(task_runner_for(spec), ThreadPoolTaskRunner)
+    runner = task_runner_for(spec)
+    assert isinstance(runner, ThreadPoolTaskRunner)
+    # bounded: a split stage's parts are a few files in flight, not every file of the day at once
+    assert runner._max_workers == max(2, len(os.sched_getaffinity(0)))
+
+
+def test_threads_take_a_count() -> None:
+    runner = task_runner_for("threads:3")
+    assert isinstance(runner, ThreadPoolTaskRunner) and runner._max_workers == 3
 
 
 def test_processes_take_a_worker_count() -> None:
@@ -40,7 +49,9 @@ def test_dask_local_starts_single_threaded_worker_processes() -> None:
     assert task_runner_for("dask-local").cluster_kwargs["n_workers"] == 2
 
 
-@pytest.mark.parametrize("spec", ["dask", "dask:", "spark:x", "processes:many", "dask-local:0", "threads:2"])
+@pytest.mark.parametrize(
+    "spec", ["dask", "dask:", "spark:x", "processes:many", "dask-local:0", "threads:many"]
+)
 def test_a_wrong_setting_is_refused_naming_the_forms(spec: str) -> None:
     with pytest.raises(ConfigError, match="TRACEWATCH_TASK_RUNNER"):
         task_runner_for(spec)

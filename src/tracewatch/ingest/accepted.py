@@ -113,14 +113,23 @@ def _scan(
         together = _read_together(store, keys, columns, rejected_rows)
         if together is not None:
             return together
+
+    def accepted(key: str) -> pl.DataFrame | RejectedFile:
+        # Cut to the file's accepted rows (and sample) in the reading thread: only READ_THREADS whole files
+        # are ever in memory, whatever the day's size.
+        read = read_trace_file(store, key, columns)
+        return (
+            read if isinstance(read, RejectedFile) else _accepted_rows(read, rejected_rows, max_rows_per_file)
+        )
+
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        reads = list(pool.map(lambda key: read_trace_file(store, key, columns), keys))
+        reads = list(pool.map(accepted, keys))
     frames = []
     for read in reads:
         if isinstance(read, RejectedFile):
             log.warning("%s was ingested but cannot be read now: %s", read.key, read.reason)
         else:
-            frames.append(_accepted_rows(read, rejected_rows, max_rows_per_file))
+            frames.append(read)
     if not frames:
         return pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in columns})
     return pl.concat(frames)

@@ -48,8 +48,10 @@ ATTACHED_SCHEMA: dict[str, pl.DataType] = {
 """An accepted event with where it came from: its `feedback/date=` partition, file, first ingest and run."""
 
 
-def trace_index(store: Store, ledger: Ledger) -> pl.DataFrame:
-    """`trace_id`, `date` of every accepted trace, the index brought up to date with the ledger first."""
+def trace_index(store: Store, ledger: Ledger, wanted: pl.Series) -> pl.DataFrame:
+    """`trace_id`, `date` of the accepted traces among the `wanted` ids, the index brought up to date with the
+    ledger first. Only the wanted ids are kept from the stored index: a night holds the feedback's traces, not
+    every trace of the history."""
     try:
         stamps: dict[str, str] = store.read_json(INDEX_STAMPS)
     except FileNotFoundError:
@@ -68,7 +70,7 @@ def trace_index(store: Store, ledger: Ledger) -> pl.DataFrame:
     if not current:
         return pl.DataFrame(schema={"trace_id": pl.String(), "date": pl.Date()})
     keys = [_index_key(dt.date.fromisoformat(value)) for value in sorted(current)]
-    return store.scan_parquet(keys).collect()
+    return store.scan_parquet(keys).filter(pl.col("trace_id").is_in(wanted.unique().implode())).collect()
 
 
 def _index_key(day: dt.date) -> str:

@@ -144,7 +144,10 @@ def ingest_new_feedback(
             entries.append(_entry(obj, day, checked.rows, quarantined, checked.reason, run_id, now))
     ledger.record(entries)
     candidates = pl.concat([_read_pending(store), *fresh]).cast(ATTACHED_SCHEMA)  # type: ignore[arg-type]
-    index = trace_index(store, load_ledger(store))
+    if candidates.height:
+        index = trace_index(store, load_ledger(store), candidates.get_column("trace_id"))
+    else:  # nothing waits: the index is brought up to date on the next night that needs it
+        index = pl.DataFrame(schema={"trace_id": pl.String(), "date": pl.Date()})
     found = candidates.join(index, on="trace_id", how="left", maintain_order="left")
     # the run that attaches an event owns it, so a waiting event whose trace arrived tonight rebuilds its date
     resolved = found.filter(pl.col("date").is_not_null()).with_columns(run_id=pl.lit(run_id))
