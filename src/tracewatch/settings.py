@@ -89,10 +89,10 @@ class Settings(BaseSettings):
     task_runner: str = Field(
         default="threads",
         validation_alias=AliasChoices("TRACEWATCH_TASK_RUNNER"),
-        description="Where the nightly flow (and each night of a backfill) runs its ingest, monitoring and "
-        "dataset tasks: threads[:n] (default: one thread per usable CPU, in the flow's process), processes[:n], dask:<scheduler address> (an "
-        "existing Dask cluster; its workers read the store with their own credentials) or dask-local[:n] (a "
-        "temporary local Dask cluster of n worker processes); docs/scaling.md.",
+        description="Where the nightly flow (and each night of a backfill) runs its per-file steps and stage "
+        "tasks: threads[:n] (default: one thread per usable CPU, in the flow's process), processes[:n], "
+        "dask:<scheduler address> (an existing Dask cluster; its workers read the store with their own "
+        "credentials) or dask-local[:n] (a temporary local Dask cluster of n worker processes); docs/scaling.md.",
     )
 
     data_docs: bool = Field(
