@@ -19,12 +19,11 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from prefect import task, unmapped
-from prefect.cache_policies import NO_CACHE
+from prefect import unmapped
 from prefect.runtime import task_run
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from flows.common import RETRIES, RETRY_DELAYS_S, transient
+from flows.common import stage_task
 from tracewatch.errors import ConfigError
 from tracewatch.settings import Settings
 from tracewatch.store import Store
@@ -123,16 +122,12 @@ def _part_run_name() -> str:
     return f"{getattr(getattr(step, 'func', step), '__name__', 'part')}-{task_run.parameters['index']}"
 
 
-@task(
-    cache_policy=NO_CACHE,
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS_S,
-    retry_condition_fn=transient,
-    task_run_name=_part_run_name,
-)
-def run_part(step: Callable[[Any], Any], item: Any, index: int) -> Any:
+def _run_part(step: Callable[[Any], Any], item: Any, index: int) -> Any:
     """One part of a split stage (`tracewatch.part_map`), as a task: retried like a stage, named after its step."""
     return step(item)
+
+
+run_part = stage_task(_run_part).with_options(name="run_part", task_run_name=_part_run_name)
 
 
 def on_task_runner(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
