@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import multiprocessing
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
@@ -39,10 +39,25 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def in_processes(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
-    """Each part in one of two spawned processes: nothing reaches them but what pickles."""
+@pytest.fixture(scope="module")
+def spawned() -> Iterator[ProcessPoolExecutor]:
+    """Two spawned worker processes for the module: nothing reaches them but what pickles. One pool for every
+    step (each spawn imports the library, seconds on a busy 2-core machine), as a runner's workers serve many."""
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
+
+
+@pytest.fixture(params=["processes", "threads"])
+def part_map(request: pytest.FixtureRequest) -> PartMap:
+    """Each part in one of the two spawned processes, or in threads (`in_threads`, the flow's own)."""
+    if request.param == "threads":
+        return in_threads
+    pool: ProcessPoolExecutor = request.getfixturevalue("spawned")
+
+    def in_processes(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
         return list(pool.map(step, items))
+
+    return in_processes
 
 
 def _plant(store: Store) -> None:
@@ -104,7 +119,6 @@ def _left(store: Store) -> dict[str, pl.DataFrame]:
     return out
 
 
-@pytest.mark.parametrize("part_map", [in_processes, in_threads], ids=["processes", "threads"])
 def test_the_split_stages_publish_what_the_one_part_night_publishes(
     s3_server: S3Server, store_env: Store, part_map: PartMap
 ) -> None:
