@@ -74,6 +74,19 @@ def fresh_store(monkeypatch: pytest.MonkeyPatch, s3_env: dict[str, str]) -> Stor
     return store
 
 
+@pytest.fixture(scope="module")
+def reference(s3_server: S3Server) -> Iterator[Store]:
+    """The nights on the thread pool in the flow's process, which the Dask runs must equal: the same days on
+    a store of their own, run once for the module (both tests compare with the same single-process nights)."""
+    env = s3_server.environment(TEST_BUCKET, f"t-{uuid.uuid4().hex[:12]}")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        store = fresh_store(monkeypatch, env)
+        run_nights(ThreadPoolTaskRunner())
+        yield store
+
+
 def run_nights(task_runner: Any) -> None:
     for offset in range(DAYS):
         nightly.with_options(task_runner=task_runner)(day=START + dt.timedelta(days=offset))
@@ -137,24 +150,26 @@ def test_the_store_travels_to_a_worker_without_its_credentials(s3_env: dict[str,
 
 
 def test_a_night_on_a_dask_cluster_equals_the_single_process_night(
-    monkeypatch: pytest.MonkeyPatch, s3_env: dict[str, str], cluster: distributed.LocalCluster
+    monkeypatch: pytest.MonkeyPatch,
+    s3_env: dict[str, str],
+    cluster: distributed.LocalCluster,
+    reference: Store,
 ) -> None:
-    single = fresh_store(monkeypatch, s3_env)
-    run_nights(ThreadPoolTaskRunner())
     on_dask = fresh_store(monkeypatch, s3_env)
     run_nights(task_runner_for(f"dask:{cluster.scheduler_address}"))
 
     with distributed.Client(cluster) as client:  # type: ignore[no-untyped-call]  # the workers ran tasks
         ran = client.run(lambda dask_worker: len(dask_worker.data) + dask_worker.state.executed_count)
     assert sum(ran.values()) > 0
-    assert_same_night(single, on_dask)
+    assert_same_night(reference, on_dask)
 
 
 def test_a_worker_killed_mid_night_leaves_a_clean_run_and_a_rerun_the_same_reports(
-    monkeypatch: pytest.MonkeyPatch, s3_env: dict[str, str], cluster: distributed.LocalCluster
+    monkeypatch: pytest.MonkeyPatch,
+    s3_env: dict[str, str],
+    cluster: distributed.LocalCluster,
+    reference: Store,
 ) -> None:
-    reference = fresh_store(monkeypatch, s3_env)
-    run_nights(ThreadPoolTaskRunner())
     store = fresh_store(monkeypatch, s3_env)
     killed: list[int] = []
     with distributed.Client(cluster) as client:  # type: ignore[no-untyped-call]
