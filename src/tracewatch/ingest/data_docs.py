@@ -17,6 +17,7 @@ import polars as pl
 
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
+from tracewatch.ingest.ledger import Ledger, load_ledger
 from tracewatch.store import Store
 from tracewatch.validation import load_suite, run_suite, sample_for_gx, trace_suite_path
 
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 DOCS_PREFIX = "warehouse/data_docs"
 RESULTS_PREFIX = "warehouse/validation"
 SAMPLE_ROWS = 5_000
+FILE_SHARE = 2
+"""Each file gives at most this many times its even share of the sample: enough rows to fill the sample when a
+few files have fewer, while a day of many files is read as about `FILE_SHARE * sample_rows` rows, not
+`sample_rows` per file (at 100 files, 500,000 rows with their texts: 550 MB in the flow's process)."""
 
 
 def publish_data_docs(
@@ -34,7 +39,9 @@ def publish_data_docs(
     suite = load_suite(trace_suite_path()).for_gx()  # the part GX runs: no list columns to read
     columns = suite.columns
     rejected = quarantine.read_records(store, day, ["scope", *columns]).filter(pl.col("scope") == "row")
-    accepted = scan_accepted(store, day, columns, max_rows_per_file=sample_rows)
+    ledger = load_ledger(store)
+    per_file = rows_per_file(ledger, day, sample_rows)
+    accepted = scan_accepted(store, day, columns, ledger, max_rows_per_file=per_file)
     frame = pl.concat([rejected.select(columns), accepted.select(columns)])
     if frame.height == 0:
         log.info("no rows for %s: no Data Docs", day)
@@ -57,3 +64,12 @@ def publish_data_docs(
     url = store.uri(f"{prefix}/{index}")
     log.info("Data Docs of %s published at %s (readable offline)", day, url)
     return url
+
+
+def rows_per_file(ledger: Ledger, day: dt.date, sample_rows: int) -> int:
+    """The rows each of `day`'s accepted files contributes to the pool the sample is drawn from: `FILE_SHARE`
+    times its even share of `sample_rows` (all of `sample_rows` for a day of one file), so the pool, and the
+    flow's memory, stays about the sample's size however many files the day has."""
+    entries = ledger.for_date(day).filter(pl.col("status") != "rejected")
+    files = max(1, entries.height)
+    return min(sample_rows, -(-FILE_SHARE * sample_rows // files))
