@@ -3,7 +3,7 @@ day 10, 2 new items a night, the demo's trace scoring), without the model: the n
 planted PII on some night, and every night has traces with feedback for the judge's agreement. Checked on
 the fixed demo dates and on the dates a demo run today uses (the planted traces depend on the date).
 
-The full run, model included, is tests/orchestration/test_demo_defaults_end_to_end.py."""
+The full run, model included, is tests/orchestration/test_demo_end_to_end.py."""
 
 from __future__ import annotations
 
