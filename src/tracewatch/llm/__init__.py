@@ -6,11 +6,17 @@ one set of provider limits and one cost cap. Everything a caller needs is export
 are private.
 """
 
-from tracewatch.llm._budget import CostBudget, Reservation
+from tracewatch.llm._budget import Booking, CostBudget, Estimate, Reservation
 from tracewatch.llm._cache import CACHE_PREFIX, PACK_PREFIX, CacheKeys, ResponseCache, cache_key
 from tracewatch.llm._calls import NOT_ATTEMPTED, CallContext, CallResult, Invoke, answer
 from tracewatch.llm._client import LiteLLMClient, Transport
-from tracewatch.llm._limits import LimitSettings, ProviderLimits, limit_settings_from_dict
+from tracewatch.llm._limits import (
+    LimitSettings,
+    ProviderLimits,
+    SharedGate,
+    limit_settings_from_dict,
+    provider_key,
+)
 from tracewatch.llm._param_names import OPENAI_CHAT_PARAMS, accepted_params, check_param_names
 from tracewatch.llm._params import (
     REFUSED_PARAMS,
@@ -34,6 +40,7 @@ __all__ = [
     "PACK_PREFIX",
     "REFUSED_PARAMS",
     "STRICT_CONFIG",
+    "Booking",
     "CacheKeys",
     "CallContext",
     "CallOptions",
@@ -42,6 +49,7 @@ __all__ = [
     "CallStatus",
     "Completion",
     "CostBudget",
+    "Estimate",
     "Invoke",
     "LimitSettings",
     "LiteLLMClient",
@@ -54,6 +62,7 @@ __all__ = [
     "ResponseCache",
     "RetryPolicy",
     "Runtime",
+    "SharedGate",
     "Sleep",
     "Transport",
     "accepted_params",
@@ -70,6 +79,7 @@ __all__ = [
     "load_litellm",
     "model_runtime",
     "parse_config",
+    "provider_key",
     "read_api_base_env",
     "redact_url",
     "register_model_prices",

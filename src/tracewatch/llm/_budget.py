@@ -7,7 +7,10 @@ Once a call is refused the budget stays closed: every later call is refused too,
 tail of `skipped_budget` items instead of cheap calls squeezing in between expensive ones. Cache hits cost
 nothing and never ask the budget.
 
-Thread-safe: chunks running on several event loops of one process can share one budget.
+Thread-safe: chunks running on several event loops of one process can share one budget. Chunks in other
+processes (a Dask cluster) each get a budget of their own, opened with what the run knows (`spent_usd`, the
+`estimates` per config, a `closed_reason`), and hand back what they `booked`, so the run's ledger replays their
+calls in the same order an in-process budget would have seen them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tracewatch.errors import ConfigError
@@ -59,18 +63,59 @@ def cap_message(cap_usd: float, spent_usd: float, reserved_usd: float, next_usd:
     )
 
 
+Estimate = tuple[float, int, int]
+"""What a budget knows about one config's price: total USD of its finished calls, their number, and how many of
+them reported no cost."""
+
+Booking = tuple[str, float | None]
+"""One finished call as a budget booked it: the config key and its cost (None: the client reported none)."""
+
+
 class CostBudget:
     """A cap in USD shared by every call of an experiment (or of one run of it)."""
 
-    def __init__(self, cap_usd: float, *, spent_usd: float = 0.0) -> None:
+    def __init__(
+        self,
+        cap_usd: float,
+        *,
+        spent_usd: float = 0.0,
+        estimates: Mapping[str, Estimate] | None = None,
+        closed_reason: str | None = None,
+        record: bool = False,
+    ) -> None:
         if cap_usd < 0 or spent_usd < 0:
             raise ConfigError(f"cost cap {cap_usd!r} and spent {spent_usd!r} must be >= 0 USD")
         self.cap_usd = float(cap_usd)
         self._spent = float(spent_usd)
         self._reserved = 0.0
-        self._estimates: dict[str, _Estimate] = {}
-        self._closed_reason: str | None = None
+        self._estimates: dict[str, _Estimate] = {
+            key: _Estimate(total, calls, unknown)
+            for key, (total, calls, unknown) in (estimates or {}).items()
+        }
+        self._closed_reason: str | None = closed_reason
+        self._booked: list[Booking] | None = [] if record else None
         self._lock = threading.Lock()
+
+    def estimates(self) -> dict[str, Estimate]:
+        """The price learned per config so far, to open another budget (another process's) with it."""
+        with self._lock:
+            return {k: (e.total_usd, e.calls, e.unknown_cost_calls) for k, e in self._estimates.items()}
+
+    def booked(self) -> tuple[Booking, ...]:
+        """Every finished call booked here, in booking order (only a budget opened with `record=True` keeps
+        them: a chunk's budget in another process, a few hundred calls)."""
+        with self._lock:
+            return tuple(self._booked or ())
+
+    def book(self, key: str, cost_usd: float | None) -> None:
+        """Book a call made elsewhere (another process's, an earlier attempt of a chunk) as if settled here."""
+        with self._lock:
+            self._book_locked(self._estimates.setdefault(key, _Estimate()), key, cost_usd)
+
+    def close(self, reason: str) -> None:
+        """Refuse every later call with `reason` (the run's budget closed in another process)."""
+        with self._lock:
+            self._closed_reason = self._closed_reason or reason
 
     @property
     def spent_usd(self) -> float:
@@ -125,15 +170,18 @@ class CostBudget:
             estimate = self._estimates[reservation.key]
             if reservation.probe:
                 estimate.probing = False
-            if not called:
-                return
-            if cost_usd is None:
-                estimate.unknown_cost_calls += 1
-                if estimate.unknown_cost_calls == 1:
-                    log.warning(
-                        "config %s: the client reports no cost, so the cost cap counts its calls as free",
-                        reservation.key,
-                    )
-            self._spent += cost_usd or 0.0
-            estimate.total_usd += cost_usd or 0.0
-            estimate.calls += 1
+            if called:
+                self._book_locked(estimate, reservation.key, cost_usd)
+
+    def _book_locked(self, estimate: _Estimate, key: str, cost_usd: float | None) -> None:
+        if cost_usd is None:
+            estimate.unknown_cost_calls += 1
+            if estimate.unknown_cost_calls == 1:
+                log.warning(
+                    "config %s: the client reports no cost, so the cost cap counts its calls as free", key
+                )
+        self._spent += cost_usd or 0.0
+        estimate.total_usd += cost_usd or 0.0
+        estimate.calls += 1
+        if self._booked is not None:
+            self._booked.append((key, cost_usd))

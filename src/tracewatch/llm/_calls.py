@@ -110,7 +110,8 @@ async def answer(
             if stopped is not None:
                 raise _StoppedError(stopped)
             tried = number
-            completion = await _call_once(invoke, ctx.timeout_s)
+            async with ctx.throttle.shared(ticket):  # other processes' limits (a no-op in one process)
+                completion = await _call_once(invoke, ctx.timeout_s)
         except ModelError as error:
             last_error = error
             outcome: Outcome = "rate_limited" if error.rate_limited else "error"

@@ -5,13 +5,21 @@ A call's provider is its `api_base` when it has one (two deployments behind diff
 apart), else the litellm prefix of its model (`anthropic/claude-...` -> `anthropic`), else the model name.
 Settings are looked up by exact model string first, then by provider, then the default applies. A task
 config (Python code instead of a model) is limited under the key `task:<module:function>`.
+
+These limits hold within one process. Calls made in several processes (an experiment's chunks on a Dask cluster)
+share a `SharedGate` as well: every call passes it around the request, and it holds the provider's
+requests and tokens per minute and its concurrency across processes (the flows implement it with Prefect's
+global concurrency and rate limits on the server); the per-process buckets are then off, the adaptive
+concurrency limit stays, under the gate.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pydantic import PositiveFloat, PositiveInt
 from pydantic.dataclasses import dataclass as pydantic_dataclass
@@ -64,6 +72,16 @@ def estimate_tokens(messages: Sequence[Message], max_output_tokens: int | None, 
     return prompt + int(max_output_tokens if max_output_tokens is not None else mean_output)
 
 
+class SharedGate(Protocol):
+    """Limits shared with other processes: `slot` waits until a call to provider `key` may start under
+    `settings` (its requests and `tokens` per minute, its concurrency) and holds the call's concurrency slot
+    until the block ends. It must be picklable and carry no secret: it travels to worker processes."""
+
+    def slot(
+        self, key: str, settings: LimitSettings, tokens: int
+    ) -> AbstractAsyncContextManager[None]: ...  # pragma: no cover - a protocol
+
+
 @dataclass(frozen=True)
 class Ticket:
     """A call's claim on its throttle, handed back at release."""
@@ -80,6 +98,8 @@ class Throttle:
     limiter: AdaptiveLimiter
     requests: TokenBucket | None = None
     tokens: TokenBucket | None = None
+    settings: LimitSettings | None = None
+    gate: SharedGate | None = None
     _output_tokens: float = field(default=0.0, repr=False)
     _outputs: int = field(default=0, repr=False)
 
@@ -91,12 +111,20 @@ class Throttle:
         estimated = 0
         if self.requests is not None:
             await self.requests.take(1)
-        if self.tokens is not None:
+        paced = self.gate is not None and self.settings is not None and self.settings.tokens_per_minute
+        if self.tokens is not None or paced:
             params = call.params if call is not None else {}
             cap = params.get("max_tokens") or params.get("max_completion_tokens")
             estimated = estimate_tokens(messages, cap, self.mean_output_tokens)
+        if self.tokens is not None:
             await self.tokens.take(estimated)
         return Ticket(await self.limiter.acquire(), estimated)
+
+    def shared(self, ticket: Ticket) -> AbstractAsyncContextManager[None]:
+        """The gate shared with other processes around one attempt (nothing without a gate)."""
+        if self.gate is None or self.settings is None:
+            return nullcontext()
+        return self.gate.slot(self.key, self.settings, ticket.estimated_tokens)
 
     def release(
         self,
@@ -121,30 +149,43 @@ class ProviderLimits:
     provider. Pass one instance to every chunk that should share limits."""
 
     def __init__(
-        self, default: LimitSettings | None = None, overrides: Mapping[str, LimitSettings] | None = None
+        self,
+        default: LimitSettings | None = None,
+        overrides: Mapping[str, LimitSettings] | None = None,
+        *,
+        gate: SharedGate | None = None,
     ) -> None:
         self.default = default or LimitSettings()
         self.overrides = dict(overrides or {})
+        self.gate = gate
         self._throttles: dict[str, Throttle] = {}
         self._lock = threading.Lock()
 
     def for_call(self, call: CallParams) -> Throttle:
-        return self.for_key(call.model if call.model in self.overrides else provider_key(call))
+        return self.for_key(self.key_for(call))
 
     def for_key(self, key: str) -> Throttle:
         """The throttle named `key` (a provider, a model, or `task:<ref>` for a task config)."""
         with self._lock:
             throttle = self._throttles.get(key)
             if throttle is None:
-                throttle = self._throttles[key] = self._build(key, self.overrides.get(key, self.default))
+                throttle = self._throttles[key] = self._build(key, self.settings_for(key), self.gate)
             return throttle
+
+    def settings_for(self, key: str) -> LimitSettings:
+        """The limits of throttle `key`: its own, else the default."""
+        return self.overrides.get(key, self.default)
+
+    def key_for(self, call: CallParams) -> str:
+        """The throttle key a call goes through (`for_call`'s)."""
+        return call.model if call.model in self.overrides else provider_key(call)
 
     def throttles(self) -> dict[str, Throttle]:
         with self._lock:
             return dict(self._throttles)
 
     @staticmethod
-    def _build(key: str, settings: LimitSettings) -> Throttle:
+    def _build(key: str, settings: LimitSettings, gate: SharedGate | None) -> Throttle:
         limiter = AdaptiveLimiter(
             settings.max_concurrency,
             min_concurrency=settings.min_concurrency,
@@ -154,11 +195,14 @@ class ProviderLimits:
             max_pause_s=settings.max_pause_s,
             name=key,
         )
-        rpm = settings.requests_per_minute
-        tpm = settings.tokens_per_minute
+        # With a gate, the per-minute budgets are the gate's (shared by every process), not this process's.
+        rpm = settings.requests_per_minute if gate is None else None
+        tpm = settings.tokens_per_minute if gate is None else None
         return Throttle(
             key=key,
             limiter=limiter,
             requests=TokenBucket(rpm) if rpm else None,
             tokens=TokenBucket(tpm) if tpm else None,
+            settings=settings,
+            gate=gate,
         )

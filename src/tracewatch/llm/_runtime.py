@@ -16,7 +16,7 @@ from tracewatch.llm._budget import CostBudget
 from tracewatch.llm._cache import ResponseCache
 from tracewatch.llm._calls import CallContext
 from tracewatch.llm._client import LiteLLMClient
-from tracewatch.llm._limits import LimitSettings, ProviderLimits
+from tracewatch.llm._limits import LimitSettings, ProviderLimits, SharedGate
 from tracewatch.llm._params import CallParams
 from tracewatch.llm._retry import RetryPolicy, Sleep
 from tracewatch.llm._types import ModelClient
@@ -72,12 +72,14 @@ def model_runtime(
     *,
     cache: bool = True,
     budget: CostBudget | None = None,
+    gate: SharedGate | None = None,
 ) -> Runtime:
     """A runtime for any model calls (an experiment's, or LLM judges'): the litellm client, the store's response
-    cache and these provider limits. Close it with `await runtime.aclose()` on the loop that used it."""
+    cache and these provider limits (with `gate`: shared with other processes). Close it with
+    `await runtime.aclose()` on the loop that used it."""
     return Runtime(
         client=LiteLLMClient(),
         cache=ResponseCache(store) if cache else None,
-        limits=ProviderLimits(overrides=limits),
+        limits=ProviderLimits(overrides=limits, gate=gate),
         budget=budget,
     )
