@@ -2,12 +2,22 @@
 with prompt templates, or a Python task), `trials` times, every answer recorded as one row.
 
 Load an experiment (`load_experiment`), check it against a dataset version (`launch`), and run it
-(`run_experiment`, or `prepare_run` + `run_planned_chunk` per chunk under an orchestrator); the rows and the
+(`run_experiment`, or `prepare_run` + `run_planned_chunk` per chunk under an orchestrator, or `chunk_order` +
+`run_chunk_order` per chunk in other processes, with a `BudgetLedger` for the cost cap); the rows and the
 record are read back with `read_experiment_items` and `read_record`. Model calls go through `tracewatch.llm`.
 Everything a caller needs is exported here; the modules behind it are private.
 """
 
 from tracewatch.experiments._config import ExperimentConfig
+from tracewatch.experiments._elsewhere import (
+    Allowance,
+    BudgetLedger,
+    ChunkOrder,
+    chunk_order,
+    earlier_attempt,
+    run_chunk_order,
+    throttle_settings,
+)
 from tracewatch.experiments._experiment import Experiment
 from tracewatch.experiments._launch import (
     DatasetInput,
@@ -20,7 +30,7 @@ from tracewatch.experiments._launch import (
 )
 from tracewatch.experiments._lifecycle import ExperimentSpec, finish_experiment, start_experiment
 from tracewatch.experiments._loading import experiment_from_dict, load_experiment, shipped_experiments
-from tracewatch.experiments._plan import ChunkPlan
+from tracewatch.experiments._plan import ChunkPlan, interleaved
 from tracewatch.experiments._progress import (
     PROGRESS_LOGGER,
     ProgressCallback,
@@ -43,7 +53,6 @@ from tracewatch.experiments._runner import (
     ExperimentResult,
     PreparedRun,
     RunnerSettings,
-    interleaved,
     prepare_run,
     run_experiment,
     run_planned_chunk,
@@ -62,6 +71,9 @@ __all__ = [
     "PROGRESS_LOGGER",
     "STATUSES",
     "TERMINAL_KINDS",
+    "Allowance",
+    "BudgetLedger",
+    "ChunkOrder",
     "ChunkPlan",
     "ChunkResult",
     "ConfigEntry",
@@ -81,10 +93,12 @@ __all__ = [
     "RunnerSettings",
     "TaskFn",
     "TerminalStops",
+    "chunk_order",
     "console_progress",
     "cost_aggregates",
     "dataset_input",
     "default_experiment_id",
+    "earlier_attempt",
     "experiment_from_dict",
     "experiment_markdown",
     "experiment_runtime",
@@ -103,10 +117,12 @@ __all__ = [
     "read_record",
     "render_template",
     "resolve_task",
+    "run_chunk_order",
     "run_experiment",
     "run_planned_chunk",
     "shipped_experiments",
     "start_experiment",
     "stopped_reason",
+    "throttle_settings",
     "unpriced",
 ]

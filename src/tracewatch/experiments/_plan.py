@@ -56,6 +56,12 @@ def plan_chunks(config_count: int, item_count: int, chunk_size: int) -> list[Chu
     return plans
 
 
+def interleaved(plans: Sequence[ChunkPlan]) -> list[ChunkPlan]:
+    """The order to start chunks in: slice by slice across the configs, so that configs on different providers
+    run side by side instead of one provider after the other."""
+    return sorted(plans, key=lambda plan: (plan.start, plan.config_index))
+
+
 def check_configs(configs: Sequence[ExperimentConfig]) -> None:
     """Two configs with one fingerprint would write over each other's keys; two with one name confuse reports."""
     if not configs:

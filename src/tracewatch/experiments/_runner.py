@@ -4,9 +4,9 @@ recorded as one row.
 The coarse unit is a chunk: one config and a slice of the items (`plan_chunks`). `prepare_run` starts the
 record and plans the chunks; `run_planned_chunk` runs one chunk on the caller's event loop (an orchestrator
 wraps one task around it); `run_experiment` does both and runs the chunks concurrently on one loop, sharing
-the provider limits and the cost budget. Inside a chunk, a
-bounded pool of workers takes the (item, trial) pairs one by one; each pair ends as `ok`, `error` (with the
-reason) or `skipped_budget` (with the reason), and its row goes into a buffer flushed as Parquet parts. A rerun
+the provider limits and the cost budget. Inside a chunk, a bounded pool of workers takes the (item, trial)
+pairs one by one; each ends as `ok`, `error` or `skipped_budget` (with the reason), and its row goes into a
+buffer flushed as Parquet parts (chunks in other processes: `_elsewhere`). A rerun
 with the same experiment id skips the keys that already have an `ok` row (`mode="resume"`), or reruns only
 the errors (`mode="retry_failed"`).
 """
@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -29,14 +29,15 @@ from tracewatch.errors import ConfigError
 from tracewatch.experiments._config import ExperimentConfig
 from tracewatch.experiments._lifecycle import ExperimentSpec, finish_experiment, start_experiment
 from tracewatch.experiments._parts import PartWriter
-from tracewatch.experiments._plan import ChunkPlan, check_configs, plan_chunks, prepare_items
+from tracewatch.experiments._plan import ChunkPlan, check_configs, interleaved, plan_chunks, prepare_items
 from tracewatch.experiments._progress import Progress, ProgressCallback, ProgressSnapshot, console_progress
 from tracewatch.experiments._records import ExperimentRecord
-from tracewatch.experiments._resume import ResumeState, RunMode, load_resume_state
+from tracewatch.experiments._resume import ItemKey, ResumeState, RunMode, load_resume_state
 from tracewatch.experiments._rows import cached_rows, item_row
 from tracewatch.experiments._stopping import TerminalStops, not_attempted
 from tracewatch.experiments._templates import ItemFieldError
 from tracewatch.llm import (
+    Booking,
     CacheKeys,
     CallParams,
     CallResult,
@@ -102,6 +103,9 @@ class ChunkResult:
     elapsed_s: float
     stopped_reason: str | None = None
     """Why the config stopped calling during this run (repeated terminal errors), or None."""
+    # In another process: the calls its own budget booked (replayed by the run's ledger), why it closed.
+    booked: tuple[Booking, ...] = ()
+    budget_closed: str | None = None
 
 
 def stopped_reason(chunks: Sequence[ChunkResult]) -> str | None:
@@ -169,11 +173,14 @@ class PreparedRun:
             return None
         return CostBudget(self.spec.budget_usd, spent_usd=self.state.spent_usd)
 
-    def units(self, plan: ChunkPlan) -> tuple[list[_Unit], int]:
-        """The (item, trial) pairs `plan` must do in this run, and how many it skips as already done."""
+    def units(self, plan: ChunkPlan, skip: Collection[ItemKey] = ()) -> tuple[list[_Unit], int]:
+        """The (item, trial) pairs `plan` must do in this run, and how many it skips as already done (by an
+        earlier run, or in `skip`: by an earlier attempt of the chunk in this run)."""
         fingerprint = self.configs[plan.config_index].fingerprint()
         rows = plan.items(self.items).to_dicts()
-        return _units(rows, fingerprint, self.spec.trials, self.state, self.mode)
+        units, done = _units(rows, fingerprint, self.spec.trials, self.state, self.mode)
+        kept = [(item, trial) for item, trial in units if (fingerprint, item["item_id"], trial) not in skip]
+        return kept, done + len(units) - len(kept)
 
 
 def prepare_run(
@@ -211,11 +218,12 @@ async def run_planned_chunk(
     runtime: Runtime,
     settings: RunnerSettings | None = None,
     progress: Progress | None = None,
+    skip: Collection[ItemKey] = (),
 ) -> ChunkResult:
     """Run one chunk of a prepared run (an orchestrator's task body). Without `progress`, the chunk logs one
-    line when it ends; share a `Progress` to count the whole run instead."""
+    line when it ends; share a `Progress` to count the whole run. `skip`: keys an earlier attempt wrote."""
     settings = settings or RunnerSettings()
-    units, done = prepared.units(plan)
+    units, done = prepared.units(plan, skip)
     config = prepared.configs[plan.config_index]
     own = progress is None
     progress = progress or Progress(
@@ -266,12 +274,6 @@ async def run_experiment(
     return ExperimentResult(
         prepared.run_id, record, tuple(started[plan].result() for plan in prepared.plans), snapshot
     )
-
-
-def interleaved(plans: Sequence[ChunkPlan]) -> list[ChunkPlan]:
-    """The order to start chunks in: slice by slice across the configs, so that configs on different providers
-    run side by side instead of one provider after the other."""
-    return sorted(plans, key=lambda plan: (plan.start, plan.config_index))
 
 
 def _units(

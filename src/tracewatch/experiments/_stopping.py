@@ -68,6 +68,11 @@ class TerminalStops:
         with self._lock:
             self._streaks[key].probing -= 1
 
+    def stop(self, key: str, reason: str) -> None:
+        """Config `key` starts no more calls, for `reason` (it stopped in another process of the run)."""
+        with self._lock:
+            self._streaks.setdefault(key, _Streak()).reason = reason
+
     def __reduce__(self) -> tuple[Any, ...]:
         # A lock cannot be pickled; a copy sent to another process (a distributed task) starts its own count.
         return (TerminalStops, ())
