@@ -3,9 +3,13 @@
 By hand from the Prefect UI (`experiment` flow: any dataset version, any shipped experiment, a YAML path or
 configs typed in as a mapping), and from the nightly flow, on the newest version of the nightly dataset.
 
-One Prefect task per chunk (one config x a slice of the items). The chunks run concurrently on the flow's
-event loop and share one runtime, so provider limits, the response cache and the cost cap hold across all of
-them; a rerun with the same experiment id skips what is done.
+One Prefect task per chunk (one config x a slice of the items). On the threads runner (the default) the chunks
+run concurrently on the flow's event loop and share one runtime, so provider limits, the response cache and the
+cost cap hold across all of them. On a process pool or a Dask cluster (`TRACEWATCH_TASK_RUNNER`,
+docs/scaling.md) each chunk is submitted to the runner and runs in a worker process with a runtime of its own:
+the flow grants each chunk an allowance of the cost cap and books what it spent (`BudgetLedger`), the provider
+limits are Prefect global concurrency and rate limits on the server (`flows.llm_limits`), the store travels as
+its URL and API keys stay in each worker's environment. A rerun with the same experiment id skips what is done.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, TypeVar, cast
 
 from prefect import flow, task
@@ -23,16 +28,22 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import Field
 
 from flows.common import connect_store, stage_task
+from flows.llm_limits import shared_limits
 from flows.params import ExperimentChoice, ExperimentParameter
 from flows.scoring import check_scorers, score_experiment
+from flows.task_runners import configured_task_runner, portable
 from tracewatch.errors import ConfigError
 from tracewatch.experiments import (
+    BudgetLedger,
+    ChunkOrder,
     ChunkPlan,
     ChunkResult,
     Experiment,
@@ -40,6 +51,7 @@ from tracewatch.experiments import (
     ExperimentSummary,
     PreparedRun,
     RunnerSettings,
+    chunk_order,
     experiment_markdown,
     experiment_runtime,
     experiment_summary,
@@ -47,7 +59,9 @@ from tracewatch.experiments import (
     interleaved,
     launch,
     prepare_run,
+    run_chunk_order,
     run_planned_chunk,
+    throttle_settings,
 )
 from tracewatch.llm import RetryPolicy, Runtime
 from tracewatch.scoring import format_leaderboard, scores_markdown
@@ -96,6 +110,14 @@ async def run_chunk(
     return await run_planned_chunk(prepared, plan, runtime=runtime, settings=settings)
 
 
+@task(cache_policy=NO_CACHE, task_run_name="{name}")
+async def run_chunk_elsewhere(name: str, order: ChunkOrder) -> ChunkResult:
+    """One chunk in a worker process (a process pool's or a Dask worker's), with a runtime of its own; no
+    Prefect retry: a retried chunk would have to be granted its allowance again (Dask reruns a chunk whose worker
+    died; the chunk then reads back what its first attempt wrote)."""
+    return await run_chunk_order(order)
+
+
 @stage_task
 def finish(store: Store, experiment_id: str) -> ExperimentRecord:
     return finish_experiment(store, experiment_id)
@@ -111,7 +133,12 @@ def artifact_key(prefix: str, name: str) -> str:
     return f"{prefix}-" + (re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unnamed")
 
 
-@flow(name="experiment", flow_run_name=_experiment_run_name, log_prints=True)
+@flow(
+    name="experiment",
+    flow_run_name=_experiment_run_name,
+    log_prints=True,
+    task_runner=configured_task_runner(),
+)
 async def experiment(
     experiment: ExperimentParameter = DEFAULT_EXPERIMENT,
     dataset: str = "production-samples",
@@ -161,11 +188,9 @@ async def experiment(
         chunk_size=chunk_size,
     )
     check_scorers(loaded)  # a misconfigured scorer stops the run before any model call
-    runtime = experiment_runtime(store, loaded, budget=prepared.budget())
     settings = RunnerSettings(
         retry=RetryPolicy(max_attempts=max_attempts), chunk_size=chunk_size, parallel_chunks=parallel_chunks
     )
-    gate = asyncio.Semaphore(parallel_chunks)
     spec = prepared.spec
     keys = prepared.items.height * len(prepared.configs) * spec.trials
     accounted = 0
@@ -173,19 +198,16 @@ async def experiment(
         0.0, description=f"{spec.experiment_id}: items accounted for"
     )
 
-    async def one(plan: ChunkPlan) -> ChunkResult:
+    async def counted(result: ChunkResult) -> ChunkResult:
         nonlocal accounted
-        async with gate:
-            name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
-            result = await run_chunk(name, unwalked(prepared), plan, unwalked(runtime), settings)
         accounted += result.already_done + sum(result.counts.values())
         await aupdate_progress_artifact(progress_id, 100.0 * accounted / max(keys, 1))
         return result
 
-    try:
-        chunks = await asyncio.gather(*(one(plan) for plan in interleaved(prepared.plans)))
-    finally:
-        await runtime.aclose()
+    if in_flow_process():
+        chunks = await _chunks_here(store, loaded, prepared, settings, counted)
+    else:
+        chunks = await _chunks_elsewhere(store, loaded, prepared, settings, counted)
     record = finish(store, spec.experiment_id)
     day = report_date or dt.datetime.now(dt.UTC).date()
     scored = await score_experiment(store, spec.experiment_id, loaded, day, prepared.run_id)
@@ -213,6 +235,83 @@ async def experiment(
     if summary.stopped_reason:  # a wrong key or model: the run fails with the reason, after its artifacts
         raise ExperimentStoppedError(f"experiment {spec.experiment_id}: {summary.stopped_reason}")
     return summary
+
+
+def in_flow_process() -> bool:
+    """Whether this flow run's tasks run in its own process (the threads runner): then the chunks run on the
+    flow's event loop with one shared runtime, as they always have; else they are submitted to the runner."""
+    context = FlowRunContext.get()
+    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
+Counted = Callable[[ChunkResult], Awaitable[ChunkResult]]
+
+
+async def _chunks_here(
+    store: Store, loaded: Experiment, prepared: PreparedRun, settings: RunnerSettings, counted: Counted
+) -> list[ChunkResult]:
+    """Every chunk on this event loop, `parallel_chunks` at a time, sharing one runtime."""
+    runtime = experiment_runtime(store, loaded, budget=prepared.budget())
+    gate = asyncio.Semaphore(settings.parallel_chunks)
+
+    async def one(plan: ChunkPlan) -> ChunkResult:
+        async with gate:
+            name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
+            result = await run_chunk(name, unwalked(prepared), plan, unwalked(runtime), settings)
+        return await counted(result)
+
+    try:
+        return await asyncio.gather(*(one(plan) for plan in interleaved(prepared.plans)))
+    finally:
+        await runtime.aclose()
+
+
+async def _chunks_elsewhere(
+    store: Store, loaded: Experiment, prepared: PreparedRun, settings: RunnerSettings, counted: Counted
+) -> list[ChunkResult]:
+    """Every chunk submitted to the flow's task runner (worker processes), `parallel_chunks` at a time: each
+    with its allowance of the cost cap, the configs stopped so far, and the provider limits on the server."""
+    shared = await shared_limits(throttle_settings(prepared.configs, loaded.limits))
+    cap = prepared.spec.budget_usd
+    ledger = (
+        None
+        if cap is None
+        else BudgetLedger(cap, spent_usd=prepared.state.spent_usd, slots=settings.parallel_chunks)
+    )
+    sent = portable(store)
+    stopped: dict[str, str] = {}
+    gate = asyncio.Semaphore(settings.parallel_chunks)
+
+    async def one(plan: ChunkPlan) -> ChunkResult:
+        async with gate:
+            allowance = ledger.grant(plan.label) if ledger is not None else None
+            order = chunk_order(
+                prepared,
+                plan,
+                store=sent,
+                settings=settings,
+                limits=loaded.limits,
+                allowance=allowance,
+                stopped=stopped,
+                gate=shared,
+            )
+            name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
+            # Not `unwalked`: an annotation arrives in a worker as a bare tuple; the order is one chunk's slice,
+            # so walking it for futures is cheap.
+            future = run_chunk_elsewhere.submit(name, order)
+            try:
+                result = cast(ChunkResult, await asyncio.to_thread(future.result))
+            except BaseException:
+                if ledger is not None:  # its spend is booked by a rerun, read back from its rows
+                    ledger.settle(plan.label, None)
+                raise
+            if ledger is not None:
+                ledger.settle(plan.label, result)
+            if result.stopped_reason is not None:
+                stopped.setdefault(result.config_fingerprint, result.stopped_reason)
+        return await counted(result)
+
+    return await asyncio.gather(*(one(plan) for plan in interleaved(prepared.plans)))
 
 
 class ExperimentStoppedError(ConfigError):
