@@ -119,12 +119,21 @@ def make_traces() -> Callable[..., pl.DataFrame]:
     return canonical_traces
 
 
-@pytest.fixture(scope="module")
-def model_server() -> Iterator[ModelServer]:
-    """The test model server (5 ms per answer), one per test module."""
+@pytest.fixture(scope="session")
+def model_server_process() -> Iterator[ModelServer]:
+    """One test model server process (5 ms per answer) for the session: each start is a Python process
+    importing its web stack, a few seconds on a busy 2-core machine, once per module otherwise."""
     server = start_model_server(latency=Latency.fixed(5))
     yield server
     stop_model_server(server)
+
+
+@pytest.fixture(scope="module")
+def model_server(model_server_process: ModelServer) -> ModelServer:
+    """The test model server for a test module, as a new one would be: back to its start config, with its stats,
+    attempt counts and random streams reset (a module may start its own instead)."""
+    model_server_process.reset(config=True)
+    return model_server_process
 
 
 @pytest.fixture
