@@ -281,35 +281,51 @@ async def _chunks_elsewhere(
     sent = portable(store)
     stopped: dict[str, str] = {}
     gate = asyncio.Semaphore(settings.parallel_chunks)
+    priced: dict[str, asyncio.Event] = {}
 
     async def one(plan: ChunkPlan) -> ChunkResult:
+        fingerprint = prepared.configs[plan.config_index].fingerprint()
+        leader = fingerprint not in priced
+        first = priced.setdefault(fingerprint, asyncio.Event())
         async with gate:
-            allowance = ledger.grant(plan.label) if ledger is not None else None
-            order = chunk_order(
-                prepared,
-                plan,
-                store=sent,
-                settings=settings,
-                limits=loaded.limits,
-                allowance=allowance,
-                stopped=stopped,
-                gate=shared,
-            )
-            name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
-            # Not `unwalked`: an annotation arrives in a worker as a bare tuple; the order is one chunk's slice,
-            # so walking it for futures is cheap.
-            future = run_chunk_elsewhere.submit(name, order)
+            # Under a cap, a config's first chunk learns its price before another of its chunks starts, so no
+            # two chunks probe an unknown price at once (in one process, one call probes at a time). The first
+            # chunk took its slot earlier (same order, FIFO slots), so waiting here holding a slot cannot block it.
+            if ledger is not None and not leader:
+                await first.wait()
             try:
-                result = cast(ChunkResult, await asyncio.to_thread(future.result))
-            except BaseException:
-                if ledger is not None:  # its spend is booked by a rerun, read back from its rows
-                    ledger.settle(plan.label, None)
-                raise
-            if ledger is not None:
-                ledger.settle(plan.label, result)
-            if result.stopped_reason is not None:
-                stopped.setdefault(result.config_fingerprint, result.stopped_reason)
+                result = await submitted(plan)
+            finally:
+                first.set()
         return await counted(result)
+
+    async def submitted(plan: ChunkPlan) -> ChunkResult:
+        allowance = ledger.grant(plan.label) if ledger is not None else None
+        order = chunk_order(
+            prepared,
+            plan,
+            store=sent,
+            settings=settings,
+            limits=loaded.limits,
+            allowance=allowance,
+            stopped=stopped,
+            gate=shared,
+        )
+        name = f"{prepared.configs[plan.config_index].name}/{plan.label}"
+        # Not `unwalked`: an annotation arrives in a worker as a bare tuple; the order is one chunk's slice,
+        # so walking it for futures is cheap.
+        future = run_chunk_elsewhere.submit(name, order)
+        try:
+            result = cast(ChunkResult, await asyncio.to_thread(future.result))
+        except BaseException:
+            if ledger is not None:  # its spend is booked by a rerun, read back from its rows
+                ledger.settle(plan.label, None)
+            raise
+        if ledger is not None:
+            ledger.settle(plan.label, result)
+        if result.stopped_reason is not None:
+            stopped.setdefault(result.config_fingerprint, result.stopped_reason)
+        return result
 
     return await asyncio.gather(*(one(plan) for plan in interleaved(prepared.plans)))
 
