@@ -52,6 +52,12 @@ def quarantine_key(source: str, upload_day: dt.date, object_key: str) -> str:
     return f"{IMPORT_QUARANTINE_PREFIX}/{source}/date={upload_day.isoformat()}/{digest}.parquet"
 
 
+def existing_keys(store: Store, source: str) -> set[str]:
+    """The source's quarantine objects, in one listing: an import asks, per object it reads, whether an old record
+    must be removed, and asking the store each time is a request (on S3 two: HEAD, then a LIST when absent)."""
+    return {info.key for info in store.list_objects(f"{IMPORT_QUARANTINE_PREFIX}/{source}/")}
+
+
 def write_records(
     store: Store,
     *,
@@ -63,15 +69,20 @@ def write_records(
     run_id: str,
     at: dt.datetime,
     merge: bool = False,
+    existing: set[str] | None = None,
 ) -> str | None:
     """Write (or replace) the quarantine record of one object; with nothing to record, remove an old one.
 
     `merge` keeps what an earlier run recorded under the same key (trace-level records of one object can come
-    over several runs), replacing only records of the same trace and span."""
+    over several runs), replacing only records of the same trace and span. `existing` (from `existing_keys`,
+    kept up to date by this function) answers whether an old record is there without asking the store."""
     key = quarantine_key(source, upload_day, object_key)
     if not records:
-        if store.exists(key) and not merge:
+        there = key in existing if existing is not None else store.exists(key)
+        if there and not merge:
             store.delete(key)
+            if existing is not None:
+                existing.discard(key)
         return None
     frame = pl.DataFrame(
         {
@@ -95,4 +106,6 @@ def write_records(
             [earlier.join(frame, on=["trace_id", "span_id"], how="anti", nulls_equal=True), frame]
         )
     store.write_parquet(key, frame)
+    if existing is not None:
+        existing.add(key)
     return key

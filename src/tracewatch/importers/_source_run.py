@@ -15,7 +15,7 @@ from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_tr
 from tracewatch.importers._exports import FeedbackEvent
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
 from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
-from tracewatch.importers._quarantine import QuarantineRecord, write_records
+from tracewatch.importers._quarantine import QuarantineRecord, existing_keys, write_records
 from tracewatch.importers._readers import reader_for
 from tracewatch.importers._reading import ObjectContent, SourceObject
 from tracewatch.importers._results import TRACES_PREFIX, SourceImport
@@ -68,6 +68,7 @@ class SourceRun:
         ] = {}  # trace id -> upload time of its last span, recent releases
         self.trace_quarantine: dict[str, list[QuarantineRecord]] = defaultdict(list)  # by home object
         self.feedback: list[FeedbackEvent] = []  # scores of traces imported by other runs
+        self.quarantined: set[str] | None = None  # the source's quarantine keys, listed once a run (`run`)
 
     @property
     def pending_key(self) -> str:
@@ -85,6 +86,7 @@ class SourceRun:
         pending = self.store.read_parquet(self.pending_key) if self.store.exists(self.pending_key) else None
         buffer = TraceBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
         buffer.remember_released(self.released)
+        self.quarantined = existing_keys(self.store, self.source.name)
         # Spans, facts and rows are millions of small objects that form no reference cycles (refcounting frees
         # them), yet every burst of them would start a collection walking everything held, the spans waiting
         # for their trace included: a quarter of the import's time, and more when re-enabled between objects.
@@ -335,6 +337,7 @@ class SourceRun:
             records=rejected,
             run_id=self.run_id,
             at=utc_now(),
+            existing=self.quarantined,
         )
         self.outcome.objects += 1
         self.outcome.objects_rejected += bool(content.unreadable)

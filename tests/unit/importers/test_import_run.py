@@ -8,9 +8,11 @@ import gc
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tests.support.otlp_documents import Uploads, child_span, qa_spans, request, span_id
 from tracewatch.importers import SourceConfig, import_traces
+from tracewatch.importers._quarantine import IMPORT_QUARANTINE_PREFIX, quarantine_key
 from tracewatch.store import Store
 
 T0 = dt.datetime(2026, 12, 6, 10, 0, tzinfo=dt.UTC)
@@ -87,3 +89,33 @@ def test_a_run_pauses_the_cyclic_collector_while_it_assembles_and_leaves_it_as_f
     done = import_traces(file_store, [source], now=T0 + 60 * MINUTE, pricer=pricer)
     assert (done.sources[0].traces, seen) == (1, [False])
     assert gc.isenabled()
+
+
+def test_a_clean_new_version_of_a_quarantined_object_removes_its_record_without_asking_per_object(
+    tmp_path: Path, file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = source_at(tmp_path / "otel")
+    uploads = Uploads(Store(source.location))
+    bad_key = uploads.put(b"{ not json", T0)
+    root, chat = qa_spans(1)
+    uploads.put(request(root, chat), T0 + MINUTE)
+    first = import_traces(file_store, [source], now=T0 + 60 * MINUTE)
+    assert (first.sources[0].objects_rejected, first.sources[0].traces) == (1, 1)
+    record = quarantine_key(source.name, T0.date(), bad_key)
+    assert file_store.exists(record)
+
+    # The Collector cannot rewrite a key, but a store can hold a new version of one: it is a new object.
+    root2, chat2 = qa_spans(2)
+    Store(source.location).write_bytes(bad_key, request(root2, chat2))
+    asked: list[str] = []
+    real_exists = Store.exists
+    monkeypatch.setattr(Store, "exists", lambda self, key: asked.append(key) or real_exists(self, key))
+    second = import_traces(file_store, [source], now=T0 + 120 * MINUTE)
+    assert (second.sources[0].objects, second.sources[0].objects_rejected, second.sources[0].traces) == (
+        1,
+        0,
+        1,
+    )
+    assert not [key for key in asked if key.startswith(IMPORT_QUARANTINE_PREFIX)]  # one listing instead
+    monkeypatch.undo()
+    assert not file_store.exists(record)  # the old version's record went with it
