@@ -122,7 +122,9 @@ class TraceBuffer:
         """
         if uploaded.tzinfo is None:
             raise ValueError(f"uploaded must be timezone-aware (UTC), got the naive datetime {uploaded}")
-        touched: set[str] = set()
+        # Insertion-ordered, not a set: the order traces are scheduled in is the order equally due traces are
+        # released in, and a set's order of strings changes with each process's hash seed.
+        touched: dict[str, None] = {}
         for item in facts:
             pending = self._pending.get(item.trace_id)
             if pending is None:
@@ -130,7 +132,7 @@ class TraceBuffer:
                 pending = self._pending[item.trace_id] = _Pending(
                     [], set(), home, uploaded, uploaded, False, late
                 )
-                touched.add(item.trace_id)
+                touched[item.trace_id] = None
                 if late:
                     self._late.add(item.trace_id)
             pending.facts.append(item)
@@ -139,7 +141,7 @@ class TraceBuffer:
                 pending.has_root = pending.has_root or not item.parent_span_id
                 if uploaded > pending.last_new_uploaded:
                     pending.last_new_uploaded = uploaded
-                    touched.add(item.trace_id)
+                    touched[item.trace_id] = None
         for trace_id in touched:
             self._schedule(trace_id)
 
