@@ -16,6 +16,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -137,6 +138,7 @@ def start_local_model(
         _owns_log=owns_log,
     )
     _wait_until_ready(server, timeout_s)
+    _check_it_answers(server, timeout_s)
     log.info("local model %s at %s (pid %d)", MODEL_ALIAS, server.base_url, server.pid)
     return server
 
@@ -144,6 +146,49 @@ def start_local_model(
 def stop_local_model(server: LocalModel, timeout_s: float = 15.0) -> None:
     """Stop the server (SIGTERM, then SIGKILL) and remove the log file it was given by default."""
     stop_logging_process(server._process, server.log_path, server._owns_log, timeout_s)
+
+
+WARM_UP_PROMPT = "Say yes. " + "The nightly job checks the traces of the day. " * 40
+"""A prompt of a few hundred tokens: it runs the batched prompt kernels a real experiment runs, which the server's
+model listing does not touch."""
+
+
+def _check_it_answers(server: LocalModel, timeout_s: float) -> None:
+    """One short chat answer before the server is handed out: a build of llama.cpp for another CPU loads the model
+    fine and dies on its first prompt (SIGILL), which would otherwise surface as every experiment call failing."""
+    body = {"model": MODEL_ALIAS, "messages": [{"role": "user", "content": WARM_UP_PROMPT}], "max_tokens": 2}
+    request = urllib.request.Request(
+        server.base_url + "/chat/completions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with _NO_PROXY.open(request, timeout=timeout_s) as response:
+            if json.load(response).get("choices"):
+                return
+            problem = "answered without choices"
+    except (OSError, ValueError) as error:
+        problem = f"failed its first answer ({type(error).__name__})"
+    time.sleep(0.5)  # let a crashing process finish exiting, so its status is known
+    code = server._process.poll()
+    tail = server.log_path.read_text(errors="replace")[-2000:] if server.log_path.exists() else ""
+    stop_local_model(server)
+    raise ServiceError(f"the local model server {problem}{_exit_words(code)}; its log ends with:\n{tail}")
+
+
+def _exit_words(code: int | None) -> str:
+    """How the server process ended, with the usual cause of a crash on its first prompt."""
+    if code is None:
+        return ""
+    if code == -signal.SIGILL:
+        return (
+            ": it died of SIGILL (an illegal instruction): llama-cpp-python was built for another CPU; rebuild it "
+            "with `uv cache clean llama-cpp-python && make install`"
+        )
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return f": it was killed by signal {name}"
+    return f": it exited with status {code}"
 
 
 def _wait_until_ready(server: LocalModel, timeout_s: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +68,20 @@ def test_weights_llama_cpp_cannot_read_give_a_service_error_and_no_file(
     with pytest.raises(ServiceError, match=r"could not convert broken\.gguf to Q4_0"):
         served_gguf(cache)
     assert list(cache.iterdir()) == []
+
+
+def test_a_server_that_dies_on_its_first_prompt_is_a_clear_error_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A llama.cpp build for another CPU loads the model and dies of SIGILL on its first prompt: the start says
+    so (and stops), instead of handing out a server whose every experiment call fails."""
+    ready = local_model._wait_until_ready
+
+    def ready_then_illegal_instruction(server: LocalModel, timeout_s: float) -> None:
+        ready(server, timeout_s)
+        os.kill(server.pid, signal.SIGILL)
+        server._process.wait(timeout=10)
+
+    monkeypatch.setattr(local_model, "_wait_until_ready", ready_then_illegal_instruction)
+    with pytest.raises(ServiceError, match=r"SIGILL.*built for another CPU"):
+        start_local_model()
