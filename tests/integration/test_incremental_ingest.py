@@ -132,6 +132,23 @@ def test_accepted_rows_read_in_one_scan_leave_out_the_quarantined_rows_of_each_f
     assert f"b-{D1.isoformat()}-3" not in together.get_column("trace_id").to_list()
 
 
+def test_a_sample_drawn_file_by_file_holds_only_its_own_texts(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """Data Docs' sample of a 100-file day keeps ~100 rows per file: those rows must not keep their whole
+    files' texts alive (at 10,000,000 traces that held ~500 MB in the flow's process)."""
+    long_texts = make_traces(D1.isoformat(), 2_000).with_columns(
+        input_text=pl.lit("x" * 2_000) + pl.col("trace_id")
+    )
+    write(store, D1, "a", long_texts)
+    ingest_new_traces(store, up_to=D1)
+
+    sample = scan_accepted(store, D1, ("trace_id", "input_text"), max_rows_per_file=10)
+    assert sample.height == 10 and sample.get_column("trace_id").is_in(long_texts["trace_id"].to_list()).all()
+    texts = sample.to_arrow(compat_level=pl.CompatLevel.newest()).column("input_text").combine_chunks()
+    assert sum(b.size for b in texts.buffers() if b is not None) < 100_000  # 10 texts of 2 kB, not 2,000
+
+
 def test_only_files_in_date_partitions_are_ingested(
     store: Store, make_traces: Callable[..., pl.DataFrame], caplog: pytest.LogCaptureFixture
 ) -> None:
