@@ -5,12 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+import numpy as np
 import polars as pl
 import pytest
 
-from tracewatch.ingest import ingest_new_traces, load_ledger, quarantine, scan_accepted
+from tracewatch.hashing import stable_hash64
+from tracewatch.ingest import checks, file_checks, ingest_new_traces, load_ledger, quarantine, scan_accepted
+from tracewatch.ingest.file_checks import ID_HASH, ids_of_rows
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.store import Store
+from tracewatch.traces import ROW_NR
 
 D1, D2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 
@@ -147,6 +151,42 @@ def test_a_sample_drawn_file_by_file_holds_only_its_own_texts(
     assert sample.height == 10 and sample.get_column("trace_id").is_in(long_texts["trace_id"].to_list()).all()
     texts = sample.to_arrow(compat_level=pl.CompatLevel.newest()).column("input_text").combine_chunks()
     assert sum(b.size for b in texts.buffers() if b is not None) < 100_000  # 10 texts of 2 kB, not 2,000
+
+
+def test_ids_whose_hashes_collide_are_compared_exactly(
+    store: Store, make_traces: Callable[..., pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The duplicate check across files compares hashes, then the ids of the rows whose hash repeats: with a hash
+    under which every id of one length collides, only the one true duplicate is quarantined."""
+
+    def by_length(values: pl.Series, *, key: int = 0) -> np.ndarray:
+        return values.str.len_bytes().cast(pl.UInt64).to_numpy()
+
+    monkeypatch.setattr(checks, "stable_hash64", by_length)
+    monkeypatch.setattr(file_checks, "stable_hash64", by_length)
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
+    repeated = make_traces(D1.isoformat(), 5, prefix="b").with_columns(
+        trace_id=pl.when(pl.int_range(pl.len()) == 3)
+        .then(pl.lit(f"a-{D1.isoformat()}-1"))
+        .otherwise("trace_id")
+    )
+    write(store, D1, "b", repeated)
+    result = ingest_new_traces(store, up_to=D1)
+    assert result.rows_read == 10 and result.rows_quarantined == 1
+    assert scan_accepted(store, D1, ("trace_id",)).height == 9
+
+
+def test_a_file_that_changed_since_its_check_stops_the_exact_comparison(
+    store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
+    (obj,) = store.list_objects(f"traces/date={D1.isoformat()}/", ".parquet")
+    checked = make_traces(D1.isoformat(), 5, prefix="a").with_row_index(ROW_NR).cast({ROW_NR: pl.Int64})
+    rows = checked.select(ROW_NR, pl.Series(ID_HASH, stable_hash64(checked["trace_id"]), pl.UInt64))
+    assert ids_of_rows(store, obj, rows)["trace_id"].to_list() == checked["trace_id"].to_list()
+    write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="other"))  # rewritten during the ingest
+    with pytest.raises(RuntimeError, match="changed during the ingest"):
+        ids_of_rows(store, obj, rows)
 
 
 def test_only_files_in_date_partitions_are_ingested(

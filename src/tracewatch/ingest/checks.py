@@ -2,9 +2,10 @@
 
 Each file is read (only the columns the suite reads, plus those a reducer needs when one is given), checked and
 reduced to the reducer's part by a per-file step (`file_checks`) that the caller's `PartMap` runs (threads in
-a library call, the flow's task runner in a nightly). The date keeps only the trace ids of rows that passed;
-duplicates across files and against earlier ingests are then found in one pass over those ids, so the cost stays
-linear in the number of rows whatever the number of files, and a second per-file step settles each file.
+a library call, the flow's task runner in a nightly). The date keeps only the hashes of the trace ids of rows
+that passed; duplicates across files and against earlier ingests are then found in one pass over those hashes
+(the few ids whose hash repeats are read again and compared exactly), so the cost stays linear in the number of
+rows whatever the number of files, and a second per-file step settles each file.
 """
 
 from __future__ import annotations
@@ -18,15 +19,18 @@ from typing import Generic, TypeVar
 
 import polars as pl
 
+from tracewatch.hashing import stable_hash64
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.file_checks import (
+    ID_HASH,
     DateFiles,
     FileCheck,
     FileOutcome,
     Settle,
     SettledFile,
     check_file,
+    ids_of_rows,
     portable_suite,
     settle_file,
 )
@@ -107,8 +111,8 @@ def check_date(
 
 
 def _light(check: FileCheck[Part]) -> FileCheck[Part]:
-    """A checked file as settle needs it: without its passed ids and its part."""
-    return replace(check, passed_ids=check.passed_ids.clear(), part=None)
+    """A checked file as settle needs it: without its passed ids' hashes and its part."""
+    return replace(check, passed_hashes=check.passed_hashes.clear(), part=None)
 
 
 def _duplicates(
@@ -120,37 +124,46 @@ def _duplicates(
         return {}
     again = frozenset(f.obj.key for f in files)
     earlier = scan_accepted(store, day, ("trace_id",), ledger, exclude=again)
-    sources = [
-        earlier.select(pl.lit(-1).alias("file"), pl.lit(-1, pl.Int64).alias(ROW_NR), "trace_id"),
-        *(f.passed_ids.select(pl.lit(i).alias("file"), ROW_NR, "trace_id") for i, f in enumerate(files)),
+    earlier = earlier.with_columns(
+        pl.Series(ID_HASH, stable_hash64(earlier.get_column("trace_id")), pl.UInt64)
+    )
+    wanted = _repeated_hashes(
+        [earlier.get_column(ID_HASH), *(f.passed_hashes.get_column(ID_HASH) for f in files)]
+    )
+    if wanted is None:
+        return {}
+    suspects = [
+        earlier.filter(pl.col(ID_HASH).is_in(wanted)).select(
+            file=pl.lit(-1), **{ROW_NR: pl.lit(-1, pl.Int64)}, trace_id="trace_id"
+        )
     ]
-    duplicates = _repeated_later(sources).filter(pl.col("file") >= 0)
+    for i, f in enumerate(files):
+        rows = f.passed_hashes.filter(pl.col(ID_HASH).is_in(wanted))
+        if rows.height:
+            suspects.append(
+                ids_of_rows(store, f.obj, rows).select(pl.lit(i).alias("file"), ROW_NR, "trace_id")
+            )
+    together = pl.concat(suspects, how="vertical_relaxed")
+    duplicates = together.filter(~pl.col("trace_id").is_first_distinct() & (pl.col("file") >= 0))
     return {
         int(index): rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON)))  # type: ignore[call-overload]
         for (index,), rows in duplicates.group_by("file")
     }
 
 
-def _repeated_later(sources: list[pl.DataFrame]) -> pl.DataFrame:
-    """Rows (of `sources`, one after the other) whose trace id occurs on an earlier row: suspects by 64-bit
-    hash, confirmed by value.
+def _repeated_hashes(hashes: list[pl.Series]) -> pl.Series | None:
+    """The hashes that occur more than once over `hashes` (the earlier rows' and each file's, in order), as
+    one imploded list for `is_in`; None when every hash is distinct (the usual case).
 
-    Hashing first is several times faster than exact distinctness on a million strings, and the ids are never
-    copied into one frame: only their hashes (8 bytes a row) are put together, then each source gives its
-    suspects, a few rows (at 10,000,000 traces, a concatenation of every id was a 500 MB copy in the flow's
-    process). The suspects keep their order, so the exact check among them is still "seen on an earlier row".
+    Hashing first is several times faster than exact distinctness on a million strings, and only hashes are
+    put together (8 bytes a row): the ids of the few rows whose hash repeats are then compared exactly, in
+    order, so a hash collision is never taken for a duplicate and "seen on an earlier row" still holds.
     """
-    hashes = pl.concat([frame.get_column("trace_id").hash() for frame in sources], rechunk=False)
-    if hashes.n_unique() == hashes.len():
-        return sources[0].clear()  # the usual case, found several times faster than by is_first_distinct
-    repeated = hashes.filter(~hashes.is_first_distinct())
-    if repeated.len() == 0:
-        return sources[0].clear()
-    wanted = repeated.unique().implode()
-    suspects = pl.concat(
-        [frame.filter(pl.col("trace_id").hash().is_in(wanted)) for frame in sources], how="vertical"
-    )
-    return suspects.filter(~pl.col("trace_id").is_first_distinct())
+    together = pl.concat(hashes, rechunk=False)
+    if together.n_unique() == together.len():
+        return None
+    repeated = together.filter(~together.is_first_distinct())
+    return repeated.unique().implode() if repeated.len() else None
 
 
 __all__ = ["DUPLICATE_REASON", "CheckedDate", "FileOutcome", "check_date", "in_threads"]
