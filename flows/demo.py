@@ -314,10 +314,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         state.result()  # a failed night raises here, as the flow call itself would
         synthesize_thinnest_stratum()
-        print(overview_text(store, start, end))
         backfill_run = state.state_details.flow_run_id
         summaries = night_summaries(backfill_run) if backfill_run else {}
         kept = save_results(store, args.results, summaries)  # while the embedded server still runs
+    # Read from the copy, so every location it prints still opens once the demo's servers have stopped.
+    print(overview_text(Store(f"file://{kept.folder}"), start, end))
     print(f"demo finished in {time.monotonic() - started:.0f} s")
     board = kept.folder / INDEX_KEY  # the nightly rebuilt it in the store; the copy opens with no server
     print(f"dashboard: {board} (open it in a browser, offline)" if board.exists() else "dashboard: not built")

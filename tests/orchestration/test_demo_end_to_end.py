@@ -103,6 +103,8 @@ def test_demo_leaves_reports_manifests_and_quarantine_for_every_day(demo: DemoRu
     assert models[:9] == [3] * 9 and models[9:] == [4] * 5  # the new model version arrives on day 10
     out = demo.out
     assert "traces" in out and "production-samples: 14 version(s)" in out
+    # The overview's locations are in the copy, which still opens after the demo's servers have stopped.
+    assert f"Reports: file://{results.resolve()}/reports/" in out
     # The results outlive the run: a copy of the store and every night's summary, and the command that opens it.
     assert out.rstrip().splitlines()[-1] == f"Open the results: {OPEN_COMMAND} --dir {results}"
     assert sorted(p.name for p in (results / "summaries").iterdir()) == [f"nightly-{d}.md" for d in days]
