@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from devtools.ports import free_ports, wait_for_port
 from devtools.processes import start_logging_process
-from tracewatch.errors import ServiceError
+from tracewatch.errors import ConfigError, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def start_s3_server(
 
     The server's log goes to `log_path` (default: `weed.log` in `data_dir`). `ports` (a previous server's
     `ports`) brings a stopped server back at the same address on the same data, as a restart would."""
+    _check_bucket_names(buckets)
     data_dir.mkdir(parents=True, exist_ok=True)
     access_key_id = access_key_id or "tw" + secrets.token_hex(8)
     secret_access_key = secret_access_key or secrets.token_urlsafe(24)
@@ -116,7 +118,11 @@ def start_s3_server(
         stop_s3_server(server)
         tail = log_path.read_text(errors="replace")[-2000:]
         raise ServiceError(f"SeaweedFS did not start within {timeout_s:.0f} s; its log ends with:\n{tail}")
-    _create_buckets(server, buckets, timeout_s)
+    try:
+        _create_buckets(server, buckets, timeout_s)
+    except BaseException:
+        stop_s3_server(server)  # a server the caller never gets back must not outlive the call
+        raise
     log.info("local S3 server at %s (data in %s)", server.endpoint_url, data_dir)
     return server
 
@@ -138,6 +144,20 @@ def stop_s3_server(server: S3Server, timeout_s: float = 15.0) -> None:
             return
         time.sleep(0.1)
     os.killpg(server.pid, signal.SIGKILL)
+
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _check_bucket_names(buckets: tuple[str, ...]) -> None:
+    """Refuse a bucket name S3 would refuse, before a server starts (the server would answer every attempt to
+    create it with an error until the start timed out)."""
+    bad = [b for b in buckets if not _BUCKET_NAME.fullmatch(b) or ".." in b]
+    if bad:
+        raise ConfigError(
+            f"bucket name(s) {bad} are not valid S3 bucket names; expected 3-63 characters of lowercase letters, "
+            "digits, dots and hyphens, starting and ending with a letter or digit"
+        )
 
 
 def _create_buckets(server: S3Server, buckets: tuple[str, ...], timeout_s: float) -> None:
