@@ -25,6 +25,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from devtools.s3server import S3Server
 from tests.conftest import TEST_BUCKET
+from tests.support.dask_cluster import point_at_s3, two_worker_processes
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 from tracewatch.traces import DriftSpec, write_demo_traces
@@ -40,20 +41,15 @@ differ in these alone."""
 
 
 @pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> Iterator[dict[str, str]]:
+def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> dict[str, str]:
     """The S3 server's variables in the environment (the Dask workers inherit them: their credentials)."""
-    env = s3_server.environment(TEST_BUCKET, f"t-{uuid.uuid4().hex[:12]}")
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    yield env
+    return point_at_s3(monkeypatch, s3_server, TEST_BUCKET)
 
 
 @pytest.fixture
 def cluster(s3_env: dict[str, str]) -> Iterator[distributed.LocalCluster]:
     """Two single-threaded worker processes, started after the environment points at the S3 server."""
-    with distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local:
+    with two_worker_processes() as local:
         yield local
 
 

@@ -23,6 +23,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from devtools.model_server import Latency, ModelServer, start_model_server, stop_model_server
 from devtools.s3server import S3Server
 from tests.conftest import TEST_BUCKET
+from tests.support.dask_cluster import point_at_s3, two_worker_processes
 from tests.support.dataset_items import item_frame, item_row
 from tracewatch.datasets.append import append_version
 from tracewatch.experiments import (
@@ -57,19 +58,14 @@ def keyed_server() -> Iterator[ModelServer]:
 
 
 @pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> Iterator[dict[str, str]]:
+def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> dict[str, str]:
     """The S3 server's variables and the model's API key in the environment: the Dask workers inherit them."""
-    env = s3_server.environment(TEST_BUCKET, f"t-{uuid.uuid4().hex[:12]}")
-    for name, value in {**env, KEY_ENV: API_KEY}.items():
-        monkeypatch.setenv(name, value)
-    yield env
+    return point_at_s3(monkeypatch, s3_server, TEST_BUCKET, **{KEY_ENV: API_KEY})
 
 
 @pytest.fixture
 def cluster(s3_env: dict[str, str]) -> Iterator[distributed.LocalCluster]:
-    with distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as local:
+    with two_worker_processes() as local:
         yield local
 
 
