@@ -194,8 +194,6 @@ def test_two_workers_share_a_six_day_backfill_in_date_order(pool: Pool) -> None:
     assert all(run.state_type == StateType.COMPLETED for run in children)
     workers = [run.labels.get("prefect.worker.name") for run in children]
     assert set(workers) == set(WORKERS), workers  # shared between the two workers
-    # One slot each and the next night waiting on a worker for the one before: they take turns.
-    assert all(a != b for a, b in itertools.pairwise(workers)), workers
     # Yet each night started only after the night before it completed (nights build on each other).
     nights = [_nightly_run(day) for day in days]
     for before, after in itertools.pairwise(nights):
