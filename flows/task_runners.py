@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import os
-import pickle
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 
 from flows.common import stage_task
 from tracewatch.errors import ConfigError
+from tracewatch.frame_memory import owned
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 
@@ -126,20 +126,9 @@ def _part_run_name() -> str:
 def _run_part(step: Callable[[Any], Any], item: Any, index: int) -> Any:
     """One part of a split stage (`tracewatch.part_map`), as a task: retried like a stage, named after its step.
 
-    The part comes back as its own copy (`owned`), made here in the worker, so the flow holds only the part."""
+    The part comes back as its own copy (`tracewatch.frame_memory.owned`), made here in the worker: a few rows
+    cut from a file's frame would otherwise keep the file's texts alive in the flow's process on threads."""
     return owned(step(item))
-
-
-def owned(part: T) -> T:
-    """`part` copied through pickle, so that it holds only its own memory.
-
-    A few rows filtered or gathered from a file's frame share that frame's string buffers (polars string views
-    point into them): a shortlist of 450 traces kept a file's texts alive, and a stage's 100 parts kept most of
-    the day's texts in the flow's process on the threads runner (10,000,000 traces: the flow's resident set
-    rose by gigabytes in the dataset, scoring and drift maps). Pickling writes only the bytes the rows use.
-    A process or Dask worker pickles the part to return it anyway; a copy of a small part costs little."""
-    copy: T = pickle.loads(pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
-    return copy
 
 
 run_part = stage_task(_run_part).with_options(name="run_part", task_run_name=_part_run_name)

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from flows.task_runners import PortableStore, owned, portable, task_runner_for
+from flows.task_runners import PortableStore, portable, task_runner_for
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect_dask.task_runners import DaskTaskRunner
 from pydantic import SecretStr
 
 from tracewatch.errors import ConfigError
+from tracewatch.frame_memory import owned
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 

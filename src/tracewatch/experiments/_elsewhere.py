@@ -7,7 +7,8 @@ hold by construction. A chunk sent elsewhere builds its own runtime, so:
 - **Cost cap.** The orchestrator keeps a `BudgetLedger`; each chunk is granted an `Allowance` (a budget of its
   own, opened with what the run has spent and the price learned per config) out of the money no other running
   chunk holds, and hands back what it booked, call by call; the ledger replays those bookings. A chunk never
-  spends past its allowance and the allowances never add up past the cap, so the run never does either. One
+  starts a call past its allowance and the allowances never add up past the cap, so no call starts once the cap
+  is spent (the calls in flight then may end past it by their own cost, as in one process). One
   chunk at a time (`parallel_chunks=1`) sees the whole remaining cap and makes the same decisions, to the bit,
   as a run in one process. Once a chunk's budget refuses a call, the run's closes, as in one process.
 - **Retries.** A chunk run again in the same run (its worker died, the task was retried) first reads the rows

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tracewatch.frame_memory import own_bytes
+from tracewatch.frame_memory import owned
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.feedback_overlay import with_late_feedback
 from tracewatch.ingest.ledger import Ledger, load_ledger
@@ -154,7 +154,7 @@ def _accepted_rows(read: TraceFile, rejected_rows: pl.DataFrame, max_rows: int |
     kept = read.frame.join(drop, on=ROW_NR, how="anti", maintain_order="left") if drop.height else read.frame
     if max_rows is not None and kept.height > max_rows:
         # its own copy: the sample would keep the whole file's texts alive (`frame_memory`)
-        return own_bytes(kept.sample(n=max_rows, seed=0).sort(ROW_NR).drop(ROW_NR))
+        return owned(kept.sample(n=max_rows, seed=0).sort(ROW_NR).drop(ROW_NR))
     return kept.drop(ROW_NR)
 
 
