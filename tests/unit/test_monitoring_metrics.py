@@ -15,10 +15,13 @@ from tracewatch.monitoring.metrics import (
     METRIC_INPUT_COLUMNS,
     combine_parts,
     daily_and_hourly_metrics,
+    latency_counts,
+    latency_percentiles,
     metric_parts,
     metrics_from_parts,
     trace_metrics,
 )
+from tracewatch.monitoring.radix_select import combine_counts
 from tracewatch.traces import TRACE_SCHEMA
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -128,7 +131,10 @@ def test_tables_are_the_same_bits_however_the_traces_are_split_into_parts(
     quarantined = pl.DataFrame(schema=QUARANTINE_COLUMNS)
     bounds = sorted({0, traces.height, *(c for c in cuts if c <= traces.height)})
     pieces = [traces.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
-    split = metrics_from_parts(combine_parts([metric_parts(p) for p in pieces]), quarantined)
+    # every pass over the pieces, their parts merged in reverse order: the order may not matter either
+    parts = combine_parts([metric_parts(p) for p in reversed(pieces)])
+    latency = latency_percentiles(parts, lambda q: combine_counts([latency_counts(p, q) for p in pieces]))
+    split = metrics_from_parts(parts, latency, quarantined)
     whole = daily_and_hourly_metrics(traces, quarantined)
     for from_pieces, from_whole in zip(split, whole, strict=True):
         assert from_pieces.equals(from_whole, null_equal=True)

@@ -1,0 +1,97 @@
+"""Exact, order-independent sums of float64 values, in small parts that merge by adding integers.
+
+Float addition rounds at every step, so a sum computed per file and added up differs in the last bits from one
+computed over the whole day, and from one in another file order. Here every finite value is split exactly into
+its integer mantissa m (< 2**53) and biased exponent e (value = m * 2**(e - 1075); subnormals use e = 1). A part
+keeps, per group and exponent, the sums of the mantissas' high 27 and low 26 bits as int64 "limbs": adding limbs
+is exact and associative (no overflow below 2**36 values per group and exponent), so a group's limbs are the
+same whichever way its values were split. The total is rebuilt once as a Python integer and rounded once (int
+true division is correctly rounded), so a group's sum is the correctly rounded sum of its values, the same
+number as `math.fsum` gives, and its mean the correctly rounded quotient of that exact sum by the count. Both
+may differ in the last place from a naive left-to-right (or polars') float sum, which rounds at every step.
+
+A part is a few rows per group (one per exponent its values span, about 10 to 20), not its values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import polars as pl
+
+from tracewatch.monitoring.float_keys import float_bits
+
+LIMB = pl.Struct({"exponent": pl.Int16(), "high": pl.Int64(), "low": pl.Int64()})
+"""One exponent's limbs: sums of the high and low bits of the mantissas of the values with that exponent."""
+LIMBS = pl.List(LIMB)
+_LOW_BITS = 26
+_SCALE = 1074
+"""Every finite float is an integer multiple of 2**-1074."""
+
+
+def limb_rows(frame: pl.DataFrame, keys: Sequence[str], column: str) -> pl.DataFrame:
+    """Per `keys` and exponent, the limbs of `column`'s finite values (nulls, NaN and infinities left out)."""
+    finite = frame.filter(pl.col(column).is_finite())
+    bits = float_bits(finite.get_column(column))
+    biased = (bits >> 52) & 0x7FF
+    fraction = bits & ((1 << 52) - 1)
+    mantissa = np.where(biased > 0, fraction | (1 << 52), fraction)
+    sign = np.where(bits < 0, -1, 1)
+    return (
+        finite.select(*keys)
+        .with_columns(
+            pl.Series("exponent", np.maximum(biased, 1), dtype=pl.Int16),
+            pl.Series("high", (mantissa >> _LOW_BITS) * sign, dtype=pl.Int64),
+            pl.Series("low", (mantissa & ((1 << _LOW_BITS) - 1)) * sign, dtype=pl.Int64),
+        )
+        .group_by(*keys, "exponent")
+        .agg(pl.col("high").sum(), pl.col("low").sum())
+    )
+
+
+def limb_lists(frame: pl.DataFrame, keys: Sequence[str], column: str, name: str) -> pl.DataFrame:
+    """`limb_rows` as one row per `keys` with the list of its limbs (`LIMBS`) in column `name`."""
+    rows = limb_rows(frame, keys, column)
+    return rows.group_by(*keys).agg(
+        pl.struct("exponent", "high", "low").sort_by("exponent").cast(LIMB).alias(name)
+    )
+
+
+def merged_limbs(frame: pl.DataFrame, key: str, column: str) -> pl.DataFrame:
+    """The `LIMBS` lists of `column`, added up per `key` (any number of rows per key) and per exponent."""
+    return (
+        frame.select(key, column)
+        .explode(column, keep_nulls=False, empty_as_null=False)
+        .unnest(column)
+        .group_by(key, "exponent")
+        .agg(pl.col("high").sum(), pl.col("low").sum())
+        .group_by(key)
+        .agg(pl.struct("exponent", "high", "low").sort_by("exponent").cast(LIMB).alias(column))
+    )
+
+
+def exact_total(limbs: Sequence[dict[str, int]]) -> int:
+    """The exact sum of a group's values, in units of 2**-1074, from its limbs."""
+    return sum(((limb["high"] << _LOW_BITS) + limb["low"]) << (limb["exponent"] - 1) for limb in limbs)
+
+
+def rounded(total: int, count: int = 1) -> float:
+    """`total` (units of 2**-1074) divided by `count`, correctly rounded to a float (+/-inf past the range)."""
+    try:
+        return total / (count << _SCALE)
+    except OverflowError:
+        return math.copysign(math.inf, total)
+
+
+def sums_and_means(
+    frame: pl.DataFrame, key: str, column: str, count: str
+) -> dict[Hashable, tuple[float, float | None]]:
+    """Per `key`: the correctly rounded sum of the values whose limbs are in `column`, and their mean over
+    `count` values (None without any)."""
+    out: dict[Hashable, tuple[float, float | None]] = {}
+    for k, limbs, n in frame.select(key, column, count).iter_rows():
+        total = exact_total(limbs or [])
+        out[k] = (rounded(total), rounded(total, n) if n else None)
+    return out
