@@ -46,7 +46,7 @@ from typing import Any
 
 import polars as pl
 
-from bench import alerts_checkpoint
+from bench import alerts_checkpoint, alerts_oracle
 from bench.alerts_memo import clear_memos, memoise_embed, memoise_reference_work
 from bench.alerts_report import summarise, to_markdown, write_runs
 from bench.common import REPO, machine_info
@@ -76,6 +76,8 @@ OLD_QUALITY_Z = 3.5
 OLD_MMD_ALPHA = 0.05
 EVIDENTLY_NUMERIC: tuple[str, ...] = ("latency_ms", "input_tokens", "output_tokens", "cost_usd")
 EVIDENTLY_CATEGORICAL: tuple[str, ...] = ("model", "route", "project", "status")
+ORACLE_KINDS: tuple[str, ...] = alerts_oracle.KINDS
+"""The drift kinds measured against one test that knows the shift (`alerts_oracle`)."""
 
 
 def day_of(index: int) -> dt.date:
@@ -276,11 +278,21 @@ def simulate(task: Task) -> dict[str, Any]:
         control["evidently"] = bool(evidently_alert([tables[i] for i in range(1, first)], tables[first]))
     if task.power:
         reference = [profiles[i] for i in range(1, first)]
+        counts = {
+            k: [alerts_oracle.shifted_counts(frames[i], k) for i in range(1, first)] for k in ORACLE_KINDS
+        }
+        control["one_test"] = {
+            k: alerts_oracle.one_test_alerts(counts[k], alerts_oracle.shifted_counts(frames[first], k), k)
+            for k in ORACLE_KINDS
+        }
         for kind in DRIFT_KINDS:
             power[kind] = {}
             for level in MAGNITUDE_LEVELS:
                 frame = frame_of(task.seed, task.size, first, DriftSpec.single(kind, level, from_day=first))
                 cell = power_cell(reference, build_day_profile(frame, day_of(first)))
+                if kind in ORACLE_KINDS:
+                    current = alerts_oracle.shifted_counts(frame, kind)
+                    cell["one_test"] = alerts_oracle.one_test_alerts(counts[kind], current, kind)
                 if task.evidently_power:
                     drifted = evidently_alert(
                         [tables[i] for i in range(1, first)], evidently_table(frame, day_of(first))

@@ -29,6 +29,7 @@ SOURCES: tuple[str, ...] = (
     "src/tracewatch/traces",
     "bench/alerts_bench.py",
     "bench/alerts_memo.py",
+    "bench/alerts_oracle.py",
     "bench/drift_cases.py",
 )
 """What a simulation's result depends on (files, or folders whose .py files all count)."""

@@ -8,6 +8,9 @@ The rules (`RULES`), judged on the same profiles (Evidently on the same frames):
   rule before the mix adjustment landed);
 - `old`: today's per-test rule before issue 17 (any test's own verdict pages);
 - `evidently`: Evidently's DataDriftPreset (any drifted column pages).
+
+Next to them, for the small shifts, the yardstick `one_test` (`alerts_oracle`): one test told which quantity
+shifted and which way, with the whole nightly 5% to itself.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ RULE_NAMES: dict[str, str] = {
 MAX_FALSE_ALARM = 0.05
 SMALL_SHIFTS: tuple[str, ...] = ("topic_mix", "language", "refusals", "feedback_drop")
 """The small shifts the issue wants kept detected."""
+ONE_TEST_KINDS: tuple[str, ...] = SMALL_SHIFTS
+"""The kinds with the one-test yardstick (`alerts_oracle.KINDS`)."""
 MIN_SMALL_POWER = 0.8
 
 
@@ -43,7 +48,9 @@ def compact_run(run: Mapping[str, Any]) -> dict[str, Any]:
         return "-" if value is None else str(int(value))
 
     def flags(cell: Mapping[str, Any]) -> str:
-        return "".join(flag(cell.get(rule)) for rule in RULES)
+        return "".join(flag(cell.get(rule)) for rule in RULES) + (
+            f"/{flag(cell['one_test'])}" if isinstance(cell.get("one_test"), bool) else ""
+        )
 
     out: dict[str, Any] = {
         "seed": run["seed"],
@@ -59,6 +66,8 @@ def compact_run(run: Mapping[str, Any]) -> dict[str, Any]:
     if run["evidently_last"] is not None:
         out["evidently_last"] = list(run["evidently_last"]["why"])
     out["control"] = flags(run["control"])
+    if "one_test" in run["control"]:
+        out["control_one_test"] = {kind: flag(v) for kind, v in run["control"]["one_test"].items()}
     if run["power"]:
         out["power"] = {
             kind: " ".join(flags(c) for c in levels.values()) for kind, levels in run["power"].items()
@@ -129,6 +138,11 @@ def _power(with_power: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             entry: dict[str, Any] = {"magnitude": DRIFT_MAGNITUDES[kind][level]}
             for rule in RULES:
                 entry[rule] = rate([c[rule] for c in cells if rule in c])
+            if kind in ONE_TEST_KINDS:
+                entry["one_test"] = rate([c["one_test"] for c in cells if "one_test" in c])
+                entry["one_test_control"] = rate(
+                    [r["control"]["one_test"][kind] for r in with_power if "one_test" in r["control"]]
+                )
             for rule in ("new", "pooled", "old"):
                 entry[f"{rule}_quiet"] = quiet_rate(with_power, kind, level, rule)
                 entry[f"{rule}_why"] = top_reasons([c[f"{rule}_why"] for c in cells], 4)
@@ -283,6 +297,30 @@ def _quiet_lines(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _one_test_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The small shifts: the nightly rule against one test that knows the shift, at each magnitude."""
+    sizes = summary["sizes"]
+    lines = [
+        "| small shifts: detected by the nightly rule / by one test that knows the shift (its false alarms) | "
+        "magnitude | " + " | ".join(f"{int(s):,}/day" for s in sizes) + " |",
+        "|---|---|" + "---:|" * len(sizes),
+    ]
+    first = next(iter(sizes.values()))
+    for kind in ONE_TEST_KINDS:
+        for level, cell in first["power"][kind].items():
+            if "one_test" not in cell:
+                continue
+            row = [
+                kind.replace("_", " ") if level == "small" else "",
+                _LEVEL_TEXT[kind].format(cell["magnitude"], points=round(100 * cell["magnitude"])),
+            ]
+            for s in sizes.values():
+                c = s["power"][kind][level]
+                row.append(f"{_short(c['new'])} / {_short(c['one_test'])} ({_short(c['one_test_control'])})")
+            lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
 def _verdict_lines(summary: Mapping[str, Any]) -> list[str]:
     sizes, ok = summary["sizes"], summary["passed"]
     lines = []
@@ -329,8 +367,11 @@ def to_markdown(summary: dict[str, Any]) -> str:
         f"night of each seed is independent of the others. Power: the first night with one drift injected. "
         f"Nightly rules: `assess_night` with `DriftConfig()` (mix-adjusted) and with `mix_adjusted=False` "
         f"(pooled), each with its own reference hygiene. Today's per-test rule: any size-aware test's own "
-        f"verdict, the MMD at p < 0.05, a quality z <= -3.5 or CUSUM alarm, on the same profiles. "
-        f"{m['nproc']} CPUs shared, {summary['workers']} worker processes, {summary['wall_s']:.0f} s, Python "
+        f"verdict, the MMD at p < 0.05, a quality z <= -3.5 or CUSUM alarm, on the same profiles. One test that "
+        f"knows the shift: the one-sided test of the shifted share (inputs on the shifted topic by the "
+        f"generator's labels, in a non-Latin script, refused answers, thumbs up) at 5% with the reference "
+        f"days' swing allowed for (`bench/alerts_oracle.py`), in brackets its rate on the same night without "
+        f"drift. {m['nproc']} CPUs shared, {summary['workers']} worker processes, {summary['wall_s']:.0f} s, Python "
         f"{m['python']}, {m['date'][:10]}, commit {m['git']}."
     )
     lines = [
@@ -339,6 +380,8 @@ def to_markdown(summary: dict[str, Any]) -> str:
         *_power_lines(summary),
         "",
         *_quiet_lines(summary),
+        "",
+        *_one_test_lines(summary),
         "",
         note,
         "",
