@@ -142,8 +142,8 @@ def test_tables_are_the_same_bits_however_the_traces_are_split_into_parts(
 
 
 def test_percentiles_match_a_plain_group_by_to_the_bit() -> None:
-    """The parts carry each group's latencies with their nulls, so the percentiles are polars' group-by
-    quantiles exactly (a list quantile without the nulls differs in the last bit on some lists)."""
+    """The percentiles interpolate as polars' group-by quantile does over a group with nulls (the nulls offset
+    its fractional index, so the result differs in the last bit on some lists from one without them)."""
     latencies = [None, 2.01, 42.71, 41.52, 11.89, 60.5]
     out = trace_metrics(frame(latencies), pl.DataFrame(schema=QUARANTINE_COLUMNS), hourly=False)
     reference = pl.DataFrame({"latency_ms": latencies}, schema={"latency_ms": pl.Float64}).select(
