@@ -45,10 +45,10 @@ from tracewatch.importers._llm_calls import (
     last_user_text,
     summarise_llm_spans,
 )
+from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._span_tree import NAMED_AT_MOST, SpanTree, span_tree
 from tracewatch.importers._spans import SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
-from tracewatch.traces import TRACE_SCHEMA
 
 __all__ = [
     "IMPORT_WARNINGS_KEY",
@@ -205,7 +205,7 @@ def assemble_frame(
             rows.append(done.row)
         else:
             rejected.append(done)
-    return AssembledFrame(pl.DataFrame(rows, schema=TRACE_SCHEMA), rejected)
+    return AssembledFrame(trace_rows_frame(rows), rejected)
 
 
 def group_by_trace(facts: Iterable[SpanFacts]) -> list[list[SpanFacts]]:

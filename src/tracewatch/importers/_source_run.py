@@ -19,6 +19,7 @@ from tracewatch.importers._quarantine import QuarantineRecord, existing_keys, wr
 from tracewatch.importers._readers import reader_for
 from tracewatch.importers._reading import ObjectContent, SourceObject
 from tracewatch.importers._results import TRACES_PREFIX, SourceImport
+from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
@@ -26,7 +27,6 @@ from tracewatch.ingest import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
 from tracewatch.runs import utc_now
 from tracewatch.settings import Settings
 from tracewatch.store import Store, collector_paused
-from tracewatch.traces import TRACE_SCHEMA
 
 STATE_PREFIX = "warehouse/state/imports"
 ROWS_PER_FILE = 50_000
@@ -198,7 +198,7 @@ class SourceRun:
         same objects always give the same file names (a rerun replaces, never duplicates)."""
         if not self.rows:
             return
-        frame = pl.DataFrame([row for _, row in self.rows], schema=TRACE_SCHEMA).with_columns(
+        frame = trace_rows_frame([row for _, row in self.rows]).with_columns(
             pl.Series("_home", [home for home, _ in self.rows])
         )
         self.rows.clear()
