@@ -24,7 +24,7 @@ from tracewatch.monitoring.metrics import (
     metric_parts,
     metrics_from_parts,
 )
-from tracewatch.monitoring.radix_select import RadixQuery, combine_counts
+from tracewatch.monitoring.radix_select import VALUE_BUDGET, RadixQuery, combine_counts
 from tracewatch.traces import TRACE_SCHEMA
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -53,12 +53,16 @@ def traces(
     )
 
 
-def split_metrics(frame: pl.DataFrame, pieces: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_metrics(
+    frame: pl.DataFrame, pieces: int, budget: int = VALUE_BUDGET
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The tables from `pieces` slices of `frame`, each pass run over every slice."""
     size = max(1, -(-frame.height // pieces))
     slices = [frame.slice(i, size) for i in range(0, frame.height, size)] or [frame]
     parts = combine_parts([metric_parts(s) for s in slices])
-    latency = latency_percentiles(parts, lambda q: combine_counts([latency_counts(s, q) for s in slices]))
+    latency = latency_percentiles(
+        parts, lambda q: combine_counts([latency_counts(s, q) for s in slices]), value_budget=budget
+    )
     return metrics_from_parts(parts, latency, QUARANTINE)
 
 
@@ -143,7 +147,12 @@ def test_percentiles_of_a_large_group_match_polars_to_the_bit() -> None:
     for i in range(0, len(latency), 997):
         latency[i] = None
     frame = traces(latency, [0.001] * len(latency), [i % 3 for i in range(len(latency))])
-    daily, hourly = split_metrics(frame, 9)
+    for budget in (VALUE_BUDGET, 100):  # one further pass, and 8 more key bits a pass until 100 values fit
+        daily, hourly = split_metrics(frame, 9, budget)
+        assert_matches_reference(frame, daily, hourly)
+
+
+def assert_matches_reference(frame: pl.DataFrame, daily: pl.DataFrame, hourly: pl.DataFrame) -> None:
     for table, keys in (
         (daily, ["project", "route", "model"]),
         (hourly, ["hour", "project", "route", "model"]),
@@ -152,8 +161,10 @@ def test_percentiles_of_a_large_group_match_polars_to_the_bit() -> None:
         assert table.select(expected.columns).equals(expected)
 
 
-def test_only_small_counts_cross_between_the_passes() -> None:
-    """A pass returns histograms of the wanted buckets and, at the end, a few values: never the group's values."""
+@pytest.mark.parametrize("budget", [VALUE_BUDGET, 1_000])
+def test_only_small_counts_cross_between_the_passes(budget: int) -> None:
+    """A pass returns the values of the wanted buckets when they fit the budget, else histograms of 8 more key
+    bits: never all of a group's values."""
     rng = np.random.default_rng(3)
     n = 200_000
     frame = traces([float(v) for v in rng.lognormal(7, 0.8, n).round(3)], [1e-4] * n)
@@ -162,17 +173,25 @@ def test_only_small_counts_cross_between_the_passes() -> None:
     histogram_entries = parts.groups.get_column("latency_ms_histogram").list.len().sum()
     assert histogram_entries < 1_000  # 16 buckets a power of two over the values' range, for 2 groups
     assert parts.groups.get_column("latency_ms_limbs").list.len().sum() < 100
-    answered: list[int] = []
+    answered: list[tuple[int, int]] = []
 
     def refine(query: RadixQuery) -> Mapping[str, pl.DataFrame]:
         answers = combine_counts([latency_counts(s, query) for s in slices])
-        answered.append(sum(a.height for a in answers.values()))
+        answered.append((query.next_width, sum(a.height for a in answers.values())))
         return answers
 
-    latency = latency_percentiles(parts, refine)
-    assert len(answered) == 2
-    assert answered[0] <= 4 * 6 * 256  # 4 groupings' rows (2 hourly, 2 daily) x 6 ranks x 2**8 sub-buckets
-    assert answered[1] < 200  # the distinct values of a 24-bit bucket, about a millionth of the range
+    latency = latency_percentiles(parts, refine, value_budget=budget)
+    if (
+        budget == VALUE_BUDGET
+    ):  # the wanted 16-bit buckets hold a fraction of the values: their values, at once
+        assert [w for w, _ in answered] == [64]
+        assert answered[0][1] < n / 2
+    else:
+        assert [w for w, _ in answered] == [24, 64]
+        assert (
+            answered[0][1] <= 4 * 6 * 256
+        )  # 4 groupings' rows (2 hourly, 2 daily) x 6 ranks x 2**8 sub-buckets
+        assert answered[1][1] < 200  # the distinct values of a 24-bit bucket, about a millionth of the range
     whole = daily_and_hourly_metrics(frame, QUARANTINE)[0]
     assert metrics_from_parts(parts, latency, QUARANTINE)[0].equals(whole)
 

@@ -20,6 +20,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from tracewatch.monitoring.float_keys import float_bits
 
@@ -31,20 +32,56 @@ _SCALE = 1074
 """Every finite float is an integer multiple of 2**-1074."""
 
 
-def limb_rows(frame: pl.DataFrame, keys: Sequence[str], column: str) -> pl.DataFrame:
-    """Per `keys` and exponent, the limbs of `column`'s finite values (nulls, NaN and infinities left out)."""
-    finite = frame.filter(pl.col(column).is_finite())
-    bits = float_bits(finite.get_column(column))
+def _limbs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exponent, high and low limb of each finite float64 in `values`."""
+    bits = values.view(np.int64)
     biased = (bits >> 52) & 0x7FF
     fraction = bits & ((1 << 52) - 1)
     mantissa = np.where(biased > 0, fraction | (1 << 52), fraction)
     sign = np.where(bits < 0, -1, 1)
+    return np.maximum(biased, 1), (mantissa >> _LOW_BITS) * sign, (mantissa & ((1 << _LOW_BITS) - 1)) * sign
+
+
+def list_column(ids: np.ndarray, groups: int, fields: dict[str, np.ndarray], dtype: pl.DataType) -> pl.Series:
+    """A list column of `groups` rows from entries sorted by their row id `ids` (row i gets the entries whose
+    id is i, in order): built from offsets, without a group-by."""
+    offsets = np.searchsorted(ids, np.arange(groups + 1), side="left").astype(np.int32)
+    entries = pa.StructArray.from_arrays([pa.array(v) for v in fields.values()], names=list(fields))
+    lists = pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets), entries))
+    assert isinstance(lists, pl.Series)
+    return lists.cast(dtype)
+
+
+def limb_lists_by_id(ids: np.ndarray, values: pl.Series, groups: int) -> pl.Series:
+    """Per group id 0..`groups`-1, the `LIMBS` of its finite `values` (`ids`: each value's group id)."""
+    finite = values.is_finite().fill_null(False).to_numpy()
+    exponent, high, low = _limbs(values.filter(finite).cast(pl.Float64).to_numpy())
+    key = (ids[finite].astype(np.int64) << 11) | exponent
+    summed = (
+        pl.DataFrame({"key": key, "high": high, "low": low})
+        .group_by("key")
+        .agg(pl.col("high").sum(), pl.col("low").sum())
+        .sort("key")
+    )
+    keys = summed.get_column("key").to_numpy()
+    fields = {
+        "exponent": (keys & 0x7FF).astype(np.int16),
+        "high": summed.get_column("high").to_numpy(),
+        "low": summed.get_column("low").to_numpy(),
+    }
+    return list_column(keys >> 11, groups, fields, LIMBS)
+
+
+def limb_rows(frame: pl.DataFrame, keys: Sequence[str], column: str) -> pl.DataFrame:
+    """Per `keys` and exponent, the limbs of `column`'s finite values (nulls, NaN and infinities left out)."""
+    finite = frame.filter(pl.col(column).is_finite())
+    exponent, high, low = _limbs(float_bits(finite.get_column(column)).view(np.float64))
     return (
         finite.select(*keys)
         .with_columns(
-            pl.Series("exponent", np.maximum(biased, 1), dtype=pl.Int16),
-            pl.Series("high", (mantissa >> _LOW_BITS) * sign, dtype=pl.Int64),
-            pl.Series("low", (mantissa & ((1 << _LOW_BITS) - 1)) * sign, dtype=pl.Int64),
+            pl.Series("exponent", exponent, dtype=pl.Int16),
+            pl.Series("high", high, dtype=pl.Int64),
+            pl.Series("low", low, dtype=pl.Int64),
         )
         .group_by(*keys, "exponent")
         .agg(pl.col("high").sum(), pl.col("low").sum())

@@ -22,17 +22,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
-from tracewatch.monitoring.exact_sum import LIMBS, limb_lists, merged_limbs, sums_and_means
+from tracewatch.monitoring.exact_sum import LIMBS, limb_lists, limb_lists_by_id, merged_limbs, sums_and_means
 from tracewatch.monitoring.radix_select import (
     BUCKET,
     HISTOGRAM,
+    VALUE_BUDGET,
     Grouping,
     RadixQuery,
     Refine,
     combine_counts,
-    histogram_lists,
+    histogram_lists_by_id,
     merged_histograms,
     percentiles,
     refine_frame,
@@ -108,32 +110,53 @@ def _with_hour(traces: pl.DataFrame) -> pl.DataFrame:
 
 
 def metric_parts(traces: pl.DataFrame) -> MetricParts:
-    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`)."""
-    hourly = _with_hour(traces).with_columns(_finite_or_null("cost_usd"), _finite_or_null("latency_ms"))
-    groups = hourly.group_by(_HOURLY_KEYS).agg(
-        pl.len().cast(pl.Int64).alias("trace_count"),
-        (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
-        pl.col("input_tokens").sum().alias("input_tokens_sum"),
-        pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
-        pl.col("output_tokens").sum().alias("output_tokens_sum"),
-        pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
-        pl.col("latency_ms").count().cast(pl.Int64).alias("latency_ms_count"),
+    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`).
+
+    The rows are grouped by their (string) keys once; the limbs, histograms and feedback are then grouped by
+    the integer group id, which is several times cheaper."""
+    hourly = (
+        _with_hour(traces)
+        .with_columns(_finite_or_null("cost_usd"), _finite_or_null("latency_ms"))
+        .with_row_index("row")
     )
-    for column in ("cost_usd", "latency_ms"):
-        groups = _attach(groups, limb_lists(hourly, _HOURLY_KEYS, column, f"{column}_limbs"), _HOURLY_KEYS)
-    groups = _attach(groups, histogram_lists(hourly, _HOURLY_KEYS, "latency_ms", _HISTOGRAM), _HOURLY_KEYS)
+    groups = (
+        hourly.group_by(_HOURLY_KEYS)
+        .agg(
+            pl.len().cast(pl.Int64).alias("trace_count"),
+            (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
+            pl.col("input_tokens").sum().alias("input_tokens_sum"),
+            pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
+            pl.col("output_tokens").sum().alias("output_tokens_sum"),
+            pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
+            pl.col("latency_ms").count().cast(pl.Int64).alias("latency_ms_count"),
+            pl.col("row"),
+        )
+        .with_row_index("gid")
+    )
+    members = groups.select("gid", "row").explode("row")
+    gid = np.zeros(hourly.height, dtype=np.uint32)
+    gid[members.get_column("row").to_numpy()] = members.get_column("gid").to_numpy()
+    rows = hourly.select("cost_usd", "latency_ms", "feedback").with_columns(pl.Series("gid", gid))
+    groups = groups.drop("row").with_columns(
+        *(
+            limb_lists_by_id(gid, rows.get_column(c), groups.height).alias(f"{c}_limbs")
+            for c in ("cost_usd", "latency_ms")
+        ),
+        histogram_lists_by_id(gid, rows.get_column("latency_ms"), groups.height).alias(_HISTOGRAM),
+    )
     scores = (
-        hourly.select(*_HOURLY_KEYS, "feedback")
+        rows.select("gid", "feedback")
         .explode("feedback")
         .drop_nulls("feedback")
         .unnest("feedback")
         .drop_nulls("name")
         .with_columns(_finite_or_null("value"))
     )
-    score_keys = (*_HOURLY_KEYS, *_SCORE_KEYS)
+    score_keys = ("gid", *_SCORE_KEYS)
     feedback = scores.group_by(score_keys).agg(pl.col("value").count().cast(pl.Int64).alias("count"))
     feedback = _attach(feedback, limb_lists(scores, score_keys, "value", "value_limbs"), score_keys)
-    return MetricParts(groups=groups, feedback=feedback)
+    feedback = groups.select("gid", *_HOURLY_KEYS).join(feedback, on="gid").drop("gid")
+    return MetricParts(groups=groups.drop("gid"), feedback=feedback)
 
 
 def _attach(frame: pl.DataFrame, lists: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
@@ -214,12 +237,15 @@ def latency_counts(traces: pl.DataFrame, query: RadixQuery) -> dict[str, pl.Data
     return refine_frame(_with_hour(traces.select(LATENCY_COLUMNS)), query, "latency_ms")
 
 
-def latency_percentiles(parts: MetricParts, refine: Refine) -> LatencyPercentiles:
+def latency_percentiles(
+    parts: MetricParts, refine: Refine, *, value_budget: int = VALUE_BUDGET
+) -> LatencyPercentiles:
     """The exact percentiles of the day whose merged `parts` these are; `refine` runs each further pass over
-    every slice of the day (`latency_counts` on each, then `radix_select.combine_counts`)."""
+    every slice of the day (`latency_counts` on each, then `radix_select.combine_counts`); `value_budget`: see
+    `radix_select.VALUE_BUDGET`."""
     hourly, daily = _groupings(parts)
     groupings = {"hourly": _grouping(hourly, _HOURLY_KEYS), "daily": _grouping(daily, _DAILY_KEYS)}
-    found = percentiles(groupings, refine, "latency_ms")
+    found = percentiles(groupings, refine, "latency_ms", value_budget=value_budget)
     return LatencyPercentiles(
         hourly=hourly.select("gid", *_HOURLY_KEYS).join(found["hourly"], on="gid").drop("gid"),
         daily=daily.select("gid", *_DAILY_KEYS).join(found["daily"], on="gid").drop("gid"),

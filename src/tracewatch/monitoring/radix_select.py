@@ -2,12 +2,13 @@
 
 Polars' "linear" quantile of a group needs two order statistics of its values, and a day's values do not fit
 one process. Each value has an order key (`float_keys`: 64 bits that sort like the floats). Pass 1 (made with
-the rest of the monitoring parts, per file) keeps per group a histogram of the keys' top `WIDTHS[0]` bits; the
-merged histograms say which bucket holds each rank a quantile needs and how many values lie below it. Each
-further pass reads the files again and returns, for the values in the wanted buckets only, a histogram of the
-next bits (`refine_frame`); at 64 bits a bucket is one exact value. So each process holds histograms of at most
-2**8 sub-buckets per wanted bucket and the values of a 24-bit bucket (about a millionth of the values' range),
-never the day, and the answer is exact: the same order statistics a sort of the whole group gives.
+the rest of the monitoring parts, per file) keeps per group a histogram of the keys' top `FIRST_WIDTH` bits;
+the merged histograms say which bucket holds each rank a quantile needs and how many values lie below it. Each
+further pass reads the files again and returns, for the values in the wanted buckets only, a histogram of more
+key bits (`refine_frame`): all 64 (the values themselves, with their counts) when the wanted buckets hold at most
+`VALUE_BUDGET` values in all, else `STEP` more bits. So a process holds histograms of at most 2**8 sub-buckets
+per wanted bucket or at most `VALUE_BUDGET` values, never the day (a 1,000,000-trace day takes one further
+pass, a 10,000,000-trace day two), and the answer is exact: the order statistics a sort of the group gives.
 
 The interpolation is polars' own, to the bit, for a group whose `k` values are null (unknown) besides its `n`
 known ones: f = q*(n-1) + k (polars sorts the nulls first and offsets the index by them), the order statistics
@@ -16,7 +17,6 @@ at floor(f)-k and ceil(f)-k, and a + (b-a)*(f - floor(f)) between them.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -24,11 +24,16 @@ import numpy as np
 import polars as pl
 
 from tracewatch.errors import DataContractError
+from tracewatch.monitoring.exact_sum import list_column
 from tracewatch.monitoring.float_keys import floats_from_keys, order_keys
 
-WIDTHS: tuple[int, ...] = (16, 24, 64)
-"""Key bits known after each pass: 16 (sign, exponent, 4 mantissa bits: 16 buckets a power of two) in pass 1,
-then 8 more bits, then the whole key (the value)."""
+FIRST_WIDTH = 16
+"""Key bits of pass 1's histograms: sign, exponent and 4 mantissa bits (16 buckets a power of two)."""
+STEP = 8
+"""Key bits a further pass adds when the wanted buckets hold more than `VALUE_BUDGET` values."""
+VALUE_BUDGET = 500_000
+"""At most this many values (as distinct values with counts, keyed by group) cross to the merge in one pass:
+about 40 MB in the flow's process."""
 QUANTILES: tuple[float, ...] = (0.50, 0.90, 0.99)
 BUCKET = pl.Struct({"bucket": pl.UInt64(), "count": pl.Int64()})
 HISTOGRAM = pl.List(BUCKET)
@@ -44,12 +49,16 @@ def _with_prefix(frame: pl.DataFrame, column: str, width: int, name: str) -> pl.
     return finite.with_columns(pl.Series(name, keys, dtype=pl.UInt64))
 
 
-def histogram_lists(frame: pl.DataFrame, keys: tuple[str, ...], column: str, name: str) -> pl.DataFrame:
-    """Pass 1 of one part: per `keys`, the histogram (`HISTOGRAM`, by bucket) of `column`'s finite values' top
-    `WIDTHS[0]` key bits, in column `name`."""
-    prefixed = _with_prefix(frame.select(*keys, column), column, WIDTHS[0], "bucket")
-    counts = prefixed.group_by(*keys, "bucket").agg(pl.len().cast(pl.Int64).alias("count"))
-    return counts.group_by(*keys).agg(pl.struct("bucket", "count").sort_by("bucket").cast(BUCKET).alias(name))
+def histogram_lists_by_id(ids: np.ndarray, values: pl.Series, groups: int) -> pl.Series:
+    """Pass 1 of one part: per group id 0..`groups`-1, the `HISTOGRAM` of its finite `values`' top
+    `FIRST_WIDTH` key bits (`ids`: each value's group id)."""
+    finite = values.is_finite().fill_null(False).to_numpy()
+    buckets = order_keys(values.filter(finite)).to_numpy() >> np.uint64(64 - FIRST_WIDTH)
+    found, counts = np.unique(
+        (ids[finite].astype(np.uint64) << np.uint64(FIRST_WIDTH)) | buckets, return_counts=True
+    )
+    fields = {"bucket": found & np.uint64((1 << FIRST_WIDTH) - 1), "count": counts.astype(np.int64)}
+    return list_column(found >> np.uint64(FIRST_WIDTH), groups, fields, HISTOGRAM)
 
 
 def merged_histograms(frame: pl.DataFrame, key: str, column: str) -> pl.DataFrame:
@@ -68,7 +77,7 @@ class Grouping:
     """One grouping of the values (per hour, per day), as pass 1 left it.
 
     `index`: the group keys and a group id `gid` (UInt32). `sizes`: per gid the `values` (known) and `nulls`
-    (unknown) it holds. `histogram`: per gid and `bucket` (the top `WIDTHS[0]` key bits) the `count`."""
+    (unknown) it holds. `histogram`: per gid and `bucket` (the top `FIRST_WIDTH` key bits) the `count`."""
 
     index: pl.DataFrame
     sizes: pl.DataFrame
@@ -195,7 +204,9 @@ def _refined(state: pl.DataFrame, counts: pl.DataFrame, shift: int) -> pl.DataFr
     )
 
 
-def percentiles(groupings: Mapping[str, Grouping], refine: Refine, column: str) -> dict[str, pl.DataFrame]:
+def percentiles(
+    groupings: Mapping[str, Grouping], refine: Refine, column: str, *, value_budget: int = VALUE_BUDGET
+) -> dict[str, pl.DataFrame]:
     """Per grouping: (gid, `<column>_p50`, `_p90`, `_p99`) for every gid, null where it has no known value."""
     plans = {name: rank_plan(g.sizes) for name, g in groupings.items()}
     states = {}
@@ -211,10 +222,16 @@ def percentiles(groupings: Mapping[str, Grouping], refine: Refine, column: str) 
             pl.lit(0, pl.Int64).alias("base"),
         )
         states[name] = (ranks, _locate(ranks, first))
-    for width, next_width in itertools.pairwise(WIDTHS):
+    width = FIRST_WIDTH
+    while width < 64:
         live = {name: s for name, s in states.items() if s[1].height}
         if not live:
             break
+        wanted_values = sum(
+            int(s.select("gid", "prefix", "count").unique().get_column("count").sum())
+            for _, s in live.values()
+        )
+        next_width = 64 if wanted_values <= value_budget else min(64, width + STEP)
         wanted = {
             name: s.select("gid", "prefix")
             .unique()
@@ -235,6 +252,7 @@ def percentiles(groupings: Mapping[str, Grouping], refine: Refine, column: str) 
             counts = answer.join(groupings[name].index, on=list(groupings[name].keys), nulls_equal=True)
             candidates = _refined(state, counts.select("gid", "sub", "count"), next_width - width)
             states[name] = (ranks, _locate(ranks, candidates))
+        width = next_width
     return {
         name: _interpolated(groupings[name].sizes, plans[name], states[name][1], column) for name in groupings
     }
