@@ -41,9 +41,9 @@ ENCODINGS: tuple[tuple[str, str, str], ...] = (
 KINDS = tuple(f"{side}_{encoding}" for encoding, _, _ in ENCODINGS for side in ("floor", "import"))
 PHASE_LABELS: tuple[tuple[str, str], ...] = (
     ("list", "list the source's objects"),
-    ("read", "read and decompress the objects (a thread reading ahead: overlaps the next two lines)"),
-    ("decode", "decode to spans"),
-    ("process", "buffer, assemble, write canonical files and ledger; waits for a read"),
+    ("read", "read the objects"),
+    ("decode", "decompress and decode to spans"),
+    ("process", "buffer, assemble, write canonical files and ledger"),
 )
 
 
@@ -309,9 +309,7 @@ def run_import(location: str, now: dt.datetime) -> tuple[dict[str, float], dict[
     store = Store.from_settings(Settings())
     with timed(phases, "total"):
         result = import_run.import_traces(store, [source], now=now, pricer=litellm_cost)
-    # One process reads and decompresses in a thread, ahead (overlapping): what is not listing or decoding is
-    # the rest, waits for a read included.
-    phases["process"] = phases["total"] - phases["list"] - phases.get("decode", 0.0)
+    phases["process"] = phases["total"] - phases["list"] - phases.get("read", 0.0) - phases.get("decode", 0.0)
     outcome = result.sources[0]
     names = ("objects", "records", "records_rejected", "traces", "traces_incomplete", "traces_quarantined")
     counts = {name: int(getattr(outcome, name)) for name in (*names, "pending_traces")}
@@ -336,12 +334,11 @@ def _timed_source(location: str, phases: dict[str, float]) -> Any:
     from tracewatch.store import Store
 
     phases.update(read=0.0, decode=0.0)
-    # Patch the names the reader calls, so each step is timed where the import really does it: reading and
-    # decompressing in the thread that fetches ahead, decoding in the importing thread.
+    # Patch the names the reader calls, so each step is timed where the import really does it.
     readers.decode_trace_object = timing(otlp_objects.decode_trace_object, phases, "decode")  # type: ignore[attr-defined]
     readers.decode_log_object = timing(otlp_objects.decode_log_object, phases, "decode")  # type: ignore[attr-defined]
-    readers.PortableRead.fetch = timing(readers.PortableRead.fetch, phases, "read")  # type: ignore[method-assign]
     opened = SourceConfig(name="bench", kind="otlp", location=location).open(Settings())
+    opened.read_bytes = timing(opened.read_bytes, phases, "read")  # type: ignore[method-assign]
 
     class TimedSource(SourceConfig):
         def open(self, store_settings: Settings) -> Store:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracewatch.importers._dialects import read_span
-from tracewatch.importers._otlp_objects import Unpacked
 from tracewatch.importers._readers import PortableRead, portable_read
 from tracewatch.importers._reading import ObjectContent, SourceObject, SourceReader
 from tracewatch.importers._sources import SourceConfig
@@ -43,9 +42,6 @@ process: measured there, two workers made the import slower (docs/importing.md, 
 MIN_OBJECTS_FOR_WORKERS = 8
 """Fewer objects than this are read in the importing process: starting a worker (a fresh interpreter importing
 tracewatch) costs more than reading a few objects."""
-
-FETCH_AHEAD = 2
-"""Objects whose bytes a thread fetches ahead of the one being decoded, in the importing process."""
 
 SpanKey = tuple[str, str]
 """(trace id, span id; "" when a log record names only its trace), as log records wait for their span."""
@@ -96,9 +92,6 @@ def read_objects(
     the format's reads can move (OTLP), else here."""
     reads = [portable_read(reader, obj) for obj in objects]
     portable = [read for read in reads if read is not None]
-    if workers <= 1 and portable and len(portable) == len(reads):
-        yield from _read_with_fetch_ahead(list(zip(objects, portable, strict=True)), store)
-        return
     if workers <= 1 or len(portable) < len(reads) or len(portable) < MIN_OBJECTS_FOR_WORKERS:
         for obj in objects:
             content = reader.read(store, obj)
@@ -106,34 +99,6 @@ def read_objects(
             yield ObjectRead(obj, content, list(spans))
         return
     yield from _read_in_workers(list(zip(objects, portable, strict=True)), source, settings, workers)
-
-
-def _read_with_fetch_ahead(
-    reads: list[tuple[SourceObject, PortableRead]], store: Store
-) -> Iterator[ObjectRead]:
-    """Objects read here, in order, while a thread fetches and decompresses the next ones.
-
-    A fetch from S3 mostly waits for the server (the 692 objects of 1,000,000 bench spans on the local S3
-    server: 3.8-4.4 s wall for 1.6 s of this process's CPU), and both that wait and zlib's or zstd's work
-    release the GIL: so the next objects come in while this thread decodes, buffers and assembles, instead of
-    after, on the CPU the server and the decompression can use. At most `FETCH_AHEAD` decompressed objects
-    wait in memory. A failed fetch raises here, for its object, as a read in line would.
-    """
-    with cf.ThreadPoolExecutor(1, thread_name_prefix="import-fetch") as pool:
-        ahead: deque[cf.Future[Unpacked | None]] = deque()
-        position = 0
-        try:
-            for obj, read in reads:
-                while position < len(reads) and len(ahead) < FETCH_AHEAD:
-                    ahead_obj, ahead_read = reads[position]
-                    ahead.append(pool.submit(ahead_read.fetch, store, ahead_obj))
-                    position += 1
-                content = read.decode(ahead.popleft().result())
-                spans, content.spans = content.spans, []
-                yield ObjectRead(obj, content, list(spans))
-        finally:
-            for future in ahead:
-                future.cancel()
 
 
 def _read_in_workers(

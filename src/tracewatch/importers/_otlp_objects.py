@@ -248,30 +248,13 @@ _DECODERS: dict[tuple[Signal, Encoding], _Request] = {  # type: ignore[type-arg]
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Unpacked:
-    """An object's bytes already decompressed by `unpack` (`error`: why they could not be), so that the
-    decompression can run in the thread that fetches objects ahead: zlib and zstd release the GIL."""
-
-    data: bytes
-    error: str | None = None
-
-
-def unpack(data: bytes) -> Unpacked:
-    """`decompress`, with its error kept for the decoder to reject the object with, as it would itself."""
-    try:
-        return Unpacked(decompress(data))
-    except RequestError as exc:
-        return Unpacked(b"", str(exc))
-
-
-def _decode(obj: OtlpObject, data: bytes | Unpacked, out: Decoded) -> Decoded:
+def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
     decode = _DECODERS[(obj.signal, obj.encoding)]
-    unpacked = data if isinstance(data, Unpacked) else unpack(data)
-    if unpacked.error is not None:
-        out.rejected.append(Rejected("object", unpacked.error))
+    try:
+        data = decompress(data)
+    except RequestError as exc:
+        out.rejected.append(Rejected("object", str(exc)))
         return out
-    data = unpacked.data
     if obj.framing == "single":
         try:
             decode(data, out, "")
@@ -294,7 +277,7 @@ def _decode(obj: OtlpObject, data: bytes | Unpacked, out: Decoded) -> Decoded:
     return out
 
 
-def decode_trace_object(obj: OtlpObject, data: bytes | Unpacked) -> DecodedTraces:
+def decode_trace_object(obj: OtlpObject, data: bytes) -> DecodedTraces:
     """Every span of a traces object, with what could not be decoded and why (never an exception for bad data)."""
     if obj.signal != "traces":
         raise ValueError(f"decode_trace_object got {obj.key!r}, a {obj.signal} object; use decode_log_object")
@@ -302,7 +285,7 @@ def decode_trace_object(obj: OtlpObject, data: bytes | Unpacked) -> DecodedTrace
         return _decode(obj, data, DecodedTraces())
 
 
-def decode_log_object(obj: OtlpObject, data: bytes | Unpacked) -> DecodedLogs:
+def decode_log_object(obj: OtlpObject, data: bytes) -> DecodedLogs:
     """Every log record of a logs object as a `LogEvent` joined by trace and span id, with what was rejected."""
     if obj.signal != "logs":
         raise ValueError(f"decode_log_object got {obj.key!r}, a {obj.signal} object; use decode_trace_object")

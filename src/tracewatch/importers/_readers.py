@@ -28,13 +28,11 @@ from tracewatch.importers._otlp_decoded import Rejected
 from tracewatch.importers._otlp_objects import (
     OtlpObject,
     Signal,
-    Unpacked,
     decode_log_object,
     decode_trace_object,
     file_exporter_object,
     key_pattern,
     parse_s3_exporter_key,
-    unpack,
 )
 from tracewatch.importers._phoenix import EVALUATIONS_FILE, read_phoenix_file
 from tracewatch.importers._quarantine import QuarantineRecord
@@ -102,18 +100,10 @@ class PortableRead:
         return self.otlp is not None and self.otlp.signal == "logs"
 
     def __call__(self, source: Store, obj: SourceObject) -> ObjectContent:
-        return self.decode(self.fetch(source, obj))
-
-    def fetch(self, source: Store, obj: SourceObject) -> Unpacked | None:
-        """The object's bytes, decompressed (None for an object that is skipped): the part of a read that
-        waits on the store or runs in C without the GIL, so it can run ahead in another thread."""
-        return None if self.otlp is None else unpack(source.read_bytes(obj.info.key))
-
-    def decode(self, data: Unpacked | None) -> ObjectContent:
-        """What `fetch`'s bytes hold: spans or log records, and what was rejected."""
         otlp = self.otlp
-        if otlp is None or data is None:
+        if otlp is None:
             return ObjectContent(skipped=self.skip_reason)
+        data = source.read_bytes(obj.info.key)
         if otlp.signal == "logs":
             logs = decode_log_object(otlp, data)
             return _content(logs.rejected, records=logs.records_seen, events=logs.records)

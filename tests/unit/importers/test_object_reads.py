@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import itertools
-import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +25,6 @@ import tracewatch.importers._object_reads as object_reads
 from tests.support.otlp_documents import Uploads, child_span, qa_spans, request, span_id
 from tests.support.otlp_requests import log_record, logs_request, otlp_json
 from tracewatch.importers import ImportResult, SourceConfig, import_traces
-from tracewatch.importers._object_reads import read_objects
-from tracewatch.importers._readers import PortableRead, reader_for
 from tracewatch.settings import Settings
 from tracewatch.store import Store
 
@@ -158,57 +153,3 @@ def test_the_worker_setting_leaves_a_cpu_to_the_importing_process_unless_given(
 def test_a_negative_worker_setting_is_refused_by_the_settings() -> None:
     with pytest.raises(ValueError, match="import_workers"):
         Settings(import_workers=-1)
-
-
-def _in_one_process(folder: Path) -> tuple[Any, Store, list[Any], SourceConfig]:
-    source = SourceConfig(name="otel", kind="otlp", location=f"file://{folder}/otel", grace_minutes=1)
-    store = source.open(Settings())
-    reader = reader_for(source)
-    return reader, store, reader.new_objects(store, set()), source
-
-
-def test_objects_fetched_ahead_in_a_thread_read_as_objects_read_in_line(
-    corpus: tuple[Path, SpanSet], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    folder, _ = corpus
-    reader, store, objects, source = _in_one_process(folder)
-    fetched: list[tuple[str, str]] = []
-    fetch = PortableRead.fetch
-
-    def spy(read: PortableRead, store: Store, obj: Any) -> Any:
-        fetched.append((obj.info.key, threading.current_thread().name))
-        return fetch(read, store, obj)
-
-    monkeypatch.setattr(PortableRead, "fetch", spy)
-    ahead = read_objects(reader, store, objects, source=source, settings=Settings(), workers=1)
-    first = next(ahead)
-    assert len(fetched) == object_reads.FETCH_AHEAD, (
-        "the next objects are being fetched while this one is read"
-    )
-    reads = [first, *ahead]
-    assert [key for key, _ in fetched] == [obj.info.key for obj in objects], (
-        "each object fetched once, in order"
-    )
-    assert all(name.startswith("import-fetch") for _, name in fetched), "fetched in the read-ahead thread"
-    for read, obj in zip(reads, objects, strict=True):
-        in_line = reader.read(store, obj)  # the object read and decompressed here, after the one before
-        spans, in_line.spans = in_line.spans, []
-        assert read.obj == obj
-        assert (read.content, read.items) == (in_line, spans), f"{obj.info.key} differs when fetched ahead"
-    assert sum(bool(r.content.unreadable) for r in reads) == 2, (
-        "random bytes and a truncated gzip, as in line"
-    )
-
-
-def test_an_object_that_cannot_be_fetched_fails_the_read_at_that_object(
-    corpus: tuple[Path, SpanSet], tmp_path: Path
-) -> None:
-    folder, _ = corpus
-    copy = tmp_path / "copy"
-    shutil.copytree(folder / "otel", copy / "otel")
-    reader, store, objects, source = _in_one_process(copy)
-    (copy / "otel" / objects[3].info.key).unlink()  # gone between the listing and the read
-    reads = read_objects(reader, store, objects, source=source, settings=Settings(), workers=1)
-    assert [read.obj for read in itertools.islice(reads, 3)] == objects[:3]
-    with pytest.raises(FileNotFoundError):
-        next(reads)
