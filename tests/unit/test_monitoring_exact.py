@@ -71,7 +71,7 @@ def exact_sum(values: list[float]) -> float:
     try:
         return math.fsum(values)
     except OverflowError:
-        return math.copysign(math.inf, sum(map(Fraction, values)))
+        return math.inf if sum(map(Fraction, values)) > 0 else -math.inf
 
 
 def reference(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

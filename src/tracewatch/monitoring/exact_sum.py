@@ -46,8 +46,9 @@ def list_column(ids: np.ndarray, groups: int, fields: dict[str, np.ndarray], dty
     """A list column of `groups` rows from entries sorted by their row id `ids` (row i gets the entries whose
     id is i, in order): built from offsets, without a group-by."""
     offsets = np.searchsorted(ids, np.arange(groups + 1), side="left").astype(np.int32)
-    entries = pa.StructArray.from_arrays([pa.array(v) for v in fields.values()], names=list(fields))
-    lists = pl.from_arrow(pa.ListArray.from_arrays(pa.array(offsets), entries))
+    # through polars to Arrow: pyarrow's own pa.array(ndarray) imports pandas (about 1 s, once a process)
+    entries = pl.DataFrame(fields).to_struct("entry").to_arrow()
+    lists = pl.from_arrow(pa.ListArray.from_arrays(pl.Series(offsets).to_arrow(), entries))
     assert isinstance(lists, pl.Series)
     return lists.cast(dtype)
 
@@ -119,7 +120,7 @@ def rounded(total: int, count: int = 1) -> float:
     try:
         return total / (count << _SCALE)
     except OverflowError:
-        return math.copysign(math.inf, total)
+        return math.inf if total > 0 else -math.inf
 
 
 def sums_and_means(
