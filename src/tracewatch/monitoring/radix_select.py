@@ -42,13 +42,6 @@ _POSITION = 1 << 40
 position orders every group's positions in one Int64 column."""
 
 
-def _with_prefix(frame: pl.DataFrame, column: str, width: int, name: str) -> pl.DataFrame:
-    """`frame`'s rows with a finite `column`, with the top `width` bits of its order key as `name` (UInt64)."""
-    finite = frame.filter(pl.col(column).is_finite())
-    keys = order_keys(finite.get_column(column)).to_numpy() >> np.uint64(64 - width)
-    return finite.with_columns(pl.Series(name, keys, dtype=pl.UInt64))
-
-
 def histogram_lists_by_id(ids: np.ndarray, values: pl.Series, groups: int) -> pl.Series:
     """Pass 1 of one part: per group id 0..`groups`-1, the `HISTOGRAM` of its finite `values`' top
     `FIRST_WIDTH` key bits (`ids`: each value's group id)."""
@@ -106,13 +99,19 @@ Refine = Callable[[RadixQuery], Mapping[str, pl.DataFrame]]
 def refine_frame(frame: pl.DataFrame, query: RadixQuery, column: str) -> dict[str, pl.DataFrame]:
     """A part's answer to `query`: per grouping, (keys, `sub`: the top `next_width` key bits, `count`) of its
     values in the wanted buckets. `frame` has `column` and every grouping's key columns."""
+    finite = frame.filter(pl.col(column).is_finite())
+    keys = order_keys(finite.get_column(column)).to_numpy()
+    keyed = finite.with_columns(
+        pl.Series("prefix", keys >> np.uint64(64 - query.width), dtype=pl.UInt64),
+        pl.Series("sub", keys >> np.uint64(64 - query.next_width), dtype=pl.UInt64),
+    )
     out = {}
     for name, wanted in query.wanted.items():
-        keys = tuple(c for c in wanted.columns if c != "prefix")
-        prefixed = _with_prefix(frame.select(*keys, column), column, query.width, "prefix")
-        inside = prefixed.join(wanted, on=[*keys, "prefix"], how="semi", nulls_equal=True)
-        sub = _with_prefix(inside, column, query.next_width, "sub")
-        out[name] = sub.group_by(*keys, "sub").agg(pl.len().cast(pl.Int64).alias("count"))
+        group = [c for c in wanted.columns if c != "prefix"]
+        inside = keyed.select(*group, "prefix", "sub").join(
+            wanted, on=[*group, "prefix"], how="semi", nulls_equal=True
+        )
+        out[name] = inside.group_by(*group, "sub").agg(pl.len().cast(pl.Int64).alias("count"))
     return out
 
 
@@ -185,11 +184,11 @@ def _refined(state: pl.DataFrame, counts: pl.DataFrame, shift: int) -> pl.DataFr
     value the previous pass counted in them."""
     buckets = state.select("gid", "prefix", "below", "count").unique()
     subs = counts.with_columns((pl.col("sub") // pl.lit(1 << shift, dtype=pl.UInt64)).alias("prefix")).join(
-        buckets.select("gid", "prefix", pl.col("below").alias("base"), pl.col("count").alias("expected")),
+        buckets.select("gid", "prefix", pl.col("below").alias("base")),
         on=["gid", "prefix"],
         how="inner",
     )
-    got = subs.group_by("gid", "prefix").agg(pl.col("count").sum(), pl.col("expected").first())
+    got = subs.group_by("gid", "prefix").agg(pl.col("count").sum())
     short = buckets.join(got, on=["gid", "prefix"], how="left").filter(
         pl.col("count_right").fill_null(0) != pl.col("count")
     )
