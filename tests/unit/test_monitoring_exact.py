@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tracewatch.errors import DataContractError
+from tracewatch.monitoring import exact_sum as limbs_module
 from tracewatch.monitoring.metrics import (
     METRIC_INPUT_COLUMNS,
     combine_parts,
@@ -204,3 +205,19 @@ def test_values_missing_in_a_later_pass_are_an_error_not_a_wrong_percentile() ->
         latency_percentiles(parts, lambda q: combine_counts([latency_counts(changed, q)]))
     with pytest.raises(DataContractError, match="read again"):
         latency_percentiles(parts, lambda q: combine_counts([]))  # no file left to read
+
+
+def test_the_group_by_fallback_adds_up_the_same_limbs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts with very many (group, exponent) bins add their limbs by a group-by instead of dense bins."""
+    rng = np.random.default_rng(9)
+    n = 5_000
+    frame = traces(
+        [float(v) for v in rng.lognormal(5, 2, n)],
+        [float(v) for v in rng.lognormal(-8, 3, n) * rng.choice([-1, 1], n)],
+        [int(h) for h in rng.integers(0, 24, n)],
+    )
+    dense = combine_parts([metric_parts(frame)])  # one row per key, sorted: comparable
+    monkeypatch.setattr(limbs_module, "_DENSE_BINS", 0)
+    grouped = combine_parts([metric_parts(frame)])
+    assert grouped.groups.equals(dense.groups) and grouped.feedback.equals(dense.feedback)
+    assert dense.groups.get_column("cost_usd_limbs").list.len().sum() > 24  # several exponents per group

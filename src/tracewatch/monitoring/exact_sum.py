@@ -53,11 +53,40 @@ def list_column(ids: np.ndarray, groups: int, fields: dict[str, np.ndarray], dty
     return lists.cast(dtype)
 
 
+_DENSE_BINS = 1 << 22
+"""Above this many (group, exponent) bins a part's limbs are added up by a polars group-by instead."""
+
+
 def limb_lists_by_id(ids: np.ndarray, values: pl.Series, groups: int) -> pl.Series:
-    """Per group id 0..`groups`-1, the `LIMBS` of its finite `values` (`ids`: each value's group id)."""
+    """Per group id 0..`groups`-1, the `LIMBS` of its finite `values` (`ids`: each value's group id).
+
+    The limbs are added up with `np.bincount` over (group, exponent) bins: its float64 sums are exact here, as
+    a limb is below 2**27 and a part below 2**26 values, so every partial sum is an integer below 2**53."""
     finite = values.is_finite().fill_null(False).to_numpy()
     exponent, high, low = _limbs(values.filter(finite).cast(pl.Float64).to_numpy())
-    key = (ids[finite].astype(np.int64) << 11) | exponent
+    ids = ids[finite].astype(np.int64)
+    present = np.flatnonzero(np.bincount(exponent, minlength=2048))
+    bins = groups * len(present)
+    if bins == 0 or bins > _DENSE_BINS or len(ids) >= 1 << 26:
+        return _limb_lists_grouped(ids, exponent, high, low, groups)
+    dense = np.zeros(2048, dtype=np.int64)
+    dense[present] = np.arange(len(present))
+    key = ids * len(present) + dense[exponent]
+    counts = np.bincount(key, minlength=bins)
+    used = np.flatnonzero(counts)
+    fields: dict[str, np.ndarray] = {
+        "exponent": present[used % len(present)].astype(np.int16),
+        "high": np.bincount(key, weights=high, minlength=bins)[used].astype(np.int64),
+        "low": np.bincount(key, weights=low, minlength=bins)[used].astype(np.int64),
+    }
+    return list_column(used // len(present), groups, fields, LIMBS)
+
+
+def _limb_lists_grouped(
+    ids: np.ndarray, exponent: np.ndarray, high: np.ndarray, low: np.ndarray, groups: int
+) -> pl.Series:
+    """`limb_lists_by_id` by a polars group-by, for parts with very many groups or values."""
+    key = (ids << 11) | exponent
     summed = (
         pl.DataFrame({"key": key, "high": high, "low": low})
         .group_by("key")
