@@ -108,8 +108,11 @@ def refine_frame(frame: pl.DataFrame, query: RadixQuery, column: str) -> dict[st
     out = {}
     for name, wanted in query.wanted.items():
         group = [c for c in wanted.columns if c != "prefix"]
-        inside = keyed.select(*group, "prefix", "sub").join(
-            wanted, on=[*group, "prefix"], how="semi", nulls_equal=True
+        prefixes = wanted.get_column("prefix").unique().implode()
+        inside = (  # most rows are in no wanted bucket: a cheap test on the prefix first, then the exact match
+            keyed.select(*group, "prefix", "sub")
+            .filter(pl.col("prefix").is_in(prefixes))
+            .join(wanted, on=[*group, "prefix"], how="semi", nulls_equal=True)
         )
         out[name] = inside.group_by(*group, "sub").agg(pl.len().cast(pl.Int64).alias("count"))
     return out
