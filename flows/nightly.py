@@ -28,14 +28,7 @@ from tracewatch.datasets import DatasetSpec, load_dataset_spec, sample_dataset_i
 from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestPlan, ingest_planned, plan_ingest, publish_data_docs
-from tracewatch.monitoring import (
-    METRIC_REDUCER,
-    LatencyPercentiles,
-    MetricParts,
-    build_monitoring_reports,
-    day_latency_percentiles,
-    day_metric_parts,
-)
+from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports, day_metric_parts
 from tracewatch.reports import PublishedPartition
 from tracewatch.scoring import day_sample
 from tracewatch.settings import Settings
@@ -78,9 +71,9 @@ def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
 
 @stage_task
 def monitoring_reports(
-    store: Store, day: dt.date, run_id: str, parts: MetricParts, latency: LatencyPercentiles
+    store: Store, day: dt.date, run_id: str, parts: MetricParts | None
 ) -> list[PublishedPartition]:
-    return build_monitoring_reports(store, day, run_id=run_id, parts=parts, latency=latency)
+    return build_monitoring_reports(store, day, run_id=run_id, parts=parts)
 
 
 def dataset_spec(dataset: DatasetSpec | None) -> DatasetSpec:
@@ -168,9 +161,8 @@ def nightly(
         parts = result.parts.pop(touched, None)
         if parts is None:  # a date ingest kept no parts for: its files' parts as tasks on the runner
             parts = day_metric_parts(store, touched, part_map=on_task_runner)
-        # the percentiles' further passes read each file's latencies again, as tasks on the runner
-        latency = day_latency_percentiles(store, touched, parts, part_map=on_task_runner)
-        published += monitoring_reports.submit(store, touched, result.run_id, parts, latency).result()
+        published += monitoring_reports.submit(store, touched, result.run_id, parts).result()
+        del parts  # every latency and cost of the date (about 20 bytes a trace): not held through the night
     # file by file: each file's shortlist and the picks' rows as tasks on the runner, the selection here
     build, dataset_reports = sample_dataset_items(
         store, dataset_spec(dataset), day, run_id=result.run_id, part_map=on_task_runner

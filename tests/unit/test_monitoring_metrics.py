@@ -15,13 +15,10 @@ from tracewatch.monitoring.metrics import (
     METRIC_INPUT_COLUMNS,
     combine_parts,
     daily_and_hourly_metrics,
-    latency_counts,
-    latency_percentiles,
     metric_parts,
     metrics_from_parts,
     trace_metrics,
 )
-from tracewatch.monitoring.radix_select import combine_counts
 from tracewatch.traces import TRACE_SCHEMA
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
@@ -131,10 +128,7 @@ def test_tables_are_the_same_bits_however_the_traces_are_split_into_parts(
     quarantined = pl.DataFrame(schema=QUARANTINE_COLUMNS)
     bounds = sorted({0, traces.height, *(c for c in cuts if c <= traces.height)})
     pieces = [traces.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
-    # every pass over the pieces, their parts merged in reverse order: the order may not matter either
-    parts = combine_parts([metric_parts(p) for p in reversed(pieces)])
-    latency = latency_percentiles(parts, lambda q: combine_counts([latency_counts(p, q) for p in pieces]))
-    split = metrics_from_parts(parts, latency, quarantined)
+    split = metrics_from_parts(combine_parts([metric_parts(p) for p in pieces]), quarantined)
     whole = daily_and_hourly_metrics(traces, quarantined)
     for from_pieces, from_whole in zip(split, whole, strict=True):
         assert from_pieces.equals(from_whole, null_equal=True)
@@ -142,8 +136,8 @@ def test_tables_are_the_same_bits_however_the_traces_are_split_into_parts(
 
 
 def test_percentiles_match_a_plain_group_by_to_the_bit() -> None:
-    """The percentiles interpolate as polars' group-by quantile does over a group with nulls (the nulls offset
-    its fractional index, so the result differs in the last bit on some lists from one without them)."""
+    """The parts carry each group's latencies with their nulls, so the percentiles are polars' group-by
+    quantiles exactly (a list quantile without the nulls differs in the last bit on some lists)."""
     latencies = [None, 2.01, 42.71, 41.52, 11.89, 60.5]
     out = trace_metrics(frame(latencies), pl.DataFrame(schema=QUARANTINE_COLUMNS), hourly=False)
     reference = pl.DataFrame({"latency_ms": latencies}, schema={"latency_ms": pl.Float64}).select(

@@ -163,9 +163,8 @@ def ingest_new_traces(
     Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
     With a `reducer` (monitoring's `METRIC_REDUCER`, say), the part of the accepted rows (made while the
     files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
-    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (a bound for reducers whose
-    parts grow with their rows; later dates are then read again by the stage that wants them). Monitoring's
-    parts are a few hundred numbers per hour and group, whatever the rows.
+    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
+    floats per row; later dates are then read again by the stage that wants them).
 
     `require_traces` (with `up_to`, the night) raises `NoTracesError` when the night has no traces: before
     anything is read or written when it has no trace file (so a store URL with a typo gets no reports), after

@@ -1,20 +1,15 @@
 """Pure aggregation of accepted traces (and quarantined rows) into monitoring metrics.
 
-The work is split so the heavy part runs where the traces are read and no process holds a day: `metric_parts`
-reduces any slice of a day's accepted traces (ingest calls it on each file, in the step that read and checked
-it) to a few numbers per UTC hour, project, route and model; `combine_parts` merges parts; the latency
-percentiles take two more passes over the files that read only the latencies near the wanted ranks
-(`latency_percentiles`, `radix_select`); and `metrics_from_parts` turns the merged parts and percentiles into
+The work is split in two so the heavy part can run where the traces are read: `metric_parts` reduces any
+slice of a day's accepted traces (ingest calls it on each file, in the thread that read and checked it) to
+one row per UTC hour, project, route and model, and `metrics_from_parts` turns the parts of a whole day into
 the daily and hourly tables.
 
 A rerun must publish the same bits whichever way the traces were sliced (per file at ingest, or the whole day
-read back from the store), and float addition is not associative. So every part merges exactly: counts and
-integer sums add up; float sums (cost, latency, feedback values) are kept as exact integer limbs and rounded
-once at the end (`exact_sum`: the correctly rounded sum, as `math.fsum` gives, and the correctly rounded mean
-of the exact sum; these may differ in the last place from polars' naive sums the tables used before); the
-percentiles are exact order statistics with polars' "linear" interpolation, to the bit. A part is about
-a hundred numbers per group, not its values. NaN and infinities count as unknown (null) everywhere
-(`_finite_or_null`).
+read back from the store), and float addition is not associative. So only counts and integer sums are added
+up across parts (exactly); the float columns travel as lists of their values, which combining only
+concatenates, in part order then row order. Every float statistic is then computed once, over the whole
+group's values in that one order.
 """
 
 from __future__ import annotations
@@ -22,23 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from tracewatch.monitoring.exact_sum import LIMBS, limb_lists, limb_lists_by_id, merged_limbs, sums_and_means
-from tracewatch.monitoring.radix_select import (
-    BUCKET,
-    HISTOGRAM,
-    VALUE_BUDGET,
-    Grouping,
-    RadixQuery,
-    Refine,
-    combine_counts,
-    histogram_lists_by_id,
-    merged_histograms,
-    percentiles,
-    refine_frame,
-)
 from tracewatch.reports import FEEDBACK_STATS
 from tracewatch.traces import GROUP_KEYS, TRACE_SCHEMA
 
@@ -55,8 +35,6 @@ METRIC_INPUT_COLUMNS: tuple[str, ...] = (
     "feedback",
 )
 """The only trace columns monitoring reads, so scans skip the (large) text columns."""
-LATENCY_COLUMNS: tuple[str, ...] = ("start_time", *GROUP_KEYS, "latency_ms")
-"""The columns the percentile passes read again."""
 
 HOUR = "hour"
 _DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
@@ -68,15 +46,12 @@ _COUNTS: tuple[str, ...] = (
     "input_tokens_count",
     "output_tokens_sum",
     "output_tokens_count",
-    "latency_ms_count",
 )
-"""Integer columns of the parts: added up exactly when parts are combined (`latency_ms_count`: the finite
-latencies)."""
-_LIMBS: tuple[str, ...] = ("cost_usd_limbs", "latency_ms_limbs")
-"""Exact sums of the finite cost and latency values (`exact_sum.LIMBS`)."""
-_HISTOGRAM = "latency_ms_histogram"
-"""Pass 1 of the latency percentiles (`radix_select.HISTOGRAM`)."""
-_SCORE_KEYS = ("name",)
+"""Integer columns of the parts: added up exactly when parts are combined."""
+_VALUES: tuple[str, ...] = ("cost_usd", "latency_ms")
+"""Float columns of the parts: the values of each group, as a list. Nulls are kept: with them, a list's
+quantile takes the same path as a group's (the two differ in the last bit on some lists otherwise), and a
+group without a cost sums to 0.0, not -0.0. NaN and infinities become nulls (see `_finite_or_null`)."""
 
 
 def _finite_or_null(column: str) -> pl.Expr:
@@ -90,10 +65,9 @@ def _finite_or_null(column: str) -> pl.Expr:
 class MetricParts:
     """Partial monitoring aggregates of some accepted traces, per UTC hour, project, route and model.
 
-    `groups`: the hour and group keys, the `_COUNTS`, the limbs of the cost and latency sums and the latency
-    histogram. `feedback`: the hour, group keys and score name, the `count` of the score's finite values and
-    their limbs (`value_limbs`). A key may appear in several rows (one per part combined) until
-    `combine_parts` merges them.
+    `groups`: the hour and group keys, the `_COUNTS` and the lists of `_VALUES`. `feedback`: the hour, group
+    keys and score name, with the list of the score's finite values (`value`). A key may appear in several rows (one
+    per part combined); `metrics_from_parts` adds them up.
     """
 
     groups: pl.DataFrame
@@ -105,108 +79,43 @@ class MetricParts:
         return int(self.groups.get_column("trace_count").sum())
 
 
-def _with_hour(traces: pl.DataFrame) -> pl.DataFrame:
-    return traces.with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
-
-
 def metric_parts(traces: pl.DataFrame) -> MetricParts:
-    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`).
-
-    The rows are grouped by their (string) keys once; the limbs, histograms and feedback are then grouped by
-    the integer group id, which is several times cheaper."""
-    hourly = (
-        _with_hour(traces)
-        .with_columns(_finite_or_null("cost_usd"), _finite_or_null("latency_ms"))
-        .with_row_index("row")
-    )
-    groups = (
-        hourly.group_by(_HOURLY_KEYS)
-        .agg(
-            pl.len().cast(pl.Int64).alias("trace_count"),
-            (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
-            pl.col("input_tokens").sum().alias("input_tokens_sum"),
-            pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
-            pl.col("output_tokens").sum().alias("output_tokens_sum"),
-            pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
-            pl.col("latency_ms").count().cast(pl.Int64).alias("latency_ms_count"),
-            pl.col("row"),
-        )
-        .with_row_index("gid")
-    )
-    members = groups.select("gid", "row").explode("row")
-    gid = np.zeros(hourly.height, dtype=np.uint32)
-    gid[members.get_column("row").to_numpy()] = members.get_column("gid").to_numpy()
-    rows = hourly.select("cost_usd", "latency_ms", "feedback").with_columns(pl.Series("gid", gid))
-    groups = groups.drop("row").with_columns(
-        *(
-            limb_lists_by_id(gid, rows.get_column(c), groups.height).alias(f"{c}_limbs")
-            for c in ("cost_usd", "latency_ms")
-        ),
-        histogram_lists_by_id(gid, rows.get_column("latency_ms"), groups.height).alias(_HISTOGRAM),
+    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`); both tables planned at once."""
+    hourly = traces.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
+    groups = hourly.group_by(_HOURLY_KEYS).agg(
+        pl.len().cast(pl.Int64).alias("trace_count"),
+        (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
+        pl.col("input_tokens").sum().alias("input_tokens_sum"),
+        pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
+        pl.col("output_tokens").sum().alias("output_tokens_sum"),
+        pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
+        *(_finite_or_null(c) for c in _VALUES),
     )
     scores = (
-        rows.select("gid", "feedback")
+        hourly.select(*_HOURLY_KEYS, "feedback")
         .explode("feedback")
         .drop_nulls("feedback")
         .unnest("feedback")
         .drop_nulls("name")
-        .with_columns(_finite_or_null("value"))
+        .group_by(*_HOURLY_KEYS, "name")
+        .agg(_finite_or_null("value").drop_nulls())
     )
-    score_keys = ("gid", *_SCORE_KEYS)
-    feedback = scores.group_by(score_keys).agg(pl.col("value").count().cast(pl.Int64).alias("count"))
-    feedback = _attach(feedback, limb_lists(scores, score_keys, "value", "value_limbs"), score_keys)
-    feedback = groups.select("gid", *_HOURLY_KEYS).join(feedback, on="gid").drop("gid")
-    return MetricParts(groups=groups.drop("gid"), feedback=feedback)
-
-
-def _attach(frame: pl.DataFrame, lists: pl.DataFrame, keys: Sequence[str]) -> pl.DataFrame:
-    """`frame` with the list column of `lists` (one row per key or none), empty where a key has none."""
-    (name,) = (c for c in lists.columns if c not in keys)
-    empty = pl.lit([], dtype=lists.schema[name])
-    return frame.join(lists, on=list(keys), how="left", nulls_equal=True).with_columns(
-        pl.col(name).fill_null(empty)
-    )
-
-
-def _merged(
-    frame: pl.DataFrame, keys: Sequence[str], counts: Sequence[str], limbs: Sequence[str]
-) -> pl.DataFrame:
-    """One row per `keys` (sorted, with a group id `gid`): `counts` added up, limb lists and (when present) the
-    latency histograms merged. Nothing depends on the order of the rows."""
-    index = frame.select(keys).unique().sort(keys, nulls_last=True).with_row_index("gid")
-    keyed = frame.join(index, on=list(keys), nulls_equal=True)
-    out = index.join(keyed.group_by("gid").agg(*(pl.col(c).sum() for c in counts)), on="gid", how="left")
-    for column in limbs:
-        out = out.join(merged_limbs(keyed, "gid", column), on="gid", how="left").with_columns(
-            pl.col(column).fill_null(pl.lit([], dtype=LIMBS))
-        )
-    if _HISTOGRAM in frame.columns:
-        histograms = (
-            merged_histograms(keyed, "gid", _HISTOGRAM)
-            .group_by("gid")
-            .agg(pl.struct("bucket", "count").sort_by("bucket").cast(BUCKET).alias(_HISTOGRAM))
-        )
-        out = out.join(histograms, on="gid", how="left").with_columns(
-            pl.col(_HISTOGRAM).fill_null(pl.lit([], dtype=HISTOGRAM))
-        )
-    return out.sort("gid")
+    collected_groups, collected_scores = pl.collect_all([groups, scores])
+    return MetricParts(groups=collected_groups, feedback=collected_scores)
 
 
 def combine_parts(parts: Sequence[MetricParts]) -> MetricParts:
-    """The parts of several slices of a day merged into one row per key (in any order: the result is the same)."""
+    """The parts of several slices of a day, in the order given (which fixes the order of the float values)."""
     if not parts:
         return metric_parts(pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in METRIC_INPUT_COLUMNS}))
-    groups = _merged(pl.concat([p.groups for p in parts]), _HOURLY_KEYS, _COUNTS, _LIMBS).drop("gid")
-    feedback = _merged(
-        pl.concat([p.feedback for p in parts]), (*_HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
-    ).drop("gid")
-    return MetricParts(groups=groups, feedback=feedback)
+    return MetricParts(
+        groups=pl.concat([p.groups for p in parts]), feedback=pl.concat([p.feedback for p in parts])
+    )
 
 
 class MetricReducer:
     """Monitoring's reducer for ingest (`ingest.AcceptedRowsReducer`): the metric parts of each file's accepted
-    rows, made while ingest has them in memory, so a nightly run reads each new file once for everything but
-    the latency percentiles' later passes."""
+    rows, made while ingest has them in memory, so a nightly run reads each new file once."""
 
     columns: tuple[str, ...] = METRIC_INPUT_COLUMNS
 
@@ -223,59 +132,6 @@ class MetricReducer:
 METRIC_REDUCER = MetricReducer()
 
 
-@dataclass(frozen=True)
-class LatencyPercentiles:
-    """A day's latency percentiles: `hourly` per hour and group keys, `daily` per group keys, each with
-    `latency_ms_p50`, `_p90` and `_p99` (null for a group without a finite latency)."""
-
-    hourly: pl.DataFrame
-    daily: pl.DataFrame
-
-
-def latency_counts(traces: pl.DataFrame, query: RadixQuery) -> dict[str, pl.DataFrame]:
-    """One slice's answer to a percentile pass (`radix_select.refine_frame`); `traces` has `LATENCY_COLUMNS`."""
-    return refine_frame(_with_hour(traces.select(LATENCY_COLUMNS)), query, "latency_ms")
-
-
-def latency_percentiles(
-    parts: MetricParts, refine: Refine, *, value_budget: int = VALUE_BUDGET
-) -> LatencyPercentiles:
-    """The exact percentiles of the day whose merged `parts` these are; `refine` runs each further pass over
-    every slice of the day (`latency_counts` on each, then `radix_select.combine_counts`); `value_budget`: see
-    `radix_select.VALUE_BUDGET`."""
-    hourly, daily = _groupings(parts)
-    groupings = {"hourly": _grouping(hourly, _HOURLY_KEYS), "daily": _grouping(daily, _DAILY_KEYS)}
-    found = percentiles(groupings, refine, "latency_ms", value_budget=value_budget)
-    return LatencyPercentiles(
-        hourly=hourly.select("gid", *_HOURLY_KEYS).join(found["hourly"], on="gid").drop("gid"),
-        daily=daily.select("gid", *_DAILY_KEYS).join(found["daily"], on="gid").drop("gid"),
-    )
-
-
-def _groupings(parts: MetricParts) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The merged hourly groups and the daily ones merged from them, each sorted by its keys with a `gid`."""
-    hourly = _merged(parts.groups, _HOURLY_KEYS, _COUNTS, _LIMBS)
-    daily = _merged(hourly.drop("gid", HOUR), _DAILY_KEYS, _COUNTS, _LIMBS)
-    return hourly, daily
-
-
-def _grouping(groups: pl.DataFrame, keys: tuple[str, ...]) -> Grouping:
-    return Grouping(
-        index=groups.select(*keys, "gid"),
-        sizes=groups.select(
-            "gid",
-            pl.col("latency_ms_count").alias("values"),
-            (pl.col("trace_count") - pl.col("latency_ms_count")).alias("nulls"),
-        ),
-        histogram=merged_histograms(groups, "gid", _HISTOGRAM),
-    )
-
-
-def in_memory_percentiles(traces: pl.DataFrame, parts: MetricParts) -> LatencyPercentiles:
-    """`latency_percentiles` of traces held in memory (every pass over the one frame)."""
-    return latency_percentiles(parts, lambda query: combine_counts([latency_counts(traces, query)]))
-
-
 def trace_metrics(traces: pl.DataFrame, quarantined: pl.DataFrame, *, hourly: bool) -> pl.DataFrame:
     """Metrics per (hour,) project, route and model: one of the two `daily_and_hourly_metrics` tables."""
     daily, per_hour = daily_and_hourly_metrics(traces, quarantined)
@@ -286,38 +142,44 @@ def daily_and_hourly_metrics(
     traces: pl.DataFrame, quarantined: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Metrics per day and per UTC hour of `traces` in one piece: see `metrics_from_parts`."""
-    parts = combine_parts([metric_parts(traces)])
-    return metrics_from_parts(parts, in_memory_percentiles(traces, parts), quarantined)
+    return metrics_from_parts(metric_parts(traces), quarantined)
 
 
-def metrics_from_parts(
-    parts: MetricParts, latency: LatencyPercentiles, quarantined: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Metrics per day and per UTC hour, each per project, route and model, from a whole day's parts and its
-    latency percentiles.
+def metrics_from_parts(parts: MetricParts, quarantined: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Metrics per day and per UTC hour, each per project, route and model, from a whole day's parts.
 
     `quarantined` are quarantined rows with `start_time` and the group keys (nulls allowed), counted per group
-    so the two add up to what arrived.
+    so the two add up to what arrived. The hourly groups are combined first, then sorted, and the daily ones
+    combined from them in that order: a group's values are in the same order in every run.
     """
-    hourly, daily = _groupings(parts)
-    hourly_scores = _merged(parts.feedback, (*_HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",))
-    daily_scores = _merged(
-        hourly_scores.drop("gid", HOUR), (*_DAILY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
-    )
+    hourly = _combined(parts.groups.lazy(), _HOURLY_KEYS, _COUNTS, _VALUES)
+    daily = _combined(hourly, _DAILY_KEYS, _COUNTS, _VALUES)
+    hourly_scores = _combined(parts.feedback.lazy(), (*_HOURLY_KEYS, "name"), (), ("value",))
+    daily_scores = _combined(hourly_scores, (*_DAILY_KEYS, "name"), (), ("value",))
     rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
     daily_table, hourly_table = pl.collect_all(
         [
-            _table(daily, daily_scores, latency.daily, rejected, _DAILY_KEYS),
-            _table(hourly, hourly_scores, latency.hourly, rejected, _HOURLY_KEYS),
+            _table(daily, daily_scores, rejected, _DAILY_KEYS),
+            _table(hourly, hourly_scores, rejected, _HOURLY_KEYS),
         ]
     )
     return daily_table, hourly_table
 
 
-def _exact(frame: pl.DataFrame, limbs: str, count: str, *, mean: bool) -> pl.Series:
-    """The correctly rounded sums (or means) of `limbs` per row of `frame`, in its row order."""
-    found = sums_and_means(frame, "gid", limbs, count)
-    return pl.Series([found[gid][1 if mean else 0] for gid in frame.get_column("gid")], dtype=pl.Float64)
+def _combined(
+    parts: pl.LazyFrame, keys: tuple[str, ...], counts: tuple[str, ...], values: tuple[str, ...]
+) -> pl.LazyFrame:
+    """One row per `keys`: `counts` added up, `values` lists concatenated in row order; sorted by the keys.
+
+    (Within a group, polars keeps the rows' order, so the order of the values is the order of the parts.)"""
+    return (
+        parts.group_by(keys)
+        .agg(
+            *(pl.col(c).sum() for c in counts),
+            *(pl.col(c).list.explode(keep_nulls=False, empty_as_null=False) for c in values),
+        )
+        .sort(*GROUP_KEYS, *(k for k in keys if k not in GROUP_KEYS), nulls_last=True)
+    )
 
 
 def _mean(column: str) -> pl.Expr:
@@ -326,27 +188,32 @@ def _mean(column: str) -> pl.Expr:
     return pl.when(count > 0).then(pl.col(f"{column}_sum") / count).alias(f"{column}_mean")
 
 
+def _latency_quantile(q: float) -> pl.Expr:
+    return (
+        pl.col("latency_ms")
+        .list.eval(pl.element().quantile(q, "linear"))
+        .list.first()
+        .alias(f"latency_ms_p{round(q * 100)}")
+    )
+
+
 def _table(
-    groups: pl.DataFrame,
-    scores: pl.DataFrame,
-    latency: pl.DataFrame,
-    quarantined: pl.LazyFrame,
-    keys: tuple[str, ...],
+    groups: pl.LazyFrame, scores: pl.LazyFrame, quarantined: pl.LazyFrame, keys: tuple[str, ...]
 ) -> pl.LazyFrame:
     """One table: the aggregates, feedback per score name, quarantined counts and the error rate per group."""
     rejected = quarantined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
     feedback = (
-        scores.with_columns(_exact(scores, "value_limbs", "count", mean=True).alias("mean"))
-        .lazy()
+        scores.select(
+            *keys,
+            "name",
+            pl.col("value").list.mean().alias("mean"),
+            pl.col("value").list.len().cast(pl.Int64).alias("count"),
+        )
         .group_by(keys)
         .agg(pl.struct("name", "mean", "count").sort_by("name").alias("feedback"))
         .cast({"feedback": FEEDBACK_STATS})
     )
-    metrics = groups.with_columns(
-        _exact(groups, "cost_usd_limbs", "latency_ms_count", mean=False).alias("cost_usd_sum"),
-        _exact(groups, "latency_ms_limbs", "latency_ms_count", mean=True).alias("latency_ms_mean"),
-    ).lazy()
-    metrics = metrics.join(latency.lazy(), on=list(keys), how="left", nulls_equal=True).select(
+    metrics = groups.select(
         *keys,
         "trace_count",
         "error_count",
@@ -354,9 +221,9 @@ def _table(
         _mean("input_tokens"),
         "output_tokens_sum",
         _mean("output_tokens"),
-        "cost_usd_sum",
-        "latency_ms_mean",
-        *(f"latency_ms_p{q}" for q in (50, 90, 99)),
+        pl.col("cost_usd").list.sum().alias("cost_usd_sum"),
+        pl.col("latency_ms").list.mean().alias("latency_ms_mean"),
+        *(_latency_quantile(q) for q in (0.50, 0.90, 0.99)),
     )
     out = (
         metrics.join(feedback, on=keys, how="left", nulls_equal=True)

@@ -7,10 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from tracewatch.ingest import in_threads, load_ledger, read_quarantine_records
-from tracewatch.monitoring.metrics import LatencyPercentiles, MetricParts, metrics_from_parts
-from tracewatch.monitoring.parts import day_latency_percentiles, day_metric_parts
-from tracewatch.part_map import PartMap
+from tracewatch.ingest import load_ledger, read_quarantine_records, scan_accepted
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
 from tracewatch.reports import (
     INGEST_DAILY,
     QUARANTINE_DAILY,
@@ -25,22 +23,14 @@ from tracewatch.traces import GROUP_KEYS
 
 
 def build_monitoring_reports(
-    store: Store,
-    day: dt.date,
-    *,
-    run_id: str,
-    parts: MetricParts | None = None,
-    latency: LatencyPercentiles | None = None,
-    part_map: PartMap = in_threads,
+    store: Store, day: dt.date, *, run_id: str, parts: MetricParts | None = None
 ) -> list[PublishedPartition]:
     """Publish `trace_metrics_daily`, `trace_metrics_hourly`, `ingest_daily` and `quarantine_daily` for `day`.
 
     `parts` are the monitoring parts of the date's accepted traces when the caller has them already, as
-    ingest does for the files it just read; otherwise they are made from the store file by file. `latency` are
-    the date's latency percentiles when the caller ran their passes already (the nightly flow, on its task
-    runner); otherwise the passes run here. Files are read through `part_map`, so no process holds the day.
-    Either way the tables come out the same, to the bit. A date with no traces still gets its partitions:
-    explicit empty ones.
+    ingest does for the files it just read; otherwise the traces are read from the store. Either way the
+    tables come out the same, to the bit. A date with no traces still gets its partitions: explicit empty
+    ones.
     """
     # The reads overlap each other and the aggregation; nothing is published until every table is computed,
     # so a failure leaves the date's tables as they were, never out of step with each other.
@@ -50,12 +40,10 @@ def build_monitoring_reports(
         )
         ledger = load_ledger(store)
         if parts is None:
-            parts = day_metric_parts(store, day, ledger=ledger, part_map=part_map)
-        if latency is None:
-            latency = day_latency_percentiles(store, day, parts, ledger=ledger, part_map=part_map)
+            parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
         records = quarantined.result()
         rejected = records.filter(pl.col("scope") == "row")
-        daily, hourly = metrics_from_parts(parts, latency, rejected)
+        daily, hourly = metrics_from_parts(parts, rejected)
         tables = (
             (TRACE_METRICS_DAILY, daily),
             (TRACE_METRICS_HOURLY, hourly),

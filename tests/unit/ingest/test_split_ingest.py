@@ -18,8 +18,8 @@ import pytest
 
 from tracewatch.ingest import in_threads, ingest_new_traces, load_ledger, scan_accepted
 from tracewatch.ingest.quarantine import read_records
-from tracewatch.monitoring import METRIC_REDUCER, day_latency_percentiles, day_metric_parts
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, daily_and_hourly_metrics, metrics_from_parts
+from tracewatch.monitoring import METRIC_REDUCER, day_metric_parts
+from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, metric_parts, metrics_from_parts
 from tracewatch.part_map import PartMap, in_process
 from tracewatch.store import Store
 
@@ -64,8 +64,7 @@ def _night(store: Store, part_map: PartMap) -> dict[str, pl.DataFrame]:
     modification time; run ids and times)."""
     result = ingest_new_traces(store, up_to=DAY, reducer=METRIC_REDUCER, part_map=part_map)
     quarantined = read_records(store, DAY).filter(pl.col("scope") == "row")
-    latency = day_latency_percentiles(store, DAY, result.parts[DAY], part_map=part_map)
-    daily, hourly = metrics_from_parts(result.parts[DAY], latency, quarantined)
+    daily, hourly = metrics_from_parts(result.parts[DAY], quarantined)
     records = (
         read_records(store, DAY)
         .drop("run_id", "quarantined_at", "source_version")
@@ -105,17 +104,16 @@ def test_monitoring_parts_from_the_store_file_by_file_are_the_whole_days(
 ) -> None:
     _plant(file_store, make_traces, seed=11)
     ingested = ingest_new_traces(file_store, up_to=DAY, reducer=METRIC_REDUCER).parts[DAY]
-    whole = scan_accepted(file_store, DAY, METRIC_INPUT_COLUMNS)
+    whole = metric_parts(scan_accepted(file_store, DAY, METRIC_INPUT_COLUMNS))
     quarantined = read_records(file_store, DAY).filter(pl.col("scope") == "row")
-    expected = daily_and_hourly_metrics(whole, quarantined)
+    expected = metrics_from_parts(whole, quarantined)
 
     for parts in (
         ingested,
         day_metric_parts(file_store, DAY),
         day_metric_parts(file_store, DAY, part_map=twice),
     ):
-        latency = day_latency_percentiles(file_store, DAY, parts, part_map=twice)
-        got = metrics_from_parts(parts, latency, quarantined)
+        got = metrics_from_parts(parts, quarantined)
         assert got[0].equals(expected[0]) and got[1].equals(expected[1])
     assert (
         expected[0].get_column("trace_count").sum()
