@@ -76,8 +76,6 @@ OLD_QUALITY_Z = 3.5
 OLD_MMD_ALPHA = 0.05
 EVIDENTLY_NUMERIC: tuple[str, ...] = ("latency_ms", "input_tokens", "output_tokens", "cost_usd")
 EVIDENTLY_CATEGORICAL: tuple[str, ...] = ("model", "route", "project", "status")
-ORACLE_KINDS: tuple[str, ...] = alerts_oracle.KINDS
-"""The drift kinds measured against one test that knows the shift (`alerts_oracle`)."""
 
 
 def day_of(index: int) -> dt.date:
@@ -279,18 +277,19 @@ def simulate(task: Task) -> dict[str, Any]:
     if task.power:
         reference = [profiles[i] for i in range(1, first)]
         counts = {
-            k: [alerts_oracle.shifted_counts(frames[i], k) for i in range(1, first)] for k in ORACLE_KINDS
+            k: [alerts_oracle.shifted_counts(frames[i], k) for i in range(1, first)]
+            for k in alerts_oracle.KINDS
         }
         control["one_test"] = {
             k: alerts_oracle.one_test_alerts(counts[k], alerts_oracle.shifted_counts(frames[first], k), k)
-            for k in ORACLE_KINDS
+            for k in alerts_oracle.KINDS
         }
         for kind in DRIFT_KINDS:
             power[kind] = {}
             for level in MAGNITUDE_LEVELS:
                 frame = frame_of(task.seed, task.size, first, DriftSpec.single(kind, level, from_day=first))
                 cell = power_cell(reference, build_day_profile(frame, day_of(first)))
-                if kind in ORACLE_KINDS:
+                if kind in alerts_oracle.KINDS:
                     current = alerts_oracle.shifted_counts(frame, kind)
                     cell["one_test"] = alerts_oracle.one_test_alerts(counts[kind], current, kind)
                 if task.evidently_power:

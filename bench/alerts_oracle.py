@@ -76,8 +76,8 @@ def one_test_alerts(reference: Sequence[Counts], current: Counts, kind: str) -> 
         return False
     share = hits / trials
     binomial = share * (1.0 - share)
-    if binomial == 0.0:
-        return (current[0] > 0) == _RISES[kind] and current[0] > 0
+    if binomial == 0.0:  # the reference never (or always) had it: any move the shift's way is new
+        return current[0] > 0 if _RISES[kind] else current[0] < current[1]
     daily = [k / n for k, n in reference if n]
     mean = sum(daily) / len(daily)
     observed = sum((d - mean) ** 2 for d in daily) / max(1, len(daily) - 1)

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench import alerts_oracle
 from bench.common import VERDICT
 
 RULES: tuple[str, ...] = ("new", "pooled", "old", "evidently")
@@ -32,10 +33,8 @@ RULE_NAMES: dict[str, str] = {
     "evidently": "Evidently",
 }
 MAX_FALSE_ALARM = 0.05
-SMALL_SHIFTS: tuple[str, ...] = ("topic_mix", "language", "refusals", "feedback_drop")
-"""The small shifts the issue wants kept detected."""
-ONE_TEST_KINDS: tuple[str, ...] = SMALL_SHIFTS
-"""The kinds with the one-test yardstick (`alerts_oracle.KINDS`)."""
+SMALL_SHIFTS: tuple[str, ...] = alerts_oracle.KINDS
+"""The small shifts the issue wants kept detected, each with the one-test yardstick."""
 MIN_SMALL_POWER = 0.8
 
 
@@ -138,7 +137,7 @@ def _power(with_power: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]
             entry: dict[str, Any] = {"magnitude": DRIFT_MAGNITUDES[kind][level]}
             for rule in RULES:
                 entry[rule] = rate([c[rule] for c in cells if rule in c])
-            if kind in ONE_TEST_KINDS:
+            if kind in SMALL_SHIFTS:
                 entry["one_test"] = rate([c["one_test"] for c in cells if "one_test" in c])
                 entry["one_test_control"] = rate(
                     [r["control"]["one_test"][kind] for r in with_power if "one_test" in r["control"]]
@@ -306,7 +305,7 @@ def _one_test_lines(summary: Mapping[str, Any]) -> list[str]:
         "|---|---|" + "---:|" * len(sizes),
     ]
     first = next(iter(sizes.values()))
-    for kind in ONE_TEST_KINDS:
+    for kind in SMALL_SHIFTS:
         for level, cell in first["power"][kind].items():
             if "one_test" not in cell:
                 continue

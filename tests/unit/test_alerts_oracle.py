@@ -53,3 +53,8 @@ def test_the_shifted_quantity_rises_or_falls_with_its_drift(kind: str) -> None:
     assert n0 > 0 and n1 > 0
     moved = k1 / n1 - k0 / n0
     assert (moved < -0.1) if kind == "feedback_drop" else (moved > 0.03)
+
+
+def test_a_share_that_was_always_full_alerts_when_it_falls() -> None:
+    assert one_test_alerts([(90, 90)] * 7, (80, 90), "feedback_drop")
+    assert not one_test_alerts([(90, 90)] * 7, (90, 90), "feedback_drop")

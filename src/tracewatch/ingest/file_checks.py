@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any, Generic
 
+import numpy as np
 import polars as pl
 
 from tracewatch.hashing import stable_hash64
@@ -139,16 +140,11 @@ def ids_of_rows(store: Store, obj: ObjectInfo, rows: pl.DataFrame) -> pl.DataFra
     hashes): `_row_nr`, `trace_id`, in row order. A file that changed since its check (an id whose hash is not
     the one checked) stops the ingest, which is retried from the start."""
     read = read_trace_file(store, obj.key, ("trace_id",))
-    found = (
-        rows.join(read.frame.select(ROW_NR, "trace_id"), on=ROW_NR, how="left").sort(ROW_NR)
-        if isinstance(read, TraceFile)
-        else None
-    )
-    if found is None or not bool(
-        (
-            pl.Series(stable_hash64(found.get_column("trace_id")), dtype=pl.UInt64)
-            == found.get_column(ID_HASH)
-        ).all()
+    found = None
+    if isinstance(read, TraceFile):
+        found = rows.join(read.frame.select(ROW_NR, "trace_id"), on=ROW_NR, how="left").sort(ROW_NR)
+    if found is None or not np.array_equal(
+        stable_hash64(found.get_column("trace_id")), found.get_column(ID_HASH).to_numpy()
     ):
         raise RuntimeError(
             f"{obj.key} changed during the ingest (its trace ids are not those it was checked with); the ingest "
