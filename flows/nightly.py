@@ -28,7 +28,7 @@ from tracewatch.datasets import DatasetSpec, load_dataset_spec, sample_dataset_i
 from tracewatch.drift import Alert, DriftConfig, DriftNight, check_rebaseline
 from tracewatch.errors import ConfigError
 from tracewatch.ingest import IngestPlan, ingest_planned, plan_ingest, publish_data_docs
-from tracewatch.monitoring import METRIC_REDUCER, MetricParts, build_monitoring_reports, day_metric_parts
+from tracewatch.monitoring import DayMetrics, MetricReducer, build_monitoring_reports, day_metrics
 from tracewatch.reports import PublishedPartition
 from tracewatch.scoring import day_sample
 from tracewatch.settings import Settings
@@ -71,7 +71,7 @@ def data_docs(store: Store, day: dt.date, run_id: str) -> str | None:
 
 @stage_task
 def monitoring_reports(
-    store: Store, day: dt.date, run_id: str, parts: MetricParts | None
+    store: Store, day: dt.date, run_id: str, parts: DayMetrics
 ) -> list[PublishedPartition]:
     return build_monitoring_reports(store, day, run_id=run_id, parts=parts)
 
@@ -148,7 +148,12 @@ def nightly(
         sections.append(("Import", import_markdown(imported)))
     plan = ingest.submit(store, day, reprocess, fail_on_no_traces).result()
     # each file read, checked and reduced as a task on the flow's runner; the ledger is kept here
-    result = ingest_planned(store, plan, reducer=METRIC_REDUCER, part_map=on_task_runner)
+    values_max_rows = (
+        settings.monitoring_values_max_rows
+    )  # past it a date's monitoring is made in bounded parts
+    result = ingest_planned(
+        store, plan, reducer=MetricReducer(max_rows=values_max_rows), part_map=on_task_runner
+    )
     warning = result.night.warning if result.night is not None else None
     if warning:  # the rule is off (on, ingest failed the night): logged by ingest, shown first in the summary
         sections.insert(0, ("No traces", f"**Warning:** {warning}"))
@@ -158,11 +163,11 @@ def nightly(
     # the night, dates with late trace files, and dates whose late feedback changed are (re)reported
     touched_dates = dates_to_rebuild(day, result, late)
     for touched in touched_dates:
-        parts = result.parts.pop(touched, None)
-        if parts is None:  # a date ingest kept no parts for: its files' parts as tasks on the runner
-            parts = day_metric_parts(store, touched, part_map=on_task_runner)
+        parts: DayMetrics | None = result.parts.pop(touched, None)
+        if parts is None:  # no parts kept by ingest: the files' parts (and passes) as tasks on the runner
+            parts = day_metrics(store, touched, part_map=on_task_runner, values_max_rows=values_max_rows)
         published += monitoring_reports.submit(store, touched, result.run_id, parts).result()
-        del parts  # every latency and cost of the date (about 20 bytes a trace): not held through the night
+        del parts  # a small date's latencies and costs (about 20 bytes a trace): not held through the night
     # file by file: each file's shortlist and the picks' rows as tasks on the runner, the selection here
     build, dataset_reports = sample_dataset_items(
         store, dataset_spec(dataset), day, run_id=result.run_id, part_map=on_task_runner

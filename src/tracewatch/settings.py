@@ -112,6 +112,16 @@ class Settings(BaseSettings):
         "process itself; 1 always does (docs/importing.md).",
     )
 
+    monitoring_values_max_rows: int = Field(
+        default=2_000_000,  # monitoring.metrics.DAY_VALUES_MAX_ROWS
+        ge=0,
+        validation_alias=AliasChoices("TRACEWATCH_MONITORING_VALUES_MAX_ROWS"),
+        description="A day of at most this many accepted traces carries its latency, cost and feedback values "
+        "to the nightly flow's process for its monitoring tables (about 20 bytes a trace, the fastest way); a "
+        "larger day is aggregated in parts of bounded size and its latency percentiles take further passes over "
+        "its files, so no process holds the day (docs/scaling.md).",
+    )
+
     allow_callable_tasks: bool = Field(
         default=False,
         validation_alias=AliasChoices("TRACEWATCH_ALLOW_CALLABLE_TASKS"),

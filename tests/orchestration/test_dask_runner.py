@@ -2,6 +2,10 @@
 prefect-dask's `DaskTaskRunner`, https://docs.prefect.io/integrations/prefect-dask) against the local S3 server:
 every report partition and dataset version equals the single-process run's; a worker killed in the middle of a
 night leaves a run that finished or failed cleanly, and a rerun gives the same reports with nothing counted twice.
+
+The days here are past the monitoring's values budget (`BOUNDED_MONITORING`), so their monitoring takes the way of
+a day too large to hold (bounded parts, the percentiles' further passes over the files, each a task on the
+cluster); the way of a small day runs in worker processes in tests/integration/test_split_stages.py.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ START = dt.date(2026, 9, 1)
 DAYS = 2
 TRACES_PER_DAY = 800
 FILES_PER_DAY = 3
+BOUNDED_MONITORING = {"TRACEWATCH_MONITORING_VALUES_MAX_ROWS": str(TRACES_PER_DAY // 2)}
+"""Every night's monitoring in bounded parts (`tracewatch.monitoring.bounded`), here and in the reference."""
 RUN_COLUMNS = ("run_id", "created", "created_at", "written_at", "write_id")
 """What describes the run that wrote a report partition or a dataset version (its id, whether this run made the
 night's version or found it, when it wrote, the random id of the write), not the data: two runs on two stores
@@ -43,6 +49,8 @@ differ in these alone."""
 @pytest.fixture
 def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server) -> dict[str, str]:
     """The S3 server's variables in the environment (the Dask workers inherit them: their credentials)."""
+    for name, value in BOUNDED_MONITORING.items():
+        monkeypatch.setenv(name, value)
     return point_at_s3(monkeypatch, s3_server, TEST_BUCKET)
 
 
@@ -76,7 +84,7 @@ def reference(s3_server: S3Server) -> Iterator[Store]:
     a store of their own, run once for the module (both tests compare with the same single-process nights)."""
     env = s3_server.environment(TEST_BUCKET, f"t-{uuid.uuid4().hex[:12]}")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for name, value in env.items():
+        for name, value in {**env, **BOUNDED_MONITORING}.items():
             monkeypatch.setenv(name, value)
         store = fresh_store(monkeypatch, env)
         run_nights(ThreadPoolTaskRunner())

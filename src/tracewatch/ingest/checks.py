@@ -74,15 +74,17 @@ def check_date(
     *,
     run_id: str,
     reducer: AcceptedRowsReducer[Part] | None = None,
+    part_max_rows: int | None = None,
     part_map: PartMap = in_threads,
 ) -> CheckedDate[Part]:
     """Check the new files of `day`, write their quarantine records, and say what became of each.
 
     With a `reducer`, the accepted rows' part comes back too, made per file from the columns read for the
-    checks, so the stage that wants it need not read the files again. The per-file steps run through
-    `part_map`; the ledger and the duplicate check stay here.
+    checks, so the stage that wants it need not read the files again; none when a readable file has more
+    accepted rows than `part_max_rows` (the date is then read again by that stage). The per-file steps run
+    through `part_map`; the ledger and the duplicate check stay here.
     """
-    files = DateFiles(store, day, portable_suite(suite), run_id, reducer)
+    files = DateFiles(store, day, portable_suite(suite), run_id, reducer, part_max_rows)
     with ThreadPoolExecutor(max_workers=1) as side:
         # The date's existing records, listed while the files are read: only a clean file's old record
         # matters (it is deleted), and nothing this run writes is one.
@@ -103,10 +105,11 @@ def check_date(
     del readable, checked
     settled = part_map(functools.partial(settle_file, files), settles) if settles else []
     del settles
-    ordered = iter(replace(s, part=kept[i]) if i in kept else s for i, s in enumerate(settled))
+    settled = [replace(s, part=kept[i]) if i in kept else s for i, s in enumerate(settled)]
+    ordered = iter(settled)
     in_order = [c if c is not None else next(ordered) for c in early]
-    parts = [s.part for s in in_order if s.part is not None]
-    part = reducer.combine(parts) if reducer else None
+    whole = reducer is not None and all(s.part is not None for s in settled)  # every readable file's part
+    part = reducer.combine([s.part for s in in_order if s.part is not None]) if reducer and whole else None
     return CheckedDate(files=[s.outcome for s in in_order], part=part)
 
 

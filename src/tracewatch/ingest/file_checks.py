@@ -76,6 +76,14 @@ class DateFiles(Generic[Part]):
     suite: Suite
     run_id: str
     reducer: AcceptedRowsReducer[Part] | None
+    part_max_rows: int | None = None
+    """A file with more accepted rows than this gets no part (its share of the reducer's `max_rows`)."""
+
+    def part_of(self, accepted: pl.DataFrame) -> Part | None:
+        """The reducer's part of a file's accepted rows; None without a reducer or past `part_max_rows`."""
+        if self.reducer is None or (self.part_max_rows is not None and accepted.height > self.part_max_rows):
+            return None
+        return self.reducer.reduce(accepted.select(self.reducer.columns))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -128,7 +136,7 @@ def check_file(files: DateFiles[Part], obj: ObjectInfo) -> FileCheck[Part] | Set
     reasons = _row_reasons(read, files.suite, files.day)
     keep = files.reducer.columns if files.reducer else ()
     passed = _without(read.frame.select(ROW_NR, "trace_id", *(c for c in keep if c != "trace_id")), reasons)
-    part = files.reducer.reduce(passed.select(keep)) if files.reducer else None
+    part = files.part_of(passed)
     hashes = passed.select(
         ROW_NR, pl.Series(ID_HASH, stable_hash64(passed.get_column("trace_id")), pl.UInt64)
     )
@@ -200,9 +208,7 @@ def _part_without(files: DateFiles[Part], obj: ObjectInfo, reasons: pl.DataFrame
             f"{obj.key} was readable when checked and is not now ({read.reason}); it changed during the ingest, "
             "which is retried from the start"
         )
-    return files.reducer.reduce(
-        _without(read.frame.select(ROW_NR, *files.reducer.columns), reasons).drop(ROW_NR)
-    )
+    return files.part_of(_without(read.frame.select(ROW_NR, *files.reducer.columns), reasons).drop(ROW_NR))
 
 
 def _without(frame: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:

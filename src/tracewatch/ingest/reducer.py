@@ -24,6 +24,12 @@ class AcceptedRowsReducer(Protocol[Part]):
         """The trace columns `reduce` needs (read together with the ones the checks need)."""
         ...
 
+    @property
+    def max_rows(self) -> int:
+        """The most accepted rows of a date whose parts are made (each file's within its share of it): parts
+        that grow with their rows stay bounded, and a larger date gets no part (its stage reads it again)."""
+        ...
+
     def reduce(self, accepted: pl.DataFrame) -> Part:
         """The part of some accepted rows (with `columns`)."""
         ...

@@ -124,9 +124,19 @@ def ingest_planned(
     result: IngestResult[Part] = IngestResult(run_id=plan.run_id)
     kept_rows = 0
     for day, objects in plan.new_files.items():
-        keeping = reducer if kept_rows < reduce_max_rows else None
+        # each file's part only within its share of the rows parts may still hold, so a date's parts stay
+        # bounded whatever its size (a larger date gets none, and its stage reads it again its own way)
+        share = (min(reducer.max_rows, reduce_max_rows - kept_rows) // len(objects)) if reducer else 0
         checked = check_date(
-            store, ledger, day, objects, plan.suite, run_id=plan.run_id, reducer=keeping, part_map=part_map
+            store,
+            ledger,
+            day,
+            objects,
+            plan.suite,
+            run_id=plan.run_id,
+            reducer=reducer if share > 0 else None,
+            part_max_rows=share,
+            part_map=part_map,
         )
         result.files += checked.files
         ledger.record([_ledger_entry(outcome, plan.run_id) for outcome in checked.files])
@@ -163,8 +173,9 @@ def ingest_new_traces(
     Dates in `reprocess` are forgotten first (ledger entries and quarantine records) and ingested again.
     With a `reducer` (monitoring's `METRIC_REDUCER`, say), the part of the accepted rows (made while the
     files are read) comes back in `result.parts` for dates whose every file was ingested in this run, so that
-    a nightly run reads each new file once; up to `reduce_max_rows` rows in all (monitoring's parts hold two
-    floats per row; later dates are then read again by the stage that wants them).
+    a nightly run reads each new file once; up to `reduce_max_rows` rows in all and the reducer's `max_rows`
+    a date (monitoring's parts hold two floats per row; other dates are read again by the stage that wants
+    them).
 
     `require_traces` (with `up_to`, the night) raises `NoTracesError` when the night has no traces: before
     anything is read or written when it has no trace file (so a store URL with a typo gets no reports), after

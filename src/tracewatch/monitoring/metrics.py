@@ -36,6 +36,10 @@ METRIC_INPUT_COLUMNS: tuple[str, ...] = (
 )
 """The only trace columns monitoring reads, so scans skip the (large) text columns."""
 
+DAY_VALUES_MAX_ROWS = 2_000_000
+"""A day with more accepted traces than this is aggregated in bounded parts (`bounded`); up to it, its values
+travel to the merge: at about 20 bytes a trace, 40 MB in the process that merges them."""
+
 HOUR = "hour"
 _DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
 _HOURLY_KEYS: tuple[str, ...] = (HOUR, *GROUP_KEYS)
@@ -51,10 +55,10 @@ _COUNTS: tuple[str, ...] = (
 _VALUES: tuple[str, ...] = ("cost_usd", "latency_ms")
 """Float columns of the parts: the values of each group, as a list. Nulls are kept: with them, a list's
 quantile takes the same path as a group's (the two differ in the last bit on some lists otherwise), and a
-group without a cost sums to 0.0, not -0.0. NaN and infinities become nulls (see `_finite_or_null`)."""
+group without a cost sums to 0.0, not -0.0. NaN and infinities become nulls (see `finite_or_null`)."""
 
 
-def _finite_or_null(column: str) -> pl.Expr:
+def finite_or_null(column: str) -> pl.Expr:
     """`column` with NaN and +/-inf as null (unknown). Validation quarantines them, but a frame that skipped it
     (a custom source, an older ingest) must still not turn a group's sum, mean or percentiles into NaN/inf."""
     col = pl.col(column)
@@ -89,7 +93,7 @@ def metric_parts(traces: pl.DataFrame) -> MetricParts:
         pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
         pl.col("output_tokens").sum().alias("output_tokens_sum"),
         pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
-        *(_finite_or_null(c) for c in _VALUES),
+        *(finite_or_null(c) for c in _VALUES),
     )
     scores = (
         hourly.select(*_HOURLY_KEYS, "feedback")
@@ -98,7 +102,7 @@ def metric_parts(traces: pl.DataFrame) -> MetricParts:
         .unnest("feedback")
         .drop_nulls("name")
         .group_by(*_HOURLY_KEYS, "name")
-        .agg(_finite_or_null("value").drop_nulls())
+        .agg(finite_or_null("value").drop_nulls())
     )
     collected_groups, collected_scores = pl.collect_all([groups, scores])
     return MetricParts(groups=collected_groups, feedback=collected_scores)
@@ -113,11 +117,14 @@ def combine_parts(parts: Sequence[MetricParts]) -> MetricParts:
     )
 
 
+@dataclass(frozen=True)
 class MetricReducer:
     """Monitoring's reducer for ingest (`ingest.AcceptedRowsReducer`): the metric parts of each file's accepted
-    rows, made while ingest has them in memory, so a nightly run reads each new file once."""
+    rows, made while ingest has them in memory, so a nightly run reads each new file once. A date of more than
+    `max_rows` accepted traces gets none: `parts.day_metrics` aggregates it in bounded parts instead."""
 
     columns: tuple[str, ...] = METRIC_INPUT_COLUMNS
+    max_rows: int = DAY_VALUES_MAX_ROWS
 
     def reduce(self, accepted: pl.DataFrame) -> MetricParts:
         return metric_parts(accepted)
@@ -182,7 +189,7 @@ def _combined(
     )
 
 
-def _mean(column: str) -> pl.Expr:
+def integer_mean(column: str) -> pl.Expr:
     """The mean of an integer column from its exact sum and count (null when there is no value)."""
     count = pl.col(f"{column}_count")
     return pl.when(count > 0).then(pl.col(f"{column}_sum") / count).alias(f"{column}_mean")
@@ -200,33 +207,56 @@ def _latency_quantile(q: float) -> pl.Expr:
 def _table(
     groups: pl.LazyFrame, scores: pl.LazyFrame, quarantined: pl.LazyFrame, keys: tuple[str, ...]
 ) -> pl.LazyFrame:
-    """One table: the aggregates, feedback per score name, quarantined counts and the error rate per group."""
-    rejected = quarantined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
-    feedback = (
-        scores.select(
-            *keys,
-            "name",
-            pl.col("value").list.mean().alias("mean"),
-            pl.col("value").list.len().cast(pl.Int64).alias("count"),
-        )
-        .group_by(keys)
-        .agg(pl.struct("name", "mean", "count").sort_by("name").alias("feedback"))
-        .cast({"feedback": FEEDBACK_STATS})
-    )
-    metrics = groups.select(
+    """One table from the groups' values: see `finished_table`."""
+    feedback = scores.select(
         *keys,
-        "trace_count",
-        "error_count",
-        "input_tokens_sum",
-        _mean("input_tokens"),
-        "output_tokens_sum",
-        _mean("output_tokens"),
+        "name",
+        pl.col("value").list.mean().alias("mean"),
+        pl.col("value").list.len().cast(pl.Int64).alias("count"),
+    )
+    metrics = groups.with_columns(
+        integer_mean("input_tokens"),
+        integer_mean("output_tokens"),
         pl.col("cost_usd").list.sum().alias("cost_usd_sum"),
         pl.col("latency_ms").list.mean().alias("latency_ms_mean"),
         *(_latency_quantile(q) for q in (0.50, 0.90, 0.99)),
     )
+    return finished_table(metrics, feedback, quarantined, keys)
+
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "trace_count",
+    "error_count",
+    "input_tokens_sum",
+    "input_tokens_mean",
+    "output_tokens_sum",
+    "output_tokens_mean",
+    "cost_usd_sum",
+    "latency_ms_mean",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "latency_ms_p99",
+)
+"""The aggregates of a group, in the tables' column order (then `feedback`, `quarantined_count`, `error_rate`)."""
+
+
+def finished_table(
+    metrics: pl.LazyFrame, feedback: pl.LazyFrame, quarantined: pl.LazyFrame, keys: tuple[str, ...]
+) -> pl.LazyFrame:
+    """One table: per group (`keys`) the aggregates (`metrics`, with `METRIC_COLUMNS`), the feedback per score
+    name (`feedback`: keys, `name`, `mean`, `count`), the quarantined count and the error rate, sorted by keys.
+
+    Both ways of aggregating a day (`metrics_from_parts` for a day whose values fit, `bounded` beyond) end
+    here, so their tables have one shape."""
+    rejected = quarantined.group_by(keys).agg(pl.len().cast(pl.Int64).alias("quarantined_count"))
+    per_group = (
+        feedback.group_by(keys)
+        .agg(pl.struct("name", "mean", "count").sort_by("name").alias("feedback"))
+        .cast({"feedback": FEEDBACK_STATS})
+    )
     out = (
-        metrics.join(feedback, on=keys, how="left", nulls_equal=True)
+        metrics.select(*keys, *METRIC_COLUMNS)
+        .join(per_group, on=keys, how="left", nulls_equal=True)
         .join(rejected, on=keys, how="full", coalesce=True, nulls_equal=True)
         .with_columns(
             pl.col("trace_count", "error_count", "quarantined_count").fill_null(0),

@@ -7,8 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
-from tracewatch.ingest import load_ledger, read_quarantine_records, scan_accepted
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, MetricParts, metric_parts, metrics_from_parts
+from tracewatch.ingest import in_threads, load_ledger, read_quarantine_records
+from tracewatch.monitoring.parts import DayMetrics, day_metrics, day_tables
+from tracewatch.part_map import PartMap
 from tracewatch.reports import (
     INGEST_DAILY,
     QUARANTINE_DAILY,
@@ -23,14 +24,19 @@ from tracewatch.traces import GROUP_KEYS
 
 
 def build_monitoring_reports(
-    store: Store, day: dt.date, *, run_id: str, parts: MetricParts | None = None
+    store: Store,
+    day: dt.date,
+    *,
+    run_id: str,
+    parts: DayMetrics | None = None,
+    part_map: PartMap = in_threads,
 ) -> list[PublishedPartition]:
     """Publish `trace_metrics_daily`, `trace_metrics_hourly`, `ingest_daily` and `quarantine_daily` for `day`.
 
-    `parts` are the monitoring parts of the date's accepted traces when the caller has them already, as
-    ingest does for the files it just read; otherwise the traces are read from the store. Either way the
-    tables come out the same, to the bit. A date with no traces still gets its partitions: explicit empty
-    ones.
+    `parts` are the monitoring of the date's accepted traces when the caller has it already, as ingest does
+    for the files it just read; otherwise the files are read from the store one per step of `part_map`
+    (`parts.day_metrics`), so no process holds the day. Either way the tables come out the same, to the bit. A
+    date with no traces still gets its partitions: explicit empty ones.
     """
     # The reads overlap each other and the aggregation; nothing is published until every table is computed,
     # so a failure leaves the date's tables as they were, never out of step with each other.
@@ -40,10 +46,10 @@ def build_monitoring_reports(
         )
         ledger = load_ledger(store)
         if parts is None:
-            parts = metric_parts(scan_accepted(store, day, METRIC_INPUT_COLUMNS, ledger))
+            parts = day_metrics(store, day, ledger=ledger, part_map=part_map)
         records = quarantined.result()
         rejected = records.filter(pl.col("scope") == "row")
-        daily, hourly = metrics_from_parts(parts, rejected)
+        daily, hourly = day_tables(parts, rejected)
         tables = (
             (TRACE_METRICS_DAILY, daily),
             (TRACE_METRICS_HOURLY, hourly),

@@ -18,8 +18,14 @@ import pytest
 
 from tracewatch.ingest import in_threads, ingest_new_traces, load_ledger, scan_accepted
 from tracewatch.ingest.quarantine import read_records
-from tracewatch.monitoring import METRIC_REDUCER, day_metric_parts
-from tracewatch.monitoring.metrics import METRIC_INPUT_COLUMNS, metric_parts, metrics_from_parts
+from tracewatch.monitoring import METRIC_REDUCER, day_metric_parts, day_metrics
+from tracewatch.monitoring.bounded import BoundedDay, bounded_day_in_memory, bounded_metrics
+from tracewatch.monitoring.metrics import (
+    METRIC_INPUT_COLUMNS,
+    MetricReducer,
+    metric_parts,
+    metrics_from_parts,
+)
 from tracewatch.part_map import PartMap, in_process
 from tracewatch.store import Store
 
@@ -118,6 +124,50 @@ def test_monitoring_parts_from_the_store_file_by_file_are_the_whole_days(
     assert (
         expected[0].get_column("trace_count").sum()
         == load_ledger(file_store).frame.get_column("rows_accepted").sum()
+    )
+
+
+def test_a_date_past_the_values_budget_gets_no_part_and_is_read_back_in_bounded_parts(
+    file_store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """A date of more accepted rows than the reducer's budget: ingest makes no file's part past its share (so
+    the date's values never gather in one process), and the date is read back file by file in bounded parts,
+    whose tables are the whole day's bounded tables to the bit, however the steps ran."""
+    _plant(file_store, make_traces, seed=5)
+    budget = 100  # five files of 20-60 rows: past it
+    result = ingest_new_traces(file_store, up_to=DAY, reducer=MetricReducer(max_rows=budget))
+    assert DAY not in result.parts and result.rows_accepted > budget
+    quarantined = read_records(file_store, DAY).filter(pl.col("scope") == "row")
+    whole = bounded_metrics(
+        bounded_day_in_memory(scan_accepted(file_store, DAY, METRIC_INPUT_COLUMNS)), quarantined
+    )
+    for part_map in (in_process, in_threads, twice):
+        day = day_metrics(file_store, DAY, part_map=part_map, values_max_rows=budget)
+        assert isinstance(day, BoundedDay)
+        got = bounded_metrics(day, quarantined)
+        assert got[0].equals(whole[0]) and got[1].equals(whole[1])
+    small = day_metrics(file_store, DAY, values_max_rows=result.rows_accepted)  # at the budget: its values
+    assert not isinstance(small, BoundedDay)
+    assert metrics_from_parts(small, quarantined)[0].get_column("trace_count").sum() == result.rows_accepted
+
+
+def test_a_date_within_the_budget_keeps_its_part_only_while_every_file_is_within_its_share(
+    file_store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """Within the budget the date's part comes back; a budget whose share one file exceeds gives none (never a
+    part missing a file), and the date read back takes the same way as a kept part would have."""
+    _plant(file_store, make_traces, seed=5)
+    rows = ingest_new_traces(file_store, up_to=DAY, reprocess=(DAY,), reducer=MetricReducer(max_rows=10_000))
+    assert DAY in rows.parts and rows.parts[DAY].rows == rows.rows_accepted
+    tight = ingest_new_traces(
+        file_store, up_to=DAY, reprocess=(DAY,), reducer=MetricReducer(max_rows=rows.rows_accepted)
+    )  # 6 files share it: the largest file is over its sixth
+    assert DAY not in tight.parts
+    read_back = day_metrics(file_store, DAY, values_max_rows=rows.rows_accepted)
+    assert not isinstance(read_back, BoundedDay)
+    quarantined = read_records(file_store, DAY).filter(pl.col("scope") == "row")
+    assert metrics_from_parts(read_back, quarantined)[0].equals(
+        metrics_from_parts(rows.parts[DAY], quarantined)[0]
     )
 
 
