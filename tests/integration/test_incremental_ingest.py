@@ -10,7 +10,15 @@ import polars as pl
 import pytest
 
 from tracewatch.hashing import stable_hash64
-from tracewatch.ingest import checks, file_checks, ingest_new_traces, load_ledger, quarantine, scan_accepted
+from tracewatch.ingest import (
+    duplicates,
+    file_checks,
+    ingest_new_traces,
+    load_ledger,
+    quarantine,
+    scan_accepted,
+)
+from tracewatch.ingest.duplicates import HASHES_MAX_ROWS
 from tracewatch.ingest.file_checks import ID_HASH, ids_of_rows
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.store import Store
@@ -121,12 +129,9 @@ def test_accepted_rows_read_in_one_scan_leave_out_the_quarantined_rows_of_each_f
     store: Store, make_traces: Callable[..., pl.DataFrame]
 ) -> None:
     write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
-    repeated = make_traces(D1.isoformat(), 5, prefix="b").with_columns(
-        trace_id=pl.when(pl.int_range(pl.len()) == 3)
-        .then(pl.lit(f"a-{D1.isoformat()}-1"))
-        .otherwise("trace_id")
-    )
-    write(store, D1, "b", repeated)  # its row 3 repeats an id of file a: quarantined as a duplicate
+    write(
+        store, D1, "b", _with_id(make_traces(D1.isoformat(), 5, prefix="b"), 3, f"a-{D1.isoformat()}-1")
+    )  # its row 3 repeats an id of file a: quarantined as a duplicate
     ingest_new_traces(store, up_to=D1)
 
     together = scan_accepted(store, D1, ("trace_id", "input_text"))
@@ -153,16 +158,21 @@ def test_a_sample_drawn_file_by_file_holds_only_its_own_texts(
     assert sum(b.size for b in texts.buffers() if b is not None) < 100_000  # 10 texts of 2 kB, not 2,000
 
 
+@pytest.mark.parametrize("hashes_max_rows", [HASHES_MAX_ROWS, 4], ids=["in-memory", "through-the-store"])
 def test_ids_whose_hashes_collide_are_compared_exactly(
-    store: Store, make_traces: Callable[..., pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    make_traces: Callable[..., pl.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+    hashes_max_rows: int,
 ) -> None:
     """The duplicate check across files compares hashes, then the ids of the rows whose hash repeats: with a hash
-    under which every id of one length collides, only the one true duplicate is quarantined."""
+    under which every id of one length collides, only the one true duplicate is quarantined, whether the hashes
+    are held in memory or go through the store; a later file repeating an earlier ingest's id likewise."""
 
     def by_length(values: pl.Series, *, key: int = 0) -> np.ndarray:
         return values.str.len_bytes().cast(pl.UInt64).to_numpy()
 
-    monkeypatch.setattr(checks, "stable_hash64", by_length)
+    monkeypatch.setattr(duplicates, "stable_hash64", by_length)
     monkeypatch.setattr(file_checks, "stable_hash64", by_length)
     write(store, D1, "a", make_traces(D1.isoformat(), 5, prefix="a"))
     repeated = make_traces(D1.isoformat(), 5, prefix="b").with_columns(
@@ -171,9 +181,20 @@ def test_ids_whose_hashes_collide_are_compared_exactly(
         .otherwise("trace_id")
     )
     write(store, D1, "b", repeated)
-    result = ingest_new_traces(store, up_to=D1)
+    result = ingest_new_traces(store, up_to=D1, hashes_max_rows=hashes_max_rows)
     assert result.rows_read == 10 and result.rows_quarantined == 1
     assert scan_accepted(store, D1, ("trace_id",)).height == 9
+    write(store, D1, "c", _with_id(make_traces(D1.isoformat(), 3, prefix="c"), 2, f"b-{D1.isoformat()}-0"))
+    result = ingest_new_traces(store, up_to=D1, hashes_max_rows=hashes_max_rows)
+    assert result.rows_read == 3 and result.rows_quarantined == 1
+    assert scan_accepted(store, D1, ("trace_id",)).height == 11
+
+
+def _with_id(traces: pl.DataFrame, row: int, trace_id: str) -> pl.DataFrame:
+    """`traces` with the trace id of one row replaced (a duplicate of another file's)."""
+    return traces.with_columns(
+        trace_id=pl.when(pl.int_range(pl.len()) == row).then(pl.lit(trace_id)).otherwise("trace_id")
+    )
 
 
 def test_a_file_that_changed_since_its_check_stops_the_exact_comparison(

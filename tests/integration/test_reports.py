@@ -46,7 +46,7 @@ def test_a_failed_rebuild_leaves_all_three_tables_of_the_date_as_they_were(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("aggregation failed")
 
-    monkeypatch.setattr(report, "metrics_from_parts", broken)
+    monkeypatch.setattr(report, "day_tables", broken)
     with pytest.raises(RuntimeError, match="aggregation failed"):
         build_monitoring_reports(store, DAY, run_id="second")
     for table in ("trace_metrics_daily", "trace_metrics_hourly", "ingest_daily"):

@@ -1,9 +1,11 @@
 """Ingest and validation, monitoring parts and drift profiles mapped over files (issue 23) publish what the
-single-process night publishes, to the bit, on the local S3 server: every report partition, the stored profiles,
-the ledger and the quarantine. The split path runs its per-file steps in worker processes (spawned, so each step
-and its store must pickle: the store travels as its URL, `flows.task_runners.PortableStore`, and the worker
-reopens it with its own environment's credentials) and in threads; the one-part path is today's: ingest without
-parts, monitoring from one read of the day, the profile of the whole day (`build_day_profile`).
+single-process night publishes, to the bit, on the local S3 server: every report partition, the stored profiles, the
+ledger and the quarantine. The split path's duplicate check runs past its hash budget (the larger files' hashes
+through scratch objects on the S3 server), the one-part path's in memory. The split path runs its per-file steps in
+worker processes (spawned, so each step and its store must pickle: the store travels as its URL,
+`flows.task_runners.PortableStore`, and the worker reopens it with its own environment's credentials) and in
+threads; the one-part path is today's: ingest without parts, monitoring from one read of the day, the profile of the
+whole day (`build_day_profile`).
 """
 
 from __future__ import annotations
@@ -99,7 +101,10 @@ def _one_part_night(store: Store, day: dt.date) -> None:
 
 
 def _split_night(store: Store, day: dt.date, part_map: PartMap) -> None:
-    result = ingest_new_traces(store, up_to=day, run_id=RUN, reducer=METRIC_REDUCER, part_map=part_map)
+    # a hash budget the larger files are over their share of: their hashes go through the store (`duplicates`)
+    result = ingest_new_traces(
+        store, up_to=day, run_id=RUN, reducer=METRIC_REDUCER, part_map=part_map, hashes_max_rows=1_000
+    )
     # the first night's monitoring from ingest's parts, the second's read back from the store file by file
     parts = result.parts.pop(day) if day == DAYS[0] else day_metric_parts(store, day, part_map=part_map)
     build_monitoring_reports(store, day, run_id=RUN, parts=parts)

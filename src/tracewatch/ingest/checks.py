@@ -3,8 +3,9 @@
 Each file is read (only the columns the suite reads, plus those a reducer needs when one is given), checked and
 reduced to the reducer's part by a per-file step (`file_checks`) that the caller's `PartMap` runs (threads in
 a library call, the flow's task runner in a nightly). The date keeps only the hashes of the trace ids of rows
-that passed; duplicates across files and against earlier ingests are then found in one pass over those hashes
-(the few ids whose hash repeats are read again and compared exactly), so the cost stays linear in the number of
+that passed; duplicates across files and against earlier ingests are then found over those hashes
+(`duplicates`: in memory while they fit its budget, a range of the hash space at a time through the store past
+it), the few ids whose hash repeats read again and compared exactly, so the cost stays linear in the number of
 rows whatever the number of files, and a second per-file step settles each file.
 """
 
@@ -17,20 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
-import polars as pl
-
-from tracewatch.hashing import stable_hash64
 from tracewatch.ingest import quarantine
-from tracewatch.ingest.accepted import scan_accepted
+from tracewatch.ingest.duplicates import DUPLICATE_REASON, HASHES_MAX_ROWS, find_duplicates, scratch_prefix
 from tracewatch.ingest.file_checks import (
-    ID_HASH,
     DateFiles,
     FileCheck,
     FileOutcome,
     Settle,
     SettledFile,
     check_file,
-    ids_of_rows,
     portable_suite,
     settle_file,
 )
@@ -38,10 +34,8 @@ from tracewatch.ingest.ledger import Ledger
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
 from tracewatch.part_map import PartMap
 from tracewatch.store import ObjectInfo, Store
-from tracewatch.traces import ROW_NR
 from tracewatch.validation import Suite
 
-DUPLICATE_REASON = "duplicate trace_id: already ingested from an earlier file of this date"
 READ_AHEAD = 8
 """Trace files read and checked at once by `in_threads`."""
 
@@ -76,6 +70,7 @@ def check_date(
     reducer: AcceptedRowsReducer[Part] | None = None,
     part_max_rows: int | None = None,
     part_map: PartMap = in_threads,
+    hashes_max_rows: int = HASHES_MAX_ROWS,
 ) -> CheckedDate[Part]:
     """Check the new files of `day`, write their quarantine records, and say what became of each.
 
@@ -84,7 +79,10 @@ def check_date(
     accepted rows than `part_max_rows` (the date is then read again by that stage). The per-file steps run
     through `part_map`; the ledger and the duplicate check stay here.
     """
-    files = DateFiles(store, day, portable_suite(suite), run_id, reducer, part_max_rows)
+    share = hashes_max_rows // max(1, len(objects))  # past it a file's hashes go through the store
+    files = DateFiles(
+        store, day, portable_suite(suite), run_id, reducer, part_max_rows, scratch_prefix(day, run_id), share
+    )
     with ThreadPoolExecutor(max_workers=1) as side:
         # The date's existing records, listed while the files are read: only a clean file's old record
         # matters (it is deleted), and nothing this run writes is one.
@@ -92,7 +90,9 @@ def check_date(
         checked = part_map(functools.partial(check_file, files), objects)
         stale = listed.result()
     readable = [c for c in checked if isinstance(c, FileCheck)]
-    flagged = _duplicates(store, ledger, day, readable)
+    flagged = find_duplicates(
+        store, ledger, day, readable, run_id=run_id, part_map=part_map, max_rows=hashes_max_rows
+    )
     # The ids are done with, and a part travels to settle only when rows were flagged since (it is made
     # again there): a settle sent to a worker process carries the file's reasons, not its 100,000 ids
     # (pickled for 100 files at once, they took the flow's process past 2 GB at 10,000,000 traces on Dask).
@@ -116,57 +116,6 @@ def check_date(
 def _light(check: FileCheck[Part]) -> FileCheck[Part]:
     """A checked file as settle needs it: without its passed ids' hashes and its part."""
     return replace(check, passed_hashes=check.passed_hashes.clear(), part=None)
-
-
-def _duplicates(
-    store: Store, ledger: Ledger, day: dt.date, files: list[FileCheck[Part]]
-) -> dict[int, pl.DataFrame]:
-    """Per file (by position), the rows whose trace id was accepted earlier: from an earlier ingest, or an
-    earlier file now; with the duplicate reason."""
-    if not files:
-        return {}
-    again = frozenset(f.obj.key for f in files)
-    earlier = scan_accepted(store, day, ("trace_id",), ledger, exclude=again)
-    earlier = earlier.with_columns(
-        pl.Series(ID_HASH, stable_hash64(earlier.get_column("trace_id")), pl.UInt64)
-    )
-    wanted = _repeated_hashes(
-        [earlier.get_column(ID_HASH), *(f.passed_hashes.get_column(ID_HASH) for f in files)]
-    )
-    if wanted is None:
-        return {}
-    suspects = [
-        earlier.filter(pl.col(ID_HASH).is_in(wanted)).select(
-            file=pl.lit(-1), **{ROW_NR: pl.lit(-1, pl.Int64)}, trace_id="trace_id"
-        )
-    ]
-    for i, f in enumerate(files):
-        rows = f.passed_hashes.filter(pl.col(ID_HASH).is_in(wanted))
-        if rows.height:
-            suspects.append(
-                ids_of_rows(store, f.obj, rows).select(pl.lit(i).alias("file"), ROW_NR, "trace_id")
-            )
-    together = pl.concat(suspects, how="vertical_relaxed")
-    duplicates = together.filter(~pl.col("trace_id").is_first_distinct() & (pl.col("file") >= 0))
-    return {
-        int(index): rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON)))  # type: ignore[call-overload]
-        for (index,), rows in duplicates.group_by("file")
-    }
-
-
-def _repeated_hashes(hashes: list[pl.Series]) -> pl.Series | None:
-    """The hashes that occur more than once over `hashes` (the earlier rows' and each file's, in order), as
-    one imploded list for `is_in`; None when every hash is distinct (the usual case).
-
-    Hashing first is several times faster than exact distinctness on a million strings, and only hashes are
-    put together (8 bytes a row): the ids of the few rows whose hash repeats are then compared exactly, in
-    order, so a hash collision is never taken for a duplicate and "seen on an earlier row" still holds.
-    """
-    together = pl.concat(hashes, rechunk=False)
-    if together.n_unique() == together.len():
-        return None
-    repeated = together.filter(~together.is_first_distinct())
-    return repeated.unique().implode() if repeated.len() else None
 
 
 __all__ = ["DUPLICATE_REASON", "CheckedDate", "FileOutcome", "check_date", "in_threads"]

@@ -78,6 +78,9 @@ class DateFiles(Generic[Part]):
     reducer: AcceptedRowsReducer[Part] | None
     part_max_rows: int | None = None
     """A file with more accepted rows than this gets no part (its share of the reducer's `max_rows`)."""
+    spill_prefix: str | None = None
+    """Where a file with more passed rows than `hashes_max_rows` writes its ids' hashes (`duplicates`)."""
+    hashes_max_rows: int | None = None
 
     def part_of(self, accepted: pl.DataFrame) -> Part | None:
         """The reducer's part of a file's accepted rows; None without a reducer or past `part_max_rows`."""
@@ -105,6 +108,9 @@ class FileCheck(Generic[Part]):
     reasons: pl.DataFrame
     passed_hashes: pl.DataFrame
     part: Part | None
+    spilled: str | None = None
+    """The scratch object holding the passed hashes instead (`passed_hashes` then empty), past the file's share
+    of the date's hash budget (`duplicates.HASHES_MAX_ROWS`)."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,23 @@ def check_file(files: DateFiles[Part], obj: ObjectInfo) -> FileCheck[Part] | Set
     hashes = passed.select(
         ROW_NR, pl.Series(ID_HASH, stable_hash64(passed.get_column("trace_id")), pl.UInt64)
     )
-    return FileCheck(obj, at, read.rows, reasons, hashes, part)
+    limit = files.hashes_max_rows
+    if files.spill_prefix is None or limit is None or hashes.height <= limit:
+        return FileCheck(obj, at, read.rows, reasons, hashes, part)
+    key = spill_key(files.spill_prefix, "new", obj.key)
+    spill_hashes(files.store, key, hashes)
+    return FileCheck(obj, at, read.rows, reasons, hashes.clear(), part, spilled=key)
+
+
+def spill_key(prefix: str, kind: str, source_key: str) -> str:
+    """The scratch object of a source file's hashes, named after it: one per file, so a retried step rewrites
+    its own."""
+    return f"{prefix}/{kind}/{source_key}.hashes.parquet"
+
+
+def spill_hashes(store: Store, key: str, hashes: pl.DataFrame) -> None:
+    """Write a file's (`_row_nr`, `id_hash`) sorted by hash, so one range of the hash space is one slice."""
+    store.write_parquet(key, hashes.sort(ID_HASH))
 
 
 def ids_of_rows(store: Store, obj: ObjectInfo, rows: pl.DataFrame) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from typing import Generic
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.accepted import scan_accepted
 from tracewatch.ingest.checks import FileOutcome, check_date, in_threads
+from tracewatch.ingest.duplicates import HASHES_MAX_ROWS
 from tracewatch.ingest.file_checks import portable_suite
 from tracewatch.ingest.ledger import Ledger, LedgerEntry, load_ledger
 from tracewatch.ingest.night import TRACES_PREFIX, NightTraces, night_traces
@@ -116,6 +117,7 @@ def ingest_planned(
     reducer: AcceptedRowsReducer[Part] | None = None,
     reduce_max_rows: int = 20_000_000,
     part_map: PartMap = in_threads,
+    hashes_max_rows: int = HASHES_MAX_ROWS,
 ) -> IngestResult[Part]:
     """Ingest the planned files date by date: the per-file steps through `part_map`, then the date's ledger
     entries, saved before the next date starts (the ledger is written here only, after every file of the date is
@@ -137,6 +139,7 @@ def ingest_planned(
             reducer=reducer if share > 0 else None,
             part_max_rows=share,
             part_map=part_map,
+            hashes_max_rows=hashes_max_rows,
         )
         result.files += checked.files
         ledger.record([_ledger_entry(outcome, plan.run_id) for outcome in checked.files])
@@ -167,6 +170,7 @@ def ingest_new_traces(
     reduce_max_rows: int = 20_000_000,
     require_traces: bool = False,
     part_map: PartMap = in_threads,
+    hashes_max_rows: int = HASHES_MAX_ROWS,
 ) -> IngestResult[Part]:
     """Ingest every trace file not yet in the ledger, in partitions up to `up_to` (inclusive).
 
@@ -183,12 +187,20 @@ def ingest_new_traces(
 
     The per-file steps (read, check, quarantine, reduce) run through `part_map` (threads here; the nightly
     flow passes its task runner); the plan, the duplicate check across files and the ledger stay in this
-    process (`plan_ingest`, `ingest_planned`).
+    process (`plan_ingest`, `ingest_planned`). The duplicate check holds at most about `hashes_max_rows` trace
+    id hashes at once: past it they go through the store (`duplicates`).
     """
     plan = plan_ingest(
         store, up_to=up_to, reprocess=reprocess, suite=suite, run_id=run_id, require_traces=require_traces
     )
-    return ingest_planned(store, plan, reducer=reducer, reduce_max_rows=reduce_max_rows, part_map=part_map)
+    return ingest_planned(
+        store,
+        plan,
+        reducer=reducer,
+        reduce_max_rows=reduce_max_rows,
+        part_map=part_map,
+        hashes_max_rows=hashes_max_rows,
+    )
 
 
 def _new_files(

@@ -27,8 +27,12 @@ import polars as pl
 
 from tracewatch.monitoring.exact_sum import LIMBS, limb_lists, limb_lists_by_id, merged_limbs, sums_and_means
 from tracewatch.monitoring.metrics import (
+    COUNTS,
+    DAILY_KEYS,
     HOUR,
+    HOURLY_KEYS,
     METRIC_INPUT_COLUMNS,
+    counted,
     finished_table,
     finite_or_null,
     integer_mean,
@@ -51,17 +55,7 @@ from tracewatch.traces import GROUP_KEYS, TRACE_SCHEMA
 LATENCY_COLUMNS: tuple[str, ...] = ("start_time", *GROUP_KEYS, "latency_ms")
 """The columns the percentile passes read again."""
 
-_DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
-_HOURLY_KEYS: tuple[str, ...] = (HOUR, *GROUP_KEYS)
-_COUNTS: tuple[str, ...] = (
-    "trace_count",
-    "error_count",
-    "input_tokens_sum",
-    "input_tokens_count",
-    "output_tokens_sum",
-    "output_tokens_count",
-    "latency_ms_count",
-)
+_COUNTS: tuple[str, ...] = (*COUNTS, "latency_ms_count")
 """Integer columns of the parts: added up exactly when parts are combined (`latency_ms_count`: the finite
 latencies)."""
 _LIMBS: tuple[str, ...] = ("cost_usd_limbs", "latency_ms_limbs")
@@ -100,14 +94,9 @@ def bounded_parts(traces: pl.DataFrame) -> BoundedParts:
         .with_row_index("row")
     )
     groups = (
-        hourly.group_by(_HOURLY_KEYS)
+        hourly.group_by(HOURLY_KEYS)
         .agg(
-            pl.len().cast(pl.Int64).alias("trace_count"),
-            (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
-            pl.col("input_tokens").sum().alias("input_tokens_sum"),
-            pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
-            pl.col("output_tokens").sum().alias("output_tokens_sum"),
-            pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
+            *counted(),
             pl.col("latency_ms").count().cast(pl.Int64).alias("latency_ms_count"),
             pl.col("row"),
         )
@@ -135,7 +124,7 @@ def bounded_parts(traces: pl.DataFrame) -> BoundedParts:
     score_keys = ("gid", *_SCORE_KEYS)
     feedback = scores.group_by(score_keys).agg(pl.col("value").count().cast(pl.Int64).alias("count"))
     feedback = _attach(feedback, limb_lists(scores, score_keys, "value", "value_limbs"), score_keys)
-    feedback = groups.select("gid", *_HOURLY_KEYS).join(feedback, on="gid").drop("gid")
+    feedback = groups.select("gid", *HOURLY_KEYS).join(feedback, on="gid").drop("gid")
     return BoundedParts(groups=groups.drop("gid"), feedback=feedback)
 
 
@@ -176,9 +165,9 @@ def combine_bounded(parts: Sequence[BoundedParts]) -> BoundedParts:
     """The parts of several slices of a day merged into one row per key (in any order: the result is the same)."""
     if not parts:
         return bounded_parts(pl.DataFrame(schema={c: TRACE_SCHEMA[c] for c in METRIC_INPUT_COLUMNS}))
-    groups = _merged(pl.concat([p.groups for p in parts]), _HOURLY_KEYS, _COUNTS, _LIMBS).drop("gid")
+    groups = _merged(pl.concat([p.groups for p in parts]), HOURLY_KEYS, _COUNTS, _LIMBS).drop("gid")
     feedback = _merged(
-        pl.concat([p.feedback for p in parts]), (*_HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
+        pl.concat([p.feedback for p in parts]), (*HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
     ).drop("gid")
     return BoundedParts(groups=groups, feedback=feedback)
 
@@ -212,18 +201,18 @@ def latency_percentiles(
     every slice of the day (`latency_counts` on each, then `radix_select.combine_counts`); `value_budget`: see
     `radix_select.VALUE_BUDGET`."""
     hourly, daily = _groupings(parts)
-    groupings = {"hourly": _grouping(hourly, _HOURLY_KEYS), "daily": _grouping(daily, _DAILY_KEYS)}
+    groupings = {"hourly": _grouping(hourly, HOURLY_KEYS), "daily": _grouping(daily, DAILY_KEYS)}
     found = percentiles(groupings, refine, "latency_ms", value_budget=value_budget)
     return LatencyPercentiles(
-        hourly=hourly.select("gid", *_HOURLY_KEYS).join(found["hourly"], on="gid").drop("gid"),
-        daily=daily.select("gid", *_DAILY_KEYS).join(found["daily"], on="gid").drop("gid"),
+        hourly=hourly.select("gid", *HOURLY_KEYS).join(found["hourly"], on="gid").drop("gid"),
+        daily=daily.select("gid", *DAILY_KEYS).join(found["daily"], on="gid").drop("gid"),
     )
 
 
 def _groupings(parts: BoundedParts) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The merged hourly groups and the daily ones merged from them, each sorted by its keys with a `gid`."""
-    hourly = _merged(parts.groups, _HOURLY_KEYS, _COUNTS, _LIMBS)
-    daily = _merged(hourly.drop("gid", HOUR), _DAILY_KEYS, _COUNTS, _LIMBS)
+    hourly = _merged(parts.groups, HOURLY_KEYS, _COUNTS, _LIMBS)
+    daily = _merged(hourly.drop("gid", HOUR), DAILY_KEYS, _COUNTS, _LIMBS)
     return hourly, daily
 
 
@@ -250,15 +239,15 @@ def bounded_metrics(day: BoundedDay, quarantined: pl.DataFrame) -> tuple[pl.Data
     """Metrics per day and per UTC hour, each per project, route and model, from a large day's merged parts
     and latency percentiles (`quarantined`: as `metrics.metrics_from_parts` takes them)."""
     hourly, daily = _groupings(day.parts)
-    hourly_scores = _merged(day.parts.feedback, (*_HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",))
+    hourly_scores = _merged(day.parts.feedback, (*HOURLY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",))
     daily_scores = _merged(
-        hourly_scores.drop("gid", HOUR), (*_DAILY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
+        hourly_scores.drop("gid", HOUR), (*DAILY_KEYS, *_SCORE_KEYS), ("count",), ("value_limbs",)
     )
     rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
     daily_table, hourly_table = pl.collect_all(
         [
-            _table(daily, daily_scores, day.latency.daily, rejected, _DAILY_KEYS),
-            _table(hourly, hourly_scores, day.latency.hourly, rejected, _HOURLY_KEYS),
+            _table(daily, daily_scores, day.latency.daily, rejected, DAILY_KEYS),
+            _table(hourly, hourly_scores, day.latency.hourly, rejected, HOURLY_KEYS),
         ]
     )
     return daily_table, hourly_table

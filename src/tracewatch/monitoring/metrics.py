@@ -41,9 +41,9 @@ DAY_VALUES_MAX_ROWS = 2_000_000
 travel to the merge: at about 20 bytes a trace, 40 MB in the process that merges them."""
 
 HOUR = "hour"
-_DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
-_HOURLY_KEYS: tuple[str, ...] = (HOUR, *GROUP_KEYS)
-_COUNTS: tuple[str, ...] = (
+DAILY_KEYS: tuple[str, ...] = GROUP_KEYS
+HOURLY_KEYS: tuple[str, ...] = (HOUR, *GROUP_KEYS)
+COUNTS: tuple[str, ...] = (
     "trace_count",
     "error_count",
     "input_tokens_sum",
@@ -69,7 +69,7 @@ def finite_or_null(column: str) -> pl.Expr:
 class MetricParts:
     """Partial monitoring aggregates of some accepted traces, per UTC hour, project, route and model.
 
-    `groups`: the hour and group keys, the `_COUNTS` and the lists of `_VALUES`. `feedback`: the hour, group
+    `groups`: the hour and group keys, the `COUNTS` and the lists of `_VALUES`. `feedback`: the hour, group
     keys and score name, with the list of the score's finite values (`value`). A key may appear in several rows (one
     per part combined); `metrics_from_parts` adds them up.
     """
@@ -83,25 +83,29 @@ class MetricParts:
         return int(self.groups.get_column("trace_count").sum())
 
 
-def metric_parts(traces: pl.DataFrame) -> MetricParts:
-    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`); both tables planned at once."""
-    hourly = traces.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
-    groups = hourly.group_by(_HOURLY_KEYS).agg(
+def counted() -> list[pl.Expr]:
+    """The aggregations of a group's `COUNTS`, the same in either way of aggregating a day."""
+    return [
         pl.len().cast(pl.Int64).alias("trace_count"),
         (pl.col("status") == "error").sum().cast(pl.Int64).alias("error_count"),
         pl.col("input_tokens").sum().alias("input_tokens_sum"),
         pl.col("input_tokens").count().cast(pl.Int64).alias("input_tokens_count"),
         pl.col("output_tokens").sum().alias("output_tokens_sum"),
         pl.col("output_tokens").count().cast(pl.Int64).alias("output_tokens_count"),
-        *(finite_or_null(c) for c in _VALUES),
-    )
+    ]
+
+
+def metric_parts(traces: pl.DataFrame) -> MetricParts:
+    """The parts of `traces` (accepted traces with `METRIC_INPUT_COLUMNS`); both tables planned at once."""
+    hourly = traces.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
+    groups = hourly.group_by(HOURLY_KEYS).agg(*counted(), *(finite_or_null(c) for c in _VALUES))
     scores = (
-        hourly.select(*_HOURLY_KEYS, "feedback")
+        hourly.select(*HOURLY_KEYS, "feedback")
         .explode("feedback")
         .drop_nulls("feedback")
         .unnest("feedback")
         .drop_nulls("name")
-        .group_by(*_HOURLY_KEYS, "name")
+        .group_by(*HOURLY_KEYS, "name")
         .agg(finite_or_null("value").drop_nulls())
     )
     collected_groups, collected_scores = pl.collect_all([groups, scores])
@@ -159,15 +163,15 @@ def metrics_from_parts(parts: MetricParts, quarantined: pl.DataFrame) -> tuple[p
     so the two add up to what arrived. The hourly groups are combined first, then sorted, and the daily ones
     combined from them in that order: a group's values are in the same order in every run.
     """
-    hourly = _combined(parts.groups.lazy(), _HOURLY_KEYS, _COUNTS, _VALUES)
-    daily = _combined(hourly, _DAILY_KEYS, _COUNTS, _VALUES)
-    hourly_scores = _combined(parts.feedback.lazy(), (*_HOURLY_KEYS, "name"), (), ("value",))
-    daily_scores = _combined(hourly_scores, (*_DAILY_KEYS, "name"), (), ("value",))
+    hourly = _combined(parts.groups.lazy(), HOURLY_KEYS, COUNTS, _VALUES)
+    daily = _combined(hourly, DAILY_KEYS, COUNTS, _VALUES)
+    hourly_scores = _combined(parts.feedback.lazy(), (*HOURLY_KEYS, "name"), (), ("value",))
+    daily_scores = _combined(hourly_scores, (*DAILY_KEYS, "name"), (), ("value",))
     rejected = quarantined.lazy().with_columns(pl.col("start_time").dt.truncate("1h").alias(HOUR))
     daily_table, hourly_table = pl.collect_all(
         [
-            _table(daily, daily_scores, rejected, _DAILY_KEYS),
-            _table(hourly, hourly_scores, rejected, _HOURLY_KEYS),
+            _table(daily, daily_scores, rejected, DAILY_KEYS),
+            _table(hourly, hourly_scores, rejected, HOURLY_KEYS),
         ]
     )
     return daily_table, hourly_table

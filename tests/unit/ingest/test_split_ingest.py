@@ -17,6 +17,8 @@ import polars as pl
 import pytest
 
 from tracewatch.ingest import in_threads, ingest_new_traces, load_ledger, scan_accepted
+from tracewatch.ingest.duplicates import SCRATCH_PREFIX
+from tracewatch.ingest.file_checks import FileCheck
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.monitoring import METRIC_REDUCER, day_metric_parts, day_metrics
 from tracewatch.monitoring.bounded import BoundedDay, bounded_day_in_memory, bounded_metrics
@@ -71,13 +73,7 @@ def _night(store: Store, part_map: PartMap) -> dict[str, pl.DataFrame]:
     result = ingest_new_traces(store, up_to=DAY, reducer=METRIC_REDUCER, part_map=part_map)
     quarantined = read_records(store, DAY).filter(pl.col("scope") == "row")
     daily, hourly = metrics_from_parts(result.parts[DAY], quarantined)
-    records = (
-        read_records(store, DAY)
-        .drop("run_id", "quarantined_at", "source_version")
-        .sort("source_key", "row_nr")
-    )
-    ledger = load_ledger(store).frame.drop("run_id", "ingested_at", "source_version")
-    return {"daily": daily, "hourly": hourly, "quarantine": records, "ledger": ledger}
+    return {"daily": daily, "hourly": hourly, **_night_tables(store)}
 
 
 @pytest.mark.parametrize("part_map", [in_threads, twice], ids=["threads", "retried"])
@@ -169,6 +165,72 @@ def test_a_date_within_the_budget_keeps_its_part_only_while_every_file_is_within
     assert metrics_from_parts(read_back, quarantined)[0].equals(
         metrics_from_parts(rows.parts[DAY], quarantined)[0]
     )
+
+
+def test_a_date_past_the_hash_budget_finds_the_same_duplicates_through_the_store(
+    tmp_path_factory: pytest.TempPathFactory, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """Hashes past the budget are written sorted to scratch objects and the repeats found a range of the hash
+    space at a time: the same quarantine and ledger as the in-memory check, what a check step returns to the
+    caller stays within its share, and the scratch is gone afterwards."""
+    stores = []
+    for name in ("memory", "store"):
+        stores.append(Store(f"file://{tmp_path_factory.mktemp(name)}"))
+        _plant(stores[-1], make_traces, seed=7)
+    returned: list[int] = []
+
+    def watched(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
+        results = in_process(step, items)
+        returned.extend(r.passed_hashes.height for r in results if isinstance(r, FileCheck))
+        return results
+
+    budget = 30  # about 200 rows in 6 files: shares of 5 rows, 7 ranges of the hash space
+    in_memory = ingest_new_traces(stores[0], up_to=DAY)
+    spilled = ingest_new_traces(stores[1], up_to=DAY, hashes_max_rows=budget, part_map=watched)
+    assert returned and max(returned) <= budget // 6
+    assert set(returned) == {0}  # every readable file is over its share here: all went through the store
+    for table in ("quarantine", "ledger"):
+        assert _night_tables(stores[1])[table].equals(_night_tables(stores[0])[table]), table
+    assert spilled.rows_quarantined == in_memory.rows_quarantined
+    assert not list(stores[1].list_objects(SCRATCH_PREFIX))
+
+
+def test_late_files_are_checked_against_the_earlier_ones_through_the_store(
+    tmp_path_factory: pytest.TempPathFactory, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """A late file whose ids repeat rows accepted by an earlier ingest (and one of its own): past the budget
+    the earlier files' hashes are written by a step per file, and the late file's duplicates are the ones the
+    in-memory check finds."""
+    stores = []
+    for name in ("memory", "store"):
+        stores.append(Store(f"file://{tmp_path_factory.mktemp(name)}"))
+        _plant(stores[-1], make_traces, seed=9)
+        ingest_new_traces(stores[-1], up_to=DAY)
+        again = make_traces(DAY.isoformat(), 4, prefix="f2")  # the ids of four rows of file 2
+        late = pl.concat([again, make_traces(DAY.isoformat(), 6, prefix="late"), again.head(1)])
+        buffer = io.BytesIO()
+        late.write_parquet(buffer)
+        stores[-1].write_bytes(f"{PART}/7-late.parquet", buffer.getvalue())
+    ingest_new_traces(stores[0], up_to=DAY)
+    ingest_new_traces(stores[1], up_to=DAY, hashes_max_rows=20)
+    flagged = [
+        read_records(s, DAY).filter(pl.col("source_key").str.ends_with("7-late.parquet")).sort("row_nr")
+        for s in stores
+    ]
+    assert flagged[0].height == 5  # the four of file 2, and its own first row again
+    assert flagged[1].select("row_nr", "reasons").equals(flagged[0].select("row_nr", "reasons"))
+    assert not list(stores[1].list_objects(SCRATCH_PREFIX))
+
+
+def _night_tables(store: Store) -> dict[str, pl.DataFrame]:
+    """The quarantine and ledger of a store's night, without what differs between two stores and runs."""
+    records = (
+        read_records(store, DAY)
+        .drop("run_id", "quarantined_at", "source_version")
+        .sort("source_key", "row_nr")
+    )
+    ledger = load_ledger(store).frame.drop("run_id", "ingested_at", "source_version")
+    return {"quarantine": records, "ledger": ledger}
 
 
 def test_a_check_retried_after_its_writes_leaves_one_record_per_file(
