@@ -60,7 +60,7 @@ def run_benchmark(*, events: int, repeats: int, work_dir: Path) -> dict[str, Any
         started = time.perf_counter()
         trace_keys = write_traces(store, events)
         ingest_new_traces(store)
-        trace_index(store, load_ledger(store))
+        trace_index(store, load_ledger(store), pl.Series([], dtype=pl.String))
         feedback_keys = write_events(store, events)
         setup_s = time.perf_counter() - started
         log.info("wrote and ingested %d traces, wrote %d events in %.1f s", events, events, setup_s)

@@ -1,10 +1,10 @@
 """Attach late feedback events to their traces by id, whatever the dates, keeping one value per key.
 
-A feedback event names only its trace's id, not the trace's date, so a small index of the accepted trace ids
-of every date (`warehouse/state/trace_index/`) answers "which date holds this trace". It is rebuilt for a date
-only when that date's ledger entries change (a late file, a reprocessed date), so a night reads the ids of the
-dates that changed, not of every date. Events whose trace is not in the index wait (`pending`) until it
-arrives or their wait runs out.
+A feedback event names only its trace's id, not the trace's date, so a small index of the accepted trace ids of
+every date (`warehouse/state/trace_index/`, one object per trace file) answers "which date holds this trace". It
+is rebuilt for a date only when that date's ledger entries change (a late file, a reprocessed date), so a night
+reads the ids of the dates that changed, not of every date, one file at a time (a date of any size). Events
+whose trace is not in the index wait (`pending`) until it arrives or their wait runs out.
 
 Per trace date, `warehouse/feedback/attached/date=D/` keeps the winning event per (trace, name, source):
 duplicates (same trace, name, source and `created_at`) count once, the first seen kept; a later `created_at`
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from tracewatch.ingest.accepted import scan_accepted
+from tracewatch.ingest.accepted import AcceptedFile, accepted_files, read_accepted_file
 from tracewatch.ingest.feedback_files import FEEDBACK_EVENT_SCHEMA
 from tracewatch.ingest.feedback_overlay import attached_key
 from tracewatch.ingest.ledger import Ledger
@@ -29,6 +29,10 @@ from tracewatch.store import Store
 
 INDEX_PREFIX = "warehouse/state/trace_index"
 INDEX_STAMPS = f"{INDEX_PREFIX}/stamps.json"
+INDEX_LAYOUT = "per-file"
+"""Part of every date's stamp: a date indexed in an earlier layout (one object per date) is indexed again."""
+INDEXERS = 4
+"""Trace files of a changed date indexed at once (each read holds one file's ids)."""
 WRITERS = 4
 """Trace dates whose attached feedback is merged and written at once."""
 
@@ -60,27 +64,49 @@ def trace_index(store: Store, ledger: Ledger, wanted: pl.Series) -> pl.DataFrame
     current = {day.isoformat(): _stamp(ledger, day) for day in dates}
     for value, stamp in current.items():
         if stamps.get(value) != stamp:
-            day = dt.date.fromisoformat(value)
-            ids = scan_accepted(store, day, ("trace_id",), ledger).with_columns(date=pl.lit(day, pl.Date))
-            store.write_parquet(_index_key(day), ids)
+            _index_date(store, ledger, dt.date.fromisoformat(value))
     for value in set(stamps) - set(current):
-        store.delete(_index_key(dt.date.fromisoformat(value)))
+        _drop_date(store, dt.date.fromisoformat(value))
     if current != stamps:
         store.write_json(INDEX_STAMPS, current)
-    if not current:
+    indexed = {f"{INDEX_PREFIX}/date={value}/" for value in current}
+    keys = [
+        o.key
+        for o in store.list_objects(INDEX_PREFIX, suffix=".parquet")
+        if o.key.rsplit("/", 1)[0] + "/" in indexed
+    ]
+    if not keys:
         return pl.DataFrame(schema={"trace_id": pl.String(), "date": pl.Date()})
-    keys = [_index_key(dt.date.fromisoformat(value)) for value in sorted(current)]
-    return store.scan_parquet(keys).filter(pl.col("trace_id").is_in(wanted.unique().implode())).collect()
+    return (
+        store.scan_parquet(sorted(keys)).filter(pl.col("trace_id").is_in(wanted.unique().implode())).collect()
+    )
 
 
-def _index_key(day: dt.date) -> str:
-    return f"{INDEX_PREFIX}/date={day.isoformat()}.parquet"
+def _index_date(store: Store, ledger: Ledger, day: dt.date) -> None:
+    """The date's index again: one object per accepted trace file, a few files read at a time."""
+    _drop_date(store, day)
+    prefix = f"{INDEX_PREFIX}/date={day.isoformat()}"
+
+    def index_file(numbered: tuple[int, AcceptedFile]) -> None:
+        number, file = numbered
+        ids = read_accepted_file(store, file, ("trace_id",)).with_columns(date=pl.lit(day, pl.Date))
+        store.write_parquet(f"{prefix}/{number:05d}.parquet", ids)
+
+    with ThreadPoolExecutor(max_workers=INDEXERS) as pool:
+        list(pool.map(index_file, enumerate(accepted_files(store, day, ledger))))
+
+
+def _drop_date(store: Store, day: dt.date) -> None:
+    """A date's index objects, in this layout and the earlier one."""
+    store.delete(f"{INDEX_PREFIX}/date={day.isoformat()}")
+    store.delete(f"{INDEX_PREFIX}/date={day.isoformat()}.parquet")
 
 
 def _stamp(ledger: Ledger, day: dt.date) -> str:
-    """What the date's accepted traces depend on: its files, their versions and what was quarantined."""
+    """What the date's accepted traces depend on: its files, their versions and what was quarantined (and the
+    index's layout)."""
     rows = ledger.for_date(day).select("source_key", "source_version", "status", "rows_quarantined")
-    text = "\n".join(str(row) for row in sorted(rows.iter_rows(), key=str))
+    text = "\n".join([INDEX_LAYOUT, *(str(row) for row in sorted(rows.iter_rows(), key=str))])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

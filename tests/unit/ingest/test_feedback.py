@@ -19,6 +19,7 @@ from tracewatch.ingest import (
     read_feedback_quarantine,
     scan_accepted,
 )
+from tracewatch.ingest.feedback_attach import INDEX_PREFIX, INDEX_STAMPS, trace_index
 from tracewatch.ingest.feedback_run import FEEDBACK_LEDGER_KEY
 from tracewatch.reports import FEEDBACK_ORPHANS, partition_key
 from tracewatch.store import Store
@@ -229,3 +230,38 @@ def test_a_stage_that_reads_feedback_without_trace_ids_gets_the_merged_lists(tra
         2
     ].to_list()
     assert frame.height == 3
+
+
+def test_the_trace_index_is_one_object_per_trace_file_and_follows_late_files(
+    file_store: Store, make_traces: Callable[..., pl.DataFrame]
+) -> None:
+    """A date is indexed one trace file at a time (no read of the whole date), again when a late file arrives,
+    and a store indexed in the earlier layout (one object per date) is indexed again in this one."""
+    for name in ("a", "b", "c"):
+        file_store.write_parquet(
+            f"traces/date={D1}/{name}.parquet", make_traces(D1.isoformat(), 4, prefix=name)
+        )
+    ingest_new_traces(file_store, up_to=D1)
+    wanted = pl.Series(["a-2026-11-01-0", "c-2026-11-01-3", "late-2026-11-01-1", "nowhere"])
+    found = trace_index(file_store, load_ledger(file_store), wanted)
+    assert sorted(found.get_column("trace_id").to_list()) == ["a-2026-11-01-0", "c-2026-11-01-3"]
+    assert len(_index_objects(file_store)) == 3
+
+    file_store.write_parquet(f"traces/date={D1}/late.parquet", make_traces(D1.isoformat(), 2, prefix="late"))
+    ingest_new_traces(file_store, up_to=D1)
+    found = trace_index(file_store, load_ledger(file_store), wanted)
+    assert found.height == 3 and set(found.get_column("date").to_list()) == {D1}
+    assert len(_index_objects(file_store)) == 4
+
+    file_store.delete(f"{INDEX_PREFIX}/date={D1}")  # as an earlier version left it: one object for the date
+    file_store.write_parquet(
+        f"{INDEX_PREFIX}/date={D1}.parquet", pl.DataFrame({"trace_id": ["x"], "date": [D1]})
+    )
+    stamps = file_store.read_json(INDEX_STAMPS)
+    file_store.write_json(INDEX_STAMPS, {day: "from-the-earlier-layout" for day in stamps})
+    assert trace_index(file_store, load_ledger(file_store), wanted).height == 3
+    assert len(_index_objects(file_store)) == 4
+
+
+def _index_objects(store: Store) -> list[str]:
+    return [o.key for o in store.list_objects(INDEX_PREFIX, suffix=".parquet")]
