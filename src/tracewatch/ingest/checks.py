@@ -18,9 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
+from tracewatch.hash_spill import Spill
 from tracewatch.ingest import quarantine
-from tracewatch.ingest.duplicates import DUPLICATE_REASON, HASHES_MAX_ROWS, find_duplicates, scratch_prefix
+from tracewatch.ingest.duplicates import DUPLICATE_REASON, HASHES_MAX_ROWS, find_duplicates, scratch_name
 from tracewatch.ingest.file_checks import (
+    NO_HASHES,
     DateFiles,
     FileCheck,
     FileOutcome,
@@ -79,10 +81,8 @@ def check_date(
     accepted rows than `part_max_rows` (the date is then read again by that stage). The per-file steps run
     through `part_map`; the ledger and the duplicate check stay here.
     """
-    share = hashes_max_rows // max(1, len(objects))  # past it a file's hashes go through the store
-    files = DateFiles(
-        store, day, portable_suite(suite), run_id, reducer, part_max_rows, scratch_prefix(day, run_id), share
-    )
+    spill = Spill.under(store, scratch_name(day), hashes_max_rows, len(objects))  # past it through the store
+    files = DateFiles(store, day, portable_suite(suite), run_id, reducer, part_max_rows, spill)
     with ThreadPoolExecutor(max_workers=1) as side:
         # The date's existing records, listed while the files are read: only a clean file's old record
         # matters (it is deleted), and nothing this run writes is one.
@@ -91,7 +91,7 @@ def check_date(
         stale = listed.result()
     readable = [c for c in checked if isinstance(c, FileCheck)]
     flagged = find_duplicates(
-        store, ledger, day, readable, run_id=run_id, part_map=part_map, max_rows=hashes_max_rows
+        store, ledger, day, readable, spill=spill, part_map=part_map, max_rows=hashes_max_rows
     )
     # The ids are done with, and a part travels to settle only when rows were flagged since (it is made
     # again there): a settle sent to a worker process carries the file's reasons, not its 100,000 ids
@@ -115,7 +115,7 @@ def check_date(
 
 def _light(check: FileCheck[Part]) -> FileCheck[Part]:
     """A checked file as settle needs it: without its passed ids' hashes and its part."""
-    return replace(check, passed_hashes=check.passed_hashes.clear(), part=None)
+    return replace(check, passed_hashes=NO_HASHES, part=None)
 
 
 __all__ = ["DUPLICATE_REASON", "CheckedDate", "FileOutcome", "check_date", "in_threads"]

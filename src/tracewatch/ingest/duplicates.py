@@ -7,26 +7,25 @@ duplicate and "seen on an earlier row" still holds.
 
 While a date's hashes fit `HASHES_MAX_ROWS`, the checked files bring theirs back (16 bytes a row) and one pass
 over all of them finds the repeats. Past it, a file over its share of the budget writes its hashes, sorted, to a
-scratch object of the store instead (`SCRATCH_PREFIX`, deleted when the date is settled), the earlier files'
-hashes are written the same way by a step per file, and the repeats are found one range of the hash space at a
-time (`_buckets` ranges of at most about `HASHES_MAX_ROWS` hashes each): no process holds the date's hashes.
+scratch object of the store instead (`tracewatch.hash_spill`, deleted when the date is settled), the earlier
+files' hashes are written the same way by a step per file, and the repeats are found one range of the hash space
+at a time (ranges of about `HASHES_MAX_ROWS` hashes each): no process holds the date's hashes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 
-import numpy as np
 import polars as pl
 
+from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows, Spill, hash_ranges
 from tracewatch.hashing import stable_hash64
 from tracewatch.ingest.accepted import AcceptedFile, accepted_files, read_accepted_file, scan_accepted
-from tracewatch.ingest.file_checks import ID_HASH, FileCheck, ids_of_rows, spill_hashes, spill_key
+from tracewatch.ingest.file_checks import ID_HASH, FileCheck, ids_of_rows
 from tracewatch.ingest.ledger import Ledger
 from tracewatch.ingest.reducer import Part
 from tracewatch.part_map import PartMap
@@ -36,45 +35,13 @@ from tracewatch.traces import ROW_NR
 DUPLICATE_REASON = "duplicate trace_id: already ingested from an earlier file of this date"
 HASHES_MAX_ROWS = 2_000_000
 """Trace id hashes of a date held at once (about 16 bytes each, 32 MB) before they go through the store."""
-SCRATCH_PREFIX = "warehouse/scratch/ingest_hashes"
-"""Where files over their share write their sorted hashes during a date's duplicate check."""
 _READERS = 8
 """Scratch objects read at once (their round trips overlap)."""
 
 
-def scratch_prefix(day: dt.date, run_id: str) -> str:
-    """The scratch objects of one date's check in one run (a retried step rewrites its own object)."""
-    return f"{_date_scratch(day)}/run={run_id}"
-
-
-def _date_scratch(day: dt.date) -> str:
-    return f"{SCRATCH_PREFIX}/date={day.isoformat()}"
-
-
-@dataclass(frozen=True)
-class _Hashes:
-    """One file's hashes for the check: `frame` in memory, or the scratch object `spilled`; `file` is its
-    position among the new files, or -1 for an `earlier` file."""
-
-    file: int
-    frame: pl.DataFrame | None = None
-    spilled: str | None = None
-    earlier: AcceptedFile | None = None
-
-    def read(self, store: Store) -> pl.DataFrame:
-        return self.frame if self.frame is not None else store.read_parquet(str(self.spilled))
-
-    def in_range(self, store: Store, low: int, high: int | None) -> pl.Series:
-        """The hashes in [low, high) (None: to the end of the hash space)."""
-        hashes = self.read(store).get_column(ID_HASH).to_numpy()
-        if self.spilled is None:
-            inside = hashes >= np.uint64(low)
-            if high is not None:
-                inside &= hashes < np.uint64(high)
-            return pl.Series(ID_HASH, hashes[inside], pl.UInt64)
-        start = int(np.searchsorted(hashes, np.uint64(low), side="left"))  # sorted: the range is one slice
-        end = len(hashes) if high is None else int(np.searchsorted(hashes, np.uint64(high), side="left"))
-        return pl.Series(ID_HASH, hashes[start:end], pl.UInt64)
+def scratch_name(day: dt.date) -> str:
+    """The scratch of a date's duplicate checks (under `hash_spill.SCRATCH_PREFIX`)."""
+    return f"ingest_hashes/date={day.isoformat()}"
 
 
 def find_duplicates(
@@ -83,84 +50,80 @@ def find_duplicates(
     day: dt.date,
     files: Sequence[FileCheck[Part]],
     *,
-    run_id: str,
+    spill: Spill,
     part_map: PartMap,
     max_rows: int = HASHES_MAX_ROWS,
 ) -> dict[int, pl.DataFrame]:
     """Per file (by position), the rows whose trace id was accepted earlier: from an earlier ingest, or an
-    earlier file now; with the duplicate reason."""
-    if not files:
-        return {}
-    again = frozenset(f.obj.key for f in files)
-    earlier = [f for f in accepted_files(store, day, ledger) if f.key not in again]
-    new = [_Hashes(i, None if f.spilled else f.passed_hashes, f.spilled) for i, f in enumerate(files)]
-    earlier_rows = sum(f.rows_accepted for f in earlier)
-    if not any(f.spilled for f in files) and earlier_rows <= max_rows:
-        return _in_memory(store, ledger, day, files, again)
+    earlier file now; with the duplicate reason. `spill` is where the files over their share wrote their
+    hashes; its date's scratch is deleted here."""
     try:
-        spill = functools.partial(_spill_earlier, store, scratch_prefix(day, run_id))
-        old = [
-            _Hashes(-1, spilled=key, earlier=f)
-            for f, key in zip(earlier, part_map(spill, earlier), strict=True)
-        ]
+        if not files:
+            return {}
+        again = frozenset(f.obj.key for f in files)
+        earlier = [f for f in accepted_files(store, day, ledger) if f.key not in again]
+        earlier_rows = sum(f.rows_accepted for f in earlier)
+        if not any(f.passed_hashes.spilled for f in files) and earlier_rows <= max_rows:
+            return _in_memory(store, ledger, day, files, again)
+        shared = replace(spill, max_rows=max_rows // max(1, len(earlier)))  # the earlier files' own shares
+        hashed = part_map(functools.partial(_earlier_hashes, shared), earlier)
+        every = [*hashed, *(f.passed_hashes for f in files)]
+        owners: list[AcceptedFile | int] = [*earlier, *range(len(files))]
         rows = earlier_rows + sum(f.rows - f.reasons.height for f in files)
-        every = [*old, *new]
-        wanted = pl.concat([_repeated_in(store, every, *r) for r in _buckets(rows, max_rows)])
-        return _flagged(store, files, every, wanted) if wanted.len() else {}
-    finally:  # this run's scratch, and any a run that died left for the date
-        store.delete(_date_scratch(day))
+        wanted = pl.concat([_repeated_in(every, *bounds) for bounds in hash_ranges(rows, max_rows)])
+        return _flagged(store, files, list(zip(owners, every, strict=True)), wanted) if wanted.len() else {}
+    finally:  # this check's scratch, and any a run that died left for the date
+        store.delete(f"{SCRATCH_PREFIX}/{scratch_name(day)}")
 
 
-def _spill_earlier(store: Store, prefix: str, file: AcceptedFile) -> str:
-    """An earlier file's accepted trace ids hashed and written like a new file's (a step of `part_map`)."""
-    ids = read_accepted_file(store, file, ("trace_id",))
-    key = spill_key(prefix, "earlier", file.key)
-    hashes = pl.Series(ID_HASH, stable_hash64(ids.get_column("trace_id")), pl.UInt64)
-    rows = pl.int_range(ids.height, eager=True, dtype=pl.Int64).alias(ROW_NR)
-    spill_hashes(store, key, pl.DataFrame([rows, hashes]))
-    return key
+def _earlier_hashes(spill: Spill, file: AcceptedFile) -> HashRows:
+    """An earlier file's accepted trace ids hashed (numbered in their accepted order), kept as a new file's are
+    (a step of `part_map`)."""
+    ids = read_accepted_file(spill.store, file, ("trace_id",))
+    hashes = pl.DataFrame(
+        [
+            pl.int_range(ids.height, eager=True, dtype=pl.Int64).alias(ROW_NR),
+            pl.Series(ID_HASH, stable_hash64(ids.get_column("trace_id")), pl.UInt64),
+        ]
+    )
+    return spill.keep(hashes, ID_HASH, f"earlier/{file.key}")
 
 
-def _buckets(rows: int, max_rows: int) -> Iterator[tuple[int, int | None]]:
-    """Ranges [low, high) of the 64-bit hash space holding about `max_rows` of `rows` uniform hashes each (the
-    last one open: None)."""
-    count = max(1, math.ceil(rows / max(1, max_rows)))
-    lows = [(2**64 * k) // count for k in range(count)]
-    highs: list[int | None] = [*lows[1:], None]
-    yield from zip(lows, highs, strict=True)
-
-
-def _repeated_in(store: Store, hashes: list[_Hashes], low: int, high: int | None) -> pl.Series:
+def _repeated_in(hashes: list[HashRows], low: int, high: int | None) -> pl.Series:
     """The hashes in [low, high) that occur more than once over every file's."""
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
-        found = list(pool.map(lambda h: h.in_range(store, low, high), hashes))
+        found = list(pool.map(lambda h: h.in_range(low, high).get_column(ID_HASH), hashes))
     together: pl.Series = pl.concat(found, rechunk=False)
     return together.filter(together.is_duplicated()).unique()
 
 
 def _flagged(
-    store: Store, files: Sequence[FileCheck[Part]], hashes: list[_Hashes], wanted: pl.Series
+    store: Store,
+    files: Sequence[FileCheck[Part]],
+    owned: list[tuple[AcceptedFile | int, HashRows]],
+    wanted: pl.Series,
 ) -> dict[int, pl.DataFrame]:
-    """The duplicates among the rows whose hash is `wanted`, their ids read again and compared in order."""
+    """The duplicates among the rows whose hash is `wanted` (earlier files first, then the new ones in order),
+    their ids read again and compared in order."""
     repeated = wanted.unique().implode()
     suspects = []
-    for h in hashes:
-        rows = h.read(store).filter(pl.col(ID_HASH).is_in(repeated)).sort(ROW_NR)
+    for owner, hashes in owned:
+        rows = hashes.read().filter(pl.col(ID_HASH).is_in(repeated)).sort(ROW_NR)
         if not rows.height:
             continue
-        if h.earlier is not None:
-            ids = _earlier_ids(store, h.earlier, rows)
+        if isinstance(owner, AcceptedFile):
+            ids = _earlier_ids(store, owner, rows)
             suspects.append(
                 ids.select(file=pl.lit(-1), **{ROW_NR: pl.lit(-1, pl.Int64)}, trace_id="trace_id")
             )
         else:
-            ids = ids_of_rows(store, files[h.file].obj, rows)
-            suspects.append(ids.select(pl.lit(h.file).alias("file"), ROW_NR, "trace_id"))
+            ids = ids_of_rows(store, files[owner].obj, rows)
+            suspects.append(ids.select(pl.lit(owner).alias("file"), ROW_NR, "trace_id"))
     return _duplicate_rows(suspects)
 
 
 def _earlier_ids(store: Store, file: AcceptedFile, rows: pl.DataFrame) -> pl.DataFrame:
-    """The trace ids of an earlier file's accepted rows at the positions `rows` gives (as `_spill_earlier`
+    """The trace ids of an earlier file's accepted rows at the positions `rows` gives (as `_earlier_hashes`
     numbered them)."""
     ids = read_accepted_file(store, file, ("trace_id",)).with_row_index(ROW_NR)
     return ids.with_columns(pl.col(ROW_NR).cast(pl.Int64)).join(rows.select(ROW_NR), on=ROW_NR, how="semi")
@@ -174,9 +137,8 @@ def _in_memory(
     earlier = earlier.with_columns(
         pl.Series(ID_HASH, stable_hash64(earlier.get_column("trace_id")), pl.UInt64)
     )
-    wanted = _repeated_hashes(
-        [earlier.get_column(ID_HASH), *(f.passed_hashes.get_column(ID_HASH) for f in files)]
-    )
+    passed = [f.passed_hashes.read() for f in files]
+    wanted = _repeated_hashes([earlier.get_column(ID_HASH), *(p.get_column(ID_HASH) for p in passed)])
     if wanted is None:
         return {}
     suspects = [
@@ -184,8 +146,8 @@ def _in_memory(
             file=pl.lit(-1), **{ROW_NR: pl.lit(-1, pl.Int64)}, trace_id="trace_id"
         )
     ]
-    for i, f in enumerate(files):
-        rows = f.passed_hashes.filter(pl.col(ID_HASH).is_in(wanted))
+    for i, (f, hashes) in enumerate(zip(files, passed, strict=True)):
+        rows = hashes.filter(pl.col(ID_HASH).is_in(wanted))
         if rows.height:
             suspects.append(
                 ids_of_rows(store, f.obj, rows).select(pl.lit(i).alias("file"), ROW_NR, "trace_id")

@@ -18,6 +18,7 @@ from typing import Any, Generic
 import numpy as np
 import polars as pl
 
+from tracewatch.hash_spill import HashRows, Spill
 from tracewatch.hashing import stable_hash64
 from tracewatch.ingest import quarantine
 from tracewatch.ingest.reducer import AcceptedRowsReducer, Part
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 ID_HASH = "id_hash"
 """The column of a passed row's trace id hash (`tracewatch.hashing.stable_hash64`: the same on every worker)."""
+NO_HASHES = HashRows(ID_HASH, frame=pl.DataFrame(schema={ROW_NR: pl.Int64(), ID_HASH: pl.UInt64()}))
+"""A checked file's hashes once the duplicate check is done with them."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,9 @@ class DateFiles(Generic[Part]):
     reducer: AcceptedRowsReducer[Part] | None
     part_max_rows: int | None = None
     """A file with more accepted rows than this gets no part (its share of the reducer's `max_rows`)."""
-    spill_prefix: str | None = None
-    """Where a file with more passed rows than `hashes_max_rows` writes its ids' hashes (`duplicates`)."""
-    hashes_max_rows: int | None = None
+    spill: Spill | None = None
+    """Where a file with more passed rows than its share of the duplicate check's budget writes their ids'
+    hashes (`duplicates`); None: they always come back."""
 
     def part_of(self, accepted: pl.DataFrame) -> Part | None:
         """The reducer's part of a file's accepted rows; None without a reducer or past `part_max_rows`."""
@@ -99,18 +102,15 @@ class DateFiles(Generic[Part]):
 class FileCheck(Generic[Part]):
     """A readable file after the row checks: the reasons per rejected row (`_row_nr`, `reasons`), the hashes of
     the trace ids of the rows that passed (`_row_nr`, `id_hash`, for the duplicate check across files: 16 bytes a
-    row where the ids took about 50, which at 10,000,000 traces was 500 MB held in the caller's process) and
-    their part."""
+    row where the ids took about 50, which at 10,000,000 traces was 500 MB held in the caller's process; in a
+    scratch object past the file's share of the check's budget) and their part."""
 
     obj: ObjectInfo
     at: dt.datetime
     rows: int
     reasons: pl.DataFrame
-    passed_hashes: pl.DataFrame
+    passed_hashes: HashRows
     part: Part | None
-    spilled: str | None = None
-    """The scratch object holding the passed hashes instead (`passed_hashes` then empty), past the file's share
-    of the date's hash budget (`duplicates.HASHES_MAX_ROWS`)."""
 
 
 @dataclass(frozen=True)
@@ -146,23 +146,9 @@ def check_file(files: DateFiles[Part], obj: ObjectInfo) -> FileCheck[Part] | Set
     hashes = passed.select(
         ROW_NR, pl.Series(ID_HASH, stable_hash64(passed.get_column("trace_id")), pl.UInt64)
     )
-    limit = files.hashes_max_rows
-    if files.spill_prefix is None or limit is None or hashes.height <= limit:
-        return FileCheck(obj, at, read.rows, reasons, hashes, part)
-    key = spill_key(files.spill_prefix, "new", obj.key)
-    spill_hashes(files.store, key, hashes)
-    return FileCheck(obj, at, read.rows, reasons, hashes.clear(), part, spilled=key)
-
-
-def spill_key(prefix: str, kind: str, source_key: str) -> str:
-    """The scratch object of a source file's hashes, named after it: one per file, so a retried step rewrites
-    its own."""
-    return f"{prefix}/{kind}/{source_key}.hashes.parquet"
-
-
-def spill_hashes(store: Store, key: str, hashes: pl.DataFrame) -> None:
-    """Write a file's (`_row_nr`, `id_hash`) sorted by hash, so one range of the hash space is one slice."""
-    store.write_parquet(key, hashes.sort(ID_HASH))
+    if files.spill is None:
+        return FileCheck(obj, at, read.rows, reasons, HashRows(ID_HASH, frame=hashes), part)
+    return FileCheck(obj, at, read.rows, reasons, files.spill.keep(hashes, ID_HASH, f"new/{obj.key}"), part)
 
 
 def ids_of_rows(store: Store, obj: ObjectInfo, rows: pl.DataFrame) -> pl.DataFrame:

@@ -16,8 +16,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows
 from tracewatch.ingest import in_threads, ingest_new_traces, load_ledger, scan_accepted
-from tracewatch.ingest.duplicates import SCRATCH_PREFIX
 from tracewatch.ingest.file_checks import FileCheck
 from tracewatch.ingest.quarantine import read_records
 from tracewatch.monitoring import METRIC_REDUCER, day_metric_parts, day_metrics
@@ -177,21 +177,21 @@ def test_a_date_past_the_hash_budget_finds_the_same_duplicates_through_the_store
     for name in ("memory", "store"):
         stores.append(Store(f"file://{tmp_path_factory.mktemp(name)}"))
         _plant(stores[-1], make_traces, seed=7)
-    returned: list[int] = []
+    returned: list[HashRows] = []
 
     def watched(step: Callable[[T], R], items: Sequence[T], /) -> list[R]:
         results = in_process(step, items)
-        returned.extend(r.passed_hashes.height for r in results if isinstance(r, FileCheck))
+        returned.extend(r.passed_hashes for r in results if isinstance(r, FileCheck))
         return results
 
     budget = 30  # about 200 rows in 6 files: shares of 5 rows, 7 ranges of the hash space
     in_memory = ingest_new_traces(stores[0], up_to=DAY)
-    spilled = ingest_new_traces(stores[1], up_to=DAY, hashes_max_rows=budget, part_map=watched)
-    assert returned and max(returned) <= budget // 6
-    assert set(returned) == {0}  # every readable file is over its share here: all went through the store
+    through_store = ingest_new_traces(stores[1], up_to=DAY, hashes_max_rows=budget, part_map=watched)
+    assert len(returned) == 5 and all(h.frame is None or h.frame.height <= budget // 6 for h in returned)
+    assert all(h.spilled for h in returned)  # every readable file is over its share here
     for table in ("quarantine", "ledger"):
         assert _night_tables(stores[1])[table].equals(_night_tables(stores[0])[table]), table
-    assert spilled.rows_quarantined == in_memory.rows_quarantined
+    assert through_store.rows_quarantined == in_memory.rows_quarantined
     assert not list(stores[1].list_objects(SCRATCH_PREFIX))
 
 
