@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,13 +26,19 @@ SCRATCH_PREFIX = "warehouse/scratch"
 
 @dataclass(frozen=True)
 class HashRows:
-    """One step's rows keyed by the UInt64 column `column`: `frame` itself, or the scratch object `spilled` of
-    `store` holding them sorted by it."""
+    """One step's `rows` rows keyed by the UInt64 column `column`: `frame` itself, or the scratch object
+    `spilled` of `store` holding them sorted by it."""
 
     column: str
+    rows: int
     frame: pl.DataFrame | None = None
     spilled: str | None = None
     store: Store | None = None
+
+    @staticmethod
+    def inline(frame: pl.DataFrame, column: str) -> HashRows:
+        """`frame` kept as it is."""
+        return HashRows(column, frame.height, frame=frame)
 
     def read(self) -> pl.DataFrame:
         """All the rows (read back when spilled)."""
@@ -73,10 +79,17 @@ class Spill:
         """`frame` as it is within `max_rows`, else written sorted by `column` under `name` (unique per step:
         a retried step rewrites its own object)."""
         if frame.height <= self.max_rows:
-            return HashRows(column, frame=frame)
+            return HashRows.inline(frame, column)
         key = f"{self.prefix}/{name}.parquet"
         self.store.write_parquet(key, frame.sort(column))
-        return HashRows(column, spilled=key, store=self.store)
+        return HashRows(column, frame.height, spilled=key, store=self.store)
+
+
+def ranges_of(parts: Sequence[HashRows], max_rows: int) -> Iterator[tuple[int, int | None]]:
+    """The ranges to merge `parts` in: one while none was spilled (they are all in memory already)."""
+    if not any(p.spilled for p in parts):
+        return hash_ranges(1, 1)
+    return hash_ranges(sum(p.rows for p in parts), max_rows)
 
 
 def hash_ranges(rows: int, max_rows: int) -> Iterator[tuple[int, int | None]]:

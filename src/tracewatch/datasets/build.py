@@ -191,7 +191,7 @@ def select_window(
     read = functools.partial(read_part, store, as_filters(filters))
     parts = accepted_parts(store, start, end)
     return select_in_parts(
-        read, parts, columns, spec.sampling, reference=latest, examine=examine, part_map=part_map
+        read, parts, columns, spec.sampling, reference=latest, examine=examine, part_map=part_map, spill=store
     )
 
 

@@ -17,6 +17,7 @@ inputs over the whole night, so a part sends one 128-bit hash, key and stratum p
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from tracewatch.datasets.sampling._pool import KEY, POS, STRATUM
 from tracewatch.datasets.sampling.engine import Sampler
 from tracewatch.datasets.sampling.pipeline import OVERSAMPLE, group_column
 from tracewatch.datasets.sampling.stratified import stratum_ids
+from tracewatch.hash_spill import HashRows, Spill
 from tracewatch.hashing import stable_hash64
 
 ID = "trace_id"
@@ -63,11 +65,12 @@ class Reach:
     """How far one part's shortlist reaches under one grouping verdict: per (strategy, stratum) the smallest
     key left out (absent: nothing left out); per stratified strategy the competing candidates per stratum
     (`sizes`: `STRATUM`, `SIZE`) and, when equal inputs compete as one, one row per input (`groups`:
-    `HASH_HI`, `HASH_LO`, `KEY`, `STRATUM`; the merge keeps each input's best over the night)."""
+    `HASH_HI`, `HASH_LO`, `KEY`, `STRATUM`; the merge keeps each input's best over the night, a range of
+    `HASH_HI` at a time when some part's rows went through the store: `hash_spill`)."""
 
     limits: dict[tuple[str, str], float]
     sizes: dict[str, pl.DataFrame]
-    groups: dict[str, pl.DataFrame]
+    groups: dict[str, HashRows]
 
 
 @dataclass(frozen=True)
@@ -100,9 +103,10 @@ class Depth:
 
 
 def part_shortlist(
-    read: Reader, columns: tuple[str, ...], spec: SamplingSpec, depth: Depth, part: Any
+    read: Reader, columns: tuple[str, ...], spec: SamplingSpec, depth: Depth, spill: Spill | None, part: Any
 ) -> PartShortlist:
-    """Phase one for `part`, with shortlists of `depth`."""
+    """Phase one for `part`, with shortlists of `depth`; its inputs' rows for the strata past their share of
+    `spill`'s budget go through the store (None: they always come back)."""
     got = read(part, columns)
     frame = got.candidates
     if frame.height == 0:
@@ -111,8 +115,8 @@ def part_shortlist(
             pl.lit(False).alias(IN_GROUPED), pl.lit(False).alias(IN_SINGLE)
         )
         return PartShortlist(got.rows, 0, shortlist, empty, empty)
-    grouped_rows, grouped = _reach(frame, spec, grouped=True, depth=depth)
-    single_rows, single = _reach(frame, spec, grouped=False, depth=depth)
+    grouped_rows, grouped = _reach(frame, spec, grouped=True, depth=depth, spill=spill)
+    single_rows, single = _reach(frame, spec, grouped=False, depth=depth, spill=spill)
     keep = grouped_rows | single_rows
     shortlist = (
         frame.with_row_index(PART_ROW)
@@ -158,7 +162,7 @@ def _sampler(
 
 
 def _reach(
-    frame: pl.DataFrame, spec: SamplingSpec, *, grouped: bool, depth: Depth
+    frame: pl.DataFrame, spec: SamplingSpec, *, grouped: bool, depth: Depth, spill: Spill | None
 ) -> tuple[NDArray[np.bool_], Reach]:
     """Which rows the part's shortlists hold under one grouping verdict, and how far they reach."""
     ranked = rank(frame, spec, grouped=grouped)
@@ -183,7 +187,7 @@ def _reach(
                 for stratum, size in per_stratum
             }
             wanted = pl.col(STRATUM).replace_strict(lengths, return_dtype=pl.Int64)
-            _summarise(strategy.name, keyed, ranked.distinct_on, ranked.traces, column, reach)
+            _summarise(strategy.name, keyed, ranked.distinct_on, ranked.traces, column, reach, spill)
         else:
             keyed = competing.with_columns(pl.lit(ALL).alias(STRATUM))
             pool_factor = strategy.pool_factor if isinstance(strategy, Novelty) else 1
@@ -213,6 +217,7 @@ def _summarise(
     traces: pl.DataFrame,
     column: str | None,
     reach: Reach,
+    spill: Spill | None,
 ) -> None:
     """A stratified strategy's competing candidates per stratum; with grouping, those of a shared input as one
     hashed row each, since the same input in another part may compete in its place."""
@@ -223,7 +228,7 @@ def _summarise(
     reach.sizes[name] = keyed.filter(alone).group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias(SIZE))
     shared = keyed.filter(~alone)
     values = traces.get_column(column).gather(shared.get_column(POS)).cast(pl.String)
-    reach.groups[name] = pl.DataFrame(
+    rows = pl.DataFrame(
         {
             HASH_HI: pl.Series(stable_hash64(values, key=1), dtype=pl.UInt64),
             HASH_LO: pl.Series(stable_hash64(values, key=2), dtype=pl.UInt64),
@@ -231,3 +236,7 @@ def _summarise(
             STRATUM: shared.get_column(STRATUM),
         }
     )
+    kept = (
+        spill.keep(rows, HASH_HI, f"{name}/{uuid.uuid4().hex}") if spill else HashRows.inline(rows, HASH_HI)
+    )
+    reach.groups[name] = kept

@@ -47,12 +47,16 @@ from tracewatch.datasets.shortlist import (
     part_sample,
     part_shortlist,
 )
+from tracewatch.hash_spill import Spill, ranges_of
 from tracewatch.part_map import PartMap, in_process
+from tracewatch.store import Store
 
 log = logging.getLogger(__name__)
 
 GROWTH = 4
 """How much longer the shortlists get when they proved too short."""
+GROUPS_MAX_ROWS = 2_000_000
+"""Rows of the stratified strategies' shared inputs (32 bytes each) held at once in the merge."""
 
 Reference = Callable[[], tuple[pl.DataFrame, SignatureIndex | None]]
 """The dataset's items and their signature index, when selection needs them (may still be read meanwhile)."""
@@ -84,15 +88,42 @@ def select_in_parts(
     examine: Examine | None = None,
     check: ExactCheck | None = None,
     part_map: PartMap = in_process,
+    spill: Store | None = None,
+    groups_max_rows: int = GROUPS_MAX_ROWS,
 ) -> PartsSelection:
     """`select_new_traces` over the candidates of all `parts` (read with `columns` by `read`), part by part.
 
     The steps given to `part_map` are partials over `read`, `spec` and plain values, so they pickle when `read`
-    does. The flow's process holds the merged shortlists, never a whole part."""
+    does. The flow's process holds the merged shortlists, never a whole part; with a `spill` store, the rows of
+    the stratified strategies' shared inputs (32 bytes per distinct input) go through its scratch past
+    `groups_max_rows` (`hash_spill`), so it never holds the night's either."""
+    scratch = Spill.under(spill, "dataset_groups", groups_max_rows, len(parts)) if spill else None
+    try:
+        return _select_in_parts(
+            read, parts, columns, spec, reference, examine, check, part_map, scratch, groups_max_rows
+        )
+    finally:
+        if scratch is not None:
+            scratch.store.delete(scratch.prefix)
+
+
+def _select_in_parts(
+    read: Reader,
+    parts: Sequence[Any],
+    columns: tuple[str, ...],
+    spec: SamplingSpec,
+    reference: Reference,
+    examine: Examine | None,
+    check: ExactCheck | None,
+    part_map: PartMap,
+    spill: Spill | None,
+    groups_max_rows: int,
+) -> PartsSelection:
+    """`select_in_parts` with its scratch made."""
     factor, grouped = 1, None
     while True:
         depth = Depth(len(parts), factor)
-        shortlists = part_map(functools.partial(part_shortlist, read, columns, spec, depth), parts)
+        shortlists = part_map(functools.partial(part_shortlist, read, columns, spec, depth, spill), parts)
         rows = sum(s.rows for s in shortlists)
         candidates = sum(s.candidates for s in shortlists)
         if candidates == 0:
@@ -100,7 +131,7 @@ def select_in_parts(
         if grouped is None:
             grouped = _grouping_verdict(read, parts, shortlists, spec, columns, part_map)
         night = _merged(read, parts, shortlists, spec, columns, grouped, part_map)
-        horizon = _horizon(shortlists, spec, grouped)
+        horizon = _horizon(shortlists, spec, grouped, groups_max_rows)
         log.info(
             "two-phase selection: %d of %d candidates in %d parts shortlisted (grouped: %s, shortlists x%d)",
             night.height,
@@ -186,24 +217,28 @@ def _merged(
     return pl.concat(chosen).drop(PART_ROW)
 
 
-def _horizon(shortlists: Sequence[PartShortlist], spec: SamplingSpec, grouped: bool) -> Horizon:
+def _horizon(
+    shortlists: Sequence[PartShortlist], spec: SamplingSpec, grouped: bool, max_rows: int
+) -> Horizon:
     reaches = [s.grouped if grouped else s.single for s in shortlists if s.candidates]
     limits: dict[tuple[str, str], float] = {}
     for reach in reaches:
         for key, limit in reach.limits.items():
             limits[key] = min(limits.get(key, math.inf), limit)
-    strata = {s.name: _strata(s.name, reaches) for s in spec.strategies if isinstance(s, Stratified)}
+    strata = {
+        s.name: _strata(s.name, reaches, max_rows) for s in spec.strategies if isinstance(s, Stratified)
+    }
     return Horizon(limits, strata)
 
 
-def _strata(name: str, reaches: Sequence[Reach]) -> Strata:
+def _strata(name: str, reaches: Sequence[Reach], max_rows: int) -> Strata:
     """A stratified strategy's strata over the night: candidates on their own counted per part; an input shared
     between parts counted once, in the stratum of its best row (every row tied for best, as `Pool.competing`)."""
     schema = {STRATUM: pl.String(), SIZE: pl.Int64()}
     counted = [r.sizes[name] for r in reaches if name in r.sizes]
     shared = [r.groups[name] for r in reaches if name in r.groups]
-    if shared:
-        together = pl.concat(shared)
+    for low, high in ranges_of(shared, max_rows) if shared else ():  # an input's rows are all in one range
+        together = pl.concat([rows.in_range(low, high) for rows in shared])
         best = together.filter(pl.col(KEY) == pl.col(KEY).min().over(HASH_HI, HASH_LO))
         counted.append(best.group_by(STRATUM).agg(pl.len().cast(pl.Int64).alias(SIZE)))
     sizes = (

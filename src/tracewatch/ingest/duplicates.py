@@ -69,8 +69,9 @@ def find_duplicates(
         hashed = part_map(functools.partial(_earlier_hashes, shared), earlier)
         every = [*hashed, *(f.passed_hashes for f in files)]
         owners: list[AcceptedFile | int] = [*earlier, *range(len(files))]
-        rows = earlier_rows + sum(f.rows - f.reasons.height for f in files)
-        wanted = pl.concat([_repeated_in(every, *bounds) for bounds in hash_ranges(rows, max_rows)])
+        wanted = pl.concat(
+            [_repeated_in(every, *bounds) for bounds in hash_ranges(sum(h.rows for h in every), max_rows)]
+        )
         return _flagged(store, files, list(zip(owners, every, strict=True)), wanted) if wanted.len() else {}
     finally:  # this check's scratch, and any a run that died left for the date
         store.delete(f"{SCRATCH_PREFIX}/{scratch_name(day)}")

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 ID_HASH = "id_hash"
 """The column of a passed row's trace id hash (`tracewatch.hashing.stable_hash64`: the same on every worker)."""
-NO_HASHES = HashRows(ID_HASH, frame=pl.DataFrame(schema={ROW_NR: pl.Int64(), ID_HASH: pl.UInt64()}))
+NO_HASHES = HashRows.inline(pl.DataFrame(schema={ROW_NR: pl.Int64(), ID_HASH: pl.UInt64()}), ID_HASH)
 """A checked file's hashes once the duplicate check is done with them."""
 
 
@@ -147,7 +147,7 @@ def check_file(files: DateFiles[Part], obj: ObjectInfo) -> FileCheck[Part] | Set
         ROW_NR, pl.Series(ID_HASH, stable_hash64(passed.get_column("trace_id")), pl.UInt64)
     )
     if files.spill is None:
-        return FileCheck(obj, at, read.rows, reasons, HashRows(ID_HASH, frame=hashes), part)
+        return FileCheck(obj, at, read.rows, reasons, HashRows.inline(hashes, ID_HASH), part)
     return FileCheck(obj, at, read.rows, reasons, files.spill.keep(hashes, ID_HASH, f"new/{obj.key}"), part)
 
 

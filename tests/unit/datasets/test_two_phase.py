@@ -19,7 +19,9 @@ from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling import SamplingSpec, reference_for, select_new_traces
 from tracewatch.datasets.sampling._horizon import Horizon, ShortlistTooShort
-from tracewatch.datasets.two_phase import frame_part, select_in_parts
+from tracewatch.datasets.two_phase import GROUPS_MAX_ROWS, frame_part, select_in_parts
+from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows, Spill
+from tracewatch.store import Store
 from tracewatch.traces.schema import FEEDBACK, MESSAGE
 
 COLUMNS = ("trace_id", "input_text", "input_messages", "status", "feedback", "route", "model")
@@ -78,12 +80,26 @@ def split(traces: pl.DataFrame, cuts: list[int]) -> list[pl.DataFrame]:
     return [traces.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
 
 
-def both(traces: pl.DataFrame, parts: list[pl.DataFrame], existing: pl.DataFrame, spec: SamplingSpec) -> Any:
+def both(
+    traces: pl.DataFrame,
+    parts: list[pl.DataFrame],
+    existing: pl.DataFrame,
+    spec: SamplingSpec,
+    spill: Store | None = None,
+    groups_max_rows: int = GROUPS_MAX_ROWS,
+) -> Any:
     index = reference_for(existing, spec)
     examine = examiner(REDACTION)
     whole = select_new_traces(traces, existing, spec, examine=examine, index=index)
     split_up = select_in_parts(
-        frame_part, parts, COLUMNS, spec, reference=lambda: (existing, index), examine=examine
+        frame_part,
+        parts,
+        COLUMNS,
+        spec,
+        reference=lambda: (existing, index),
+        examine=examine,
+        spill=spill,
+        groups_max_rows=groups_max_rows,
     )
     return whole, split_up
 
@@ -188,6 +204,32 @@ def test_a_large_night_in_ten_parts_is_grouped_and_selected_as_a_whole(questions
     assert grouped == (questions == 300)
     if questions == 30_000:  # few duplicates: the first shortlists suffice (the merge never held the night)
         assert split_up.factor == 1
+
+
+@pytest.mark.parametrize("questions", [300, 3_000])
+def test_shared_inputs_past_the_budget_go_through_the_store_and_select_the_same(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch, questions: int
+) -> None:
+    """The stratified strategy's rows of shared inputs (32 bytes per distinct input of a part) past a part's
+    share of the budget are written to the store's scratch and counted a range of the hash space at a time:
+    the same strata, picks and counts as the whole night, nothing left in the scratch."""
+    kept: list[HashRows] = []
+    keep = Spill.keep
+
+    def recorded(self: Spill, frame: pl.DataFrame, column: str, name: str) -> HashRows:
+        kept.append(keep(self, frame, column, name))
+        return kept[-1]
+
+    monkeypatch.setattr(Spill, "keep", recorded)
+    traces = night(6_000, seed=7, questions=questions)
+    existing = dataset_items(traces.sample(200, seed=2))
+    parts = split(traces, [1000 * i for i in range(1, 6)])
+    whole, split_up = both(traces, parts, existing, shipped_like(budget=30, seed=5), file_store, 600)
+    assert_same(whole, split_up)
+    assert any(rows.spilled for rows in kept) and all(
+        rows.rows <= 100 for rows in kept if rows.frame is not None
+    )
+    assert not list(file_store.list_objects(SCRATCH_PREFIX))
 
 
 def test_a_night_of_duplicates_needs_longer_shortlists_and_still_matches() -> None:
