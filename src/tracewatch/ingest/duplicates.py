@@ -56,15 +56,20 @@ def find_duplicates(
 ) -> dict[int, pl.DataFrame]:
     """Per file (by position), the rows whose trace id was accepted earlier: from an earlier ingest, or an
     earlier file now; with the duplicate reason. `spill` is where the files over their share wrote their
-    hashes; its date's scratch is deleted here."""
+    hashes; past the budget, the date's scratch is deleted here (with any a killed run left for it)."""
+    if not files:
+        return {}
+    again = frozenset(f.obj.key for f in files)
+    entries = ledger.for_date(day).filter(
+        (pl.col("status") != "rejected") & ~pl.col("source_key").is_in(again)
+    )
+    if (
+        not any(f.passed_hashes.spilled for f in files)
+        and int(entries["rows_accepted"].sum() or 0) <= max_rows
+    ):
+        return _in_memory(store, ledger, day, files, again)
     try:
-        if not files:
-            return {}
-        again = frozenset(f.obj.key for f in files)
         earlier = [f for f in accepted_files(store, day, ledger) if f.key not in again]
-        earlier_rows = sum(f.rows_accepted for f in earlier)
-        if not any(f.passed_hashes.spilled for f in files) and earlier_rows <= max_rows:
-            return _in_memory(store, ledger, day, files, again)
         shared = replace(spill, max_rows=max_rows // max(1, len(earlier)))  # the earlier files' own shares
         hashed = part_map(functools.partial(_earlier_hashes, shared), earlier)
         every = [*hashed, *(f.passed_hashes for f in files)]
@@ -73,7 +78,7 @@ def find_duplicates(
             [_repeated_in(every, *bounds) for bounds in hash_ranges(sum(h.rows for h in every), max_rows)]
         )
         return _flagged(store, files, list(zip(owners, every, strict=True)), wanted) if wanted.len() else {}
-    finally:  # this check's scratch, and any a run that died left for the date
+    finally:
         store.delete(f"{SCRATCH_PREFIX}/{scratch_name(day)}")
 
 
