@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import orjson
@@ -124,15 +124,12 @@ def assemble_trace(
     tree = span_tree(facts)
     llm_spans = [s for s in tree.spans if s.role == "llm"]
 
-    def rejected(code: RejectionCode, reason: str) -> AssembledTrace:
-        return AssembledTrace(tree.trace_id, None, code, reason, len(tree.spans), tree.duplicates)
-
     rootless = tree.rootless_reason
     if rootless is not None and incomplete is IncompletePolicy.QUARANTINE:
-        return rejected("rootless", rootless)
+        return _rejected(tree, "rootless", rootless)
     if not llm_spans:
-        return rejected(
-            "no_llm_call", f"no LLM call in trace: none of its {len(tree.spans)} span(s) called a model"
+        return _rejected(
+            tree, "no_llm_call", f"no LLM call in trace: none of its {len(tree.spans)} span(s) called a model"
         )
     root = tree.stand_in
     notes: list[str] = []
@@ -142,7 +139,7 @@ def assemble_trace(
             (s.start_time_unix_nano for s in tree.spans if s.start_time_unix_nano is not None), None
         )
         if start_ns is None:
-            return rejected("no_start_time", "no span of the trace has a start time")
+            return _rejected(tree, "no_start_time", "no span of the trace has a start time")
         notes.append("the root span has no start time: start_time is the earliest span's")
     summary = summarise_llm_spans(llm_spans, root, pricer)
     notes += summary.notes
@@ -278,12 +275,26 @@ def _joined(tree: SpanTree, name: Literal["retrieved", "feedback"]) -> list[dict
     return [_as_dict(item) for items in lists for item in items]
 
 
+def _rejected(tree: SpanTree, code: RejectionCode, reason: str) -> AssembledTrace:
+    # A module function, not a closure in assemble_trace: compiled with mypyc, a closure's environment and the
+    # function form a reference cycle that would keep every trace's facts alive while the collector is paused.
+    return AssembledTrace(tree.trace_id, None, code, reason, len(tree.spans), tree.duplicates)
+
+
 def _plain(messages: Sequence[Any] | None) -> list[dict[str, Any]] | None:
     return None if messages is None else [_as_dict(m) for m in messages]
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    return {name: getattr(item, name) for name in item.__slots__}
+    """A message, passage or feedback value as a dict in its fields' order (from `fields`, not `__slots__`:
+    the classes compiled with mypyc have none)."""
+    names = _FIELD_NAMES.get(type(item))
+    if names is None:
+        names = _FIELD_NAMES[type(item)] = tuple(f.name for f in fields(item))
+    return {name: getattr(item, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def _metadata(

@@ -65,9 +65,12 @@ _SPAN_KINDS = {
 _STATUS_CODES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 _SHAPE_ERRORS = (TypeError, AttributeError, KeyError, ValueError)
+# The parsed document is untrusted, so the functions below take its parts as `Any`, not as the shape they expect:
+# compiled with mypyc (docs/importing.md), a `dict` parameter would refuse a list on entry, with another error
+# (and reason) than the plain module's.
 
 
-def any_value(value: dict[str, Any]) -> AttributeValue:
+def any_value(value: Any) -> AttributeValue:
     """An OTLP JSON `AnyValue` as Python; an empty one (`{}`) is None."""
     for kind, v in value.items():
         code = _ANY_KINDS.get(kind)
@@ -94,7 +97,7 @@ def any_value(value: dict[str, Any]) -> AttributeValue:
     return None
 
 
-def attributes(kvs: Iterable[dict[str, Any]]) -> dict[str, AttributeValue]:
+def attributes(kvs: Iterable[Any]) -> dict[str, AttributeValue]:
     """A `KeyValue` list as a dict (a repeated key keeps its last value, as in the Collector's maps)."""
     out: dict[str, AttributeValue] = {}
     for kv in kvs:
@@ -122,7 +125,7 @@ def attributes(kvs: Iterable[dict[str, Any]]) -> dict[str, AttributeValue]:
     return out
 
 
-def _key_value(kv: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+def _key_value(kv: Any) -> tuple[str, Any]:
     key = kv.get("key")
     if type(key) is not str:
         raise RecordError(f"an attribute key is {type(key).__name__}, expected a string")
@@ -206,7 +209,7 @@ def _time(value: object, what: str) -> int | None:
     return (int64(value, what) or None) if value else None
 
 
-def _event(d: dict[str, Any]) -> SpanEvent:
+def _event(d: Any) -> SpanEvent:
     get = d.get
     attrs = get("attributes")
     return SpanEvent(
@@ -216,7 +219,7 @@ def _event(d: dict[str, Any]) -> SpanEvent:
     )
 
 
-def _span(d: dict[str, Any], resource: dict[str, AttributeValue], scope_name: str | None) -> Span:
+def _span(d: Any, resource: dict[str, AttributeValue], scope_name: str | None) -> Span:
     get = d.get
     parent = get("parentSpanId") or get("parent_span_id")
     kind = get("kind") or 0
@@ -266,7 +269,7 @@ def _blocks(doc: object, camel: str, snake: str) -> list[Any]:
     return blocks
 
 
-def _resource(block: dict[str, Any]) -> dict[str, AttributeValue]:
+def _resource(block: Any) -> dict[str, AttributeValue]:
     resource = block.get("resource")
     attrs = resource.get("attributes") if resource else None
     return attributes(attrs) if attrs else {}
@@ -309,7 +312,7 @@ def decode_trace_request(doc: object, out: DecodedTraces, label: str = "") -> No
         out.empty_requests += 1
 
 
-def _log_event(d: dict[str, Any]) -> LogEvent:
+def _log_event(d: Any) -> LogEvent:
     get = d.get
     trace_id = get("traceId") or get("trace_id")
     # Log records outside a span carry no ids, or all-zero ones from some bridges: both mean "none".
