@@ -148,9 +148,8 @@ def nightly(
         sections.append(("Import", import_markdown(imported)))
     plan = ingest.submit(store, day, reprocess, fail_on_no_traces).result()
     # each file read, checked and reduced as a task on the flow's runner; the ledger is kept here
-    values_max_rows = (
-        settings.monitoring_values_max_rows
-    )  # past it a date's monitoring is made in bounded parts
+    # past this many accepted traces a date's monitoring is made in bounded parts
+    values_max_rows = settings.monitoring_values_max_rows
     result = ingest_planned(
         store, plan, reducer=MetricReducer(max_rows=values_max_rows), part_map=on_task_runner
     )

@@ -50,6 +50,8 @@ class HashRows:
     def in_range(self, low: int, high: int | None) -> pl.DataFrame:
         """The rows whose hash is in [low, high) (None: to the end of the hash space)."""
         frame = self.read()
+        if low == 0 and high is None:  # the whole hash space: one range, nothing to cut
+            return frame
         hashes = frame.get_column(self.column).to_numpy()
         if self.spilled is not None:  # sorted: the range is one slice
             start = int(np.searchsorted(hashes, np.uint64(low), side="left"))

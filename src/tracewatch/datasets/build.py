@@ -191,7 +191,14 @@ def select_window(
     read = functools.partial(read_part, store, as_filters(filters))
     parts = accepted_parts(store, start, end)
     return select_in_parts(
-        read, parts, columns, spec.sampling, reference=latest, examine=examine, part_map=part_map, spill=store
+        read,
+        parts,
+        columns,
+        spec.sampling,
+        reference=latest,
+        examine=examine,
+        part_map=part_map,
+        scratch_store=store,
     )
 
 

@@ -88,16 +88,18 @@ def select_in_parts(
     examine: Examine | None = None,
     check: ExactCheck | None = None,
     part_map: PartMap = in_process,
-    spill: Store | None = None,
+    scratch_store: Store | None = None,
     groups_max_rows: int = GROUPS_MAX_ROWS,
 ) -> PartsSelection:
     """`select_new_traces` over the candidates of all `parts` (read with `columns` by `read`), part by part.
 
     The steps given to `part_map` are partials over `read`, `spec` and plain values, so they pickle when `read`
-    does. The flow's process holds the merged shortlists, never a whole part; with a `spill` store, the rows of
+    does. The flow's process holds the merged shortlists, never a whole part; with a `scratch_store`, the rows of
     the stratified strategies' shared inputs (32 bytes per distinct input) go through its scratch past
     `groups_max_rows` (`hash_spill`), so it never holds the night's either."""
-    scratch = Spill.under(spill, "dataset_groups", groups_max_rows, len(parts)) if spill else None
+    scratch = (
+        Spill.under(scratch_store, "dataset_groups", groups_max_rows, len(parts)) if scratch_store else None
+    )
     try:
         return _select_in_parts(
             read, parts, columns, spec, reference, examine, check, part_map, scratch, groups_max_rows

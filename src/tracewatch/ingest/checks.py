@@ -108,8 +108,9 @@ def check_date(
     settled = [replace(s, part=kept[i]) if i in kept else s for i, s in enumerate(settled)]
     ordered = iter(settled)
     in_order = [c if c is not None else next(ordered) for c in early]
-    whole = reducer is not None and all(s.part is not None for s in settled)  # every readable file's part
-    part = reducer.combine([s.part for s in in_order if s.part is not None]) if reducer and whole else None
+    part = None
+    if reducer is not None and all(s.part is not None for s in settled):  # every readable file's part
+        part = reducer.combine([s.part for s in in_order if s.part is not None])
     return CheckedDate(files=[s.outcome for s in in_order], part=part)
 
 

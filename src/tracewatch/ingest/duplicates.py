@@ -5,11 +5,12 @@ duplicate. Only 64-bit hashes of the ids are put together (`tracewatch.hashing.s
 rows whose hash repeats are read again and compared exactly, in order, so a hash collision is never taken for a
 duplicate and "seen on an earlier row" still holds.
 
-While a date's hashes fit `HASHES_MAX_ROWS`, the checked files bring theirs back (16 bytes a row) and one pass
-over all of them finds the repeats. Past it, a file over its share of the budget writes its hashes, sorted, to a
-scratch object of the store instead (`tracewatch.hash_spill`, deleted when the date is settled), the earlier
-files' hashes are written the same way by a step per file, and the repeats are found one range of the hash space
-at a time (ranges of about `HASHES_MAX_ROWS` hashes each): no process holds the date's hashes.
+While a date's hashes fit `HASHES_MAX_ROWS`, the checked files (and a step per file of the date's earlier ingests)
+bring theirs back (16 bytes a row) and one pass over all of them finds the repeats. Past it, a file over its share
+of the budget writes its hashes, sorted, to a scratch object of the store instead (`tracewatch.hash_spill`, deleted
+when the date is settled), the earlier files' hashes are written the same way by a step per file, and the repeats
+are found one range of the hash space at a time (ranges of about `HASHES_MAX_ROWS` hashes each): no process holds
+the date's hashes.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from dataclasses import replace
 
 import polars as pl
 
-from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows, Spill, hash_ranges
+from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows, Spill, ranges_of
 from tracewatch.hashing import stable_hash64
-from tracewatch.ingest.accepted import AcceptedFile, accepted_files, read_accepted_file, scan_accepted
+from tracewatch.ingest.accepted import AcceptedFile, accepted_files, read_accepted_file
 from tracewatch.ingest.file_checks import ID_HASH, FileCheck, ids_of_rows
 from tracewatch.ingest.ledger import Ledger
 from tracewatch.ingest.reducer import Part
@@ -56,30 +57,21 @@ def find_duplicates(
 ) -> dict[int, pl.DataFrame]:
     """Per file (by position), the rows whose trace id was accepted earlier: from an earlier ingest, or an
     earlier file now; with the duplicate reason. `spill` is where the files over their share wrote their
-    hashes; past the budget, the date's scratch is deleted here (with any a killed run left for it)."""
+    hashes; when any did, the date's scratch is deleted here (with any a killed run left for it)."""
     if not files:
         return {}
     again = frozenset(f.obj.key for f in files)
-    entries = ledger.for_date(day).filter(
-        (pl.col("status") != "rejected") & ~pl.col("source_key").is_in(again)
-    )
-    if (
-        not any(f.passed_hashes.spilled for f in files)
-        and int(entries["rows_accepted"].sum() or 0) <= max_rows
-    ):
-        return _in_memory(store, ledger, day, files, again)
+    earlier = [f for f in accepted_files(store, day, ledger) if f.key not in again]
+    shared = replace(spill, max_rows=max_rows // max(1, len(earlier)))  # the earlier files' own shares
+    hashed = part_map(functools.partial(_earlier_hashes, shared), earlier) if earlier else []
+    every = [*hashed, *(f.passed_hashes for f in files)]
+    owners: list[AcceptedFile | int] = [*earlier, *range(len(files))]
     try:
-        earlier = [f for f in accepted_files(store, day, ledger) if f.key not in again]
-        shared = replace(spill, max_rows=max_rows // max(1, len(earlier)))  # the earlier files' own shares
-        hashed = part_map(functools.partial(_earlier_hashes, shared), earlier)
-        every = [*hashed, *(f.passed_hashes for f in files)]
-        owners: list[AcceptedFile | int] = [*earlier, *range(len(files))]
-        wanted = pl.concat(
-            [_repeated_in(every, *bounds) for bounds in hash_ranges(sum(h.rows for h in every), max_rows)]
-        )
+        wanted = pl.concat([_repeated_in(every, *bounds) for bounds in ranges_of(every, max_rows)])
         return _flagged(store, files, list(zip(owners, every, strict=True)), wanted) if wanted.len() else {}
     finally:
-        store.delete(f"{SCRATCH_PREFIX}/{scratch_name(day)}")
+        if any(h.spilled for h in every):
+            store.delete(f"{SCRATCH_PREFIX}/{scratch_name(day)}")
 
 
 def _earlier_hashes(spill: Spill, file: AcceptedFile) -> HashRows:
@@ -135,32 +127,6 @@ def _earlier_ids(store: Store, file: AcceptedFile, rows: pl.DataFrame) -> pl.Dat
     return ids.with_columns(pl.col(ROW_NR).cast(pl.Int64)).join(rows.select(ROW_NR), on=ROW_NR, how="semi")
 
 
-def _in_memory(
-    store: Store, ledger: Ledger, day: dt.date, files: Sequence[FileCheck[Part]], again: frozenset[str]
-) -> dict[int, pl.DataFrame]:
-    """The check of a date whose hashes fit in memory: every file's and the earlier ids' together, one pass."""
-    earlier = scan_accepted(store, day, ("trace_id",), ledger, exclude=again)
-    earlier = earlier.with_columns(
-        pl.Series(ID_HASH, stable_hash64(earlier.get_column("trace_id")), pl.UInt64)
-    )
-    passed = [f.passed_hashes.read() for f in files]
-    wanted = _repeated_hashes([earlier.get_column(ID_HASH), *(p.get_column(ID_HASH) for p in passed)])
-    if wanted is None:
-        return {}
-    suspects = [
-        earlier.filter(pl.col(ID_HASH).is_in(wanted)).select(
-            file=pl.lit(-1), **{ROW_NR: pl.lit(-1, pl.Int64)}, trace_id="trace_id"
-        )
-    ]
-    for i, (f, hashes) in enumerate(zip(files, passed, strict=True)):
-        rows = hashes.filter(pl.col(ID_HASH).is_in(wanted))
-        if rows.height:
-            suspects.append(
-                ids_of_rows(store, f.obj, rows).select(pl.lit(i).alias("file"), ROW_NR, "trace_id")
-            )
-    return _duplicate_rows(suspects)
-
-
 def _duplicate_rows(suspects: list[pl.DataFrame]) -> dict[int, pl.DataFrame]:
     """Per new file, the suspects whose id was seen on an earlier row (earlier files first, then in order)."""
     if not suspects:
@@ -171,16 +137,3 @@ def _duplicate_rows(suspects: list[pl.DataFrame]) -> dict[int, pl.DataFrame]:
         int(index): rows.select(ROW_NR, reasons=pl.concat_list(pl.lit(DUPLICATE_REASON)))  # type: ignore[call-overload]
         for (index,), rows in duplicates.group_by("file")
     }
-
-
-def _repeated_hashes(hashes: list[pl.Series]) -> pl.Series | None:
-    """The hashes that occur more than once over `hashes` (the earlier rows' and each file's, in order), as
-    one imploded list for `is_in`; None when every hash is distinct (the usual case).
-
-    Hashing first is several times faster than exact distinctness on a million strings, and only hashes are
-    put together (8 bytes a row)."""
-    together = pl.concat(hashes, rechunk=False)
-    if together.n_unique() == together.len():
-        return None
-    repeated = together.filter(~together.is_first_distinct())
-    return repeated.unique().implode() if repeated.len() else None

@@ -69,31 +69,28 @@ def trace_index(store: Store, ledger: Ledger, wanted: pl.Series) -> pl.DataFrame
         _drop_date(store, dt.date.fromisoformat(value))
     if current != stamps:
         store.write_json(INDEX_STAMPS, current)
-    indexed = {f"{INDEX_PREFIX}/date={value}/" for value in current}
-    keys = [
-        o.key
-        for o in store.list_objects(INDEX_PREFIX, suffix=".parquet")
-        if o.key.rsplit("/", 1)[0] + "/" in indexed
-    ]
+    keys = [key for value in sorted(current) for key in _index_keys(ledger, dt.date.fromisoformat(value))]
     if not keys:
         return pl.DataFrame(schema={"trace_id": pl.String(), "date": pl.Date()})
-    return (
-        store.scan_parquet(sorted(keys)).filter(pl.col("trace_id").is_in(wanted.unique().implode())).collect()
-    )
+    return store.scan_parquet(keys).filter(pl.col("trace_id").is_in(wanted.unique().implode())).collect()
 
 
 def _index_date(store: Store, ledger: Ledger, day: dt.date) -> None:
     """The date's index again: one object per accepted trace file, a few files read at a time."""
     _drop_date(store, day)
-    prefix = f"{INDEX_PREFIX}/date={day.isoformat()}"
 
-    def index_file(numbered: tuple[int, AcceptedFile]) -> None:
-        number, file = numbered
+    def index_file(key: str, file: AcceptedFile) -> None:
         ids = read_accepted_file(store, file, ("trace_id",)).with_columns(date=pl.lit(day, pl.Date))
-        store.write_parquet(f"{prefix}/{number:05d}.parquet", ids)
+        store.write_parquet(key, ids)
 
     with ThreadPoolExecutor(max_workers=INDEXERS) as pool:
-        list(pool.map(index_file, enumerate(accepted_files(store, day, ledger))))
+        list(pool.map(index_file, _index_keys(ledger, day), accepted_files(store, day, ledger)))
+
+
+def _index_keys(ledger: Ledger, day: dt.date) -> list[str]:
+    """The date's index objects: one per trace file the ledger has accepted rows of (as `accepted_files`)."""
+    files = ledger.for_date(day).filter(pl.col("status") != "rejected").height
+    return [f"{INDEX_PREFIX}/date={day.isoformat()}/{number:05d}.parquet" for number in range(files)]
 
 
 def _drop_date(store: Store, day: dt.date) -> None:

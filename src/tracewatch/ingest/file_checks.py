@@ -146,9 +146,12 @@ def check_file(files: DateFiles[Part], obj: ObjectInfo) -> FileCheck[Part] | Set
     hashes = passed.select(
         ROW_NR, pl.Series(ID_HASH, stable_hash64(passed.get_column("trace_id")), pl.UInt64)
     )
-    if files.spill is None:
-        return FileCheck(obj, at, read.rows, reasons, HashRows.inline(hashes, ID_HASH), part)
-    return FileCheck(obj, at, read.rows, reasons, files.spill.keep(hashes, ID_HASH, f"new/{obj.key}"), part)
+    kept = (
+        files.spill.keep(hashes, ID_HASH, f"new/{obj.key}")
+        if files.spill
+        else HashRows.inline(hashes, ID_HASH)
+    )
+    return FileCheck(obj, at, read.rows, reasons, kept, part)
 
 
 def ids_of_rows(store: Store, obj: ObjectInfo, rows: pl.DataFrame) -> pl.DataFrame:

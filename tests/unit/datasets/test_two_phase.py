@@ -98,7 +98,7 @@ def both(
         spec,
         reference=lambda: (existing, index),
         examine=examine,
-        spill=spill,
+        scratch_store=spill,
         groups_max_rows=groups_max_rows,
     )
     return whole, split_up
