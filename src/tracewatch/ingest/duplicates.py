@@ -92,7 +92,8 @@ def _repeated_in(hashes: list[HashRows], low: int, high: int | None) -> pl.Serie
     with ThreadPoolExecutor(max_workers=_READERS) as pool:
         found = list(pool.map(lambda h: h.in_range(low, high).get_column(ID_HASH), hashes))
     together: pl.Series = pl.concat(found, rechunk=False)
-    if together.n_unique() == together.len():  # the usual case, and several times cheaper than finding repeats
+    # every hash distinct: the usual case, and several times cheaper to tell than finding the repeats
+    if together.n_unique() == together.len():
         return together.clear()
     return together.filter(together.is_duplicated()).unique()
 
