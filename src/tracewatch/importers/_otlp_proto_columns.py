@@ -273,7 +273,10 @@ def _attributes(buf: U8, blob: pa.Buffer, size: int, owner: I64, index: I64, at:
     ints = {f: _scalar(n, kv_msg[found[f][0]], found[f][1]) for f in (2, 3, 4)}
     return pa.table(
         [
-            pa.DictionaryArray.from_arrays(pa.array(owner.astype(np.int8)), pa.array(OWNERS)),
+            # links' rows (code 4) have no owner here: they are checked, then cut off
+            pa.DictionaryArray.from_arrays(
+                pa.array(owner.astype(np.int8), mask=owner >= len(OWNERS)), pa.array(OWNERS)
+            ),
             pa.array(index.astype(np.int32)),
             strings(blob, key_at, key_len),
             pa.DictionaryArray.from_arrays(pa.array(kind, mask=kind < 0), pa.array(VALUE_KINDS)),
