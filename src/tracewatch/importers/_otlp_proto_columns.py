@@ -71,36 +71,67 @@ def _read_varint(data: bytes, p: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
+def _outer_field(data: bytes, p: int, end: int, allowed: dict[int, int]) -> tuple[int, int, int, int]:
+    """The field at `p` of an outer message whose only fields may be `allowed` (number -> wire type:
+    length-delimited or varint): its number, value or start, length, and where the next field starts."""
+    tag = data[p]
+    p += 1
+    if tag >= 0x80:
+        tag, p = _read_varint(data, p - 1, end)
+    number, wire = tag >> 3, tag & 7
+    if allowed.get(number) != wire:
+        raise Fallback(f"field {number} (wire type {wire}) in an outer message")
+    if wire == VARINT:
+        value, p = _read_varint(data, p, end)
+        return number, value, 0, p
+    length, p = _length(data, p, end)
+    return number, p, length, p + length
+
+
+def _length(data: bytes, p: int, end: int) -> tuple[int, int]:
+    """The length varint at `p` and where its field's bytes start; `Fallback` if they run past `end`."""
+    if p < end and data[p] < 0x80:
+        length, p = data[p], p + 1
+    elif p + 1 < end and data[p + 1] < 0x80:  # most spans: 128 bytes to 16 kB
+        length, p = (data[p] & 0x7F) | (data[p + 1] << 7), p + 2
+    else:
+        length, p = _read_varint(data, p, end)
+    if p + length > end:
+        raise Fallback("a field past its message's end")
+    return length, p
+
+
 def _scan(data: bytes, start: int, end: int, allowed: dict[int, int]) -> list[tuple[int, int, int]]:
-    """The fields (number, value or start, length) of one outer message, whose only fields may be `allowed`
-    (number -> wire type: length-delimited or varint)."""
+    """The fields (number, value or start, length) of one outer message (see `_outer_field`)."""
     out = []
     p = start
     while p < end:
-        tag = data[p]
-        p += 1
-        if tag >= 0x80:
-            tag, p = _read_varint(data, p - 1, end)
-        number, wire = tag >> 3, tag & 7
-        if allowed.get(number) != wire:
-            raise Fallback(f"field {number} (wire type {wire}) in an outer message")
-        if wire == VARINT:
-            value, p = _read_varint(data, p, end)
-            out.append((number, value, 0))
-            continue
-        length = data[p] if p < end else 128
-        if length < 0x80:
-            p += 1
-        elif p + 1 < end and data[p + 1] < 0x80:  # most spans: 128 bytes to 16 kB
-            length = (length & 0x7F) | (data[p + 1] << 7)
-            p += 2
-        else:
-            length, p = _read_varint(data, p, end)
-        if p + length > end:
-            raise Fallback("a field past its message's end")
-        out.append((number, p, length))
-        p += length
+        number, value, length, p = _outer_field(data, p, end, allowed)
+        out.append((number, value, length))
     return out
+
+
+def _scope_scan(
+    data: bytes, start: int, end: int, span_at: list[int], span_len: list[int]
+) -> list[tuple[int, int, int]]:
+    """A scope block's fields as `_scan` gives them, but its spans (field 2), whose regions go straight to
+    `span_at` and `span_len`: the one Python step per span."""
+    out = []
+    p = start
+    while p < end:
+        if data[p] == 0x12:
+            length, p = _length(data, p + 1, end)
+            span_at.append(p)
+            span_len.append(length)
+            p += length
+            continue
+        number, value, length, p = _outer_field(data, p, end, _SCOPE_SPANS)
+        out.append((number, value, length))
+    return out
+
+
+_SCOPE_SPANS = {1: LEN, 3: LEN}
+"""A scope block's fields besides its spans: the scope, the schema URL."""
 
 
 def _once(fields: list[tuple[int, int, int]], *numbers: int) -> None:
@@ -158,14 +189,11 @@ class _Outer:
     def _scope_spans(self, data: bytes, ri: int, start: int, end: int) -> None:
         si = len(self.scope_names)
         name = None
-        fields = _scan(data, start, end, {1: LEN, 2: LEN, 3: LEN})
-        _once(fields, 1, 3)
         span_at, span_len = self.span_at, self.span_len
+        fields = _scope_scan(data, start, end, span_at, span_len)
+        _once(fields, 1, 3)
         for number, at, length in fields:
-            if number == 2:
-                span_at.append(at)
-                span_len.append(length)
-            elif number == 1:
+            if number == 1:
                 scope = _scan(data, at, at + length, {1: LEN, 2: LEN, 3: LEN, 4: VARINT})
                 _once(scope, 1, 2, 4)
                 for n, a, ln in scope:

@@ -23,8 +23,8 @@ columnar decoders are tested against, and the way to today's dialect readers unt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
@@ -85,12 +85,22 @@ class SpanColumns:
     scopes: int
 
 
-def _value(kind: str | None, row: dict[str, Any]) -> AttributeValue:
-    if kind is None:
-        return None
-    if kind in ("array", "kvlist"):
-        return any_value(AnyValue.FromString(row["nested_value"]))
-    return row[f"{kind}_value"]  # type: ignore[no-any-return]
+def _values(attributes: pa.Table) -> list[AttributeValue]:
+    """Each attribute row's value as Python, column by column: the strings, then the other kinds put in place."""
+    kind = attributes.column("kind").combine_chunks()
+    codes = kind.indices.to_numpy(zero_copy_only=False) if len(kind) else np.empty(0)
+    values: list[AttributeValue] = attributes.column("string_value").to_pylist()
+    for code, name in enumerate(VALUE_KINDS[1:], start=1):
+        rows = np.flatnonzero(codes == code)
+        if not rows.size:
+            continue
+        column = "nested_value" if name in ("array", "kvlist") else f"{name}_value"
+        found = attributes.column(column).take(pa.array(rows)).to_pylist()
+        if column == "nested_value":
+            found = [any_value(AnyValue.FromString(raw)) for raw in found]
+        for row, value in zip(rows.tolist(), found, strict=True):
+            values[row] = value
+    return values
 
 
 def _attribute_dicts(cols: SpanColumns) -> dict[str, list[dict[str, AttributeValue]]]:
@@ -101,8 +111,10 @@ def _attribute_dicts(cols: SpanColumns) -> dict[str, list[dict[str, AttributeVal
         "event": cols.events.num_rows,
     }
     dicts: dict[str, list[dict[str, AttributeValue]]] = {o: [{} for _ in range(n)] for o, n in counts.items()}
-    for row in cols.attributes.to_pylist():
-        dicts[row["owner"]][row["owner_index"]][row["key"]] = _value(row["kind"], row)
+    a = cols.attributes
+    owners, indexes, keys = (a.column(c).to_pylist() for c in ("owner", "owner_index", "key"))
+    for owner, index, key, value in zip(owners, indexes, keys, _values(a), strict=True):
+        dicts[owner][index][key] = value
     return dicts
 
 
@@ -110,23 +122,26 @@ def spans_from_columns(cols: SpanColumns) -> list[Span]:
     """The `Span`s of `cols`, as today's decoders give them (a repeated key keeps its place and its last value)."""
     attrs = _attribute_dicts(cols)
     events: list[list[SpanEvent]] = [[] for _ in range(cols.spans.num_rows)]
-    for i, e in enumerate(cols.events.to_pylist()):
-        events[e["span_index"]].append(SpanEvent(e["name"], e["time_unix_nano"], attrs["event"][i]))
-    return [
-        Span(
-            trace_id=s["trace_id"],
-            span_id=s["span_id"],
-            parent_span_id=s["parent_span_id"],
-            name=s["name"],
-            start_time_unix_nano=s["start_time_unix_nano"],
-            end_time_unix_nano=s["end_time_unix_nano"],
-            status=STATUS_BY_CODE[s["status_code"]],
-            status_message=s["status_message"],
-            kind=s["kind"],
-            attributes=attrs["span"][i],
-            resource=attrs["resource"][s["resource_index"]],
-            scope_name=s["scope_name"],
-            events=events[i],
-        )
-        for i, s in enumerate(cols.spans.to_pylist())
-    ]
+    e = {name: cols.events.column(name).to_pylist() for name in cols.events.column_names}
+    for span, name, time, attributes in zip(
+        e["span_index"], e["name"], e["time_unix_nano"], attrs["event"], strict=True
+    ):
+        events[span].append(SpanEvent(name, time, attributes))
+    s = {name: cols.spans.column(name).to_pylist() for name in cols.spans.column_names}
+    resources = attrs["resource"]
+    fields = (
+        s["trace_id"],
+        s["span_id"],
+        s["parent_span_id"],
+        s["name"],
+        s["start_time_unix_nano"],
+        s["end_time_unix_nano"],
+        [STATUS_BY_CODE[code] for code in s["status_code"]],
+        s["status_message"],
+        s["kind"],
+        attrs["span"],
+        [resources[index] for index in s["resource_index"]],
+        s["scope_name"],
+        events,
+    )  # in `Span`'s field order
+    return [Span(*row) for row in zip(*fields, strict=True)]

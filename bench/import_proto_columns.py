@@ -1,0 +1,119 @@
+"""Issue 19's columnar path, step 1 measured: OTLP protobuf traces objects decoded to Arrow columns, against today.
+
+Not a benchmark of tracewatch's import (that is `bench.import_bench`) and not wired into `make bench`: it builds
+the import benchmark's spans (`bench.import_spans`, the same seeded requests the benchmark gzips), serialized and
+held in memory (so no reading and no gunzip), and times in CPU seconds of this process (`time.process_time`), the
+collector paused as the import pauses it, over every object:
+
+- `FromString`: upb's parse alone, the protobuf floor's decoding step;
+- today: `_otlp_proto.decode_trace_request`, the parse plus the walk to `Span`s;
+- columns: `_otlp_proto_columns.trace_request_columns`, the bytes to Arrow tables;
+- columns + `spans_from_columns`: the same, then back to today's `Span`s (the bridge the tests use).
+
+Each step first runs once, untimed: the first columns call of a process pays about a second of one-time set-up
+(Arrow's compute kernels), which the script reports apart. Each step then runs `--runs` times, interleaved; the
+table gives the median and the fastest run. Then it checks, outside the clock, that every object's columns give
+today's spans. Run: `python -m bench.import_proto_columns --spans
+1000000 --runs 5` (a multiple of 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from bench.import_spans import SpanSet, _requests
+from tracewatch.importers._otlp_decoded import DecodedTraces
+from tracewatch.importers._otlp_proto import decode_trace_request
+from tracewatch.importers._otlp_proto_columns import trace_request_columns
+from tracewatch.importers._span_columns import spans_from_columns
+
+
+def _today(data: bytes) -> None:
+    decode_trace_request(data, DecodedTraces())
+
+
+def _columns_and_spans(data: bytes) -> None:
+    columns = trace_request_columns(data)
+    if columns is not None:
+        spans_from_columns(columns)
+
+
+STEPS: dict[str, Callable[[bytes], object]] = {
+    "`FromString` (upb's parse, the floor's)": ExportTraceServiceRequest.FromString,
+    "today: `decode_trace_request` to `Span`s": _today,
+    "columns: `trace_request_columns`": trace_request_columns,
+    "columns, then `spans_from_columns`": _columns_and_spans,
+}
+
+
+def _timed(step: Callable[[bytes], object], objects: list[bytes]) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.process_time()
+        for data in objects:
+            step(data)
+        return time.process_time() - start
+    finally:
+        gc.enable()
+
+
+def _check(objects: list[bytes]) -> int:
+    """How many objects fell back; `AssertionError` if the columns of one give other spans than today's."""
+    fallbacks = 0
+    for number, data in enumerate(objects):
+        columns = trace_request_columns(data)
+        if columns is None:
+            fallbacks += 1
+            continue
+        today = DecodedTraces()
+        decode_trace_request(data, today)
+        if spans_from_columns(columns) != today.spans:
+            raise AssertionError(f"object {number}: the columns' spans differ from today's")
+    return fallbacks
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    out = SpanSet(prefix="")
+    objects = [traces.SerializeToString() for _, traces, _ in _requests(args.spans // 5, out)]
+    size = sum(map(len, objects))
+    print(f"{out.spans:,} spans in {len(objects)} objects, {size / 1e6:,.0f} MB serialized")
+    start = time.process_time()
+    trace_request_columns(objects[0])  # the first call in a process loads pyarrow.compute's kernels
+    first = time.process_time() - start
+    for step in STEPS.values():
+        step(objects[0])
+    loads = [os.getloadavg()[0]]
+    times: dict[str, list[float]] = {name: [] for name in STEPS}
+    for _ in range(args.runs):
+        for name, step in STEPS.items():
+            times[name].append(_timed(step, objects))
+            loads.append(os.getloadavg()[0])
+    fallbacks = _check(objects)
+    floor = statistics.median(times[next(iter(STEPS))])
+    print(
+        f"\n{args.runs} runs, load average {min(loads):.1f}-{max(loads):.1f}, {fallbacks} objects fell back"
+    )
+    print(
+        f"the first `trace_request_columns` call of the process took {first:.2f} CPU s (not in the table)\n"
+    )
+    print("| step | median CPU s (fastest) | / `FromString` |")
+    print("|---|---:|---:|")
+    for name, runs in times.items():
+        median = statistics.median(runs)
+        print(f"| {name} | {median:.2f} ({min(runs):.2f}) | {median / floor:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()
