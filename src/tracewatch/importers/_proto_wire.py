@@ -90,43 +90,59 @@ class Fields:
         return msg, self.value[lo:hi], self.at[lo:hi]
 
 
+_WIRE_TYPES = np.uint64(1 << VARINT | 1 << FIXED64 | 1 << LEN | 1 << FIXED32)
+
+
+def _step(buf: U8, cur: I64, end: I64, size: int) -> tuple[I64, npt.NDArray[np.int8], U64, I64, I64]:
+    """One field of each message whose next field starts at `cur`: its number, wire type, value, start (see
+    `Fields`), and where the message's next field starts."""
+    tag, p = varints(buf, cur)
+    if np.any(p > end) or np.any(tag - np.uint64(8) > np.uint64(0xFFFFFFFF - 8)):
+        raise Fallback("a tag past its message's end, or a field number of 0 or above 2**29")
+    wire64 = tag & np.uint64(7)
+    number, wire = (tag >> np.uint64(3)).astype(np.int64), wire64.astype(np.int8)
+    is_len = wire == LEN
+    if is_len.all():  # the usual step: every message at a repeated key-value, event or string
+        value, at = varints(buf, p)
+        if np.any(value > np.uint64(size)):
+            raise Fallback("a length beyond the data")
+        nxt = at + value.astype(np.int64)
+        if np.any(nxt > end):
+            raise Fallback("a field past its message's end")
+        return number, wire, value, at, nxt
+    if not np.all((_WIRE_TYPES >> wire64) & np.uint64(1)):
+        raise Fallback("a group or a reserved wire type")
+    value = np.zeros(cur.size, np.uint64)
+    at = p.copy()
+    nxt = p + 1
+    if is_len.any():
+        length, q = varints(buf, p[is_len])
+        if np.any(length > np.uint64(size)):
+            raise Fallback("a length beyond the data")
+        value[is_len], at[is_len], nxt[is_len] = length, q, q + length.astype(np.int64)
+    is_varint = wire == VARINT
+    if is_varint.any():
+        value[is_varint], nxt[is_varint] = varints(buf, p[is_varint])
+    for kind, width in ((FIXED64, 8), (FIXED32, 4)):
+        is_fixed = wire == kind
+        if is_fixed.any():
+            nxt[is_fixed] = p[is_fixed] + width
+            if np.any(nxt[is_fixed] > end[is_fixed]):
+                raise Fallback("a fixed value past its message's end")
+            value[is_fixed] = fixed(buf, p[is_fixed], width)
+    if np.any(nxt > end):
+        raise Fallback("a field past its message's end")
+    return number, wire, value, at, nxt
+
+
 def walk(buf: U8, starts: I64, ends: I64, size: int) -> Fields:
     """The fields of the messages at `[starts, ends)`, read in lockstep; `size` is the data's length (unpadded)."""
     idx = np.flatnonzero(starts < ends)
     cur, end = starts[idx], ends[idx]
     parts: list[tuple[I64, I64, npt.NDArray[np.int8], U64, I64]] = []
     while idx.size:
-        tag, p = varints(buf, cur)
-        if np.any(p > end) or np.any(tag > 0xFFFFFFFF) or np.any(tag < 8):
-            raise Fallback("a tag past its message's end, or a field number of 0 or above 2**29")
-        wire = (tag & np.uint64(7)).astype(np.int8)
-        value = np.zeros(idx.size, np.uint64)
-        at = p.copy()
-        nxt = p + 1
-        is_varint, is_len = wire == VARINT, wire == LEN
-        is_f64, is_f32 = wire == FIXED64, wire == FIXED32
-        if not np.all(is_varint | is_len | is_f64 | is_f32):
-            raise Fallback("a group or a reserved wire type")
-        if is_len.any():
-            length, q = varints(buf, p[is_len])
-            if np.any(length > np.uint64(size)):
-                raise Fallback("a length beyond the data")
-            value[is_len], at[is_len], nxt[is_len] = length, q, q + length.astype(np.int64)
-        if is_varint.any():
-            value[is_varint], nxt[is_varint] = varints(buf, p[is_varint])
-        if is_f64.any():
-            nxt[is_f64] = p[is_f64] + 8
-            if np.any(nxt[is_f64] > end[is_f64]):
-                raise Fallback("a fixed64 past its message's end")
-            value[is_f64] = fixed(buf, p[is_f64], 8)
-        if is_f32.any():
-            nxt[is_f32] = p[is_f32] + 4
-            if np.any(nxt[is_f32] > end[is_f32]):
-                raise Fallback("a fixed32 past its message's end")
-            value[is_f32] = fixed(buf, p[is_f32], 4)
-        if np.any(nxt > end):
-            raise Fallback("a field past its message's end")
-        parts.append((idx, (tag >> np.uint64(3)).astype(np.int64), wire, value, at))
+        number, wire, value, at, nxt = _step(buf, cur, end, size)
+        parts.append((idx, number, wire, value, at))
         live = nxt < end
         idx, cur, end = idx[live], nxt[live], end[live]
     if not parts:
