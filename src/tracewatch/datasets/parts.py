@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from tracewatch.datasets.shortlist import PartRead
+from tracewatch.frame_memory import owned
 from tracewatch.ingest import load_ledger, scan_accepted
 from tracewatch.store import Store
 
@@ -62,4 +63,4 @@ def read_part(store: Store, filters: Filters, part: AcceptedPart, columns: tuple
 def part_rows(store: Store, columns: tuple[str, ...], ids: pl.Series, part: AcceptedPart) -> pl.DataFrame:
     """`columns` of the part's accepted traces whose `trace_id` is in `ids` (the picks' full rows)."""
     frame = scan_accepted(store, part.day, columns, exclude=part.others)
-    return frame.filter(pl.col("trace_id").is_in(ids.implode()))
+    return owned(frame.filter(pl.col("trace_id").is_in(ids.implode())))

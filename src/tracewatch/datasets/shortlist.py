@@ -33,6 +33,7 @@ from tracewatch.datasets.sampling._pool import KEY, POS, STRATUM
 from tracewatch.datasets.sampling.engine import Sampler
 from tracewatch.datasets.sampling.pipeline import OVERSAMPLE, group_column
 from tracewatch.datasets.sampling.stratified import stratum_ids
+from tracewatch.frame_memory import owned
 from tracewatch.hash_spill import HashRows, Spill
 from tracewatch.hashing import stable_hash64
 
@@ -123,13 +124,14 @@ def part_shortlist(
         .with_columns(pl.Series(IN_GROUPED, grouped_rows), pl.Series(IN_SINGLE, single_rows))
         .filter(pl.Series(keep))
     )
-    return PartShortlist(got.rows, frame.height, shortlist, grouped, single)
+    # its own copy: a part's shortlist outlives the part it was filtered from (`frame_memory`)
+    return owned(PartShortlist(got.rows, frame.height, shortlist, grouped, single))
 
 
 def part_sample(read: Reader, column: str, positions: NDArray[np.int64], part: Any) -> pl.Series:
     """The values of `column` at `positions` among the part's candidates: its share of the grouping verdict's
     sample (`distinct.sample_positions` of the whole night)."""
-    return read(part, (column,)).candidates.get_column(column).gather(positions)
+    return owned(read(part, (column,)).candidates.get_column(column).gather(positions))
 
 
 def part_representatives(
@@ -142,15 +144,22 @@ def part_representatives(
     column = group_column(frame.columns, spec)
     if column is None:
         return frame.clear()
-    mine = frame.filter(pl.col(column).is_in(values.implode()))
-    if mine.height == 0:
-        return mine
-    ranked = rank(mine, spec, grouped=True)
+    # its own copy: the part's representatives outlive the part they were gathered from (`frame_memory`)
+    return owned(representatives(frame.filter(pl.col(column).is_in(values.implode())), spec))
+
+
+def representatives(rows: pl.DataFrame, spec: SamplingSpec) -> pl.DataFrame:
+    """The rows that compete in some strategy: each input's best-keyed rows (exact ties included), in `rows`'
+    order. Keys come from each row alone, so the representatives of several parts' representatives are those
+    of the parts together: the merge reduces them a few parts at a time and never holds every part's."""
+    if rows.height == 0:
+        return rows
+    ranked = rank(rows, spec, grouped=True)
     pool = _sampler(ranked.frame, ranked.traces, spec, ranked.distinct_on).pool()
     positions = np.unique(
         np.concatenate([pool.competing(s).get_column(POS).to_numpy() for s in spec.strategies])
     )
-    return mine[positions]
+    return rows[positions]
 
 
 def _sampler(

@@ -46,6 +46,7 @@ from tracewatch.datasets.shortlist import (
     part_representatives,
     part_sample,
     part_shortlist,
+    representatives,
 )
 from tracewatch.hash_spill import Spill, ranges_of
 from tracewatch.part_map import PartMap, in_process
@@ -57,6 +58,9 @@ GROWTH = 4
 """How much longer the shortlists get when they proved too short."""
 GROUPS_MAX_ROWS = 2_000_000
 """Rows of the stratified strategies' shared inputs (32 bytes each) held at once in the merge."""
+PARTS_PER_ROUND = 8
+"""Parts whose representatives the merge gathers before reducing them to the night's best so far."""
+_PART = "_part"
 
 Reference = Callable[[], tuple[pl.DataFrame, SignatureIndex | None]]
 """The dataset's items and their signature index, when selection needs them (may still be read meanwhile)."""
@@ -90,19 +94,31 @@ def select_in_parts(
     part_map: PartMap = in_process,
     scratch_store: Store | None = None,
     groups_max_rows: int = GROUPS_MAX_ROWS,
+    parts_per_round: int = PARTS_PER_ROUND,
 ) -> PartsSelection:
     """`select_new_traces` over the candidates of all `parts` (read with `columns` by `read`), part by part.
 
     The steps given to `part_map` are partials over `read`, `spec` and plain values, so they pickle when `read`
     does. The flow's process holds the merged shortlists, never a whole part; with a `scratch_store`, the rows of
     the stratified strategies' shared inputs (32 bytes per distinct input) go through its scratch past
-    `groups_max_rows` (`hash_spill`), so it never holds the night's either."""
+    `groups_max_rows` (`hash_spill`), so it never holds the night's either; the representatives of shortlisted
+    inputs come back `parts_per_round` parts at a time and are reduced to the best so far after each round."""
     scratch = (
         Spill.under(scratch_store, "dataset_groups", groups_max_rows, len(parts)) if scratch_store else None
     )
     try:
         return _select_in_parts(
-            read, parts, columns, spec, reference, examine, check, part_map, scratch, groups_max_rows
+            read,
+            parts,
+            columns,
+            spec,
+            reference,
+            examine,
+            check,
+            part_map,
+            scratch,
+            groups_max_rows,
+            parts_per_round,
         )
     finally:
         if scratch is not None:
@@ -120,6 +136,7 @@ def _select_in_parts(
     part_map: PartMap,
     spill: Spill | None,
     groups_max_rows: int,
+    parts_per_round: int,
 ) -> PartsSelection:
     """`select_in_parts` with its scratch made."""
     factor, grouped = 1, None
@@ -132,7 +149,7 @@ def _select_in_parts(
             return PartsSelection(None, rows, 0, factor)
         if grouped is None:
             grouped = _grouping_verdict(read, parts, shortlists, spec, columns, part_map)
-        night = _merged(read, parts, shortlists, spec, columns, grouped, part_map)
+        night = _merged(read, parts, shortlists, spec, columns, grouped, part_map, parts_per_round)
         horizon = _horizon(shortlists, spec, grouped, groups_max_rows)
         log.info(
             "two-phase selection: %d of %d candidates in %d parts shortlisted (grouped: %s, shortlists x%d)",
@@ -200,9 +217,10 @@ def _merged(
     columns: tuple[str, ...],
     grouped: bool,
     part_map: PartMap,
+    parts_per_round: int,
 ) -> pl.DataFrame:
-    """The shortlisted candidates of the verdict, in the night's row order; with grouping, together with every
-    part's representatives of the shortlisted inputs."""
+    """The shortlisted candidates of the verdict, in the night's row order; with grouping, together with the
+    night's representatives of the shortlisted inputs."""
     chosen = [s.shortlist.filter(pl.col(IN_GROUPED if grouped else IN_SINGLE)) for s in shortlists]
     chosen = [c.drop(IN_GROUPED, IN_SINGLE) for c in chosen]
     if grouped:
@@ -211,12 +229,34 @@ def _merged(
         column = group_column(columns, spec)
         if codes is not None and column is not None:
             values = night.get_column(column).filter(codes.is_not_null()).unique()
-            more = part_map(functools.partial(part_representatives, read, columns, spec, values), parts)
+            step = functools.partial(part_representatives, read, columns, spec, values)
+            more = night_representatives(step, parts, spec, part_map, parts_per_round)
             chosen = [
                 pl.concat([mine, theirs]).unique(PART_ROW, keep="first").sort(PART_ROW)
                 for mine, theirs in zip(chosen, more, strict=True)
             ]
     return pl.concat(chosen).drop(PART_ROW)
+
+
+def night_representatives(
+    step: Callable[[Any], pl.DataFrame],
+    parts: Sequence[Any],
+    spec: SamplingSpec,
+    part_map: PartMap,
+    parts_per_round: int,
+) -> list[pl.DataFrame]:
+    """Each part's rows among the night's representatives (`step` gives a part's own), gathered a round of
+    parts at a time and reduced to the best so far after each, so the merge holds about one round's worth
+    however many parts the night has."""
+    best: pl.DataFrame | None = None
+    for start in range(0, len(parts), max(parts_per_round, 1)):
+        found = part_map(step, parts[start : start + parts_per_round])
+        tagged = [f.with_columns(pl.lit(start + i, pl.UInt32).alias(_PART)) for i, f in enumerate(found)]
+        best = representatives(pl.concat([*([best] if best is not None else []), *tagged]), spec)
+    assert best is not None, "a night with shortlisted inputs has parts"
+    by_part = {key[0]: rows.drop(_PART) for key, rows in best.partition_by(_PART, as_dict=True).items()}
+    empty = best.clear().drop(_PART)
+    return [by_part.get(i, empty) for i in range(len(parts))]
 
 
 def _horizon(

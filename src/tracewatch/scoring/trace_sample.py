@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from tracewatch.errors import ConfigError
+from tracewatch.frame_memory import owned
 from tracewatch.hashing import key64, stable_hash64
 from tracewatch.ingest import load_ledger, scan_accepted
 from tracewatch.part_map import PartMap, in_process
@@ -155,4 +156,4 @@ def file_shortlist(
     """The shortlist of `keys[index]`: its accepted rows (quarantined rows left out, late feedback merged in)."""
     others = frozenset(keys[:index] + keys[index + 1 :])
     frame = scan_accepted(store, day, TRACE_COLUMNS, exclude=others)
-    return shortlist(frame, index, size, agreement_size, seed)
+    return owned(shortlist(frame, index, size, agreement_size, seed))

@@ -5,6 +5,7 @@ reference: it is what the nightly build ran before it went part by part."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -19,8 +20,17 @@ from tracewatch.datasets.distinct import Distinct
 from tracewatch.datasets.pii_rules import RedactionConfig
 from tracewatch.datasets.sampling import SamplingSpec, reference_for, select_new_traces
 from tracewatch.datasets.sampling._horizon import Horizon, ShortlistTooShort
-from tracewatch.datasets.two_phase import GROUPS_MAX_ROWS, frame_part, select_in_parts
+from tracewatch.datasets.sampling.pipeline import group_column
+from tracewatch.datasets.shortlist import PART_ROW, part_representatives, representatives
+from tracewatch.datasets.two_phase import (
+    GROUPS_MAX_ROWS,
+    PARTS_PER_ROUND,
+    frame_part,
+    night_representatives,
+    select_in_parts,
+)
 from tracewatch.hash_spill import SCRATCH_PREFIX, HashRows, Spill
+from tracewatch.part_map import in_process
 from tracewatch.store import Store
 from tracewatch.traces.schema import FEEDBACK, MESSAGE
 
@@ -87,6 +97,7 @@ def both(
     spec: SamplingSpec,
     spill: Store | None = None,
     groups_max_rows: int = GROUPS_MAX_ROWS,
+    parts_per_round: int = PARTS_PER_ROUND,
 ) -> Any:
     index = reference_for(existing, spec)
     examine = examiner(REDACTION)
@@ -100,6 +111,7 @@ def both(
         examine=examine,
         scratch_store=spill,
         groups_max_rows=groups_max_rows,
+        parts_per_round=parts_per_round,
     )
     return whole, split_up
 
@@ -180,25 +192,32 @@ specs = st.builds(
     seed=st.integers(0, 10_000),
     cuts=st.lists(st.integers(0, 10_000), max_size=6),
     known=st.integers(0, 300),
+    per_round=st.integers(1, 8),
 )
 def test_any_split_of_any_night_selects_what_the_whole_night_selects(
-    spec: SamplingSpec, n: int, questions: int, seed: int, cuts: list[int], known: int
+    spec: SamplingSpec, n: int, questions: int, seed: int, cuts: list[int], known: int, per_round: int
 ) -> None:
+    """Any split, and the shortlisted inputs' representatives reduced after any number of parts."""
     traces = night(n, seed=seed, questions=questions)
     existing = dataset_items(night(known, seed=seed + 1, questions=questions, prefix="old"))
-    whole, split_up = both(traces, split(traces, cuts), existing, spec)
+    whole, split_up = both(traces, split(traces, cuts), existing, spec, parts_per_round=per_round)
     assert_same(whole, split_up)
     assert split_up.candidates == n
 
 
-@pytest.mark.parametrize("questions", [300, 30_000])
-def test_a_large_night_in_ten_parts_is_grouped_and_selected_as_a_whole(questions: int) -> None:
+@pytest.mark.parametrize(("questions", "per_round"), [(300, 3), (300, PARTS_PER_ROUND), (30_000, 3)])
+def test_a_large_night_in_ten_parts_is_grouped_and_selected_as_a_whole(
+    questions: int, per_round: int
+) -> None:
     """30,000 traces: past the size where `Distinct.of` samples rows for its grouping verdict, so the verdict
-    comes from the parts' samples; 300 distinct questions group, 30,000 do not."""
+    comes from the parts' samples; 300 distinct questions group, 30,000 do not. Grouped, the representatives
+    of the shortlisted inputs come back in rounds of `per_round` parts, reduced after each."""
     traces = night(30_000, seed=3, questions=questions)
     existing = dataset_items(traces.sample(400, seed=1).with_columns(pl.lit("x").alias("_")).drop("_"))
     parts = split(traces, [3000 * i for i in range(1, 10)])
-    whole, split_up = both(traces, parts, existing, shipped_like(budget=40, seed=11))
+    whole, split_up = both(
+        traces, parts, existing, shipped_like(budget=40, seed=11), parts_per_round=per_round
+    )
     assert_same(whole, split_up)
     grouped = Distinct.of(traces.get_column("input_text")).codes is not None
     assert grouped == (questions == 300)
@@ -273,3 +292,31 @@ def test_a_choice_past_the_horizon_is_refused() -> None:
     with pytest.raises(ShortlistTooShort, match="ran out"):
         horizon.require_complete("uniform")
     Horizon({("uniform", ""): float("inf")}, {}).require_complete("uniform")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    spec=specs,
+    n=st.integers(1, 1500),
+    questions=st.integers(1, 400),
+    seed=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+    per_round=st.integers(1, 5),
+)
+def test_representatives_reduced_round_by_round_are_the_whole_nights(
+    spec: SamplingSpec, n: int, questions: int, seed: int, cuts: list[int], per_round: int
+) -> None:
+    """The merge never holds every part's representatives: it reduces them after each round of parts. The rows
+    it keeps are exactly the ones the whole night's ranking keeps for the same inputs (each input's best in
+    every strategy, ties included), whatever the split and the round size."""
+    traces = night(n, seed=seed, questions=questions)
+    parts = split(traces, cuts)
+    column = group_column(COLUMNS, spec)
+    assert column is not None
+    values = traces.get_column(column).unique()
+    step = functools.partial(part_representatives, frame_part, COLUMNS, spec, values)
+    found = night_representatives(step, parts, spec, in_process, per_round)
+    starts = itertools.accumulate((p.height for p in parts[:-1]), initial=0)
+    rows = [f.get_column(PART_ROW).cast(pl.Int64) + start for f, start in zip(found, starts, strict=True)]
+    whole = representatives(traces.with_row_index(PART_ROW), spec)
+    assert sorted(pl.concat(rows).to_list()) == whole.get_column(PART_ROW).cast(pl.Int64).to_list()

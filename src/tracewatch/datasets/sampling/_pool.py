@@ -127,7 +127,9 @@ class Pool:
             grouped = groups >= 0
             best = np.full(len(self.availability.free_groups), np.inf)
             np.fmin.at(best, groups[grouped], keys[grouped])
-            return frame.filter(pl.Series(~grouped | (keys == best[np.maximum(groups, 0)])))
+            competes = ~grouped  # a row outside every group competes on its own (possibly every row)
+            competes[grouped] = keys[grouped] == best[groups[grouped]]
+            return frame.filter(pl.Series(competes))
 
         if strategy.name not in self.competing_rows:
             self.competing_rows[strategy.name] = compute()
