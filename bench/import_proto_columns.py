@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -105,9 +106,9 @@ def main() -> None:
     print(
         f"\n{args.runs} runs, load average {min(loads):.1f}-{max(loads):.1f}, {fallbacks} objects fell back"
     )
-    print(
-        f"the first `trace_request_columns` call of the process took {first:.2f} CPU s (not in the table)\n"
-    )
+    print(f"the first `trace_request_columns` call of the process took {first:.2f} CPU s (not in the table)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of the process {peak:,.0f} MB (the serialized objects included)\n")
     print("| step | median CPU s (fastest) | / `FromString` |")
     print("|---|---:|---:|")
     for name, runs in times.items():
