@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 from google.protobuf.message import DecodeError
-from opentelemetry.proto.common.v1.common_pb2 import ArrayValue
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracewatch.importers._proto_wire import (
     FIXED32,
@@ -33,6 +33,7 @@ from tracewatch.importers._proto_wire import (
     hex_ids,
     padded,
     strings,
+    varints,
     walk,
 )
 from tracewatch.importers._span_columns import (
@@ -119,11 +120,19 @@ def _scope_scan(
     out = []
     p = start
     while p < end:
-        if data[p] == 0x12:
-            length, p = _length(data, p + 1, end)
-            span_at.append(p)
+        if data[p] == 0x12:  # `_length`, inlined: this is the step per span
+            q = p + 1
+            if q < end and data[q] < 0x80:
+                length, q = data[q], q + 1
+            elif q + 1 < end and data[q + 1] < 0x80:
+                length, q = (data[q] & 0x7F) | (data[q + 1] << 7), q + 2
+            else:
+                length, q = _read_varint(data, q, end)
+            p = q + length
+            if p > end:
+                raise Fallback("a span past its scope block's end")
+            span_at.append(q)
             span_len.append(length)
-            p += length
             continue
         number, value, length, p = _outer_field(data, p, end, _SCOPE_SPANS)
         out.append((number, value, length))
@@ -255,19 +264,31 @@ def _field(number: int, payload: bytes) -> bytes:
     return bytes(header) + payload
 
 
-_DEPTH = 8
-"""The deepest an attribute's `AnyValue` sits in a request, counting messages from the request (an event's or a
-link's: request, resource spans, scope spans, span, event, key-value, value = 7), plus one."""
-
-
-def _check_nested(values: list[bytes]) -> None:
-    """`Fallback` unless upb parses every array and key-value list value: all in one parse, each placed as deep as
-    it can sit in a request or deeper, so upb's depth limit cannot pass here and fail on the whole request."""
-    body = b"".join(_field(1, v) for v in values)  # ArrayValue.values
-    for _ in range((_DEPTH - 2) // 2):
-        body = _field(1, _field(5, body))  # ArrayValue.values[0].array_value: two levels deeper
+def _check_nested(buf: U8, blob: pa.Buffer, at: I64, length: I64) -> None:
+    """`Fallback` unless upb parses every array and key-value list value, each at `[at, at + length)`: all in one
+    parse of their key-value fields (tag and length included, as the request has them) one after the other, as
+    one key-value of an event's attributes, the deepest an attribute's value sits in a request, so that upb's depth
+    limit cannot pass here and fail on the whole request."""
+    header = 2 + sum((length >= 1 << (7 * k)).astype(np.int64) for k in range(1, 9))
+    start = at - header
+    if np.any(buf[start] != 0x12):
+        raise Fallback("a key-value's value field not where its shortest encoding would be")
+    stated, after = varints(buf, start + 1)
+    if np.any(after != at) or np.any(stated != length.astype(np.uint64)):
+        raise Fallback("a key-value's value field not where its shortest encoding would be")
+    fields = strings(blob, start, at + length - start, text=False)
+    offsets = np.frombuffer(fields.buffers()[1], np.int64, len(fields) + 1, 8 * fields.offset)
+    body = fields.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    for number in (
+        3,
+        11,
+        2,
+        2,
+        1,
+    ):  # event.attributes, span.events, scope.spans, resource.scope_spans, request
+        body = _field(number, body)
     try:
-        ArrayValue.FromString(body)
+        ExportTraceServiceRequest.FromString(body)
     except DecodeError:
         raise Fallback("an array or key-value list upb would refuse") from None
 
@@ -297,7 +318,7 @@ def _attributes(buf: U8, blob: pa.Buffer, size: int, owner: I64, index: I64, at:
     nested_at, nested_len = _at_len(n, kv_msg, av_len.astype(np.uint64), av_at)
     nested_values = strings(blob, nested_at, nested_len, text=False, null=~nested)
     if nested.any():
-        _check_nested(nested_values.drop_null().to_pylist())
+        _check_nested(buf, blob, av_at[nested[kv_msg]], av_len[nested[kv_msg]])
     ints = {f: _scalar(n, kv_msg[found[f][0]], found[f][1]) for f in (2, 3, 4)}
     return pa.table(
         [

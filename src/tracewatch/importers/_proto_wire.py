@@ -194,14 +194,15 @@ def strings(
         raise Fallback("a string that is not UTF-8") from exc
 
 
-_HEX = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), np.uint8).reshape(256, 2)
+_HEX = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), "<u2")
+"""Each byte's two hex digits as one uint16 whose bytes in memory are the digits, in order."""
 
 
 def hex_ids(buf: U8, at: I64, size: int, null: npt.NDArray[np.bool_] | None = None) -> pa.Array:
     """The `size`-byte ids that start at `at` as lower-case hex strings (null where `null` is set)."""
     n = at.size
     raw = buf[at[:, None] + np.arange(size)] if n else np.empty((0, size), np.uint8)
-    chars = _HEX[raw].reshape(-1)
+    chars = _HEX[raw]
     offsets = np.arange(n + 1, dtype=np.int64) * (2 * size)
     validity = None
     if null is not None and null.any():
