@@ -373,6 +373,42 @@ def test_nesting_upb_refuses_falls_back() -> None:
     assert taken[0] and not taken[-1]
 
 
+def test_unknown_span_fields_are_skipped_as_upb_skips_them() -> None:
+    unknown = (
+        _varint(20 << 3) + _varint(7) + _string_field(21, b"\xff not text") + _varint(22 << 3 | 5) + bytes(4)
+    )
+    data = _raw_request(_SPAN_BYTES + unknown)
+    assert columnar_or_fallback(data)
+
+
+def test_a_known_field_with_another_wire_type_falls_back() -> None:
+    data = _raw_request(_SPAN_BYTES + _varint(5 << 3) + _varint(1))  # the name as a varint
+    assert trace_request_columns(data) is None
+    assert not columnar_or_fallback(data)
+
+
+def test_scope_attributes_are_kept_and_links_are_not() -> None:
+    span = span_message(attributes={"k": "v"})
+    span.links.add(trace_id=TRACE_ID, span_id=ROOT_ID).attributes.add(
+        key="link.k", value=AnyValue(int_value=1)
+    )
+    request = trace_request(span)
+    request.resource_spans[0].scope_spans[0].scope.attributes.add(
+        key="scope.k", value=AnyValue(bool_value=True)
+    )
+    data = request.SerializeToString()
+    assert columnar_or_fallback(data)
+    columns = trace_request_columns(data)
+    assert columns is not None and (columns.resources, columns.scopes) == (1, 1)
+    rows = [(r["owner"], r["owner_index"], r["key"]) for r in columns.attributes.to_pylist()]
+    assert rows == [
+        ("resource", 0, "service.name"),
+        ("scope", 0, "scope.k"),
+        ("span", 0, "k"),
+        ("event", 0, "index"),
+    ]
+
+
 def test_bytes_that_are_not_a_request_fall_back() -> None:
     for data in (b"\xff" * 10, b"\x0b\x0c", b"\x0a\x80", b"\x0a\x05\x12\x03\x12\x01", b"\x08\x01"):
         assert not columnar_or_fallback(data)
