@@ -32,6 +32,7 @@ from tracewatch.importers._proto_wire import (
     Fallback,
     hex_ids,
     padded,
+    pairs,
     strings,
     varints,
     walk,
@@ -296,11 +297,16 @@ def _check_nested(buf: U8, blob: pa.Buffer, at: I64, length: I64) -> None:
 def _attributes(buf: U8, blob: pa.Buffer, size: int, owner: I64, index: I64, at: I64, end: I64) -> pa.Table:
     """The attribute rows of the `KeyValue`s at `[at, end)`, owned by `OWNERS[owner]` row `index`."""
     n = at.size
-    kvs = walk(buf, at, end, size)
-    key_at, key_len = _at_len(n, *kvs.select(1, LEN))
-    kvs.select(3, VARINT)  # key_strindex: not kept, but upb would refuse another wire type
-    kv_msg, av_len, av_at = kvs.select(2, LEN)
-    av_len = av_len.astype(np.int64)
+    fast = pairs(buf, at, end, size)  # a key, then a value: nearly every key-value
+    if fast is not None:
+        key_at, key_len, av_at, av_len = fast
+        kv_msg = np.arange(n, dtype=np.int64)
+    else:
+        kvs = walk(buf, at, end, size)
+        key_at, key_len = _at_len(n, *kvs.select(1, LEN))
+        kvs.select(3, VARINT)  # key_strindex: not kept, but upb would refuse another wire type
+        kv_msg, stated, av_at = kvs.select(2, LEN)
+        av_len = stated.astype(np.int64)
     values = walk(buf, av_at, av_at + av_len, size)
     known = (values.number >= 1) & (values.number <= 8)
     if np.any(np.bincount(values.msg[known], minlength=kv_msg.size) > 1):

@@ -159,6 +159,26 @@ def walk(buf: U8, starts: I64, ends: I64, size: int) -> Fields:
     )
 
 
+def pairs(buf: U8, at: I64, end: I64, size: int) -> tuple[I64, I64, I64, I64] | None:
+    """For messages that are each exactly field 1 then field 2, both length-delimited and given once (key-values
+    nearly always are): each field's start and length, with far fewer passes than `walk`; None if any message is
+    otherwise (then `walk` reads them)."""
+    if not at.size or np.any(buf[at] != (1 << 3 | LEN)):
+        return None
+    stated, first_at = varints(buf, at + 1)
+    first_len = np.minimum(stated, np.uint64(size)).astype(np.int64)
+    second = np.minimum(first_at + first_len, size)
+    if np.any(second >= end) or np.any(buf[second] != (2 << 3 | LEN)):
+        return None
+    stated, second_at = varints(buf, second + 1)
+    if np.any(stated > np.uint64(size)):
+        return None
+    second_len = stated.astype(np.int64)
+    if np.any(second_at + second_len != end):
+        return None
+    return first_at, first_len, second_at, second_len
+
+
 def strings(
     data: pa.Buffer, at: I64, length: I64, *, text: bool = True, null: npt.NDArray[np.bool_] | None = None
 ) -> pa.Array:
