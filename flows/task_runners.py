@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from prefect import unmapped
+from prefect.context import FlowRunContext
 from prefect.runtime import task_run
+from prefect.settings import get_current_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.common import stage_task
@@ -51,7 +53,7 @@ def task_runner_for(spec: str) -> TaskRunner[Any]:
     if kind == "dask-local":
         workers = _workers(text, arg, DEFAULT_LOCAL_DASK_WORKERS)
         return _dask_runner(
-            cluster_class="distributed.LocalCluster",
+            cluster_class=local_cluster,
             # One thread per worker process: the per-file tasks are CPU-bound polars work, and a process
             # per core is what bounds memory per process (docs/scaling.md).
             cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True},
@@ -81,6 +83,27 @@ def _workers(spec: str, arg: str, default: int | None) -> int | None:
             f"as in {spec.split(':', maxsplit=1)[0]}:2"
         )
     return int(arg)
+
+
+def local_cluster(**options: Any) -> Any:
+    """A `distributed.LocalCluster` (made when the flow run starts) whose workers report their task runs to
+    the flow's own Prefect API. A worker process started without `PREFECT_API_URL` (a night run from a terminal,
+    on Prefect's temporary server) would start a temporary server of its own, seconds and a few hundred MB per
+    worker, and its task runs would show in no server a person can open."""
+    import distributed
+
+    url = flow_api_url()
+    env = {**options.pop("env", {}), **({"PREFECT_API_URL": url} if url else {})}
+    return distributed.LocalCluster(**options, env=env)
+
+
+def flow_api_url() -> str | None:
+    """The Prefect API this flow run reports to: its client's (on the temporary server a terminal run starts,
+    the settings name none), else the settings' (outside a flow run)."""
+    context = FlowRunContext.get()
+    if context is not None:
+        return str(context.client.api_url)
+    return get_current_settings().api.url
 
 
 def _dask_runner(**options: Any) -> TaskRunner[Any]:

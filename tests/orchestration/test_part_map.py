@@ -7,7 +7,7 @@ import operator
 import os
 
 import pytest
-from flows.task_runners import on_task_runner, task_runner_for
+from flows.task_runners import flow_api_url, on_task_runner, task_runner_for
 from prefect import flow
 
 from tracewatch.part_map import in_process
@@ -36,3 +36,19 @@ def test_parts_run_on_the_flows_runner_in_order(runner: str) -> None:
 
 def test_in_process_keeps_the_order() -> None:
     assert in_process(functools.partial(operator.mul, 3), [4, 1, 2]) == [12, 3, 6]
+
+
+def _api_url_here(_: int) -> str | None:
+    return os.environ.get("PREFECT_API_URL")
+
+
+def test_a_local_dask_clusters_parts_report_to_the_flows_server() -> None:
+    """`dask-local`'s workers are told the flow run's Prefect API, so their task runs land in the flow's
+    server instead of a temporary server each worker would start."""
+
+    @flow(task_runner=task_runner_for("dask-local:1"))
+    def urls() -> tuple[str | None, list[str | None]]:
+        return flow_api_url(), on_task_runner(_api_url_here, [0, 1])
+
+    flows_url, workers_urls = urls()
+    assert flows_url and workers_urls == [flows_url, flows_url]

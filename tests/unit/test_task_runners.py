@@ -8,9 +8,11 @@ import os
 import pickle
 from pathlib import Path
 
+import distributed
 import polars as pl
 import pytest
-from flows.task_runners import PortableStore, portable, task_runner_for
+from flows.task_runners import PortableStore, local_cluster, portable, task_runner_for
+from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect_dask.task_runners import DaskTaskRunner
 from pydantic import SecretStr
@@ -48,7 +50,23 @@ def test_dask_local_starts_single_threaded_worker_processes() -> None:
     runner = task_runner_for("dask-local:3")
     assert isinstance(runner, DaskTaskRunner) and runner.address is None
     assert runner.cluster_kwargs == {"n_workers": 3, "threads_per_worker": 1, "processes": True}
+    assert runner.cluster_class is local_cluster
     assert task_runner_for("dask-local").cluster_kwargs["n_workers"] == 2
+
+
+def _api_url_here() -> str | None:
+    return os.environ.get("PREFECT_API_URL")
+
+
+def test_a_local_clusters_workers_report_to_the_flows_prefect_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A night from a terminal runs on Prefect's temporary server, known only inside the flow's process: the
+    workers get its address, or each would start a temporary server of its own."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    url = "http://127.0.0.1:4999/api"
+    with temporary_settings({PREFECT_API_URL: url}):
+        cluster = local_cluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with cluster, distributed.Client(cluster) as client:
+        assert client.submit(_api_url_here).result(timeout=60) == url
 
 
 @pytest.mark.parametrize(
