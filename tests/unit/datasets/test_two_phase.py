@@ -184,16 +184,18 @@ specs = st.builds(
 )
 
 
+SPLIT_NIGHTS = {
+    "spec": specs,
+    "n": st.integers(1, 1500),
+    "questions": st.integers(1, 800),
+    "seed": st.integers(0, 10_000),
+    "cuts": st.lists(st.integers(0, 10_000), max_size=6),
+}
+"""A random night, spec and split into parts (up to 7)."""
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    spec=specs,
-    n=st.integers(1, 1500),
-    questions=st.integers(1, 800),
-    seed=st.integers(0, 10_000),
-    cuts=st.lists(st.integers(0, 10_000), max_size=6),
-    known=st.integers(0, 300),
-    per_round=st.integers(1, 8),
-)
+@given(**SPLIT_NIGHTS, known=st.integers(0, 300), per_round=st.integers(1, 8))
 def test_any_split_of_any_night_selects_what_the_whole_night_selects(
     spec: SamplingSpec, n: int, questions: int, seed: int, cuts: list[int], known: int, per_round: int
 ) -> None:
@@ -295,14 +297,7 @@ def test_a_choice_past_the_horizon_is_refused() -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    spec=specs,
-    n=st.integers(1, 1500),
-    questions=st.integers(1, 400),
-    seed=st.integers(0, 10_000),
-    cuts=st.lists(st.integers(0, 10_000), max_size=8),
-    per_round=st.integers(1, 5),
-)
+@given(**SPLIT_NIGHTS, per_round=st.integers(1, 5))
 def test_representatives_reduced_round_by_round_are_the_whole_nights(
     spec: SamplingSpec, n: int, questions: int, seed: int, cuts: list[int], per_round: int
 ) -> None:
