@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from prefect import unmapped
 from prefect.context import FlowRunContext
 from prefect.runtime import task_run
-from prefect.settings import get_current_settings
+from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from flows.common import stage_task
@@ -47,7 +47,7 @@ def task_runner_for(spec: str) -> TaskRunner[Any]:
     if kind == "threads":
         return ThreadPoolTaskRunner(max_workers=_workers(text, arg, None))
     if kind == "processes":
-        return ProcessPoolTaskRunner(max_workers=_workers(text, arg, None))
+        return FlowApiProcessPool(max_workers=_workers(text, arg, None))
     if kind == "dask" and arg.strip():
         return _dask_runner(address=arg.strip())
     if kind == "dask-local":
@@ -94,7 +94,7 @@ def local_cluster(**options: Any) -> Any:
 
     url = flow_api_url()
     env = {**options.pop("env", {}), **({"PREFECT_API_URL": url} if url else {})}
-    return distributed.LocalCluster(**options, env=env)
+    return distributed.LocalCluster(**options, env=env)  # type: ignore[no-untyped-call]
 
 
 def flow_api_url() -> str | None:
@@ -104,6 +104,19 @@ def flow_api_url() -> str | None:
     if context is not None:
         return str(context.client.api_url)
     return get_current_settings().api.url
+
+
+class FlowApiProcessPool(ProcessPoolTaskRunner):
+    """Prefect's process pool, whose processes report their task runs to the flow run's Prefect API: Prefect
+    hands its processes the settings' API address, which a run on the temporary server has not, so each
+    process would start a temporary server of its own (as `local_cluster`'s workers would)."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        url = flow_api_url()
+        if url is None or get_current_settings().api.url:
+            return super().submit(*args, **kwargs)
+        with temporary_settings({PREFECT_API_URL: url}):
+            return super().submit(*args, **kwargs)
 
 
 def _dask_runner(**options: Any) -> TaskRunner[Any]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import operator
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from flows.task_runners import flow_api_url, on_task_runner, task_runner_for
@@ -52,3 +56,42 @@ def test_a_local_dask_clusters_parts_report_to_the_flows_server() -> None:
 
     flows_url, workers_urls = urls()
     assert flows_url and workers_urls == [flows_url, flows_url]
+
+
+_TERMINAL_NIGHT = """
+import json, os, sys
+from prefect import flow
+from flows.task_runners import flow_api_url, on_task_runner, task_runner_for
+
+def api_url_here(_):
+    return os.environ.get("PREFECT_API_URL")
+
+@flow(task_runner=task_runner_for(sys.argv[1]))
+def urls():
+    return flow_api_url(), on_task_runner(api_url_here, [0, 1, 2])
+
+if __name__ == "__main__":
+    print("URLS " + json.dumps(urls()))
+"""
+
+
+@pytest.mark.parametrize("runner", ["processes:2", "dask-local:2"])
+def test_a_run_on_the_temporary_server_sends_its_address_to_the_workers(runner: str, tmp_path: Path) -> None:
+    """A night from a terminal runs on Prefect's temporary server, whose address no setting names: the worker
+    processes get it, so their task runs land in the flow's server and none starts a server of its own."""
+    script = tmp_path / "night.py"
+    script.write_text(_TERMINAL_NIGHT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONPATH": str(Path.cwd())}
+    done = subprocess.run(
+        [sys.executable, str(script), runner],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    flows_url, workers_urls = json.loads(done.stdout.split("URLS ", 1)[1])
+    assert flows_url and workers_urls == [flows_url] * 3
+    assert done.stderr.count("Starting temporary server") == 1
