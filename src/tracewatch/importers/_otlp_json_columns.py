@@ -28,6 +28,7 @@ import io
 import re
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
@@ -181,7 +182,7 @@ def _attributes(groups: list[tuple[pa.Array, np.ndarray]]) -> pa.Table:
     for name in ("arrayValue", "kvlistValue"):
         rows = np.flatnonzero(kind == VALUE_FIELDS.index(name))
         found = value[name].take(pa.array(rows)).to_pylist() if rows.size else []
-        nested.append((rows, [any_value_bytes({name: v}) for v in found]))
+        nested.append((rows, _nested_bytes(name, found)))
     byte_rows = np.flatnonzero(kind == VALUE_FIELDS.index("bytesValue"))
     found = value["bytesValue"].take(pa.array(byte_rows)).to_pylist() if byte_rows.size else []
     return pa.table(
@@ -199,6 +200,20 @@ def _attributes(groups: list[tuple[pa.Array, np.ndarray]]) -> pa.Table:
         ],
         schema=ATTRIBUTES_SCHEMA,
     )
+
+
+def _nested_bytes(name: str, found: list[object]) -> list[bytes]:
+    """`any_value_bytes` of each value, once per distinct value (the same few arrays and lists recur across a
+    request's spans)."""
+    seen: dict[bytes, bytes] = {}
+    out = []
+    for value in found:
+        key = orjson.dumps(value)
+        done = seen.get(key)
+        if done is None:
+            done = seen[key] = any_value_bytes({name: value})
+        out.append(done)
+    return out
 
 
 def _scatter(n: int, parts: list[tuple[np.ndarray, list[bytes]]]) -> pa.Array:
