@@ -47,9 +47,12 @@ from tracewatch.importers._span_columns import (
 
 _START = re.compile(rb"[ \t\n\r]*\{")
 # A JSON null as an `AnyValue` field's value, a NaN/Infinity literal (orjson refuses them), or the integer -0 (orjson
-# reads 0, Arrow -0.0) as a double: a key ending in `Value"` is a real key (inside a JSON string that quote would be
-# escaped), so this never matches string contents.
-_AMBIGUOUS = re.compile(rb'Value"[ \t\n\r]*:[ \t\n\r]*(?:null|-?[NI]|-0(?![.eE0-9]))')
+# reads 0, Arrow -0.0) as a double. A key ending in `Value"` is a real key (inside a JSON string that quote would be
+# escaped), so the first never matches string contents; the second finds the same keys written with `\u` escapes
+# (a letter can only be written as itself or so): after the last escape, no quote or backslash up to a real quote.
+_AMBIGUOUS_VALUE = rb"[ \t\n\r]*:[ \t\n\r]*(?:null|-?[NI]|-0(?![.eE0-9]))"
+_AMBIGUOUS = re.compile(rb'Value"' + _AMBIGUOUS_VALUE)
+_AMBIGUOUS_ESCAPED = re.compile(rb'\\u[0-9a-fA-F]{4}[^"\\]*"' + _AMBIGUOUS_VALUE)
 _INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -60,7 +63,12 @@ class _Fallback(Exception):  # noqa: N818 - a signal, not an error: the caller d
 def trace_request_columns_json(data: bytes) -> SpanColumns | None:
     """The spans of one OTLP/JSON request document as columns, or None: decode it with `orjson` and
     `_otlp_json.decode_trace_request` instead (see the module docstring for when)."""
-    if not _START.match(data) or _AMBIGUOUS.search(data) or not _utf8(data):
+    if (
+        not _START.match(data)
+        or _AMBIGUOUS.search(data)
+        or _AMBIGUOUS_ESCAPED.search(data)
+        or not _utf8(data)
+    ):
         return None
     try:
         table = pj.read_json(

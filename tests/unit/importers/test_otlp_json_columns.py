@@ -400,6 +400,10 @@ def _raw(text: str) -> bytes:
         _small().replace(b'"doubleValue":1.5', b'"doubleValue":NaN'),
         _small().replace(b'"doubleValue":1.5', b'"doubleValue":-Infinity'),
         _small().replace(b'"doubleValue":1.5', b'"doubleValue":-0'),  # orjson: the int 0; Arrow: -0.0
+        # the same keys written with escapes (orjson and Arrow both unescape keys)
+        _small().replace(b'"stringValue":"v"', b'"string\\u0056alue":null'),
+        _small().replace(b'"stringValue":"v"', b'"stringValu\\u0065" : null'),
+        _small().replace(b'"doubleValue":1.5', b'"\\u0064oubleValue":NaN'),
         _small().replace(b'"key":"k"', b'"key":"k","key":"k2"'),
         _small().replace(b'"stringValue":"v"', b'"stringValue":"v\xff"'),
         _small().replace(b'"stringValue":"v"', b'"stringValue":"\\ud800"'),
@@ -430,6 +434,8 @@ def test_what_today_rejects_or_reads_otherwise_falls_back(data: bytes) -> None:
         _with_attribute({"doubleValue": 1e308}),
         _with_attribute({"doubleValue": 3}),
         _with_attribute({"doubleValue": -0.0}),
+        _small().replace(b'"stringValue":"v"', b'"string\\u0056alue":"v"'),
+        _small().replace(b'"stringValue":"v"', b'"stringValue":"\\u0041 \\u00e9\\": null"'),
         _with_attribute({"doubleValue": 1.5}).replace(b"1.5", b"-0e0"),
         _with_attribute({"doubleValue": 1.5}).replace(b"1.5", b"18446744073709551616"),
         _with_attribute({"bytesValue": "AP8"}),  # no padding, as protobuf parsers accept
