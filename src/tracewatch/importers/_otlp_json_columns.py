@@ -14,8 +14,8 @@ as decimal text other than plain digits, doubles written as strings ("NaN"), a `
 field (today an error, unlike a missing one), a `null` in a list, an `AnyValue` with two value fields, arrays or
 key-value lists nested more than one level, ids that are not hex of the right length or all zeros, a status code
 outside 0-2, times or kinds that do not fit the columns, several documents in one object, and bytes `orjson`
-refuses but RapidJSON reads (a byte-order mark, `NaN`/`Infinity` literals). It never returns a row that differs
-from today's decoder's.
+refuses or reads otherwise than RapidJSON (text that is not UTF-8, a byte-order mark, `NaN`/`Infinity`
+literals, the integer -0 as a double). It never returns a row that differs from today's decoder's.
 
 Python work happens only for the rare value kinds: each `bytesValue` is decoded with today's base64 function, and
 each `arrayValue` or `kvlistValue` (one level of scalars) is decoded by today's `any_value`, then kept as its
@@ -80,7 +80,11 @@ def trace_request_columns_json(data: bytes) -> SpanColumns | None:
                 newlines_in_values=True,
             ),
         )
-    except (pa.ArrowException, ValueError):
+    except (
+        pa.ArrowException,
+        ValueError,
+        OverflowError,
+    ):  # OverflowError: an object over 2 GB (Arrow's block)
         return None
     if table.num_rows != 1:
         return None
