@@ -160,7 +160,7 @@ def _ints_as_numbers(node: Any) -> Any:
     return [_ints_as_numbers(v) for v in node] if isinstance(node, list) else node
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_RESOURCE, max_size=3), _VARIANTS)
 def test_random_requests_decode_alike(resources: list[Any], variant: str) -> None:
     request = _request(resources)

@@ -247,7 +247,7 @@ def _request(resources: list[Any]) -> bytes:
     return request.SerializeToString()
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_RESOURCE, max_size=3))
 def test_random_requests_decode_alike(resources: list[Any]) -> None:
     assert columnar_or_fallback(_request(resources)), "a valid request fell back"
