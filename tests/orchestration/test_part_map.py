@@ -66,25 +66,26 @@ from flows.task_runners import flow_api_url, on_task_runner, task_runner_for
 def api_url_here(_):
     return os.environ.get("PREFECT_API_URL")
 
-@flow(task_runner=task_runner_for(sys.argv[1]))
 def urls():
     return flow_api_url(), on_task_runner(api_url_here, [0, 1, 2])
 
 if __name__ == "__main__":
-    print("URLS " + json.dumps(urls()))
+    for runner in sys.argv[1:]:
+        print("URLS " + json.dumps(flow(urls, task_runner=task_runner_for(runner))()))
 """
+RUNNERS = ("processes:2", "dask-local:2")
 
 
-@pytest.mark.parametrize("runner", ["processes:2", "dask-local:2"])
-def test_a_run_on_the_temporary_server_sends_its_address_to_the_workers(runner: str, tmp_path: Path) -> None:
+def test_a_run_on_the_temporary_server_sends_its_address_to_the_workers(tmp_path: Path) -> None:
     """A night from a terminal runs on Prefect's temporary server, whose address no setting names: the worker
-    processes get it, so their task runs land in the flow's server and none starts a server of its own."""
+    processes (of a process pool, of a local Dask cluster) get it, so their task runs land in the flow's server
+    and none starts a server of its own."""
     script = tmp_path / "night.py"
     script.write_text(_TERMINAL_NIGHT)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env |= {"PREFECT_HOME": str(tmp_path / "prefect"), "PYTHONPATH": str(Path.cwd())}
     done = subprocess.run(
-        [sys.executable, str(script), runner],
+        [sys.executable, str(script), *RUNNERS],
         env=env,
         capture_output=True,
         text=True,
@@ -92,6 +93,12 @@ def test_a_run_on_the_temporary_server_sends_its_address_to_the_workers(runner: 
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    flows_url, workers_urls = json.loads(done.stdout.split("URLS ", 1)[1])
-    assert flows_url and workers_urls == [flows_url] * 3
+    runs = [
+        json.loads(line.removeprefix("URLS "))
+        for line in done.stdout.splitlines()
+        if line.startswith("URLS ")
+    ]
+    assert len(runs) == len(RUNNERS)
+    for flows_url, workers_urls in runs:
+        assert flows_url and workers_urls == [flows_url] * 3, (flows_url, workers_urls)
     assert done.stderr.count("Starting temporary server") == 1
