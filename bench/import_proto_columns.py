@@ -20,24 +20,23 @@ today's spans. Run: `python -m bench.import_proto_columns --spans
 from __future__ import annotations
 
 import argparse
-import gc
-import os
-import resource
-import statistics
-import time
 from collections.abc import Callable
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from bench.columns_timing import measure
 from bench.import_spans import SpanSet, _requests
 from tracewatch.importers._otlp_decoded import DecodedTraces
 from tracewatch.importers._otlp_proto import decode_trace_request
 from tracewatch.importers._otlp_proto_columns import trace_request_columns
 from tracewatch.importers._span_columns import spans_from_columns
+from tracewatch.importers._spans import Span
 
 
-def _today(data: bytes) -> None:
-    decode_trace_request(data, DecodedTraces())
+def _today_spans(data: bytes) -> list[Span]:
+    today = DecodedTraces()
+    decode_trace_request(data, today)
+    return today.spans
 
 
 def _columns_and_spans(data: bytes) -> None:
@@ -48,37 +47,10 @@ def _columns_and_spans(data: bytes) -> None:
 
 STEPS: dict[str, Callable[[bytes], object]] = {
     "`FromString` (upb's parse, the floor's)": ExportTraceServiceRequest.FromString,
-    "today: `decode_trace_request` to `Span`s": _today,
+    "today: `decode_trace_request` to `Span`s": _today_spans,
     "columns: `trace_request_columns`": trace_request_columns,
     "columns, then `spans_from_columns`": _columns_and_spans,
 }
-
-
-def _timed(step: Callable[[bytes], object], objects: list[bytes]) -> float:
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.process_time()
-        for data in objects:
-            step(data)
-        return time.process_time() - start
-    finally:
-        gc.enable()
-
-
-def _check(objects: list[bytes]) -> int:
-    """How many objects fell back; `AssertionError` if the columns of one give other spans than today's."""
-    fallbacks = 0
-    for number, data in enumerate(objects):
-        columns = trace_request_columns(data)
-        if columns is None:
-            fallbacks += 1
-            continue
-        today = DecodedTraces()
-        decode_trace_request(data, today)
-        if spans_from_columns(columns) != today.spans:
-            raise AssertionError(f"object {number}: the columns' spans differ from today's")
-    return fallbacks
 
 
 def main() -> None:
@@ -90,30 +62,14 @@ def main() -> None:
     objects = [traces.SerializeToString() for _, traces, _ in _requests(args.spans // 5, out)]
     size = sum(map(len, objects))
     print(f"{out.spans:,} spans in {len(objects)} objects, {size / 1e6:,.0f} MB serialized")
-    start = time.process_time()
-    trace_request_columns(objects[0])  # the first call in a process loads pyarrow.compute's kernels
-    first = time.process_time() - start
-    for step in STEPS.values():
-        step(objects[0])
-    loads = [os.getloadavg()[0]]
-    times: dict[str, list[float]] = {name: [] for name in STEPS}
-    for _ in range(args.runs):
-        for name, step in STEPS.items():
-            times[name].append(_timed(step, objects))
-            loads.append(os.getloadavg()[0])
-    fallbacks = _check(objects)
-    floor = statistics.median(times[next(iter(STEPS))])
-    print(
-        f"\n{args.runs} runs, load average {min(loads):.1f}-{max(loads):.1f}, {fallbacks} objects fell back"
+    measure(
+        objects,
+        STEPS,
+        columns=trace_request_columns,
+        today=_today_spans,
+        runs=args.runs,
+        held="the serialized objects",
     )
-    print(f"the first `trace_request_columns` call of the process took {first:.2f} CPU s (not in the table)")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of the process {peak:,.0f} MB (the serialized objects included)\n")
-    print("| step | median CPU s (fastest) | / `FromString` |")
-    print("|---|---:|---:|")
-    for name, runs in times.items():
-        median = statistics.median(runs)
-        print(f"| {name} | {median:.2f} ({min(runs):.2f}) | {median / floor:.1f}x |")
 
 
 if __name__ == "__main__":
