@@ -34,7 +34,7 @@ from tracewatch.importers._spans import Dialect, Span, SpanFacts
 IMPORT_WARNINGS = "import_warnings"
 PROJECT_SOURCE = "project_source"
 _SPAN_KIND_SERVER = 2  # OTLP Span.SpanKind.SPAN_KIND_SERVER
-_OPENLLMETRY_MARKERS = frozenset(
+OPENLLMETRY_MARKERS = frozenset(
     {
         "traceloop.span.kind",
         "traceloop.workflow.name",
@@ -55,7 +55,7 @@ def detect_dialect(span: Span) -> Dialect:
     attributes = span.attributes
     if SPAN_KIND in attributes:
         return "openinference"
-    if not attributes.keys().isdisjoint(_OPENLLMETRY_MARKERS):
+    if not attributes.keys().isdisjoint(OPENLLMETRY_MARKERS):
         return "openllmetry"
     # Key scans through `map` run in C; a Python loop over the keys cost more than the rest of detection.
     if any(map(str.startswith, attributes, repeat("traceloop."))):

@@ -161,6 +161,20 @@ class SpanView:
     event_attributes: pl.DataFrame
     resources: pl.DataFrame
 
+    def only(self, rows: pl.Series) -> SpanView:
+        """The view of the spans whose `span_index` is in `rows` (in this view's order)."""
+        wanted = rows.implode()
+        events = self.events.filter(pl.col("span_index").is_in(wanted))
+        return SpanView(
+            spans=self.spans.filter(pl.col("span_index").is_in(wanted)),
+            attributes=self.attributes.filter(pl.col("span_index").is_in(wanted)),
+            events=events,
+            event_attributes=self.event_attributes.filter(
+                pl.col("event_index").is_in(events["event_index"].implode())
+            ),
+            resources=self.resources,
+        )
+
 
 def _owned(attributes: pl.DataFrame, owner: str, index_name: str, rows: pl.Series | None) -> pl.DataFrame:
     """The attributes of one owner kind, last value per key at the key's first position (as a dict keeps it)."""

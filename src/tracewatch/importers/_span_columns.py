@@ -85,6 +85,35 @@ class SpanColumns:
     scopes: int
 
 
+def subset_columns(cols: SpanColumns, rows: np.ndarray) -> SpanColumns:
+    """The spans `rows` of `cols` (ascending `spans` row numbers) with their attributes and events, indexes
+    renumbered; resources and scopes stay whole. How the spans a columnar reader leaves to Python get there
+    without rebuilding every span of the object."""
+    rows = np.asarray(rows, dtype=np.int64)
+    span_map = np.full(cols.spans.num_rows, -1, dtype=np.int32)
+    span_map[rows] = np.arange(rows.size, dtype=np.int32)
+    events = cols.events
+    event_spans = events.column("span_index").to_numpy(zero_copy_only=False).astype(np.int64)
+    kept_events = np.flatnonzero(span_map[event_spans] >= 0) if events.num_rows else np.empty(0, np.int64)
+    event_map = np.full(events.num_rows, -1, dtype=np.int32)
+    event_map[kept_events] = np.arange(kept_events.size, dtype=np.int32)
+    a = cols.attributes
+    owner = a.column("owner").combine_chunks()
+    codes = owner.indices.to_numpy(zero_copy_only=False) if len(owner) else np.empty(0, np.int8)
+    index = a.column("owner_index").to_numpy(zero_copy_only=False).astype(np.int64)
+    new_index = index.astype(np.int32)
+    span_rows, event_rows = codes == OWNERS.index("span"), codes == OWNERS.index("event")
+    new_index[span_rows] = span_map[index[span_rows]]
+    new_index[event_rows] = event_map[index[event_rows]]
+    keep = ~(span_rows | event_rows) | (new_index >= 0)
+    attributes = a.filter(pa.array(keep)).set_column(
+        a.schema.get_field_index("owner_index"), "owner_index", pa.array(new_index[keep], pa.int32())
+    )
+    kept = events.take(pa.array(kept_events))
+    kept = kept.set_column(0, "span_index", pa.array(span_map[event_spans[kept_events]], pa.int32()))
+    return SpanColumns(cols.spans.take(pa.array(rows)), attributes, kept, cols.resources, cols.scopes)
+
+
 def _values(attributes: pa.Table) -> list[AttributeValue]:
     """Each attribute row's value as Python, column by column: the strings, then the other kinds put in place."""
     kind = attributes.column("kind").combine_chunks()
