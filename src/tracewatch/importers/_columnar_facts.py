@@ -20,7 +20,7 @@ import polars as pl
 
 from tracewatch.importers._app_attributes import PREFIX as APP_PREFIX
 from tracewatch.importers._dialects import OPENLLMETRY_MARKERS, PROJECT_SOURCE
-from tracewatch.importers._fact_frame import FACT_SCHEMA, FRAME_SCHEMA, SpanView, facts_to_frame, span_view
+from tracewatch.importers._fact_frame import FACT_SCHEMA, FRAME_SCHEMA, SpanView, python_frame, span_view
 from tracewatch.importers._object_reads import span_facts
 from tracewatch.importers._openinference import SPAN_KIND
 from tracewatch.importers._otlp_decoded import STATUS_BY_CODE
@@ -29,6 +29,9 @@ from tracewatch.importers._spans import SpanEvent, SpanFacts
 
 DialectReader = Callable[[SpanView], pl.DataFrame]
 """A dialect's columnar reader: one row per span of the view, `span_index`, `exact` and the facts it sets."""
+
+DIALECT_READERS: dict[str, DialectReader] = {}
+"""The columnar reader of each dialect; a dialect without one is read by today's readers."""
 
 _SPAN_KIND_SERVER = 2
 _SHARED_KEYS = ("http.route", "user.id", "enduser.id", "session.id", "error.type")
@@ -267,9 +270,7 @@ def columnar_facts(
             span_facts(span, (joined or {}).get(int(row)), from_attribute)
             for row, span in zip(python_rows.tolist(), subset, strict=True)
         ]
-        python = facts_to_frame(read, python_index=True).with_columns(
-            pl.Series("span_index", python_rows, dtype=pl.Int32())
-        )
+        python = python_frame(read).with_columns(pl.Series("span_index", python_rows, dtype=pl.Int32()))
         columnar = pl.concat([columnar, python.select(columnar.columns)])
     frame = columnar.sort("span_index").drop("span_index")
     assert frame.schema == FRAME_SCHEMA, frame.schema

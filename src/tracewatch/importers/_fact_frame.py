@@ -107,6 +107,30 @@ def facts_to_frame(facts: Sequence[SpanFacts], *, python_index: bool = False) ->
     return frame
 
 
+_IDENTITY = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "log_records",
+)
+
+
+def python_frame(facts: Sequence[SpanFacts], offset: int = 0) -> pl.DataFrame:
+    """Rows (`FRAME_SCHEMA`) for facts read in Python: `python_index` `offset`.., the span's identity, times
+    and log records; the other columns null, since whatever reads them goes to the facts themselves (a trace
+    with such a row is assembled from its `SpanFacts`). Values a column cannot hold (a time before 1970 from a
+    vendor export) are null there too, for the same reason."""
+    columns = {name: [getattr(item, name) for item in facts] for name in _IDENTITY}
+    frame = pl.DataFrame(columns, schema={name: FACT_SCHEMA[name] for name in _IDENTITY}, strict=False)
+    return frame.select(
+        *(pl.col(n) if n in columns else pl.lit(None, dtype).alias(n) for n, dtype in FACT_SCHEMA.items()),
+        pl.int_range(offset, offset + len(facts), dtype=pl.Int32()).alias("python_index"),
+    )
+
+
 def facts_from_frame(frame: pl.DataFrame, read: Sequence[SpanFacts] = ()) -> list[SpanFacts]:
     """The `SpanFacts` of each row: `read[python_index]` for rows read in Python, else rebuilt from the columns.
 

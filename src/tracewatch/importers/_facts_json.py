@@ -16,6 +16,7 @@ import orjson
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, Passage, SpanFacts
 
 _FIELDS = frozenset(f.name for f in dataclasses.fields(SpanFacts))
+_WRITTEN = tuple(f.name for f in dataclasses.fields(SpanFacts) if f.name != "attributes_used")
 _NESTED: dict[str, type[ChatMessage] | type[Passage] | type[FeedbackValue]] = {
     "input_messages": ChatMessage,
     "output_messages": ChatMessage,
@@ -38,8 +39,12 @@ def json_default(value: Any) -> Any:
 
 
 def facts_to_json(facts: SpanFacts) -> str:
-    """One span's facts as JSON text; bytes in `metadata` become base64 text (see `json_default`)."""
-    return orjson.dumps(facts, default=json_default).decode()
+    """One span's facts as JSON text; bytes in `metadata` become base64 text (see `json_default`).
+
+    `attributes_used` is left out: only the Python readers track it (the columnar ones do not), nothing after
+    reading uses it, and the pending state must not depend on which path read a span."""
+    data = {name: getattr(facts, name) for name in _WRITTEN}
+    return orjson.dumps(data, default=json_default).decode()
 
 
 def facts_from_json(text: str) -> SpanFacts:

@@ -12,7 +12,9 @@ import polars as pl
 
 from tracewatch.hashing import key64
 from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
+from tracewatch.importers._columnar_facts import DIALECT_READERS, columnar_facts
 from tracewatch.importers._exports import FeedbackEvent
+from tracewatch.importers._fact_frame import facts_from_frame
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
 from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
 from tracewatch.importers._quarantine import QuarantineRecord, existing_keys, write_records
@@ -21,6 +23,7 @@ from tracewatch.importers._reading import ObjectContent, SourceObject
 from tracewatch.importers._results import TRACES_PREFIX, SourceImport
 from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._sources import SourceConfig
+from tracewatch.importers._span_columns import SpanColumns
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
 from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
 from tracewatch.ingest import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
@@ -125,12 +128,15 @@ class SourceRun:
         ]
         for joined in content.events:
             self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
-        if not (read.items or content.facts):
+        if not (read.items or content.facts or content.columns):
             return  # a log object's time is not its spans': it must not move the grace clock
-        facts = [
-            *content.facts,
-            *(item if isinstance(item, SpanFacts) else self._facts_of(item) for item in read.items),
-        ]
+        facts = [*content.facts]
+        done = 0
+        for position, columns in content.columns:  # requests decoded as columns, in their place
+            facts += [self._fact(item) for item in read.items[done:position]]
+            facts += self._column_facts(columns)
+            done = position
+        facts += [self._fact(item) for item in read.items[done:]]
         # Traces quiet for the grace window before this upload are whole: its spans of them are late,
         # whether or not another object happened to come in between.
         self._assemble(buffer.release(obj.uploaded))
@@ -140,6 +146,29 @@ class SourceRun:
             self._write_rows()
 
     # ---- spans to facts to rows ----------------------------------------------------------------------------
+
+    def _fact(self, item: Span | SpanFacts) -> SpanFacts:
+        return item if isinstance(item, SpanFacts) else self._facts_of(item)
+
+    def _column_facts(self, columns: SpanColumns) -> list[SpanFacts]:
+        """The facts of one request's spans, read in columns (`_columnar_facts`), with the log records
+        waiting for them joined."""
+        joined: dict[int, list[SpanEvent]] = {}
+        if self.events:
+            keys = pl.DataFrame(list(self.events), schema=["trace_id", "span_id"], orient="row")
+            ids = pl.from_arrow(columns.spans.select(["trace_id", "span_id"]))
+            assert isinstance(ids, pl.DataFrame)
+            named = ids.with_row_index().join(
+                keys, on=["trace_id", "span_id"], how="semi", maintain_order="left"
+            )
+            for row, trace_id, span_id in named.iter_rows():
+                waiting = self.events.pop((trace_id, span_id), None)  # a re-sent span's copy finds none
+                if waiting:
+                    joined[row] = [event for _, event in waiting]
+        found = columnar_facts(
+            columns, readers=DIALECT_READERS, joined=joined, from_attribute=self.source.project.from_attribute
+        )
+        return facts_from_frame(found.frame, found.read)
 
     def _facts_of(self, span: Span) -> SpanFacts:
         joined = self.events.pop((span.trace_id, span.span_id), None)
