@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from tracewatch.importers._assemble import IncompletePolicy, assemble_trace
+from tracewatch.importers._assemble import IMPORT_WARNINGS_KEY, IncompletePolicy, assemble_trace
 from tracewatch.importers._assemble_simple import price_table, simple_rows
 from tracewatch.importers._fact_frame import FRAME_SCHEMA, facts_from_frame
 from tracewatch.importers._llm_calls import Pricer
@@ -69,7 +69,7 @@ def assemble_columns(
     then String columns stored (in column order) as metadata `source`. ValueError for a frame that is not
     `FRAME_SCHEMA`, or sources that are not exactly one String row per trace.
     """
-    _check_frame(frame)
+    frame = _checked_frame(frame)
     source_names = _check_sources(sources, frame)
     spans = frame.with_row_index("_row")
     order = (
@@ -170,7 +170,9 @@ def simple_traces(spans: pl.DataFrame) -> pl.Series:
 
 
 def _odd_metadata_traces(spans: pl.DataFrame) -> pl.Series:
-    """Traces with a span metadata text that is not a JSON object (each distinct text parsed once)."""
+    """Traces with a span metadata text that is not a JSON object, or that has the `import_warnings` key
+    written with escapes (`_assemble_simple` finds warned spans by the key's literal text); each distinct text
+    parsed once."""
     texts = spans["metadata"].drop_nulls().unique()
     bad: list[str] = []
     for text in texts.to_list():
@@ -179,7 +181,7 @@ def _odd_metadata_traces(spans: pl.DataFrame) -> pl.Series:
         except orjson.JSONDecodeError:
             bad.append(text)
             continue
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or (IMPORT_WARNINGS_KEY in value and IMPORT_WARNINGS_KEY not in text):
             bad.append(text)
     if not bad:
         return pl.Series("_t", [], dtype=pl.UInt32())
@@ -265,8 +267,9 @@ def _source_dicts(sources: pl.DataFrame, names: list[str]) -> dict[str | None, M
     }
 
 
-def _check_frame(frame: pl.DataFrame) -> None:
-    if frame.schema != FRAME_SCHEMA:
+def _checked_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame's `FRAME_SCHEMA` columns in that order; ValueError naming what differs."""
+    if dict(frame.schema) != dict(FRAME_SCHEMA):
         wrong = [
             f"{name}: {frame.schema.get(name)} (expected {dtype})"
             for name, dtype in FRAME_SCHEMA.items()
@@ -277,6 +280,7 @@ def _check_frame(frame: pl.DataFrame) -> None:
             "assemble_columns takes rows of FRAME_SCHEMA; "
             f"columns that differ: {', '.join(wrong) or 'none'}; columns it does not have: {', '.join(extra) or 'none'}"
         )
+    return frame.select(FRAME_SCHEMA.names())
 
 
 def _check_sources(sources: pl.DataFrame, frame: pl.DataFrame) -> list[str]:

@@ -556,3 +556,35 @@ def test_random_traces_equal_today(
     traces = {f.trace_id for f in facts}
     event("traces in columns", len(traces - left))
     event("traces by today's code", len(left))
+
+
+def test_an_escaped_warnings_key_is_left_to_todays_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    escaped = '{"import\\u005fwarnings":["hidden"],"k":1}'
+    frame = frame_of(SIMPLE).with_columns(pl.lit(escaped).alias("metadata"))
+    assert assert_as_today(frame, monkeypatch=monkeypatch) == {"t1"}
+    got = assemble_columns(frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
+    assert "span r: hidden" in got.rows["metadata"][0]
+
+
+def test_a_pricer_that_raises_on_a_model_today_never_asks_about_is_left_to_todays_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def pricer(model: str, inputs: int, outputs: int) -> float | None:
+        if model == "requested":
+            raise RuntimeError("not in the cost map")
+        return 0.5
+
+    facts = [root(), llm("a", request_model="requested", response_model="answered")]
+    assert assert_as_today(frame_of(facts), pricer=pricer, monkeypatch=monkeypatch) == {"t1"}
+
+
+def test_an_empty_frame_and_reordered_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = frame_of([])
+    got = assemble_columns(empty, [], pricer=None, incomplete=FLAGGED, sources=sources_of(empty))
+    assert got.rows.schema == pl.Schema(TRACE_SCHEMA)
+    assert got.rows.height == got.outcomes.height == 0
+    frame = frame_of(SIMPLE)
+    reordered = frame.select(reversed(frame.columns))
+    expected = assemble_columns(frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
+    again = assemble_columns(reordered, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
+    assert again.rows.equals(expected.rows)
