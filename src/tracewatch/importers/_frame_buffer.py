@@ -1,0 +1,255 @@
+"""The grace window over span-fact frames: `TraceBuffer`'s rules (`_trace_buffer`), object by object in columns.
+
+Span facts arrive as one `FRAME_SCHEMA` frame per object (rows mapped in columns, and rows whose `SpanFacts` were
+read in Python, which the buffer keeps in `read`), and wait here by trace id until their trace has been quiet for
+`grace` of upload time. Everything `TraceBuffer` decides is decided the same way, so the same objects release the
+same traces in the same order: a re-sent span (same trace and span id as one already waiting) neither extends the
+window nor makes a root; traces are due in the order of their last new span's upload, ties by when they were
+scheduled (a trace is scheduled when it first arrives and again when an object brings it new spans); spans of a
+trace released earlier come out `late`, every waiting late trace with the next release. Pending traces are kept
+between runs in `TraceBuffer`'s own format (`PENDING_SCHEMA`), so either buffer resumes the other's state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from tracewatch.importers._fact_frame import FRAME_SCHEMA, facts_from_frame, python_frame
+from tracewatch.importers._facts_json import facts_from_json, facts_to_json
+from tracewatch.importers._spans import SpanFacts
+from tracewatch.importers._trace_buffer import PENDING_FORMAT, PENDING_SCHEMA
+
+_UTC = pl.Datetime("us", "UTC")
+TRACE_STATE_SCHEMA = pl.Schema(
+    {
+        "trace_id": pl.String(),
+        "home": pl.String(),
+        "first_uploaded": _UTC,
+        "last_new_uploaded": _UTC,
+        "has_root": pl.Boolean(),
+        "late": pl.Boolean(),
+        "seq": pl.Int64(),
+    }
+)
+"""One row per waiting trace, in the order the traces first arrived; `seq` orders equally due traces."""
+_SPANS_SCHEMA = pl.Schema({**FRAME_SCHEMA, "arrival": pl.Int64()})
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedFrame:
+    """Traces leaving the buffer: `traces` (`TRACE_STATE_SCHEMA` but `seq`, in release order) and `spans`, their
+    span rows (`FRAME_SCHEMA`, duplicates kept, by release order then arrival); `read` holds the `SpanFacts`
+    their `python_index` points at."""
+
+    traces: pl.DataFrame
+    spans: pl.DataFrame
+    read: Sequence[SpanFacts]
+
+    def facts(self, trace_id: str) -> list[SpanFacts]:
+        """One released trace's span facts, in arrival order (for the Python paths)."""
+        rows = self.spans.filter(pl.col("trace_id") == trace_id)
+        return facts_from_frame(rows, self.read)
+
+
+@dataclass
+class FrameBuffer:
+    """Span-fact frames by trace id, released when their trace has been quiet for `grace` of upload time."""
+
+    grace: dt.timedelta
+    read: list[SpanFacts] = field(default_factory=list)
+    _spans: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SPANS_SCHEMA))
+    _traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRACE_STATE_SCHEMA))
+    _released: set[str] = field(default_factory=set)
+    _seq: int = 0
+    _arrivals: int = 0
+
+    def __post_init__(self) -> None:
+        if self.grace < dt.timedelta(0):
+            raise ValueError(f"grace must be a duration >= 0, got {self.grace}")
+
+    @property
+    def trace_count(self) -> int:
+        """Traces waiting."""
+        return self._traces.height
+
+    @property
+    def span_count(self) -> int:
+        """Span rows waiting (duplicates included)."""
+        return self._spans.height
+
+    def remember_released(self, trace_ids: Iterable[str]) -> None:
+        """Traces an earlier run released: spans of theirs that arrive now come out `late`, not as a new trace."""
+        self._released.update(trace_ids)
+
+    def add(
+        self,
+        frame: pl.DataFrame,
+        read: Sequence[SpanFacts],
+        *,
+        uploaded: dt.datetime,
+        home: str | None = None,
+    ) -> None:
+        """Take one object's span rows (`FRAME_SCHEMA`; `python_index` into `read`), uploaded at `uploaded`
+        (timezone-aware); `home` is its key."""
+        if uploaded.tzinfo is None:
+            raise ValueError(f"uploaded must be timezone-aware (UTC), got the naive datetime {uploaded}")
+        if frame.is_empty():
+            return
+        rows = frame.with_columns(
+            pl.col("python_index") + len(self.read),
+            pl.int_range(self._arrivals, self._arrivals + frame.height, dtype=pl.Int64()).alias("arrival"),
+        )
+        self.read.extend(read)
+        self._arrivals += frame.height
+        keys = ["trace_id", "span_id"]
+        # A span is new when no span of its trace and id waits already (nor came before it in this object).
+        first = rows.unique(keys, keep="first", maintain_order=True)
+        new = first.join(self._spans.select(keys), on=keys, how="anti")
+        news = new.group_by("trace_id").agg(
+            (pl.col("parent_span_id").is_null() | (pl.col("parent_span_id") == "")).any().alias("root_new"),
+            pl.col("arrival").min().alias("first_new"),
+        )
+        here = rows.group_by("trace_id", maintain_order=True).agg(pl.col("arrival").min().alias("first_seen"))
+        state = (
+            here.join(self._traces, on="trace_id", how="left", maintain_order="left")
+            .join(news, on="trace_id", how="left", maintain_order="left")
+            .with_columns(pl.col("seq").is_not_null().alias("_waiting"))
+        )
+        waiting = pl.col("_waiting")
+        extended = waiting & pl.col("first_new").is_not_null() & (pl.col("last_new_uploaded") < uploaded)
+        state = state.with_columns(
+            pl.when(waiting).then("home").otherwise(pl.lit(home, pl.String())).alias("home"),
+            pl.when(waiting).then("first_uploaded").otherwise(pl.lit(uploaded, _UTC)).alias("first_uploaded"),
+            pl.when(waiting & ~extended)
+            .then("last_new_uploaded")
+            .otherwise(pl.lit(uploaded, _UTC))
+            .alias("last_new_uploaded"),
+            (pl.col("has_root").fill_null(False) | pl.col("root_new").fill_null(False)).alias("has_root"),
+            pl.when(waiting)
+            .then("late")
+            .otherwise(pl.col("trace_id").is_in(list(self._released)))
+            .alias("late"),
+            # when the trace is (re)scheduled: on arrival, or at the first new span that extends its window
+            pl.when(~waiting).then("first_seen").when(extended).then("first_new").alias("touched"),
+        )
+        touched = state.filter(pl.col("touched").is_not_null()).sort("touched")
+        order = touched.select(
+            "trace_id", pl.int_range(1, touched.height + 1, dtype=pl.Int64()).alias("_rank")
+        )
+        state = state.join(order, on="trace_id", how="left", maintain_order="left").with_columns(
+            pl.coalesce(pl.col("_rank") + self._seq, "seq").alias("seq")
+        )
+        self._seq += touched.height
+        updated = state.select(TRACE_STATE_SCHEMA.names())
+        arrived = state.get_column("_waiting").not_()
+        # Waiting traces keep their place, new ones follow in the order they arrived (`TraceBuffer`'s dict order).
+        self._traces = pl.concat(
+            [
+                self._traces.update(updated.filter(~arrived), on="trace_id", include_nulls=True),
+                updated.filter(arrived),
+            ]
+        )
+        self._spans = pl.concat([self._spans, rows.select(_SPANS_SCHEMA.names())])
+
+    def release(self, now: dt.datetime) -> ReleasedFrame:
+        """Traces quiet for at least `grace` at upload time `now` (oldest first), then every other late trace."""
+        due = pl.col("last_new_uploaded") + self.grace <= now
+        ready = self._traces.filter(due).sort("last_new_uploaded", "seq")
+        late = self._traces.filter(~due & pl.col("late")).sort("trace_id")
+        return self._take(pl.concat([ready, late]))
+
+    def release_all(self) -> ReleasedFrame:
+        """Every waiting trace, whatever its window: for a final run over a closed period (a backfill)."""
+        return self._take(self._traces)
+
+    def _take(self, traces: pl.DataFrame) -> ReleasedFrame:
+        ranked = traces.select("trace_id", pl.int_range(traces.height, dtype=pl.Int64()).alias("_rank"))
+        spans = (
+            self._spans.join(ranked, on="trace_id", how="inner")
+            .sort("_rank", "arrival")
+            .select(FRAME_SCHEMA.names())
+        )
+        self._spans = self._spans.join(ranked, on="trace_id", how="anti", maintain_order="left")
+        self._traces = self._traces.join(ranked, on="trace_id", how="anti", maintain_order="left")
+        self._released.update(traces["trace_id"].to_list())
+        return ReleasedFrame(traces.drop("seq"), spans, self.read)
+
+    def compact(self) -> None:
+        """Drop the Python-read facts no waiting span points at (call between objects to bound memory)."""
+        indexes = self._spans["python_index"].drop_nulls().unique().sort()
+        if indexes.len() == len(self.read):
+            return
+        kept = [self.read[i] for i in indexes.to_list()]
+        renumber = pl.DataFrame(
+            {"python_index": indexes, "_new": pl.int_range(indexes.len(), dtype=pl.Int32(), eager=True)}
+        )
+        self._spans = (
+            self._spans.join(renumber, on="python_index", how="left", maintain_order="left")
+            .with_columns(pl.col("_new").alias("python_index"))
+            .drop("_new")
+        )
+        self.read = kept
+
+    # ---- between runs ----------------------------------------------------------------------------------------
+
+    def to_frame(self) -> pl.DataFrame:
+        """The waiting traces, one row per span, in `PENDING_SCHEMA` (`TraceBuffer.to_frame`'s layout)."""
+        spans = self._spans.join(self._traces.with_row_index("_order"), on="trace_id", how="inner").sort(
+            "_order", "arrival"
+        )
+        facts = facts_from_frame(spans.select(FRAME_SCHEMA.names()), self.read)
+        return spans.select(
+            pl.lit(PENDING_FORMAT, pl.Int32()).alias("format"),
+            "trace_id",
+            "home",
+            "first_uploaded",
+            "last_new_uploaded",
+            "late",
+            pl.Series("facts", [facts_to_json(f) for f in facts], dtype=pl.String()),
+        )
+
+    @classmethod
+    def from_frame(cls, frame: pl.DataFrame | None, *, grace: dt.timedelta) -> FrameBuffer:
+        """A buffer holding what `to_frame` (or `TraceBuffer.to_frame`) wrote, windows intact."""
+        buffer = cls(grace=grace)
+        if frame is None or frame.is_empty():
+            return buffer
+        missing = sorted(set(PENDING_SCHEMA) - set(frame.columns))
+        if missing:
+            raise ValueError(
+                f"pending traces frame lacks column(s) {', '.join(missing)}; expected {', '.join(PENDING_SCHEMA)}"
+            )
+        formats = set(frame["format"].unique().to_list())
+        if formats != {PENDING_FORMAT}:
+            raise ValueError(
+                f"pending traces frame has format {sorted(formats)}; this version reads {PENDING_FORMAT}"
+            )
+        frame = frame.select(pl.col(name).cast(kind) for name, kind in PENDING_SCHEMA.items())
+        facts = [facts_from_json(text) for text in frame["facts"].to_list()]
+        for fact, trace_id in zip(facts, frame["trace_id"].to_list(), strict=True):
+            if fact.trace_id != trace_id:
+                raise ValueError(
+                    f"pending span facts of trace {fact.trace_id} are filed under trace {trace_id}"
+                )
+        buffer.read = facts
+        buffer._spans = python_frame(facts).with_columns(
+            pl.int_range(len(facts), dtype=pl.Int64()).alias("arrival")
+        )
+        buffer._arrivals = len(facts)
+        roots = buffer._spans.group_by("trace_id").agg(
+            (pl.col("parent_span_id").is_null() | (pl.col("parent_span_id") == "")).any().alias("has_root")
+        )
+        traces = (
+            frame.group_by("trace_id", maintain_order=True)
+            .agg(pl.col("home", "first_uploaded", "last_new_uploaded", "late").first())
+            .join(roots, on="trace_id", how="left", maintain_order="left")
+        )
+        buffer._traces = traces.with_columns(
+            pl.int_range(1, traces.height + 1, dtype=pl.Int64()).alias("seq")
+        ).select(TRACE_STATE_SCHEMA.names())
+        buffer._seq = traces.height
+        return buffer
