@@ -12,10 +12,11 @@ today's own functions, one call per span that has them: `read_spans` hands each 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from itertools import groupby
-from operator import itemgetter
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import TypeVar
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -30,37 +31,95 @@ T = TypeVar("T")
 NO_VALUE = "none"
 """The kind `key_columns` gives a key that is on the span without a value (an empty `AnyValue`: None in Python)."""
 
-_PIVOTED = {"kind": "kind", "string_value": "text", "int_value": "int"}
-
 
 def column(key: str, part: str) -> str:
-    """The name of `key`'s `part` (`kind`, `text` or `int`) in `key_columns`' frame."""
+    """The name of `key`'s `part` (`kind`, `text` or `int`) in `key_columns`' wide frame."""
     return f"{key}:{part}"
 
 
-def key_columns(view: SpanView, keys: Sequence[str]) -> pl.DataFrame:
-    """One row per `view.spans` row, in its order: `span_index` and, per key, `{key}:kind` (null when the span
-    does not have the key, `NO_VALUE` when it has it without a value), `{key}:text` and `{key}:int` (the string
-    and int values, null for other kinds)."""
-    found = view.attributes.filter(pl.col("key").is_in(list(keys))).select(
-        "span_index", "key", pl.col("kind").fill_null(NO_VALUE), "string_value", "int_value"
+@dataclass(frozen=True, slots=True)
+class KeyColumns:
+    """What `key_columns` found: `wide`, one row per span of the view (in its order): `span_index` and, per key,
+    `{key}:kind` (null when the span does not have the key, `NO_VALUE` when it has it without a value),
+    `{key}:text` and `{key}:int` (the string and int values, null for other kinds); `rows`, the
+    `SpanView.attributes` rows of the `rows_of` keys plus `row` (their span's row in `wide`); `prefixed`, the
+    rows whose key starts with one of the `prefixes`, likewise."""
+
+    wide: pl.DataFrame
+    rows: pl.DataFrame
+    prefixed: pl.DataFrame
+
+
+_PREFIXED = -2
+
+
+def key_columns(
+    view: SpanView,
+    keys: Sequence[str],
+    rows_of: Sequence[str] = (),
+    prefixes: Sequence[str] = (),
+    counts: Sequence[str] = (),
+) -> KeyColumns:
+    """The values of `keys` side by side per span (`{key}:int` only for the `counts` keys, `{key}:text` only
+    for the others), and the rows of `rows_of` and of `prefixes`, in a few passes over the attributes: each
+    key's values are gathered into place by index (a pivot costs more than all the rest of a reader)."""
+    every = list(dict.fromkeys((*keys, *rows_of)))
+    key = pl.col("key")
+    wanted = key.is_in(every)
+    if prefixes:
+        wanted = wanted | pl.any_horizontal(*(key.str.starts_with(p) for p in prefixes))
+    found = view.attributes.filter(wanted)
+    known = found["key"].is_in(every)
+    codes = np.full(found.height, _PREFIXED, dtype=np.int64)
+    if known.any():
+        codes[known.to_numpy()] = found["key"].filter(known).cast(pl.Enum(every)).to_physical().to_numpy()
+    order = view.spans["span_index"].to_numpy()
+    where = np.full(int(order.max()) + 1 if order.size else 1, -1, dtype=np.int64)
+    where[order] = np.arange(order.size)
+    found_spans = found["span_index"].to_numpy()
+    rows = where[np.minimum(found_spans, where.size - 1)]
+    rows[found_spans >= where.size] = -1
+    inside = rows >= 0
+    if not inside.all():  # attributes of spans outside the view
+        found, rows, codes = found.filter(pl.Series(inside)), rows[inside], codes[inside]
+    found = found.with_columns(pl.Series("row", rows, dtype=pl.Int64()))
+    sources = {
+        "kind": found["kind"].fill_null(NO_VALUE).to_arrow(),
+        "text": found["string_value"].to_arrow(),
+        "int": found["int_value"].to_arrow(),
+    }
+    gathered: dict[str, pa.Array] = {}
+    for number, name in enumerate(keys):
+        index = np.full(order.size, -1, dtype=np.int64)
+        chosen = np.flatnonzero(codes == number)
+        index[rows[chosen]] = chosen
+        at = pa.array(index, mask=index < 0)
+        value = "int" if name in counts else "text"
+        gathered[column(name, "kind")] = sources["kind"].take(at)
+        gathered[column(name, value)] = sources[value].take(at)
+    wide = view.spans.select("span_index")
+    if keys:
+        values = pl.from_arrow(pa.table(gathered))
+        assert isinstance(values, pl.DataFrame)
+        wide = pl.concat([wide, values], how="horizontal")
+    of_rows = np.isin(codes, [i for i, k in enumerate(every) if k in set(rows_of)])
+    prefixed = codes == _PREFIXED
+    return KeyColumns(
+        wide,
+        found if of_rows.all() else found.filter(pl.Series(of_rows)),
+        found.filter(pl.Series(prefixed)) if prefixed.any() else found.clear(),
     )
-    spans = view.spans.select("span_index")
-    if found.height:
-        wide = found.pivot(on="key", index="span_index", values=list(_PIVOTED))
-        wide = wide.rename(
-            {f"{value}_{key}": column(key, part) for key in keys for value, part in _PIVOTED.items()},
-            strict=False,
-        )
-        spans = spans.join(wide, on="span_index", how="left", maintain_order="left")
-    dtypes = {"kind": pl.String(), "text": pl.String(), "int": pl.Int64()}
-    missing = [
-        pl.lit(None, dtype).alias(column(key, part))
-        for key in keys
-        for part, dtype in dtypes.items()
-        if column(key, part) not in spans.columns
-    ]
-    return spans.with_columns(missing) if missing else spans
+
+
+def place(rows: Sequence[int], height: int, **columns: pl.Series) -> pl.DataFrame:
+    """`columns` (one value per entry of `rows`) as a frame of `height` rows, each value at its row, null in
+    the others."""
+    index = np.full(height, -1, dtype=np.int64)
+    index[np.asarray(rows, dtype=np.int64)] = np.arange(len(rows))
+    take = pl.lit(pl.Series(index))
+    at = pl.when(take >= 0).then(take)
+    frame = pl.DataFrame([series.alias(name) for name, series in columns.items()])
+    return frame.select(pl.all().gather(at))
 
 
 def present(key: str) -> pl.Expr:
@@ -107,70 +166,88 @@ def first_integer(*keys: str) -> tuple[pl.Expr, pl.Expr]:
 def python_values(rows: pl.DataFrame) -> list[AttributeValue]:
     """Each attribute row's value as `spans_from_columns` decodes it (rows of `SpanView.attributes`)."""
     values: list[AttributeValue] = rows["string_value"].to_list()
-    kinds = rows["kind"]
-    for kind, name in (("bool", "bool_value"), ("int", "int_value"), ("double", "double_value")):
-        where = (kinds == kind).arg_true()
-        if where.len():
-            for i, value in zip(where.to_list(), rows[name].gather(where).to_list(), strict=True):
-                values[i] = value
-    where = kinds.is_in(["bytes", "array", "kvlist"]).arg_true()
-    if where.len():
-        picked = rows.select(kinds, "bytes_value", "nested_value")[where]
-        for i, (kind, raw, nested) in zip(where.to_list(), picked.iter_rows(), strict=True):
-            values[i] = raw if kind == "bytes" else any_value(AnyValue.FromString(nested))
+    kinds = rows["kind"].to_list()
+    others = [i for i, kind in enumerate(kinds) if kind != "string"]  # most JSON-bearing values are strings
+    if others:
+        picked = rows[others].select("bool_value", "int_value", "double_value", "bytes_value", "nested_value")
+        for i, (flag, number, real, raw, nested) in zip(others, picked.iter_rows(), strict=True):
+            kind = kinds[i]
+            if kind == "bool":
+                values[i] = flag
+            elif kind == "int":
+                values[i] = number
+            elif kind == "double":
+                values[i] = real
+            elif kind == "bytes":
+                values[i] = raw
+            elif kind in ("array", "kvlist"):
+                values[i] = any_value(AnyValue.FromString(nested))
     return values
 
 
 def read_spans(
-    rows: pl.DataFrame, read: Callable[[int, AttributeReader], T]
+    rows: pl.DataFrame,
+    read: Callable[[int, AttributeReader], T],
+    by: str = "span_index",
+    *,
+    ordered: bool = True,
 ) -> tuple[list[int], list[T], list[bool]]:
-    """`read(span_index, reader)` for each span of `rows` (`SpanView.attributes` rows), the reader holding that
-    span's rows as a dict in attribute order: the spans, the results, and whether the reader stayed silent."""
-    rows = rows.sort("span_index", "position")
-    spans: list[int] = []
+    """`read(span, reader)` for each span of `rows` (`SpanView.attributes` rows; a span is its `by` value),
+    the reader holding that span's rows as a dict (in attribute order when `ordered`; else in the rows'
+    order, for readers that only look keys up): the spans, the results, and whether the reader stayed silent."""
+    if ordered:
+        rows = rows.sort(by, "position")
+    grouped: dict[int, dict[str, AttributeValue]] = {}
+    for span, key, value in zip(rows[by].to_list(), rows["key"].to_list(), python_values(rows), strict=True):
+        found = grouped.get(span)
+        if found is None:
+            grouped[span] = {key: value}
+        else:
+            found[key] = value
     results: list[T] = []
     silent: list[bool] = []
-    triples = zip(rows["span_index"].to_list(), rows["key"].to_list(), python_values(rows), strict=True)
-    for span, group in groupby(triples, key=itemgetter(0)):
-        reader = AttributeReader({key: value for _, key, value in group})
+    for span, attributes in grouped.items():
+        reader = AttributeReader(attributes)
         results.append(read(span, reader))
-        spans.append(span)
         silent.append(not reader.warnings)
-    return spans, results, silent
+    return list(grouped), results, silent
 
 
-def _nested(
-    values: Sequence[Sequence[object] | None], fields: dict[str, pa.DataType], dtype: pl.DataType
-) -> pl.Series:
-    offsets = [0]
-    nulls = []
-    columns: dict[str, list[object]] = {name: [] for name in fields}
-    for items in values:
-        nulls.append(items is None)
-        for item in items or ():
-            for name, found in columns.items():
-                found.append(getattr(item, name))
-        offsets.append(len(columns[next(iter(fields))]))
-    structs = pa.StructArray.from_arrays(
-        [pa.array(columns[name], kind) for name, kind in fields.items()], names=list(fields)
-    )
-    lists = pa.LargeListArray.from_arrays(
-        pa.array(offsets, pa.int64()), structs, mask=pa.array(nulls, pa.bool_())
-    )
+def _lists(values: Sequence[Sequence[object] | None], items: pa.Array) -> pl.Series:
+    """`items` cut into one list per entry of `values` (its length; null for None)."""
+    offsets = [0, *accumulate(0 if v is None else len(v) for v in values)]
+    nulls = pa.array([v is None for v in values], pa.bool_())
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), items, mask=nulls)
     series = pl.from_arrow(lists)
     assert isinstance(series, pl.Series)
-    return series.cast(dtype)
+    return series
 
 
 def message_lists(values: Sequence[list[ChatMessage] | None]) -> pl.Series:
     """Messages as `FACT_SCHEMA`'s message column (None stays null)."""
-    return _nested(values, {"role": pa.large_string(), "content": pa.large_string()}, MESSAGES)
+    every = [m for messages in values if messages for m in messages]
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array([m.role for m in every], pa.large_string()),
+            pa.array([m.content for m in every], pa.large_string()),
+        ],
+        names=["role", "content"],
+    )
+    return _lists(values, items).cast(MESSAGES)
 
 
 def passage_lists(values: Sequence[list[Passage] | None]) -> pl.Series:
     """Passages as `FACT_SCHEMA`'s `retrieved` column (None stays null)."""
-    fields = {"document_id": pa.large_string(), "text": pa.large_string(), "score": pa.float64()}
-    return _nested(values, fields, PASSAGES)
+    every = [p for passages in values if passages for p in passages]
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array([p.document_id for p in every], pa.large_string()),
+            pa.array([p.text for p in every], pa.large_string()),
+            pa.array([p.score for p in every], pa.float64()),
+        ],
+        names=["document_id", "text", "score"],
+    )
+    return _lists(values, items).cast(PASSAGES)
 
 
 def json_string(value: pl.Expr) -> pl.Expr:
