@@ -16,15 +16,21 @@ as events is read in Python for now). The values of a row that is not exact mean
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import polars as pl
 
 from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._column_values import (
+    KeyColumns,
+    column,
     first_integer,
     first_text,
     key_columns,
     message_lists,
     passage_lists,
+    place,
     read_spans,
     text,
     text_warns,
@@ -42,6 +48,7 @@ from tracewatch.importers._genai import (
     _documents,
     _messages,
 )
+from tracewatch.importers._spans import ChatMessage, Passage
 
 REQUEST_MODEL = "gen_ai.request.model"
 RESPONSE_MODEL = "gen_ai.response.model"
@@ -66,6 +73,8 @@ KEYS = (
     QUERY,
 )
 """The keys `genai_frame` reads from `key_columns`."""
+COUNT_KEYS = (*INPUT_TOKEN_KEYS, *OUTPUT_TOKEN_KEYS)
+"""The `KEYS` read as counts (`{key}:int`; the others `{key}:text`)."""
 
 FACT_COLUMNS = (
     "role",
@@ -88,22 +97,100 @@ OUTPUT_SCHEMA = pl.Schema(
 )
 """What `genai_facts` returns."""
 
+JSON_KEYS = (*MESSAGE_KEYS, DOCUMENTS, TOOL_ARGUMENTS, TOOL_RESULT)
+"""The keys whose values today's functions read, one call per span."""
+
 _OPERATION = pl.col("_operation")
 
 
 def genai_facts(view: SpanView) -> pl.DataFrame:
     """`read_genai` for each span of `view` (GenAI spans): one row per `view.spans` row, in its order."""
-    frame = genai_frame(view, key_columns(view, KEYS))
-    return frame.select(pl.col(name).cast(dtype) for name, dtype in OUTPUT_SCHEMA.items())
+    found = key_columns(view, KEYS, rows_of=JSON_KEYS, counts=COUNT_KEYS)
+    frame = genai_frame(found, view, _json_values(found.wide))
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in OUTPUT_SCHEMA.items()).collect()
 
 
-def genai_frame(view: SpanView, keys: pl.DataFrame) -> pl.DataFrame:
-    """`keys` (`key_columns` of `view` with at least `KEYS`) plus `exact`, `FACT_COLUMNS` and `_operation`."""
+_Json = tuple[
+    list[ChatMessage] | None, list[ChatMessage] | None, list[Passage] | None, str | None, str | None
+]
+JSON_COLUMNS = ("input_messages", "output_messages", "retrieved", "_tool_input", "_tool_output")
+"""What `json_values` gives, in its order, as `genai_frame` names the columns."""
+
+
+def python_text(wide: pl.DataFrame, key: str) -> list[str | None]:
+    """`text(key)` of each span of `wide` as Python values (for the per-span reads)."""
+    kinds, texts = wide[column(key, "kind")].to_list(), wide[column(key, "text")].to_list()
+    return [t if k == "string" else None for k, t in zip(kinds, texts, strict=True)]
+
+
+def json_values(operation: str | None, reader: AttributeReader) -> _Json:
+    """What `read_genai` makes of one span's JSON values: messages always, documents on a retrieval, arguments
+    and result on a tool call (`operation`, the span's `gen_ai.operation.name` text, decides as it does)."""
+    inputs, outputs = _messages([], reader)
+    if operation == RETRIEVAL_OPERATION:
+        return inputs, outputs, _documents(reader), None, None
+    if operation == TOOL_OPERATION:
+        return inputs, outputs, None, _any_text(reader, TOOL_ARGUMENTS), _any_text(reader, TOOL_RESULT)
+    return inputs, outputs, None, None, None
+
+
+def _json_values(wide: pl.DataFrame) -> Callable[[int, AttributeReader], tuple[object, ...]]:
+    operations = python_text(wide, OPERATION)
+    return lambda row, reader: json_values(operations[row], reader)
+
+
+_NESTED: dict[str, Callable[[list[Any]], pl.Series]] = {
+    "input_messages": message_lists,
+    "output_messages": message_lists,
+    "retrieved": passage_lists,
+}
+
+
+def per_span_columns(
+    rows: pl.DataFrame,
+    read: Callable[[int, AttributeReader], tuple[object, ...]],
+    names: Sequence[str],
+    height: int,
+) -> pl.DataFrame:
+    """`read(row, reader)` of every span of `rows` (`KeyColumns.rows`), as columns `names` (text unless a nested
+    fact) plus `_silent`, placed at each span's row (null elsewhere)."""
+    spans, found, silent = read_spans(rows, read, by="row", ordered=False)
+    columns = {}
+    for i, name in enumerate(names):
+        values = [f[i] for f in found]
+        columns[name] = _NESTED[name](values) if name in _NESTED else pl.Series(values, dtype=pl.String())
+    return place(spans, height, _silent=pl.Series(silent, dtype=pl.Boolean()), **columns)
+
+
+def genai_frame(
+    found: KeyColumns,
+    view: SpanView,
+    read: Callable[[int, AttributeReader], tuple[object, ...]],
+    more: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """`found.wide` (with at least `KEYS`) plus `exact`, `FACT_COLUMNS`, `_operation`, `_silent` (the per-span
+    reads stayed silent) and the `more` columns `read` gives after `JSON_COLUMNS` (`read` runs on every span of
+    `found.rows`; `json_values` first)."""
+    names = (*JSON_COLUMNS, *more)
+    per_span = per_span_columns(found.rows, read, names, found.wide.height)
+    spans = pl.concat([found.wide, per_span], how="horizontal").lazy()
     provider, provider_warns = first_text(*PROVIDER_KEYS)
     input_tokens, input_odd = first_integer(*INPUT_TOKEN_KEYS)
     output_tokens, output_odd = first_integer(*OUTPUT_TOKEN_KEYS)
-    with_events = view.events.filter(pl.col("name").str.starts_with("gen_ai."))["span_index"]
-    spans = keys.with_columns(
+    odd = [
+        text_warns(OPERATION),
+        text_warns(REQUEST_MODEL),
+        text_warns(RESPONSE_MODEL),
+        provider_warns,
+        input_odd,
+        output_odd,
+        text_warns(CONVERSATION),
+        ~pl.col("_silent").fill_null(True),
+    ]
+    if view.events.height:
+        with_events = view.events.filter(pl.col("name").str.starts_with("gen_ai."))["span_index"]
+        odd.append(pl.col("span_index").is_in(with_events.implode()))
+    spans = spans.with_columns(
         text(OPERATION).alias("_operation"),
         text(REQUEST_MODEL).alias("request_model"),
         text(RESPONSE_MODEL).alias("response_model"),
@@ -111,22 +198,10 @@ def genai_frame(view: SpanView, keys: pl.DataFrame) -> pl.DataFrame:
         input_tokens.alias("input_tokens"),
         output_tokens.alias("output_tokens"),
         text(CONVERSATION).alias("session_id"),
-        ~pl.any_horizontal(
-            text_warns(OPERATION),
-            text_warns(REQUEST_MODEL),
-            text_warns(RESPONSE_MODEL),
-            provider_warns,
-            input_odd,
-            output_odd,
-            text_warns(CONVERSATION),
-            pl.col("span_index").is_in(with_events.implode()),
-        ).alias("exact"),
+        ~pl.any_horizontal(*odd).alias("exact"),
     )
-    spans = _join(spans, _message_columns(view))
     retrieval = _OPERATION.eq_missing(RETRIEVAL_OPERATION)
     tool = _OPERATION.eq_missing(TOOL_OPERATION)
-    spans = _join(spans, _document_columns(view, spans.filter(retrieval)["span_index"]))
-    spans = _join(spans, _tool_columns(view, spans.filter(tool)["span_index"]))
     messages = pl.col("input_messages").is_not_null() | pl.col("output_messages").is_not_null()
     called_model = _OPERATION.is_in(sorted(LLM_OPERATIONS)).fill_null(False) | (
         _OPERATION.is_null() & ((pl.col("request_model") != "").fill_null(False) | messages)
@@ -141,61 +216,4 @@ def genai_frame(view: SpanView, keys: pl.DataFrame) -> pl.DataFrame:
         pl.when(retrieval).then(text(QUERY)).when(tool).then(pl.col("_tool_input")).alias("input_text"),
         pl.when(tool).then(pl.col("_tool_output")).alias("output_text"),
         (pl.col("exact") & ~(retrieval & text_warns(QUERY))).alias("exact"),
-    )
-
-
-def _join(spans: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
-    """`found`'s columns on the spans it read (its `_silent` folded into `exact`); null elsewhere."""
-    spans = spans.join(found, on="span_index", how="left", maintain_order="left")
-    return spans.with_columns((pl.col("exact") & pl.col("_silent").fill_null(True)).alias("exact")).drop(
-        "_silent"
-    )
-
-
-def _read_frame(spans: list[int], silent: list[bool], **columns: pl.Series) -> pl.DataFrame:
-    return pl.DataFrame(
-        [
-            pl.Series("span_index", spans, dtype=pl.Int32()),
-            pl.Series("_silent", silent, dtype=pl.Boolean()),
-            *(series.alias(name) for name, series in columns.items()),
-        ]
-    )
-
-
-def _message_columns(view: SpanView) -> pl.DataFrame:
-    """`input_messages` / `output_messages` of the spans with message attributes, by `_genai._messages`."""
-    rows = view.attributes.filter(pl.col("key").is_in(MESSAGE_KEYS))
-    spans, found, silent = read_spans(rows, lambda _, reader: _messages([], reader))
-    return _read_frame(
-        spans,
-        silent,
-        input_messages=message_lists([inputs for inputs, _ in found]),
-        output_messages=message_lists([outputs for _, outputs in found]),
-    )
-
-
-def _document_columns(view: SpanView, retrievals: pl.Series) -> pl.DataFrame:
-    """`retrieved` of the retrieval spans, by `_genai._documents`."""
-    rows = view.attributes.filter(
-        (pl.col("key") == DOCUMENTS) & pl.col("span_index").is_in(retrievals.implode())
-    )
-    spans, found, silent = read_spans(rows, lambda _, reader: _documents(reader))
-    return _read_frame(spans, silent, retrieved=passage_lists(found))
-
-
-def _tool_call(reader: AttributeReader) -> tuple[str | None, str | None]:
-    return _any_text(reader, TOOL_ARGUMENTS), _any_text(reader, TOOL_RESULT)
-
-
-def _tool_columns(view: SpanView, tools: pl.Series) -> pl.DataFrame:
-    """A tool span's arguments and result as text (`_tool_input`, `_tool_output`), by `_genai._any_text`."""
-    rows = view.attributes.filter(
-        pl.col("key").is_in([TOOL_ARGUMENTS, TOOL_RESULT]) & pl.col("span_index").is_in(tools.implode())
-    )
-    spans, found, silent = read_spans(rows, lambda _, reader: _tool_call(reader))
-    return _read_frame(
-        spans,
-        silent,
-        _tool_input=pl.Series([arguments for arguments, _ in found], dtype=pl.String()),
-        _tool_output=pl.Series([result for _, result in found], dtype=pl.String()),
-    )
+    ).drop("_silent")

@@ -43,9 +43,16 @@ from tracewatch.importers._column_values import (
     text_warns,
 )
 from tracewatch.importers._fact_frame import FACT_SCHEMA, SpanView
-from tracewatch.importers._genai import OPERATION
+from tracewatch.importers._genai import OPERATION, RETRIEVAL_OPERATION
+from tracewatch.importers._genai_columns import (
+    COUNT_KEYS,
+    JSON_KEYS,
+    QUERY,
+    genai_frame,
+    json_values,
+    python_text,
+)
 from tracewatch.importers._genai_columns import KEYS as GENAI_KEYS
-from tracewatch.importers._genai_columns import genai_frame
 from tracewatch.importers._messages import indexed_messages
 from tracewatch.importers._openllmetry import (
     _COMPLETION,
@@ -106,16 +113,50 @@ OUTPUT_SCHEMA = pl.Schema(
 
 def openllmetry_facts(view: SpanView) -> pl.DataFrame:
     """`read_openllmetry` for each span of `view` (OpenLLMetry spans): one row per `view.spans` row, in order."""
-    spans = genai_frame(view, key_columns(view, KEYS))
-    spans = _indexed(view, spans)
-    spans = _entities(view, spans)
-    spans = _associations(view, spans)
+    found = key_columns(
+        view,
+        KEYS,
+        rows_of=(*JSON_KEYS, ENTITY_INPUT, ENTITY_OUTPUT),
+        prefixes=(_PROMPT, _COMPLETION, ASSOCIATION),
+        counts=(*COUNT_KEYS, *TOTAL_TOKEN_KEYS),
+    )
+    spans = genai_frame(found, view, _json_and_entities(found.wide), more=("_entity_input", "_entity_output"))
+    if found.prefixed.height:
+        associated = found.prefixed["key"].str.starts_with(ASSOCIATION)
+        frame = spans.collect()
+        if not associated.all():
+            frame = _indexed(found.prefixed.filter(~associated), frame)
+        if associated.any():
+            frame = _association_columns(found.prefixed.filter(associated), frame)
+        spans = frame.lazy()
+    if "metadata" not in spans.collect_schema():
+        spans = spans.with_columns(
+            pl.lit(None, pl.String()).alias("metadata"),
+            pl.lit(None, pl.String()).alias("_user"),
+            pl.lit(None, pl.String()).alias("_session"),
+            pl.lit(False).alias("_user_odd"),
+            pl.lit(False).alias("_session_odd"),
+        )
     total, total_odd = first_integer(*TOTAL_TOKEN_KEYS)
     request_type, kind = text(REQUEST_TYPE), text(SPAN_KIND)
+    request_user, request_user_warns = first_text(*REQUEST_USER_KEYS)
     messages = pl.col("input_messages").is_not_null() | pl.col("output_messages").is_not_null()
+    user, session = pl.col("_user"), pl.col("_session")
+    user_empty = user.is_null() | (user == "")
+    session_open = pl.col("session_id").is_null()
     spans = spans.with_columns(
         total.alias("total_tokens"),
         text(WORKFLOW).alias("route"),
+        pl.when(pl.col("input_text") != "")
+        .then(pl.col("input_text"))
+        .otherwise(pl.col("_entity_input"))
+        .alias("input_text"),
+        pl.when(pl.col("output_text") != "")
+        .then(pl.col("output_text"))
+        .otherwise(pl.col("_entity_output"))
+        .alias("output_text"),
+        pl.when(user_empty).then(request_user).otherwise(user).alias("user_id"),
+        pl.when(session_open).then(session).otherwise(pl.col("session_id")).alias("session_id"),
         pl.when(request_type.is_not_null() & ~present(OPERATION))
         .then(
             pl.when(request_type.is_in(sorted(_LLM_REQUEST_TYPES)))
@@ -134,13 +175,34 @@ def openllmetry_facts(view: SpanView) -> pl.DataFrame:
                 text_warns(REQUEST_TYPE),
                 text_warns(SPAN_KIND),
                 *(present(key) for key in _STRUCTURED),
+                pl.col("_user_odd"),
+                session_open & pl.col("_session_odd"),
+                user_empty & request_user_warns,
             )
         ).alias("exact"),
     )
-    return spans.select(pl.col(name).cast(dtype) for name, dtype in OUTPUT_SCHEMA.items())
+    return spans.select(pl.col(name).cast(dtype) for name, dtype in OUTPUT_SCHEMA.items()).collect()
 
 
-def _join(spans: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+def _json_and_entities(wide: pl.DataFrame) -> Callable[[int, AttributeReader], tuple[object, ...]]:
+    """The per-span read: GenAI's JSON values (`json_values`), then a decorated function's input and output
+    (`_entity_text`) where GenAI left that text empty, as `read_openllmetry` reads them."""
+    operations = python_text(wide, OPERATION)
+    queries = python_text(wide, QUERY)
+
+    def read(row: int, reader: AttributeReader) -> tuple[object, ...]:
+        found = json_values(operations[row], reader)
+        given = queries[row] if operations[row] == RETRIEVAL_OPERATION else found[3]
+        return (
+            *found,
+            None if given else _entity_text(reader, ENTITY_INPUT, unwrap_arguments=True),
+            None if found[4] else _entity_text(reader, ENTITY_OUTPUT, unwrap_arguments=False),
+        )
+
+    return read
+
+
+def _joined(spans: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
     """`found`'s columns on the spans it names (its `_silent` folded into `exact`); null elsewhere."""
     spans = spans.join(found, on="span_index", how="left", maintain_order="left")
     return spans.with_columns((pl.col("exact") & pl.col("_silent").fill_null(True)).alias("exact")).drop(
@@ -148,10 +210,10 @@ def _join(spans: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _indexed(view: SpanView, spans: pl.DataFrame) -> pl.DataFrame:
-    """The legacy `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` messages where GenAI's are missing."""
+def _indexed(rows: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """The legacy `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` messages (`rows`) where GenAI's are
+    missing."""
     key = pl.col("key")
-    rows = view.attributes.filter(key.str.starts_with(_PROMPT) | key.str.starts_with(_COMPLETION))
     index = key.str.extract(r"^gen_ai\.(?:prompt|completion)\.([^.]*)")
     odd = rows.filter(index.str.contains(r"[^\x00-\x7F]"))["span_index"]
     wanted = spans.filter(pl.col("input_messages").is_null() | pl.col("output_messages").is_null())
@@ -190,39 +252,12 @@ def _indexed(view: SpanView, spans: pl.DataFrame) -> pl.DataFrame:
             message_lists([outputs for _, outputs in found]).alias("_indexed_outputs"),
         ]
     )
-    spans = _join(spans, found_frame)
+    spans = _joined(spans, found_frame)
     return spans.with_columns(
         pl.coalesce("input_messages", "_indexed_inputs").alias("input_messages"),
         pl.coalesce("output_messages", "_indexed_outputs").alias("output_messages"),
         (pl.col("exact") & ~pl.col("span_index").is_in(odd.implode())).alias("exact"),
     )
-
-
-def _entities(view: SpanView, spans: pl.DataFrame) -> pl.DataFrame:
-    """`input_text` / `output_text`: GenAI's when not empty, else the decorated function's (`_entity_text`)."""
-    for name, key, unwrap in (("input_text", ENTITY_INPUT, True), ("output_text", ENTITY_OUTPUT, False)):
-        empty = spans.filter(pl.col(name).is_null() | (pl.col(name) == ""))["span_index"]
-        rows = view.attributes.filter((pl.col("key") == key) & pl.col("span_index").is_in(empty.implode()))
-        found_spans, found, silent = read_spans(rows, _entity_reader(key, unwrap=unwrap))
-        found_frame = pl.DataFrame(
-            [
-                pl.Series("span_index", found_spans, dtype=pl.Int32()),
-                pl.Series("_silent", silent, dtype=pl.Boolean()),
-                pl.Series("_entity", found, dtype=pl.String()),
-            ]
-        )
-        spans = _join(spans, found_frame).with_columns(
-            pl.when(pl.col(name) != "").then(pl.col(name)).otherwise(pl.col("_entity")).alias(name)
-        )
-        spans = spans.drop("_entity")
-    return spans
-
-
-def _entity_reader(key: str, *, unwrap: bool) -> Callable[[int, AttributeReader], str | None]:
-    def read(_: int, reader: AttributeReader) -> str | None:
-        return _entity_text(reader, key, unwrap_arguments=unwrap)
-
-    return read
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -233,13 +268,12 @@ def _json_or_none(value: Any) -> str | None:
         return None
 
 
-def _associations(view: SpanView, spans: pl.DataFrame) -> pl.DataFrame:
-    """Association properties: `metadata`, and the user and session they name where nothing else did."""
+def _association_columns(rows: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFrame:
+    """Association properties (`rows`): `metadata`, and the user and session they name (`_user`, `_session`,
+    with `_user_odd` / `_session_odd`: a value whose `str()` the columns do not write)."""
     kind = pl.col("kind").fill_null(NO_VALUE)
-    rows = (
-        view.attributes.filter(pl.col("key").str.starts_with(ASSOCIATION))
-        .sort("span_index", "position")
-        .with_columns(pl.col("key").str.slice(len(ASSOCIATION)).alias("_name"), kind.alias("kind"))
+    rows = rows.sort("span_index", "position").with_columns(
+        pl.col("key").str.slice(len(ASSOCIATION)).alias("_name"), kind.alias("kind")
     )
     # orjson's text for the values polars writes alike; Python's for the others (floats, bytes, structures)
     simple = pl.col("kind").is_in(["string", "int", "bool", NO_VALUE])
@@ -286,22 +320,15 @@ def _associations(view: SpanView, spans: pl.DataFrame) -> pl.DataFrame:
         *(pl.col("_text").filter(name == n).first().alias(f"_text:{n}") for n in named),
         *(pl.col("_text_odd").filter(name == n).first().alias(f"_odd:{n}") for n in named),
     )
-    spans = _join(spans, found)
+    spans = _joined(spans, found)
     user, user_odd = _first_present(_USER_KEYS)
     session, session_odd = _first_present(_SESSION_KEYS)
-    request_user, request_user_warns = first_text(*REQUEST_USER_KEYS)
-    user_empty = user.is_null() | (user == "")
-    session_open = pl.col("session_id").is_null()
     return spans.with_columns(
         pl.col("_metadata").alias("metadata"),
-        pl.when(user_empty).then(request_user).otherwise(user).alias("user_id"),
-        pl.when(session_open).then(session).otherwise(pl.col("session_id")).alias("session_id"),
-        (
-            pl.col("exact")
-            & ~user_odd.fill_null(False)
-            & ~(session_open & session_odd.fill_null(False))
-            & ~(user_empty & request_user_warns)
-        ).alias("exact"),
+        user.alias("_user"),
+        session.alias("_session"),
+        user_odd.fill_null(False).alias("_user_odd"),
+        session_odd.fill_null(False).alias("_session_odd"),
     )
 
 
