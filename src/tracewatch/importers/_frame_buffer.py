@@ -21,7 +21,7 @@ import polars as pl
 from tracewatch.importers._fact_frame import FRAME_SCHEMA, facts_from_frame, python_frame
 from tracewatch.importers._facts_json import facts_from_json, facts_to_json
 from tracewatch.importers._spans import SpanFacts
-from tracewatch.importers._trace_buffer import PENDING_FORMAT, PENDING_SCHEMA
+from tracewatch.importers._trace_buffer import PENDING_FORMAT, PENDING_SCHEMA, ReleasedTrace
 
 _UTC = pl.Datetime("us", "UTC")
 TRACE_STATE_SCHEMA = pl.Schema(
@@ -53,6 +53,19 @@ class ReleasedFrame:
         """One released trace's span facts, in arrival order (for the Python paths)."""
         rows = self.spans.filter(pl.col("trace_id") == trace_id)
         return facts_from_frame(rows, self.read)
+
+    def released_traces(self) -> list[ReleasedTrace]:
+        """The traces as `TraceBuffer.release` gives them: each with its facts, in release order."""
+        facts = facts_from_frame(self.spans, self.read)
+        out, start = [], 0
+        for row in self.traces.iter_rows():
+            trace_id = row[0]
+            end = start
+            while end < len(facts) and facts[end].trace_id == trace_id:
+                end += 1
+            out.append(ReleasedTrace(trace_id, facts[start:end], *row[1:]))
+            start = end
+        return out
 
 
 @dataclass

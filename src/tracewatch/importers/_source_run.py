@@ -12,9 +12,10 @@ import polars as pl
 
 from tracewatch.hashing import key64
 from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
-from tracewatch.importers._columnar_facts import DIALECT_READERS, columnar_facts
+from tracewatch.importers._columnar_facts import DIALECT_READERS, ObjectFacts, columnar_facts
 from tracewatch.importers._exports import FeedbackEvent
-from tracewatch.importers._fact_frame import facts_from_frame
+from tracewatch.importers._fact_frame import FRAME_SCHEMA, python_frame
+from tracewatch.importers._frame_buffer import FrameBuffer
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
 from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
 from tracewatch.importers._quarantine import QuarantineRecord, existing_keys, write_records
@@ -25,7 +26,7 @@ from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._sources import SourceConfig
 from tracewatch.importers._span_columns import SpanColumns
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
-from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
+from tracewatch.importers._trace_buffer import ReleasedTrace
 from tracewatch.ingest import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
 from tracewatch.runs import utc_now
 from tracewatch.settings import Settings
@@ -87,7 +88,7 @@ class SourceRun:
             self._forget(reimport)
         reader = reader_for(self.source)
         pending = self.store.read_parquet(self.pending_key) if self.store.exists(self.pending_key) else None
-        buffer = TraceBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
+        buffer = FrameBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
         buffer.remember_released(self.released)
         self.quarantined = existing_keys(self.store, self.source.name)
         # Spans, facts and rows are millions of small objects that form no reference cycles (refcounting frees
@@ -106,7 +107,7 @@ class SourceRun:
                 workers=self.workers,
             ):
                 self._read_object(read, buffer)
-            self._assemble(buffer.release(self.now))
+            self._assemble(buffer.release(self.now).released_traces())
             self._write_rows()
         self._quarantine_traces()
         self._unjoined_events()
@@ -116,7 +117,7 @@ class SourceRun:
         self._save_released()
         return self.outcome
 
-    def _read_object(self, read: ObjectRead, buffer: TraceBuffer) -> None:
+    def _read_object(self, read: ObjectRead, buffer: FrameBuffer) -> None:
         obj, content = read.obj, read.content
         self._account(obj, content)
         # A score that states no time was given by the time its export run was uploaded, at the latest.
@@ -130,27 +131,44 @@ class SourceRun:
             self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
         if not (read.items or content.facts or content.columns):
             return  # a log object's time is not its spans': it must not move the grace clock
-        facts = [*content.facts]
-        done = 0
-        for position, columns in content.columns:  # requests decoded as columns, in their place
-            facts += [self._fact(item) for item in read.items[done:position]]
-            facts += self._column_facts(columns)
-            done = position
-        facts += [self._fact(item) for item in read.items[done:]]
+        frame, read_here = self._object_frame(read)
         # Traces quiet for the grace window before this upload are whole: its spans of them are late,
         # whether or not another object happened to come in between.
-        self._assemble(buffer.release(obj.uploaded))
-        buffer.add(facts, uploaded=obj.uploaded, home=obj.info.key)
-        self._assemble(buffer.release(obj.uploaded))
+        self._assemble(buffer.release(obj.uploaded).released_traces())
+        buffer.add(frame, read_here, uploaded=obj.uploaded, home=obj.info.key)
+        self._assemble(buffer.release(obj.uploaded).released_traces())
+        buffer.compact()
         if len(self.rows) >= ROWS_PER_FILE:
             self._write_rows()
 
     # ---- spans to facts to rows ----------------------------------------------------------------------------
 
+    def _object_frame(self, read: ObjectRead) -> tuple[pl.DataFrame, list[SpanFacts]]:
+        """One object's span facts as `FRAME_SCHEMA` rows in document order, and the facts read in Python
+        (vendor exports' facts, spans today's decoders read, spans the columnar readers left to Python)."""
+        frames: list[pl.DataFrame] = []
+        read_here: list[SpanFacts] = []
+
+        def python(facts: list[SpanFacts]) -> None:
+            if facts:
+                frames.append(python_frame(facts, len(read_here)))
+                read_here.extend(facts)
+
+        python(read.content.facts)
+        done = 0
+        for position, columns in read.content.columns:  # requests decoded as columns, in their place
+            python([self._fact(item) for item in read.items[done:position]])
+            found = self._column_facts(columns)
+            frames.append(found.frame.with_columns(pl.col("python_index") + len(read_here)))
+            read_here.extend(found.read)
+            done = position
+        python([self._fact(item) for item in read.items[done:]])
+        return pl.concat(frames) if frames else pl.DataFrame(schema=FRAME_SCHEMA), read_here
+
     def _fact(self, item: Span | SpanFacts) -> SpanFacts:
         return item if isinstance(item, SpanFacts) else self._facts_of(item)
 
-    def _column_facts(self, columns: SpanColumns) -> list[SpanFacts]:
+    def _column_facts(self, columns: SpanColumns) -> ObjectFacts:
         """The facts of one request's spans, read in columns (`_columnar_facts`), with the log records
         waiting for them joined."""
         joined: dict[int, list[SpanEvent]] = {}
@@ -165,10 +183,9 @@ class SourceRun:
                 waiting = self.events.pop((trace_id, span_id), None)  # a re-sent span's copy finds none
                 if waiting:
                     joined[row] = [event for _, event in waiting]
-        found = columnar_facts(
+        return columnar_facts(
             columns, readers=DIALECT_READERS, joined=joined, from_attribute=self.source.project.from_attribute
         )
-        return facts_from_frame(found.frame, found.read)
 
     def _facts_of(self, span: Span) -> SpanFacts:
         joined = self.events.pop((span.trace_id, span.span_id), None)
