@@ -233,6 +233,15 @@ GENAI_CASES: list[tuple[str, dict[str, Any], bool]] = [
         _EXACT,
     ),
     ("a tool result in plain text", {**_TOOL, "gen_ai.tool.call.result": "done"}, _FALLBACK),
+    (
+        "plain-text arguments",
+        {**_TOOL, "gen_ai.tool.call.arguments": "q", "gen_ai.tool.call.result": "1"},
+        _FALLBACK,
+    ),
+    ("a result that starts like JSON", {**_TOOL, "gen_ai.tool.call.result": "tomorrow"}, _FALLBACK),
+    ("a result of JSON after whitespace", {**_TOOL, "gen_ai.tool.call.result": ' \t\n\r"x"'}, _EXACT),
+    ("an empty result", {**_TOOL, "gen_ai.tool.call.result": ""}, _FALLBACK),
+    ("a result after other whitespace", {**_TOOL, "gen_ai.tool.call.result": "\u00a0{}"}, _FALLBACK),
     ("structured tool arguments", {**_TOOL, "gen_ai.tool.call.arguments": {"q": b"x", "n": 1}}, _EXACT),
     (
         "a tool result of null",
@@ -347,6 +356,12 @@ OPENLLMETRY_CASES: list[tuple[str, dict[str, Any], bool]] = [
         _EXACT,
     ),
     ("an output in plain text", {**_TL, "traceloop.entity.output": "answer"}, _FALLBACK),
+    ("an output of JSON after whitespace", {**_TL, "traceloop.entity.output": "\n[1]"}, _EXACT),
+    (
+        "an empty tool result, then the output",
+        {**_TOOL, "gen_ai.tool.call.result": '""', "traceloop.entity.output": "a"},
+        _FALLBACK,
+    ),
     ("a structured output", {**_TL, "traceloop.entity.output": {"a": [1, None]}}, _EXACT),
     (
         "a tool's result before the function's",
