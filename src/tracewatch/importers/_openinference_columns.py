@@ -569,14 +569,18 @@ def _documents(rows: _Rows, groups: _Groups) -> tuple[pa.Array, np.ndarray]:
 
 
 def _project(view: SpanView) -> pa.Array:
-    """`openinference.project.name` of each span's resource when it is non-empty text (else it is not read)."""
-    named = view.resources.filter(
-        (pl.col("key") == PROJECT) & (pl.col("kind") == "string") & (pl.col("string_value") != "")
-    )
+    """`openinference.project.name` of each span's resource when it is non-empty text (else it is not read).
+    An object has a few resources of a few attributes each: plain Python over them beats any frame call."""
+    r = view.resources
+    columns = (r[name].to_list() for name in ("resource_index", "key", "kind", "string_value"))
+    found = {
+        index: text
+        for index, key, kind, text in zip(*columns, strict=True)
+        if key == PROJECT and kind == "string" and text
+    }
     resources = view.spans["resource_index"].to_numpy()
-    if not named.height:
+    if not found:
         return pa.nulls(resources.size, pa.large_string())
-    found = dict(zip(named["resource_index"].to_list(), named["string_value"].to_list(), strict=True))
     size = max(int(resources.max()), *found) + 1
     return pa.array([found.get(i) for i in range(size)], pa.large_string()).take(pa.array(resources))
 
