@@ -1,7 +1,8 @@
 """Attribute values by key for the columnar dialect readers: what `AttributeReader` gives a span, as columns.
 
 A columnar reader (issue 19; the contract is `_fact_frame`'s) reads a few known keys of every span. `key_columns`
-puts them side by side, one row per span, and the expressions here say what `AttributeReader.text` /
+puts them side by side, one row per span (each key's values gathered into place by index: a pivot cost more
+than the rest of a reader), and the expressions here say what `AttributeReader.text` /
 `integer` would return for each and whether it would warn (then the reader marks the span not exact and today's
 Python reads it). Values no expression can reproduce exactly (JSON text, messages, documents) are read by
 today's own functions, one call per span that has them: `read_spans` hands each span's values, decoded exactly as

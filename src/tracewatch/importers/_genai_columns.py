@@ -6,12 +6,15 @@ issue 19; the contract is `_fact_frame`'s).
 the keys' columns (`_column_values`). JSON values are read by today's own functions, one call per span that has
 them, because only they say exactly what orjson and the message rules make of a text: the messages
 (`gen_ai.system_instructions`, `gen_ai.input.messages`, `gen_ai.output.messages`: `_genai._messages`), a
-retrieval's documents (`_genai._documents`) and a tool call's arguments and result (`_genai._any_text`).
+retrieval's documents (`_genai._documents`) and a tool call's arguments and result (`_genai._any_text`), in
+one pass over the spans that have any (`per_span_columns`); the expressions are one lazy plan, collected once.
 
 A span is not exact (left to `read_span`) when today's reader would warn about it (a value of another type than
 the key's, JSON that does not parse, a message without a role, ...), when a token count is not an int (today
 converts integral floats and numeric strings; the columns do not), or when it has `gen_ai.*` events (content
-as events is read in Python for now). The values of a row that is not exact mean nothing.
+as events is read in Python for now). A tool call whose arguments or result cannot start a JSON value (plain
+text) is not read at all: today's reader warns about it (see `cannot_be_json`). The values of a row that is not
+exact mean nothing.
 """
 
 from __future__ import annotations
@@ -185,9 +188,9 @@ def genai_frame(
     read: Callable[[int, AttributeReader], tuple[object, ...]],
     more: Sequence[str] = (),
 ) -> pl.LazyFrame:
-    """`found.wide` (with at least `KEYS`) plus `exact`, `FACT_COLUMNS`, `_operation`, `_silent` (the per-span
-    reads stayed silent) and the `more` columns `read` gives after `JSON_COLUMNS` (`read` runs on every span of
-    `found.rows`; `json_values` first)."""
+    """`found.wide` (with at least `KEYS`) plus `exact`, `FACT_COLUMNS`, `_operation` and the `more` columns
+    `read` gives after `JSON_COLUMNS` (`read` runs once on every span of `found.rows`, `json_values` first; a
+    span whose reader warned is not exact), as a lazy plan the caller extends and collects once."""
     names = (*JSON_COLUMNS, *more)
     per_span = per_span_columns(found.rows, read, names, found.wide.height)
     spans = pl.concat([found.wide, per_span], how="horizontal").lazy()

@@ -7,17 +7,18 @@ once) and Traceloop's names fill what they left unknown: total tokens, the workf
 type and span kind for the role, and the association properties (`traceloop.association.properties.*`) as
 metadata (compact JSON in attribute order, strings escaped as orjson does), user and session, all expressions.
 Today's own functions read what only they can say exactly, one call per span that needs it: a decorated
-function's input and output (`_openllmetry._entity_text`, only where the GenAI reading left the text empty), the
-legacy `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` messages (`AttributeReader.indexed` and
-`indexed_messages`, only where the GenAI messages are missing), and association values that are not a string,
-an int, a bool or empty (`orjson.dumps`).
+function's input and output (`_openllmetry._entity_text`, only where the GenAI reading left the text empty; in
+the same per-span pass as GenAI's JSON values), the legacy `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*`
+messages (`AttributeReader.indexed` and `indexed_messages`, only where the GenAI messages are missing), and
+association values that are not a string, an int, a bool or empty (`orjson.dumps`).
 
 A span is not exact (left to `read_span`) for the GenAI reasons (`_genai_columns`), when today's reader would
 warn (a value of another type than the key's, JSON that does not parse, a message without a role, ...), when a
 count is not an int, when it holds a structured `gen_ai.prompt` / `gen_ai.completion` value, when a prompt or
 completion index is not ASCII (today's `int()` may raise on it), when an association value could not be
 written as metadata (bytes), or when the user or session an association property names is a float, bytes or a
-structure (today's `str()` of it). The values of a row that is not exact mean nothing.
+structure (today's `str()` of it). A function output that cannot start a JSON value (plain text) is not read
+when it would be: today's reader warns about it. The values of a row that is not exact mean nothing.
 """
 
 from __future__ import annotations

@@ -24,12 +24,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 from tests.support.fact_columns import bench_requests, columns_of, fixture_names, fixture_request
 from tests.support.otlp_requests import key_values, span_message, trace_request
 from tracewatch.importers._attrs import AttributeReader
+from tracewatch.importers._column_values import json_string
 from tracewatch.importers._dialects import detect_dialect
 from tracewatch.importers._fact_frame import facts_to_frame, span_view
 from tracewatch.importers._genai import read_genai
 from tracewatch.importers._genai_columns import FACT_COLUMNS as GENAI_COLUMNS
 from tracewatch.importers._genai_columns import OUTPUT_SCHEMA as GENAI_SCHEMA
-from tracewatch.importers._genai_columns import genai_facts
+from tracewatch.importers._genai_columns import cannot_be_json, genai_facts
 from tracewatch.importers._openllmetry import read_openllmetry
 from tracewatch.importers._openllmetry_columns import FACT_COLUMNS as OPENLLMETRY_COLUMNS
 from tracewatch.importers._openllmetry_columns import OUTPUT_SCHEMA as OPENLLMETRY_SCHEMA
@@ -113,7 +114,7 @@ def test_the_real_instrumentations_spans_are_all_exact(name: str) -> None:
 
 def test_the_benchmarks_spans_are_exact_unless_today_warns() -> None:
     counts = {"genai": [0, 0], "openllmetry": [0, 0]}
-    for request in bench_requests(150):
+    for request in bench_requests(100):
         cols = columns_of(request)
         spans = spans_from_columns(cols)
         for dialect in _READERS:
@@ -542,7 +543,7 @@ def _random_request(
     return trace_request(*spans)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_SPEC, min_size=1, max_size=4))
 def test_random_spans_are_exact_or_fall_back(
     specs: list[tuple[dict[str, Any], list[str], dict[str, Any]]],
@@ -551,3 +552,18 @@ def test_random_spans_are_exact_or_fall_back(
     for dialect in _READERS:
         for exact, _ in _check(cols, dialect):
             event(f"{dialect}: {'exact' if exact else 'falls back'}")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text() | st.sampled_from(['"\\u2028"', "\x00\x1f\x7f", 'é"\\/']))
+def test_json_strings_are_written_as_orjson_writes_them(value: str) -> None:
+    written = pl.DataFrame({"v": [value]}).select(json_string(pl.col("v"))).to_series().item()
+    assert written == orjson.dumps(value).decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=8) | st.sampled_from([" 1", "\t[", "\r\n{}", "\u00a01", "nul", "-", "", "\ufeff[]"]))
+def test_text_said_not_to_be_json_never_decodes(value: str) -> None:
+    if cannot_be_json(value):
+        with pytest.raises(orjson.JSONDecodeError):
+            orjson.loads(value)
