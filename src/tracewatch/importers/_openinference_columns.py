@@ -249,10 +249,8 @@ def _rows(view: SpanView) -> tuple[_Rows, np.ndarray]:
 
 def _nonempty(texts: pa.Array) -> np.ndarray:
     """`bool(text)` of each text (False for null)."""
-    found: np.ndarray = pc.fill_null(pc.greater(pc.binary_length(texts), 0), False).to_numpy(
-        zero_copy_only=False
-    )
-    return found
+    with np.errstate(invalid="ignore"):  # a null length comes as NaN, which is not > 0
+        return np.asarray(pc.binary_length(texts).to_numpy(zero_copy_only=False) > 0)
 
 
 def _first(*choices: tuple[pa.Array, np.ndarray], otherwise: pa.Array) -> pa.Array:
@@ -342,11 +340,9 @@ def _distinct(values: pa.Array, read: Callable[[str], Any]) -> tuple[list[Any], 
 
 def _roles(kind_texts: pa.Array) -> pa.Array:
     """`role` from the span kind, upper-cased by Python's own `str.upper` once per distinct kind."""
-    results, at = _distinct(
-        kind_texts, lambda kind: {"LLM": "llm", "RETRIEVER": "retriever"}.get(kind.upper())
-    )
-    roles = pa.array([*results, None], pa.large_string()).take(pa.array(at))
-    return pc.fill_null(roles, "other")
+    roles = {"LLM": "llm", "RETRIEVER": "retriever"}
+    results, at = _distinct(kind_texts, lambda kind: roles.get(kind.upper(), "other"))
+    return pa.array([*results, "other"], pa.large_string()).take(pa.array(at))
 
 
 def _invoked(raw: str) -> tuple[str | None, bool]:
@@ -481,16 +477,16 @@ def _messages(
     mine = groups.prefix == side
     role_rows, content_rows = groups.rows[ROLE][mine], groups.rows[CONTENT][mine]
     owners = groups.span[mine]
-    roles, contents = rows.texts(role_rows), rows.texts(content_rows)
+    roles, contents = rows.texts(role_rows), pc.fill_null(rows.texts(content_rows), "")
     content_kind = rows.kind[content_rows]
-    starts = pc.fill_null(pc.starts_with(contents, "[{"), False).to_numpy(zero_copy_only=False)
+    starts = pc.starts_with(contents, "[{").to_numpy(zero_copy_only=False)
     plain = (
         (rows.kind[role_rows] == STRING)
         & _nonempty(roles)
         & ((content_kind == ABSENT) | (content_kind == EMPTY) | ((content_kind == STRING) & ~starts))
         & (groups.others[mine] == 0)
     )
-    column = _lists(_struct(role=roles, content=pc.fill_null(contents, "")), owners, n)
+    column = _lists(_struct(role=roles, content=contents), owners, n)
     odd = np.bincount(owners[~plain], minlength=n)[:n] > 0
     if odd.any():
         column, bad = _python_messages(rows, side, odd, column)
