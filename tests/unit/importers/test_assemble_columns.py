@@ -87,7 +87,7 @@ def assert_as_today(
         return assemble_trace(facts, **kwargs)
 
     monkeypatch.setattr(_assemble_columns, "assemble_trace", spy)
-    got = assemble_columns(frame, read, pricer=pricer, incomplete=incomplete, sources=sources)
+    got = assemble_columns(frame, read, pricer=pricer, incomplete=incomplete, sources=sources, columns_from=0)
     monkeypatch.undo()
 
     by_trace = {r[0]: dict(zip(sources.columns[1:], r[1:], strict=True)) for r in sources.rows()}
@@ -138,7 +138,9 @@ def test_rows_come_in_the_order_of_each_traces_first_row(monkeypatch: pytest.Mon
     shuffled = facts[1::2] + facts[::2]
     frame = frame_of(shuffled)
     assert assert_as_today(frame, monkeypatch=monkeypatch) == set()
-    got = assemble_columns(frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
+    got = assemble_columns(
+        frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame), columns_from=0
+    )
     assert got.rows["trace_id"].to_list() == list(dict.fromkeys(f.trace_id for f in shuffled))
 
 
@@ -588,3 +590,26 @@ def test_an_empty_frame_and_reordered_columns(monkeypatch: pytest.MonkeyPatch) -
     expected = assemble_columns(frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
     again = assemble_columns(reordered, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame))
     assert again.rows.equals(expected.rows)
+
+
+def test_a_small_batch_goes_to_todays_code_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = [f for request in bench_requests(12) for f in read_today(columns_of(request))]
+    frame = frame_of(facts)
+    left: list[str] = []
+
+    def spy(facts: Sequence[SpanFacts], **kwargs: Any) -> Any:
+        left.append(facts[0].trace_id)
+        return assemble_trace(facts, **kwargs)
+
+    monkeypatch.setattr(_assemble_columns, "assemble_trace", spy)
+    small = assemble_columns(
+        frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame), columns_from=13
+    )
+    assert len(left) == 12
+    left.clear()
+    large = assemble_columns(
+        frame, [], pricer=None, incomplete=FLAGGED, sources=sources_of(frame), columns_from=12
+    )
+    assert left == []
+    assert small.rows.equals(large.rows)
+    assert small.outcomes.equals(large.outcomes)
