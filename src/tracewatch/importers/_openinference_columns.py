@@ -318,7 +318,7 @@ def _numbers(rows: _Rows, table: np.ndarray, kinds: np.ndarray) -> tuple[dict[st
     known: list[np.ndarray] = []
     for i in range(3, 6):
         k = kind[i]
-        small = (k == INT) & (np.abs(ints[i]) <= _EXACT_INT_FLOAT)
+        small = (k == INT) & (ints[i] >= -_EXACT_INT_FLOAT) & (ints[i] <= _EXACT_INT_FLOAT)
         costs.append(np.where(k == INT, ints[i].astype(np.float64), doubles[i]))
         known.append((k == DOUBLE) | small)
         bad |= ~((k == ABSENT) | (k == DOUBLE) | small)
@@ -542,7 +542,7 @@ def _documents(rows: _Rows, groups: _Groups) -> tuple[pa.Array, np.ndarray]:
     owners = groups.span[mine]
     id_kind, text_kind, score_kind = rows.kind[id_rows], rows.kind[text_rows], rows.kind[score_rows]
     score_ints = rows.ints[score_rows]
-    small = (score_kind == INT) & (np.abs(score_ints) <= _EXACT_INT_FLOAT)
+    small = (score_kind == INT) & (score_ints >= -_EXACT_INT_FLOAT) & (score_ints <= _EXACT_INT_FLOAT)
     ok = (
         np.isin(id_kind, (STRING, INT, EMPTY, ABSENT))
         & np.isin(text_kind, (STRING, EMPTY, ABSENT))

@@ -328,6 +328,7 @@ FALLBACK: dict[str, dict[str, Any] | list[tuple[str, Any]]] = {
     "a count that is a bool": {_KIND: "LLM", "llm.token_count.completion": True},
     "a count beyond int64 as a float": {_KIND: "LLM", "llm.token_count.completion": 1e19},
     "a cost as text": {_KIND: "LLM", "llm.cost.total": "0.5"},
+    "a cost that is the least int64": {_KIND: "LLM", "llm.cost.total": -(2**63)},
     "a cost int beyond 2**53": {_KIND: "LLM", "llm.cost.prompt": 2**53 + 1, "llm.cost.completion": 1.0},
     "a cost that is a bool": {_KIND: "LLM", "llm.cost.completion": False},
     "invocation parameters that are not JSON, asked": {
