@@ -123,15 +123,15 @@ def openllmetry_facts(view: SpanView) -> pl.DataFrame:
         counts=(*COUNT_KEYS, *TOTAL_TOKEN_KEYS),
     )
     spans = genai_frame(found, view, _json_and_entities(found.wide), more=("_entity_input", "_entity_output"))
+    associated = found.prefixed["key"].str.starts_with(ASSOCIATION)
     if found.prefixed.height:
-        associated = found.prefixed["key"].str.starts_with(ASSOCIATION)
         frame = spans.collect()
         if not associated.all():
             frame = _indexed(found.prefixed.filter(~associated), frame)
         if associated.any():
             frame = _association_columns(found.prefixed.filter(associated), frame)
         spans = frame.lazy()
-    if "metadata" not in spans.collect_schema():
+    if not found.prefixed.height or not associated.any():
         spans = spans.with_columns(
             pl.lit(None, pl.String()).alias("metadata"),
             pl.lit(None, pl.String()).alias("_user"),
