@@ -4,10 +4,17 @@ the common shape done by polars expressions and every other trace by `assemble_t
 Exactness by fallback: a trace is assembled in columns only when it has the simple shape whose every rule the
 expressions in `_assemble_simple` reproduce (one parentless span, no duplicate span ids, every parent present and
 starting strictly earlier in start order, every span timed, the root not ending before it starts, at least one
-LLM span, counts within 2**40, every fact mapped in columns, span metadata that is a JSON object); everything
-else (rejections, rootless traces, duplicates, clock skew, cycles, spans read in Python, odd prices) goes through
-`facts_from_frame` and today's `assemble_trace`, so it is today's result by construction. The two parts are put
-back in the order of each trace's first row, as `group_by_trace` gives them.
+LLM span, counts within 2**40, no null dialect or log count, every fact mapped in columns, span metadata that
+is a JSON object with any `import_warnings` key written plainly, a pricer that answers a float or None); every
+other trace (rejections, rootless traces, duplicates, clock skew, cycles, spans read in Python, odd prices) goes
+through `facts_from_frame` and today's `assemble_trace`, so it is today's result by construction, and so does a
+batch too small for the columns to pay (`COLUMNS_FROM_TRACES`). The two parts are put back in the order of each
+trace's first row, as `group_by_trace` gives them.
+
+Measured with `python -m bench.assemble_columns` at b08b6cd (the benchmark's 100,000 spans, load average 4-5
+on 2 cores, one polars thread): 12.2 CPU s a million spans in batches of 1,000 traces, 8.0 in batches of 5,000,
+against 18.5-19.0 for today's `assemble_frame` on the same facts. The per-trace metadata dict and its orjson dump
+are the largest part left in Python.
 """
 
 from __future__ import annotations
