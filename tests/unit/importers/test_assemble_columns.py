@@ -20,7 +20,7 @@ from tests.support.fact_columns import bench_requests, columns_of, fixture_names
 from tracewatch.importers import _assemble_columns
 from tracewatch.importers._assemble import IncompletePolicy, assemble_trace, group_by_trace
 from tracewatch.importers._assemble_columns import assemble_columns
-from tracewatch.importers._fact_frame import facts_from_frame, facts_to_frame
+from tracewatch.importers._fact_frame import facts_from_frame, facts_to_frame, python_frame
 from tracewatch.importers._llm_calls import Pricer
 from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._spans import ChatMessage, FeedbackValue, Passage, SpanFacts
@@ -613,3 +613,12 @@ def test_a_small_batch_goes_to_todays_code_whole(monkeypatch: pytest.MonkeyPatch
     assert left == []
     assert small.rows.equals(large.rows)
     assert small.outcomes.equals(large.outcomes)
+
+
+def test_python_frame_rows_send_their_trace_to_todays_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = [f for request in bench_requests(6) for f in read_today(columns_of(request))]
+    odd = [i for i, f in enumerate(facts) if f.trace_id == facts[0].trace_id]
+    read = [dataclasses.replace(facts[i], metadata={"raw": b"\x00\x01"}) for i in odd]
+    rows = python_frame(read)
+    frame = pl.concat([frame_of([f for i, f in enumerate(facts) if i not in odd]), rows])
+    assert assert_as_today(frame, read, monkeypatch=monkeypatch) == {facts[0].trace_id}
