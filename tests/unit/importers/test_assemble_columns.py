@@ -15,8 +15,10 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.support.fact_columns import bench_requests, columns_of, fixture_names, fixture_request, read_today
+from tests.unit.importers.test_otlp_proto_columns import _RESOURCE, _request
 from tracewatch.importers import _assemble_columns
 from tracewatch.importers._assemble import IncompletePolicy, assemble_trace, group_by_trace
 from tracewatch.importers._assemble_columns import assemble_columns
@@ -622,3 +624,15 @@ def test_python_frame_rows_send_their_trace_to_todays_code(monkeypatch: pytest.M
     rows = python_frame(read)
     frame = pl.concat([frame_of([f for i, f in enumerate(facts) if i not in odd]), rows])
     assert assert_as_today(frame, read, monkeypatch=monkeypatch) == {facts[0].trace_id}
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RESOURCE, max_size=3))
+def test_random_requests_equal_today(resources: list[Any]) -> None:
+    facts = read_today(columns_of(ExportTraceServiceRequest.FromString(_request(resources))))
+    try:
+        frame, read = frame_of(facts), []
+    except (ValueError, TypeError, OverflowError, pl.exceptions.PolarsError):
+        frame, read = python_frame(facts), facts  # values a frame cannot hold: every trace by today's code
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        assert_as_today(frame, read, monkeypatch=monkeypatch)
