@@ -20,9 +20,12 @@ import polars as pl
 
 from tracewatch.importers._app_attributes import PREFIX as APP_PREFIX
 from tracewatch.importers._dialects import OPENLLMETRY_MARKERS, PROJECT_SOURCE
-from tracewatch.importers._fact_frame import FACT_SCHEMA, FRAME_SCHEMA, SpanView, python_frame, span_view
+from tracewatch.importers._fact_frame import FACT_SCHEMA, FRAME_SCHEMA, SpanView, read_rows, span_view
+from tracewatch.importers._genai_columns import genai_facts
 from tracewatch.importers._object_reads import span_facts
 from tracewatch.importers._openinference import SPAN_KIND
+from tracewatch.importers._openinference_columns import openinference_facts
+from tracewatch.importers._openllmetry_columns import openllmetry_facts
 from tracewatch.importers._otlp_decoded import STATUS_BY_CODE
 from tracewatch.importers._span_columns import SpanColumns, spans_from_columns, subset_columns
 from tracewatch.importers._spans import SpanEvent, SpanFacts
@@ -30,7 +33,11 @@ from tracewatch.importers._spans import SpanEvent, SpanFacts
 DialectReader = Callable[[SpanView], pl.DataFrame]
 """A dialect's columnar reader: one row per span of the view, `span_index`, `exact` and the facts it sets."""
 
-DIALECT_READERS: dict[str, DialectReader] = {}
+DIALECT_READERS: dict[str, DialectReader] = {
+    "genai": genai_facts,
+    "openinference": openinference_facts,
+    "openllmetry": openllmetry_facts,
+}
 """The columnar reader of each dialect; a dialect without one is read by today's readers."""
 
 _SPAN_KIND_SERVER = 2
@@ -270,7 +277,8 @@ def columnar_facts(
             span_facts(span, (joined or {}).get(int(row)), from_attribute)
             for row, span in zip(python_rows.tolist(), subset, strict=True)
         ]
-        python = python_frame(read).with_columns(pl.Series("span_index", python_rows, dtype=pl.Int32()))
+        python, read = read_rows(read)
+        python = python.with_columns(pl.Series("span_index", python_rows, dtype=pl.Int32()))
         columnar = pl.concat([columnar, python.select(columnar.columns)])
     frame = columnar.sort("span_index").drop("span_index")
     assert frame.schema == FRAME_SCHEMA, frame.schema

@@ -131,6 +131,38 @@ def python_frame(facts: Sequence[SpanFacts], offset: int = 0) -> pl.DataFrame:
     )
 
 
+def read_rows(facts: Sequence[SpanFacts], offset: int = 0) -> tuple[pl.DataFrame, list[SpanFacts]]:
+    """Rows (`FRAME_SCHEMA`, in `facts`' order) for facts read in Python, and the facts they still point at.
+
+    A fact that survives the trip through a frame exactly (`facts_from_frame` gives it back, but for
+    `attributes_used`) becomes a full row, as if mapped in columns, so its trace can still be assembled in
+    columns; the others (a count beyond int64, metadata values JSON does not give back as they were) get a
+    `python_frame` row pointing at `offset` + their place in the returned list."""
+    if not facts:
+        return python_frame(facts, offset), []
+    try:
+        full = facts_to_frame(facts)
+        back = facts_from_frame(full)
+    except (ValueError, TypeError, OverflowError, orjson.JSONDecodeError, pl.exceptions.PolarsError):
+        return python_frame(facts, offset), list(facts)
+    same = []
+    for fact, copy in zip(facts, back, strict=True):
+        copy.attributes_used = fact.attributes_used
+        same.append(copy == fact)
+    if all(same):
+        return full.with_columns(pl.lit(None, pl.Int32()).alias("python_index")), []
+    kept = [fact for fact, ok in zip(facts, same, strict=True) if not ok]
+    python = python_frame(kept, offset)
+    where = pl.Series("_at", [i for i, ok in enumerate(same) if not ok], dtype=pl.Int64())
+    exact = (
+        full.with_row_index("_at")
+        .filter(pl.Series(same))
+        .with_columns(pl.col("_at").cast(pl.Int64()), pl.lit(None, pl.Int32()).alias("python_index"))
+    )
+    rows = pl.concat([exact, python.with_columns(where)], how="diagonal").sort("_at").drop("_at")
+    return rows.select(FRAME_SCHEMA.names()), kept
+
+
 def facts_from_frame(frame: pl.DataFrame, read: Sequence[SpanFacts] = ()) -> list[SpanFacts]:
     """The `SpanFacts` of each row: `read[python_index]` for rows read in Python, else rebuilt from the columns.
 

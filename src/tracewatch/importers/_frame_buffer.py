@@ -36,7 +36,26 @@ TRACE_STATE_SCHEMA = pl.Schema(
     }
 )
 """One row per waiting trace, in the order the traces first arrived; `seq` orders equally due traces."""
-_SPANS_SCHEMA = pl.Schema({**FRAME_SCHEMA, "arrival": pl.Int64()})
+_SPANS_SCHEMA = pl.Schema(
+    {
+        "trace_id": pl.String(),
+        "span_id": pl.String(),
+        "parent_span_id": pl.String(),
+        "arrival": pl.Int64(),
+        "chunk": pl.Int64(),
+        "row": pl.Int64(),
+    }
+)
+"""What the window needs of each waiting span; its facts stay in the frame they came in (`_Chunk`), which is
+never rewritten, so releasing a trace moves a few narrow columns, not its messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Chunk:
+    """One object's span rows as `add` took them, and the facts read in Python they point at."""
+
+    rows: pl.DataFrame
+    read: list[SpanFacts]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +92,7 @@ class FrameBuffer:
     """Span-fact frames by trace id, released when their trace has been quiet for `grace` of upload time."""
 
     grace: dt.timedelta
-    read: list[SpanFacts] = field(default_factory=list)
+    _chunks: dict[int, _Chunk] = field(default_factory=dict)
     _spans: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_SPANS_SCHEMA))
     _traces: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRACE_STATE_SCHEMA))
     _released: set[str] = field(default_factory=set)
@@ -112,11 +131,16 @@ class FrameBuffer:
             raise ValueError(f"uploaded must be timezone-aware (UTC), got the naive datetime {uploaded}")
         if frame.is_empty():
             return
-        rows = frame.with_columns(
-            pl.col("python_index") + len(self.read),
+        chunk = max(self._chunks, default=-1) + 1
+        self._chunks[chunk] = _Chunk(frame, list(read))
+        rows = frame.select(
+            "trace_id",
+            "span_id",
+            "parent_span_id",
             pl.int_range(self._arrivals, self._arrivals + frame.height, dtype=pl.Int64()).alias("arrival"),
+            pl.lit(chunk, pl.Int64()).alias("chunk"),
+            pl.int_range(frame.height, dtype=pl.Int64()).alias("row"),
         )
-        self.read.extend(read)
         self._arrivals += frame.height
         keys = ["trace_id", "span_id"]
         # A span is new when no span of its trace and id waits already (nor came before it in this object).
@@ -166,7 +190,7 @@ class FrameBuffer:
                 updated.filter(arrived),
             ]
         )
-        self._spans = pl.concat([self._spans, rows.select(_SPANS_SCHEMA.names())])
+        self._spans = pl.concat([self._spans, rows])
 
     def release(self, now: dt.datetime) -> ReleasedFrame:
         """Traces quiet for at least `grace` at upload time `now` (oldest first), then every other late trace."""
@@ -181,31 +205,32 @@ class FrameBuffer:
 
     def _take(self, traces: pl.DataFrame) -> ReleasedFrame:
         ranked = traces.select("trace_id", pl.int_range(traces.height, dtype=pl.Int64()).alias("_rank"))
-        spans = (
-            self._spans.join(ranked, on="trace_id", how="inner")
-            .sort("_rank", "arrival")
-            .select(FRAME_SCHEMA.names())
-        )
+        taken = self._spans.join(ranked, on="trace_id", how="inner").sort("_rank", "arrival")
+        spans, read = self._gather(taken)
         self._spans = self._spans.join(ranked, on="trace_id", how="anti", maintain_order="left")
         self._traces = self._traces.join(ranked, on="trace_id", how="anti", maintain_order="left")
+        waiting = set(self._spans["chunk"].unique().to_list())
+        for chunk in [c for c in self._chunks if c not in waiting]:
+            del self._chunks[chunk]
         self._released.update(traces["trace_id"].to_list())
-        return ReleasedFrame(traces.drop("seq"), spans, self.read)
+        return ReleasedFrame(traces.drop("seq"), spans, read)
 
-    def compact(self) -> None:
-        """Drop the Python-read facts no waiting span points at (call between objects to bound memory)."""
-        indexes = self._spans["python_index"].drop_nulls().unique().sort()
-        if indexes.len() == len(self.read):
-            return
-        kept = [self.read[i] for i in indexes.to_list()]
-        renumber = pl.DataFrame(
-            {"python_index": indexes, "_new": pl.int_range(indexes.len(), dtype=pl.Int32(), eager=True)}
-        )
-        self._spans = (
-            self._spans.join(renumber, on="python_index", how="left", maintain_order="left")
-            .with_columns(pl.col("_new").alias("python_index"))
-            .drop("_new")
-        )
-        self.read = kept
+    def _gather(self, spans: pl.DataFrame) -> tuple[pl.DataFrame, list[SpanFacts]]:
+        """The rows (`FRAME_SCHEMA`) of `spans` (`_SPANS_SCHEMA`) in their order, from their chunks, with the
+        facts read in Python they point at."""
+        parts: list[pl.DataFrame] = []
+        read: list[SpanFacts] = []
+        numbered = spans.with_row_index("_order")
+        for (chunk,), group in numbered.group_by("chunk", maintain_order=True):
+            found = self._chunks[int(chunk)]  # type: ignore[call-overload]
+            part = found.rows[group["row"].to_numpy()].with_columns(
+                pl.col("python_index") + len(read), group["_order"]
+            )
+            parts.append(part)
+            read.extend(found.read)
+        if not parts:
+            return pl.DataFrame(schema=FRAME_SCHEMA), read
+        return pl.concat(parts).sort("_order").drop("_order"), read
 
     # ---- between runs ----------------------------------------------------------------------------------------
 
@@ -214,7 +239,7 @@ class FrameBuffer:
         spans = self._spans.join(self._traces.with_row_index("_order"), on="trace_id", how="inner").sort(
             "_order", "arrival"
         )
-        facts = facts_from_frame(spans.select(FRAME_SCHEMA.names()), self.read)
+        facts = facts_from_frame(*self._gather(spans.select(_SPANS_SCHEMA.names())))
         return spans.select(
             pl.lit(PENDING_FORMAT, pl.Int32()).alias("format"),
             "trace_id",
@@ -248,9 +273,15 @@ class FrameBuffer:
                 raise ValueError(
                     f"pending span facts of trace {fact.trace_id} are filed under trace {trace_id}"
                 )
-        buffer.read = facts
-        buffer._spans = python_frame(facts).with_columns(
-            pl.int_range(len(facts), dtype=pl.Int64()).alias("arrival")
+        rows = python_frame(facts)
+        buffer._chunks[0] = _Chunk(rows, facts)
+        buffer._spans = rows.select(
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            pl.int_range(len(facts), dtype=pl.Int64()).alias("arrival"),
+            pl.lit(0, pl.Int64()).alias("chunk"),
+            pl.int_range(len(facts), dtype=pl.Int64()).alias("row"),
         )
         buffer._arrivals = len(facts)
         roots = buffer._spans.group_by("trace_id").agg(

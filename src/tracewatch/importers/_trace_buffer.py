@@ -53,6 +53,15 @@ class _Pending:
     late: bool
 
 
+def late_reason(trace_id: str, spans: int, uploaded: dt.datetime) -> str:
+    """The quarantine reason for `spans` spans of a trace released earlier, uploaded (the last new one) at
+    `uploaded`."""
+    return (
+        f"{spans} span(s) of trace {trace_id} arrived after the trace was assembled "
+        f"(uploaded {uploaded.isoformat()}, more than the grace window after its previous span)"
+    )
+
+
 @dataclass(slots=True)
 class ReleasedTrace:
     """A trace leaving the buffer: its facts (duplicates kept, so assembly can count them), the key of the
@@ -72,10 +81,7 @@ class ReleasedTrace:
     @property
     def late_reason(self) -> str:
         """The quarantine reason for a late release."""
-        return (
-            f"{len(self.facts)} span(s) of trace {self.trace_id} arrived after the trace was assembled "
-            f"(uploaded {self.last_new_uploaded.isoformat()}, more than the grace window after its previous span)"
-        )
+        return late_reason(self.trace_id, len(self.facts), self.last_new_uploaded)
 
     def source_metadata(self) -> dict[str, Any]:
         """Where and when the trace's spans arrived, for the row's metadata `source`."""

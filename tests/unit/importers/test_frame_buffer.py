@@ -120,7 +120,6 @@ def test_the_frame_buffer_releases_what_the_trace_buffer_releases(
             today.remember_released([step[1] * 32])
             columns.remember_released([step[1] * 32])
         assert (columns.trace_count, columns.span_count) == (today.trace_count, today.span_count)
-        columns.compact()
     assert released_frame(columns.release_all()) == [released(t) for t in today.release_all()]
 
 
