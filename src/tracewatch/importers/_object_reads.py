@@ -23,7 +23,7 @@ import pickle
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from tracewatch.importers._dialects import read_span
@@ -98,9 +98,7 @@ def read_objects(
             spans, content.spans = content.spans, []
             yield ObjectRead(obj, content, list(spans))
         return
-    # Workers read their spans into facts with today's readers (the columnar path is the importing process's).
-    in_workers = [replace(read, columnar=False) for read in portable]
-    yield from _read_in_workers(list(zip(objects, in_workers, strict=True)), source, settings, workers)
+    yield from _read_in_workers(list(zip(objects, portable, strict=True)), source, settings, workers)
 
 
 def _read_in_workers(

@@ -39,9 +39,6 @@ from tracewatch.importers._otlp_decoded import (
     RejectedScope,
     RequestError,
 )
-from tracewatch.importers._otlp_json_columns import trace_request_columns_json
-from tracewatch.importers._otlp_proto_columns import trace_request_columns
-from tracewatch.importers._span_columns import SpanColumns
 from tracewatch.store import collector_paused
 
 Signal = Literal["traces", "logs"]
@@ -251,8 +248,8 @@ _DECODERS: dict[tuple[Signal, Encoding], _Request] = {  # type: ignore[type-arg]
 }
 
 
-def _decode(obj: OtlpObject, data: bytes, out: Decoded, decode: _Request[Decoded] | None = None) -> Decoded:
-    decode = decode or _DECODERS[(obj.signal, obj.encoding)]
+def _decode(obj: OtlpObject, data: bytes, out: Decoded) -> Decoded:
+    decode = _DECODERS[(obj.signal, obj.encoding)]
     try:
         data = decompress(data)
     except RequestError as exc:
@@ -286,50 +283,6 @@ def decode_trace_object(obj: OtlpObject, data: bytes) -> DecodedTraces:
         raise ValueError(f"decode_trace_object got {obj.key!r}, a {obj.signal} object; use decode_log_object")
     with collector_paused():  # decoding allocates millions of objects that never form cycles
         return _decode(obj, data, DecodedTraces())
-
-
-@dataclass(slots=True)
-class ColumnarTraces:
-    """A traces object decoded request by request into columns where the columnar decoders can, and today's
-    `Span`s elsewhere: `parts` holds each columnar request with its place among `decoded.spans` (the number of
-    spans decoded before it), so the object's spans keep their document order."""
-
-    decoded: DecodedTraces
-    parts: list[tuple[int, SpanColumns]]
-
-    @property
-    def spans_seen(self) -> int:
-        """Every span the object held (see `DecodedTraces.spans_seen`)."""
-        return self.decoded.spans_seen + sum(int(cols.spans.num_rows) for _, cols in self.parts)
-
-
-_COLUMNAR: dict[Encoding, Callable[[bytes], SpanColumns | None]] = {
-    "proto": trace_request_columns,
-    "json": trace_request_columns_json,
-}
-
-
-def decode_trace_columns(obj: OtlpObject, data: bytes) -> ColumnarTraces:
-    """`decode_trace_object`, with each request the columnar decoders read exactly as columns (the others,
-    and everything rejected, exactly as `decode_trace_object` gives them)."""
-    if obj.signal != "traces":
-        raise ValueError(
-            f"decode_trace_columns got {obj.key!r}, a {obj.signal} object; use decode_log_object"
-        )
-    parts: list[tuple[int, SpanColumns]] = []
-    columnar, fallback = _COLUMNAR[obj.encoding], _DECODERS[("traces", obj.encoding)]
-
-    def decode(request: bytes, out: DecodedTraces, label: str) -> None:
-        cols = columnar(request)
-        if cols is None:
-            fallback(request, out, label)
-            return
-        out.requests += 1
-        out.empty_requests += int(cols.spans.num_rows == 0)
-        parts.append((len(out.spans), cols))
-
-    with collector_paused():
-        return ColumnarTraces(_decode(obj, data, DecodedTraces(), decode), parts)
 
 
 def decode_log_object(obj: OtlpObject, data: bytes) -> DecodedLogs:

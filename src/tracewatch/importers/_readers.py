@@ -29,7 +29,6 @@ from tracewatch.importers._otlp_objects import (
     OtlpObject,
     Signal,
     decode_log_object,
-    decode_trace_columns,
     decode_trace_object,
     file_exporter_object,
     key_pattern,
@@ -94,8 +93,6 @@ class PortableRead:
 
     otlp: OtlpObject | None
     skip_reason: str
-    columnar: bool = True
-    """decode requests into columns where the columnar decoders can (`_otlp_objects.decode_trace_columns`)"""
 
     @property
     def holds_events(self) -> bool:
@@ -110,12 +107,8 @@ class PortableRead:
         if otlp.signal == "logs":
             logs = decode_log_object(otlp, data)
             return _content(logs.rejected, records=logs.records_seen, events=logs.records)
-        if not self.columnar:
-            traces = decode_trace_object(otlp, data)
-            return _content(traces.rejected, records=traces.spans_seen, spans=traces.spans)
-        found = decode_trace_columns(otlp, data)
-        decoded = found.decoded
-        return _content(decoded.rejected, records=found.spans_seen, spans=decoded.spans, columns=found.parts)
+        traces = decode_trace_object(otlp, data)
+        return _content(traces.rejected, records=traces.spans_seen, spans=traces.spans)
 
 
 def portable_read(reader: SourceReader, obj: SourceObject) -> PortableRead | None:

@@ -15,7 +15,6 @@ from typing import Protocol
 from tracewatch.importers._exports import FeedbackEvent
 from tracewatch.importers._otlp_decoded import LogEvent
 from tracewatch.importers._quarantine import QuarantineRecord
-from tracewatch.importers._span_columns import SpanColumns
 from tracewatch.importers._spans import Span, SpanFacts
 from tracewatch.store import ObjectInfo, Store
 
@@ -35,8 +34,6 @@ class ObjectContent:
     the format's at all (then nothing else is set)."""
 
     spans: list[Span] = field(default_factory=list)
-    columns: list[tuple[int, SpanColumns]] = field(default_factory=list)
-    """requests decoded as columns, each with its place among `spans` (`_otlp_objects.ColumnarTraces`)"""
     facts: list[SpanFacts] = field(default_factory=list)
     events: list[LogEvent] = field(default_factory=list)
     records: int = 0

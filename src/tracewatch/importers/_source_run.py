@@ -6,27 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any
 
 import polars as pl
 
 from tracewatch.hashing import key64
-from tracewatch.importers._assemble import IncompletePolicy, Pricer
-from tracewatch.importers._assemble_columns import assemble_columns
-from tracewatch.importers._columnar_facts import DIALECT_READERS, ObjectFacts, columnar_facts
+from tracewatch.importers._assemble import IncompletePolicy, Pricer, assemble_trace
 from tracewatch.importers._exports import FeedbackEvent
-from tracewatch.importers._fact_frame import FRAME_SCHEMA, read_rows
-from tracewatch.importers._frame_buffer import FrameBuffer, ReleasedFrame
 from tracewatch.importers._ledger import ImportLedger, ObjectEntry
 from tracewatch.importers._object_reads import ObjectRead, read_objects, span_facts
 from tracewatch.importers._quarantine import QuarantineRecord, existing_keys, write_records
 from tracewatch.importers._readers import reader_for
 from tracewatch.importers._reading import ObjectContent, SourceObject
 from tracewatch.importers._results import TRACES_PREFIX, SourceImport
+from tracewatch.importers._rows_frame import trace_rows_frame
 from tracewatch.importers._sources import SourceConfig
-from tracewatch.importers._span_columns import SpanColumns
 from tracewatch.importers._spans import Span, SpanEvent, SpanFacts
-from tracewatch.importers._trace_buffer import late_reason
+from tracewatch.importers._trace_buffer import ReleasedTrace, TraceBuffer
 from tracewatch.ingest import FEEDBACK_EVENT_SCHEMA, FEEDBACK_PREFIX
 from tracewatch.runs import utc_now
 from tracewatch.settings import Settings
@@ -64,8 +60,7 @@ class SourceRun:
             if source.incomplete == "quarantine"
             else IncompletePolicy.IMPORT_FLAGGED
         )
-        self.rows: list[pl.DataFrame] = []  # canonical rows waiting to be written, with their home (`_home`)
-        self.row_count = 0
+        self.rows: list[tuple[str, dict[str, Any]]] = []  # (home object key, canonical row)
         # Log records waiting for their span, with the object each came in (for its accounting).
         self.events: dict[tuple[str, str], list[tuple[str, SpanEvent]]] = defaultdict(list)
         self.released: dict[
@@ -89,7 +84,7 @@ class SourceRun:
             self._forget(reimport)
         reader = reader_for(self.source)
         pending = self.store.read_parquet(self.pending_key) if self.store.exists(self.pending_key) else None
-        buffer = FrameBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
+        buffer = TraceBuffer.from_frame(pending, grace=dt.timedelta(minutes=self.source.grace_minutes))
         buffer.remember_released(self.released)
         self.quarantined = existing_keys(self.store, self.source.name)
         # Spans, facts and rows are millions of small objects that form no reference cycles (refcounting frees
@@ -118,7 +113,7 @@ class SourceRun:
         self._save_released()
         return self.outcome
 
-    def _read_object(self, read: ObjectRead, buffer: FrameBuffer) -> None:
+    def _read_object(self, read: ObjectRead, buffer: TraceBuffer) -> None:
         obj, content = read.obj, read.content
         self._account(obj, content)
         # A score that states no time was given by the time its export run was uploaded, at the latest.
@@ -130,140 +125,65 @@ class SourceRun:
         ]
         for joined in content.events:
             self.events[(joined.trace_id, joined.span_id or "")].append((obj.info.key, joined.event))
-        if not (read.items or content.facts or content.columns):
+        if not (read.items or content.facts):
             return  # a log object's time is not its spans': it must not move the grace clock
-        frame, read_here = self._object_frame(read)
+        facts = [
+            *content.facts,
+            *(item if isinstance(item, SpanFacts) else self._facts_of(item) for item in read.items),
+        ]
         # Traces quiet for the grace window before this upload are whole: its spans of them are late,
         # whether or not another object happened to come in between.
         self._assemble(buffer.release(obj.uploaded))
-        buffer.add(frame, read_here, uploaded=obj.uploaded, home=obj.info.key)
+        buffer.add(facts, uploaded=obj.uploaded, home=obj.info.key)
         self._assemble(buffer.release(obj.uploaded))
-        if self.row_count >= ROWS_PER_FILE:
+        if len(self.rows) >= ROWS_PER_FILE:
             self._write_rows()
 
     # ---- spans to facts to rows ----------------------------------------------------------------------------
-
-    def _object_frame(self, read: ObjectRead) -> tuple[pl.DataFrame, list[SpanFacts]]:
-        """One object's span facts as `FRAME_SCHEMA` rows in document order, and the facts read in Python
-        (vendor exports' facts, spans today's decoders read, spans the columnar readers left to Python)."""
-        frames: list[pl.DataFrame] = []
-        read_here: list[SpanFacts] = []
-
-        def python(facts: list[SpanFacts]) -> None:
-            if facts:
-                rows, kept = read_rows(facts, len(read_here))
-                frames.append(rows)
-                read_here.extend(kept)
-
-        python(read.content.facts)
-        done = 0
-        for position, columns in read.content.columns:  # requests decoded as columns, in their place
-            python([self._fact(item) for item in read.items[done:position]])
-            found = self._column_facts(columns)
-            frames.append(found.frame.with_columns(pl.col("python_index") + len(read_here)))
-            read_here.extend(found.read)
-            done = position
-        python([self._fact(item) for item in read.items[done:]])
-        return pl.concat(frames) if frames else pl.DataFrame(schema=FRAME_SCHEMA), read_here
-
-    def _fact(self, item: Span | SpanFacts) -> SpanFacts:
-        return item if isinstance(item, SpanFacts) else self._facts_of(item)
-
-    def _column_facts(self, columns: SpanColumns) -> ObjectFacts:
-        """The facts of one request's spans, read in columns (`_columnar_facts`), with the log records
-        waiting for them joined."""
-        joined: dict[int, list[SpanEvent]] = {}
-        if self.events:
-            keys = pl.DataFrame(list(self.events), schema=["trace_id", "span_id"], orient="row")
-            ids = pl.from_arrow(columns.spans.select(["trace_id", "span_id"]))
-            assert isinstance(ids, pl.DataFrame)
-            named = ids.with_row_index().join(
-                keys, on=["trace_id", "span_id"], how="semi", maintain_order="left"
-            )
-            for row, trace_id, span_id in named.iter_rows():
-                waiting = self.events.pop((trace_id, span_id), None)  # a re-sent span's copy finds none
-                if waiting:
-                    joined[row] = [event for _, event in waiting]
-        return columnar_facts(
-            columns, readers=DIALECT_READERS, joined=joined, from_attribute=self.source.project.from_attribute
-        )
 
     def _facts_of(self, span: Span) -> SpanFacts:
         joined = self.events.pop((span.trace_id, span.span_id), None)
         events = [event for _, event in joined] if joined else None
         return span_facts(span, events, self.source.project.from_attribute)
 
-    def _assemble(self, released: ReleasedFrame) -> None:
-        """Released traces to rows (`assemble_columns`), their spans to quarantine when late or not a row, and
-        every count to its home object's ledger entry."""
-        traces = released.traces
-        if traces.is_empty():
-            return
-        late = traces.filter("late")
-        if late.height:
-            self._late(late, released)
-        whole = traces.filter(~pl.col("late"))
-        if whole.is_empty():
-            return
-        self.released.update(
-            zip(whole["trace_id"].to_list(), whole["last_new_uploaded"].to_list(), strict=True)
-        )
-        done = assemble_columns(
-            released.spans.filter(pl.col("trace_id").is_in(whole["trace_id"].implode())),
-            released.read,
-            pricer=self.pricer,
-            incomplete=self.policy,
-            sources=_sources(whole, self.source.name),
-        )
-        outcomes = done.outcomes.join(
-            whole.select("trace_id", pl.col("home").fill_null("")), on="trace_id", maintain_order="left"
-        )
-        self._count_by_home(outcomes.group_by("home").agg(pl.col("duplicates").sum()), "records_duplicate")
-        rejected = outcomes.filter(pl.col("code").is_not_null())
-        if rejected.height:
-            self._rejected(rejected, released)
-        accepted = outcomes.filter(pl.col("code").is_null())
-        counts = accepted.group_by("home", "incomplete").agg(pl.len().alias("n"))
-        self._count_by_home(counts.filter(~pl.col("incomplete")), "traces")
-        self._count_by_home(counts.filter("incomplete"), "traces_incomplete")
-        project = self.source.project
-        rows = done.rows.with_columns(
-            pl.col("project").map_elements(project.project_of, return_dtype=pl.String(), skip_nulls=False),
-            accepted["home"].alias("_home"),
-        )
-        self.rows.append(rows)
-        self.row_count += rows.height
-
-    def _late(self, late: pl.DataFrame, released: ReleasedFrame) -> None:
-        """Spans of traces assembled earlier: quarantined, each with its joined log records."""
-        spans = released.spans.filter(pl.col("trace_id").is_in(late["trace_id"].implode()))
-        by_trace = spans.partition_by("trace_id", as_dict=True, maintain_order=True)
-        homes = pl.col("home").fill_null("")
-        for trace_id, home, last in late.select("trace_id", homes, "last_new_uploaded").iter_rows():
-            mine = by_trace[(trace_id,)]
-            reason = late_reason(trace_id, mine.height, last)
-            self.trace_quarantine[home] += _span_records("span", reason, mine, distinct=False)
-            self._count(self.ledger.entry(self.source.name, home), "records_late", mine.height)
-
-    def _rejected(self, rejected: pl.DataFrame, released: ReleasedFrame) -> None:
-        """Traces that are not rows: one record per distinct span (and joined log record), so all are counted."""
-        spans = released.spans.filter(pl.col("trace_id").is_in(rejected["trace_id"].implode()))
-        by_trace = spans.partition_by("trace_id", as_dict=True, maintain_order=True)
-        for trace_id, home, code, reason in rejected.select("trace_id", "home", "code", "reason").iter_rows():
-            self.trace_quarantine[home] += _span_records(
-                "trace", reason or "", by_trace[(trace_id,)], distinct=True
+    def _assemble(self, released: list[ReleasedTrace]) -> None:
+        for trace in released:
+            home = trace.home or ""
+            entry = self.ledger.entry(self.source.name, home)
+            if trace.late:
+                self.trace_quarantine[home] += [
+                    QuarantineRecord("span", trace.late_reason, trace_id=f.trace_id, span_id=f.span_id)
+                    for f in trace.facts
+                ]
+                self.trace_quarantine[home] += _joined_log_records(trace.facts, trace.late_reason)
+                self._count(entry, "records_late", len(trace.facts))
+                continue
+            self.released[trace.trace_id] = trace.last_new_uploaded
+            assembled = assemble_trace(
+                trace.facts,
+                project=None,
+                pricer=self.pricer,
+                incomplete=self.policy,
+                source={"name": self.source.name, **trace.source_metadata()},
             )
-            skipped = code == "no_llm_call"
-            self._count(
-                self.ledger.entry(self.source.name, home),
-                "traces_skipped" if skipped else "traces_quarantined",
-                1,
-            )
-
-    def _count_by_home(self, counts: pl.DataFrame, name: str) -> None:
-        """Add per-home counts (`home` and one count column) to the ledger entries and the outcome."""
-        for home, n in counts.select("home", counts.columns[-1]).iter_rows():
-            self._count(self.ledger.entry(self.source.name, home), name, int(n))
+            self._count(entry, "records_duplicate", assembled.duplicates)
+            if assembled.row is None:
+                skipped = assembled.code == "no_llm_call"
+                # One record per distinct span, so the spans of a trace that is not a row are counted too.
+                span_ids = dict.fromkeys(f.span_id for f in trace.facts)
+                self.trace_quarantine[home] += [
+                    QuarantineRecord(
+                        "trace", assembled.reason or "", trace_id=trace.trace_id, span_id=span_id
+                    )
+                    for span_id in span_ids
+                ]
+                self.trace_quarantine[home] += _joined_log_records(trace.facts, assembled.reason or "")
+                self._count(entry, "traces_skipped" if skipped else "traces_quarantined", 1)
+                continue
+            row = assembled.row
+            row["project"] = self.source.project.project_of(row.get("project"))
+            self.rows.append((home, row))
+            self._count(entry, "traces_incomplete" if assembled.incomplete else "traces", 1)
 
     def _count(self, entry: ObjectEntry | None, name: str, n: int) -> None:
         if entry is not None and n:
@@ -278,9 +198,10 @@ class SourceRun:
         same objects always give the same file names (a rerun replaces, never duplicates)."""
         if not self.rows:
             return
-        frame = pl.concat(self.rows)
+        frame = trace_rows_frame([row for _, row in self.rows]).with_columns(
+            pl.Series("_home", [home for home, _ in self.rows])
+        )
         self.rows.clear()
-        self.row_count = 0
         for (day,), part in frame.group_by(pl.col("start_time").dt.date(), maintain_order=True):
             homes = sorted(set(part["_home"].to_list()))
             # The traces name the file as well as their objects: a trace of an object released a night later
@@ -438,39 +359,10 @@ class SourceRun:
                     self.outcome.removed.append(key)
 
 
-def _span_records(
-    scope: Literal["span", "trace"], reason: str, spans: pl.DataFrame, *, distinct: bool
-) -> list[QuarantineRecord]:
-    """A record per span of one trace (per distinct span id when `distinct`, in arrival order), then one per
-    log record joined to them: what goes to quarantine with a trace, so every record read is counted."""
-    rows = spans.select("trace_id", "span_id", pl.col("log_records").fill_null(0)).rows()
-    records = [
-        QuarantineRecord(scope, reason, trace_id=trace_id, span_id=span_id)
-        for trace_id, span_id in (
-            dict.fromkeys((t, s) for t, s, _ in rows) if distinct else ((t, s) for t, s, _ in rows)
-        )
+def _joined_log_records(facts: list[SpanFacts], reason: str) -> list[QuarantineRecord]:
+    """The log records joined to spans that are quarantined go with them, one record each, so they are counted."""
+    return [
+        QuarantineRecord("log_record", reason, trace_id=f.trace_id, span_id=f.span_id)
+        for f in facts
+        for _ in range(f.log_records)
     ]
-    records += [
-        QuarantineRecord("log_record", reason, trace_id=trace_id, span_id=span_id)
-        for trace_id, span_id, joined in rows
-        for _ in range(joined)
-    ]
-    return records
-
-
-def _sources(traces: pl.DataFrame, name: str) -> pl.DataFrame:
-    """Each trace's metadata `source`: the source's name, its home object and upload times (ISO text, as
-    `ReleasedTrace.source_metadata` writes them)."""
-    times = pl.concat([traces["first_uploaded"], traces["last_new_uploaded"]]).unique().drop_nulls()
-    iso = pl.DataFrame({"_at": times, "_iso": [t.isoformat() for t in times.to_list()]})
-
-    def text(column: str) -> pl.Expr:
-        return pl.col(column).replace_strict(iso["_at"], iso["_iso"], return_dtype=pl.String())
-
-    return traces.select(
-        "trace_id",
-        pl.lit(name, pl.String()).alias("name"),
-        "home",
-        text("first_uploaded").alias("first_uploaded"),
-        text("last_new_uploaded").alias("last_uploaded"),
-    )
