@@ -544,7 +544,7 @@ def _batch(draw: st.DrawFn) -> list[SpanFacts]:
 
 
 @settings(
-    max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 @given(_batch(), st.sampled_from(list(IncompletePolicy)), st.booleans())
 def test_random_traces_equal_today(

@@ -92,7 +92,7 @@ _STEP = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_STEP, min_size=1, max_size=14), st.sampled_from([0, 5, 10]))
 def test_the_frame_buffer_releases_what_the_trace_buffer_releases(
     steps: list[Any], grace_minutes: int

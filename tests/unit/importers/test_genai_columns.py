@@ -543,7 +543,7 @@ def _random_request(
     return trace_request(*spans)
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_SPEC, min_size=1, max_size=4))
 def test_random_spans_are_exact_or_fall_back(
     specs: list[tuple[dict[str, Any], list[str], dict[str, Any]]],
