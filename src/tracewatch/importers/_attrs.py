@@ -132,7 +132,7 @@ class AttributeReader:
                 if key.startswith(prefix):
                     break
             index, _, suffix = key[len(prefix) :].partition(".")
-            if not index.isdigit():
+            if not (index.isascii() and index.isdigit()):  # "²".isdigit(), but int() refuses it
                 continue
             self.used.add(key)
             groups[prefix].setdefault(int(index), {})[suffix] = value
@@ -185,6 +185,6 @@ def sub_indexed(fields: dict[str, Any], prefix: str) -> dict[int, dict[str, Any]
     for key, value in fields.items():
         if key.startswith(prefix):
             index, _, suffix = key[len(prefix) :].partition(".")
-            if index.isdigit():
+            if index.isascii() and index.isdigit():
                 out.setdefault(int(index), {})[suffix] = value
     return out

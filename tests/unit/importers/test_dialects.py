@@ -644,3 +644,17 @@ def test_no_attribute_value_makes_reading_fail(attributes: dict[str, Any], body:
     assert all(isinstance(w, str) for w in facts.metadata.get("import_warnings", []))
     for message in (facts.input_messages or []) + (facts.output_messages or []):
         assert isinstance(message.role, str) and isinstance(message.content, str)
+
+
+@pytest.mark.parametrize(
+    "key", ["gen_ai.prompt.².role", "llm.input_messages.².message.role", "retrieval.documents.٣.document.id"]
+)
+def test_an_index_of_unicode_digits_is_not_read_as_a_position(key: str) -> None:
+    # "²".isdigit() is true but int("²") raises; "٣" is a digit int() reads. Neither is an exporter's index:
+    # the key stays unread, and reading the span never raises.
+    marker = (
+        {"openinference.span.kind": "LLM"} if not key.startswith("gen_ai") else {"llm.request.type": "chat"}
+    )
+    facts = read_span(span({**marker, key: "user"}))
+    assert facts.input_messages is None and facts.retrieved is None
+    assert key not in facts.attributes_used

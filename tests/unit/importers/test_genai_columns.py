@@ -451,10 +451,9 @@ def test_every_rule_is_exact_or_falls_back(
     assert exact == must_be_exact
 
 
-def test_a_superscript_index_that_todays_reader_cannot_read_falls_back() -> None:
+def test_a_superscript_index_falls_back() -> None:
     cols = _one({"gen_ai.prompt.\u00b2.role": "user", **_TL})
-    with pytest.raises(ValueError, match="invalid literal"):
-        _alone(spans_from_columns(cols)[0], read_openllmetry)
+    _alone(spans_from_columns(cols)[0], read_openllmetry)  # today's reader leaves it unread (test_dialects)
     assert _check(cols, "openllmetry", [0]) == [(False, False)]
 
 
