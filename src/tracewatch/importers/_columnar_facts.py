@@ -20,7 +20,14 @@ import polars as pl
 
 from tracewatch.importers._app_attributes import PREFIX as APP_PREFIX
 from tracewatch.importers._dialects import OPENLLMETRY_MARKERS, PROJECT_SOURCE
-from tracewatch.importers._fact_frame import FACT_SCHEMA, FRAME_SCHEMA, SpanView, read_rows, span_view
+from tracewatch.importers._fact_frame import (
+    FACT_SCHEMA,
+    FRAME_SCHEMA,
+    IDENTITY_COLUMNS,
+    SpanView,
+    read_rows,
+    span_view,
+)
 from tracewatch.importers._genai_columns import genai_facts
 from tracewatch.importers._object_reads import span_facts
 from tracewatch.importers._openinference import SPAN_KIND
@@ -203,12 +210,7 @@ def _dialect_columns(
         for name in FACT_SCHEMA.names()
         if name
         not in (
-            "trace_id",
-            "span_id",
-            "parent_span_id",
-            "name",
-            "start_time_unix_nano",
-            "end_time_unix_nano",
+            *IDENTITY_COLUMNS,
             "dialect",
             "status",
             "error_type",

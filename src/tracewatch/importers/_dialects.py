@@ -67,9 +67,9 @@ def detect_dialect(span: Span) -> Dialect:
     return "none"
 
 
-def read_span(span: Span) -> SpanFacts:
-    """Everything `span` says in tracewatch's terms; never raises on malformed attribute values."""
-    facts = SpanFacts(
+def blank_facts(span: Span) -> SpanFacts:
+    """The facts every span states before any dialect reads it: ids, name, times and status."""
+    return SpanFacts(
         trace_id=span.trace_id,
         span_id=span.span_id,
         parent_span_id=span.parent_span_id,
@@ -78,6 +78,11 @@ def read_span(span: Span) -> SpanFacts:
         end_time_unix_nano=span.end_time_unix_nano,
         status=span.status,
     )
+
+
+def read_span(span: Span) -> SpanFacts:
+    """Everything `span` says in tracewatch's terms; never raises on malformed attribute values."""
+    facts = blank_facts(span)
     reader = AttributeReader(span.attributes)
     facts.dialect = detect_dialect(span)
     if facts.dialect == "openinference":

@@ -107,15 +107,16 @@ def facts_to_frame(facts: Sequence[SpanFacts], *, python_index: bool = False) ->
     return frame
 
 
-_IDENTITY = (
+IDENTITY_COLUMNS = (
     "trace_id",
     "span_id",
     "parent_span_id",
     "name",
     "start_time_unix_nano",
     "end_time_unix_nano",
-    "log_records",
 )
+"""What every span states whatever reads it (and all a Python-read row holds but its log records)."""
+_IDENTITY = (*IDENTITY_COLUMNS, "log_records")
 
 
 def python_frame(facts: Sequence[SpanFacts], offset: int = 0) -> pl.DataFrame:

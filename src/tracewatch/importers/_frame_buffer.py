@@ -21,7 +21,7 @@ import polars as pl
 from tracewatch.importers._fact_frame import FRAME_SCHEMA, facts_from_frame, python_frame
 from tracewatch.importers._facts_json import facts_from_json, facts_to_json
 from tracewatch.importers._spans import SpanFacts
-from tracewatch.importers._trace_buffer import PENDING_FORMAT, PENDING_SCHEMA, ReleasedTrace
+from tracewatch.importers._trace_buffer import PENDING_FORMAT, ReleasedTrace, checked_pending
 
 _UTC = pl.Datetime("us", "UTC")
 TRACE_STATE_SCHEMA = pl.Schema(
@@ -256,17 +256,7 @@ class FrameBuffer:
         buffer = cls(grace=grace)
         if frame is None or frame.is_empty():
             return buffer
-        missing = sorted(set(PENDING_SCHEMA) - set(frame.columns))
-        if missing:
-            raise ValueError(
-                f"pending traces frame lacks column(s) {', '.join(missing)}; expected {', '.join(PENDING_SCHEMA)}"
-            )
-        formats = set(frame["format"].unique().to_list())
-        if formats != {PENDING_FORMAT}:
-            raise ValueError(
-                f"pending traces frame has format {sorted(formats)}; this version reads {PENDING_FORMAT}"
-            )
-        frame = frame.select(pl.col(name).cast(kind) for name, kind in PENDING_SCHEMA.items())
+        frame = checked_pending(frame)
         facts = [facts_from_json(text) for text in frame["facts"].to_list()]
         for fact, trace_id in zip(facts, frame["trace_id"].to_list(), strict=True):
             if fact.trace_id != trace_id:

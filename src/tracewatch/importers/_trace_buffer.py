@@ -42,6 +42,22 @@ PENDING_SCHEMA: dict[str, pl.DataType] = {
 """One row per waiting span; the trace's columns repeat on each of its spans (Parquet stores them run-length)."""
 
 
+def checked_pending(frame: pl.DataFrame) -> pl.DataFrame:
+    """A pending-traces frame cast to `PENDING_SCHEMA`; ValueError naming what is wrong when it lacks a column
+    or was written in another format version."""
+    missing = sorted(set(PENDING_SCHEMA) - set(frame.columns))
+    if missing:
+        raise ValueError(
+            f"pending traces frame lacks column(s) {', '.join(missing)}; expected {', '.join(PENDING_SCHEMA)}"
+        )
+    formats = set(frame["format"].unique().to_list())
+    if formats != {PENDING_FORMAT}:
+        raise ValueError(
+            f"pending traces frame has format {sorted(formats)}; this version reads {PENDING_FORMAT}"
+        )
+    return frame.select(pl.col(name).cast(kind) for name, kind in PENDING_SCHEMA.items())
+
+
 @dataclass(slots=True)
 class _Pending:
     facts: list[SpanFacts]
@@ -187,17 +203,7 @@ class TraceBuffer:
         buffer = cls(grace=grace)
         if frame is None or frame.is_empty():
             return buffer
-        missing = sorted(set(PENDING_SCHEMA) - set(frame.columns))
-        if missing:
-            raise ValueError(
-                f"pending traces frame lacks column(s) {', '.join(missing)}; expected {', '.join(PENDING_SCHEMA)}"
-            )
-        formats = set(frame["format"].unique().to_list())
-        if formats != {PENDING_FORMAT}:
-            raise ValueError(
-                f"pending traces frame has format {sorted(formats)}; this version reads {PENDING_FORMAT}"
-            )
-        frame = frame.select(pl.col(name).cast(kind) for name, kind in PENDING_SCHEMA.items())
+        frame = checked_pending(frame)
         for tid, home, first, last, late, text in frame.drop("format").iter_rows():
             facts = facts_from_json(text)
             if facts.trace_id != tid:

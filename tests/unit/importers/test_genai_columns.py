@@ -25,7 +25,7 @@ from tests.support.fact_columns import bench_requests, columns_of, fixture_names
 from tests.support.otlp_requests import key_values, span_message, trace_request
 from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._column_values import json_string
-from tracewatch.importers._dialects import detect_dialect
+from tracewatch.importers._dialects import blank_facts, detect_dialect
 from tracewatch.importers._fact_frame import facts_to_frame, span_view
 from tracewatch.importers._genai import read_genai
 from tracewatch.importers._genai_columns import FACT_COLUMNS as GENAI_COLUMNS
@@ -57,15 +57,7 @@ def _canon(value: Any) -> Any:
 
 def _alone(span: Span, read: Callable[..., None]) -> tuple[SpanFacts, list[str]]:
     """What the dialect reader alone sets on a fresh `SpanFacts`, and its warnings."""
-    facts = SpanFacts(
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        parent_span_id=span.parent_span_id,
-        name=span.name,
-        start_time_unix_nano=span.start_time_unix_nano,
-        end_time_unix_nano=span.end_time_unix_nano,
-        status=span.status,
-    )
+    facts = blank_facts(span)
     reader = AttributeReader(span.attributes)
     read(span, reader, facts)
     return facts, reader.warnings

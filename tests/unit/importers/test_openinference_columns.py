@@ -24,13 +24,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 from tests.support.fact_columns import FIXTURES, bench_requests, columns_of, fixture_names, fixture_request
 from tests.support.otlp_requests import TRACE_ID, any_value, key_values, otlp_json
 from tracewatch.importers._attrs import AttributeReader
-from tracewatch.importers._dialects import detect_dialect
+from tracewatch.importers._dialects import blank_facts, detect_dialect
 from tracewatch.importers._fact_frame import facts_to_frame, span_view
 from tracewatch.importers._openinference import read_openinference
 from tracewatch.importers._openinference_columns import FACT_COLUMNS, OUTPUT_SCHEMA, openinference_facts
 from tracewatch.importers._otlp_json_columns import trace_request_columns_json
 from tracewatch.importers._span_columns import SpanColumns, spans_from_columns
-from tracewatch.importers._spans import Span, SpanFacts
+from tracewatch.importers._spans import Span
 
 
 def _canon(value: Any) -> Any:
@@ -46,15 +46,7 @@ def _canon(value: Any) -> Any:
 
 def _today(span: Span) -> tuple[dict[str, Any], list[str]]:
     """What `read_openinference` alone sets for `span`, as a `FACT_SCHEMA` row, and its warnings."""
-    facts = SpanFacts(
-        trace_id=span.trace_id,
-        span_id=span.span_id,
-        parent_span_id=span.parent_span_id,
-        name=span.name,
-        start_time_unix_nano=span.start_time_unix_nano,
-        end_time_unix_nano=span.end_time_unix_nano,
-        status=span.status,
-    )
+    facts = blank_facts(span)
     reader = AttributeReader(span.attributes)
     read_openinference(reader, span.resource, facts)
     return facts_to_frame([facts]).select(FACT_COLUMNS).row(0, named=True), reader.warnings

@@ -8,22 +8,20 @@ ints, and every dict's key order.
 
 from __future__ import annotations
 
-import base64
 import random
 import struct
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from bench.import_spans import SpanSet, _requests
-from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanMessage
 
+from tests.support.fact_columns import fixture_request
 from tests.support.otlp_requests import CHILD_ID, EVERY_KIND, ROOT_ID, TRACE_ID, span_message, trace_request
 from tracewatch.importers._otlp_decoded import DecodedTraces, RequestError
 from tracewatch.importers._otlp_proto import decode_trace_request
@@ -85,18 +83,7 @@ def columnar_or_fallback(data: bytes) -> bool:
 
 
 def _fixture_request(name: str) -> bytes:
-    def base64_ids(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: base64.b64encode(bytes.fromhex(v)).decode()
-                if k in ("traceId", "spanId", "parentSpanId")
-                else base64_ids(v)
-                for k, v in node.items()
-            }
-        return [base64_ids(v) for v in node] if isinstance(node, list) else node
-
-    document = base64_ids(orjson.loads((FIXTURES / name).read_bytes()))
-    return json_format.ParseDict(document, ExportTraceServiceRequest()).SerializeToString()
+    return fixture_request(name).SerializeToString()
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.traces.json")))
