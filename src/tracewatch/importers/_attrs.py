@@ -94,15 +94,23 @@ class AttributeReader:
         self.warn(f"{key}: expected a number, got {value!r:.80}; left unknown")
         return None
 
-    def decoded(self, key: str) -> Any:
+    def decoded(self, key: str, *, text_allowed: bool = False) -> Any:
         """A value that may be a JSON string or an already-structured value; MISSING when absent.
 
-        A string that is not valid JSON is returned as it is, with a warning: the caller keeps the text.
+        A string that is not valid JSON is returned as it is, with a warning (the caller keeps the text), or
+        silently when `text_allowed`: for values whose conventions allow plain text as well as JSON (a tool
+        call's arguments and result, a decorated function's output), where a warning would flag healthy spans.
         """
         if key not in self.attributes:
             return MISSING
         self.used.add(key)
-        return self.as_decoded(key, self.attributes[key])
+        value = self.attributes[key]
+        if text_allowed and isinstance(value, str):
+            try:
+                return orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return value
+        return self.as_decoded(key, value)
 
     def as_decoded(self, key: str, value: Any) -> Any:
         if isinstance(value, (str, bytes)):

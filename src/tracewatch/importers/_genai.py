@@ -88,7 +88,7 @@ def read_genai(span: Span, reader: AttributeReader, facts: SpanFacts) -> None:
 
 
 def _any_text(reader: AttributeReader, key: str) -> str | None:
-    value = reader.decoded(key)
+    value = reader.decoded(key, text_allowed=True)  # a tool may take or give plain text
     if value is MISSING or value is None:
         return None
     return value if isinstance(value, str) else to_json_text(value)

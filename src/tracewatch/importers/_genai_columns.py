@@ -12,9 +12,7 @@ one pass over the spans that have any (`per_span_columns`); the expressions are 
 A span is not exact (left to `read_span`) when today's reader would warn about it (a value of another type than
 the key's, JSON that does not parse, a message without a role, ...), when a token count is not an int (today
 converts integral floats and numeric strings; the columns do not), or when it has `gen_ai.*` events (content
-as events is read in Python for now). A tool call whose arguments or result cannot start a JSON value (plain
-text) is not read at all: today's reader warns about it (see `cannot_be_json`). The values of a row that is not
-exact mean nothing.
+as events is read in Python for now). The values of a row that is not exact mean nothing.
 """
 
 from __future__ import annotations
@@ -126,26 +124,9 @@ def python_text(wide: pl.DataFrame, key: str) -> list[str | None]:
     return [t if k == "string" else None for k, t in zip(kinds, texts, strict=True)]
 
 
-_JSON_STARTS = frozenset('{["-0123456789tfn')
-
-
-def cannot_be_json(value: object) -> bool:
-    """`value` is text whose first character (after JSON's whitespace) starts no JSON value: decoding it is
-    certain to fail, so today's reader is certain to warn (a tool's plain-text result, for one)."""
-    return type(value) is str and value.lstrip(" \t\n\r")[:1] not in _JSON_STARTS
-
-
 def json_values(operation: str | None, reader: AttributeReader) -> _Json:
     """What `read_genai` makes of one span's JSON values: messages always, documents on a retrieval, arguments
-    and result on a tool call (`operation`, the span's `gen_ai.operation.name` text, decides as it does).
-
-    A tool call whose arguments or result cannot be JSON is not read at all: today's reader warns about it, so
-    the span is read in Python anyway; the reader is told so (one warning) and the values are left out."""
-    if operation == TOOL_OPERATION:
-        attributes = reader.attributes
-        if cannot_be_json(attributes.get(TOOL_ARGUMENTS)) or cannot_be_json(attributes.get(TOOL_RESULT)):
-            reader.warn("a tool call value that is not JSON: read in Python")
-            return None, None, None, None, None
+    and result on a tool call (`operation`, the span's `gen_ai.operation.name` text, decides as it does)."""
     inputs, outputs = _messages([], reader)
     if operation == RETRIEVAL_OPERATION:
         return inputs, outputs, _documents(reader), None, None

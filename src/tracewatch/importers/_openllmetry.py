@@ -64,7 +64,7 @@ def _entity_text(reader: AttributeReader, key: str, *, unwrap_arguments: bool) -
     that string (what the person asked); anything else stays the JSON text, so nothing is lost.
     """
     raw = reader.attributes.get(key)
-    value = reader.decoded(key)
+    value = reader.decoded(key, text_allowed=True)  # a function may take or return plain text
     if value is MISSING or value is None:
         return None
     if isinstance(value, str):

@@ -49,7 +49,6 @@ from tracewatch.importers._genai_columns import (
     COUNT_KEYS,
     JSON_KEYS,
     QUERY,
-    cannot_be_json,
     genai_frame,
     json_values,
     python_text,
@@ -194,9 +193,6 @@ def _json_and_entities(wide: pl.DataFrame) -> Callable[[int, AttributeReader], t
 
     def read(row: int, reader: AttributeReader) -> tuple[object, ...]:
         found = json_values(operations[row], reader)
-        if found[4] is None and cannot_be_json(reader.attributes.get(ENTITY_OUTPUT)):
-            reader.warn("a function's output that is not JSON: read in Python")  # as today's reader would
-            return (*found, None, None)
         given = queries[row] if operations[row] == RETRIEVAL_OPERATION else found[3]
         return (
             *found,

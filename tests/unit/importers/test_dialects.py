@@ -658,3 +658,38 @@ def test_an_index_of_unicode_digits_is_not_read_as_a_position(key: str) -> None:
     facts = read_span(span({**marker, key: "user"}))
     assert facts.input_messages is None and facts.retrieved is None
     assert key not in facts.attributes_used
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field", "text"),
+    [
+        (
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": "Rainy, 57°F"},
+            "output_text",
+            "Rainy, 57°F",
+        ),
+        (
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.arguments": "Paris"},
+            "input_text",
+            "Paris",
+        ),
+        (
+            {"traceloop.span.kind": "tool", "traceloop.entity.output": "the answer"},
+            "output_text",
+            "the answer",
+        ),
+        (
+            {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.call.result": '{"t": 57}'},
+            "output_text",
+            '{"t":57}',
+        ),
+    ],
+)
+def test_plain_text_where_the_conventions_allow_it_is_kept_without_a_warning(
+    attributes: dict[str, Any], field: str, text: str
+) -> None:
+    # A tool's result may be any value, plain text included (the GenAI conventions' own example is "Rainy, 57°F"):
+    # a warning on every such span would bury the real problems in import_warnings.
+    facts = read_span(span(attributes))
+    assert getattr(facts, field) == text
+    assert "import_warnings" not in facts.metadata
