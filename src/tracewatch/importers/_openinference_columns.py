@@ -27,9 +27,7 @@ exact mean nothing.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,7 +39,6 @@ import pyarrow.compute as pc
 from tracewatch.importers._attrs import AttributeReader
 from tracewatch.importers._column_values import python_values
 from tracewatch.importers._fact_frame import FACT_SCHEMA, SpanView
-from tracewatch.importers._messages import indexed_messages
 from tracewatch.importers._openinference import (
     INVOCATION_PARAMETERS,
     PROJECT,
@@ -49,6 +46,29 @@ from tracewatch.importers._openinference import (
     _invoked_model,
     _metadata,
     _tags,
+)
+from tracewatch.importers._openinference_lists import _documents, _groups, _messages
+from tracewatch.importers._openinference_rows import (
+    _CHOICES,
+    _EXACT_INT_FLOAT,
+    _FIXED_KEYS,
+    _INPUT,
+    _NUMBER_SLOTS,
+    _OUTPUT,
+    _PLAIN_INTEGER,
+    _PROMPTS,
+    _SLOT,
+    _TEXT_KEYS,
+    _TEXT_SLOTS,
+    _TOKEN_FACTS,
+    ABSENT,
+    DOUBLE,
+    EMPTY,
+    INT,
+    STRING,
+    _nonempty,
+    _Rows,
+    _rows,
 )
 from tracewatch.importers._spans import AttributeValue, SpanFacts
 
@@ -79,178 +99,8 @@ OUTPUT_SCHEMA = pl.Schema(
 )
 """What `openinference_facts` returns."""
 
-# ---- attribute kinds, as small codes -------------------------------------------------------------------------
-
-STRING, BOOL, INT, DOUBLE, NESTED, BYTES, EMPTY, ABSENT = range(8)
-"""`EMPTY`: an `AnyValue` that holds nothing (None in Python); `ABSENT`: the span does not have the key."""
-_VALUE_COLUMNS = (
-    (STRING, "string_value"),
-    (BOOL, "bool_value"),
-    (INT, "int_value"),
-    (DOUBLE, "double_value"),
-    (NESTED, "nested_value"),
-    (BYTES, "bytes_value"),
-)
-"""Which value column holds each kind: exactly one is set on an attribute row (`SpanColumns`); an array and a
-key-value list, both `nested_value`, read alike here."""
-
-# ---- the keys read -------------------------------------------------------------------------------------------
-
-_TEXT_KEYS = (
-    SPAN_KIND,
-    "llm.model_name",
-    "llm.request.model_name",
-    "llm.response.model_name",
-    "llm.provider",
-    "llm.system",
-    "input.value",
-    "output.value",
-    "input.mime_type",
-    "output.mime_type",
-    "session.id",
-    "user.id",
-)
-"""Read with `reader.text` (which warns about any other kind than a string or nothing); they come first."""
-_TOKEN_KEYS = ("llm.token_count.prompt", "llm.token_count.completion", "llm.token_count.total")
-_TOKEN_FACTS = ("input_tokens", "output_tokens", "total_tokens")
-_COST_KEYS = ("llm.cost.total", "llm.cost.prompt", "llm.cost.completion")
-_FIXED_KEYS = (*_TEXT_KEYS, INVOCATION_PARAMETERS, *_TOKEN_KEYS, *_COST_KEYS, "tag.tags", "metadata")
-_SLOT = {key: slot for slot, key in enumerate(_FIXED_KEYS)}
-_TEXT_SLOTS = len(_TEXT_KEYS) + 1  # the text keys and the invocation parameters
-_NUMBER_SLOTS = slice(_TEXT_SLOTS, _TEXT_SLOTS + 6)
-
-_INPUT, _OUTPUT, _PROMPTS, _CHOICES, _DOCUMENTS = range(5)
-_PREFIXES = ("llm.input_messages", "llm.output_messages", "llm.prompts", "llm.choices", "retrieval.documents")
-"""Flattened groups, as `read_openinference` names them (without the dot: a value under the bare name is a
-structured list, Phoenix's form, left to Python)."""
-_FIELDS = ("message.role", "message.content", "document.id", "document.content", "document.score")
-ROLE, CONTENT, DOC_ID, DOC_TEXT, DOC_SCORE = range(5)
-OTHER = len(_FIELDS)
-_PLAIN_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
-_PLAIN_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,17})")
-"""Count texts read here; any other text (which `int(s.strip())` may or may not read) is left to Python."""
-_EXACT_INT_FLOAT = 2**53
-"""Ints up to this read as floats (`float(int)`) the same way in NumPy and Python."""
-
-
-@dataclass(frozen=True, slots=True)
-class _KeyClass:
-    """What each distinct key is: a fixed key's slot (-1: none), or a group's prefix (-1: none), index and field
-    code; `odd` when `AttributeReader.indexed` would treat it in a way these columns do not follow."""
-
-    slot: np.ndarray
-    prefix: np.ndarray
-    index: np.ndarray
-    field: np.ndarray
-    odd: np.ndarray
-
-
-def _classify(keys: list[str]) -> _KeyClass:
-    n = len(keys)
-    slot = np.full(n, -1, np.int16)
-    prefix = np.full(n, -1, np.int8)
-    index = np.zeros(n, np.int64)
-    field = np.full(n, OTHER, np.int8)
-    odd = np.zeros(n, np.bool_)
-    fields = {name: code for code, name in enumerate(_FIELDS)}
-    for i, key in enumerate(keys):
-        found = _SLOT.get(key)
-        if found is not None:
-            slot[i] = found
-            continue
-        if key in _PREFIXES:
-            odd[i] = True  # a structured value: `_group_structured`, left to Python
-            continue
-        for p, name in enumerate(_PREFIXES):
-            if key.startswith(name) and key[len(name) : len(name) + 1] == ".":
-                head, dot, rest = key[len(name) + 1 :].partition(".")
-                if _PLAIN_INDEX.fullmatch(head) and dot:
-                    prefix[i], index[i], field[i] = p, int(head), fields.get(rest, OTHER)
-                elif head.isdigit() or not head.isascii():
-                    odd[i] = True  # grouped by today's reader in a way not followed here (or not at all)
-                break
-    return _KeyClass(slot, prefix, index, field, odd)
-
-
-# ---- the object's attribute rows as arrays -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Rows:
-    """The view's span attributes as arrays: per row its span's position in `view.spans`, kind code, key class,
-    position, and the values (ints and doubles zero where another kind is set). `kind`, `ints` and `doubles`
-    have one more entry (`ABSENT`, 0) which row -1 reads."""
-
-    frame: pl.DataFrame
-    strings: pa.Array
-    ints: np.ndarray
-    doubles: np.ndarray
-    span: np.ndarray
-    kind: np.ndarray
-    slot: np.ndarray
-    prefix: np.ndarray
-    index: np.ndarray
-    field: np.ndarray
-    position: np.ndarray
-    spans: int
-
-    def texts(self, rows: np.ndarray) -> pa.Array:
-        """The string values of attribute rows `rows` (null for -1 and for other kinds)."""
-        return self.strings.take(pa.array(rows, pa.int64(), mask=rows < 0))
-
-
-def _rows(view: SpanView) -> tuple[_Rows, np.ndarray]:
-    """The arrays, and per span whether a key of it rules it out (repeated, or grouped oddly)."""
-    a = view.attributes
-    n = view.spans.height
-    height = a.height
-    span_index = view.spans["span_index"].to_numpy()
-    lookup = np.full(int(span_index.max()) + 1, n, np.int64)
-    lookup[span_index] = np.arange(n)
-    span = lookup[a["span_index"].to_numpy()]
-    keys = pc.dictionary_encode(a["key"].to_arrow())
-    codes = keys.indices.to_numpy(zero_copy_only=False)
-    classes = _classify(keys.dictionary.to_pylist())
-    kind = np.full(height + 1, ABSENT, np.int8)
-    kind[:height] = EMPTY
-    arrays: dict[str, pa.Array] = {}
-    for code, name in _VALUE_COLUMNS:
-        column = a[name]
-        if column.null_count() < height:  # Arrow's validity bitmaps: cheaper than a polars call each here
-            arrays[name] = column.to_arrow()
-            kind[:height][arrays[name].is_valid().to_numpy(zero_copy_only=False)] = code
-    ints = np.zeros(height + 1, np.int64)
-    doubles = np.zeros(height + 1, np.float64)
-    if "int_value" in arrays:
-        ints[:height] = pc.fill_null(arrays["int_value"], 0).to_numpy()
-    if "double_value" in arrays:
-        doubles[:height] = pc.fill_null(arrays["double_value"], 0.0).to_numpy()
-    ruled_out = a["repeated"].to_numpy() | classes.odd[codes]
-    bad = np.bincount(span[ruled_out], minlength=n)[:n] > 0
-    rows = _Rows(
-        frame=a,
-        strings=arrays.get("string_value", pa.nulls(height, pa.large_string())),
-        ints=ints,
-        doubles=doubles,
-        span=span,
-        kind=kind,
-        slot=classes.slot[codes],
-        prefix=classes.prefix[codes],
-        index=classes.index[codes],
-        field=classes.field[codes],
-        position=a["position"].to_numpy(),
-        spans=n,
-    )
-    return rows, bad
-
 
 # ---- fixed keys ------------------------------------------------------------------------------------------------
-
-
-def _nonempty(texts: pa.Array) -> np.ndarray:
-    """`bool(text)` of each text (False for null)."""
-    with np.errstate(invalid="ignore"):  # a null length comes as NaN, which is not > 0
-        return np.asarray(pc.binary_length(texts).to_numpy(zero_copy_only=False) > 0)
 
 
 def _first(*choices: tuple[pa.Array, np.ndarray], otherwise: pa.Array) -> pa.Array:
@@ -416,149 +266,6 @@ def _tags_and_metadata(rows: _Rows, table: np.ndarray) -> tuple[pa.Array, pa.Arr
             out[span] = result
         bad[spans] |= np.asarray(warned, np.bool_)
     return pa.array(tags, pa.large_list(pa.large_string())), pa.array(metadata, pa.large_string()), bad
-
-
-# ---- flattened groups: messages, prompts, choices, documents ---------------------------------------------------
-
-
-def _lists(values: pa.Array, owners: np.ndarray, spans: int) -> pa.Array:
-    """`values` (sorted by owner span) as one list per span, null for a span without any."""
-    counts = np.bincount(owners, minlength=spans)[:spans]
-    offsets = np.zeros(spans + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=pa.array(counts == 0))
-
-
-def _struct(**columns: pa.Array) -> pa.Array:
-    return pa.StructArray.from_arrays(list(columns.values()), names=list(columns))
-
-
-@dataclass(frozen=True, slots=True)
-class _Groups:
-    """The grouped attribute rows sorted by (prefix, span, index, position), one entry per group: its prefix,
-    span and (per field) attribute row, -1 when the group has no such field; `first` is the group's first
-    attribute by position, `others` counts its fields that are none of `_FIELDS`."""
-
-    prefix: np.ndarray
-    span: np.ndarray
-    rows: np.ndarray  # (len(_FIELDS), groups)
-    first: np.ndarray
-    others: np.ndarray
-
-
-def _groups(rows: _Rows) -> _Groups:
-    where = np.flatnonzero(rows.prefix >= 0)
-    order = np.lexsort((rows.position[where], rows.index[where], rows.span[where], rows.prefix[where]))
-    where = where[order]
-    prefix, span, index = rows.prefix[where], rows.span[where], rows.index[where]
-    new = np.ones(where.size, np.bool_)
-    new[1:] = (prefix[1:] != prefix[:-1]) | (span[1:] != span[:-1]) | (index[1:] != index[:-1])
-    group = np.cumsum(new) - 1
-    count = int(new.sum())
-    field = rows.field[where]
-    table = np.full((OTHER + 1, count), -1, np.int64)
-    table[field, group] = where
-    return _Groups(
-        prefix=prefix[new],
-        span=span[new],
-        rows=table[:OTHER],
-        first=where[new],
-        others=np.bincount(group[field == OTHER], minlength=count),
-    )
-
-
-def _messages(
-    rows: _Rows, groups: _Groups, side: int, legacy: int, legacy_role: str
-) -> tuple[pa.Array, np.ndarray]:
-    """One side's `*_messages` per span (flattened messages when the span has any, else the legacy prompts or
-    choices, else null) and whether it is not exact."""
-    n = rows.spans
-    bad = np.zeros(n, np.bool_)
-    mine = groups.prefix == side
-    role_rows, content_rows = groups.rows[ROLE][mine], groups.rows[CONTENT][mine]
-    owners = groups.span[mine]
-    roles, contents = rows.texts(role_rows), pc.fill_null(rows.texts(content_rows), "")
-    content_kind = rows.kind[content_rows]
-    starts = pc.starts_with(contents, "[{").to_numpy(zero_copy_only=False)
-    plain = (
-        (rows.kind[role_rows] == STRING)
-        & _nonempty(roles)
-        & ((content_kind == ABSENT) | (content_kind == EMPTY) | ((content_kind == STRING) & ~starts))
-        & (groups.others[mine] == 0)
-    )
-    column = _lists(_struct(role=roles, content=contents), owners, n)
-    odd = np.bincount(owners[~plain], minlength=n)[:n] > 0
-    if odd.any():
-        column, bad = _python_messages(rows, side, odd, column)
-    theirs = groups.prefix == legacy
-    if not theirs.any():
-        return column, bad
-    has_messages = np.bincount(owners, minlength=n)[:n] > 0
-    first = groups.first[theirs]
-    first_kind = rows.kind[first]
-    legacy_owners = groups.span[theirs]
-    texts = pc.fill_null(rows.texts(first), "")  # `as_text(first value) or ""`
-    roles = pa.array([legacy_role] * first.size, pa.large_string())
-    prompts = _lists(_struct(role=roles, content=texts), legacy_owners, n)
-    legacy_bad = (
-        np.bincount(legacy_owners[(first_kind != STRING) & (first_kind != EMPTY)], minlength=n)[:n] > 0
-    )
-    return pc.if_else(pa.array(has_messages), column, prompts), np.where(has_messages, bad, legacy_bad)
-
-
-def _python_messages(
-    rows: _Rows, side: int, odd: np.ndarray, column: pa.Array
-) -> tuple[pa.Array, np.ndarray]:
-    """`indexed_messages` itself for the spans `odd` of one side, in place of their columnar lists."""
-    n = rows.spans
-    where = np.flatnonzero((rows.prefix == side) & odd[rows.span])
-    where = where[np.lexsort((rows.position[where], rows.span[where]))]
-    picked = rows.frame[where]
-    groups: dict[int, dict[int, dict[str, AttributeValue]]] = {}
-    keys = picked["key"].to_list()
-    for span, index, key, value in zip(
-        rows.span[where].tolist(), rows.index[where].tolist(), keys, python_values(picked), strict=True
-    ):
-        field = key[len(_PREFIXES[side]) + 1 :].partition(".")[2]  # what follows `{prefix}.{i}.`
-        groups.setdefault(span, {}).setdefault(index, {})[field] = value
-    bad = np.zeros(n, np.bool_)
-    read: list[list[dict[str, str]] | None] = [None] * n
-    for span, fields in groups.items():
-        reader = AttributeReader({})
-        read[span] = [
-            {"role": m.role, "content": m.content}
-            for m in indexed_messages(fields, _PREFIXES[side], reader, prefix="message.")
-        ]
-        bad[span] = bool(reader.warnings)
-    python = pa.array(read, column.type)
-    return pc.if_else(pa.array(odd), python, column), bad
-
-
-def _documents(rows: _Rows, groups: _Groups) -> tuple[pa.Array, np.ndarray]:
-    """`retrieved` per span (null without documents) and whether it is not exact."""
-    n = rows.spans
-    mine = groups.prefix == _DOCUMENTS
-    id_rows, text_rows, score_rows = (groups.rows[f][mine] for f in (DOC_ID, DOC_TEXT, DOC_SCORE))
-    owners = groups.span[mine]
-    id_kind, text_kind, score_kind = rows.kind[id_rows], rows.kind[text_rows], rows.kind[score_rows]
-    score_ints = rows.ints[score_rows]
-    small = (score_kind == INT) & (score_ints >= -_EXACT_INT_FLOAT) & (score_ints <= _EXACT_INT_FLOAT)
-    ok = (
-        np.isin(id_kind, (STRING, INT, EMPTY, ABSENT))
-        & np.isin(text_kind, (STRING, EMPTY, ABSENT))
-        & (np.isin(score_kind, (DOUBLE, EMPTY, ABSENT)) | small)
-    )
-    id_ints = pa.array(rows.ints[id_rows], pa.int64(), mask=id_kind != INT)
-    document_id = pc.if_else(
-        pa.array(id_kind == INT), pc.cast(id_ints, pa.large_string()), rows.texts(id_rows)
-    )
-    score = np.where(score_kind == INT, score_ints.astype(np.float64), rows.doubles[score_rows])
-    passages = _struct(
-        document_id=document_id,
-        text=rows.texts(text_rows),
-        score=pa.array(score, pa.float64(), mask=(score_kind != INT) & (score_kind != DOUBLE)),
-    )
-    return _lists(passages, owners, n), np.bincount(owners[~ok], minlength=n)[:n] > 0
 
 
 # ---- the result ------------------------------------------------------------------------------------------------
